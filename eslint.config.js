@@ -1,0 +1,45 @@
+// Lint rules, including the layering of DESIGN §3: dependencies point downward only.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Components a folder under src/ must not import from (arrows point down). */
+const forbidden = {
+  common: ['rpc', 'kv', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'monitor', 'admin', 'bin'],
+  rpc: ['kv', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'monitor', 'admin', 'bin'],
+  kv: ['rpc', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'monitor', 'admin', 'bin'],
+  client: ['kv', 'mgmtd', 'meta', 'storage', 'fuse', 'monitor', 'admin', 'bin'],
+  mgmtd: ['meta', 'storage', 'fuse', 'monitor', 'admin', 'bin'],
+  meta: ['mgmtd', 'storage', 'fuse', 'monitor', 'admin', 'bin'],
+  storage: ['mgmtd', 'meta', 'fuse', 'monitor', 'admin', 'bin'],
+  fuse: ['mgmtd', 'meta', 'storage', 'monitor', 'admin', 'bin', 'kv'],
+  monitor: ['mgmtd', 'meta', 'storage', 'fuse', 'admin', 'bin'],
+  admin: ['fuse', 'bin'],
+};
+
+const layering = Object.entries(forbidden).map(([component, banned]) => ({
+  files: [`src/${component}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: banned.map((other) => ({
+          group: [`../${other}`, `../${other}/*`, `../../${other}`, `../../${other}/*`],
+          message: `src/${component} must not depend on src/${other} (DESIGN §3 layering).`,
+        })),
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'native/**/build/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  ...layering,
+);

@@ -1,0 +1,96 @@
+/**
+ * Loading of TOML configuration files, validated with zod. A bad file fails at start-up with
+ * every problem listed by its full key path and the reason; nothing starts half-configured.
+ */
+import { readFileSync } from 'node:fs';
+import TOML from '@iarna/toml';
+import { z } from 'zod';
+import { FsError, describeError } from './errors.js';
+import { CommonCode } from './status-code.js';
+import { logLevels } from './logger.js';
+
+/** Formats zod issues as `key.path: reason` lines. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        const prefix = path === '' ? '' : `${path}.`;
+        return issue.keys.map((key) => `${prefix}${key}: unknown key`).join('\n');
+      }
+      return `${path === '' ? '(top level)' : path}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+/** Parses TOML text and validates it against `schema`; `source` names the file in errors. */
+export function parseConfig<S extends z.ZodType>(schema: S, text: string, source: string): z.output<S> {
+  let raw: unknown;
+  try {
+    raw = TOML.parse(text);
+  } catch (error) {
+    throw new FsError(CommonCode.ConfigInvalid, `${source}: not valid TOML: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw new FsError(CommonCode.ConfigInvalid, `${source}: invalid configuration:\n${formatIssues(result.error.issues)}`);
+  }
+  return result.data;
+}
+
+/** Reads and validates a TOML configuration file. */
+export function loadConfig<S extends z.ZodType>(schema: S, path: string): z.output<S> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new FsError(CommonCode.ConfigInvalid, `cannot read config file ${path}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  return parseConfig(schema, text, path);
+}
+
+/** `host:port` with a port in 0..65535 (0 asks the OS for a free port, for tests). */
+export const addressSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected "host:port"')
+  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+/** The `[log]` section every process accepts. */
+export const logSectionSchema = z.strictObject({
+  level: z.enum(logLevels).default('info'),
+});
+
+/** The `[cluster]` section: which cluster a process belongs to and where its shared secret is. */
+export const clusterSectionSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." and "-", 1 to 64 of them'),
+  /** File holding the cluster secret that authenticates nodes to each other (never in the Nix store). */
+  secret_file: z.string().min(1),
+});
+
+/** Reads a cluster secret file; the secret is the file's content without surrounding whitespace. */
+export function readSecretFile(path: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new FsError(CommonCode.ConfigInvalid, `cannot read cluster secret file ${path}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  if (secret.length < 16) {
+    throw new FsError(CommonCode.ConfigInvalid, `cluster secret in ${path} is shorter than 16 characters`);
+  }
+  return secret;
+}
+
+/** Splits `host:port` into its parts. */
+export function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  let host = address.slice(0, colon);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number(address.slice(colon + 1)) };
+}

@@ -1,0 +1,77 @@
+/**
+ * Every fixed limit and default of the system, with its unit in the name and the reason beside it.
+ * Configurable values take their defaults from here; relationships between limits are asserted
+ * once, at start-up, by `checkLimitRelations`.
+ */
+import { assert } from './errors.js';
+
+export const limits = {
+  // --- KV: FoundationDB's own limits, enforced for every engine so code that passes on sqlite
+  // keeps working on FoundationDB.
+  /** FoundationDB refuses keys larger than 10,000 bytes. */
+  kvKeyBytesMax: 10_000,
+  /** FoundationDB refuses values larger than 100,000 bytes. */
+  kvValueBytesMax: 100_000,
+  /** FoundationDB refuses transactions whose mutations exceed 10,000,000 bytes. */
+  kvTransactionBytesMax: 10_000_000,
+  /** FoundationDB aborts transactions older than 5 seconds (transaction_too_old). */
+  kvTransactionDurationMsMax: 5_000,
+  /** Attempts of one transaction function before giving up on conflicts. */
+  kvTransactionAttemptsMax: 20,
+  /** First backoff after a conflict; doubles up to kvRetryBackoffMsMax, with jitter. */
+  kvRetryBackoffMsInitial: 2,
+  kvRetryBackoffMsMax: 500,
+
+  // --- RPC
+  /** Largest frame accepted by default: a 64 MiB chunk plus room for the header and body. */
+  rpcFrameBytesMaxDefault: 64 * 1024 * 1024 + 1024 * 1024,
+  /** Largest encoded body (the structured part of a frame); payloads carry bulk bytes. */
+  rpcBodyBytesMax: 16 * 1024 * 1024,
+  /** Deadline of one call unless the caller passes its own. */
+  rpcTimeoutMsDefault: 10_000,
+  /** Time a fresh connection has to complete the authentication handshake. */
+  rpcHandshakeTimeoutMs: 5_000,
+  /** TCP connect deadline. */
+  rpcConnectTimeoutMs: 3_000,
+  /** Requests a server runs at once for one connection before it stops reading from it. */
+  rpcServerInflightPerConnectionMax: 64,
+  /** Requests a client keeps outstanding on one connection; further calls wait in a bounded queue. */
+  rpcClientInflightPerConnectionMax: 64,
+  /** Calls that may wait for a free in-flight slot on one connection before Overloaded is returned. */
+  rpcClientQueuedPerConnectionMax: 1024,
+  /** Retries of an idempotent call after a retryable failure (so attempts = retries + 1). */
+  rpcIdempotentRetriesMax: 3,
+  rpcRetryBackoffMsInitial: 50,
+  rpcRetryBackoffMsMax: 1_000,
+  /** Connections a client pool keeps per remote address. */
+  rpcConnectionsPerAddress: 1,
+
+  // --- mgmtd
+  /** How long a primary's lease lasts without renewal. */
+  mgmtdLeaseMsDefault: 10_000,
+  /** How often a mgmtd tries to take or renew the lease. */
+  mgmtdLeaseRenewMsDefault: 2_000,
+  /** How often nodes send heartbeats. */
+  heartbeatIntervalMsDefault: 1_000,
+  /** A node without a heartbeat for this long is declared offline. */
+  heartbeatTimeoutMsDefault: 10_000,
+  /** How often the primary applies the target state table to every chain. */
+  mgmtdChainUpdateMsDefault: 500,
+  /** Nodes, targets and chains a cluster may hold: bounds every list mgmtd keeps and returns. */
+  mgmtdNodesMax: 10_000,
+  mgmtdTargetsMax: 100_000,
+  mgmtdChainsMax: 100_000,
+} as const;
+
+/** Asserts the relationships between limits that the design relies on. */
+export function checkLimitRelations(values: {
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  leaseMs: number;
+  leaseRenewMs: number;
+}): void {
+  // A node must get at least three chances to heartbeat before it is declared offline.
+  assert(values.heartbeatIntervalMs * 3 <= values.heartbeatTimeoutMs, 'heartbeat_timeout_ms >= 3 * heartbeat_interval_ms');
+  // A primary must renew its lease at least twice within the lease, or a slow tick loses it.
+  assert(values.leaseRenewMs * 2 <= values.leaseMs, 'lease_ms >= 2 * lease_renew_ms');
+}

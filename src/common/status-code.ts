@@ -1,0 +1,131 @@
+/**
+ * Every operating error's numeric status code, in one table ranged per component.
+ * Codes are stable: they cross the wire and reach operators' logs, so a code is never reused
+ * or renumbered; new codes are appended inside their component's range.
+ */
+
+/** Success. */
+export const Ok = 0;
+
+/** Codes shared by every component: 100–999. */
+export const CommonCode = {
+  InvalidArgument: 100,
+  ConfigInvalid: 101,
+  Internal: 102,
+  NotImplemented: 103,
+  ShuttingDown: 104,
+  IoError: 105,
+} as const;
+
+/** RPC layer: 1000–1999. */
+export const RpcCode = {
+  Timeout: 1000,
+  ConnectionClosed: 1001,
+  ConnectFailed: 1002,
+  FrameTooLarge: 1003,
+  MalformedFrame: 1004,
+  AuthFailed: 1005,
+  BadRequest: 1006,
+  UnknownMethod: 1007,
+  Overloaded: 1008,
+  PayloadChecksumMismatch: 1009,
+  BadResponse: 1010,
+} as const;
+
+/** Transactional KV: 2000–2999. */
+export const KvCode = {
+  Conflict: 2000,
+  TransactionTooOld: 2001,
+  KeyTooLarge: 2002,
+  ValueTooLarge: 2003,
+  TransactionTooLarge: 2004,
+  Unavailable: 2005,
+  RetriesExhausted: 2006,
+  TransactionFinished: 2007,
+  Closed: 2008,
+  EngineFailure: 2009,
+  InvalidRange: 2010,
+  EngineNotAvailable: 2011,
+} as const;
+
+/** Cluster manager: 3000–3999. */
+export const MgmtdCode = {
+  NotPrimary: 3000,
+  ClusterNotInitialized: 3001,
+  ClusterAlreadyInitialized: 3002,
+  ClusterIdMismatch: 3003,
+  NodeNotFound: 3004,
+  TargetNotFound: 3005,
+  ChainTableInvalid: 3006,
+  ChainTableExists: 3007,
+  HeartbeatRejected: 3008,
+  NotEnoughTargets: 3009,
+  NodeTypeMismatch: 3010,
+} as const;
+
+/** Metadata service: 4000–4999. */
+export const MetaCode = {
+  NotFound: 4000,
+  Exists: 4001,
+  NotDirectory: 4002,
+  IsDirectory: 4003,
+  NotEmpty: 4004,
+  PermissionDenied: 4005,
+  NameTooLong: 4006,
+} as const;
+
+/** Storage service: 5000–5999. */
+export const StorageCode = {
+  ChainVersionMismatch: 5000,
+  ChunkNotCommitted: 5001,
+  ChecksumMismatch: 5002,
+  NoSpace: 5003,
+  TargetNotFound: 5004,
+} as const;
+
+/** Client library: 6000–6999. */
+export const ClientCode = {
+  RoutingUnavailable: 6000,
+  NoServingReplica: 6001,
+} as const;
+
+type ValueOf<T> = T[keyof T];
+
+/** Any status code of the system. */
+export type StatusCode =
+  | typeof Ok
+  | ValueOf<typeof CommonCode>
+  | ValueOf<typeof RpcCode>
+  | ValueOf<typeof KvCode>
+  | ValueOf<typeof MgmtdCode>
+  | ValueOf<typeof MetaCode>
+  | ValueOf<typeof StorageCode>
+  | ValueOf<typeof ClientCode>;
+
+const tables = {
+  Common: CommonCode,
+  Rpc: RpcCode,
+  Kv: KvCode,
+  Mgmtd: MgmtdCode,
+  Meta: MetaCode,
+  Storage: StorageCode,
+  Client: ClientCode,
+} as const;
+
+const names = new Map<number, string>([[Ok, 'Ok']]);
+for (const [component, table] of Object.entries(tables)) {
+  for (const [name, code] of Object.entries(table)) {
+    if (names.has(code)) throw new Error(`status code ${code} is defined twice`);
+    names.set(code, `${component}.${name}`);
+  }
+}
+
+/** A stable, human-readable name such as `Rpc.Timeout`, or `Unknown(1234)` for a foreign code. */
+export function statusName(code: number): string {
+  return names.get(code) ?? `Unknown(${code})`;
+}
+
+/** True when the number is a code this build knows. */
+export function isKnownStatus(code: number): code is StatusCode {
+  return names.has(code);
+}
