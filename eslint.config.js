@@ -22,9 +22,10 @@ const layering = Object.entries(forbidden).map(([component, banned]) => ({
     'no-restricted-imports': [
       'error',
       {
+        // A service's protocol module (src/<service>/protocol/) is the one part others may use.
         patterns: banned.map((other) => ({
-          group: [`../${other}`, `../${other}/*`, `../../${other}`, `../../${other}/*`],
-          message: `src/${component} must not depend on src/${other} (DESIGN §3 layering).`,
+          regex: `^(\\.\\./)+${other}(/(?!protocol/)|$)`,
+          message: `src/${component} must not depend on src/${other} (DESIGN §3 layering); only src/${other}/protocol/ is shared.`,
         })),
       },
     ],

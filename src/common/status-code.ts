@@ -15,6 +15,7 @@ export const CommonCode = {
   NotImplemented: 103,
   ShuttingDown: 104,
   IoError: 105,
+  CorruptRecord: 106,
 } as const;
 
 /** RPC layer: 1000–1999. */
