@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 import { readdirSync, existsSync, chmodSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const binDir = 'src/bin';
 const entries = readdirSync(binDir).filter((name) => name.endsWith('.ts'));
@@ -23,14 +23,21 @@ await build({
 });
 for (const name of entries) chmodSync(join('dist', name.replace(/\.ts$/, '.js')), 0o755);
 
-// Native addons: each folder under native/ with a binding.gyp is built in place.
+// Native addons: each folder under native/ with a binding.gyp is built in place, against the
+// headers of the Node that runs this script (never downloaded: builds must work offline).
+const nodeDir = process.env.npm_config_nodedir || dirname(dirname(process.execPath));
+if (!existsSync(join(nodeDir, 'include', 'node', 'node_api.h'))) {
+  throw new Error(`Node's headers are missing under ${nodeDir}/include/node; set npm_config_nodedir to Node's prefix`);
+}
 if (existsSync('native')) {
   for (const addon of readdirSync('native')) {
     const dir = join('native', addon);
     if (!existsSync(join(dir, 'binding.gyp'))) continue;
     const target = existsSync(join(dir, 'build', 'Makefile')) ? ['build'] : ['rebuild'];
-    execFileSync('node', ['node_modules/node-gyp/bin/node-gyp.js', ...target, '--release', '-C', dir], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      process.execPath,
+      ['node_modules/node-gyp/bin/node-gyp.js', ...target, '--release', `--nodedir=${nodeDir}`, '-C', dir],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
   }
 }

@@ -31,6 +31,8 @@ export const RpcCode = {
   Overloaded: 1008,
   PayloadChecksumMismatch: 1009,
   BadResponse: 1010,
+  /** The caller aborted the call through its AbortSignal. */
+  Cancelled: 1011,
 } as const;
 
 /** Transactional KV: 2000–2999. */
