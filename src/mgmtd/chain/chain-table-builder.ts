@@ -22,7 +22,10 @@ export function buildChains(options: {
 }): ChainInfo[] {
   const { replicas } = options;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) {
-    throw new FsError(MgmtdCode.ChainTableInvalid, `replicas must be an integer from 1 to 16, got ${replicas}`);
+    throw new FsError(
+      MgmtdCode.ChainTableInvalid,
+      `replicas must be an integer from 1 to 16, got ${replicas}`,
+    );
   }
   const byNode = new Map<NodeId, TargetId[]>();
   for (const { targetId, nodeId } of [...options.targets].sort((a, b) => a.targetId - b.targetId)) {

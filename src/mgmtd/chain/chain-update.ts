@@ -10,7 +10,13 @@
  * first target after the serving ones can be `syncing`: recovery runs one target at a time.
  */
 import { assert } from '../../common/errors.js';
-import { LocalState, PublicState, type ChainInfo, type ChainTarget, type TargetId } from '../protocol/index.js';
+import {
+  LocalState,
+  PublicState,
+  type ChainInfo,
+  type ChainTarget,
+  type TargetId,
+} from '../protocol/index.js';
 import { Predecessor, nextPublicState } from './target-state.js';
 
 /** Result of one step for one chain. */
@@ -70,14 +76,19 @@ export function updateChain(chain: ChainInfo, localStates: ReadonlyMap<TargetId,
         : previous.publicState === PublicState.Serving
           ? Predecessor.Serving
           : Predecessor.NotServing;
-    result.push({ targetId: target.targetId, publicState: nextPublicState(local, target.publicState, predecessor) });
+    result.push({
+      targetId: target.targetId,
+      publicState: nextPublicState(local, target.publicState, predecessor),
+    });
   }
   const finalOrder = stableSortByRank(result);
   assert(finalOrder.length === chain.targets.length, 'a chain update keeps every target');
 
   const changed = finalOrder.some((target, index) => {
     const before = chain.targets[index];
-    return before === undefined || before.targetId !== target.targetId || before.publicState !== target.publicState;
+    return (
+      before === undefined || before.targetId !== target.targetId || before.publicState !== target.publicState
+    );
   });
   if (!changed) return { chain, changed: false };
   return {

@@ -14,7 +14,11 @@ export const Predecessor = {
 export type Predecessor = (typeof Predecessor)[keyof typeof Predecessor];
 
 /** The next public state of a target from its local state, public state and predecessor. */
-export function nextPublicState(local: LocalState, current: PublicState, predecessor: Predecessor): PublicState {
+export function nextPublicState(
+  local: LocalState,
+  current: PublicState,
+  predecessor: Predecessor,
+): PublicState {
   switch (local) {
     case LocalState.UpToDate:
       return upToDateNext(current);
