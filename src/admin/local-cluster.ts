@@ -29,7 +29,10 @@ function writeIfMissing(path: string, content: string, mode = 0o644): void {
 }
 
 /** Writes the cluster secret and service configs into the data directory (kept across runs). */
-export function prepareLocalCluster(options: LocalClusterOptions): { mgmtdConfig: string; secretFile: string } {
+export function prepareLocalCluster(options: LocalClusterOptions): {
+  mgmtdConfig: string;
+  secretFile: string;
+} {
   const dataDir = resolve(options.dataDir);
   mkdirSync(join(dataDir, 'etc'), { recursive: true });
   const secretFile = join(dataDir, 'etc', 'cluster-secret');
@@ -55,18 +58,27 @@ path = "${join(dataDir, 'meta.db')}"
 }
 
 function startChild(name: string, args: string[], write: (text: string) => void): ChildService {
-  const child = spawn(process.execPath, [join(binDir, `${name}.js`), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
-  child.on('exit', (code, signal) => write(`${name} exited (code ${code ?? '-'}, signal ${signal ?? '-'})\n`));
+  const child = spawn(process.execPath, [join(binDir, `${name}.js`), ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  child.on('exit', (code, signal) =>
+    write(`${name} exited (code ${code ?? '-'}, signal ${signal ?? '-'})\n`),
+  );
   return { name, child };
 }
 
 async function runToEnd(name: string, args: string[]): Promise<number> {
-  const child = spawn(process.execPath, [join(binDir, `${name}.js`), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [join(binDir, `${name}.js`), ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   return new Promise((resolveExit) => child.on('exit', (code) => resolveExit(code ?? 1)));
 }
 
 /** Runs the local cluster until SIGINT/SIGTERM; returns the exit code. */
-export async function runLocalCluster(options: LocalClusterOptions, write: (text: string) => void): Promise<number> {
+export async function runLocalCluster(
+  options: LocalClusterOptions,
+  write: (text: string) => void,
+): Promise<number> {
   const { mgmtdConfig } = prepareLocalCluster(options);
   const marker = join(resolve(options.dataDir), 'meta.db');
   if (!existsSync(marker)) {

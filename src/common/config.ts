@@ -7,6 +7,7 @@ import TOML from '@iarna/toml';
 import { z } from 'zod';
 import { FsError, describeError } from './errors.js';
 import { CommonCode } from './status-code.js';
+import { limits } from './limits.js';
 import { logLevels } from './logger.js';
 
 /** Formats zod issues as `key.path: reason` lines. */
@@ -35,7 +36,10 @@ export function parseConfig<S extends z.ZodType>(schema: S, text: string, source
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    throw new FsError(CommonCode.ConfigInvalid, `${source}: invalid configuration:\n${formatIssues(result.error.issues)}`);
+    throw new FsError(
+      CommonCode.ConfigInvalid,
+      `${source}: invalid configuration:\n${formatIssues(result.error.issues)}`,
+    );
   }
   return result.data;
 }
@@ -77,9 +81,13 @@ export function readSecretFile(path: string): string {
   try {
     secret = readFileSync(path, 'utf8').trim();
   } catch (error) {
-    throw new FsError(CommonCode.ConfigInvalid, `cannot read cluster secret file ${path}: ${describeError(error)}`, {
-      cause: error,
-    });
+    throw new FsError(
+      CommonCode.ConfigInvalid,
+      `cannot read cluster secret file ${path}: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (secret.length < 16) {
     throw new FsError(CommonCode.ConfigInvalid, `cluster secret in ${path} is shorter than 16 characters`);
@@ -94,3 +102,23 @@ export function splitAddress(address: string): { host: string; port: number } {
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   return { host, port: Number(address.slice(colon + 1)) };
 }
+
+/** The `[node]` section every service has: its id in the cluster and where it listens. */
+export const nodeSectionSchema = z.strictObject({
+  id: z.number().int().min(1).max(0xffff_ffff),
+  /** Address to listen on; port 0 picks a free port (tests). */
+  listen: addressSchema,
+  /** Address others use to reach this node; defaults to the bound listen address. */
+  advertise: addressSchema.optional(),
+  hostname: z.string().max(256).optional(),
+  /** Free-form labels (rack, zone) shown in routing info. */
+  tags: z.array(z.string().max(128)).max(32).default([]),
+});
+
+/** The `[mgmtd]` section of services other than mgmtd: where it is and how often to heartbeat. */
+export const mgmtdClientSectionSchema = z.strictObject({
+  addresses: z.array(addressSchema).min(1).max(16),
+  heartbeat_interval_ms: z.number().int().min(10).max(600_000).default(limits.heartbeatIntervalMsDefault),
+  /** Deadline of each call to mgmtd. */
+  timeout_ms: z.number().int().min(10).max(600_000).default(5_000),
+});

@@ -49,6 +49,10 @@ export const KvCode = {
   EngineFailure: 2009,
   InvalidRange: 2010,
   EngineNotAvailable: 2011,
+  /** The engine's queue of transactions waiting to start is full: back-pressure, not retried. */
+  Overloaded: 2012,
+  /** A range read without a limit (or with one over the maximum) would return too many pairs. */
+  RangeTooLarge: 2013,
 } as const;
 
 /** Cluster manager: 3000–3999. */
@@ -90,6 +94,7 @@ export const StorageCode = {
 export const ClientCode = {
   RoutingUnavailable: 6000,
   NoServingReplica: 6001,
+  MgmtdUnreachable: 6002,
 } as const;
 
 type ValueOf<T> = T[keyof T];

@@ -1,0 +1,333 @@
+/**
+ * The operator CLI (`admin`, also installed as `3fs-admin`): cluster bootstrap, and views and
+ * changes of nodes, targets and chains through the mgmtd primary.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { z } from 'zod';
+import { MgmtdClient } from '../client/index.js';
+import { systemClock } from '../common/clock.js';
+import { parseConfig, readSecretFile } from '../common/config.js';
+import { FsError, describeError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { CommonCode, statusName } from '../common/status-code.js';
+import { version } from '../common/version.js';
+import { openKvEngine } from '../kv/index.js';
+import { initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
+import { RpcClient } from '../rpc/index.js';
+import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
+import { formatBytes, printMessage, printTable, type Output } from './output.js';
+
+interface GlobalOptions {
+  config?: string;
+  mgmtd?: string[];
+  secretFile?: string;
+  json?: boolean;
+  timeoutMs: number;
+}
+
+/** Everything a command may need, resolved lazily from flags and the config file. */
+interface Context {
+  options: GlobalOptions;
+  output: Output;
+  config(): AdminConfig | undefined;
+  withMgmtd<T>(use: (mgmtd: MgmtdClient) => Promise<T>): Promise<T>;
+}
+
+const uploadFileSchema = z.strictObject({
+  chain_table_id: z.number().int().min(1).max(0xffff_ffff),
+  chains: z
+    .array(
+      z.strictObject({
+        id: z.number().int().min(1).max(0xffff_ffff),
+        targets: z.array(z.number().int().min(1)).min(1).max(16),
+      }),
+    )
+    .min(1),
+});
+
+function parsePositive(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isSafeInteger(parsed) || parsed < 1)
+      throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return parsed;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function loadAdminConfig(path: string): AdminConfig {
+  const text = readFileSync(path, 'utf8');
+  try {
+    return parseConfig(adminConfigSchema, text, path);
+  } catch (adminError) {
+    // A service's own config (mgmtd.toml, …) carries [cluster] and [kv] too.
+    let service;
+    try {
+      service = parseConfig(serviceConfigForAdminSchema, text, path);
+    } catch {
+      throw adminError;
+    }
+    const address = service.node?.advertise ?? service.node?.listen;
+    return {
+      cluster: service.cluster,
+      kv: service.kv,
+      mgmtd: address !== undefined && !address.endsWith(':0') ? { addresses: [address] } : undefined,
+      log: { level: 'warn' },
+    };
+  }
+}
+
+function makeContext(options: GlobalOptions, write: (text: string) => void): Context {
+  let config: AdminConfig | undefined;
+  let loaded = false;
+  const context: Context = {
+    options,
+    output: { json: options.json === true, write },
+    config() {
+      if (!loaded && options.config !== undefined) config = loadAdminConfig(options.config);
+      loaded = true;
+      return config;
+    },
+    async withMgmtd(use) {
+      const addresses = options.mgmtd ?? context.config()?.mgmtd?.addresses;
+      if (addresses === undefined || addresses.length === 0) {
+        throw new FsError(
+          CommonCode.InvalidArgument,
+          'no mgmtd address: pass --mgmtd HOST:PORT or a --config with [mgmtd] addresses',
+        );
+      }
+      const secretFile = options.secretFile ?? context.config()?.cluster.secret_file;
+      if (secretFile === undefined) {
+        throw new FsError(
+          CommonCode.InvalidArgument,
+          'no cluster secret: pass --secret-file FILE or a --config with [cluster] secret_file',
+        );
+      }
+      const logger = createLogger({ component: 'admin', level: context.config()?.log.level ?? 'warn' });
+      const rpc = new RpcClient({ clusterSecret: readSecretFile(secretFile), logger });
+      try {
+        const mgmtd = new MgmtdClient({
+          addresses,
+          rpc,
+          clock: systemClock,
+          logger,
+          timeoutMs: options.timeoutMs,
+        });
+        return await use(mgmtd);
+      } finally {
+        await rpc.close();
+      }
+    },
+  };
+  return context;
+}
+
+async function fetchRouting(context: Context): Promise<RoutingInfo> {
+  return context.withMgmtd((mgmtd) => mgmtd.refreshRoutingInfo());
+}
+
+async function commandInitCluster(
+  context: Context,
+  flags: { chunkSize: number; stripe: number },
+): Promise<void> {
+  const config = context.config();
+  if (config?.kv === undefined) {
+    throw new FsError(
+      CommonCode.InvalidArgument,
+      'init-cluster needs --config with [cluster] and [kv] sections',
+    );
+  }
+  const logger = createLogger({ component: 'admin', level: config.log.level });
+  const kv = await openKvEngine(config.kv, { logger });
+  try {
+    const record = {
+      format: 1 as const,
+      clusterId: config.cluster.id,
+      createdAtMs: Date.now(),
+      defaultChunkSizeBytes: flags.chunkSize,
+      defaultStripeSize: flags.stripe,
+    };
+    await initCluster(kv, record);
+    printMessage(context.output, record, `initialized cluster "${record.clusterId}" (engine ${kv.name})`);
+  } finally {
+    await kv.close();
+  }
+}
+
+async function commandListNodes(context: Context): Promise<void> {
+  const routing = await fetchRouting(context);
+  const now = Date.now();
+  printTable(
+    context.output,
+    routing.nodes,
+    ['ID', 'TYPE', 'STATUS', 'ADDRESS', 'HOSTNAME', 'LAST HEARTBEAT', 'TAGS'],
+    routing.nodes.map((node) => [
+      node.nodeId,
+      node.type,
+      node.status,
+      node.address,
+      node.hostname,
+      node.lastHeartbeatMs === 0 ? '-' : `${((now - node.lastHeartbeatMs) / 1000).toFixed(1)}s ago`,
+      node.tags.join(','),
+    ]),
+  );
+}
+
+async function commandListTargets(context: Context): Promise<void> {
+  const routing = await fetchRouting(context);
+  printTable(
+    context.output,
+    routing.targets,
+    ['TARGET', 'NODE', 'CHAIN', 'LOCAL', 'PUBLIC', 'USED', 'CAPACITY'],
+    routing.targets.map((target) => [
+      target.targetId,
+      target.nodeId,
+      target.chainId === 0 ? '-' : target.chainId,
+      target.localState,
+      target.publicState,
+      formatBytes(target.usedBytes),
+      formatBytes(target.capacityBytes),
+    ]),
+  );
+}
+
+async function commandListChains(context: Context): Promise<void> {
+  const routing = await fetchRouting(context);
+  const tableOf = new Map<number, number>();
+  for (const table of routing.chainTables)
+    for (const chainId of table.chains) tableOf.set(chainId, table.chainTableId);
+  printTable(
+    context.output,
+    { chainTables: routing.chainTables, chains: routing.chains },
+    ['CHAIN', 'TABLE', 'VERSION', 'TARGETS (head first)'],
+    routing.chains.map((chain) => [
+      chain.chainId,
+      tableOf.get(chain.chainId) ?? '-',
+      chain.chainVersion,
+      chain.targets.map((target) => `${target.targetId}(${target.publicState})`).join(' -> '),
+    ]),
+  );
+}
+
+async function commandCreateChainTable(
+  context: Context,
+  flags: { replicas: number; tableId: number; targets?: string },
+): Promise<void> {
+  const targetIds = flags.targets?.split(',').map((text) => parsePositive('--targets')(text.trim()));
+  const result = await context.withMgmtd((mgmtd) =>
+    mgmtd.call(mgmtdMethods.createChainTable, {
+      chainTableId: flags.tableId,
+      replicas: flags.replicas,
+      ...(targetIds === undefined ? {} : { targetIds }),
+    }),
+  );
+  printMessage(
+    context.output,
+    result,
+    `created chain table ${result.chainTable.chainTableId} with ${result.chains.length} chain(s) of ${flags.replicas} replica(s)`,
+  );
+}
+
+async function commandUploadChainTable(context: Context, file: string): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new FsError(CommonCode.InvalidArgument, `cannot read ${file}: ${describeError(error)}`);
+  }
+  const parsed = parseConfig(uploadFileSchema, text, file);
+  const result = await context.withMgmtd((mgmtd) =>
+    mgmtd.call(mgmtdMethods.uploadChainTable, {
+      chainTableId: parsed.chain_table_id,
+      chains: parsed.chains.map((chain) => ({ chainId: chain.id, targetIds: chain.targets })),
+    }),
+  );
+  printMessage(
+    context.output,
+    result,
+    `uploaded chain table ${result.chainTable.chainTableId} version ${result.chainTable.chainTableVersion} with ${result.chains.length} chain(s)`,
+  );
+}
+
+async function commandDumpRoutingInfo(context: Context): Promise<void> {
+  const routing = await fetchRouting(context);
+  context.output.write(`${JSON.stringify(routing, null, 2)}\n`);
+}
+
+/** Builds the CLI. `write` receives stdout text (tests capture it). */
+export function buildAdminProgram(
+  write: (text: string) => void = (text) => process.stdout.write(text),
+): Command {
+  const program = new Command('admin')
+    .description('3fs-ts operator CLI')
+    .version(version)
+    .option(
+      '--config <file>',
+      'TOML file with [cluster], [kv] and [mgmtd] addresses (a service config works too)',
+    )
+    .option('--mgmtd <host:port>', 'a mgmtd address (repeatable)', collect)
+    .option('--secret-file <file>', 'file holding the cluster secret')
+    .option('--json', 'print JSON for scripts instead of tables')
+    .option('--timeout-ms <ms>', 'deadline of each call to mgmtd', parsePositive('--timeout-ms'), 5_000)
+    .showHelpAfterError()
+    .exitOverride();
+  const context = (): Context => makeContext(program.opts<GlobalOptions>(), write);
+
+  program
+    .command('init-cluster')
+    .description('write the cluster record into an empty metadata store (needs [kv])')
+    .option('--chunk-size <bytes>', 'default chunk size of files', parsePositive('--chunk-size'), 1024 * 1024)
+    .option('--stripe <n>', 'default number of chains a file is striped over', parsePositive('--stripe'), 4)
+    .action((flags: { chunkSize: number; stripe: number }) => commandInitCluster(context(), flags));
+  program
+    .command('list-nodes')
+    .description('nodes and their status')
+    .action(() => commandListNodes(context()));
+  program
+    .command('list-targets')
+    .description('storage targets and their states')
+    .action(() => commandListTargets(context()));
+  program
+    .command('list-chains')
+    .description('chains, versions and targets')
+    .action(() => commandListChains(context()));
+  program
+    .command('create-chain-table')
+    .description('build a chain table from storage targets that are in no chain yet')
+    .requiredOption('--replicas <n>', 'targets per chain', parsePositive('--replicas'))
+    .option('--table-id <id>', 'chain table id', parsePositive('--table-id'), 1)
+    .option('--targets <ids>', 'comma-separated target ids to use (default: all free targets)')
+    .action((flags: { replicas: number; tableId: number; targets?: string }) =>
+      commandCreateChainTable(context(), flags),
+    );
+  program
+    .command('upload-chain-table <file>')
+    .description('create or extend a chain table from a TOML file (chain_table_id, [[chains]] id, targets)')
+    .action((file: string) => commandUploadChainTable(context(), file));
+  program
+    .command('dump-routing-info')
+    .description('the full routing info as JSON')
+    .action(() => commandDumpRoutingInfo(context()));
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code (0 ok, 1 operating error, 2 usage error). */
+export async function runAdmin(argv: string[]): Promise<number> {
+  const program = buildAdminProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof FsError) {
+      process.stderr.write(`admin: ${error.message} [${statusName(error.code)}]\n`);
+      return 1;
+    }
+    process.stderr.write(`admin: ${describeError(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,2 @@
+/** The operator CLI. */
+export { runAdmin, buildAdminProgram } from './admin-cli.js';

@@ -1,0 +1,79 @@
+/**
+ * The life cycle every service binary shares: start, tell systemd it is ready, stop cleanly on
+ * SIGTERM/SIGINT (drain, flush, exit 0), and crash loudly on a bug rather than limp on.
+ */
+import { describeError } from './errors.js';
+import type { Logger } from './logger.js';
+import { sdNotify } from './sd-notify.js';
+
+/** A started service: `stop` drains in-flight work and releases everything. */
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+/** Upper bound on a clean stop; past it the process exits non-zero rather than hang. */
+const stopDeadlineMs = 30_000;
+
+/** Starts a service and keeps the process alive until a stop signal. Never returns normally. */
+export async function runService(options: {
+  name: string;
+  logger: Logger;
+  start: () => Promise<RunningService>;
+}): Promise<void> {
+  const { logger } = options;
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception: this is a bug; exiting');
+    process.exit(70);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled rejection: this is a bug; exiting');
+    process.exit(70);
+  });
+
+  let service: RunningService;
+  try {
+    service = await options.start();
+  } catch (error) {
+    logger.fatal({ err: error }, `${options.name} failed to start: ${describeError(error)}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second stop signal: exiting at once');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, `${options.name} stopping`);
+    sendNotification(logger, 'STOPPING=1');
+    const deadline = setTimeout(() => {
+      logger.error(`${options.name} did not stop within ${stopDeadlineMs} ms; exiting`);
+      process.exit(1);
+    }, stopDeadlineMs);
+    deadline.unref();
+    service.stop().then(
+      () => {
+        logger.info(`${options.name} stopped`);
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, `${options.name} stopped with an error`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  sendNotification(logger, 'READY=1');
+  logger.info(`${options.name} ready`);
+}
+
+function sendNotification(logger: Logger, state: string): void {
+  try {
+    sdNotify(state);
+  } catch (error) {
+    logger.warn({ err: error }, `cannot notify systemd (${state})`);
+  }
+}

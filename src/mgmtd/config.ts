@@ -1,0 +1,40 @@
+/** The TOML configuration of mgmtd_main, validated at start-up. */
+import { z } from 'zod';
+import { clusterSectionSchema, logSectionSchema, nodeSectionSchema } from '../common/config.js';
+import { limits } from '../common/limits.js';
+import { kvSectionSchema } from '../kv/index.js';
+
+const positiveMs = z.number().int().min(1).max(3_600_000);
+
+export const mgmtdConfigSchema = z.strictObject({
+  node: nodeSectionSchema,
+  cluster: clusterSectionSchema,
+  kv: kvSectionSchema,
+  mgmtd: z
+    .strictObject({
+      lease_ms: positiveMs.default(limits.mgmtdLeaseMsDefault),
+      lease_renew_ms: positiveMs.default(limits.mgmtdLeaseRenewMsDefault),
+      heartbeat_interval_ms: positiveMs.default(limits.heartbeatIntervalMsDefault),
+      heartbeat_timeout_ms: positiveMs.default(limits.heartbeatTimeoutMsDefault),
+      chain_update_interval_ms: positiveMs.default(limits.mgmtdChainUpdateMsDefault),
+    })
+    .prefault({})
+    .superRefine((section, context) => {
+      if (section.lease_renew_ms * 2 > section.lease_ms) {
+        context.addIssue({
+          code: 'custom',
+          path: ['lease_renew_ms'],
+          message: 'must be at most half of lease_ms',
+        });
+      }
+      if (section.heartbeat_interval_ms * 3 > section.heartbeat_timeout_ms) {
+        context.addIssue({
+          code: 'custom',
+          path: ['heartbeat_timeout_ms'],
+          message: 'must be at least three times heartbeat_interval_ms',
+        });
+      }
+    }),
+  log: logSectionSchema.prefault({}),
+});
+export type MgmtdConfig = z.output<typeof mgmtdConfigSchema>;

@@ -1,0 +1,102 @@
+/**
+ * RPC methods served by mgmtd. Only the primary answers state queries and changes; a standby
+ * answers MgmtdCode.NotPrimary, and `getPrimary` (served by every mgmtd) says who the primary is.
+ */
+import { z } from 'zod';
+import { defineMethod } from '../../rpc/index.js';
+import {
+  chainIdSchema,
+  chainInfoSchema,
+  chainTableIdSchema,
+  chainTableSchema,
+  localStateSchema,
+  nodeIdSchema,
+  nodeTypeSchema,
+  routingInfoSchema,
+  targetIdSchema,
+} from './routing-info.js';
+
+/** Service id of mgmtd in RPC frame headers. */
+export const mgmtdServiceId = 1;
+
+const primarySchema = z.strictObject({
+  nodeId: nodeIdSchema,
+  address: z.string().max(256),
+  leaseExpiresAtMs: z.number().int().min(0),
+});
+export type PrimaryInfo = z.infer<typeof primarySchema>;
+
+export const getPrimary = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 1,
+  name: 'Mgmtd.getPrimary',
+  request: z.strictObject({}),
+  response: z.strictObject({ primary: primarySchema.nullable() }),
+  idempotent: true,
+});
+
+export const heartbeatTargetSchema = z.strictObject({
+  targetId: targetIdSchema,
+  localState: localStateSchema,
+  usedBytes: z.number().int().min(0),
+  capacityBytes: z.number().int().min(0),
+});
+export type HeartbeatTarget = z.infer<typeof heartbeatTargetSchema>;
+
+export const heartbeat = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 2,
+  name: 'Mgmtd.heartbeat',
+  request: z.strictObject({
+    clusterId: z.string().max(64),
+    node: z.strictObject({
+      nodeId: nodeIdSchema,
+      type: nodeTypeSchema,
+      address: z.string().max(256),
+      hostname: z.string().max(256),
+      tags: z.array(z.string().max(128)).max(32),
+    }),
+    targets: z.array(heartbeatTargetSchema).max(4096),
+  }),
+  response: z.strictObject({ routingVersion: z.number().int().min(1) }),
+  idempotent: true,
+});
+
+export const getRoutingInfo = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 3,
+  name: 'Mgmtd.getRoutingInfo',
+  request: z.strictObject({ knownVersion: z.number().int().min(0) }),
+  // Null when the caller's version is current: routing info can be large and rarely changes.
+  response: z.strictObject({ routingInfo: routingInfoSchema.nullable() }),
+  idempotent: true,
+});
+
+export const createChainTable = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 4,
+  name: 'Mgmtd.createChainTable',
+  request: z.strictObject({
+    chainTableId: chainTableIdSchema,
+    replicas: z.number().int().min(1).max(16),
+    /** Targets to use; all storage targets that are in no chain yet when absent. */
+    targetIds: z.array(targetIdSchema).max(100_000).optional(),
+  }),
+  response: z.strictObject({ chainTable: chainTableSchema, chains: z.array(chainInfoSchema) }),
+  idempotent: false,
+});
+
+export const uploadChainTable = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 5,
+  name: 'Mgmtd.uploadChainTable',
+  request: z.strictObject({
+    chainTableId: chainTableIdSchema,
+    chains: z
+      .array(z.strictObject({ chainId: chainIdSchema, targetIds: z.array(targetIdSchema).min(1).max(16) }))
+      .min(1)
+      .max(100_000),
+  }),
+  response: z.strictObject({ chainTable: chainTableSchema, chains: z.array(chainInfoSchema) }),
+  idempotent: false,
+});
