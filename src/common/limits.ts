@@ -21,6 +21,29 @@ export const limits = {
   /** First backoff after a conflict; doubles up to kvRetryBackoffMsMax, with jitter. */
   kvRetryBackoffMsInitial: 2,
   kvRetryBackoffMsMax: 500,
+  /** Pairs one range read returns at most; bigger ranges are read in pages with `limit`. */
+  kvRangeReadPairsMax: 100_000,
+  /** Transactions of one process that may wait for the engine's connection; more get Overloaded. */
+  kvTransactionsQueuedMax: 1_024,
+  /**
+   * How long sqlite itself blocks the event loop waiting for another process's lock before it
+   * answers SQLITE_BUSY; longer waits happen in asynchronous polls (kvSqliteLockPollMs).
+   */
+  kvSqliteBusyTimeoutMs: 2,
+  /** Base interval (jittered up to twice this) between polls for another process's write lock. */
+  kvSqliteLockPollMs: 1,
+  /** How long one attempt polls for the write lock before failing with a retryable Conflict. */
+  kvSqliteLockWaitMsMax: 1_000,
+  /** How long opening a database waits for other processes (schema creation, WAL switch). */
+  kvSqliteOpenWaitMsMax: 10_000,
+  /**
+   * Group commit: transactions queued in one process share one sqlite commit (one fsync). A group
+   * closes after this many members or this much time, so the first member's reply stays prompt.
+   */
+  kvSqliteGroupMembersMax: 128,
+  kvSqliteGroupDurationMsMax: 20,
+  /** The WAL file is truncated to this size after checkpoints, so one burst does not keep disk forever. */
+  kvSqliteWalBytesMax: 64 * 1024 * 1024,
 
   // --- RPC
   /** Largest frame accepted by default: a 64 MiB chunk plus room for the header and body. */
