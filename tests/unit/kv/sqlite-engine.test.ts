@@ -52,7 +52,9 @@ describe('sqlite engine', () => {
     const waiting = second.transact(async (tx) => tx.set(k('second'), k('1')));
     setTimeout(holder.release, 100);
     await Promise.all([holder.done, waiting]);
-    const keys = await second.read(async (tx) => (await tx.getRange(k(''), k('z'))).map((pair) => pair.key.toString()));
+    const keys = await second.read(async (tx) =>
+      (await tx.getRange(k(''), k('z'))).map((pair) => pair.key.toString()),
+    );
     expect(keys).toEqual(['holder', 'second']);
   });
 
@@ -91,15 +93,19 @@ describe('sqlite engine', () => {
     const holder = holdWriter(engine);
     await holder.entered;
     const queued = Array.from({ length: limits.kvTransactionsQueuedMax + 1 }, () =>
-      engine.transact(async (tx) => tx.set(k('queued'), k('1'))).then(
-        () => 'committed',
-        (error: unknown) => ((error as FsError).code === KvCode.Overloaded ? 'overloaded' : 'other'),
-      ),
+      engine
+        .transact(async (tx) => tx.set(k('queued'), k('1')))
+        .then(
+          () => 'committed',
+          (error: unknown) => ((error as FsError).code === KvCode.Overloaded ? 'overloaded' : 'other'),
+        ),
     );
     holder.release();
     const outcomes = await Promise.all(queued);
     expect(outcomes.filter((outcome) => outcome === 'overloaded')).toHaveLength(1);
-    expect(outcomes.filter((outcome) => outcome === 'committed')).toHaveLength(limits.kvTransactionsQueuedMax);
+    expect(outcomes.filter((outcome) => outcome === 'committed')).toHaveLength(
+      limits.kvTransactionsQueuedMax,
+    );
     await holder.done;
   });
 
