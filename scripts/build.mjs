@@ -27,7 +27,9 @@ for (const name of entries) chmodSync(join('dist', name.replace(/\.ts$/, '.js'))
 // headers of the Node that runs this script (never downloaded: builds must work offline).
 const nodeDir = process.env.npm_config_nodedir || dirname(dirname(process.execPath));
 if (!existsSync(join(nodeDir, 'include', 'node', 'node_api.h'))) {
-  throw new Error(`Node's headers are missing under ${nodeDir}/include/node; set npm_config_nodedir to Node's prefix`);
+  throw new Error(
+    `Node's headers are missing under ${nodeDir}/include/node; set npm_config_nodedir to Node's prefix`,
+  );
 }
 if (existsSync('native')) {
   for (const addon of readdirSync('native')) {

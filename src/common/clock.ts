@@ -106,7 +106,11 @@ export class ManualClock implements Clock {
     let best: PendingTimer | undefined;
     for (const timer of this.timers) {
       if (timer.cancelled || timer.dueMs > limitMs) continue;
-      if (!best || timer.dueMs < best.dueMs || (timer.dueMs === best.dueMs && timer.sequence < best.sequence)) {
+      if (
+        !best ||
+        timer.dueMs < best.dueMs ||
+        (timer.dueMs === best.dueMs && timer.sequence < best.sequence)
+      ) {
         best = timer;
       }
     }

@@ -14,7 +14,10 @@ const codecOptions = { useBigInt64: true } as const;
 /** Encodes `value` after checking it against `schema` (a failure is a bug: the caller built it). */
 export function encodeRecord<S extends z.ZodType>(schema: S, value: z.input<S>): Buffer {
   const checked = schema.safeParse(value);
-  assert(checked.success, `record to encode does not match its schema: ${checked.error ? formatIssues(checked.error.issues) : ''}`);
+  assert(
+    checked.success,
+    `record to encode does not match its schema: ${checked.error ? formatIssues(checked.error.issues) : ''}`,
+  );
   const bytes = encode(checked.data, codecOptions);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -31,7 +34,10 @@ export function decodeRecord<S extends z.ZodType>(schema: S, bytes: Uint8Array, 
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    throw new FsError(CommonCode.CorruptRecord, `stored ${what} has a bad shape:\n${formatIssues(result.error.issues)}`);
+    throw new FsError(
+      CommonCode.CorruptRecord,
+      `stored ${what} has a bad shape:\n${formatIssues(result.error.issues)}`,
+    );
   }
   return result.data;
 }

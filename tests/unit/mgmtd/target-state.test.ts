@@ -49,7 +49,11 @@ describe('the public-state transition table', () => {
 });
 
 function chain(version: number, ...targets: [number, PublicState][]): ChainInfo {
-  return { chainId: 7, chainVersion: version, targets: targets.map(([targetId, publicState]) => ({ targetId, publicState })) };
+  return {
+    chainId: 7,
+    chainVersion: version,
+    targets: targets.map(([targetId, publicState]) => ({ targetId, publicState })),
+  };
 }
 
 function locals(...entries: [number, LocalState][]): Map<number, LocalState> {
