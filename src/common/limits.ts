@@ -68,6 +68,16 @@ export const limits = {
   rpcRetryBackoffMsMax: 1_000,
   /** Connections a client pool keeps per remote address. */
   rpcConnectionsPerAddress: 1,
+  /** How long RpcServer.close() waits for in-flight handlers before aborting them. */
+  rpcServerDrainMsDefault: 10_000,
+  /** Time a closing socket gets to flush its last frames before it is destroyed. */
+  rpcSocketEndGraceMs: 1_000,
+  /** Connections one server accepts at once; beyond it the OS-level accept is refused. */
+  rpcServerConnectionsMax: 4_096,
+  /** Idle time before TCP keep-alive probes start, so a vanished peer is noticed. */
+  rpcKeepAliveIdleMs: 30_000,
+  /** Largest frame before a peer has authenticated: handshakes are tiny; strangers do not fill memory. */
+  rpcHandshakeFrameBytesMax: 4_096,
 
   // --- mgmtd
   /** How long a primary's lease lasts without renewal. */

@@ -1,0 +1,201 @@
+/**
+ * RpcClient: calls methods on remote servers through a pool of authenticated connections, one per
+ * address, opened on first use and replaced after a failure. Each attempt has a deadline; idempotent
+ * methods are retried a bounded number of times after retryable failures, with exponential backoff
+ * and jitter; responses are validated with the method's schema before the caller sees them.
+ */
+import { randomInt } from 'node:crypto';
+import { formatIssues } from '../common/config.js';
+import { systemClock } from '../common/clock.js';
+import { FsError, assert } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { seededRandom, type Random } from '../common/random.js';
+import { CommonCode, RpcCode, statusName } from '../common/status-code.js';
+import { Cancellation, cancelledByCaller } from './cancellation.js';
+import { encodeBody } from './body-codec.js';
+import { ClientConnection, type OutgoingCall } from './client-connection.js';
+import { frameHeaderBytes } from './frame.js';
+import type { MethodDef } from './method.js';
+import { backoffMs, isRetryable } from './retry-policy.js';
+
+export interface RpcClientOptions {
+  readonly clusterSecret: string;
+  readonly logger: Logger;
+  /** Largest frame accepted from a server; a server sending more is disconnected. */
+  readonly frameBytesMax?: number;
+  readonly connectTimeoutMs?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Randomness for retry jitter; seeded from the OS by default so clients do not retry in step. */
+  readonly random?: Random;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Deadline of each attempt, from the call until its reply (default limits.rpcTimeoutMsDefault). */
+  timeoutMs?: number;
+  /** Raw bytes sent after the body, checksummed, never re-encoded. */
+  payload?: Buffer;
+  /**
+   * Retries after retryable failures (default limits.rpcIdempotentRetriesMax). Only idempotent
+   * methods are retried; for the others this is ignored.
+   */
+  retries?: number;
+  /** Aborts the call (and its retries); the call then rejects with RpcCode.Cancelled. */
+  signal?: AbortSignal;
+}
+
+/** Node fires longer timers at once, so a longer deadline would silently mean none. */
+const timerDelayMsMax = 2 ** 31 - 1;
+
+/** Retries allowed per call, whatever a caller asks: a retry loop always has a bound. */
+const retriesMax = 100;
+
+/** Calls remote methods; see the file comment. */
+export class RpcClient {
+  private readonly clusterSecret: string;
+  private readonly logger: Logger;
+  private readonly frameBytesMax: number;
+  private readonly connectTimeoutMs: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly random: Random;
+  private readonly connections = new Map<string, ClientConnection>();
+  private closed = false;
+
+  constructor(options: RpcClientOptions) {
+    assert(options.clusterSecret.length > 0, 'the cluster secret is not empty');
+    this.clusterSecret = options.clusterSecret;
+    this.logger = options.logger.child({ rpc: 'client' });
+    this.frameBytesMax = options.frameBytesMax ?? limits.rpcFrameBytesMaxDefault;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? limits.rpcConnectTimeoutMs;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? limits.rpcHandshakeTimeoutMs;
+    this.random = options.random ?? seededRandom(randomInt(0x7fff_ffff));
+    assert(
+      Number.isInteger(this.frameBytesMax) && this.frameBytesMax > frameHeaderBytes,
+      'frameBytesMax exceeds a header',
+    );
+    assert(this.connectTimeoutMs > 0, 'connectTimeoutMs is positive');
+    assert(this.handshakeTimeoutMs > 0, 'handshakeTimeoutMs is positive');
+  }
+
+  /** Calls `method` on the server at `address` and resolves with its validated response. */
+  async call<Req, Res>(
+    address: string,
+    method: MethodDef<Req, Res>,
+    request: Req,
+    options: CallOptions = {},
+  ): Promise<Res> {
+    return (await this.callWithPayload(address, method, request, options)).response;
+  }
+
+  /** Like `call`, and also resolves with the reply's raw payload (checksum verified). */
+  async callWithPayload<Req, Res>(
+    address: string,
+    method: MethodDef<Req, Res>,
+    request: Req,
+    options: CallOptions = {},
+  ): Promise<{ response: Res; payload: Buffer | undefined }> {
+    if (this.closed) throw new FsError(CommonCode.ShuttingDown, 'rpc client is closed');
+    const timeoutMs = options.timeoutMs ?? limits.rpcTimeoutMsDefault;
+    const retries = method.idempotent ? (options.retries ?? limits.rpcIdempotentRetriesMax) : 0;
+    assert(timeoutMs > 0 && timeoutMs <= timerDelayMsMax, `timeoutMs is in 1..${timerDelayMsMax}`);
+    assert(
+      Number.isInteger(retries) && retries >= 0 && retries <= retriesMax,
+      `retries is an integer in 0..${retriesMax}`,
+    );
+    const outgoing: OutgoingCall = {
+      serviceId: method.serviceId,
+      methodId: method.methodId,
+      methodName: method.name,
+      body: encodeBody(request),
+      payload: options.payload,
+    };
+    for (let retry = 0; ; retry += 1) {
+      try {
+        return await this.attempt({ address, method, outgoing, timeoutMs, signal: options.signal });
+      } catch (error) {
+        const retryable = isRetryable(error) && options.signal?.aborted !== true && !this.closed;
+        if (!retryable || retry >= retries) throw error;
+        const delayMs = backoffMs(retry, this.random);
+        this.logger.debug(
+          {
+            method: method.name,
+            address,
+            code: statusName((error as FsError).code),
+            retry: retry + 1,
+            delayMs,
+          },
+          `retrying ${method.name} on ${address}`,
+        );
+        await systemClock.sleep(delayMs, options.signal).catch((reason: unknown) => {
+          throw cancelledByCaller(reason);
+        });
+      }
+    }
+  }
+
+  /** Closes every connection; calls still running reject with ConnectionClosed. */
+  close(): Promise<void> {
+    this.closed = true;
+    const reason = new FsError(RpcCode.ConnectionClosed, 'rpc client closed');
+    for (const connection of [...this.connections.values()]) connection.close(reason);
+    this.connections.clear();
+    return Promise.resolve();
+  }
+
+  private async attempt<Req, Res>(options: {
+    address: string;
+    method: MethodDef<Req, Res>;
+    outgoing: OutgoingCall;
+    timeoutMs: number;
+    signal: AbortSignal | undefined;
+  }): Promise<{ response: Res; payload: Buffer | undefined }> {
+    const { address, method, timeoutMs } = options;
+    // One cancellation for the attempt: at the deadline, or when the caller's signal aborts.
+    const cancellation = new Cancellation();
+    const timer = systemClock.setTimer(timeoutMs, () =>
+      cancellation.cancel(
+        new FsError(RpcCode.Timeout, `${method.name} on ${address} timed out after ${timeoutMs} ms`),
+      ),
+    );
+    const callerSignal = options.signal;
+    const forwardAbort = (): void => cancellation.cancel(cancelledByCaller(callerSignal?.reason));
+    if (callerSignal?.aborted === true) forwardAbort();
+    else callerSignal?.addEventListener('abort', forwardAbort, { once: true });
+    try {
+      const reply = await this.connectionTo(address).call(options.outgoing, cancellation);
+      const parsed = method.response.safeParse(reply.body);
+      if (!parsed.success) {
+        throw new FsError(
+          RpcCode.BadResponse,
+          `${method.name}: invalid response from ${address}:\n${formatIssues(parsed.error.issues)}`,
+        );
+      }
+      return { response: parsed.data, payload: reply.payload };
+    } finally {
+      timer.cancel();
+      callerSignal?.removeEventListener('abort', forwardAbort);
+    }
+  }
+
+  /** The pooled connection to `address`, opening a new one if there is none or it has failed. */
+  private connectionTo(address: string): ClientConnection {
+    const existing = this.connections.get(address);
+    if (existing !== undefined && !existing.isClosed) return existing;
+    const connection = new ClientConnection({
+      address,
+      clusterSecret: this.clusterSecret,
+      logger: this.logger,
+      frameBytesMax: this.frameBytesMax,
+      connectTimeoutMs: this.connectTimeoutMs,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      inflightMax: limits.rpcClientInflightPerConnectionMax,
+      queuedMax: limits.rpcClientQueuedPerConnectionMax,
+      onClosed: (closed) => {
+        if (this.connections.get(address) === closed) this.connections.delete(address);
+      },
+    });
+    this.connections.set(address, connection);
+    return connection;
+  }
+}

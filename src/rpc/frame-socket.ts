@@ -1,0 +1,258 @@
+/**
+ * A TCP socket that speaks frames, shared by both ends of a connection. It owns the socket's
+ * listeners, so no socket event can go unhandled and no peer input can throw out of an event handler:
+ * a malformed or oversized frame, or any error while handling one, closes this connection only,
+ * with a logged error.
+ *
+ * Reading is pull-based: frames are handed to `onFrame` until the owner calls `pauseReading()`,
+ * which also pauses the socket so TCP flow control pushes back on the peer. Writing respects the
+ * socket's back-pressure: `send()` waits for 'drain' while the write buffer is full. A frame
+ * (header, body, payload) is always written in one synchronous step, so frames of concurrent calls
+ * never interleave.
+ */
+import type { Socket } from 'node:net';
+import { FsError, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { systemClock } from '../common/clock.js';
+import { CommonCode, RpcCode, statusName } from '../common/status-code.js';
+import type { Cancellation } from './cancellation.js';
+import { encodeFrameHead, type Frame, type OutgoingFrame } from './frame.js';
+import { FrameDecoder } from './frame-decoder.js';
+
+export interface FrameSocketOptions {
+  readonly socket: Socket;
+  /** Largest frame accepted at first; `setFrameBytesMax` changes it (after authentication). */
+  readonly frameBytesMax: number;
+  /** Bound to this connection's context by the owner. */
+  readonly logger: Logger;
+  /** Called for every complete frame while reading is not paused. May throw: that closes the connection. */
+  readonly onFrame: (frame: Frame) => void;
+  /** Called once, after the socket has closed, with why. */
+  readonly onClose: (reason: FsError) => void;
+}
+
+interface WriteWaiter {
+  readonly frame: OutgoingFrame;
+  readonly resolve: () => void;
+  readonly reject: (error: FsError) => void;
+}
+
+/** The remote end of a connected socket as "host:port" ("[v6]:port" for IPv6). */
+export function remoteAddressOf(socket: Socket): string {
+  const host = socket.remoteAddress ?? 'unknown';
+  return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
+}
+
+/** One framed connection; see the file comment. */
+export class FrameSocket {
+  readonly peerAddress: string;
+  private readonly socket: Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly logger: Logger;
+  private readonly onFrame: (frame: Frame) => void;
+  private readonly onClose: (reason: FsError) => void;
+  private readonly writeWaiters: WriteWaiter[] = [];
+  private readingPaused = false;
+  private delivering = false;
+  private corked = false;
+  private closing = false;
+  private closeReason: FsError | undefined;
+  private readonly closedPromise: Promise<void>;
+
+  constructor(options: FrameSocketOptions) {
+    this.socket = options.socket;
+    this.peerAddress = remoteAddressOf(options.socket);
+    this.decoder = new FrameDecoder({ frameBytesMax: options.frameBytesMax });
+    this.logger = options.logger;
+    this.onFrame = options.onFrame;
+    this.onClose = options.onClose;
+    this.socket.setNoDelay(true);
+    this.socket.setKeepAlive(true, limits.rpcKeepAliveIdleMs);
+    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.socket.on('drain', () => this.writeWaiting());
+    this.socket.on('error', (error) => {
+      this.closeReason ??= new FsError(
+        RpcCode.ConnectionClosed,
+        `connection with ${this.peerAddress} failed: ${error.message}`,
+        { cause: error },
+      );
+    });
+    this.closedPromise = new Promise((resolve) => {
+      this.socket.once('close', () => {
+        this.closing = true;
+        const reason =
+          this.closeReason ??
+          new FsError(RpcCode.ConnectionClosed, `connection with ${this.peerAddress} closed`);
+        this.closeReason = reason;
+        for (const waiter of this.writeWaiters.splice(0)) waiter.reject(reason);
+        resolve();
+        this.onClose(reason);
+      });
+    });
+  }
+
+  /** True once the connection is closing or closed; nothing more is read or written. */
+  get isClosed(): boolean {
+    return this.closing;
+  }
+
+  /**
+   * Writes `frame` now if nothing waits before it and the socket's write buffer is below its
+   * high-water mark; returns false (writing nothing) otherwise. The fast path of `send`.
+   */
+  trySend(frame: OutgoingFrame): boolean {
+    if (this.closing || !this.socket.writable) return false;
+    if (this.writeWaiters.length > 0 || this.socket.writableNeedDrain) return false;
+    this.write(frame);
+    return true;
+  }
+
+  /**
+   * Writes `frame` as soon as the socket's write buffer is below its high-water mark, in the order
+   * frames were handed in. Rejects if the connection closes, or the call is cancelled, before it is
+   * written. Waiting here keeps a slow reader from making us buffer without bound.
+   */
+  send(frame: OutgoingFrame, cancellation?: Cancellation): Promise<void> {
+    if (this.closing || !this.socket.writable) return Promise.reject(this.closedError());
+    if (cancellation?.reason !== undefined) return Promise.reject(cancellation.reason);
+    if (this.trySend(frame)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const unsubscribe = cancellation?.subscribe((reason) => {
+        const index = this.writeWaiters.indexOf(waiter);
+        if (index >= 0) this.writeWaiters.splice(index, 1);
+        reject(reason);
+      });
+      const waiter: WriteWaiter = {
+        frame,
+        resolve: () => {
+          unsubscribe?.();
+          resolve();
+        },
+        reject: (error: FsError) => {
+          unsubscribe?.();
+          reject(error);
+        },
+      };
+      this.writeWaiters.push(waiter);
+    });
+  }
+
+  /** Changes the largest frame accepted from the next frame on. */
+  setFrameBytesMax(frameBytesMax: number): void {
+    this.decoder.setFrameBytesMax(frameBytesMax);
+  }
+
+  /** Stops handing out frames and stops reading the socket. */
+  pauseReading(): void {
+    this.readingPaused = true;
+    this.socket.pause();
+  }
+
+  /** Hands out frames already received, then reads the socket again unless paused meanwhile. */
+  resumeReading(): void {
+    if (this.closing) return;
+    this.readingPaused = false;
+    this.deliver();
+    if (!this.readingPaused && !this.closing) this.socket.resume();
+  }
+
+  /** Closes at once; pending writes are dropped. `reason` is what onClose reports. */
+  close(reason: FsError): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.closeReason ??= reason;
+    this.socket.destroy();
+  }
+
+  /** Closes after the frames already written are flushed, waiting at most `graceMs`. */
+  async end(reason: FsError, graceMs: number = limits.rpcSocketEndGraceMs): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      this.closeReason ??= reason;
+      this.socket.pause();
+      this.socket.end();
+      const timer = systemClock.setTimer(graceMs, () => this.socket.destroy());
+      this.socket.once('close', () => timer.cancel());
+    }
+    await this.closedPromise;
+  }
+
+  /** Resolves once the socket has closed. */
+  whenClosed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  private closedError(): FsError {
+    return (
+      this.closeReason ??
+      new FsError(RpcCode.ConnectionClosed, `connection with ${this.peerAddress} is closing`)
+    );
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closing) return;
+    this.decoder.push(chunk);
+    this.deliver();
+  }
+
+  private deliver(): void {
+    // A frame handler may resume reading from inside this loop; the outer loop carries on then.
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      while (!this.readingPaused && !this.closing) {
+        const frame = this.decoder.next();
+        if (frame === undefined) break;
+        this.onFrame(frame);
+      }
+    } catch (error) {
+      this.failOn(error);
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  /** Whatever a peer's bytes made go wrong ends this connection, never the process. */
+  private failOn(error: unknown): void {
+    const reason =
+      error instanceof FsError
+        ? error
+        : new FsError(CommonCode.Internal, `internal error while handling a frame: ${describeError(error)}`, {
+            cause: error,
+          });
+    this.logger.error(
+      { peer: this.peerAddress, code: statusName(reason.code), err: error },
+      `closing connection with ${this.peerAddress}: ${reason.message}`,
+    );
+    this.close(reason);
+  }
+
+  /** Writes waiting frames until the socket's buffer is full again or none are left. */
+  private writeWaiting(): void {
+    while (!this.closing && !this.socket.writableNeedDrain) {
+      const waiter = this.writeWaiters.shift();
+      if (waiter === undefined) return;
+      this.write(waiter.frame);
+      waiter.resolve();
+    }
+  }
+
+  private write(frame: OutgoingFrame): void {
+    // Frames written in one turn of the event loop leave in one writev: the socket stays corked
+    // until the next tick. That saves a system call per frame when many calls are in flight, and
+    // the payload buffer itself is handed to the socket, never copied into a bigger one.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(encodeFrameHead(frame));
+    if (frame.payload !== undefined && frame.payload.length > 0) this.socket.write(frame.payload);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+}

@@ -1,0 +1,8 @@
+/**
+ * The RPC layer's public face: framed binary RPC over TCP with cluster-secret authentication.
+ * Other components import from here only; every other file of src/rpc is internal.
+ */
+export { defineMethod, type MethodDef } from './method.js';
+export type { CallContext } from './request-dispatch.js';
+export { RpcServer, type RpcServerOptions } from './server.js';
+export { RpcClient, type CallOptions, type RpcClientOptions } from './client.js';

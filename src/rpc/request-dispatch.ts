@@ -1,0 +1,113 @@
+/**
+ * The server's boundary for one request: find the method, check the payload checksum, validate the
+ * body with the method's schema, run the handler, and turn whatever happens into a reply. Nothing a
+ * peer sends makes this throw: bad input becomes an error status, and so does a failing handler.
+ */
+import { formatIssues } from '../common/config.js';
+import { FsError, describeError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { CommonCode, Ok, RpcCode, statusName } from '../common/status-code.js';
+import { encodeBody } from './body-codec.js';
+import { errorBody } from './error-reply.js';
+import { payloadChecksumMatches, type Frame } from './frame.js';
+import type { LazyAbort } from './lazy-abort.js';
+import { methodKey, type MethodDef } from './method.js';
+
+/** What a handler learns about its call besides the request. */
+export interface CallContext {
+  /** "host:port" of the calling node. */
+  readonly peerAddress: string;
+  /** The request's raw payload, checksum already verified; undefined when none was sent. */
+  readonly payload: Buffer | undefined;
+  /** Aborts when the connection closes or the server stops waiting for handlers. */
+  readonly signal: AbortSignal;
+  /** Attaches raw bytes to the response; they are sent as they are, after the body. */
+  setReplyPayload(payload: Buffer): void;
+}
+
+/** A handler as stored by the server: types erased, the method's schema restores them at the edge. */
+export interface RegisteredMethod {
+  readonly method: MethodDef<unknown, unknown>;
+  readonly handler: (request: unknown, context: CallContext) => Promise<unknown>;
+}
+
+/** The reply to send for one request. */
+export interface Reply {
+  readonly status: number;
+  readonly body: Uint8Array;
+  readonly payload: Buffer | undefined;
+}
+
+function errorReply(status: number, message: string): Reply {
+  return { status, body: encodeBody(errorBody(message)), payload: undefined };
+}
+
+/** Runs one request whose body has decoded to `body`; always resolves with a reply. */
+export async function dispatchRequest(options: {
+  readonly methods: ReadonlyMap<number, RegisteredMethod>;
+  readonly frame: Frame;
+  readonly body: unknown;
+  readonly peerAddress: string;
+  /** Aborts when the handler should stop; its signal is created only if the handler asks. */
+  readonly abort: LazyAbort;
+  readonly logger: Logger;
+}): Promise<Reply> {
+  const { frame, logger } = options;
+  const { serviceId, methodId } = frame.header;
+  const registered = options.methods.get(methodKey(serviceId, methodId));
+  if (registered === undefined) {
+    return errorReply(RpcCode.UnknownMethod, `unknown method: service ${serviceId}, method ${methodId}`);
+  }
+  const { method, handler } = registered;
+  if (!payloadChecksumMatches(frame)) {
+    return errorReply(
+      RpcCode.PayloadChecksumMismatch,
+      `${method.name}: request payload fails its CRC32C check`,
+    );
+  }
+  let replyPayload: Buffer | undefined;
+  const context: CallContext = {
+    peerAddress: options.peerAddress,
+    payload: frame.payload,
+    get signal() {
+      return options.abort.signal;
+    },
+    setReplyPayload: (payload) => {
+      replyPayload = payload;
+    },
+  };
+  let response: unknown;
+  try {
+    const parsed = method.request.safeParse(options.body);
+    if (!parsed.success) {
+      return errorReply(
+        RpcCode.BadRequest,
+        `${method.name}: invalid request:\n${formatIssues(parsed.error.issues)}`,
+      );
+    }
+    response = await handler(parsed.data, context);
+  } catch (error) {
+    if (error instanceof FsError && error.code !== Ok) {
+      logger.debug(
+        { method: method.name, code: statusName(error.code) },
+        `${method.name} failed: ${error.message}`,
+      );
+      return errorReply(error.code, error.message);
+    }
+    return internalErrorReply(method.name, error, logger);
+  }
+  try {
+    return { status: Ok, body: encodeBody(response), payload: replyPayload };
+  } catch (error) {
+    // The handler returned something that cannot cross the wire: a bug on this side, not the caller's.
+    return internalErrorReply(method.name, error, logger);
+  }
+}
+
+function internalErrorReply(methodName: string, error: unknown, logger: Logger): Reply {
+  logger.error(
+    { method: methodName, err: error },
+    `${methodName} failed unexpectedly: ${describeError(error)}`,
+  );
+  return errorReply(CommonCode.Internal, `${methodName}: ${describeError(error)}`);
+}

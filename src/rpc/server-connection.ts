@@ -1,0 +1,210 @@
+/**
+ * The server's side of one connection: it authenticates the peer (handshake.ts) within the
+ * handshake deadline, then runs requests, at most `inflightMax` at once: at the bound it stops
+ * reading the socket, so a fast client is slowed by TCP flow control instead of queueing work here.
+ *
+ * Invariants: no request is dispatched before the peer has proved the cluster secret; every
+ * dispatched request ends with its slot released, whether the reply was sent or the connection died.
+ */
+import type { Socket } from 'node:net';
+import { formatIssues } from '../common/config.js';
+import { systemClock, type TimerHandle } from '../common/clock.js';
+import { FsError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { CommonCode, Ok, RpcCode, statusName } from '../common/status-code.js';
+import { decodeBody, encodeBody } from './body-codec.js';
+import { errorBody } from './error-reply.js';
+import { FrameKind, frameKindName, type Frame, type OutgoingFrame } from './frame.js';
+import { FrameSocket, remoteAddressOf } from './frame-socket.js';
+import { answerSchema, clientProof, createNonce, proofMatches, serverProof } from './handshake.js';
+import { LazyAbort } from './lazy-abort.js';
+import { dispatchRequest, type RegisteredMethod } from './request-dispatch.js';
+
+export interface ServerConnectionOptions {
+  readonly socket: Socket;
+  readonly clusterSecret: string;
+  readonly logger: Logger;
+  readonly frameBytesMax: number;
+  readonly inflightMax: number;
+  readonly handshakeTimeoutMs: number;
+  readonly methods: ReadonlyMap<number, RegisteredMethod>;
+  readonly onClosed: (connection: ServerConnection) => void;
+}
+
+type State = 'handshaking' | 'serving' | 'draining' | 'refused';
+
+/** One accepted connection; see the file comment. */
+export class ServerConnection {
+  private readonly options: ServerConnectionOptions;
+  private readonly logger: Logger;
+  private readonly frames: FrameSocket;
+  private readonly serverNonce = createNonce();
+  private readonly handshakeTimer: TimerHandle;
+  private readonly running = new Set<LazyAbort>();
+  private readonly idleWaiters: (() => void)[] = [];
+  private state: State = 'handshaking';
+
+  constructor(options: ServerConnectionOptions) {
+    this.options = options;
+    this.logger = options.logger.child({ peer: remoteAddressOf(options.socket) });
+    this.frames = new FrameSocket({
+      socket: options.socket,
+      // Until the peer has proved the secret, only handshake-sized frames are accepted.
+      frameBytesMax: Math.min(limits.rpcHandshakeFrameBytesMax, options.frameBytesMax),
+      logger: this.logger,
+      onFrame: (frame) => this.receive(frame),
+      onClose: (reason) => this.closed(reason),
+    });
+    this.handshakeTimer = systemClock.setTimer(options.handshakeTimeoutMs, () => this.handshakeExpired());
+    this.sendQuietly(this.handshakeFrame(FrameKind.HandshakeChallenge, Ok, { nonce: this.serverNonce }));
+  }
+
+  /** Stops taking new requests; resolves when no handler of this connection is running. */
+  drain(): Promise<void> {
+    if (this.state === 'serving') this.state = 'draining';
+    this.frames.pauseReading();
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Aborts running handlers and closes the connection after flushing replies already written. */
+  async shutDown(reason: FsError): Promise<void> {
+    this.handshakeTimer.cancel();
+    for (const controller of this.running) controller.abort(reason);
+    await this.frames.end(reason);
+  }
+
+  private receive(frame: Frame): void {
+    if (this.state === 'handshaking') {
+      this.receiveHandshake(frame);
+      return;
+    }
+    if (frame.header.kind !== FrameKind.Request) {
+      throw new FsError(
+        RpcCode.MalformedFrame,
+        `unexpected ${frameKindName(frame.header.kind)} frame from a client`,
+      );
+    }
+    // Reading is paused outside 'serving'; a frame decoded before the pause is dropped unanswered,
+    // and its caller sees the connection close.
+    if (this.state !== 'serving') return;
+    // A body that does not decode is a malformed frame: it throws and closes this connection.
+    this.start(frame, decodeBody(frame.body));
+  }
+
+  private receiveHandshake(frame: Frame): void {
+    if (frame.header.kind !== FrameKind.HandshakeAnswer) {
+      throw new FsError(
+        RpcCode.MalformedFrame,
+        `expected a handshake answer, got a ${frameKindName(frame.header.kind)} frame before authentication`,
+      );
+    }
+    const answer = answerSchema.safeParse(decodeBody(frame.body));
+    if (!answer.success) {
+      throw new FsError(RpcCode.MalformedFrame, `bad handshake answer: ${formatIssues(answer.error.issues)}`);
+    }
+    this.handshakeTimer.cancel();
+    const secret = this.options.clusterSecret;
+    const expected = clientProof({ secret, serverNonce: this.serverNonce, clientNonce: answer.data.nonce });
+    if (!proofMatches(expected, answer.data.proof)) {
+      this.refuse();
+      return;
+    }
+    const proof = serverProof({ secret, serverNonce: this.serverNonce, clientNonce: answer.data.nonce });
+    this.sendQuietly(this.handshakeFrame(FrameKind.HandshakeResult, Ok, { proof }));
+    this.frames.setFrameBytesMax(this.options.frameBytesMax);
+    this.state = 'serving';
+  }
+
+  /** Tells the peer why, then closes: it does not hold our cluster secret. */
+  private refuse(): void {
+    this.state = 'refused';
+    this.frames.pauseReading();
+    const message = 'cluster secret mismatch: the client does not hold this cluster secret';
+    this.logger.warn(
+      { code: statusName(RpcCode.AuthFailed) },
+      `refusing connection from ${this.frames.peerAddress}: ${message}`,
+    );
+    this.sendQuietly(this.handshakeFrame(FrameKind.HandshakeResult, RpcCode.AuthFailed, errorBody(message)));
+    void this.frames.end(new FsError(RpcCode.AuthFailed, message));
+  }
+
+  private handshakeExpired(): void {
+    if (this.state !== 'handshaking' || this.frames.isClosed) return;
+    const message = `no handshake within ${this.options.handshakeTimeoutMs} ms`;
+    this.logger.warn(`dropping connection from ${this.frames.peerAddress}: ${message}`);
+    this.frames.close(new FsError(RpcCode.Timeout, message));
+  }
+
+  private start(frame: Frame, body: unknown): void {
+    const controller = new LazyAbort();
+    this.running.add(controller);
+    if (this.running.size >= this.options.inflightMax) this.frames.pauseReading();
+    void this.run(frame, body, controller);
+  }
+
+  private async run(frame: Frame, body: unknown, controller: LazyAbort): Promise<void> {
+    try {
+      const reply = await dispatchRequest({
+        methods: this.options.methods,
+        frame,
+        body,
+        peerAddress: this.frames.peerAddress,
+        abort: controller,
+        logger: this.logger,
+      });
+      await this.frames.send({
+        kind: FrameKind.Response,
+        status: reply.status,
+        requestId: frame.header.requestId,
+        serviceId: frame.header.serviceId,
+        methodId: frame.header.methodId,
+        body: reply.body,
+        payload: reply.payload,
+      });
+    } catch (error) {
+      // The connection closed before the reply could be written; the caller sees ConnectionClosed.
+      // Anything else here is a bug of the RPC layer: close the connection rather than leave it stuck.
+      if (!this.frames.isClosed) {
+        this.logger.error({ err: error }, 'failed to answer a request; closing the connection');
+        this.frames.close(new FsError(CommonCode.Internal, 'failed to answer a request'));
+      }
+    } finally {
+      this.finish(controller);
+    }
+  }
+
+  private finish(controller: LazyAbort): void {
+    this.running.delete(controller);
+    if (this.state === 'serving' && this.running.size < this.options.inflightMax) this.frames.resumeReading();
+    if (this.running.size === 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private closed(reason: FsError): void {
+    this.handshakeTimer.cancel();
+    this.logger.debug({ reason: reason.message }, 'connection closed');
+    // Handlers of a vanished peer can stop early; their replies have nowhere to go.
+    for (const controller of this.running) controller.abort(reason);
+    this.options.onClosed(this);
+  }
+
+  private handshakeFrame(kind: FrameKind, status: number, body: unknown): OutgoingFrame {
+    return {
+      kind,
+      status,
+      requestId: 0,
+      serviceId: 0,
+      methodId: 0,
+      body: encodeBody(body),
+      payload: undefined,
+    };
+  }
+
+  /** Sends a frame whose loss needs no handling: if the socket closes first, the peer sees that. */
+  private sendQuietly(frame: OutgoingFrame): void {
+    this.frames.send(frame).catch(() => undefined);
+  }
+}

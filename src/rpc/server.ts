@@ -1,0 +1,154 @@
+/**
+ * RpcServer: accepts connections on one address, authenticates them, and serves the registered
+ * methods. It owns the method registry (one handler per method id, a duplicate is a bug) and the
+ * set of live connections, and shuts down in order: stop accepting, let running handlers finish
+ * within the drain deadline, abort the rest, close every connection.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { systemClock } from '../common/clock.js';
+import { splitAddress } from '../common/config.js';
+import { FsError, assert, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { CommonCode } from '../common/status-code.js';
+import { frameHeaderBytes } from './frame.js';
+import { methodKey, type MethodDef } from './method.js';
+import type { CallContext, RegisteredMethod } from './request-dispatch.js';
+import { ServerConnection } from './server-connection.js';
+
+export interface RpcServerOptions {
+  readonly clusterSecret: string;
+  readonly logger: Logger;
+  /** Largest frame accepted; a peer announcing more is disconnected. */
+  readonly frameBytesMax?: number;
+  /** Handlers run at once for one connection; at the bound the socket is not read. */
+  readonly inflightPerConnectionMax?: number;
+  /** Time a new connection has to prove the cluster secret. */
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** "host:port" of a bound socket ("[v6]:port" for IPv6). */
+function formatAddress(info: AddressInfo): string {
+  return info.family === 'IPv6' ? `[${info.address}]:${info.port}` : `${info.address}:${info.port}`;
+}
+
+/** Serves registered methods over authenticated connections; see the file comment. */
+export class RpcServer {
+  private readonly clusterSecret: string;
+  private readonly logger: Logger;
+  private readonly frameBytesMax: number;
+  private readonly inflightMax: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly methods = new Map<number, RegisteredMethod>();
+  private readonly connections = new Set<ServerConnection>();
+  private server: Server | undefined;
+  private closing = false;
+
+  constructor(options: RpcServerOptions) {
+    assert(options.clusterSecret.length > 0, 'the cluster secret is not empty');
+    this.clusterSecret = options.clusterSecret;
+    this.logger = options.logger.child({ rpc: 'server' });
+    this.frameBytesMax = options.frameBytesMax ?? limits.rpcFrameBytesMaxDefault;
+    this.inflightMax = options.inflightPerConnectionMax ?? limits.rpcServerInflightPerConnectionMax;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? limits.rpcHandshakeTimeoutMs;
+    assert(
+      Number.isInteger(this.frameBytesMax) && this.frameBytesMax > frameHeaderBytes,
+      'frameBytesMax exceeds a header',
+    );
+    assert(
+      Number.isInteger(this.inflightMax) && this.inflightMax >= 1,
+      'inflightPerConnectionMax is a positive integer',
+    );
+    assert(this.handshakeTimeoutMs > 0, 'handshakeTimeoutMs is positive');
+  }
+
+  /** Registers the handler of `method`. Registering a method id twice is a bug. */
+  handle<Req, Res>(
+    method: MethodDef<Req, Res>,
+    handler: (request: Req, context: CallContext) => Promise<Res>,
+  ): void {
+    const key = methodKey(method.serviceId, method.methodId);
+    const existing = this.methods.get(key);
+    assert(
+      existing === undefined,
+      `method ${method.serviceId}.${method.methodId} (${method.name}) is already handled by ${existing?.method.name ?? ''}`,
+    );
+    // The request schema parses the body into a Req before the handler sees it; erasing the types
+    // here is safe because the stored method and handler always travel together.
+    this.methods.set(key, { method, handler } as unknown as RegisteredMethod);
+  }
+
+  /** Starts listening on "host:port" (port 0 picks a free port); resolves with the bound address. */
+  async listen(address: string): Promise<string> {
+    assert(this.server === undefined, 'listen is called once');
+    assert(!this.closing, 'a closed server does not listen again');
+    const { host, port } = splitAddress(address);
+    const server = createServer((socket) => this.accept(socket));
+    server.maxConnections = limits.rpcServerConnectionsMax;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((error: unknown) => {
+      this.server = undefined;
+      throw new FsError(CommonCode.IoError, `cannot listen on ${address}: ${describeError(error)}`, {
+        cause: error,
+      });
+    });
+    // Once listening, an error of the listening socket must not crash the process; it is logged.
+    server.on('error', (error) =>
+      this.logger.error({ err: error }, `listening socket failed: ${error.message}`),
+    );
+    const bound = formatAddress(server.address() as AddressInfo);
+    this.logger.info({ address: bound }, `rpc server listening on ${bound}`);
+    return bound;
+  }
+
+  /**
+   * Stops accepting connections, waits up to `drainMs` for running handlers (new requests are not
+   * read meanwhile), aborts handlers still running, and closes every connection.
+   */
+  async close(options: { drainMs?: number } = {}): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const drainMs = options.drainMs ?? limits.rpcServerDrainMsDefault;
+    const server = this.server;
+    const stopped = new Promise<void>((resolve) => {
+      if (server === undefined) resolve();
+      else server.close(() => resolve());
+    });
+    const connections = [...this.connections];
+    const drained = Promise.all(connections.map((connection) => connection.drain()));
+    let timer = { cancel: (): void => undefined };
+    const deadline = new Promise<void>((resolve) => {
+      timer = systemClock.setTimer(drainMs, resolve);
+    });
+    await Promise.race([drained, deadline]);
+    timer.cancel();
+    const reason = new FsError(CommonCode.ShuttingDown, 'rpc server is shutting down');
+    await Promise.all(connections.map((connection) => connection.shutDown(reason)));
+    await stopped;
+    this.logger.info('rpc server closed');
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const connection = new ServerConnection({
+      socket,
+      clusterSecret: this.clusterSecret,
+      logger: this.logger,
+      frameBytesMax: this.frameBytesMax,
+      inflightMax: this.inflightMax,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      methods: this.methods,
+      onClosed: (closed) => this.connections.delete(closed),
+    });
+    this.connections.add(connection);
+  }
+}
