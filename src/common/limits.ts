@@ -104,7 +104,10 @@ export function checkLimitRelations(values: {
   leaseRenewMs: number;
 }): void {
   // A node must get at least three chances to heartbeat before it is declared offline.
-  assert(values.heartbeatIntervalMs * 3 <= values.heartbeatTimeoutMs, 'heartbeat_timeout_ms >= 3 * heartbeat_interval_ms');
+  assert(
+    values.heartbeatIntervalMs * 3 <= values.heartbeatTimeoutMs,
+    'heartbeat_timeout_ms >= 3 * heartbeat_interval_ms',
+  );
   // A primary must renew its lease at least twice within the lease, or a slow tick loses it.
   assert(values.leaseRenewMs * 2 <= values.leaseMs, 'lease_ms >= 2 * lease_renew_ms');
 }
