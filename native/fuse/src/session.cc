@@ -1,0 +1,491 @@
+#include "session.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "js-values.h"
+#include "libfuse-log.h"
+#include "operations.h"
+
+namespace fusebinding {
+namespace {
+
+// How long teardown waits for notifications stuck in the kernel (they wait for inode locks held
+// by requests, which teardown has just answered, so this is a backstop, not a normal wait).
+constexpr auto kNotifyDrainTimeout = std::chrono::seconds(10);
+// Pause after an unexpected receive error, so a persistent one cannot spin a core.
+constexpr auto kReceiveErrorPause = std::chrono::milliseconds(10);
+// libfuse's receive buffer is max_write plus this header room (FUSE_BUFFER_HEADER_SIZE).
+constexpr size_t kReceiveHeaderBytes = 0x1000;
+
+/** The receive buffer of the current worker thread, so a write can take it instead of copying. */
+struct ReceiveBuffer {
+  struct fuse_buf* buffer = nullptr;
+  bool taken = false;
+};
+thread_local ReceiveBuffer tlReceive;
+
+std::string JoinOptions(const SessionOptions& o) {
+  std::vector<std::string> parts;
+  if (!o.fsName.empty()) parts.push_back("fsname=" + o.fsName);
+  if (!o.subtype.empty()) parts.push_back("subtype=" + o.subtype);
+  if (o.allowOther) parts.push_back("allow_other");
+  if (o.defaultPermissions) parts.push_back("default_permissions");
+  if (o.readOnly) parts.push_back("ro");
+  if (o.autoUnmount) parts.push_back("auto_unmount");
+  if (o.maxReadBytes != 0) parts.push_back("max_read=" + std::to_string(o.maxReadBytes));
+  std::string joined;
+  for (const auto& part : parts) {
+    if (!joined.empty()) joined += ",";
+    joined += part;
+  }
+  return joined;
+}
+
+bool IsForget(Opcode op) { return op == Opcode::Forget || op == Opcode::ForgetMulti; }
+
+void ReplyRefusal(fuse_req_t req, Opcode op, int error) {
+  if (IsForget(op)) {
+    fuse_reply_none(req);
+  } else {
+    fuse_reply_err(req, error);
+  }
+}
+
+}  // namespace
+
+SessionCore::SessionCore(const SessionOptions& options) : options_(options) {}
+
+SessionCore::~SessionCore() {
+  // Normally Close() ran already; this covers a session that was created but never mounted.
+  if (session_ != nullptr && !mounted_) fuse_session_destroy(session_);
+}
+
+void SessionCore::Create(Napi::Env env) {
+  fuse_lowlevel_ops operations = BuildOperations(options_.operations);
+  std::vector<std::string> argvStrings = {"3fs-fuse"};
+  std::string joined = JoinOptions(options_);
+  if (!joined.empty()) {
+    argvStrings.push_back("-o");
+    argvStrings.push_back(joined);
+  }
+  if (options_.debug) argvStrings.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& text : argvStrings) argv.push_back(text.data());
+  argv.push_back(nullptr);
+  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argvStrings.size()), argv.data());
+  LibfuseLogCapture capture;
+  session_ = fuse_session_new(&args, &operations, sizeof(operations), this);
+  fuse_opt_free_args(&args);
+  if (session_ == nullptr) {
+    std::string reason = capture.Text();
+    js::ThrowWithCode(env, "ERR_FUSE_SESSION",
+                      "libfuse refused the session options (" + joined + ")" + (reason.empty() ? "" : ": " + reason));
+  }
+}
+
+void SessionCore::Mount(Napi::Env env, const std::string& mountpoint, Napi::Function dispatch) {
+  if (mounted_ || closed_ || session_ == nullptr) {
+    js::ThrowWithCode(env, "ERR_FUSE_STATE", "a session mounts once; create a new session to mount again");
+  }
+  {
+    LibfuseLogCapture capture;
+    if (fuse_session_mount(session_, mountpoint.c_str()) != 0) {
+      std::string reason = capture.Text();
+      js::ThrowWithCode(env, "ERR_FUSE_MOUNT",
+                        "mounting " + mountpoint + " failed: " + (reason.empty() ? "libfuse gave no reason" : reason));
+    }
+  }
+  mounted_ = true;
+  deviceFd_ = fuse_session_fd(session_);
+  wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // Non-blocking reads let several workers poll one descriptor: the losers of a race for a
+  // request get EAGAIN and go back to poll, where they also see the wake-up descriptor.
+  int fdFlags = fcntl(deviceFd_, F_GETFL);
+  if (wakeFd_ < 0 || fdFlags < 0 || fcntl(deviceFd_, F_SETFL, fdFlags | O_NONBLOCK) != 0) {
+    int error = errno;
+    Close();
+    js::ThrowWithCode(env, "ERR_FUSE_MOUNT", std::string("preparing the FUSE device failed: ") + strerror(error));
+  }
+  env_ = env;
+  // The thread-safe function holds a strong reference to this core until it is finalized, so its
+  // context pointer can never dangle.
+  auto* keepAlive = new std::shared_ptr<SessionCore>(shared_from_this());
+  dispatcher_ = Dispatcher::New(env, dispatch, "fuse-requests", 0, 1, this,
+                                [](Napi::Env, std::shared_ptr<SessionCore>* core, SessionCore*) {
+                                  (*core)->DispatcherFinalized();
+                                  delete core;
+                                },
+                                keepAlive);
+  dispatcherCreated_ = true;
+  // Registered after the thread-safe function, so it runs before that function's own cleanup
+  // when the environment shuts down (hooks run in reverse order).
+  if (napi_add_env_cleanup_hook(env, EnvironmentCleanup, this) == napi_ok) cleanupHookAdded_ = true;
+  try {
+    StartWorkers();
+  } catch (const std::exception& error) {
+    Close();
+    js::ThrowWithCode(env, "ERR_FUSE_MOUNT", std::string("starting FUSE worker threads failed: ") + error.what());
+  }
+}
+
+void SessionCore::StartWorkers() {
+  // Workers block every signal: signals belong to Node's main thread, and a signal landing in a
+  // worker would only interrupt its poll.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  try {
+    for (uint32_t i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerMain(); });
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+void SessionCore::WorkerMain() {
+  struct fuse_buf buffer;
+  std::memset(&buffer, 0, sizeof(buffer));
+  tlReceive.buffer = &buffer;
+  struct pollfd fds[2] = {{deviceFd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+  bool disconnected = false;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    fds[0].revents = 0;
+    fds[1].revents = 0;
+    int ready = poll(fds, 2, -1);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      LogError("poll on the FUSE device failed: %s", strerror(errno));
+      disconnected = true;
+      break;
+    }
+    if (fds[1].revents != 0) break;
+    // POLLERR: the kernel aborted the connection (unmounted, or aborted through sysfs).
+    if ((fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+      disconnected = true;
+      break;
+    }
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    int received = fuse_session_receive_buf(session_, &buffer);
+    if (received == -EAGAIN || received == -EINTR) continue;
+    if (received == 0) {  // libfuse saw ENODEV: the file system was unmounted
+      disconnected = true;
+      break;
+    }
+    if (received < 0) {
+      LogError("receiving a FUSE request failed: %s", strerror(-received));
+      std::this_thread::sleep_for(kReceiveErrorPause);
+      continue;
+    }
+    fuse_session_process_buf(session_, &buffer);
+    if (tlReceive.taken) {
+      // A write took the buffer with its payload; the next receive allocates a fresh one.
+      buffer.mem = nullptr;
+      buffer.size = 0;
+      tlReceive.taken = false;
+    }
+    // libfuse ends the session itself when it refuses INIT; the kernel then sends nothing more.
+    if (fuse_session_exited(session_) && !stopping_.load()) {
+      disconnected = true;
+      break;
+    }
+  }
+  tlReceive.buffer = nullptr;
+  std::free(buffer.mem);
+  if (disconnected && !stopping_.load() && !endedReported_.exchange(true)) {
+    auto event = std::make_unique<Request>();
+    event->session = shared_from_this();
+    event->op = Opcode::EndedEvent;
+    PostEvent(std::move(event));
+  }
+}
+
+bool SessionCore::TakeReceiveBuffer(const char* payload, size_t length, OwnedBytes* out) {
+  struct fuse_buf* buffer = tlReceive.buffer;
+  if (buffer == nullptr || buffer->mem == nullptr || (buffer->flags & FUSE_BUF_IS_FD) != 0) return false;
+  const char* base = static_cast<const char*>(buffer->mem);
+  if (payload < base || payload + length > base + buffer->size) return false;
+  // Keeping a whole receive buffer (max_write + header) alive only pays for large payloads;
+  // smaller ones are cheaper to copy than to pin a mostly empty buffer for.
+  uint32_t maxWrite = negotiatedMaxWrite_.load(std::memory_order_relaxed);
+  if (maxWrite == 0 || length < maxWrite / 2) return false;
+  out->base = static_cast<char*>(buffer->mem);
+  out->data = const_cast<char*>(payload);
+  out->length = length;
+  out->allocation = static_cast<size_t>(maxWrite) + kReceiveHeaderBytes;
+  tlReceive.taken = true;
+  return true;
+}
+
+bool SessionCore::AcquireSlot() {
+  std::unique_lock<std::mutex> lock(slotMutex_);
+  slotFreed_.wait(lock, [this] { return inflight_ < options_.maxInflight || stopping_.load(); });
+  if (stopping_.load()) return false;
+  ++inflight_;
+  return true;
+}
+
+void SessionCore::ReleaseSlot() {
+  {
+    std::lock_guard<std::mutex> lock(slotMutex_);
+    --inflight_;
+  }
+  slotFreed_.notify_one();
+}
+
+void SessionCore::Dispatch(std::unique_ptr<Request> request, bool unlimited) {
+  fuse_req_t req = request->req;
+  Opcode op = request->op;
+  if (!unlimited) {
+    if (!AcquireSlot()) {
+      ReplyRefusal(req, op, EIO);  // stopping: the session is going away
+      return;
+    }
+    request->holdsSlot = true;
+  }
+  request->id = NextRequestId();
+  Request* raw = request.get();
+  try {
+    std::lock_guard<std::mutex> lock(pendingMutex_);
+    pending_.emplace(req, raw);
+  } catch (...) {
+    if (raw->holdsSlot) ReleaseSlot();
+    ReplyRefusal(req, op, ENOMEM);
+    return;
+  }
+  // Blocking lock requests wait on other processes, possibly forever: let the kernel's
+  // interrupt (a signal to the waiting process) reach JavaScript so it can give up.
+  if (unlimited) fuse_req_interrupt_func(req, [](fuse_req_t r, void* core) { static_cast<SessionCore*>(core)->Interrupt(r); }, this);
+  if (dispatcher_.NonBlockingCall(raw) == napi_ok) {
+    request.release();  // the dispatcher owns it now
+    return;
+  }
+  // The thread-safe function is closing: answer here rather than leave the caller waiting.
+  {
+    std::lock_guard<std::mutex> lock(pendingMutex_);
+    pending_.erase(req);
+  }
+  if (unlimited) fuse_req_interrupt_func(req, nullptr, nullptr);
+  if (raw->holdsSlot) ReleaseSlot();
+  ReplyRefusal(req, op, EIO);
+}
+
+void SessionCore::PostEvent(std::unique_ptr<Request> event) {
+  if (stopping_.load()) return;
+  if (dispatcher_.NonBlockingCall(event.get()) == napi_ok) event.release();
+}
+
+void SessionCore::Interrupt(fuse_req_t req) {
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(pendingMutex_);
+    auto found = pending_.find(req);
+    if (found == pending_.end()) return;  // answered already
+    found->second->interrupted.store(true);
+    id = found->second->id;
+  }
+  auto event = std::make_unique<Request>();
+  event->session = shared_from_this();
+  event->op = Opcode::InterruptEvent;
+  event->id = id;
+  PostEvent(std::move(event));
+}
+
+void SessionCore::Negotiate(struct fuse_conn_info* connection) {
+  const SessionOptions& o = options_;
+  if (o.maxWriteBytes != 0 && o.maxWriteBytes < connection->max_write) connection->max_write = o.maxWriteBytes;
+  if (o.maxReadaheadBytes != 0 && o.maxReadaheadBytes < connection->max_readahead) {
+    connection->max_readahead = o.maxReadaheadBytes;
+  }
+  // libfuse requires init to agree with the max_read mount option (it refuses the session otherwise).
+  if (o.maxReadBytes != 0) connection->max_read = o.maxReadBytes;
+  if (o.maxBackground != 0) connection->max_background = o.maxBackground;
+  if (o.congestionThreshold != 0) connection->congestion_threshold = o.congestionThreshold;
+  auto choose = [connection](unsigned capability, bool on) {
+    if (on) {
+      connection->want |= capability & connection->capable;
+    } else {
+      connection->want &= ~capability;
+    }
+  };
+  choose(FUSE_CAP_ASYNC_READ, o.asyncRead);
+  choose(FUSE_CAP_PARALLEL_DIROPS, o.parallelDirops);
+  choose(FUSE_CAP_ATOMIC_O_TRUNC, o.atomicOTrunc);
+  choose(FUSE_CAP_WRITEBACK_CACHE, o.writebackCache);
+  choose(FUSE_CAP_CACHE_SYMLINKS, o.cacheSymlinks);
+  // libfuse turns splice reading on whenever write_buf exists; splicing costs two extra
+  // syscalls per request and only saves a copy for large writes, so it is opt-in.
+  if (!o.spliceRead) connection->want &= ~FUSE_CAP_SPLICE_READ;
+  // Replies are sent from JavaScript's memory with writev; splicing them out is not used.
+  connection->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  // Without this the kernel itself clears setuid/setgid bits on write and chown, which is what a
+  // file system that does not implement that rule needs.
+  connection->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+  // libfuse enables lock forwarding whenever the handlers exist; the options can keep locks local.
+  if (!o.posixLocks) connection->want &= ~FUSE_CAP_POSIX_LOCKS;
+  if (!o.flockLocks) connection->want &= ~FUSE_CAP_FLOCK_LOCKS;
+  if (o.readdirplus == 0) connection->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+  if (o.readdirplus == 2) connection->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  // Asking for a capability the kernel lacks makes libfuse abort the connection.
+  connection->want &= connection->capable;
+  negotiatedMaxWrite_.store(connection->max_write);
+
+  auto event = std::make_unique<Request>();
+  event->session = shared_from_this();
+  event->op = Opcode::InitEvent;
+  event->connection = std::make_unique<ConnectionReport>();
+  ConnectionReport& report = *event->connection;
+  report.protoMajor = connection->proto_major;
+  report.protoMinor = connection->proto_minor;
+  report.capable = connection->capable;
+  report.want = connection->want;
+  report.maxWrite = connection->max_write;
+  report.maxRead = connection->max_read;
+  report.maxReadahead = connection->max_readahead;
+  report.maxBackground = connection->max_background;
+  report.congestionThreshold = connection->congestion_threshold;
+  report.timeGranularity = connection->time_gran;
+  PostEvent(std::move(event));
+}
+
+size_t SessionCore::PendingCount() {
+  std::lock_guard<std::mutex> lock(pendingMutex_);
+  return pending_.size();
+}
+
+void SessionCore::Complete(Request& request) {
+  if (request.req != nullptr) {
+    std::lock_guard<std::mutex> lock(pendingMutex_);
+    pending_.erase(request.req);
+  }
+  request.req = nullptr;
+  if (request.holdsSlot) {
+    request.holdsSlot = false;
+    ReleaseSlot();
+  }
+}
+
+void SessionCore::AnswerWithError(Request& request, int error) {
+  fuse_req_t req = request.req;
+  if (req == nullptr) return;
+  // Removed from the pending table before the reply frees the fuse_req_t: libfuse may reuse its
+  // address for the next request at once.
+  Complete(request);
+  request.state = RequestState::Answered;
+  ReplyRefusal(req, request.op, error);
+}
+
+void SessionCore::StopWorkers() {
+  stopping_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(slotMutex_);  // no worker may miss the wake-up below
+  }
+  slotFreed_.notify_all();
+  if (wakeFd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t written = write(wakeFd_, &one, sizeof(one));
+    (void)written;  // an eventfd write only fails when the counter would overflow
+  }
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
+}
+
+void SessionCore::AbortPending() {
+  std::vector<Request*> victims;
+  {
+    std::lock_guard<std::mutex> lock(pendingMutex_);
+    for (auto& entry : pending_) victims.push_back(entry.second);
+    pending_.clear();
+  }
+  for (Request* request : victims) {
+    fuse_req_t req = request->req;
+    request->req = nullptr;
+    request->state = RequestState::Aborted;
+    if (request->holdsSlot) {
+      request->holdsSlot = false;
+      ReleaseSlot();
+    }
+    ReplyRefusal(req, request->op, EIO);
+  }
+}
+
+bool SessionCore::BeginNotify() {
+  std::lock_guard<std::mutex> lock(notifyMutex_);
+  if (notifyClosed_ || !mounted_ || session_ == nullptr) return false;
+  ++notifiesActive_;
+  return true;
+}
+
+void SessionCore::EndNotify() {
+  {
+    std::lock_guard<std::mutex> lock(notifyMutex_);
+    --notifiesActive_;
+  }
+  notifyDone_.notify_all();
+}
+
+void SessionCore::Close() {
+  if (closed_) return;
+  closed_ = true;
+  StopWorkers();
+  AbortPending();
+  {
+    std::lock_guard<std::mutex> lock(notifyMutex_);
+    notifyClosed_ = true;
+  }
+  if (session_ != nullptr) {
+    fuse_session_exit(session_);  // later failed writes to the device stay quiet
+    // Unmounting closes the device: the kernel fails whatever it still holds with ENOTCONN, which
+    // also releases inode locks a notification may be waiting for.
+    if (mounted_) fuse_session_unmount(session_);
+    bool idle = false;
+    {
+      std::unique_lock<std::mutex> lock(notifyMutex_);
+      idle = notifyDone_.wait_for(lock, kNotifyDrainTimeout, [this] { return notifiesActive_ == 0; });
+    }
+    if (idle) {
+      fuse_session_destroy(session_);
+    } else {
+      // A thread is still inside libfuse with this session: leaking it is the safe choice.
+      LogError("a cache notification did not finish; the libfuse session is left allocated");
+    }
+    session_ = nullptr;
+  }
+  mounted_ = false;
+  if (wakeFd_ >= 0) {
+    close(wakeFd_);
+    wakeFd_ = -1;
+  }
+  ReleaseDispatcher();
+  if (cleanupHookAdded_) {
+    napi_remove_env_cleanup_hook(env_, EnvironmentCleanup, this);
+    cleanupHookAdded_ = false;
+  }
+}
+
+void SessionCore::ReleaseDispatcher() {
+  if (dispatcherCreated_ && !dispatcherFinalized_.load()) dispatcher_.Release();
+  dispatcherCreated_ = false;
+}
+
+void SessionCore::EnvironmentCleanup(void* core) {
+  // The environment is shutting down (process exit, worker termination) with the session still
+  // mounted: answer, unmount and free now, while the thread-safe function still exists.
+  auto* session = static_cast<SessionCore*>(core);
+  session->cleanupHookAdded_ = false;
+  session->Close();
+}
+
+}  // namespace fusebinding

@@ -1,0 +1,161 @@
+// One FUSE session: the libfuse session, its mount, the threads that read requests from
+// /dev/fuse, the bound on requests in flight, and teardown. Invariants:
+//  - Worker threads only receive, copy and queue requests; all answers are sent on the JavaScript
+//    thread (or by a worker refusing a request it could not queue), so teardown, which also runs
+//    on the JavaScript thread, never races a reply.
+//  - At most `maxInflight` requests are unanswered at once (blocking lock waits excepted: they
+//    may wait forever and must not starve the unlock that would release them). A worker that
+//    finds no free slot waits, which stops it reading /dev/fuse: back-pressure reaches the kernel.
+//  - Teardown order: stop the workers, answer every pending request, unmount (closing the device
+//    fd), wait for notifications in progress, destroy the libfuse session, release the
+//    thread-safe function. Nothing touches the libfuse session after it is destroyed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <napi.h>
+
+#include "fuse-api.h"
+#include "request.h"
+
+namespace fusebinding {
+
+/** Mount and session options, validated by SessionWrap before they get here. */
+struct SessionOptions {
+  std::string fsName;
+  std::string subtype;
+  bool allowOther = false;
+  bool defaultPermissions = true;
+  bool readOnly = false;
+  bool autoUnmount = true;
+  bool debug = false;
+  uint32_t maxReadBytes = 0;        // mount option max_read; 0 leaves the kernel's default
+  uint32_t maxWriteBytes = 0;       // requested; libfuse and the kernel may lower it
+  uint32_t maxReadaheadBytes = 0;   // requested; the kernel's offer is the upper bound
+  uint32_t maxBackground = 0;       // 0 leaves libfuse's default
+  uint32_t congestionThreshold = 0; // 0: three quarters of maxBackground
+  bool writebackCache = false;
+  bool asyncRead = true;
+  bool parallelDirops = true;
+  bool atomicOTrunc = true;
+  bool cacheSymlinks = false;
+  bool spliceRead = false;
+  int readdirplus = 1;              // 0 never, 1 auto (kernel decides), 2 always
+  bool posixLocks = true;           // only with getlk and setlk handlers
+  bool flockLocks = true;           // only with a flock handler
+  uint32_t threads = 2;
+  uint32_t maxInflight = 128;
+  std::vector<std::string> operations;  // names of the handlers JavaScript implements
+};
+
+class SessionCore;
+
+/** Delivers queued requests and events to the JavaScript dispatcher (runs on the JS thread). */
+void DeliverToJavaScript(Napi::Env env, Napi::Function dispatch, SessionCore* context, Request* request);
+
+using Dispatcher = Napi::TypedThreadSafeFunction<SessionCore, Request, DeliverToJavaScript>;
+
+class SessionCore : public std::enable_shared_from_this<SessionCore> {
+ public:
+  SessionCore(const SessionOptions& options);
+  ~SessionCore();
+  SessionCore(const SessionCore&) = delete;
+  SessionCore& operator=(const SessionCore&) = delete;
+
+  // ---- JavaScript thread
+  /** Creates the libfuse session; throws Napi::Error with libfuse's own messages on failure. */
+  void Create(Napi::Env env);
+  /**
+   * Mounts, then starts the workers that hand requests to `dispatch`; throws Napi::Error with
+   * libfuse's messages on failure.
+   */
+  void Mount(Napi::Env env, const std::string& mountpoint, Napi::Function dispatch);
+  /** Stops reading new requests (requests already queued still reach JavaScript). */
+  void StopWorkers();
+  /** Unanswered requests, including those still queued for JavaScript. */
+  size_t PendingCount();
+  /** Answers what is pending with EIO, unmounts and frees everything. Idempotent. */
+  void Close();
+  bool mounted() const { return mounted_; }
+  bool closed() const { return closed_; }
+  /** Removes `request` from the pending table and returns its slot, after it was answered. */
+  void Complete(Request& request);
+  /** Answers `request` with EIO unless already answered (used when JavaScript cannot). */
+  void AnswerWithError(Request& request, int error);
+  /** Called by the thread-safe function's finalizer: it must not be released again. */
+  void DispatcherFinalized() { dispatcherFinalized_ = true; }
+
+  // ---- notification threads (libuv's pool)
+  /** Registers a notification in progress; false when the session is closing. */
+  bool BeginNotify();
+  void EndNotify();
+  struct fuse_session* session() const { return session_; }
+
+  // ---- worker threads (libfuse callbacks)
+  /**
+   * Queues `request` for JavaScript, waiting for an in-flight slot first unless `unlimited`
+   * (blocking lock waits, which also become interruptible); answers it itself on failure.
+   */
+  void Dispatch(std::unique_ptr<Request> request, bool unlimited);
+  /** Queues an event (no reply) for JavaScript; dropped when the session is closing. */
+  void PostEvent(std::unique_ptr<Request> event);
+  /** Applies the options to the connection at INIT and reports the outcome to JavaScript. */
+  void Negotiate(struct fuse_conn_info* connection);
+  /** Called from libfuse when the kernel interrupts a request we registered for. */
+  void Interrupt(fuse_req_t req);
+  uint64_t NextRequestId() { return nextRequestId_.fetch_add(1, std::memory_order_relaxed); }
+  /** The receive buffer of the calling worker, to take large write payloads without a copy. */
+  bool TakeReceiveBuffer(const char* payload, size_t length, OwnedBytes* out);
+  const SessionOptions& options() const { return options_; }
+
+ private:
+  void WorkerMain();
+  bool AcquireSlot();
+  void ReleaseSlot();
+  void AbortPending();
+  void StartWorkers();
+  void ReleaseDispatcher();
+  static void EnvironmentCleanup(void* core);
+
+  const SessionOptions options_;
+  struct fuse_session* session_ = nullptr;
+  Dispatcher dispatcher_;
+  bool dispatcherCreated_ = false;
+  bool cleanupHookAdded_ = false;
+  std::atomic<bool> dispatcherFinalized_{false};
+  napi_env env_ = nullptr;
+  bool mounted_ = false;
+  bool closed_ = false;
+  int deviceFd_ = -1;
+  int wakeFd_ = -1;  // eventfd: readable once the workers must stop
+
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> endedReported_{false};
+  std::atomic<uint64_t> nextRequestId_{1};
+  std::atomic<uint32_t> negotiatedMaxWrite_{0};
+
+  std::mutex slotMutex_;
+  std::condition_variable slotFreed_;
+  uint32_t inflight_ = 0;
+
+  std::mutex pendingMutex_;
+  std::unordered_map<fuse_req_t, Request*> pending_;
+
+  std::mutex notifyMutex_;
+  std::condition_variable notifyDone_;
+  uint32_t notifiesActive_ = 0;
+  bool notifyClosed_ = false;
+};
+
+}  // namespace fusebinding
