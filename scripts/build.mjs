@@ -38,7 +38,15 @@ if (existsSync('native')) {
     const target = existsSync(join(dir, 'build', 'Makefile')) ? ['build'] : ['rebuild'];
     execFileSync(
       process.execPath,
-      ['node_modules/node-gyp/bin/node-gyp.js', ...target, '--release', '--loglevel=warn', `--nodedir=${nodeDir}`, '-C', dir],
+      [
+        'node_modules/node-gyp/bin/node-gyp.js',
+        ...target,
+        '--release',
+        '--loglevel=warn',
+        `--nodedir=${nodeDir}`,
+        '-C',
+        dir,
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
   }
