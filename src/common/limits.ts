@@ -94,6 +94,54 @@ export const limits = {
   mgmtdNodesMax: 10_000,
   mgmtdTargetsMax: 100_000,
   mgmtdChainsMax: 100_000,
+
+  // --- meta
+  /** Bytes of one name (a path component); Linux's NAME_MAX, so every local tool fits. */
+  metaNameBytesMax: 255,
+  /** Bytes of a whole path, symlink targets included; Linux's PATH_MAX. */
+  metaPathBytesMax: 4_096,
+  /** Symbolic links followed while resolving one path; Linux's MAXSYMLINKS, beyond it ELOOP. */
+  metaSymlinkDepthMax: 40,
+  /**
+   * Path components visited while resolving one path, counting those that symlinks splice in: 40
+   * links of a full path each. Bounds the reads of one resolution whatever the links contain.
+   */
+  metaPathComponentsVisitedMax: 40 * 2_048,
+  /** Supplementary groups a caller may present; Linux's NGROUPS_MAX is larger, but FUSE callers rarely have more. */
+  metaGroupsMax: 256,
+  /** Entries one readdir page returns at most; a page is one range read. */
+  metaReaddirPageMax: 1_024,
+  /** Inodes one batch stat reads at most, so one reply stays far below the RPC body limit. */
+  metaBatchStatMax: 1_024,
+  /**
+   * Inode ids a meta service reserves per KV transaction on the shared counter, so creates on
+   * several services do not all conflict on one key; ids of a batch left unused at exit are lost.
+   */
+  metaInodeIdBatch: 256,
+  /** Hard links one inode may have (ext4's bound); beyond it EMLINK. */
+  metaLinksMax: 65_000,
+  /** Ancestors walked to refuse a rename of a directory under itself; deeper trees are refused. */
+  metaDirectoryDepthMax: 8_192,
+  /**
+   * Inodes one recursive remove may delete in its single transaction; FoundationDB's 10 MB
+   * transaction limit allows about 20,000 of our small records, half of it leaves headroom.
+   */
+  metaRecursiveRemoveInodesMax: 10_000,
+  /** Write sessions open at once on one file; beyond it ENFILE. */
+  metaSessionsPerInodeMax: 1_024,
+  /** Sessions of a dead client pruned per transaction; pruning loops until none remain. */
+  metaSessionsPrunedPerTransaction: 256,
+  /** Bytes of an extended attribute's name and value: Linux's XATTR_NAME_MAX and XATTR_SIZE_MAX. */
+  metaXattrNameBytesMax: 255,
+  metaXattrValueBytesMax: 65_536,
+  /** Extended attributes one inode may hold, so listing them is one bounded read. */
+  metaXattrsPerInodeMax: 256,
+  /** Largest file length: the largest signed 64-bit offset, as off_t allows. */
+  metaFileLengthBytesMax: (1n << 63n) - 1n,
+  /** Records one GC-queue or pending-truncation listing returns at most. */
+  metaGcListMax: 1_024,
+  /** Problems the invariant checker reports before it stops listing more. */
+  metaFsckProblemsMax: 1_000,
 } as const;
 
 /** Asserts the relationships between limits that the design relies on. */

@@ -70,15 +70,51 @@ export const MgmtdCode = {
   NodeTypeMismatch: 3010,
 } as const;
 
-/** Metadata service: 4000–4999. */
+/**
+ * Metadata service: 4000–4999. Each meta code stands for exactly one POSIX meaning, named in its
+ * comment, so the FUSE edge's toErrno maps them one to one.
+ */
 export const MetaCode = {
+  /** ENOENT: no such file or directory (also an inode id that no longer exists). */
   NotFound: 4000,
+  /** EEXIST: the name exists already (O_EXCL, mkdir, link, symlink, rename with no-replace). */
   Exists: 4001,
+  /** ENOTDIR: a path component, or a directory operation's object, is not a directory. */
   NotDirectory: 4002,
+  /** EISDIR: a file operation (unlink, open for writing, truncate) met a directory. */
   IsDirectory: 4003,
+  /** ENOTEMPTY: the directory to remove or replace holds entries. */
   NotEmpty: 4004,
+  /** EACCES: the permission bits refuse the caller (search, read or write). */
   PermissionDenied: 4005,
+  /** ENAMETOOLONG: a name over metaNameBytesMax or a path over metaPathBytesMax. */
   NameTooLong: 4006,
+  /** EPERM: the caller may not do this at all (not the owner, sticky directory, chown, link a directory). */
+  NotPermitted: 4007,
+  /** EINVAL: a request that is well-formed but makes no sense (bad name, "." as a rename source, a directory moved under itself). */
+  InvalidArgument: 4008,
+  /** ELOOP: more symbolic links while resolving a path than metaSymlinkDepthMax, or O_NOFOLLOW met a link. */
+  TooManySymlinks: 4009,
+  /** ENODATA: the extended attribute does not exist. */
+  NoAttribute: 4010,
+  /** EMLINK: the inode already has the maximum number of hard links. */
+  TooManyLinks: 4011,
+  /** EBUSY: the root directory cannot be removed or renamed. */
+  Busy: 4012,
+  /** EOPNOTSUPP: an unsupported extended-attribute namespace or rename flag. */
+  NotSupported: 4013,
+  /** E2BIG: an extended-attribute value over metaXattrValueBytesMax. */
+  ValueTooLarge: 4014,
+  /** ENOSPC: a per-inode bound (extended attributes) is reached. */
+  NoSpace: 4015,
+  /** EFBIG: a length beyond metaFileLengthBytesMax. */
+  FileTooLarge: 4016,
+  /** EIO: no chain table to place a new file's chunks on (the cluster has no storage yet). */
+  NoChainTable: 4017,
+  /** E2BIG: a recursive removal covering more inodes than one transaction may change. */
+  OperationTooLarge: 4018,
+  /** ENFILE: the file already has metaSessionsPerInodeMax write sessions open. */
+  TooManyOpenFiles: 4019,
 } as const;
 
 /** Storage service: 5000–5999. */

@@ -1,0 +1,99 @@
+// meta_main: the stateless metadata service (DESIGN §6). Usage: meta_main --config meta.toml
+import { randomInt } from 'node:crypto';
+import { Command } from 'commander';
+import { MgmtdClient } from '../client/index.js';
+import { systemClock } from '../common/clock.js';
+import { loadConfig, readSecretFile } from '../common/config.js';
+import { FsError, describeError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { seededRandom } from '../common/random.js';
+import { runService } from '../common/service-runtime.js';
+import { MgmtdCode } from '../common/status-code.js';
+import { version } from '../common/version.js';
+import { openKvEngine, type KvEngine } from '../kv/index.js';
+import { MetaServer, metaConfigSchema, type MetaConfig } from '../meta/index.js';
+import { readCluster } from '../mgmtd/index.js';
+import { RpcClient, RpcServer } from '../rpc/index.js';
+
+/** The chain table new files use until an operator sets another on a directory. */
+const defaultChainTableId = 1;
+
+const program = new Command('meta_main')
+  .description('3fs-ts metadata service: the POSIX namespace on the transactional KV')
+  .version(version)
+  .requiredOption('--config <file>', 'TOML configuration file')
+  .parse();
+
+const options = program.opts<{ config: string }>();
+let config: MetaConfig;
+try {
+  config = loadConfig(metaConfigSchema, options.config);
+} catch (error) {
+  console.error(describeError(error));
+  process.exit(2);
+}
+const logger = createLogger({ component: 'meta', level: config.log.level });
+
+/** The root layout from the cluster record, refusing a KV of another (or no) cluster. */
+async function rootLayoutFrom(kv: KvEngine) {
+  const cluster = await kv.read((tx) => readCluster(tx));
+  if (cluster === undefined) {
+    throw new FsError(
+      MgmtdCode.ClusterNotInitialized,
+      'the cluster is not initialized: run "admin init-cluster"',
+    );
+  }
+  if (cluster.clusterId !== config.cluster.id) {
+    throw new FsError(
+      MgmtdCode.ClusterIdMismatch,
+      `the metadata store belongs to cluster "${cluster.clusterId}", not "${config.cluster.id}"`,
+    );
+  }
+  return {
+    chainTableId: defaultChainTableId,
+    chunkSizeBytes: cluster.defaultChunkSizeBytes,
+    stripeSize: cluster.defaultStripeSize,
+  };
+}
+
+await runService({
+  name: 'meta',
+  logger,
+  start: async () => {
+    const clusterSecret = readSecretFile(config.cluster.secret_file);
+    const kv = await openKvEngine(config.kv, { logger });
+    const rootLayout = await rootLayoutFrom(kv);
+    const rpcServer = new RpcServer({ clusterSecret, logger });
+    const rpcClient = new RpcClient({ clusterSecret, logger });
+    const bound = await rpcServer.listen(config.node.listen);
+    const address = config.node.advertise ?? bound;
+    const mgmtd = new MgmtdClient({
+      addresses: config.mgmtd.addresses,
+      rpc: rpcClient,
+      clock: systemClock,
+      logger,
+      timeoutMs: config.mgmtd.timeout_ms,
+    });
+    const server = new MetaServer({
+      config,
+      kv,
+      rpcServer,
+      mgmtd,
+      clock: systemClock,
+      random: seededRandom(randomInt(0x7fff_ffff)),
+      logger,
+      address,
+      rootLayout,
+    });
+    await server.start();
+    logger.info({ listen: bound, address, nodeId: config.node.id }, 'meta listening');
+    return {
+      stop: async () => {
+        await server.stop();
+        await rpcServer.close({ drainMs: 5_000 });
+        await rpcClient.close();
+        await kv.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,42 @@
+/**
+ * The TOML configuration of meta_main, validated at start-up:
+ *
+ *   [node]     id, listen, advertise, hostname, tags
+ *   [cluster]  id, secret_file
+ *   [kv]       the metadata engine shared with mgmtd and the other meta services
+ *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
+ *   [meta]     root_squash, squash_uid, squash_gid, inode_id_batch
+ *   [log]      level
+ */
+import { z } from 'zod';
+import {
+  clusterSectionSchema,
+  logSectionSchema,
+  mgmtdClientSectionSchema,
+  nodeSectionSchema,
+} from '../common/config.js';
+import { limits } from '../common/limits.js';
+import { kvSectionSchema } from '../kv/index.js';
+
+/** The conventional "nobody" user and group that squashed root becomes. */
+const nobodyId = 65_534;
+const id32 = z.number().int().min(0).max(0xffff_ffff);
+
+export const metaSectionSchema = z.strictObject({
+  /** Treat uid 0 of callers as squash_uid:squash_gid without supplementary groups. */
+  root_squash: z.boolean().default(false),
+  squash_uid: id32.default(nobodyId),
+  squash_gid: id32.default(nobodyId),
+  /** Inode ids reserved per transaction on the shared counter. */
+  inode_id_batch: z.number().int().min(1).max(1_000_000).default(limits.metaInodeIdBatch),
+});
+
+export const metaConfigSchema = z.strictObject({
+  node: nodeSectionSchema,
+  cluster: clusterSectionSchema,
+  kv: kvSectionSchema,
+  mgmtd: mgmtdClientSectionSchema,
+  meta: metaSectionSchema.prefault({}),
+  log: logSectionSchema.prefault({}),
+});
+export type MetaConfig = z.output<typeof metaConfigSchema>;

@@ -1,0 +1,108 @@
+/**
+ * A running meta service: the operations (MetaService) served over RPC, registration with mgmtd
+ * and heartbeats as a node of type "meta", and routing info (chain tables for new files' layouts,
+ * storage capacity for statfs) kept fresh by the heartbeat loop.
+ */
+import { hostname } from 'node:os';
+import { HeartbeatLoop, type MgmtdClient } from '../client/index.js';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { Random } from '../common/random.js';
+import type { KvEngine } from '../kv/index.js';
+import type { RoutingInfo } from '../mgmtd/protocol/index.js';
+import type { RpcServer } from '../rpc/index.js';
+import type { ChainTableView } from './chain-picker.js';
+import type { MetaConfig } from './config.js';
+import { MetaService } from './meta-service.js';
+import type { DirectoryLayout } from './protocol/index.js';
+
+export interface MetaServerOptions {
+  config: MetaConfig;
+  kv: KvEngine;
+  rpcServer: RpcServer;
+  mgmtd: MgmtdClient;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** The address other nodes reach this service at. */
+  address: string;
+  /** The root directory's layout if this service creates it (from the cluster record). */
+  rootLayout: DirectoryLayout;
+}
+
+export class MetaServer {
+  readonly service: MetaService;
+  private readonly heartbeat: HeartbeatLoop;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly options: MetaServerOptions) {
+    const { config, mgmtd } = options;
+    const logger = options.logger.child({ nodeId: config.node.id });
+    this.service = new MetaService({
+      kv: options.kv,
+      clock: options.clock,
+      random: options.random,
+      logger,
+      rootSquash: {
+        enabled: config.meta.root_squash,
+        uid: config.meta.squash_uid,
+        gid: config.meta.squash_gid,
+      },
+      inodeIdBatch: config.meta.inode_id_batch,
+      chainTables: (chainTableId) => chainTableOf(mgmtd.cachedRoutingInfo(), chainTableId),
+      refreshRouting: () => this.refreshRouting(),
+      capacity: () => capacityOf(mgmtd.cachedRoutingInfo()),
+    });
+    this.heartbeat = new HeartbeatLoop({
+      mgmtd,
+      clock: options.clock,
+      logger,
+      clusterId: config.cluster.id,
+      node: {
+        nodeId: config.node.id,
+        type: 'meta',
+        address: options.address,
+        hostname: config.node.hostname ?? hostname(),
+        tags: config.node.tags,
+      },
+      intervalMs: config.mgmtd.heartbeat_interval_ms,
+    });
+  }
+
+  /** Creates the root directory if needed, serves the methods and starts heartbeats. */
+  async start(): Promise<void> {
+    await this.service.ensureRoot(this.options.rootLayout);
+    this.service.register(this.options.rpcServer);
+    this.heartbeat.start();
+  }
+
+  /** Stops heartbeats (the RPC server and the KV are closed by their owner). */
+  async stop(): Promise<void> {
+    await this.heartbeat.stop();
+  }
+
+  /** Fetches routing info now; concurrent callers share one fetch. */
+  private refreshRouting(): Promise<void> {
+    this.refreshing ??= this.options.mgmtd
+      .refreshRoutingInfo()
+      .then(() => undefined)
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+}
+
+function chainTableOf(routing: RoutingInfo | undefined, chainTableId: number): ChainTableView | undefined {
+  return routing?.chainTables.find((table) => table.chainTableId === chainTableId);
+}
+
+function capacityOf(routing: RoutingInfo | undefined): { capacityBytes: number; usedBytes: number } {
+  let capacityBytes = 0;
+  let usedBytes = 0;
+  for (const target of routing?.targets ?? []) {
+    capacityBytes += target.capacityBytes;
+    usedBytes += target.usedBytes;
+  }
+  return { capacityBytes, usedBytes };
+}

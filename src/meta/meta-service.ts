@@ -1,0 +1,167 @@
+/**
+ * The meta service's operations behind the RPC methods: each mutation runs as one KV transaction
+ * (retried by the KV on conflict, invisibly to the caller), each read in one read-only
+ * transaction. The service holds no namespace state of its own (only its batch of inode ids and
+ * its chain-picking position), so any number of services may run against one KV.
+ *
+ * Tests call `call(method, request)`, which validates the request exactly as the RPC server does;
+ * the RPC server gets the same handlers through `register`.
+ */
+import type { Clock } from '../common/clock.js';
+import { formatIssues } from '../common/config.js';
+import { FsError, assert } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { Random } from '../common/random.js';
+import { MetaCode, RpcCode } from '../common/status-code.js';
+import type { KvEngine } from '../kv/index.js';
+import type { MethodDef, RpcServer } from '../rpc/index.js';
+import { ChainPicker, type ChainTableSource } from './chain-picker.js';
+import type { OpContext } from './ops/context.js';
+import { squashCredentials, type RootSquash } from './permissions.js';
+import { rootInodeId, type Credentials, type DirectoryLayout } from './protocol/index.js';
+import { InodeIdAllocator } from './store/inode-alloc.js';
+import { MetaReader, MetaWriter } from './store/meta-store.js';
+import { ensureRoot } from './store/root.js';
+import { registerHandlers, type HandlerTable } from './meta-handlers.js';
+
+export interface MetaServiceOptions {
+  kv: KvEngine;
+  clock: Clock;
+  /** Layout seeds and each chain table's first pick. */
+  random: Random;
+  logger: Logger;
+  rootSquash: RootSquash;
+  inodeIdBatch: number;
+  /** Chain tables of the latest routing info. */
+  chainTables: ChainTableSource;
+  /** Fetches fresh routing info; called once when a chain table is missing before giving up. */
+  refreshRouting?: () => Promise<void>;
+  /** Storage capacity and usage in bytes, for statfs. */
+  capacity: () => { capacityBytes: number; usedBytes: number };
+}
+
+/** How a mutation runs. */
+export interface MutationOptions {
+  /** Inode ids the operation may create. */
+  ids: number;
+  /** False for operator calls that root squash, meant for file system users, does not apply to. */
+  squash?: boolean;
+}
+
+type AnyHandler = (request: unknown) => Promise<unknown>;
+
+export class MetaService {
+  readonly chains: ChainPicker;
+  private readonly ids: InodeIdAllocator;
+  private readonly handlers = new Map<string, { method: MethodDef<unknown, unknown>; handler: AnyHandler }>();
+
+  constructor(readonly options: MetaServiceOptions) {
+    this.chains = new ChainPicker(options.chainTables, options.random);
+    this.ids = new InodeIdAllocator(options.kv, options.inodeIdBatch);
+    const table: HandlerTable = {
+      on: (method, handler) => {
+        assert(!this.handlers.has(method.name), `${method.name} has one handler`);
+        this.handlers.set(method.name, {
+          method: method as unknown as MethodDef<unknown, unknown>,
+          handler: handler as AnyHandler,
+        });
+      },
+    };
+    registerHandlers(this, table);
+  }
+
+  /** Creates the root directory when the KV has none yet. */
+  async ensureRoot(layout: DirectoryLayout): Promise<void> {
+    const { created } = await ensureRoot(this.options.kv, { layout, nowNs: this.nowNs() });
+    if (created) this.options.logger.info({ layout }, 'created the root directory');
+  }
+
+  /** Registers every method on an RPC server. */
+  register(server: RpcServer): void {
+    for (const { method, handler } of this.handlers.values())
+      server.handle(method, (request) => handler(request));
+  }
+
+  /** Runs a method in process, validating request and response as the RPC layer would. */
+  async call<Req, Res>(method: MethodDef<Req, Res>, request: unknown): Promise<Res> {
+    const registered = this.handlers.get(method.name);
+    assert(registered !== undefined, `${method.name} is handled`);
+    const parsed = method.request.safeParse(request);
+    if (!parsed.success) {
+      throw new FsError(
+        RpcCode.BadRequest,
+        `${method.name}: invalid request:\n${formatIssues(parsed.error.issues)}`,
+      );
+    }
+    const response = method.response.safeParse(await registered.handler(parsed.data));
+    assert(response.success, `${method.name} answers what its schema allows`);
+    return response.data;
+  }
+
+  /** The current time in nanoseconds since the epoch. */
+  nowNs(): bigint {
+    return BigInt(Math.round(this.options.clock.nowMs())) * 1_000_000n;
+  }
+
+  /** Runs `operation` in one read-write transaction with the caller's (squashed) credentials. */
+  async mutate<T>(
+    cred: Credentials,
+    options: MutationOptions,
+    operation: (writer: MetaWriter, ctx: OpContext) => Promise<T>,
+  ): Promise<T> {
+    const effective = options.squash === false ? cred : squashCredentials(cred, this.options.rootSquash);
+    const reservation = await this.ids.reserve(options.ids);
+    let committed = false;
+    try {
+      const result = await this.withFreshRouting(() =>
+        this.options.kv.transact(async (tx) => {
+          reservation.rewind();
+          const ctx: OpContext = {
+            cred: effective,
+            nowNs: this.nowNs(),
+            takeInodeId: () => reservation.take(),
+            fileLayout: (directory) => this.chains.fileLayout(directory),
+          };
+          return operation(new MetaWriter(tx), ctx);
+        }),
+      );
+      committed = true;
+      return result;
+    } finally {
+      // A failed operation used none of its ids: every one goes back.
+      if (!committed) reservation.rewind();
+      this.ids.release(reservation);
+    }
+  }
+
+  /** Runs `operation` in one read-only transaction with the caller's (squashed) credentials. */
+  async read<T>(
+    cred: Credentials,
+    operation: (reader: MetaReader, cred: Credentials) => Promise<T>,
+  ): Promise<T> {
+    const effective = squashCredentials(cred, this.options.rootSquash);
+    return this.options.kv.read((tx) => operation(new MetaReader(tx), effective));
+  }
+
+  /** The root directory's default chunk size, reported by statfs as the block size. */
+  async rootChunkSizeBytes(): Promise<number> {
+    const root = await this.options.kv.read((tx) => new MetaReader(tx).requireDirectory(rootInodeId));
+    return root.layout.chunkSizeBytes;
+  }
+
+  /**
+   * Runs `attempt`; when it fails for a chain table missing from the cached routing info, fetches
+   * fresh routing info once and tries again (a chain table created moments ago is then found).
+   */
+  private async withFreshRouting<T>(attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await attempt();
+    } catch (error) {
+      const refresh = this.options.refreshRouting;
+      if (!(error instanceof FsError) || error.code !== MetaCode.NoChainTable || refresh === undefined)
+        throw error;
+      await refresh();
+      return attempt();
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The meta protocol: data types, RPC method definitions and the pure layout math, shared with
+ * every caller (client library, FUSE daemon, admin CLI).
+ */
+export * from './types.js';
+export * from './layout.js';
+export * as metaMethods from './methods.js';
+export {
+  gcEntrySchema,
+  lengthReportSchema,
+  metaServiceId,
+  pendingTruncationSchema,
+  timeSpecSchema,
+  type GcEntry,
+  type LengthReport,
+  type PendingTruncation,
+  type RequestOf,
+  type ResponseOf,
+  type TimeSpec,
+} from './methods.js';

@@ -1,0 +1,415 @@
+/**
+ * RPC methods served by every meta service (service id 2). Requests carry the caller's
+ * credentials; every mutation is one KV transaction on the service side, so any meta service may
+ * answer any call. Errors come back as MetaCode statuses (see common/status-code.ts for the errno
+ * each stands for); malformed requests as RpcCode.BadRequest.
+ *
+ * Bounds on list sizes here are the schema's; the service applies the exact byte bounds on names
+ * and paths (NameTooLong) itself.
+ */
+import { z } from 'zod';
+import { defineMethod, type MethodDef } from '../../rpc/index.js';
+import { chainTableIdSchema } from '../../mgmtd/protocol/index.js';
+import {
+  bytesSchema,
+  chunkSizeSchema,
+  clientIdSchema,
+  credentialsSchema,
+  directoryEntrySchema,
+  fileLayoutSchema,
+  inodeIdSchema,
+  inodeSchema,
+  modeSchema,
+  pathAtSchema,
+  sessionSchema,
+  stripeSizeSchema,
+  timeNsSchema,
+  uidSchema,
+  gidSchema,
+} from './types.js';
+
+/** The request type of a method. */
+export type RequestOf<M> = M extends MethodDef<infer Request, unknown> ? Request : never;
+/** The response type of a method. */
+export type ResponseOf<M> = M extends MethodDef<unknown, infer Response> ? Response : never;
+
+/** Service id of the meta service in RPC frame headers. */
+export const metaServiceId = 2;
+
+/** Loose bound on names in requests; the service refuses over metaNameBytesMax with NameTooLong. */
+const nameSchema = z.string().max(4_096);
+const inodeReply = z.strictObject({ inode: inodeSchema });
+const empty = z.strictObject({});
+const cred = credentialsSchema;
+
+/** A length report: the highest written offset, under the truncate version the writer saw at open. */
+export const lengthReportSchema = z.strictObject({
+  bytes: z
+    .bigint()
+    .min(0n)
+    .max((1n << 63n) - 1n),
+  truncateVersion: z.number().int().min(0),
+});
+export type LengthReport = z.infer<typeof lengthReportSchema>;
+
+/** A time to set: nanoseconds since the epoch, or "now" (the service's clock). */
+export const timeSpecSchema = z.union([z.literal('now'), timeNsSchema]);
+export type TimeSpec = z.infer<typeof timeSpecSchema>;
+
+function method<ReqS extends z.ZodType, ResS extends z.ZodType>(
+  methodId: number,
+  name: string,
+  request: ReqS,
+  response: ResS,
+  idempotent: boolean,
+) {
+  return defineMethod({
+    serviceId: metaServiceId,
+    methodId,
+    name: `Meta.${name}`,
+    request,
+    response,
+    idempotent,
+  });
+}
+
+export const statFs = method(
+  1,
+  'statFs',
+  z.strictObject({ cred }),
+  z.strictObject({
+    capacityBytes: z.number().int().min(0),
+    usedBytes: z.number().int().min(0),
+    freeBytes: z.number().int().min(0),
+    nameBytesMax: z.number().int().min(1),
+    chunkSizeBytes: z.number().int().min(1),
+  }),
+  true,
+);
+
+export const stat = method(
+  2,
+  'stat',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    /** Follow a symlink as the last component (stat rather than lstat); default true. */
+    followLast: z.boolean().optional(),
+  }),
+  inodeReply,
+  true,
+);
+
+export const lookup = method(
+  3,
+  'lookup',
+  z.strictObject({ cred, parent: inodeIdSchema, name: nameSchema }),
+  inodeReply,
+  true,
+);
+
+export const batchStat = method(
+  4,
+  'batchStat',
+  z.strictObject({ cred, inos: z.array(inodeIdSchema).max(1_024) }),
+  z.strictObject({ inodes: z.array(inodeSchema.nullable()) }),
+  true,
+);
+
+export const create = method(
+  5,
+  'create',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    mode: modeSchema,
+    /** O_EXCL: fail with Exists when the name exists (a symlink as the last component included). */
+    exclusive: z.boolean().optional(),
+    /** O_TRUNC: an existing file is truncated to zero. */
+    truncate: z.boolean().optional(),
+    /** Open for reading (default false) and writing (default true), as the access mode says. */
+    read: z.boolean().optional(),
+    write: z.boolean().optional(),
+    /** Required when `write`: the write session to open. */
+    session: sessionSchema.optional(),
+  }),
+  z.strictObject({ inode: inodeSchema, created: z.boolean() }),
+  false,
+);
+
+export const mkdirs = method(
+  6,
+  'mkdirs',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    mode: modeSchema,
+    /** mkdir -p (default false). */ recursive: z.boolean().optional(),
+  }),
+  inodeReply,
+  false,
+);
+
+export const symlink = method(
+  7,
+  'symlink',
+  z.strictObject({ cred, at: pathAtSchema, target: z.string().max(65_536) }),
+  inodeReply,
+  false,
+);
+
+export const readlink = method(
+  8,
+  'readlink',
+  z.strictObject({ cred, at: pathAtSchema }),
+  z.strictObject({ target: z.string() }),
+  true,
+);
+
+export const hardLink = method(
+  9,
+  'hardLink',
+  z.strictObject({
+    cred,
+    source: pathAtSchema,
+    target: pathAtSchema,
+    /** AT_SYMLINK_FOLLOW: link what a symlink source points at, not the link itself (default false). */
+    followSource: z.boolean().optional(),
+  }),
+  inodeReply,
+  false,
+);
+
+export const unlink = method(10, 'unlink', z.strictObject({ cred, at: pathAtSchema }), empty, false);
+
+export const rmdir = method(11, 'rmdir', z.strictObject({ cred, at: pathAtSchema }), empty, false);
+
+export const removeRecursive = method(
+  12,
+  'removeRecursive',
+  z.strictObject({ cred, at: pathAtSchema }),
+  z.strictObject({ removedInodes: z.number().int().min(0) }),
+  false,
+);
+
+export const rename = method(
+  13,
+  'rename',
+  z.strictObject({
+    cred,
+    source: pathAtSchema,
+    target: pathAtSchema,
+    /** RENAME_NOREPLACE: fail with Exists rather than replace the target (default false). */
+    noReplace: z.boolean().optional(),
+  }),
+  inodeReply,
+  false,
+);
+
+export const setAttr = method(
+  14,
+  'setAttr',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    /** Default true; false changes a symlink itself (lchown, lutimes). */
+    followLast: z.boolean().optional(),
+    mode: modeSchema.optional(),
+    uid: uidSchema.optional(),
+    gid: gidSchema.optional(),
+    atime: timeSpecSchema.optional(),
+    mtime: timeSpecSchema.optional(),
+    /** Truncate (or extend) a file to this many bytes. */
+    length: z
+      .bigint()
+      .min(0n)
+      .max((1n << 64n) - 1n)
+      .optional(),
+  }),
+  inodeReply,
+  true,
+);
+
+export const readDir = method(
+  15,
+  'readDir',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    /** The last name of the previous page; absent for the first page. */
+    cursor: nameSchema.optional(),
+    limit: z.number().int().min(1).max(1_024),
+  }),
+  z.strictObject({ entries: z.array(directoryEntrySchema), nextCursor: z.string().nullable() }),
+  true,
+);
+
+export const open = method(
+  16,
+  'open',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    /** The access mode: read (default true) and write (default false). */
+    read: z.boolean().optional(),
+    write: z.boolean().optional(),
+    /** O_TRUNC (default false). */
+    truncate: z.boolean().optional(),
+    /** O_NOFOLLOW: a symlink as the last component fails with TooManySymlinks. */
+    noFollow: z.boolean().optional(),
+    /** Required when `write`. */
+    session: sessionSchema.optional(),
+  }),
+  inodeReply,
+  false,
+);
+
+export const close = method(
+  17,
+  'close',
+  z.strictObject({
+    cred,
+    ino: inodeIdSchema,
+    session: sessionSchema,
+    length: lengthReportSchema.optional(),
+    /** Set mtime and ctime to now because the session wrote (default false). */
+    wrote: z.boolean().optional(),
+  }),
+  z.strictObject({ inode: inodeSchema.nullable() }),
+  true,
+);
+
+export const sync = method(
+  18,
+  'sync',
+  z.strictObject({
+    cred,
+    ino: inodeIdSchema,
+    length: lengthReportSchema,
+    /** Set mtime and ctime to now because data was written (default false). */
+    wrote: z.boolean().optional(),
+  }),
+  inodeReply,
+  true,
+);
+
+/** The inode an xattr call applies to; `followLast` (default true) false is the l*xattr family. */
+const xattrTarget = { cred, at: pathAtSchema, followLast: z.boolean().optional() };
+
+export const getXattr = method(
+  19,
+  'getXattr',
+  z.strictObject({ ...xattrTarget, name: nameSchema }),
+  z.strictObject({ value: bytesSchema }),
+  true,
+);
+
+export const setXattr = method(
+  20,
+  'setXattr',
+  z.strictObject({
+    ...xattrTarget,
+    name: nameSchema,
+    value: bytesSchema,
+    /** XATTR_CREATE: fail if it exists; XATTR_REPLACE: fail if it does not; default any. */
+    flag: z.enum(['any', 'create', 'replace']).optional(),
+  }),
+  empty,
+  false,
+);
+
+export const listXattr = method(
+  21,
+  'listXattr',
+  z.strictObject(xattrTarget),
+  z.strictObject({ names: z.array(z.string()) }),
+  true,
+);
+
+export const removeXattr = method(
+  22,
+  'removeXattr',
+  z.strictObject({ ...xattrTarget, name: nameSchema }),
+  empty,
+  false,
+);
+
+export const setDirLayout = method(
+  23,
+  'setDirLayout',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    chainTableId: chainTableIdSchema.optional(),
+    chunkSizeBytes: chunkSizeSchema.optional(),
+    stripeSize: stripeSizeSchema.optional(),
+  }),
+  inodeReply,
+  true,
+);
+
+export const pruneSessions = method(
+  24,
+  'pruneSessions',
+  z.strictObject({ clientId: clientIdSchema }),
+  z.strictObject({ removedSessions: z.number().int().min(0), reclaimedInodes: z.number().int().min(0) }),
+  true,
+);
+
+/** A removed file whose chunks storage must still delete. */
+export const gcEntrySchema = z.strictObject({
+  ino: inodeIdSchema,
+  layout: fileLayoutSchema,
+  /** Bytes the file spanned when removed: chunks 0..ceil(length/chunk) may exist. */
+  length: z.bigint().min(0n),
+  removedAtNs: timeNsSchema,
+});
+export type GcEntry = z.infer<typeof gcEntrySchema>;
+
+/** A shrinking truncate whose chunk data storage must still cut. */
+export const pendingTruncationSchema = z.strictObject({
+  ino: inodeIdSchema,
+  layout: fileLayoutSchema,
+  /** Bytes from this offset on are gone. */
+  fromBytes: z.bigint().min(0n),
+  /** Bytes the file may have spanned before: the end of the data to cut. */
+  toBytes: z.bigint().min(0n),
+  truncateVersion: z.number().int().min(0),
+  requestedAtNs: timeNsSchema,
+});
+export type PendingTruncation = z.infer<typeof pendingTruncationSchema>;
+
+const listRequest = z.strictObject({
+  after: inodeIdSchema.optional(),
+  limit: z.number().int().min(1).max(1_024),
+});
+
+export const listGcQueue = method(
+  25,
+  'listGcQueue',
+  listRequest,
+  z.strictObject({ entries: z.array(gcEntrySchema), more: z.boolean() }),
+  true,
+);
+
+export const listPendingTruncations = method(
+  26,
+  'listPendingTruncations',
+  listRequest,
+  z.strictObject({ entries: z.array(pendingTruncationSchema), more: z.boolean() }),
+  true,
+);
+
+export const checkInvariants = method(
+  27,
+  'checkInvariants',
+  empty,
+  z.strictObject({
+    problems: z.array(z.string()),
+    /** True when more problems exist than were listed. */
+    truncated: z.boolean(),
+    inodes: z.number().int().min(0),
+    entries: z.number().int().min(0),
+  }),
+  true,
+);

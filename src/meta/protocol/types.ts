@@ -1,0 +1,159 @@
+/**
+ * The meta service's data types as they cross the wire: inode ids, callers' credentials, inodes
+ * with their file layouts, directory entries. Shared by the meta service and every caller.
+ *
+ * Inode ids are u64 bigints; times are u64 nanoseconds since the epoch (bigints), so utimensat's
+ * precision survives. `mode` holds the permission bits with setuid, setgid and sticky (0o7777);
+ * the file type is the separate `type` field, and the FUSE edge composes st_mode from both.
+ */
+import { z } from 'zod';
+import { chainIdSchema, chainTableIdSchema } from '../../mgmtd/protocol/index.js';
+
+const u64Max = (1n << 64n) - 1n;
+
+/** An inode id. */
+export const inodeIdSchema = z.bigint().min(0n).max(u64Max);
+export type InodeId = bigint;
+
+/** The root directory's inode id. */
+export const rootInodeId: InodeId = 1n;
+
+/** Kinds of inode. */
+export const InodeType = { File: 'file', Directory: 'directory', Symlink: 'symlink' } as const;
+export type InodeType = (typeof InodeType)[keyof typeof InodeType];
+export const inodeTypeSchema = z.enum(['file', 'directory', 'symlink']);
+
+/** Permission bits with setuid (0o4000), setgid (0o2000) and sticky (0o1000). */
+export const modeSchema = z.number().int().min(0).max(0o7777);
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+export const uidSchema = u32;
+export const gidSchema = u32;
+/** Nanoseconds since the epoch. */
+export const timeNsSchema = z.bigint().min(0n).max(u64Max);
+
+/** Who is calling: the uid, gid and supplementary groups every permission check is made for. */
+export const credentialsSchema = z.strictObject({
+  uid: uidSchema,
+  gid: gidSchema,
+  // Bounded by metaGroupsMax (common/limits.ts); a literal here keeps the protocol self-contained.
+  groups: z.array(gidSchema).max(256),
+});
+export type Credentials = z.infer<typeof credentialsSchema>;
+
+/** Chunk size bounds: 4 KiB (a page) to 64 MiB (the largest chunk storage and frames carry). */
+export const chunkSizeSchema = z
+  .number()
+  .int()
+  .min(4096)
+  .max(64 * 1024 * 1024);
+/** Chains one file is striped over. */
+export const stripeSizeSchema = z.number().int().min(1).max(256);
+
+/** A directory's default layout, copied into every file created in it and inherited by subdirectories. */
+export const directoryLayoutSchema = z.strictObject({
+  chainTableId: chainTableIdSchema,
+  chunkSizeBytes: chunkSizeSchema,
+  stripeSize: stripeSizeSchema,
+});
+export type DirectoryLayout = z.infer<typeof directoryLayoutSchema>;
+
+/**
+ * A file's layout, fixed at create: chunk i lives on `chains[shuffle(seed)[i mod stripeSize]]`
+ * (see layout.ts), so any client computes placement without asking the meta service.
+ */
+export const fileLayoutSchema = z
+  .strictObject({
+    chainTableId: chainTableIdSchema,
+    chainTableVersion: z.number().int().min(1),
+    chunkSizeBytes: chunkSizeSchema,
+    stripeSize: stripeSizeSchema,
+    chains: z.array(chainIdSchema).min(1).max(256),
+    /** Seeds the permutation of `chains` (u32). */
+    seed: u32,
+  })
+  .refine((layout) => layout.chains.length === layout.stripeSize, 'a layout names stripeSize chains');
+export type FileLayout = z.infer<typeof fileLayoutSchema>;
+
+const inodeCommon = {
+  ino: inodeIdSchema,
+  mode: modeSchema,
+  uid: uidSchema,
+  gid: gidSchema,
+  /**
+   * Files and symlinks: directory entries naming the inode (0 while an unlinked file is still
+   * open for writing). Directories: 2 + subdirectories (its entry or the root's own "..", its
+   * ".", and each subdirectory's "..").
+   */
+  nlink: z.number().int().min(0).max(0xffff_ffff),
+  atimeNs: timeNsSchema,
+  mtimeNs: timeNsSchema,
+  ctimeNs: timeNsSchema,
+};
+
+export const fileInodeSchema = z.strictObject({
+  type: z.literal('file'),
+  ...inodeCommon,
+  /** Bytes: the highest offset any writer reported, or the last truncate. */
+  length: z
+    .bigint()
+    .min(0n)
+    .max((1n << 63n) - 1n),
+  /** Grows with every truncate; a length report made under an older value is ignored. */
+  truncateVersion: z.number().int().min(0),
+  layout: fileLayoutSchema,
+});
+export const directoryInodeSchema = z.strictObject({
+  type: z.literal('directory'),
+  ...inodeCommon,
+  /** The directory holding this one's entry; the root is its own parent. */
+  parent: inodeIdSchema,
+  layout: directoryLayoutSchema,
+});
+export const symlinkInodeSchema = z.strictObject({
+  type: z.literal('symlink'),
+  ...inodeCommon,
+  target: z.string().min(1).max(4096),
+});
+export const inodeSchema = z.discriminatedUnion('type', [
+  fileInodeSchema,
+  directoryInodeSchema,
+  symlinkInodeSchema,
+]);
+export type FileInode = z.infer<typeof fileInodeSchema>;
+export type DirectoryInode = z.infer<typeof directoryInodeSchema>;
+export type SymlinkInode = z.infer<typeof symlinkInodeSchema>;
+export type Inode = z.infer<typeof inodeSchema>;
+
+/** One directory entry as readdir returns it. */
+export const directoryEntrySchema = z.strictObject({
+  name: z.string(),
+  ino: inodeIdSchema,
+  type: inodeTypeSchema,
+});
+export type DirectoryEntry = z.infer<typeof directoryEntrySchema>;
+
+/**
+ * Where an operation applies: `path` resolved from directory `parent` (the root when absent), as
+ * openat(2) resolves a relative path; an absolute path starts at the root whatever `parent` is.
+ * An empty path names `parent` itself, which is how inode-based callers (FUSE) reach an inode.
+ * Strings are bounded loosely here and exactly (in bytes) by the service, which answers
+ * NameTooLong rather than a schema error, as a POSIX file system does.
+ */
+export const pathAtSchema = z.strictObject({
+  parent: inodeIdSchema.optional(),
+  path: z.string().max(65_536),
+});
+export type PathAt = z.infer<typeof pathAtSchema>;
+
+/** One write session: the client process and its own id for one file descriptor open for writing. */
+const sessionPartSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, "_", ".", ":" and "-"');
+export const sessionSchema = z.strictObject({ clientId: sessionPartSchema, sessionId: sessionPartSchema });
+export type Session = z.infer<typeof sessionSchema>;
+export const clientIdSchema = sessionPartSchema;
+
+/** Raw bytes (extended-attribute values); msgpack carries them as binary. */
+export const bytesSchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected bytes');

@@ -1,0 +1,135 @@
+/**
+ * The meta service's key layout in the KV (DESIGN §5, §6). Every key starts with a four-byte
+ * ASCII tag, so one tag holds exactly one record type. Fixed-width integers keep each group one
+ * contiguous range:
+ *
+ *   INOD | ino (u64 LE)                               inode record
+ *   DENT | parent (u64 LE) | name (UTF-8)             directory entry; one directory = one range
+ *   XATR | ino (u64 LE) | name (UTF-8)                extended attribute; one inode's = one range
+ *   SESS | ino (u64 LE) | clientId | 0x00 | sessionId write session; one file's = one range
+ *   CSES | clientId | 0x00 | ino (u64 LE) | sessionId the same session, indexed by client
+ *   ORPH | ino (u64 LE)                               unlinked file kept alive by its sessions
+ *   GCQU | ino (u64 BE)                               removed file whose chunks storage must delete
+ *   TRNC | ino (u64 BE)                               truncate whose chunk data storage must cut
+ *   IALC                                              the inode id counter
+ *
+ * Inode ids are little-endian where they lead a key (inodes, entries, attributes, sessions), so
+ * consecutive ids spread over the key space as in 3FS; the worker queues (GCQU, TRNC) use
+ * big-endian so they list in id order. Names and client ids never contain a zero byte (names
+ * are refused with one, client ids are restricted to [A-Za-z0-9_.:-]), so 0x00 separates fields.
+ */
+import { assert } from '../../common/errors.js';
+import {
+  asciiKey,
+  concatKey,
+  prefixEnd,
+  readU64BigEndian,
+  readU64LittleEndian,
+  u64BigEndian,
+  u64LittleEndian,
+} from '../../kv/index.js';
+import type { InodeId } from '../protocol/index.js';
+
+export const tags = {
+  inode: asciiKey('INOD'),
+  entry: asciiKey('DENT'),
+  xattr: asciiKey('XATR'),
+  session: asciiKey('SESS'),
+  clientSession: asciiKey('CSES'),
+  orphan: asciiKey('ORPH'),
+  gc: asciiKey('GCQU'),
+  truncation: asciiKey('TRNC'),
+  inodeCounter: asciiKey('IALC'),
+} as const;
+
+const separator = Buffer.from([0]);
+const tagBytes = 4;
+const idBytes = 8;
+
+/** A [begin, end) pair covering every key with one prefix. */
+export interface KeyRange {
+  begin: Buffer;
+  end: Buffer;
+}
+
+export function prefixRange(prefix: Buffer): KeyRange {
+  return { begin: prefix, end: prefixEnd(prefix) };
+}
+
+export const keys = {
+  inode: (ino: InodeId): Buffer => concatKey(tags.inode, u64LittleEndian(ino)),
+  entry: (parent: InodeId, name: string): Buffer =>
+    concatKey(tags.entry, u64LittleEndian(parent), Buffer.from(name, 'utf8')),
+  /** The prefix of every entry of directory `parent`. */
+  entries: (parent: InodeId): Buffer => concatKey(tags.entry, u64LittleEndian(parent)),
+  xattr: (ino: InodeId, name: string): Buffer =>
+    concatKey(tags.xattr, u64LittleEndian(ino), Buffer.from(name, 'utf8')),
+  xattrs: (ino: InodeId): Buffer => concatKey(tags.xattr, u64LittleEndian(ino)),
+  session: (ino: InodeId, clientId: string, sessionId: string): Buffer =>
+    concatKey(tags.session, u64LittleEndian(ino), ascii(clientId), separator, ascii(sessionId)),
+  sessions: (ino: InodeId): Buffer => concatKey(tags.session, u64LittleEndian(ino)),
+  clientSession: (clientId: string, ino: InodeId, sessionId: string): Buffer =>
+    concatKey(tags.clientSession, ascii(clientId), separator, u64LittleEndian(ino), ascii(sessionId)),
+  clientSessions: (clientId: string): Buffer => concatKey(tags.clientSession, ascii(clientId), separator),
+  orphan: (ino: InodeId): Buffer => concatKey(tags.orphan, u64LittleEndian(ino)),
+  gc: (ino: InodeId): Buffer => concatKey(tags.gc, u64BigEndian(ino)),
+  truncation: (ino: InodeId): Buffer => concatKey(tags.truncation, u64BigEndian(ino)),
+  inodeCounter: (): Buffer => tags.inodeCounter,
+};
+
+function ascii(text: string): Buffer {
+  assert(/^[A-Za-z0-9_.:-]+$/.test(text), 'session ids are checked before they reach a key');
+  return Buffer.from(text, 'ascii');
+}
+
+/** The inode id of an INOD, ORPH (little-endian) key. */
+export function inodeOfKey(key: Buffer): InodeId {
+  assert(key.length === tagBytes + idBytes, 'an inode key is a tag and an id');
+  return readU64LittleEndian(key, tagBytes);
+}
+
+/** The inode id of a GCQU or TRNC (big-endian) key. */
+export function queuedInodeOfKey(key: Buffer): InodeId {
+  assert(key.length === tagBytes + idBytes, 'a queue key is a tag and an id');
+  return readU64BigEndian(key, tagBytes);
+}
+
+/** The client, inode and session ids of a CSES key, as text for comparisons. */
+export function clientSessionKeyText(clientId: string, ino: InodeId, sessionId: string): string {
+  return `${clientId}/${ino}/${sessionId}`;
+}
+
+/** The parent and name of a DENT key (or the inode and name of an XATR key). */
+export function splitNamedKey(key: Buffer): { owner: InodeId; name: string } {
+  assert(key.length > tagBytes + idBytes, 'a named key holds a name');
+  return {
+    owner: readU64LittleEndian(key, tagBytes),
+    name: key.subarray(tagBytes + idBytes).toString('utf8'),
+  };
+}
+
+/** The fields of a SESS key. */
+export function splitSessionKey(key: Buffer): { ino: InodeId; clientId: string; sessionId: string } {
+  const ino = readU64LittleEndian(key, tagBytes);
+  const rest = key.subarray(tagBytes + idBytes);
+  const zero = rest.indexOf(0);
+  assert(zero > 0, 'a session key separates client and session ids');
+  return {
+    ino,
+    clientId: rest.subarray(0, zero).toString('ascii'),
+    sessionId: rest.subarray(zero + 1).toString('ascii'),
+  };
+}
+
+/** The fields of a CSES key. */
+export function splitClientSessionKey(key: Buffer): { clientId: string; ino: InodeId; sessionId: string } {
+  const rest = key.subarray(tagBytes);
+  const zero = rest.indexOf(0);
+  assert(zero > 0, 'a client session key separates the client id');
+  const ino = readU64LittleEndian(rest, zero + 1);
+  return {
+    clientId: rest.subarray(0, zero).toString('ascii'),
+    ino,
+    sessionId: rest.subarray(zero + 1 + idBytes).toString('ascii'),
+  };
+}
