@@ -142,6 +142,33 @@ export const limits = {
   metaGcListMax: 1_024,
   /** Problems the invariant checker reports before it stops listing more. */
   metaFsckProblemsMax: 1_000,
+
+  // --- storage
+  /** Largest chunk any target accepts: 64 MiB, as 3FS; the default RPC frame limit leaves room for it. */
+  storageChunkBytesMax: 64 * 1024 * 1024,
+  /**
+   * Bytes covered by one stored CRC32C inside a chunk: a small read verifies only the blocks it
+   * touches (at most this much extra reading) instead of the whole chunk.
+   */
+  storageChecksumBlockBytes: 64 * 1024,
+  /** Free space a target keeps back by default, so the metadata database can always commit. */
+  storageFreeSpaceReserveBytesDefault: 64 * 1024 * 1024,
+  /** Writes that may wait for one chunk's lock; more are refused with ChunkBusy rather than queued. */
+  storageChunkLockWaitersMax: 64,
+  /** Deadline of a client's write through the whole chain unless the caller passes its own. */
+  storageWriteTimeoutMsDefault: 20_000,
+  /** Time each hop keeps for itself before forwarding, so a successor's timeout reaches the head first. */
+  storageForwardMarginMs: 200,
+  /** Targets one storage process serves at most: bounds every per-target list it keeps and reports. */
+  storageTargetsPerNodeMax: 256,
+  /** Chunk records one dump page returns at most, so one reply stays well below the RPC body limit. */
+  storageDumpChunksMax: 10_000,
+  /** Chunks one scrub page reads and verifies at most, so one call stays within its deadline. */
+  storageScrubChunksMax: 1_000,
+  /** Attempts of a read at one replica when the chunk changed under it (a commit raced the read). */
+  storageReadAttemptsMax: 4,
+  /** Attempts of one client operation across replicas and routing refreshes before giving up. */
+  storageClientAttemptsMax: 8,
 } as const;
 
 /** Asserts the relationships between limits that the design relies on. */

@@ -119,11 +119,38 @@ export const MetaCode = {
 
 /** Storage service: 5000–5999. */
 export const StorageCode = {
+  /** The request's chain version differs from the target's routing info: refresh and retry. */
   ChainVersionMismatch: 5000,
+  /** The chunk has a pending version; read another replica, retry, or ask for a relaxed read. */
   ChunkNotCommitted: 5001,
+  /** A payload does not match the CRC32C its request carries. */
   ChecksumMismatch: 5002,
+  /** The target's disk is full (free space below the reserve); nothing was written. */
   NoSpace: 5003,
+  /** The target id is not served by this storage process. */
   TargetNotFound: 5004,
+  /** A forwarded update does not apply to the successor's committed version; the chunk is sent whole. */
+  ChunkVersionMismatch: 5005,
+  /** Chunk data on disk fails its checksum: corruption, never returned as data. */
+  ChunkCorrupted: 5006,
+  /** The chunk does not exist on this target. */
+  ChunkNotFound: 5007,
+  /** A client write reached a target that is not the head of its chain. */
+  NotChainHead: 5008,
+  /** The target is not in a state that serves this request (reads need serving, writes serving or syncing). */
+  TargetNotServing: 5009,
+  /** Too many writes wait for the chunk's lock, or the wait outlasted the request's deadline. */
+  ChunkBusy: 5010,
+  /** The range lies beyond the chunk size. */
+  OffsetOutOfRange: 5011,
+  /** The payload or the chunk size exceeds what the target accepts. */
+  PayloadTooLarge: 5012,
+  /** The chain is unknown, or this target is not a member of it. */
+  ChainNotFound: 5013,
+  /** The successor in the chain could not be reached or failed; the write is not committed. */
+  ForwardFailed: 5014,
+  /** The payload's length differs from the length the request announces. */
+  PayloadLengthMismatch: 5015,
 } as const;
 
 /** Client library: 6000–6999. */

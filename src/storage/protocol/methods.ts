@@ -1,0 +1,237 @@
+/**
+ * RPC methods served by storage_main (service id 3). Chunk bytes always travel as the frame's raw
+ * payload, never inside the body; every body that goes with a payload also names the payload's
+ * CRC32C, which each target checks end to end before it applies the bytes.
+ *
+ * Versions (chunk versions, chain versions) are u32, as in 3FS: a chunk's committed version
+ * grows by one per update and never approaches 2^32 in a chunk's life.
+ */
+import { z } from 'zod';
+import { limits } from '../../common/limits.js';
+import {
+  chainIdSchema,
+  localStateSchema,
+  nodeIdSchema,
+  publicStateSchema,
+  targetIdSchema,
+} from '../../mgmtd/protocol/index.js';
+import { defineMethod } from '../../rpc/index.js';
+import { chunkIdSchema, chunkIndexSchema, inodeIdSchema } from './chunk-id.js';
+
+/** Service id of storage in RPC frame headers. */
+export const storageServiceId = 3;
+
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+/** Offsets and lengths are checked against the chunk size by the handler, which names the problem. */
+const byteCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const chainVersionSchema = z.number().int().min(1).max(0xffff_ffff);
+const chunkVersionSchema = u32;
+/** Remaining time the sender grants the whole call, its forwards included. */
+const timeoutMsSchema = z.number().int().min(1).max(600_000);
+
+/**
+ * One update of a chunk. `write` puts the payload at `offset` (partial and unaligned writes are
+ * fine; bytes between the old end and `offset` read as zeros); `replace` makes the payload the
+ * whole chunk; `truncate` sets the length (shrinking, or extending with zeros); `remove` deletes it.
+ */
+export const chunkUpdateOpSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('write'), offset: byteCount, length: byteCount, checksum: u32 }),
+  z.strictObject({ kind: z.literal('replace'), length: byteCount, checksum: u32 }),
+  z.strictObject({ kind: z.literal('truncate'), length: byteCount }),
+  z.strictObject({ kind: z.literal('remove') }),
+]);
+export type ChunkUpdateOp = z.infer<typeof chunkUpdateOpSchema>;
+
+/** Where an update goes: the target, its chain, and the chain version the sender routed it by. */
+const updateTargetFields = {
+  targetId: targetIdSchema,
+  chainId: chainIdSchema,
+  chainVersion: chainVersionSchema,
+  chunkId: chunkIdSchema,
+  /** The file's chunk size: no update may reach past it. */
+  chunkSizeBytes: z.number().int().min(1).max(limits.storageChunkBytesMax),
+  op: chunkUpdateOpSchema,
+  timeoutMs: timeoutMsSchema,
+};
+
+/** The chunk after an update committed: `exists` is false after a remove. */
+export const updateReplySchema = z.strictObject({
+  exists: z.boolean(),
+  version: chunkVersionSchema,
+  length: byteCount,
+  checksum: u32,
+});
+export type UpdateReply = z.infer<typeof updateReplySchema>;
+
+/** A client's update, sent to the head of the chain. Not idempotent: a retry makes a new version. */
+export const write = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 1,
+  name: 'Storage.write',
+  request: z.strictObject(updateTargetFields),
+  response: updateReplySchema,
+  idempotent: false,
+});
+
+/** An update passed from a target to its successor, with the version the head assigned. */
+export const forward = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 2,
+  name: 'Storage.forward',
+  request: z.strictObject({
+    ...updateTargetFields,
+    updateVersion: chunkVersionSchema.min(1),
+    fromTargetId: targetIdSchema,
+  }),
+  response: updateReplySchema,
+  idempotent: false,
+});
+
+/** Reads a range of a chunk's committed version (or its pending version, when `relaxed`). */
+export const read = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 3,
+  name: 'Storage.read',
+  request: z.strictObject({
+    targetId: targetIdSchema,
+    chunkId: chunkIdSchema,
+    offset: byteCount,
+    length: byteCount,
+    /** Return a pending version instead of answering ChunkNotCommitted. */
+    relaxed: z.boolean().default(false),
+  }),
+  response: z.strictObject({
+    version: chunkVersionSchema,
+    /** Length of the whole version read; the payload stops at its end. */
+    chunkLength: byteCount,
+    /** Bytes in the payload and their CRC32C. */
+    length: byteCount,
+    checksum: u32,
+    /** True when a relaxed read returned a version that is not committed yet. */
+    uncommitted: z.boolean(),
+  }),
+  idempotent: true,
+});
+
+/** Committed chunk metadata as recovery compares it. */
+export const chunkMetaSchema = z.strictObject({
+  chunkId: chunkIdSchema,
+  version: chunkVersionSchema,
+  chainVersion: u32,
+  length: byteCount,
+  checksum: u32,
+  /** The pending version's number, when an update is in flight. */
+  pendingVersion: chunkVersionSchema.optional(),
+});
+export type ChunkMetaRecord = z.infer<typeof chunkMetaSchema>;
+
+/** The committed chunks of a file on one target: the last one and how much the file holds there. */
+export const queryLastChunk = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 4,
+  name: 'Storage.queryLastChunk',
+  request: z.strictObject({
+    targetId: targetIdSchema,
+    inode: inodeIdSchema,
+    /** Chunk indexes considered: [beginIndex, endIndex). */
+    beginIndex: chunkIndexSchema.default(0),
+    endIndex: z.number().int().min(0).max(0x1_0000_0000).default(0x1_0000_0000),
+  }),
+  response: z.strictObject({
+    last: z
+      .strictObject({ index: chunkIndexSchema, version: chunkVersionSchema, length: byteCount })
+      .nullable(),
+    chunkCount: byteCount,
+    totalBytes: byteCount,
+    /** Chunks of the range with an update in flight; their length may still change. */
+    uncommittedCount: byteCount,
+  }),
+  idempotent: true,
+});
+
+/** A page of a target's chunk metadata in chunk id order, for recovery. */
+export const dumpChunkMeta = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 5,
+  name: 'Storage.dumpChunkMeta',
+  request: z.strictObject({
+    targetId: targetIdSchema,
+    /** Start after this chunk id; null for the first page. */
+    after: chunkIdSchema.nullable(),
+    limit: z.number().int().min(1).max(limits.storageDumpChunksMax),
+  }),
+  response: z.strictObject({
+    chunks: z.array(chunkMetaSchema).max(limits.storageDumpChunksMax),
+    /** The cursor of the next page; null when this page is the last. */
+    next: chunkIdSchema.nullable(),
+  }),
+  idempotent: true,
+});
+
+/** Reads a page of committed chunks from disk and verifies their checksums (scrubbing). */
+export const scrubChunks = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 6,
+  name: 'Storage.scrubChunks',
+  request: z.strictObject({
+    targetId: targetIdSchema,
+    after: chunkIdSchema.nullable(),
+    limit: z.number().int().min(1).max(limits.storageScrubChunksMax),
+  }),
+  response: z.strictObject({
+    chunks: z
+      .array(
+        z.strictObject({
+          chunkId: chunkIdSchema,
+          version: chunkVersionSchema,
+          length: byteCount,
+          checksum: u32,
+          /** False when the data on disk fails its checksum. */
+          intact: z.boolean(),
+        }),
+      )
+      .max(limits.storageScrubChunksMax),
+    next: chunkIdSchema.nullable(),
+  }),
+  idempotent: true,
+});
+
+/** Per-target counters of one process; a counter only grows while the process lives. */
+export const targetCountersSchema = z.strictObject({
+  clientWrites: byteCount,
+  forwardedWrites: byteCount,
+  reads: byteCount,
+  bytesWritten: byteCount,
+  bytesRead: byteCount,
+  checksumFailures: byteCount,
+});
+export type TargetCounters = z.infer<typeof targetCountersSchema>;
+
+/** The targets this process serves, as it sees them. */
+export const listTargets = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 7,
+  name: 'Storage.listTargets',
+  request: z.strictObject({}),
+  response: z.strictObject({
+    nodeId: nodeIdSchema,
+    targets: z
+      .array(
+        z.strictObject({
+          targetId: targetIdSchema,
+          path: z.string(),
+          localState: localStateSchema,
+          /** As in this process's routing info; absent before the target is known to mgmtd. */
+          publicState: publicStateSchema.optional(),
+          chainId: u32,
+          chunkCount: byteCount,
+          committedBytes: byteCount,
+          usedBytes: byteCount,
+          capacityBytes: byteCount,
+          counters: targetCountersSchema,
+        }),
+      )
+      .max(limits.storageTargetsPerNodeMax),
+  }),
+  idempotent: true,
+});

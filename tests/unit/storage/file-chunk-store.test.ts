@@ -1,0 +1,329 @@
+// Proves the TypeScript chunk store keeps committed and pending versions apart, applies partial,
+// unaligned and appending writes, truncates and removes, survives a crash between prepare and
+// commit, detects a flipped byte on read (and never returns it), and refuses writes on a full disk
+// before writing anything.
+import fc from 'fast-check';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { crc32c } from '../../../src/common/crc32c.js';
+import { hasCode } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { StorageCode } from '../../../src/common/status-code.js';
+import { formatChunkId, type ChunkId } from '../../../src/storage/protocol/index.js';
+import type { ChunkUpdate, DiskUsage } from '../../../src/storage/store/chunk-store.js';
+import { FileChunkStore, type CorruptionEvent } from '../../../src/storage/store/file-chunk-store.js';
+
+const blockBytes = 64;
+const chunk: ChunkId = { inode: 0x1234n, index: 7 };
+
+let dir: string;
+let stores: FileChunkStore[];
+let free: DiskUsage;
+let corruptions: CorruptionEvent[];
+
+async function openStore(path = join(dir, 'target')): Promise<FileChunkStore> {
+  const store = await FileChunkStore.open({
+    targetId: 101,
+    path,
+    durable: false,
+    freeSpaceReserveBytes: 1_000,
+    logger: silentLogger(),
+    blockBytes,
+    freeSpace: { probe: async () => free },
+    onCorruption: (event) => corruptions.push(event),
+  });
+  stores.push(store);
+  return store;
+}
+
+/** Prepares and commits one update, as the tail of a chain does. */
+async function apply(store: FileChunkStore, update: ChunkUpdate, chunkId = chunk): Promise<void> {
+  const version = (store.stat(chunkId)?.committed?.version ?? 0) + 1;
+  await store.prepare(chunkId, update, { version, chainVersion: 1 });
+  await store.commit(chunkId, version);
+}
+
+async function readAll(store: FileChunkStore, chunkId = chunk): Promise<Buffer> {
+  return (await store.read(chunkId, { offset: 0, length: 1 << 20, pending: false })).data;
+}
+
+function dataFiles(): string[] {
+  const root = join(dir, 'target', 'data');
+  return readdirSync(root).flatMap((sub) =>
+    readdirSync(join(root, sub)).map((name) => join(root, sub, name)),
+  );
+}
+
+const text = (value: string): Buffer => Buffer.from(value);
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), '3fs-chunk-store-'));
+  stores = [];
+  corruptions = [];
+  free = { capacityBytes: 1 << 30, usedBytes: 0, freeBytes: 1 << 30 };
+});
+afterEach(async () => {
+  for (const store of stores) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the file chunk store', () => {
+  it('keeps the committed version readable while a pending version exists', async () => {
+    const store = await openStore();
+    await apply(store, { kind: 'write', offset: 0, data: text('hello') });
+    await store.prepare(
+      chunk,
+      { kind: 'write', offset: 0, data: text('J') },
+      { version: 2, chainVersion: 3 },
+    );
+    expect(store.stat(chunk)).toMatchObject({
+      committed: { version: 1, length: 5, checksum: crc32c(text('hello')) },
+      pending: { version: 2, chainVersion: 3, length: 5, removed: false },
+    });
+    expect((await readAll(store)).toString()).toBe('hello');
+    const relaxed = await store.read(chunk, { offset: 0, length: 100, pending: true });
+    expect(relaxed.data.toString()).toBe('Jello');
+    expect(relaxed.uncommitted).toBe(true);
+    await store.commit(chunk, 2);
+    expect((await readAll(store)).toString()).toBe('Jello');
+    expect(store.stat(chunk)?.pending).toBeUndefined();
+  });
+
+  it('applies partial and unaligned writes and reads across block boundaries', async () => {
+    const store = await openStore();
+    const model = Buffer.alloc(300);
+    const writes: Array<[number, number]> = [
+      [0, 300],
+      [63, 2],
+      [1, 130],
+      [200, 100],
+      [299, 1],
+    ];
+    for (const [offset, length] of writes) {
+      const data = Buffer.alloc(length, (offset + length) % 251);
+      data.copy(model, offset);
+      await apply(store, { kind: 'write', offset, data });
+    }
+    expect(await readAll(store)).toEqual(model);
+    for (const [offset, length] of [
+      [0, 1],
+      [63, 2],
+      [64, 64],
+      [100, 150],
+      [290, 50],
+      [300, 10],
+    ] as const) {
+      const { data } = await store.read(chunk, { offset, length, pending: false });
+      expect(data).toEqual(model.subarray(offset, Math.min(300, offset + length)));
+    }
+    expect(store.stat(chunk)?.committed?.checksum).toBe(crc32c(model));
+  });
+
+  it('appends in place without copying the chunk, and fills a gap with zeros', async () => {
+    const store = await openStore();
+    await apply(store, { kind: 'write', offset: 0, data: text('abc') });
+    await apply(store, { kind: 'write', offset: 3, data: text('def') });
+    await apply(store, { kind: 'write', offset: 10, data: text('xyz') });
+    // Appends reuse the data file: still one generation on disk.
+    expect(dataFiles()).toHaveLength(1);
+    expect(dataFiles()[0]).toMatch(new RegExp(`${formatChunkId(chunk)}\\.1$`));
+    const expected = Buffer.concat([text('abcdef'), Buffer.alloc(4), text('xyz')]);
+    expect(await readAll(store)).toEqual(expected);
+    expect(store.stat(chunk)?.committed).toMatchObject({
+      version: 3,
+      length: 13,
+      checksum: crc32c(expected),
+    });
+    // An overwrite of committed bytes writes a new generation and drops the old one at commit.
+    await apply(store, { kind: 'write', offset: 1, data: text('B') });
+    expect(dataFiles()).toHaveLength(1);
+    expect(dataFiles()[0]).toMatch(/\.2$/);
+  });
+
+  it('truncates down and up, replaces and removes', async () => {
+    const store = await openStore();
+    await apply(store, { kind: 'write', offset: 0, data: Buffer.alloc(200, 9) });
+    await apply(store, { kind: 'truncate', length: 70 });
+    expect(await readAll(store)).toEqual(Buffer.alloc(70, 9));
+    await apply(store, { kind: 'truncate', length: 100 });
+    expect(await readAll(store)).toEqual(Buffer.concat([Buffer.alloc(70, 9), Buffer.alloc(30)]));
+    expect(store.stat(chunk)?.committed?.checksum).toBe(crc32c(await readAll(store)));
+    await apply(store, { kind: 'replace', data: text('new') });
+    expect((await readAll(store)).toString()).toBe('new');
+    await apply(store, { kind: 'remove' });
+    expect(store.stat(chunk)).toBeUndefined();
+    await expect(readAll(store)).rejects.toSatisfy((error) => hasCode(error, StorageCode.ChunkNotFound));
+    expect(dataFiles()).toHaveLength(0);
+    expect(store.totals()).toEqual({ chunkCount: 0, committedBytes: 0 });
+  });
+
+  it('detects a flipped byte on read, reports it, and never returns the bytes', async () => {
+    const store = await openStore();
+    await apply(store, { kind: 'write', offset: 0, data: Buffer.alloc(200, 1) });
+    const [file] = dataFiles();
+    if (file === undefined) throw new Error('no data file');
+    const bytes = readFileSync(file);
+    bytes[150] = (bytes[150] ?? 0) ^ 0xff;
+    writeFileSync(file, bytes);
+    // A read of an untouched block still succeeds; one covering the damaged block fails.
+    expect((await store.read(chunk, { offset: 0, length: 64, pending: false })).data).toEqual(
+      Buffer.alloc(64, 1),
+    );
+    await expect(store.read(chunk, { offset: 140, length: 20, pending: false })).rejects.toSatisfy((error) =>
+      hasCode(error, StorageCode.ChunkCorrupted),
+    );
+    expect(corruptions).toHaveLength(1);
+    expect(corruptions[0]).toMatchObject({ version: 1, detail: 'block 2 fails its CRC32C' });
+    // An update that must copy the damaged bytes refuses rather than spread them.
+    await expect(
+      store.prepare(chunk, { kind: 'write', offset: 0, data: text('x') }, { version: 2, chainVersion: 1 }),
+    ).rejects.toSatisfy((error) => hasCode(error, StorageCode.ChunkCorrupted));
+  });
+
+  it('refuses a write on a full disk before writing, and keeps the committed version', async () => {
+    const store = await openStore();
+    await apply(store, { kind: 'write', offset: 0, data: text('kept') });
+    free = { capacityBytes: 1 << 30, usedBytes: 1 << 30, freeBytes: 1_500 };
+    await expect(
+      store.prepare(
+        chunk,
+        { kind: 'write', offset: 4, data: Buffer.alloc(600) },
+        { version: 2, chainVersion: 1 },
+      ),
+    ).rejects.toSatisfy((error) => hasCode(error, StorageCode.NoSpace));
+    expect(store.stat(chunk)?.pending).toBeUndefined();
+    expect((await readAll(store)).toString()).toBe('kept');
+    // A shrink writes nothing and needs no space.
+    await apply(store, { kind: 'truncate', length: 2 });
+    expect((await readAll(store)).toString()).toBe('ke');
+  });
+
+  it('leaves the old committed version after a crash between prepare and commit', async () => {
+    const path = join(dir, 'target');
+    const store = await openStore(path);
+    const other: ChunkId = { inode: 0x1234n, index: 8 };
+    await apply(store, { kind: 'write', offset: 0, data: text('old') });
+    await apply(store, { kind: 'write', offset: 0, data: text('base') }, other);
+    await store.prepare(
+      chunk,
+      { kind: 'write', offset: 0, data: text('NEW!') },
+      { version: 2, chainVersion: 1 },
+    );
+    await store.prepare(
+      other,
+      { kind: 'write', offset: 4, data: text('+tail') },
+      { version: 2, chainVersion: 1 },
+    );
+    expect(dataFiles()).toHaveLength(3);
+    // No close: the process dies with both updates pending.
+    stores.pop();
+    const reopened = await openStore(path);
+    expect((await readAll(reopened)).toString()).toBe('old');
+    expect((await readAll(reopened, other)).toString()).toBe('base');
+    expect(reopened.stat(chunk)?.pending).toBeUndefined();
+    // The orphan generation written for the overwrite is collected; the appended file stays.
+    expect(dataFiles()).toHaveLength(2);
+    await store.close();
+  });
+
+  it('answers the last chunk of a file with its length and totals', async () => {
+    const store = await openStore();
+    for (const index of [0, 1, 2]) {
+      await apply(store, { kind: 'write', offset: 0, data: Buffer.alloc(10 + index) }, { inode: 5n, index });
+    }
+    await apply(store, { kind: 'write', offset: 0, data: Buffer.alloc(99) }, { inode: 6n, index: 0 });
+    expect(store.lastChunk({ inode: 5n, beginIndex: 0, endIndex: 2 ** 32 })).toEqual({
+      last: { index: 2, version: 1, length: 12 },
+      chunkCount: 3,
+      totalBytes: 33,
+      uncommittedCount: 0,
+    });
+    expect(store.lastChunk({ inode: 5n, beginIndex: 0, endIndex: 2 }).last?.index).toBe(1);
+    expect(store.lastChunk({ inode: 7n, beginIndex: 0, endIndex: 2 ** 32 }).last).toBeUndefined();
+    await store.prepare(
+      { inode: 5n, index: 2 },
+      { kind: 'truncate', length: 1 },
+      { version: 2, chainVersion: 1 },
+    );
+    expect(store.lastChunk({ inode: 5n, beginIndex: 0, endIndex: 2 ** 32 }).uncommittedCount).toBe(1);
+    expect(store.list({ after: undefined, limit: 10 }).map((info) => info.chunkId.index)).toEqual([
+      0, 1, 2, 0,
+    ]);
+    expect(store.list({ after: { inode: 5n, index: 1 }, limit: 1 })[0]?.pending?.version).toBe(2);
+  });
+
+  it('refuses to open a directory that belongs to another target', async () => {
+    const store = await openStore();
+    await store.close();
+    await expect(
+      FileChunkStore.open({
+        targetId: 999,
+        path: join(dir, 'target'),
+        durable: false,
+        freeSpaceReserveBytes: 0,
+        logger: silentLogger(),
+      }),
+    ).rejects.toThrow(/belongs to target 101/);
+  });
+
+  it('matches a byte-array model over random update sequences', async () => {
+    const update = fc.oneof(
+      fc.record({
+        kind: fc.constant('write' as const),
+        offset: fc.nat(400),
+        data: fc.uint8Array({ maxLength: 150 }),
+      }),
+      fc.record({ kind: fc.constant('replace' as const), data: fc.uint8Array({ maxLength: 300 }) }),
+      fc.record({ kind: fc.constant('truncate' as const), length: fc.nat(500) }),
+      fc.record({ kind: fc.constant('remove' as const) }),
+    );
+    const store = await openStore();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(update, { maxLength: 12 }), async (updates) => {
+        // Each run takes a chunk of its own in the one store.
+        const chunkId: ChunkId = { inode: 99n, index: run++ };
+        let model: Buffer | undefined;
+        for (const raw of updates) {
+          const next: ChunkUpdate =
+            raw.kind === 'write' || raw.kind === 'replace' ? { ...raw, data: Buffer.from(raw.data) } : raw;
+          await apply(store, next, chunkId);
+          model = applyToModel(model, next);
+        }
+        if (model === undefined) {
+          expect(store.stat(chunkId)).toBeUndefined();
+        } else {
+          expect(await readAll(store, chunkId)).toEqual(model);
+          expect(store.stat(chunkId)?.committed).toMatchObject({
+            length: model.length,
+            checksum: crc32c(model),
+          });
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+function applyToModel(model: Buffer | undefined, update: ChunkUpdate): Buffer | undefined {
+  const base = model ?? Buffer.alloc(0);
+  switch (update.kind) {
+    case 'write': {
+      const next = Buffer.alloc(Math.max(base.length, update.offset + update.data.length));
+      base.copy(next);
+      update.data.copy(next, update.offset);
+      return next;
+    }
+    case 'replace':
+      return Buffer.from(update.data);
+    case 'truncate': {
+      const next = Buffer.alloc(update.length);
+      base.copy(next, 0, 0, Math.min(base.length, update.length));
+      return next;
+    }
+    case 'remove':
+      return undefined;
+  }
+}
