@@ -1,0 +1,64 @@
+// storage_main: the storage service (DESIGN §7). Usage: storage_main --config storage.toml
+import { Command } from 'commander';
+import { systemClock } from '../common/clock.js';
+import { loadConfig, readSecretFile } from '../common/config.js';
+import { describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import { createLogger } from '../common/logger.js';
+import { runService } from '../common/service-runtime.js';
+import { version } from '../common/version.js';
+import { RpcClient, RpcServer } from '../rpc/index.js';
+import { StorageNode, storageConfigSchema } from '../storage/index.js';
+
+/** Exit status of a fenced process: it stopped on purpose and must rejoin through recovery. */
+const fencedExitCode = 3;
+
+const program = new Command('storage_main')
+  .description('3fs-ts storage service: chunk stores on local targets, replicated with CRAQ')
+  .version(version)
+  .requiredOption('--config <file>', 'TOML configuration file')
+  .parse();
+
+const options = program.opts<{ config: string }>();
+let config;
+try {
+  config = loadConfig(storageConfigSchema, options.config);
+} catch (error) {
+  console.error(describeError(error));
+  process.exit(2);
+}
+const logger = createLogger({ component: 'storage', level: config.log.level });
+
+await runService({
+  name: 'storage',
+  logger,
+  start: async () => {
+    const clusterSecret = readSecretFile(config.cluster.secret_file);
+    // A frame carries at most one chunk plus its header and body.
+    const frameBytesMax = Math.max(
+      limits.rpcFrameBytesMaxDefault,
+      config.storage.chunk_size_max_bytes + 1024 * 1024,
+    );
+    const rpcServer = new RpcServer({ clusterSecret, logger, frameBytesMax });
+    const rpcClient = new RpcClient({ clusterSecret, logger, frameBytesMax });
+    const node = await StorageNode.open({
+      config,
+      rpcServer,
+      rpcClient,
+      clock: systemClock,
+      logger,
+      onFenced: () => process.exit(fencedExitCode),
+    });
+    const bound = await rpcServer.listen(config.node.listen);
+    const address = config.node.advertise ?? bound;
+    logger.info({ listen: bound, address, nodeId: config.node.id }, 'storage listening');
+    node.start(address);
+    return {
+      stop: async () => {
+        await rpcServer.close({ drainMs: 5_000 });
+        await node.stop();
+        await rpcClient.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,84 @@
+/** The TOML configuration of storage_main, validated at start-up. */
+import { z } from 'zod';
+import {
+  clusterSectionSchema,
+  logSectionSchema,
+  mgmtdClientSectionSchema,
+  nodeSectionSchema,
+} from '../common/config.js';
+import { limits } from '../common/limits.js';
+import { targetIdSchema } from '../mgmtd/protocol/index.js';
+
+const positiveMs = z.number().int().min(1).max(3_600_000);
+
+export const storageConfigSchema = z.strictObject({
+  node: nodeSectionSchema,
+  cluster: clusterSectionSchema,
+  mgmtd: mgmtdClientSectionSchema
+    .extend({
+      /** mgmtd's heartbeat timeout: the process fences itself after half of it without mgmtd. */
+      heartbeat_timeout_ms: positiveMs.default(limits.heartbeatTimeoutMsDefault),
+    })
+    .superRefine((section, context) => {
+      if (section.heartbeat_interval_ms * 3 > section.heartbeat_timeout_ms) {
+        context.addIssue({
+          code: 'custom',
+          path: ['heartbeat_timeout_ms'],
+          message: 'must be at least three times heartbeat_interval_ms',
+        });
+      }
+    }),
+  storage: z
+    .strictObject({
+      /** The targets of this process: a target id (unique in the cluster) and its directory. */
+      targets: z
+        .array(z.strictObject({ id: targetIdSchema, path: z.string().min(1).max(4096) }))
+        .min(1)
+        .max(limits.storageTargetsPerNodeMax),
+      /** Largest chunk size a write may name. */
+      chunk_size_max_bytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(limits.storageChunkBytesMax)
+        .default(limits.storageChunkBytesMax),
+      /** Free space each target keeps back; a write that would use it fails with NoSpace. */
+      free_space_reserve_bytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(Number.MAX_SAFE_INTEGER)
+        .default(limits.storageFreeSpaceReserveBytesDefault),
+      /**
+       * `power-loss`: data and metadata are fsynced before a write is acknowledged. `process-crash`:
+       * no fsync; an acknowledged write survives a crash of the process but not of the machine.
+       */
+      durability: z.enum(['power-loss', 'process-crash']).default('power-loss'),
+      /** Writes that may wait for one chunk's lock. */
+      chunk_lock_waiters_max: z.number().int().min(0).max(65_536).default(limits.storageChunkLockWaitersMax),
+    })
+    .superRefine((section, context) => {
+      const ids = new Set<number>();
+      const paths = new Set<string>();
+      section.targets.forEach((target, index) => {
+        if (ids.has(target.id)) {
+          context.addIssue({
+            code: 'custom',
+            path: ['targets', index, 'id'],
+            message: `target id ${target.id} is listed twice`,
+          });
+        }
+        if (paths.has(target.path)) {
+          context.addIssue({
+            code: 'custom',
+            path: ['targets', index, 'path'],
+            message: `path ${target.path} is listed twice`,
+          });
+        }
+        ids.add(target.id);
+        paths.add(target.path);
+      });
+    }),
+  log: logSectionSchema.prefault({}),
+});
+export type StorageConfig = z.output<typeof storageConfigSchema>;

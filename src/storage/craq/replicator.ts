@@ -1,0 +1,286 @@
+/**
+ * CRAQ writes on one storage process (DESIGN §7). A client write enters at the head: its chain
+ * version is checked against the latest routing info, the chunk's lock is taken, the pending
+ * version is built, the update goes to the successor, and each target commits on the way back
+ * once its successor has committed (the tail commits first). A write is acknowledged only after
+ * every writable replica has committed it.
+ *
+ * A failed forward leaves the head's pending version in place (a successor may have committed it
+ * before the answer was lost). The next write of that chunk first settles it: the head sends the
+ * pending version whole to its successor (which acknowledges at once if it has it already) and
+ * commits it, and only then applies the new update. So replicas never commit different bytes
+ * under the same version.
+ */
+import type { Clock } from '../../common/clock.js';
+import { crc32c } from '../../common/crc32c.js';
+import { FsError, assert } from '../../common/errors.js';
+import { limits } from '../../common/limits.js';
+import type { Logger } from '../../common/logger.js';
+import { StorageCode } from '../../common/status-code.js';
+import { formatChunkId, type ChunkId, type ChunkUpdateOp, type UpdateReply } from '../protocol/index.js';
+import type { RoutingView } from '../routing-view.js';
+import type { ChunkUpdate, ChunkVersionInfo } from '../store/chunk-store.js';
+import type { StorageTarget, TargetRegistry } from '../storage-target.js';
+import { planWrite, type Successor, type WriteEntry, type WritePlan } from './forward-plan.js';
+import type { Forwarder, WireUpdate } from './forwarder.js';
+import { decideForwardedUpdate, isWholeChunkUpdate, nextUpdateVersion } from './update-version.js';
+import { toChunkUpdate } from './update-validation.js';
+
+/** The fields every update request carries. */
+export interface UpdateRequest {
+  readonly targetId: number;
+  readonly chainId: number;
+  readonly chainVersion: number;
+  readonly chunkId: ChunkId;
+  readonly chunkSizeBytes: number;
+  readonly op: ChunkUpdateOp;
+  readonly timeoutMs: number;
+}
+
+/** An update passed on by a predecessor. */
+export interface ForwardedUpdateRequest extends UpdateRequest {
+  readonly updateVersion: number;
+  readonly fromTargetId: number;
+}
+
+export interface ReplicatorOptions {
+  readonly targets: TargetRegistry;
+  readonly routing: RoutingView;
+  readonly forwarder: Forwarder;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly chunkSizeMaxBytes: number;
+}
+
+/** One update on its way through this target. */
+interface Step {
+  readonly target: StorageTarget;
+  readonly request: UpdateRequest;
+  readonly deadlineMs: number;
+}
+
+function toReply(info: ChunkVersionInfo | undefined): UpdateReply {
+  return info === undefined
+    ? { exists: false, version: 0, length: 0, checksum: 0 }
+    : { exists: true, version: info.version, length: info.length, checksum: info.checksum };
+}
+
+export class Replicator {
+  private readonly logger: Logger;
+
+  constructor(private readonly options: ReplicatorOptions) {
+    this.logger = options.logger.child({ component: 'craq' });
+  }
+
+  /** A client's write at the head of the chain. */
+  async write(request: UpdateRequest, payload: Buffer | undefined): Promise<UpdateReply> {
+    const step = this.begin(request);
+    const update = this.checkUpdate(request, payload);
+    const entry: WriteEntry = { kind: 'client' };
+    await this.plan(request, entry);
+    const release = await step.target.locks.acquire(formatChunkId(request.chunkId), step.deadlineMs);
+    try {
+      // Re-planned after each wait: the chain may have changed meanwhile.
+      await this.settlePending(step, await this.plan(request, entry));
+      const plan = await this.plan(request, entry);
+      const committed = step.target.store.stat(request.chunkId)?.committed;
+      const version = nextUpdateVersion(committed?.version ?? 0);
+      const reply = await this.applyAndForward(step, { update, payload, version, plan });
+      step.target.counters.clientWrites += 1;
+      step.target.counters.bytesWritten += payload?.length ?? 0;
+      return reply;
+    } finally {
+      release();
+    }
+  }
+
+  /** An update forwarded by the predecessor, numbered by the head. */
+  async forwarded(request: ForwardedUpdateRequest, payload: Buffer | undefined): Promise<UpdateReply> {
+    const step = this.begin(request);
+    const update = this.checkUpdate(request, payload);
+    const entry: WriteEntry = { kind: 'forward', fromTargetId: request.fromTargetId };
+    await this.plan(request, entry);
+    const release = await step.target.locks.acquire(formatChunkId(request.chunkId), step.deadlineMs);
+    try {
+      const plan = await this.plan(request, entry);
+      const committed = step.target.store.stat(request.chunkId)?.committed;
+      const decision = decideForwardedUpdate({
+        committedVersion: committed?.version ?? 0,
+        updateVersion: request.updateVersion,
+        wholeChunk: isWholeChunkUpdate(request.op),
+      });
+      if (decision === 'already-committed') return toReply(committed);
+      if (decision === 'missing-base') {
+        throw new FsError(
+          StorageCode.ChunkVersionMismatch,
+          `chunk ${formatChunkId(request.chunkId)} is at version ${committed?.version ?? 0} on target ${step.target.targetId}; update ${request.updateVersion} needs version ${request.updateVersion - 1}`,
+        );
+      }
+      const reply = await this.applyAndForward(step, {
+        update,
+        payload,
+        version: request.updateVersion,
+        plan,
+      });
+      step.target.counters.forwardedWrites += 1;
+      step.target.counters.bytesWritten += payload?.length ?? 0;
+      return reply;
+    } finally {
+      release();
+    }
+  }
+
+  private begin(request: UpdateRequest): Step {
+    return {
+      target: this.options.targets.get(request.targetId),
+      request,
+      deadlineMs: this.options.clock.monotonicMs() + request.timeoutMs,
+    };
+  }
+
+  private checkUpdate(request: UpdateRequest, payload: Buffer | undefined): ChunkUpdate {
+    return toChunkUpdate({
+      op: request.op,
+      payload,
+      chunkSizeBytes: request.chunkSizeBytes,
+      chunkSizeMaxBytes: this.options.chunkSizeMaxBytes,
+    });
+  }
+
+  /**
+   * Plans the write from routing info. When the request may know a newer chain than this
+   * process (a higher version, or a chain it has not seen), routing info is refreshed once first.
+   */
+  private async plan(request: UpdateRequest, entry: WriteEntry): Promise<WritePlan> {
+    const { routing } = this.options;
+    const attempt = () =>
+      planWrite({
+        chain: routing.chain(request.chainId),
+        chainId: request.chainId,
+        chainVersion: request.chainVersion,
+        targetId: request.targetId,
+        entry,
+      });
+    let result = attempt();
+    const known = routing.chain(request.chainId);
+    if (!result.ok && (known === undefined || request.chainVersion > known.chainVersion)) {
+      await routing
+        .refresh()
+        .catch((error: unknown) =>
+          this.logger.warn(
+            { err: error },
+            'cannot refresh routing info; judging the request by the routing info held',
+          ),
+        );
+      result = attempt();
+    }
+    if (!result.ok) throw new FsError(result.code, result.message);
+    return result.plan;
+  }
+
+  /** Builds the pending version, passes the update on, and commits once the successor has. */
+  private async applyAndForward(
+    step: Step,
+    work: { update: ChunkUpdate; payload: Buffer | undefined; version: number; plan: WritePlan },
+  ): Promise<UpdateReply> {
+    const { target, request } = step;
+    const pending = await target.store.prepare(request.chunkId, work.update, {
+      version: work.version,
+      chainVersion: request.chainVersion,
+    });
+    if (work.plan.successor !== undefined) {
+      const reply = await this.forwardTo(step, work.plan.successor, {
+        version: work.version,
+        update: { op: request.op, payload: work.payload },
+      });
+      this.checkAgreement(step, pending, reply, work.version);
+    }
+    return toReply(await target.store.commit(request.chunkId, work.version));
+  }
+
+  /** Finishes an update that a failed write left pending here (see the file comment). */
+  private async settlePending(step: Step, plan: WritePlan): Promise<void> {
+    const { target, request } = step;
+    const pending = target.store.stat(request.chunkId)?.pending;
+    if (pending === undefined) return;
+    this.logger.info(
+      { targetId: target.targetId, chunkId: formatChunkId(request.chunkId), version: pending.version },
+      'settling an update left pending by a failed write',
+    );
+    if (plan.successor !== undefined) {
+      const update = await this.wholeChunk(target, request.chunkId);
+      const reply = await this.forwardTo(step, plan.successor, { version: pending.version, update });
+      this.checkAgreement(step, pending, reply, pending.version);
+    }
+    await target.store.commit(request.chunkId, pending.version);
+  }
+
+  private async forwardTo(
+    step: Step,
+    successor: Successor,
+    work: { version: number; update: WireUpdate },
+  ): Promise<UpdateReply> {
+    const { target, request } = step;
+    const address = this.options.routing.addressOfTarget(successor.targetId);
+    if (address === undefined) {
+      throw new FsError(
+        StorageCode.ForwardFailed,
+        `routing info has no address for target ${successor.targetId}`,
+      );
+    }
+    const timeoutMs = Math.floor(
+      step.deadlineMs - this.options.clock.monotonicMs() - limits.storageForwardMarginMs,
+    );
+    if (timeoutMs < 1) {
+      throw new FsError(StorageCode.ForwardFailed, `no time left to forward to target ${successor.targetId}`);
+    }
+    return this.options.forwarder.forward({
+      request: {
+        chainId: request.chainId,
+        chainVersion: request.chainVersion,
+        chunkId: request.chunkId,
+        chunkSizeBytes: request.chunkSizeBytes,
+        updateVersion: work.version,
+        fromTargetId: target.targetId,
+      },
+      successor,
+      address,
+      update: work.update,
+      wholeChunk: () => this.wholeChunk(target, request.chunkId),
+      timeoutMs,
+    });
+  }
+
+  /** The pending version as a whole-chunk update: a replace with its bytes, or a remove. */
+  private async wholeChunk(target: StorageTarget, chunkId: ChunkId): Promise<WireUpdate> {
+    const pending = target.store.stat(chunkId)?.pending;
+    assert(pending !== undefined, 'a whole-chunk forward sends a pending version');
+    if (pending.removed) return { op: { kind: 'remove' }, payload: undefined };
+    const { data } = await target.store.read(chunkId, { offset: 0, length: pending.length, pending: true });
+    return { op: { kind: 'replace', length: data.length, checksum: crc32c(data) }, payload: data };
+  }
+
+  /** Replicas that report the same version must hold the same bytes; a difference is logged loudly. */
+  private checkAgreement(
+    step: Step,
+    pending: { removed: boolean; length: number; checksum: number },
+    reply: UpdateReply,
+    version: number,
+  ): void {
+    if (reply.version !== version && reply.exists) return;
+    const same = pending.removed
+      ? !reply.exists
+      : reply.exists && reply.length === pending.length && reply.checksum === pending.checksum;
+    if (same) return;
+    this.logger.error(
+      {
+        targetId: step.target.targetId,
+        chunkId: formatChunkId(step.request.chunkId),
+        version,
+        local: pending,
+        successor: reply,
+      },
+      'replicas disagree on a chunk version',
+    );
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Checks of an update at the server's edge, before anything is locked or written: the chunk size
+ * against this target's maximum, the range against the chunk size, the payload against the
+ * announced length and its CRC32C. Each failure has its own status code and a message naming the
+ * numbers, and nothing is written.
+ */
+import { crc32c } from '../../common/crc32c.js';
+import { FsError } from '../../common/errors.js';
+import { StorageCode } from '../../common/status-code.js';
+import type { ChunkUpdateOp } from '../protocol/index.js';
+import type { ChunkUpdate } from '../store/chunk-store.js';
+
+function checkChunkSize(chunkSizeBytes: number, chunkSizeMaxBytes: number): void {
+  if (chunkSizeBytes > chunkSizeMaxBytes) {
+    throw new FsError(
+      StorageCode.PayloadTooLarge,
+      `chunk size ${chunkSizeBytes} exceeds this target's maximum of ${chunkSizeMaxBytes} bytes`,
+    );
+  }
+}
+
+function checkPayload(options: {
+  payload: Buffer | undefined;
+  length: number;
+  checksum: number;
+  offset: number;
+  chunkSizeBytes: number;
+}): Buffer {
+  const { payload, length, offset, chunkSizeBytes } = options;
+  if (length > chunkSizeBytes) {
+    throw new FsError(
+      StorageCode.PayloadTooLarge,
+      `a payload of ${length} bytes exceeds the chunk size of ${chunkSizeBytes}`,
+    );
+  }
+  if (offset + length > chunkSizeBytes) {
+    throw new FsError(
+      StorageCode.OffsetOutOfRange,
+      `bytes [${offset}, ${offset + length}) reach past the chunk size of ${chunkSizeBytes}`,
+    );
+  }
+  const received = payload?.length ?? 0;
+  if (payload === undefined || received !== length) {
+    throw new FsError(
+      StorageCode.PayloadLengthMismatch,
+      `the request announces ${length} bytes but its payload holds ${payload === undefined ? 'none' : received}`,
+    );
+  }
+  const actual = crc32c(payload);
+  if (actual !== options.checksum) {
+    throw new FsError(
+      StorageCode.ChecksumMismatch,
+      `the payload's CRC32C is ${actual.toString(16)}, the request says ${options.checksum.toString(16)}`,
+    );
+  }
+  return payload;
+}
+
+function checkNoPayload(payload: Buffer | undefined, kind: string): void {
+  if (payload !== undefined && payload.length > 0) {
+    throw new FsError(
+      StorageCode.PayloadLengthMismatch,
+      `a ${kind} carries no payload, got ${payload.length} bytes`,
+    );
+  }
+}
+
+/** Turns a request's update and payload into a checked ChunkUpdate, or throws a typed error. */
+export function toChunkUpdate(input: {
+  op: ChunkUpdateOp;
+  payload: Buffer | undefined;
+  chunkSizeBytes: number;
+  chunkSizeMaxBytes: number;
+}): ChunkUpdate {
+  const { op, payload, chunkSizeBytes } = input;
+  checkChunkSize(chunkSizeBytes, input.chunkSizeMaxBytes);
+  switch (op.kind) {
+    case 'write':
+      return {
+        kind: 'write',
+        offset: op.offset,
+        data: checkPayload({
+          payload,
+          length: op.length,
+          checksum: op.checksum,
+          offset: op.offset,
+          chunkSizeBytes,
+        }),
+      };
+    case 'replace':
+      return {
+        kind: 'replace',
+        data: checkPayload({ payload, length: op.length, checksum: op.checksum, offset: 0, chunkSizeBytes }),
+      };
+    case 'truncate':
+      checkNoPayload(payload, 'truncate');
+      if (op.length > chunkSizeBytes) {
+        throw new FsError(
+          StorageCode.OffsetOutOfRange,
+          `a truncate to ${op.length} bytes reaches past the chunk size of ${chunkSizeBytes}`,
+        );
+      }
+      return { kind: 'truncate', length: op.length };
+    case 'remove':
+      checkNoPayload(payload, 'remove');
+      return { kind: 'remove' };
+  }
+}
+
+/** Checks a read's range against the largest chunk a target holds. */
+export function checkReadRange(range: { offset: number; length: number }, chunkSizeMaxBytes: number): void {
+  if (range.length > chunkSizeMaxBytes) {
+    throw new FsError(
+      StorageCode.PayloadTooLarge,
+      `a read of ${range.length} bytes exceeds the largest chunk of ${chunkSizeMaxBytes} bytes`,
+    );
+  }
+  if (range.offset > chunkSizeMaxBytes) {
+    throw new FsError(
+      StorageCode.OffsetOutOfRange,
+      `offset ${range.offset} lies past the largest chunk of ${chunkSizeMaxBytes} bytes`,
+    );
+  }
+}

@@ -1,0 +1,8 @@
+/** The storage service (DESIGN §7): chunk stores, CRAQ replication, and a small chain-aware client. */
+export { StorageNode, type StorageNodeOptions } from './storage-node.js';
+export { storageConfigSchema, type StorageConfig } from './config.js';
+export { StorageClient, type StorageClientOptions } from './client/storage-client.js';
+export { FileChunkStore, type FileChunkStoreOptions } from './store/file-chunk-store.js';
+export type { ChunkStore, ChunkUpdate, ChunkInfo, DiskUsage } from './store/chunk-store.js';
+export type { FreeSpaceProbe } from './store/free-space.js';
+export * from './protocol/index.js';

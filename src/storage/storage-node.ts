@@ -1,0 +1,321 @@
+/**
+ * A storage process's life in the cluster: opens its targets' chunk stores, serves the storage
+ * methods, rejoins the cluster (routing info first, heartbeats only once its targets are shown
+ * down, see fencing.ts), reports each target's local state and disk usage in heartbeats, follows
+ * routing info, and fences itself (stops serving, then `onFenced`, which exits) when mgmtd has
+ * been unreachable for half the heartbeat timeout or routing info shows one of its targets
+ * offline or lastsrv.
+ */
+import { hostname } from 'node:os';
+import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { FsError, describeError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { StorageCode } from '../common/status-code.js';
+import { LocalState, PublicState, type RoutingInfo } from '../mgmtd/protocol/index.js';
+import type { RpcClient, RpcServer } from '../rpc/index.js';
+import type { StorageConfig } from './config.js';
+import { ChunkLocks } from './craq/chunk-locks.js';
+import { Forwarder } from './craq/forwarder.js';
+import { Replicator } from './craq/replicator.js';
+import {
+  fenceReason,
+  initialLocalState,
+  isAliveInChain,
+  mgmtdLost,
+  nextLocalState,
+  targetsNotYetDown,
+} from './fencing.js';
+import { loggingRecovery, type TargetRecovery } from './recovery/target-recovery.js';
+import { RoutingView } from './routing-view.js';
+import { StorageService } from './storage-service.js';
+import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
+import { FileChunkStore } from './store/file-chunk-store.js';
+import type { FreeSpaceProbe } from './store/free-space.js';
+
+export interface StorageNodeOptions {
+  readonly config: StorageConfig;
+  readonly rpcServer: RpcServer;
+  readonly rpcClient: RpcClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Called once when the process must fence itself; storage_main exits there. */
+  readonly onFenced: (reason: string) => void;
+  /** Free-space probe per target directory (statfs when absent). */
+  readonly freeSpace?: (path: string) => FreeSpaceProbe;
+  readonly recovery?: TargetRecovery;
+}
+
+export class StorageNode {
+  private readonly logger: Logger;
+  private readonly mgmtd: MgmtdClient;
+  private readonly routing: RoutingView;
+  private readonly recovery: TargetRecovery;
+  private heartbeat: HeartbeatLoop | undefined;
+  private fencingTimer: TimerHandle | undefined;
+  private usageTimer: TimerHandle | undefined;
+  private joined = false;
+  private fenced = false;
+  private stopped = false;
+  private readonly stopController = new AbortController();
+
+  private constructor(
+    private readonly options: StorageNodeOptions,
+    private readonly targets: TargetRegistry,
+  ) {
+    const { config, rpcClient, clock, logger } = options;
+    this.logger = logger.child({ nodeId: config.node.id });
+    this.mgmtd = new MgmtdClient({
+      addresses: config.mgmtd.addresses,
+      rpc: rpcClient,
+      clock,
+      logger: this.logger,
+      timeoutMs: config.mgmtd.timeout_ms,
+    });
+    this.routing = new RoutingView(() => this.mgmtd.refreshRoutingInfo());
+    this.recovery = options.recovery ?? loggingRecovery(this.logger);
+    this.routing.onUpdate((routing) => this.followRouting(routing));
+  }
+
+  /** Opens every target's chunk store and registers the storage methods on the RPC server. */
+  static async open(options: StorageNodeOptions): Promise<StorageNode> {
+    const { config, clock, logger } = options;
+    const targets = new TargetRegistry();
+    try {
+      for (const { id, path } of config.storage.targets) {
+        targets.add(await openTarget(options, id, path));
+        logger.info({ targetId: id, path, ...targets.get(id).store.totals() }, 'target opened');
+      }
+    } catch (error) {
+      await Promise.all(targets.all().map((target) => target.store.close()));
+      throw error;
+    }
+    const node = new StorageNode(options, targets);
+    const replicator = new Replicator({
+      targets,
+      routing: node.routing,
+      forwarder: new Forwarder(options.rpcClient, node.logger),
+      clock,
+      logger: node.logger,
+      chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
+    });
+    new StorageService({
+      nodeId: config.node.id,
+      targets,
+      routing: node.routing,
+      replicator,
+      chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
+      logger: node.logger,
+      serving: () => node.joined && !node.fenced && !node.stopped,
+    }).register(options.rpcServer);
+    return node;
+  }
+
+  /** Starts rejoining the cluster in the background, advertising `address`. */
+  start(address: string): void {
+    void this.join(address).catch((error: unknown) => {
+      if (this.stopped) return;
+      this.logger.fatal({ err: error }, `rejoining the cluster failed: ${describeError(error)}`);
+      this.fence(`rejoining the cluster failed: ${describeError(error)}`);
+    });
+  }
+
+  /** Recovery's sync-done: the target holds every committed chunk and reports up-to-date. */
+  markUpToDate(targetId: number): void {
+    this.targets.get(targetId).localState = LocalState.UpToDate;
+  }
+
+  /** Stops heartbeats and timers and closes the chunk stores (after the RPC server has drained). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopController.abort(new FsError(StorageCode.TargetNotServing, 'storage node is stopping'));
+    this.fencingTimer?.cancel();
+    this.usageTimer?.cancel();
+    await this.heartbeat?.stop();
+    await Promise.all(this.targets.all().map((target) => target.store.close()));
+  }
+
+  // --- joining ---------------------------------------------------------------------------
+
+  private async join(address: string): Promise<void> {
+    const routing = await this.waitUntilTargetsDown();
+    if (this.stopped) return;
+    for (const target of this.targets.all()) target.localState = initialLocalState(routing, target.targetId);
+    await this.refreshUsage();
+    const { config, clock } = this.options;
+    this.heartbeat = new HeartbeatLoop({
+      mgmtd: this.mgmtd,
+      clock,
+      logger: this.logger,
+      clusterId: config.cluster.id,
+      node: {
+        nodeId: config.node.id,
+        type: 'storage',
+        address,
+        hostname: config.node.hostname ?? hostname(),
+        tags: config.node.tags,
+      },
+      intervalMs: config.mgmtd.heartbeat_interval_ms,
+      targets: () =>
+        this.targets.all().map((target) => ({
+          targetId: target.targetId,
+          localState: target.localState,
+          usedBytes: target.usage.usedBytes,
+          capacityBytes: target.usage.capacityBytes,
+        })),
+      onRoutingInfo: (latest) => this.routing.update(latest),
+    });
+    this.joined = true;
+    this.logger.info(
+      {
+        targets: this.targets
+          .all()
+          .map((target) => ({ targetId: target.targetId, localState: target.localState })),
+      },
+      'heartbeats start',
+    );
+    this.heartbeat.start();
+    this.routing.update(routing);
+    this.followRouting(routing);
+    this.scheduleFencingCheck();
+    this.scheduleUsageRefresh();
+  }
+
+  /** Polls routing info until no target of this process is shown alive in a chain (fencing.ts). */
+  private async waitUntilTargetsDown(): Promise<RoutingInfo> {
+    const { clock, config } = this.options;
+    // No heartbeats yet, so nothing announces new routing info: it is polled once per interval.
+    const pollMs = config.mgmtd.heartbeat_interval_ms;
+    for (let round = 0; ; round++) {
+      try {
+        const routing = await this.mgmtd.refreshRoutingInfo();
+        const waiting = targetsNotYetDown(routing, this.targets.ids());
+        if (waiting.length === 0) return routing;
+        if (round % 20 === 0) {
+          this.logger.info(
+            { waitingFor: waiting, routingVersion: routing.routingVersion },
+            'restarted: waiting for mgmtd to show the targets offline before sending heartbeats',
+          );
+        }
+      } catch (error) {
+        if (round % 20 === 0)
+          this.logger.warn({ err: error }, `cannot fetch routing info: ${describeError(error)}`);
+      }
+      await clock.sleep(pollMs, this.stopController.signal);
+    }
+  }
+
+  // --- following routing info -------------------------------------------------------------
+
+  private followRouting(routing: RoutingInfo): void {
+    if (!this.joined || this.fenced || this.stopped) return;
+    const reason = fenceReason(routing, this.targets.all());
+    if (reason !== undefined) {
+      this.fence(reason);
+      return;
+    }
+    for (const target of this.targets.all()) {
+      const routed = routing.targets.find((candidate) => candidate.targetId === target.targetId);
+      target.localState = nextLocalState(target.localState, routed?.publicState);
+      if (isAliveInChain(routing, target.targetId)) target.seenAlive = true;
+    }
+    this.noticeSyncingSuccessors(routing);
+  }
+
+  /** Tells recovery about each syncing target that directly follows a target of this process. */
+  private noticeSyncingSuccessors(routing: RoutingInfo): void {
+    for (const chain of routing.chains) {
+      const writable = chain.targets.filter(
+        (member) => member.publicState === PublicState.Serving || member.publicState === PublicState.Syncing,
+      );
+      writable.forEach((member, index) => {
+        const previous = writable[index - 1];
+        if (member.publicState !== PublicState.Syncing || previous === undefined) return;
+        if (!this.targets.ids().includes(previous.targetId)) return;
+        this.recovery.successorSyncing({
+          chainId: chain.chainId,
+          localTargetId: previous.targetId,
+          syncingTargetId: member.targetId,
+        });
+      });
+    }
+  }
+
+  // --- fencing and usage ------------------------------------------------------------------
+
+  private scheduleFencingCheck(): void {
+    if (this.stopped || this.fenced) return;
+    const timeoutMs = this.options.config.mgmtd.heartbeat_timeout_ms;
+    this.fencingTimer = this.options.clock.setTimer(Math.max(10, Math.floor(timeoutMs / 10)), () => {
+      const unreachableForMs = this.heartbeat?.unreachableForMs() ?? 0;
+      if (mgmtdLost(unreachableForMs, timeoutMs)) {
+        this.fence(
+          `mgmtd unreachable for ${Math.round(unreachableForMs)} ms, half the heartbeat timeout of ${timeoutMs} ms`,
+        );
+        return;
+      }
+      this.scheduleFencingCheck();
+    });
+  }
+
+  private fence(reason: string): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.fencingTimer?.cancel();
+    this.usageTimer?.cancel();
+    void this.heartbeat?.stop();
+    this.logger.fatal({ reason }, 'fenced: this storage process stops serving and exits');
+    this.options.onFenced(reason);
+  }
+
+  private scheduleUsageRefresh(): void {
+    if (this.stopped || this.fenced) return;
+    this.usageTimer = this.options.clock.setTimer(this.options.config.mgmtd.heartbeat_interval_ms, () => {
+      void this.refreshUsage().finally(() => this.scheduleUsageRefresh());
+    });
+  }
+
+  private async refreshUsage(): Promise<void> {
+    for (const target of this.targets.all()) {
+      try {
+        target.usage = await target.store.diskUsage();
+      } catch (error) {
+        this.logger.warn(
+          { err: error, targetId: target.targetId },
+          `cannot measure disk usage: ${describeError(error)}`,
+        );
+      }
+    }
+  }
+}
+
+async function openTarget(
+  options: StorageNodeOptions,
+  targetId: number,
+  path: string,
+): Promise<StorageTarget> {
+  const { config, clock, logger } = options;
+  // The counters object exists before the store, whose corruption reports increment it.
+  const counters = newCounters();
+  const store = await FileChunkStore.open({
+    targetId,
+    path,
+    durable: config.storage.durability === 'power-loss',
+    freeSpaceReserveBytes: config.storage.free_space_reserve_bytes,
+    logger,
+    ...(options.freeSpace === undefined ? {} : { freeSpace: options.freeSpace(path) }),
+    onCorruption: () => {
+      counters.checksumFailures += 1;
+    },
+  });
+  return {
+    targetId,
+    path,
+    store,
+    locks: new ChunkLocks({ clock, waitersMax: config.storage.chunk_lock_waiters_max }),
+    localState: LocalState.Online,
+    seenAlive: false,
+    usage: await store.diskUsage(),
+    counters,
+  };
+}

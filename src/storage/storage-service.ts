@@ -1,0 +1,187 @@
+/**
+ * The RPC face of a storage process: registers every method of the storage protocol and maps
+ * each onto the replicator (writes) or a target's chunk store (reads, queries, dumps, scrubs).
+ * Reads and last-chunk queries are answered only by targets that are serving in this process's
+ * routing info; dumps and scrubs by any target, since recovery reads returning targets.
+ */
+import { crc32c } from '../common/crc32c.js';
+import { FsError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { StorageCode } from '../common/status-code.js';
+import type { RpcServer } from '../rpc/index.js';
+import { formatChunkId, storageMethods, type ChunkId } from './protocol/index.js';
+import { isReadable } from './craq/forward-plan.js';
+import type { Replicator } from './craq/replicator.js';
+import { checkReadRange } from './craq/update-validation.js';
+import type { RoutingView } from './routing-view.js';
+import type { StorageTarget, TargetRegistry } from './storage-target.js';
+
+export interface StorageServiceOptions {
+  readonly nodeId: number;
+  readonly targets: TargetRegistry;
+  readonly routing: RoutingView;
+  readonly replicator: Replicator;
+  readonly chunkSizeMaxBytes: number;
+  readonly logger: Logger;
+  /** False while the process rejoins the cluster or after it fenced itself: no reads or writes then. */
+  readonly serving: () => boolean;
+}
+
+export class StorageService {
+  constructor(private readonly options: StorageServiceOptions) {}
+
+  /** Registers the storage methods on `server`. */
+  register(server: RpcServer): void {
+    const { replicator } = this.options;
+    server.handle(storageMethods.write, async (request, context) => {
+      this.checkServing();
+      return replicator.write(request, context.payload);
+    });
+    server.handle(storageMethods.forward, async (request, context) => {
+      this.checkServing();
+      return replicator.forwarded(request, context.payload);
+    });
+    server.handle(storageMethods.read, async (request, context) => {
+      const target = this.readableTarget(request.targetId);
+      checkReadRange(request, this.options.chunkSizeMaxBytes);
+      const info = target.store.stat(request.chunkId);
+      if (info?.pending !== undefined && !request.relaxed) {
+        throw new FsError(
+          StorageCode.ChunkNotCommitted,
+          `chunk ${formatChunkId(request.chunkId)} has pending version ${info.pending.version} on target ${target.targetId}`,
+        );
+      }
+      const result = await target.store.read(request.chunkId, {
+        offset: request.offset,
+        length: request.length,
+        pending: request.relaxed,
+      });
+      target.counters.reads += 1;
+      target.counters.bytesRead += result.data.length;
+      context.setReplyPayload(result.data);
+      return {
+        version: result.info.version,
+        chunkLength: result.info.length,
+        length: result.data.length,
+        checksum: crc32c(result.data),
+        uncommitted: result.uncommitted,
+      };
+    });
+    server.handle(storageMethods.queryLastChunk, async (request) => {
+      const target = this.readableTarget(request.targetId);
+      const summary = target.store.lastChunk(request);
+      return {
+        last: summary.last ?? null,
+        chunkCount: summary.chunkCount,
+        totalBytes: summary.totalBytes,
+        uncommittedCount: summary.uncommittedCount,
+      };
+    });
+    server.handle(storageMethods.dumpChunkMeta, async (request) => {
+      const target = this.options.targets.get(request.targetId);
+      const page = target.store.list({ after: request.after ?? undefined, limit: request.limit });
+      const chunks = page.flatMap((info) =>
+        info.committed === undefined
+          ? []
+          : [
+              {
+                chunkId: info.chunkId,
+                version: info.committed.version,
+                chainVersion: info.committed.chainVersion,
+                length: info.committed.length,
+                checksum: info.committed.checksum,
+                ...(info.pending === undefined ? {} : { pendingVersion: info.pending.version }),
+              },
+            ],
+      );
+      return { chunks, next: nextCursor(page, request.limit) };
+    });
+    server.handle(storageMethods.scrubChunks, async (request) => {
+      const target = this.options.targets.get(request.targetId);
+      const page = target.store.list({ after: request.after ?? undefined, limit: request.limit });
+      const chunks = [];
+      for (const info of page) {
+        if (info.committed === undefined) continue;
+        chunks.push({ chunkId: info.chunkId, ...(await this.scrubOne(target, info.chunkId)) });
+      }
+      return { chunks, next: nextCursor(page, request.limit) };
+    });
+    server.handle(storageMethods.listTargets, async () => ({
+      nodeId: this.options.nodeId,
+      targets: this.options.targets.all().map((target) => {
+        const routed = this.options.routing.target(target.targetId);
+        const totals = target.store.totals();
+        return {
+          targetId: target.targetId,
+          path: target.path,
+          localState: target.localState,
+          ...(routed === undefined ? {} : { publicState: routed.publicState }),
+          chainId: routed?.chainId ?? 0,
+          chunkCount: totals.chunkCount,
+          committedBytes: totals.committedBytes,
+          usedBytes: target.usage.usedBytes,
+          capacityBytes: target.usage.capacityBytes,
+          counters: { ...target.counters },
+        };
+      }),
+    }));
+  }
+
+  private checkServing(): void {
+    if (!this.options.serving()) {
+      throw new FsError(
+        StorageCode.TargetNotServing,
+        `storage node ${this.options.nodeId} is not serving (rejoining the cluster, fenced or stopping)`,
+      );
+    }
+  }
+
+  private readableTarget(targetId: number): StorageTarget {
+    this.checkServing();
+    const target = this.options.targets.get(targetId);
+    const state = this.options.routing.publicState(targetId);
+    if (!isReadable(state)) {
+      throw new FsError(
+        StorageCode.TargetNotServing,
+        `target ${targetId} is ${state ?? 'unknown to routing info'}, not serving; read another replica`,
+      );
+    }
+    return target;
+  }
+
+  /** Reads a committed chunk whole and reports whether its bytes match their checksums. */
+  private async scrubOne(
+    target: StorageTarget,
+    chunkId: ChunkId,
+  ): Promise<{ version: number; length: number; checksum: number; intact: boolean }> {
+    const committed = target.store.stat(chunkId)?.committed;
+    if (committed === undefined) return { version: 0, length: 0, checksum: 0, intact: true };
+    try {
+      const result = await target.store.read(chunkId, {
+        offset: 0,
+        length: committed.length,
+        pending: false,
+      });
+      return {
+        version: result.info.version,
+        length: result.info.length,
+        checksum: result.info.checksum,
+        intact: true,
+      };
+    } catch (error) {
+      if (!(error instanceof FsError) || error.code !== StorageCode.ChunkCorrupted) throw error;
+      return {
+        version: committed.version,
+        length: committed.length,
+        checksum: committed.checksum,
+        intact: false,
+      };
+    }
+  }
+}
+
+/** The cursor after a full page, or null when the page was the last. */
+function nextCursor(page: ReadonlyArray<{ chunkId: ChunkId }>, limit: number): ChunkId | null {
+  const last = page[page.length - 1];
+  return page.length < limit || last === undefined ? null : last.chunkId;
+}

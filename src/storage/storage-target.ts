@@ -1,0 +1,63 @@
+/**
+ * One target served by this process: its chunk store, its chunk locks, its local state as
+ * reported in heartbeats, its last measured disk usage, and its counters. The registry maps the
+ * target ids of requests onto targets and refuses ids this process does not serve.
+ */
+import { FsError } from '../common/errors.js';
+import { StorageCode } from '../common/status-code.js';
+import type { LocalState } from '../mgmtd/protocol/index.js';
+import type { TargetCounters } from './protocol/index.js';
+import type { ChunkLocks } from './craq/chunk-locks.js';
+import type { ChunkStore, DiskUsage } from './store/chunk-store.js';
+
+export interface StorageTarget {
+  readonly targetId: number;
+  readonly path: string;
+  readonly store: ChunkStore;
+  readonly locks: ChunkLocks;
+  localState: LocalState;
+  /** Set once routing info has shown the target in a chain in a live state (serving, syncing, waiting). */
+  seenAlive: boolean;
+  usage: DiskUsage;
+  readonly counters: { -readonly [K in keyof TargetCounters]: TargetCounters[K] };
+}
+
+/** Fresh zeroed counters. */
+export function newCounters(): StorageTarget['counters'] {
+  return {
+    clientWrites: 0,
+    forwardedWrites: 0,
+    reads: 0,
+    bytesWritten: 0,
+    bytesRead: 0,
+    checksumFailures: 0,
+  };
+}
+
+export class TargetRegistry {
+  private readonly targets = new Map<number, StorageTarget>();
+
+  add(target: StorageTarget): void {
+    this.targets.set(target.targetId, target);
+  }
+
+  /** The target `targetId`, or TargetNotFound when this process does not serve it. */
+  get(targetId: number): StorageTarget {
+    const target = this.targets.get(targetId);
+    if (target === undefined) {
+      throw new FsError(
+        StorageCode.TargetNotFound,
+        `target ${targetId} is not served by this storage process`,
+      );
+    }
+    return target;
+  }
+
+  all(): StorageTarget[] {
+    return [...this.targets.values()];
+  }
+
+  ids(): number[] {
+    return [...this.targets.keys()];
+  }
+}

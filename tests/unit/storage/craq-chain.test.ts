@@ -1,0 +1,387 @@
+// Proves CRAQ on a chain of three in-process storage services over loopback RPC, with routing
+// info set by the test: a write is acknowledged after every replica committed it, a pending
+// version makes reads answer ChunkNotCommitted (a relaxed read returns it), an update left pending
+// by a lost acknowledgement is settled by the next write with all replicas identical, a syncing
+// successor and one that lacks an update get whole chunks, and a stale chain version is refused.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/common/clock.js';
+import { crc32c } from '../../../src/common/crc32c.js';
+import { FsError, hasCode } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { CommonCode, StorageCode } from '../../../src/common/status-code.js';
+import type { PublicState, RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
+import { RpcClient, RpcServer } from '../../../src/rpc/index.js';
+import { ChunkLocks } from '../../../src/storage/craq/chunk-locks.js';
+import { Forwarder } from '../../../src/storage/craq/forwarder.js';
+import { Replicator } from '../../../src/storage/craq/replicator.js';
+import { storageMethods, type ChunkId, type UpdateReply } from '../../../src/storage/protocol/index.js';
+import { RoutingView } from '../../../src/storage/routing-view.js';
+import { StorageService } from '../../../src/storage/storage-service.js';
+import { TargetRegistry, newCounters } from '../../../src/storage/storage-target.js';
+import type { ChunkStore } from '../../../src/storage/store/chunk-store.js';
+import { FileChunkStore } from '../../../src/storage/store/file-chunk-store.js';
+
+const secret = 'unit-test-cluster-secret-42';
+const chunkSizeBytes = 1 << 20;
+const chunk: ChunkId = { inode: 42n, index: 0 };
+
+/** Hooks run before a store operation; a hook that throws makes the operation fail. */
+interface Hooks {
+  beforePrepare?: () => Promise<void>;
+  beforeCommit?: () => Promise<void>;
+  afterCommit?: () => Promise<void>;
+}
+
+function hooked(inner: ChunkStore, hooks: Hooks): ChunkStore {
+  return {
+    stat: (chunkId) => inner.stat(chunkId),
+    prepare: async (chunkId, update, options) => {
+      await hooks.beforePrepare?.();
+      return inner.prepare(chunkId, update, options);
+    },
+    commit: async (chunkId, version) => {
+      await hooks.beforeCommit?.();
+      const result = await inner.commit(chunkId, version);
+      await hooks.afterCommit?.();
+      return result;
+    },
+    discardPending: (chunkId) => inner.discardPending(chunkId),
+    read: (chunkId, range) => inner.read(chunkId, range),
+    list: (options) => inner.list(options),
+    lastChunk: (options) => inner.lastChunk(options),
+    totals: () => inner.totals(),
+    diskUsage: () => inner.diskUsage(),
+    close: () => inner.close(),
+  };
+}
+
+interface TestNode {
+  targetId: number;
+  store: FileChunkStore;
+  hooks: Hooks;
+  routing: RoutingView;
+  server: RpcServer;
+  client: RpcClient;
+  address: string;
+}
+
+let dir: string;
+let nodes: TestNode[];
+let rpc: RpcClient;
+let routingVersion: number;
+
+async function startNode(index: number): Promise<TestNode> {
+  const targetId = (index + 1) * 100 + 1;
+  const logger = silentLogger();
+  const store = await FileChunkStore.open({
+    targetId,
+    path: join(dir, `target-${targetId}`),
+    durable: false,
+    freeSpaceReserveBytes: 0,
+    logger,
+  });
+  const hooks: Hooks = {};
+  const targets = new TargetRegistry();
+  targets.add({
+    targetId,
+    path: '',
+    store: hooked(store, hooks),
+    locks: new ChunkLocks({ clock: systemClock, waitersMax: 32 }),
+    localState: 'up-to-date',
+    seenAlive: true,
+    usage: { usedBytes: 0, capacityBytes: 0, freeBytes: 0 },
+    counters: newCounters(),
+  });
+  const routing = new RoutingView(async () => {
+    throw new FsError(CommonCode.NotImplemented, 'the test sets routing info');
+  });
+  const server = new RpcServer({ clusterSecret: secret, logger });
+  const client = new RpcClient({ clusterSecret: secret, logger });
+  const replicator = new Replicator({
+    targets,
+    routing,
+    forwarder: new Forwarder(client, logger),
+    clock: systemClock,
+    logger,
+    chunkSizeMaxBytes: chunkSizeBytes,
+  });
+  new StorageService({
+    nodeId: index + 1,
+    targets,
+    routing,
+    replicator,
+    chunkSizeMaxBytes: chunkSizeBytes,
+    logger,
+    serving: () => true,
+  }).register(server);
+  const address = await server.listen('127.0.0.1:0');
+  return { targetId, store, hooks, routing, server, client, address };
+}
+
+/** Publishes chain 1 with these members (in order) to every node, under a new chain version. */
+function publish(members: Array<[node: TestNode, state: PublicState]>, chainVersion: number): void {
+  routingVersion += 1;
+  const info: RoutingInfo = {
+    clusterId: 'test',
+    routingVersion,
+    nodes: nodes.map((node, index) => ({
+      nodeId: index + 1,
+      type: 'storage',
+      address: node.address,
+      hostname: 'test',
+      status: 'online',
+      lastHeartbeatMs: 0,
+      tags: [],
+    })),
+    targets: nodes.map((node, index) => ({
+      targetId: node.targetId,
+      nodeId: index + 1,
+      chainId: 1,
+      localState: 'up-to-date',
+      publicState: members.find(([member]) => member === node)?.[1] ?? 'offline',
+      usedBytes: 0,
+      capacityBytes: 0,
+    })),
+    chains: [
+      {
+        chainId: 1,
+        chainVersion,
+        targets: members.map(([node, publicState]) => ({ targetId: node.targetId, publicState })),
+      },
+    ],
+    chainTables: [],
+  };
+  for (const node of nodes) node.routing.update(info);
+}
+
+function write(head: TestNode, data: Buffer, offset: number, chainVersion = 1): Promise<UpdateReply> {
+  return rpc.call(
+    head.address,
+    storageMethods.write,
+    {
+      targetId: head.targetId,
+      chainId: 1,
+      chainVersion,
+      chunkId: chunk,
+      chunkSizeBytes,
+      op: { kind: 'write', offset, length: data.length, checksum: crc32c(data) },
+      timeoutMs: 5_000,
+    },
+    { payload: data },
+  );
+}
+
+async function committed(node: TestNode): Promise<Buffer> {
+  return (await node.store.read(chunk, { offset: 0, length: chunkSizeBytes, pending: false })).data;
+}
+
+function gate(): { wait: () => Promise<void>; open: () => void; reached: Promise<void> } {
+  let open = (): void => undefined;
+  let reach = (): void => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  return {
+    wait: async () => {
+      reach();
+      await opened;
+    },
+    open,
+    reached,
+  };
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), '3fs-craq-'));
+  routingVersion = 0;
+  nodes = [];
+  for (const index of [0, 1, 2]) nodes.push(await startNode(index));
+  rpc = new RpcClient({ clusterSecret: secret, logger: silentLogger() });
+});
+
+afterEach(async () => {
+  await rpc.close();
+  for (const node of nodes) {
+    await node.server.close({ drainMs: 100 });
+    await node.client.close();
+    await node.store.close();
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('CRAQ on a chain of three', () => {
+  it('acknowledges a write only after every replica committed it', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      1,
+    );
+    const reply = await write(head, Buffer.from('hello chain'), 0);
+    expect(reply).toEqual({
+      exists: true,
+      version: 1,
+      length: 11,
+      checksum: crc32c(Buffer.from('hello chain')),
+    });
+    for (const node of nodes) {
+      expect(node.store.stat(chunk)).toMatchObject({
+        committed: { version: 1, chainVersion: 1 },
+        pending: undefined,
+      });
+      expect((await committed(node)).toString()).toBe('hello chain');
+    }
+  });
+
+  it('answers ChunkNotCommitted while an update is in flight, and a relaxed read returns it', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      1,
+    );
+    await write(head, Buffer.from('v1'), 0);
+    const held = gate();
+    tail.hooks.beforePrepare = held.wait;
+    const inFlight = write(head, Buffer.from('v2'), 0);
+    await held.reached;
+    const read = (relaxed: boolean) =>
+      rpc.callWithPayload(head.address, storageMethods.read, {
+        targetId: head.targetId,
+        chunkId: chunk,
+        offset: 0,
+        length: 100,
+        relaxed,
+      });
+    await expect(read(false)).rejects.toSatisfy((error) => hasCode(error, StorageCode.ChunkNotCommitted));
+    const relaxed = await read(true);
+    expect(relaxed.payload?.toString()).toBe('v2');
+    expect(relaxed.response).toMatchObject({ version: 2, uncommitted: true });
+    // The tail has not seen the update: its committed version is still the old one.
+    expect((await committed(tail)).toString()).toBe('v1');
+    held.open();
+    expect((await inFlight).version).toBe(2);
+    for (const node of nodes) expect((await committed(node)).toString()).toBe('v2');
+  });
+
+  it('settles an update whose acknowledgement was lost before the next write', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      1,
+    );
+    await write(head, Buffer.from('aaaa'), 0);
+    // The middle fails to commit after the tail committed: head and middle keep the update pending.
+    let failures = 1;
+    middle.hooks.beforeCommit = async () => {
+      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected commit failure');
+    };
+    await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
+      hasCode(error, StorageCode.ForwardFailed),
+    );
+    expect(head.store.stat(chunk)?.pending?.version).toBe(2);
+    expect(tail.store.stat(chunk)?.committed?.version).toBe(2);
+    const reply = await write(head, Buffer.from('c'), 4);
+    expect(reply.version).toBe(3);
+    for (const node of nodes) {
+      expect(node.store.stat(chunk)).toMatchObject({ committed: { version: 3 }, pending: undefined });
+      expect((await committed(node)).toString()).toBe('aBBac');
+    }
+  });
+
+  it('sends a syncing successor whole chunks, and one that lacks an update the whole chunk', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+      ],
+      1,
+    );
+    await write(head, Buffer.from('0123456789'), 0);
+    expect(tail.store.stat(chunk)).toBeUndefined();
+    // The tail returns as syncing: the partial write reaches it as the whole chunk.
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'syncing'],
+      ],
+      2,
+    );
+    await write(head, Buffer.from('ab'), 3, 2);
+    expect((await committed(tail)).toString()).toBe('012ab56789');
+    // Serving again but one update behind: the middle's partial forward is refused and resent whole.
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+      ],
+      3,
+    );
+    await write(head, Buffer.from('Z'), 0, 3);
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      4,
+    );
+    await write(head, Buffer.from('!'), 9, 4);
+    for (const node of nodes) {
+      expect((await committed(node)).toString()).toBe('Z12ab5678!');
+      expect(node.store.stat(chunk)?.committed?.version).toBe(4);
+    }
+  });
+
+  it('refuses a stale chain version, and writes arriving anywhere but the head', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      5,
+    );
+    await expect(write(head, Buffer.from('x'), 0, 4)).rejects.toSatisfy((error) =>
+      hasCode(error, StorageCode.ChainVersionMismatch),
+    );
+    await expect(write(middle, Buffer.from('x'), 0, 5)).rejects.toSatisfy((error) =>
+      hasCode(error, StorageCode.NotChainHead),
+    );
+    for (const node of nodes) expect(node.store.stat(chunk)).toBeUndefined();
+    expect((await write(head, Buffer.from('x'), 0, 5)).version).toBe(1);
+  });
+
+  it('keeps all replicas identical under concurrent writes to one chunk', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      1,
+    );
+    const writes = Array.from({ length: 20 }, (_, n) => write(head, Buffer.alloc(100, n), (n % 7) * 30));
+    const replies = await Promise.all(writes);
+    expect(new Set(replies.map((reply) => reply.version)).size).toBe(20);
+    const expected = await committed(head);
+    for (const node of [middle, tail]) expect(await committed(node)).toEqual(expected);
+    expect(head.store.stat(chunk)?.committed?.version).toBe(20);
+  });
+});
