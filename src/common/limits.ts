@@ -44,6 +44,49 @@ export const limits = {
   kvSqliteGroupDurationMsMax: 20,
   /** The WAL file is truncated to this size after checkpoints, so one burst does not keep disk forever. */
   kvSqliteWalBytesMax: 64 * 1024 * 1024,
+  /** Connections one process keeps to PostgreSQL by default: one per transaction running at once. */
+  kvPostgresPoolSizeDefault: 10,
+  /** Deadline of opening a PostgreSQL connection, and of waiting for a free one from the pool. */
+  kvPostgresConnectTimeoutMsDefault: 5_000,
+  /** A statement never usefully runs longer than the transaction age limit it belongs to. */
+  kvPostgresStatementTimeoutMsDefault: 5_000,
+  /**
+   * The server ends a session idle inside a transaction for this long, so a client that vanished
+   * mid-transaction releases its locks; twice the age limit, which no live transaction outlasts.
+   */
+  kvPostgresIdleInTransactionMs: 10_000,
+  /** An idle pooled connection is closed after this long. */
+  kvPostgresIdleConnectionMs: 30_000,
+  /** Rows and bytes of one write statement at commit; larger transactions use several statements. */
+  kvPostgresWriteBatchRowsMax: 1_000,
+  kvPostgresWriteBatchBytesMax: 1024 * 1024,
+  /**
+   * Leading key bytes held in PostgreSQL's b-tree: a b-tree entry holds at most about 2,700
+   * bytes, far less than the 10,000-byte keys the KV accepts, so longer keys are indexed by this
+   * head plus a hash of the whole key.
+   */
+  kvPostgresKeyHeadBytes: 1_024,
+  /**
+   * How long a commit whose connection broke during COMMIT keeps asking the server (after it
+   * comes back) whether the transaction committed, before reporting CommitUnknown. Covers a
+   * server restart.
+   */
+  kvPostgresCommitResolveMsMax: 20_000,
+  /** Base interval (jittered up to twice this) between those questions. */
+  kvPostgresCommitResolvePollMs: 100,
+  /** FoundationDB API version the engine selects unless configured; the npm binding supports up to 720. */
+  kvFoundationDbApiVersionDefault: 710,
+  /** Bytes of the key prefix under which the FoundationDB engine keeps all its keys. */
+  kvFoundationDbPrefixBytesMax: 64,
+  /**
+   * A FoundationDB transaction, its retries included, gives up after this long (for example when
+   * the cluster is unreachable): FoundationDB itself would retry forever.
+   */
+  kvFoundationDbTransactionTimeoutMsDefault: 15_000,
+  /** Pairs and bytes one batch of an engine-to-engine copy moves: one read and one write transaction. */
+  kvCopyBatchPairsMax: 10_000,
+  /** Well under the 10 MB transaction limit, so a batch commits quickly on every engine. */
+  kvCopyBatchBytesMax: 4 * 1024 * 1024,
 
   // --- RPC
   /** Largest frame accepted by default: a 64 MiB chunk plus room for the header and body. */

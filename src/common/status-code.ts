@@ -53,6 +53,15 @@ export const KvCode = {
   Overloaded: 2012,
   /** A range read without a limit (or with one over the maximum) would return too many pairs. */
   RangeTooLarge: 2013,
+  /**
+   * The connection to the engine broke while it committed, and whether the commit applied could
+   * not be found out: the transaction may or may not have taken effect. Not retried automatically.
+   */
+  CommitUnknown: 2014,
+  /** A metadata copy found the destination store holding data and was not told to overwrite it. */
+  CopyTargetNotEmpty: 2015,
+  /** A metadata copy's final comparison of source and destination found a difference. */
+  CopyVerificationFailed: 2016,
 } as const;
 
 /** Cluster manager: 3000–3999. */

@@ -8,6 +8,9 @@
  *   [kv.sqlite]
  *   path = "/var/lib/3fs/meta.sqlite"
  *   synchronous = "full"
+ *
+ * `engine = "postgres"` takes `[kv.postgres]` (postgres-config.ts) and `engine = "foundationdb"`
+ * takes `[kv.foundationdb]` (foundationdb-config.ts), whose keys all have defaults.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -16,7 +19,11 @@ import type { Clock } from '../common/clock.js';
 import { FsError, describeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { KvCode } from '../common/status-code.js';
+import { foundationDbSectionSchema } from './foundationdb-config.js';
+import { openFoundationDbKvEngine } from './foundationdb-engine.js';
 import type { KvEngine } from './kv.js';
+import { postgresSectionSchema } from './postgres-config.js';
+import { openPostgresKvEngine } from './postgres-engine.js';
 import { openSqliteKvEngine } from './sqlite-engine.js';
 
 /** `[kv.sqlite]`: the embedded engine's database file. */
@@ -32,6 +39,14 @@ export const kvSectionSchema = z.discriminatedUnion('engine', [
   z.strictObject({
     engine: z.literal('sqlite'),
     sqlite: sqliteSectionSchema,
+  }),
+  z.strictObject({
+    engine: z.literal('postgres'),
+    postgres: postgresSectionSchema,
+  }),
+  z.strictObject({
+    engine: z.literal('foundationdb'),
+    foundationdb: foundationDbSectionSchema.prefault({}),
   }),
 ]);
 
@@ -64,5 +79,9 @@ export async function openKvEngine(
         ...(options.clock ? { clock: options.clock } : {}),
       });
     }
+    case 'postgres':
+      return openPostgresKvEngine(section.postgres, options);
+    case 'foundationdb':
+      return openFoundationDbKvEngine(section.foundationdb, options);
   }
 }

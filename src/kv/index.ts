@@ -1,7 +1,7 @@
 /**
  * The kv component's public face: the transactional KV interface, the `[kv]` configuration
- * section and openKvEngine, key helpers, and the sqlite engine for tests and tools. Other
- * components import from here only.
+ * section and openKvEngine, key helpers, the engines (sqlite, postgres, foundationdb) for tests
+ * and tools, and the engine-to-engine copy. Other components import from here only.
  */
 export type {
   KeyValue,
@@ -31,3 +31,9 @@ export {
 export { isRetryableKvError } from './retry.js';
 export { openSqliteKvEngine, type SqliteKvOptions } from './sqlite-engine.js';
 export type { SqliteSynchronous } from './sqlite-connection.js';
+export { postgresSectionSchema, type PostgresSection } from './postgres-config.js';
+export { openPostgresKvEngine, type PostgresKvRuntime } from './postgres-engine.js';
+export { foundationDbSectionSchema, type FoundationDbSection } from './foundationdb-config.js';
+export { openFoundationDbKvEngine, type FoundationDbKvRuntime } from './foundationdb-engine.js';
+export { copyKvData, describeKvStore, kvStoresOverlap, type CopyOptions, type CopyReport } from './copy.js';
+export { observeKvEngine, type KvObserver, type KvTransactionEvent } from './observed-engine.js';

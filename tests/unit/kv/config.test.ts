@@ -37,7 +37,7 @@ describe('kvSectionSchema', () => {
     const section = parse(
       '[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "a.sqlite"\nsynchronous = "normal"\n',
     );
-    expect(section.sqlite.synchronous).toBe('normal');
+    expect(section).toMatchObject({ engine: 'sqlite', sqlite: { synchronous: 'normal' } });
   });
 
   it('refuses unknown keys, naming them', () => {

@@ -1,0 +1,110 @@
+/**
+ * The PostgreSQL engine's table and every statement run against it. One row per key:
+ *
+ *   key            bytea  the whole key (up to 10,000 bytes)
+ *   value          bytea
+ *   key_head       bytea  generated: the key's first kvPostgresKeyHeadBytes bytes
+ *   key_tail_hash  bytea  generated: sha256 of the key when it is longer than the head, else empty
+ *   PRIMARY KEY (key_head, key_tail_hash)
+ *
+ * Why not `key bytea PRIMARY KEY`: a b-tree entry holds at most about 2,700 bytes, and the KV
+ * accepts keys of 10,000. The head keeps the index small; the hash makes long keys unique.
+ *
+ * Order: bytea compares like memcmp with a proper prefix first, which is exactly the KV's key
+ * order. Cutting keys to their head keeps that order weakly (a <= b implies head(a) <= head(b)),
+ * so ordering by (key_head, key) is ordering by key: the index delivers rows by head and only keys
+ * sharing a whole head get sorted among themselves (an incremental sort). A range [begin, end)
+ * is bounded on the index by head(begin) <= key_head <= head(end) and then filtered on the key.
+ *
+ * Statements are prepared once per connection under names that include the table, and the
+ * session plans every execution with its actual parameters (plan_cache_mode=force_custom_plan):
+ * a generic plan cannot know whether a range is small, and a wrong guess sorts a whole table.
+ */
+import { createHash } from 'node:crypto';
+import { limits } from '../common/limits.js';
+
+/** The identifiers of one cluster's table; validated by the config schema, quoted here. */
+export interface PostgresTableName {
+  schema: string;
+  table: string;
+}
+
+/** The statements of one table, as node-postgres query configs minus their values. */
+export interface PostgresStatements {
+  /** Creates the schema and table when absent; run inside a transaction holding createLockKey. */
+  createSchema: string;
+  createTable: string;
+  /** The columns and types of an existing table, to refuse a foreign table of the same name. */
+  describeTable: string;
+  get: { name: string; text: string };
+  rangeForward: { name: string; text: string };
+  rangeReverse: { name: string; text: string };
+  upsert: { name: string; text: string };
+  deleteKeys: { name: string; text: string };
+  deleteRange: { name: string; text: string };
+}
+
+/** An advisory-lock key shared by every process creating a KV table, so creations do not race. */
+export const createLockKey = 0x3f5_4b56;
+
+const head = (parameter: string): string =>
+  `substring(${parameter} from 1 for ${limits.kvPostgresKeyHeadBytes})`;
+
+/** The SQL of one table. */
+export function postgresStatements(name: PostgresTableName): PostgresStatements {
+  const qualified = `"${name.schema}"."${name.table}"`;
+  // Statement names are cut at 63 bytes by the server; a digest keeps them short and distinct.
+  const digest = createHash('sha256').update(qualified).digest('hex').slice(0, 16);
+  const prefix = `threefs_kv_${digest}`;
+  const rangeWhere = `key_head >= ${head('$1::bytea')} AND key_head <= ${head('$2::bytea')} AND key >= $1 AND key < $2`;
+  return {
+    createSchema: `CREATE SCHEMA IF NOT EXISTS "${name.schema}"`,
+    createTable:
+      `CREATE TABLE IF NOT EXISTS ${qualified} (` +
+      'key bytea NOT NULL, ' +
+      'value bytea NOT NULL, ' +
+      `key_head bytea GENERATED ALWAYS AS (${head('key')}) STORED, ` +
+      `key_tail_hash bytea GENERATED ALWAYS AS (CASE WHEN length(key) > ${limits.kvPostgresKeyHeadBytes} ` +
+      `THEN sha256(key) ELSE '\\x'::bytea END) STORED, ` +
+      'PRIMARY KEY (key_head, key_tail_hash))',
+    describeTable:
+      'SELECT column_name, data_type FROM information_schema.columns ' +
+      'WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position',
+    get: {
+      name: `${prefix}_get`,
+      text: `SELECT value FROM ${qualified} WHERE key_head = ${head('$1::bytea')} AND key = $1`,
+    },
+    rangeForward: {
+      name: `${prefix}_range_forward`,
+      text: `SELECT key, value FROM ${qualified} WHERE ${rangeWhere} ORDER BY key_head, key LIMIT $3`,
+    },
+    rangeReverse: {
+      name: `${prefix}_range_reverse`,
+      text: `SELECT key, value FROM ${qualified} WHERE ${rangeWhere} ORDER BY key_head DESC, key DESC LIMIT $3`,
+    },
+    upsert: {
+      name: `${prefix}_upsert`,
+      text:
+        `INSERT INTO ${qualified} (key, value) SELECT k, v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) ` +
+        'ON CONFLICT (key_head, key_tail_hash) DO UPDATE SET value = EXCLUDED.value',
+    },
+    deleteKeys: {
+      name: `${prefix}_delete_keys`,
+      text:
+        `DELETE FROM ${qualified} AS t USING unnest($1::bytea[]) AS d(k) ` +
+        `WHERE t.key_head = ${head('d.k')} AND t.key = d.k`,
+    },
+    deleteRange: {
+      name: `${prefix}_delete_range`,
+      text: `DELETE FROM ${qualified} WHERE ${rangeWhere}`,
+    },
+  };
+}
+
+/** The columns a KV table must have, in order, as information_schema names their types. */
+export const expectedColumns: ReadonlyArray<readonly [name: string, type: string]> = [
+  ['key', 'bytea'],
+  ['value', 'bytea'],
+  ['key_head', 'bytea'],
+  ['key_tail_hash', 'bytea'],
+];
