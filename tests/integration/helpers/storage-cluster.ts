@@ -1,0 +1,209 @@
+// Starts a real cluster for storage integration tests: one mgmtd_main on sqlite, `admin
+// init-cluster`, storage_main processes with their targets, and `admin create-chain-table`; plus a
+// storage client and helpers to reach each target directly.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MgmtdClient } from '../../../src/client/index.js';
+import { systemClock } from '../../../src/common/clock.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import type { RoutingInfo } from '../../../src/mgmtd/index.js';
+import { RpcClient } from '../../../src/rpc/index.js';
+import { StorageClient } from '../../../src/storage/index.js';
+import { startMgmtd, writeMgmtdConfig, type MgmtdTimings } from './mgmtd-cluster.js';
+import { eventually, type RunningProcess, type TestWorld } from './processes.js';
+
+const secret = 'test-cluster-secret-0123456789';
+
+/**
+ * Timings for storage tests: fast heartbeats, and a heartbeat timeout long enough that a busy
+ * machine does not fence a healthy storage process (it fences after half of it).
+ */
+export const storageTimings: MgmtdTimings = {
+  leaseMs: 4_000,
+  leaseRenewMs: 500,
+  heartbeatIntervalMs: 200,
+  heartbeatTimeoutMs: 2_500,
+  chainUpdateMs: 200,
+};
+
+export interface StorageProcess {
+  nodeId: number;
+  configPath: string;
+  targetIds: number[];
+  process: RunningProcess;
+  address: string;
+}
+
+export interface StorageClusterOptions {
+  storageNodes: number;
+  targetsPerNode: number;
+  replicas: number;
+  chunkSizeMaxBytes: number;
+}
+
+/** The directory of target `targetId` of node `nodeId` under the cluster's directory. */
+export function targetDirectory(dir: string, nodeId: number, targetId: number): string {
+  return join(dir, `storage-${nodeId}`, `target-${targetId}`);
+}
+
+export class StorageCluster {
+  readonly rpc: RpcClient;
+  readonly mgmtdClient: MgmtdClient;
+  readonly client: StorageClient;
+  readonly storage = new Map<number, StorageProcess>();
+
+  private constructor(
+    readonly world: TestWorld,
+    readonly dir: string,
+    readonly mgmtd: { process: RunningProcess; address: string },
+    readonly secretFile: string,
+    private readonly options: StorageClusterOptions,
+  ) {
+    this.rpc = new RpcClient({ clusterSecret: secret, logger: silentLogger() });
+    this.mgmtdClient = this.newMgmtdClient();
+    this.client = this.newStorageClient();
+  }
+
+  /** Starts mgmtd, the storage processes (node ids 1..n, targets nodeId * 100 + i) and the chain table. */
+  static async start(world: TestWorld, options: StorageClusterOptions): Promise<StorageCluster> {
+    const dir = world.tempDir('3fs-storage-test-');
+    const secretFile = world.secretFile(dir, secret);
+    const mgmtdConfig = writeMgmtdConfig({
+      dir,
+      nodeId: 1000,
+      secretFile,
+      databasePath: join(dir, 'mgmtd.db'),
+      timings: storageTimings,
+    });
+    const init = await world.runBinary('admin', ['--config', mgmtdConfig, 'init-cluster']);
+    if (init.code !== 0) throw new Error(`init-cluster failed: ${init.stderr}`);
+    const mgmtd = await startMgmtd(world, mgmtdConfig);
+    await mgmtd.process.waitForLog((line) => line['msg'] === 'became primary');
+    const cluster = new StorageCluster(world, dir, mgmtd, secretFile, options);
+    const started = [];
+    for (let nodeId = 1; nodeId <= options.storageNodes; nodeId++) started.push(cluster.startStorage(nodeId));
+    await Promise.all(started);
+    await cluster.waitForRegisteredTargets();
+    const created = await world.runBinary('admin', [
+      '--mgmtd',
+      mgmtd.address,
+      '--secret-file',
+      secretFile,
+      'create-chain-table',
+      '--replicas',
+      String(options.replicas),
+    ]);
+    if (created.code !== 0) throw new Error(`create-chain-table failed: ${created.stderr}`);
+    await cluster.waitForRouting(
+      (routing) =>
+        routing.chains.length > 0 &&
+        routing.chains.every((chain) => chain.targets.every((target) => target.publicState === 'serving')),
+      'every chain serving',
+    );
+    return cluster;
+  }
+
+  /** Writes the config of storage node `nodeId` (kept across restarts) and starts it. */
+  async startStorage(nodeId: number): Promise<StorageProcess> {
+    const targetIds = Array.from(
+      { length: this.options.targetsPerNode },
+      (_, index) => nodeId * 100 + index + 1,
+    );
+    const configPath = join(this.dir, `storage-${nodeId}.toml`);
+    const targets = targetIds
+      .map((targetId) => `{ id = ${targetId}, path = "${targetDirectory(this.dir, nodeId, targetId)}" }`)
+      .join(', ');
+    writeFileSync(
+      configPath,
+      `[node]
+id = ${nodeId}
+listen = "127.0.0.1:0"
+
+[cluster]
+id = "test"
+secret_file = "${this.secretFile}"
+
+[mgmtd]
+addresses = ["${this.mgmtd.address}"]
+heartbeat_interval_ms = ${storageTimings.heartbeatIntervalMs}
+heartbeat_timeout_ms = ${storageTimings.heartbeatTimeoutMs}
+timeout_ms = 1000
+
+[storage]
+targets = [${targets}]
+chunk_size_max_bytes = ${this.options.chunkSizeMaxBytes}
+free_space_reserve_bytes = 0
+
+[log]
+level = "info"
+`,
+    );
+    const running = this.world.spawnBinary('storage_main', ['--config', configPath]);
+    const line = await running.waitForLog((entry) => entry['msg'] === 'storage listening');
+    const handle: StorageProcess = {
+      nodeId,
+      configPath,
+      targetIds,
+      process: running,
+      address: String(line['address']),
+    };
+    this.storage.set(nodeId, handle);
+    return handle;
+  }
+
+  /** A new mgmtd client on the test's RPC client. */
+  newMgmtdClient(): MgmtdClient {
+    return new MgmtdClient({
+      addresses: [this.mgmtd.address],
+      rpc: this.rpc,
+      clock: systemClock,
+      logger: silentLogger(),
+      timeoutMs: 2_000,
+    });
+  }
+
+  /** A new storage client with its own routing cache. */
+  newStorageClient(): StorageClient {
+    return new StorageClient({
+      rpc: this.rpc,
+      mgmtd: this.newMgmtdClient(),
+      clock: systemClock,
+      logger: silentLogger(),
+    });
+  }
+
+  /** Polls routing info until `check` holds. */
+  async waitForRouting(
+    check: (routing: RoutingInfo) => boolean,
+    what: string,
+    timeoutMs = 15_000,
+  ): Promise<RoutingInfo> {
+    return eventually(
+      async () => {
+        const routing = await this.mgmtdClient.refreshRoutingInfo();
+        return check(routing) ? routing : undefined;
+      },
+      timeoutMs,
+      what,
+    );
+  }
+
+  /** The address of the storage process serving `targetId`. */
+  addressOf(targetId: number): string {
+    const handle = [...this.storage.values()].find((candidate) => candidate.targetIds.includes(targetId));
+    if (handle === undefined) throw new Error(`no storage process serves target ${targetId}`);
+    return handle.address;
+  }
+
+  async close(): Promise<void> {
+    await this.rpc.close();
+  }
+
+  private async waitForRegisteredTargets(): Promise<void> {
+    const expected = this.options.storageNodes * this.options.targetsPerNode;
+    await this.waitForRouting(
+      (routing) => routing.targets.filter((target) => target.localState === 'up-to-date').length === expected,
+      `${expected} registered targets`,
+    );
+  }
+}

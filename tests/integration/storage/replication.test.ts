@@ -1,0 +1,297 @@
+// Proves CRAQ replication across three real storage_main processes (two targets each, chains of
+// three): acknowledged writes are committed on every replica, concurrent writes leave replicas
+// identical, partial and unaligned I/O is exact, reads spread over replicas, a byte flipped on
+// disk is detected and never returned, bad input is refused with a clear error and writes
+// nothing, and heartbeats report disk usage.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc32c } from '../../../src/common/crc32c.js';
+import { FsError } from '../../../src/common/errors.js';
+import { RpcCode, StorageCode } from '../../../src/common/status-code.js';
+import type { ChainInfo } from '../../../src/mgmtd/index.js';
+import { formatChunkId, storageMethods, type ChunkId } from '../../../src/storage/index.js';
+import { TestWorld } from '../helpers/processes.js';
+import { StorageCluster, targetDirectory } from '../helpers/storage-cluster.js';
+
+const chunkSizeBytes = 1024 * 1024;
+let world: TestWorld;
+let cluster: StorageCluster;
+let chain: ChainInfo;
+
+/** Reads a chunk's committed bytes straight from one target. */
+async function readTarget(targetId: number, chunkId: ChunkId, offset = 0, length = chunkSizeBytes) {
+  return cluster.rpc.callWithPayload(cluster.addressOf(targetId), storageMethods.read, {
+    targetId,
+    chunkId,
+    offset,
+    length,
+    relaxed: false,
+  });
+}
+
+async function codeOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof FsError) return error.code;
+    throw error;
+  }
+  throw new Error('the call succeeded');
+}
+
+function pattern(length: number, seed: number): Buffer {
+  const data = Buffer.alloc(length);
+  for (let index = 0; index < length; index++) data[index] = (index * 31 + seed * 7) & 0xff;
+  return data;
+}
+
+beforeAll(async () => {
+  world = new TestWorld();
+  cluster = await StorageCluster.start(world, {
+    storageNodes: 3,
+    targetsPerNode: 2,
+    replicas: 3,
+    chunkSizeMaxBytes: chunkSizeBytes * 4,
+  });
+  chain = await cluster.client.chain(1);
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  await world.cleanup();
+});
+
+describe('CRAQ replication across storage processes', () => {
+  it('acknowledges a write only after every replica has committed it', async () => {
+    expect(chain.targets).toHaveLength(3);
+    const chunkId = { inode: 1n, index: 0 };
+    const data = pattern(300_000, 1);
+    const reply = await cluster.client.write({ chainId: 1, chunkId, chunkSizeBytes, offset: 0, data });
+    expect(reply).toEqual({ exists: true, version: 1, length: data.length, checksum: crc32c(data) });
+    for (const { targetId } of chain.targets) {
+      const { response, payload } = await readTarget(targetId, chunkId);
+      expect(response).toMatchObject({ version: 1, chunkLength: data.length, uncommitted: false });
+      expect(payload?.equals(data)).toBe(true);
+      const dump = await cluster.rpc.call(cluster.addressOf(targetId), storageMethods.dumpChunkMeta, {
+        targetId,
+        after: null,
+        limit: 100,
+      });
+      expect(dump.chunks.find((meta) => meta.chunkId.inode === 1n)).toMatchObject({
+        version: 1,
+        chainVersion: chain.chainVersion,
+        checksum: crc32c(data),
+      });
+    }
+  });
+
+  it('keeps all replicas identical under concurrent writes to one chunk', async () => {
+    const chunkId = { inode: 2n, index: 3 };
+    const writes = Array.from({ length: 24 }, (_, n) =>
+      cluster.client.write({
+        chainId: 1,
+        chunkId,
+        chunkSizeBytes,
+        offset: (n % 8) * 40_000,
+        data: pattern(50_000, n),
+      }),
+    );
+    const replies = await Promise.all(writes);
+    expect(new Set(replies.map((reply) => reply.version))).toEqual(
+      new Set(Array.from({ length: 24 }, (_, n) => n + 1)),
+    );
+    const copies = await Promise.all(chain.targets.map(({ targetId }) => readTarget(targetId, chunkId)));
+    for (const copy of copies) {
+      expect(copy.response.version).toBe(24);
+      expect(copy.payload?.equals(copies[0]?.payload ?? Buffer.alloc(0))).toBe(true);
+    }
+  });
+
+  it('reads and writes partial, unaligned ranges exactly', async () => {
+    const chunkId = { inode: 3n, index: 1 };
+    const model = Buffer.alloc(200_003);
+    const writes: Array<[number, number]> = [
+      [0, 200_003],
+      [65_535, 3],
+      [1, 131_071],
+      [199_999, 4],
+      [100_000, 1],
+    ];
+    for (const [offset, length] of writes) {
+      const data = pattern(length, offset);
+      data.copy(model, offset);
+      await cluster.client.write({ chainId: 1, chunkId, chunkSizeBytes, offset, data });
+    }
+    // An append past the end with a gap reads back zeros in the gap.
+    await cluster.client.write({
+      chainId: 1,
+      chunkId,
+      chunkSizeBytes,
+      offset: 210_000,
+      data: Buffer.from('tail'),
+    });
+    const expected = Buffer.concat([model, Buffer.alloc(210_000 - model.length), Buffer.from('tail')]);
+    for (const [offset, length] of [
+      [0, 1],
+      [65_535, 2],
+      [65_530, 70_000],
+      [199_990, 20_000],
+      [209_998, 100],
+      [300_000, 10],
+    ] as const) {
+      const { data } = await cluster.client.read({ chainId: 1, chunkId, offset, length });
+      expect(data.equals(expected.subarray(offset, Math.min(expected.length, offset + length)))).toBe(true);
+    }
+    await cluster.client.truncate({ chainId: 1, chunkId, chunkSizeBytes, length: 5 });
+    expect((await cluster.client.read({ chainId: 1, chunkId, offset: 0, length: 100 })).data).toEqual(
+      expected.subarray(0, 5),
+    );
+    await cluster.client.remove({ chainId: 1, chunkId, chunkSizeBytes });
+    for (const { targetId } of chain.targets) {
+      expect(await codeOf(readTarget(targetId, chunkId))).toBe(StorageCode.ChunkNotFound);
+    }
+  });
+
+  it('spreads reads over the replicas of a chain', async () => {
+    const chunkId = { inode: 4n, index: 0 };
+    await cluster.client.write({ chainId: 1, chunkId, chunkSizeBytes, offset: 0, data: pattern(4096, 4) });
+    const readsOf = async (): Promise<Map<number, number>> => {
+      const counts = new Map<number, number>();
+      for (const handle of cluster.storage.values()) {
+        const listed = await cluster.rpc.call(handle.address, storageMethods.listTargets, {});
+        for (const target of listed.targets) counts.set(target.targetId, target.counters.reads);
+      }
+      return counts;
+    };
+    const before = await readsOf();
+    for (let n = 0; n < 30; n++)
+      await cluster.client.read({ chainId: 1, chunkId, offset: n * 100, length: 100 });
+    const after = await readsOf();
+    for (const { targetId } of chain.targets) {
+      expect((after.get(targetId) ?? 0) - (before.get(targetId) ?? 0)).toBeGreaterThanOrEqual(5);
+    }
+  });
+
+  it('detects a byte flipped on disk, reports it, and never returns it', async () => {
+    const chunkId = { inode: 5n, index: 2 };
+    const data = pattern(100_000, 5);
+    await cluster.client.write({ chainId: 1, chunkId, chunkSizeBytes, offset: 0, data });
+    const victim = chain.targets[1]?.targetId ?? 0;
+    const nodeId = Math.floor(victim / 100);
+    const dataDir = join(targetDirectory(cluster.dir, nodeId, victim), 'data');
+    const name = formatChunkId(chunkId);
+    const file = readdirSync(dataDir)
+      .flatMap((sub) => readdirSync(join(dataDir, sub)).map((entry) => join(dataDir, sub, entry)))
+      .find((path) => path.includes(name));
+    if (file === undefined) throw new Error(`no data file for chunk ${name}`);
+    const bytes = readFileSync(file);
+    bytes[70_000] = (bytes[70_000] ?? 0) ^ 0x01;
+    writeFileSync(file, bytes);
+
+    expect(await codeOf(readTarget(victim, chunkId))).toBe(StorageCode.ChunkCorrupted);
+    const handle = cluster.storage.get(nodeId);
+    const logged = await handle?.process.waitForLog(
+      (line) => line['msg'] === 'chunk checksum mismatch' && line['chunkId'] === name,
+      5_000,
+    );
+    expect(logged).toMatchObject({ level: 'error', targetId: victim });
+    const listed = await cluster.rpc.call(cluster.addressOf(victim), storageMethods.listTargets, {});
+    expect(
+      listed.targets.find((target) => target.targetId === victim)?.counters.checksumFailures,
+    ).toBeGreaterThan(0);
+    // The client always gets the right bytes, from another replica when it meets the bad one.
+    for (let n = 0; n < 9; n++) {
+      const read = await cluster.client.read({ chainId: 1, chunkId, offset: 0, length: chunkSizeBytes });
+      expect(read.data.equals(data)).toBe(true);
+      expect(read.targetId).not.toBe(victim);
+    }
+    const scrub = await cluster.rpc.call(cluster.addressOf(victim), storageMethods.scrubChunks, {
+      targetId: victim,
+      after: null,
+      limit: 100,
+    });
+    expect(scrub.chunks.find((entry) => entry.chunkId.inode === 5n)?.intact).toBe(false);
+  });
+
+  it('refuses bad input with a clear error and writes nothing', async () => {
+    const head = chain.targets[0]?.targetId ?? 0;
+    const chunkId = { inode: 6n, index: 0 };
+    const data = pattern(1000, 6);
+    const base = {
+      targetId: head,
+      chainId: 1,
+      chainVersion: chain.chainVersion,
+      chunkId,
+      chunkSizeBytes,
+      timeoutMs: 5_000,
+    };
+    const good = { kind: 'write' as const, offset: 0, length: data.length, checksum: crc32c(data) };
+    const send = (request: Record<string, unknown>, payload: Buffer | null = data) =>
+      codeOf(
+        cluster.rpc.call(
+          cluster.addressOf(head),
+          storageMethods.write,
+          { ...base, op: good, ...request } as never,
+          payload === null ? {} : { payload },
+        ),
+      );
+    // Chunk ids: the inode is a u64 (a bigint), the index a u32.
+    expect(await send({ chunkId: { inode: 6, index: 0 } })).toBe(RpcCode.BadRequest);
+    expect(await send({ chunkId: { inode: -1n, index: 0 } })).toBe(RpcCode.BadRequest);
+    expect(await send({ chunkId: { inode: 6n, index: 2 ** 32 } })).toBe(RpcCode.BadRequest);
+    expect(await send({ op: { ...good, offset: chunkSizeBytes - 10 } })).toBe(StorageCode.OffsetOutOfRange);
+    expect(await send({ op: { ...good, checksum: (good.checksum + 1) >>> 0 } })).toBe(
+      StorageCode.ChecksumMismatch,
+    );
+    expect(await send({ op: { ...good, length: 999 } })).toBe(StorageCode.PayloadLengthMismatch);
+    const oversize = Buffer.alloc(chunkSizeBytes + 1);
+    expect(
+      await send({ op: { kind: 'replace', length: oversize.length, checksum: crc32c(oversize) } }, oversize),
+    ).toBe(StorageCode.PayloadTooLarge);
+    expect(await send({ chunkSizeBytes: chunkSizeBytes * 8 })).toBe(StorageCode.PayloadTooLarge);
+    expect(await send({ op: { kind: 'truncate', length: chunkSizeBytes + 1 } }, null)).toBe(
+      StorageCode.OffsetOutOfRange,
+    );
+    for (const { targetId } of chain.targets) {
+      const dump = await cluster.rpc.call(cluster.addressOf(targetId), storageMethods.dumpChunkMeta, {
+        targetId,
+        after: null,
+        limit: 1000,
+      });
+      expect(dump.chunks.some((meta) => meta.chunkId.inode === 6n)).toBe(false);
+    }
+    expect(await codeOf(readTarget(head, chunkId, 0, chunkSizeBytes * 8))).toBe(StorageCode.PayloadTooLarge);
+  });
+
+  it('answers the last chunk of a file and its length', async () => {
+    const inode = 7n;
+    for (const [index, length] of [
+      [0, 1000],
+      [1, 1000],
+      [4, 123],
+    ] as const) {
+      await cluster.client.write({
+        chainId: 1,
+        chunkId: { inode, index },
+        chunkSizeBytes,
+        offset: 0,
+        data: pattern(length, index),
+      });
+    }
+    expect(await cluster.client.queryLastChunk({ chainId: 1, inode })).toEqual({
+      last: { index: 4, version: 1, length: 123 },
+      chunkCount: 3,
+      totalBytes: 2123,
+      uncommittedCount: 0,
+    });
+  });
+
+  it('reports disk usage of every target in heartbeats', async () => {
+    const routing = await cluster.waitForRouting(
+      (info) => info.targets.length === 6 && info.targets.every((target) => target.capacityBytes > 0),
+      'disk usage in routing info',
+    );
+    for (const target of routing.targets) expect(target.usedBytes).toBeLessThanOrEqual(target.capacityBytes);
+  });
+});
