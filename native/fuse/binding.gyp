@@ -4,6 +4,7 @@
       "target_name": "fuse",
       "sources": [
         "src/addon.cc",
+        "src/auto-unmount.cc",
         "src/dispatch.cc",
         "src/js-values.cc",
         "src/libfuse-log.cc",

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "auto-unmount.h"
 #include "js-values.h"
 #include "libfuse-log.h"
 #include "operations.h"
@@ -96,6 +97,8 @@ void SessionCore::Mount(Napi::Env env, const std::string& mountpoint, Napi::Func
   if (mounted_ || closed_ || session_ == nullptr) {
     js::ThrowWithCode(env, "ERR_FUSE_STATE", "a session mounts once; create a new session to mount again");
   }
+  std::set<int> descriptorsBefore;
+  if (options_.autoUnmount) descriptorsBefore = OpenDescriptors();
   {
     LibfuseLogCapture capture;
     if (fuse_session_mount(session_, mountpoint.c_str()) != 0) {
@@ -106,6 +109,7 @@ void SessionCore::Mount(Napi::Env env, const std::string& mountpoint, Napi::Func
   }
   mounted_ = true;
   deviceFd_ = fuse_session_fd(session_);
+  if (options_.autoUnmount) autoUnmountSocket_ = PinAutoUnmountSocket(descriptorsBefore, deviceFd_);
   wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   // Non-blocking reads let several workers poll one descriptor: the losers of a race for a
   // request get EAGAIN and go back to poll, where they also see the wake-up descriptor.
@@ -349,6 +353,9 @@ void SessionCore::Negotiate(struct fuse_conn_info* connection) {
   report.protoMinor = connection->proto_minor;
   report.capable = connection->capable;
   report.want = connection->want;
+  // libfuse before 3.17 accepts FUSE_CAP_PARALLEL_DIROPS but never passes it to the kernel, which
+  // then serializes lookups and readdirs per directory: report what the kernel actually got.
+  if (fuse_version() < 317) report.want &= ~FUSE_CAP_PARALLEL_DIROPS;
   report.maxWrite = connection->max_write;
   report.maxRead = connection->max_read;
   report.maxReadahead = connection->max_readahead;
@@ -464,6 +471,10 @@ void SessionCore::Close() {
     session_ = nullptr;
   }
   mounted_ = false;
+  if (autoUnmountSocket_ >= 0) {
+    close(autoUnmountSocket_);
+    autoUnmountSocket_ = -1;
+  }
   if (wakeFd_ >= 0) {
     close(wakeFd_);
     wakeFd_ = -1;

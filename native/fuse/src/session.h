@@ -138,6 +138,7 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   bool closed_ = false;
   int deviceFd_ = -1;
   int wakeFd_ = -1;  // eventfd: readable once the workers must stop
+  int autoUnmountSocket_ = -1;  // our reference to fusermount3's socket (see auto-unmount.h)
 
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
