@@ -1,0 +1,197 @@
+// Metadata operations per second over RPC (creates, mkdirs, stats, readdir entries) at concurrency 1
+// and 16, beside the same namespace operations on the local disk with node:fs.
+//
+// The meta service runs in this process on the embedded sqlite engine with synchronous = "full"
+// (every acknowledged create is durable, as meta_main's default), behind a real RpcServer on
+// loopback; the client shares the process, as in the RPC benchmark. The local-disk baseline does
+// not fsync, so the ratio also shows what durability and a network hop cost.
+import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../src/common/clock.js';
+import { silentLogger } from '../src/common/logger.js';
+import { seededRandom } from '../src/common/random.js';
+import { openSqliteKvEngine } from '../src/kv/index.js';
+import { MetaService } from '../src/meta/index.js';
+import { metaMethods as m, type Credentials } from '../src/meta/protocol/index.js';
+import { RpcClient, RpcServer } from '../src/rpc/index.js';
+import { reportRatio } from './report.js';
+
+const clusterSecret = 'benchmark-cluster-secret';
+const measureMs = 2_000;
+const readdirFiles = 2_000;
+const readdirPage = 1_024;
+const cred: Credentials = { uid: 0, gid: 0, groups: [] };
+
+/** Runs `concurrency` loops of `operation` for measureMs; returns operations (or counted units) per second. */
+async function rate(
+  concurrency: number,
+  operation: (worker: number, index: number) => Promise<number>,
+): Promise<number> {
+  const started = performance.now();
+  const deadline = started + measureMs;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let index = 0; performance.now() < deadline; index++) done += await operation(worker, index);
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+interface Workload {
+  name: string;
+  unit: string;
+  ours: (concurrency: number) => Promise<number>;
+  disk: (concurrency: number) => Promise<number>;
+}
+
+function workloads(call: RpcClient['call'], address: string, diskRoot: string): Workload[] {
+  const rpc = <Req, Res>(method: Parameters<RpcClient['call']>[1] & { name: string }, request: Req) =>
+    call(address, method as never, request as never) as Promise<Res>;
+  let round = 0;
+  return [
+    {
+      name: 'create',
+      unit: 'creates/s',
+      ours: (concurrency) => {
+        const dir = `/create-${++round}`;
+        return rpc(m.mkdirs, { cred, at: { path: dir }, mode: 0o755 }).then(() =>
+          rate(concurrency, async (worker, index) => {
+            await rpc(m.create, {
+              cred,
+              at: { path: `${dir}/w${worker}-${index}` },
+              mode: 0o644,
+              exclusive: true,
+              write: false,
+            });
+            return 1;
+          }),
+        );
+      },
+      disk: async (concurrency) => {
+        const dir = join(diskRoot, `create-${++round}`);
+        await mkdir(dir);
+        return rate(concurrency, async (worker, index) => {
+          await (await open(join(dir, `w${worker}-${index}`), 'wx')).close();
+          return 1;
+        });
+      },
+    },
+    {
+      name: 'mkdir',
+      unit: 'mkdirs/s',
+      ours: (concurrency) => {
+        const dir = `/mkdir-${++round}`;
+        return rpc(m.mkdirs, { cred, at: { path: dir }, mode: 0o755 }).then(() =>
+          rate(concurrency, async (worker, index) => {
+            await rpc(m.mkdirs, { cred, at: { path: `${dir}/w${worker}-${index}` }, mode: 0o755 });
+            return 1;
+          }),
+        );
+      },
+      disk: async (concurrency) => {
+        const dir = join(diskRoot, `mkdir-${++round}`);
+        await mkdir(dir);
+        return rate(concurrency, async (worker, index) => {
+          await mkdir(join(dir, `w${worker}-${index}`));
+          return 1;
+        });
+      },
+    },
+    {
+      name: 'stat',
+      unit: 'stats/s',
+      ours: (concurrency) =>
+        rate(concurrency, async (_, index) => {
+          await rpc(m.stat, { cred, at: { path: `/listing/f${index % readdirFiles}` } });
+          return 1;
+        }),
+      disk: (concurrency) =>
+        rate(concurrency, async (_, index) => {
+          await stat(join(diskRoot, 'listing', `f${index % readdirFiles}`));
+          return 1;
+        }),
+    },
+    {
+      name: 'readdir',
+      unit: 'entries/s',
+      ours: (concurrency) =>
+        rate(concurrency, async () => {
+          let count = 0;
+          let cursor: string | undefined;
+          for (;;) {
+            const page = await rpc<unknown, { entries: unknown[]; nextCursor: string | null }>(m.readDir, {
+              cred,
+              at: { path: '/listing' },
+              limit: readdirPage,
+              ...(cursor === undefined ? {} : { cursor }),
+            });
+            count += page.entries.length;
+            if (page.nextCursor === null) return count;
+            cursor = page.nextCursor;
+          }
+        }),
+      disk: (concurrency) => rate(concurrency, async () => (await readdir(join(diskRoot, 'listing'))).length),
+    },
+  ];
+}
+
+async function prepareListing(call: RpcClient['call'], address: string, diskRoot: string): Promise<void> {
+  await call(address, m.mkdirs, { cred, at: { path: '/listing' }, mode: 0o755 });
+  await mkdir(join(diskRoot, 'listing'));
+  for (let start = 0; start < readdirFiles; start += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, offset) => {
+        const name = `f${start + offset}`;
+        await call(address, m.create, { cred, at: { path: `/listing/${name}` }, mode: 0o644, write: false });
+        await (await open(join(diskRoot, 'listing', name), 'w')).close();
+      }),
+    );
+  }
+}
+
+export async function run(): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), '3fs-meta-bench-'));
+  const diskRoot = join(directory, 'disk');
+  await mkdir(diskRoot);
+  const logger = silentLogger();
+  const kv = await openSqliteKvEngine({ path: join(directory, 'meta.sqlite'), synchronous: 'full', logger });
+  const service = new MetaService({
+    kv,
+    clock: systemClock,
+    random: seededRandom(1),
+    logger,
+    rootSquash: { enabled: false, uid: 65534, gid: 65534 },
+    inodeIdBatch: 256,
+    chainTables: () => ({ chainTableId: 1, chainTableVersion: 1, chains: [1, 2, 3, 4, 5, 6, 7, 8] }),
+    capacity: () => ({ capacityBytes: 0, usedBytes: 0 }),
+  });
+  const server = new RpcServer({ clusterSecret, logger });
+  const client = new RpcClient({ clusterSecret, logger });
+  try {
+    await service.ensureRoot({ chainTableId: 1, chunkSizeBytes: 1 << 20, stripeSize: 4 });
+    service.register(server);
+    const address = await server.listen('127.0.0.1:0');
+    const call = client.call.bind(client);
+    await prepareListing(call, address, diskRoot);
+    for (const workload of workloads(call, address, diskRoot)) {
+      for (const concurrency of [1, 16]) {
+        const ours = await workload.ours(concurrency);
+        const disk = await workload.disk(concurrency);
+        reportRatio({
+          workload: `meta ${workload.name}, concurrency ${concurrency}`,
+          unit: workload.unit,
+          ours,
+          baselineName: 'local fs',
+          baseline: disk,
+        });
+      }
+    }
+  } finally {
+    await client.close();
+    await server.close({ drainMs: 1_000 });
+    await kv.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
