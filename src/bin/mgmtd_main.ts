@@ -1,4 +1,5 @@
 // mgmtd_main: the cluster manager (DESIGN §8). Usage: mgmtd_main --config mgmtd.toml
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
 import { loadConfig, readSecretFile } from '../common/config.js';
@@ -6,8 +7,9 @@ import { describeError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
-import { openKvEngine } from '../kv/index.js';
-import { MgmtdServer, mgmtdConfigSchema } from '../mgmtd/index.js';
+import { observeKvEngine, openKvEngine } from '../kv/index.js';
+import { MgmtdServer, NodeType, mgmtdConfigSchema } from '../mgmtd/index.js';
+import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
 
 const program = new Command('mgmtd_main')
@@ -31,16 +33,37 @@ await runService({
   logger,
   start: async () => {
     const clusterSecret = readSecretFile(config.cluster.secret_file);
-    const kv = await openKvEngine(config.kv, { logger });
-    const rpcServer = new RpcServer({ clusterSecret, logger });
-    const rpcClient = new RpcClient({ clusterSecret, logger });
+    const metrics = createServiceMetrics({
+      section: config.monitor,
+      clusterId: config.cluster.id,
+      node: { nodeId: config.node.id, type: NodeType.Mgmtd, hostname: config.node.hostname ?? hostname() },
+      clock: systemClock,
+      logger,
+    });
+    const kv = observeKvEngine(await openKvEngine(config.kv, { logger }), metrics.kvObserver);
+    const rpcServer = new RpcServer({ clusterSecret, logger, observer: metrics.rpcServerObserver });
+    const rpcClient = new RpcClient({ clusterSecret, logger, observer: metrics.rpcClientObserver });
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;
-    const server = new MgmtdServer({ config, kv, rpcServer, rpcClient, clock: systemClock, logger, address });
+    const server = new MgmtdServer({
+      config,
+      kv,
+      rpcServer,
+      rpcClient,
+      clock: systemClock,
+      logger,
+      address,
+      metrics: metrics.registry,
+    });
     server.start();
-    logger.info({ listen: bound, address, nodeId: config.node.id }, 'mgmtd listening');
+    await metrics.start(rpcClient);
+    logger.info(
+      { listen: bound, address, nodeId: config.node.id, metrics: metrics.endpointAddress },
+      'mgmtd listening',
+    );
     return {
       stop: async () => {
+        await metrics.stop();
         await server.stop();
         await rpcServer.close({ drainMs: 5_000 });
         await rpcClient.close();

@@ -138,6 +138,38 @@ export const limits = {
   mgmtdTargetsMax: 100_000,
   mgmtdChainsMax: 100_000,
 
+  // --- monitoring
+  /** How often a process pushes a metric snapshot to the collector by default. */
+  monitorPushIntervalMsDefault: 5_000,
+  /** Metric families and samples one pushed snapshot may hold; a bigger push is refused whole. */
+  monitorSnapshotFamiliesMax: 4_096,
+  monitorSnapshotSamplesMax: 200_000,
+  /** Labels per sample, and bytes of a label or metric name or value, in a pushed snapshot. */
+  monitorSnapshotLabelsMax: 16,
+  monitorSnapshotStringBytesMax: 256,
+  /** Points of history the collector keeps per series by default (10 minutes at one push a second). */
+  monitorHistoryPointsDefault: 600,
+  /**
+   * Series the collector keeps history for by default; samples of further series are dropped and
+   * counted. Each series costs 16 bytes a point, so the default bounds history near 200 MB.
+   */
+  monitorHistorySeriesMaxDefault: 20_000,
+  /** A process silent for this long drops out of the collector's /metrics (its history stays). */
+  monitorNodeStaleMsDefault: 30_000,
+  /** A series without a new point for this long is forgotten, history and all. */
+  monitorSeriesIdleMsDefault: 15 * 60_000,
+  /** Points one JSON series query returns per series at most. */
+  monitorQueryPointsMax: 10_000,
+  /** How often the collector refreshes the whole routing info (usage and heartbeat times change without a version bump). */
+  monitorRoutingRefreshMsDefault: 2_000,
+  /** Disk use of a target above this fraction of its capacity is an alert. */
+  monitorDiskFullRatio: 0.9,
+  /** ClickHouse: rows per INSERT, rows waiting at most (beyond: dropped and counted), flush period. */
+  monitorClickhouseBatchRowsDefault: 10_000,
+  monitorClickhouseBufferedRowsMax: 200_000,
+  monitorClickhouseFlushMsDefault: 5_000,
+  monitorClickhouseTimeoutMsDefault: 10_000,
+
   // --- meta
   /** Bytes of one name (a path component); Linux's NAME_MAX, so every local tool fits. */
   metaNameBytesMax: 255,

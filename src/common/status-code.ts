@@ -169,6 +169,12 @@ export const ClientCode = {
   MgmtdUnreachable: 6002,
 } as const;
 
+/** Monitor collector: 7000–7999. */
+export const MonitorCode = {
+  /** A metric snapshot came from a process of another cluster. */
+  ClusterIdMismatch: 7000,
+} as const;
+
 type ValueOf<T> = T[keyof T];
 
 /** Any status code of the system. */
@@ -180,7 +186,8 @@ export type StatusCode =
   | ValueOf<typeof MgmtdCode>
   | ValueOf<typeof MetaCode>
   | ValueOf<typeof StorageCode>
-  | ValueOf<typeof ClientCode>;
+  | ValueOf<typeof ClientCode>
+  | ValueOf<typeof MonitorCode>;
 
 const tables = {
   Common: CommonCode,
@@ -190,6 +197,7 @@ const tables = {
   Meta: MetaCode,
   Storage: StorageCode,
   Client: ClientCode,
+  Monitor: MonitorCode,
 } as const;
 
 const names = new Map<number, string>([[Ok, 'Ok']]);

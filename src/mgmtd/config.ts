@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { clusterSectionSchema, logSectionSchema, nodeSectionSchema } from '../common/config.js';
 import { limits } from '../common/limits.js';
+import { monitorSectionSchema } from '../common/metrics/index.js';
 import { kvSectionSchema } from '../kv/index.js';
 
 const positiveMs = z.number().int().min(1).max(3_600_000);
@@ -35,6 +36,7 @@ export const mgmtdConfigSchema = z.strictObject({
         });
       }
     }),
+  monitor: monitorSectionSchema.prefault({}),
   log: logSectionSchema.prefault({}),
 });
 export type MgmtdConfig = z.output<typeof mgmtdConfigSchema>;

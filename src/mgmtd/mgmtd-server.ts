@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { FsError, assert, describeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
 import { MgmtdCode } from '../common/status-code.js';
 import type { KvEngine } from '../kv/index.js';
 import type { RpcClient, RpcServer } from '../rpc/index.js';
@@ -20,7 +21,7 @@ import {
 } from './cluster-state.js';
 import { createChainTable, uploadChainTable } from './chain/chain-table-ops.js';
 import type { MgmtdConfig } from './config.js';
-import { NodeStatus, NodeType, mgmtdMethods, type NodeInfo } from './protocol/index.js';
+import { NodeStatus, NodeType, PublicState, mgmtdMethods, type NodeInfo } from './protocol/index.js';
 import {
   acquireOrRenewLease,
   loadState,
@@ -49,6 +50,8 @@ export interface MgmtdServerOptions {
   logger: Logger;
   /** The address other nodes reach this mgmtd at. */
   address: string;
+  /** Where the cluster-state gauges and heartbeat counts go; none when absent. */
+  metrics?: MetricsRegistry;
 }
 
 export class MgmtdServer {
@@ -62,6 +65,7 @@ export class MgmtdServer {
   private readonly settings: MgmtdConfig['mgmtd'];
   private readonly nodeId: number;
   private readonly logger: Logger;
+  private heartbeatCount: ((type: string) => void) | undefined;
 
   constructor(private readonly options: MgmtdServerOptions) {
     this.settings = options.config.mgmtd;
@@ -73,7 +77,45 @@ export class MgmtdServer {
   /** Registers the RPC handlers and starts the lease and chain-update loops. */
   start(): void {
     this.registerHandlers();
+    this.registerMetrics();
     this.scheduleLease(0);
+  }
+
+  /** Gauges computed from the primary's state when read; a standby reports no cluster state. */
+  private registerMetrics(): void {
+    const registry = this.options.metrics;
+    if (registry === undefined) return;
+    const heartbeats = registry.counter(metricDefs.mgmtdHeartbeats);
+    this.heartbeatCount = (type) => heartbeats.inc({ type });
+    // The gauge with the collect function is registered first, so its collect runs before the
+    // others are read: one collect sets them all, from one consistent state.
+    registry.gauge(metricDefs.mgmtdPrimary, (primary) => {
+      primary.set(this.primary === undefined ? 0 : 1);
+      for (const gauge of stateGauges) gauge.reset();
+      const state = this.primary?.state;
+      if (state === undefined) return;
+      routingVersion.set(state.routingVersion);
+      for (const node of state.nodes) nodes.inc({ type: node.type, status: node.status });
+      for (const target of state.targets) {
+        targets.inc({ state: target.publicState });
+        const labels = { target: String(target.targetId), chain: String(target.chainId) };
+        targetState.set({ ...labels, state: target.publicState }, 1);
+      }
+      for (const health of ['full', 'degraded', 'unavailable']) chains.set({ health }, 0);
+      for (const chain of state.chains) {
+        const serving = chain.targets.filter((target) => target.publicState === PublicState.Serving).length;
+        const health = serving === chain.targets.length ? 'full' : serving > 0 ? 'degraded' : 'unavailable';
+        chains.inc({ health });
+      }
+    });
+    const stateGauges = [
+      registry.gauge(metricDefs.mgmtdRoutingVersion),
+      registry.gauge(metricDefs.mgmtdNodes),
+      registry.gauge(metricDefs.mgmtdTargets),
+      registry.gauge(metricDefs.mgmtdTargetState),
+      registry.gauge(metricDefs.mgmtdChains),
+    ] as const;
+    const [routingVersion, nodes, targets, targetState, chains] = stateGauges;
   }
 
   /** Stops the loops, waits for pending writes and gives the lease up for a fast takeover. */
@@ -315,6 +357,7 @@ export class MgmtdServer {
       if (request.node.nodeId === this.nodeId) {
         throw new FsError(MgmtdCode.HeartbeatRejected, `node id ${this.nodeId} is this mgmtd's own id`);
       }
+      this.heartbeatCount?.(request.node.type);
       return this.mutate((draft, primary) => {
         // Liveness first, inside the serialized change, so no chain update in between can judge
         // this node by its previous heartbeat.

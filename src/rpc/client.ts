@@ -11,13 +11,14 @@ import { FsError, assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { seededRandom, type Random } from '../common/random.js';
-import { CommonCode, RpcCode, statusName } from '../common/status-code.js';
+import { CommonCode, Ok, RpcCode, statusName } from '../common/status-code.js';
 import { Cancellation, cancelledByCaller } from './cancellation.js';
 import { encodeBody } from './body-codec.js';
 import { ClientConnection, type OutgoingCall } from './client-connection.js';
 import { frameHeaderBytes } from './frame.js';
 import type { MethodDef } from './method.js';
 import { backoffMs, isRetryable } from './retry-policy.js';
+import { notifyObserver, type RpcCallObserver } from './server.js';
 
 export interface RpcClientOptions {
   readonly clusterSecret: string;
@@ -28,6 +29,8 @@ export interface RpcClientOptions {
   readonly handshakeTimeoutMs?: number;
   /** Randomness for retry jitter; seeded from the OS by default so clients do not retry in step. */
   readonly random?: Random;
+  /** Sees every call, its retries included (metrics). */
+  readonly observer?: RpcCallObserver;
 }
 
 /** Options of one call. */
@@ -59,6 +62,7 @@ export class RpcClient {
   private readonly connectTimeoutMs: number;
   private readonly handshakeTimeoutMs: number;
   private readonly random: Random;
+  private readonly observer: RpcCallObserver | undefined;
   private readonly connections = new Map<string, ClientConnection>();
   private closed = false;
 
@@ -70,6 +74,7 @@ export class RpcClient {
     this.connectTimeoutMs = options.connectTimeoutMs ?? limits.rpcConnectTimeoutMs;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? limits.rpcHandshakeTimeoutMs;
     this.random = options.random ?? seededRandom(randomInt(0x7fff_ffff));
+    this.observer = options.observer;
     assert(
       Number.isInteger(this.frameBytesMax) && this.frameBytesMax > frameHeaderBytes,
       'frameBytesMax exceeds a header',
@@ -94,6 +99,37 @@ export class RpcClient {
     method: MethodDef<Req, Res>,
     request: Req,
     options: CallOptions = {},
+  ): Promise<{ response: Res; payload: Buffer | undefined }> {
+    const observer = this.observer;
+    if (observer === undefined) return this.callWithRetries(address, method, request, options);
+    const startedMs = systemClock.monotonicMs();
+    let status: number = Ok;
+    let replyPayloadBytes = 0;
+    notifyObserver(this.logger, () => observer.callStarted(method.name));
+    try {
+      const result = await this.callWithRetries(address, method, request, options);
+      replyPayloadBytes = result.payload?.length ?? 0;
+      return result;
+    } catch (error) {
+      status = error instanceof FsError && error.code !== Ok ? error.code : CommonCode.Internal;
+      throw error;
+    } finally {
+      const event = {
+        method: method.name,
+        status,
+        durationMs: systemClock.monotonicMs() - startedMs,
+        requestPayloadBytes: options.payload?.length ?? 0,
+        replyPayloadBytes,
+      };
+      notifyObserver(this.logger, () => observer.callFinished(event));
+    }
+  }
+
+  private async callWithRetries<Req, Res>(
+    address: string,
+    method: MethodDef<Req, Res>,
+    request: Req,
+    options: CallOptions,
   ): Promise<{ response: Res; payload: Buffer | undefined }> {
     if (this.closed) throw new FsError(CommonCode.ShuttingDown, 'rpc client is closed');
     const timeoutMs = options.timeoutMs ?? limits.rpcTimeoutMsDefault;

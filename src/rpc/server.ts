@@ -10,11 +10,41 @@ import { splitAddress } from '../common/config.js';
 import { FsError, assert, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
-import { CommonCode } from '../common/status-code.js';
+import { CommonCode, Ok } from '../common/status-code.js';
 import { frameHeaderBytes } from './frame.js';
 import { methodKey, type MethodDef } from './method.js';
 import type { CallContext, RegisteredMethod } from './request-dispatch.js';
 import { ServerConnection } from './server-connection.js';
+
+/** One finished call, as an observer sees it. */
+export interface RpcCallEvent {
+  /** The method's name, e.g. "Mgmtd.heartbeat". */
+  readonly method: string;
+  /** Ok, or the status code the call failed with. */
+  readonly status: number;
+  readonly durationMs: number;
+  readonly requestPayloadBytes: number;
+  readonly replyPayloadBytes: number;
+}
+
+/**
+ * Watches calls for metrics. Server side: every handled request of a registered method; client
+ * side: every call, its retries included. It runs inline with the call, so it must be quick, and
+ * a failing observer is logged, never the call's failure.
+ */
+export interface RpcCallObserver {
+  callStarted(method: string): void;
+  callFinished(event: RpcCallEvent): void;
+}
+
+/** Calls `notify`, logging instead of throwing when the observer fails. */
+export function notifyObserver(logger: Logger, notify: () => void): void {
+  try {
+    notify();
+  } catch (error) {
+    logger.error({ err: error }, `rpc observer failed: ${describeError(error)}`);
+  }
+}
 
 export interface RpcServerOptions {
   readonly clusterSecret: string;
@@ -25,6 +55,8 @@ export interface RpcServerOptions {
   readonly inflightPerConnectionMax?: number;
   /** Time a new connection has to prove the cluster secret. */
   readonly handshakeTimeoutMs?: number;
+  /** Sees every handled call (metrics). */
+  readonly observer?: RpcCallObserver;
 }
 
 /** "host:port" of a bound socket ("[v6]:port" for IPv6). */
@@ -39,6 +71,7 @@ export class RpcServer {
   private readonly frameBytesMax: number;
   private readonly inflightMax: number;
   private readonly handshakeTimeoutMs: number;
+  private readonly observer: RpcCallObserver | undefined;
   private readonly methods = new Map<number, RegisteredMethod>();
   private readonly connections = new Set<ServerConnection>();
   private server: Server | undefined;
@@ -51,6 +84,7 @@ export class RpcServer {
     this.frameBytesMax = options.frameBytesMax ?? limits.rpcFrameBytesMaxDefault;
     this.inflightMax = options.inflightPerConnectionMax ?? limits.rpcServerInflightPerConnectionMax;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? limits.rpcHandshakeTimeoutMs;
+    this.observer = options.observer;
     assert(
       Number.isInteger(this.frameBytesMax) && this.frameBytesMax > frameHeaderBytes,
       'frameBytesMax exceeds a header',
@@ -75,7 +109,49 @@ export class RpcServer {
     );
     // The request schema parses the body into a Req before the handler sees it; erasing the types
     // here is safe because the stored method and handler always travel together.
-    this.methods.set(key, { method, handler } as unknown as RegisteredMethod);
+    const observed =
+      this.observer === undefined ? handler : this.observe(method.name, handler, this.observer);
+    this.methods.set(key, { method, handler: observed } as unknown as RegisteredMethod);
+  }
+
+  /** Wraps a handler so the observer sees each call's outcome, duration and payload sizes. */
+  private observe<Req, Res>(
+    name: string,
+    handler: (request: Req, context: CallContext) => Promise<Res>,
+    observer: RpcCallObserver,
+  ): (request: Req, context: CallContext) => Promise<Res> {
+    return async (request, context) => {
+      const startedMs = systemClock.monotonicMs();
+      let replyPayloadBytes = 0;
+      let status: number = Ok;
+      const observedContext: CallContext = {
+        peerAddress: context.peerAddress,
+        payload: context.payload,
+        get signal() {
+          return context.signal;
+        },
+        setReplyPayload: (payload) => {
+          replyPayloadBytes = payload.length;
+          context.setReplyPayload(payload);
+        },
+      };
+      notifyObserver(this.logger, () => observer.callStarted(name));
+      try {
+        return await handler(request, observedContext);
+      } catch (error) {
+        status = error instanceof FsError && error.code !== Ok ? error.code : CommonCode.Internal;
+        throw error;
+      } finally {
+        const event: RpcCallEvent = {
+          method: name,
+          status,
+          durationMs: systemClock.monotonicMs() - startedMs,
+          requestPayloadBytes: context.payload?.length ?? 0,
+          replyPayloadBytes,
+        };
+        notifyObserver(this.logger, () => observer.callFinished(event));
+      }
+    };
   }
 
   /** Starts listening on "host:port" (port 0 picks a free port); resolves with the bound address. */

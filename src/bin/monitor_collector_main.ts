@@ -1,0 +1,154 @@
+// monitor_collector_main: receives metric samples from every process, keeps recent history, and
+// serves Prometheus text, a JSON API and the cluster dashboard (DESIGN §11).
+// Usage: monitor_collector_main --config monitor.toml
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
+import { systemClock } from '../common/clock.js';
+import { loadConfig, readSecretFile } from '../common/config.js';
+import { FsError, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import { createLogger } from '../common/logger.js';
+import { MetricsRegistry, rpcMetricsObserver } from '../common/metrics/index.js';
+import { runService } from '../common/service-runtime.js';
+import { CommonCode } from '../common/status-code.js';
+import { version } from '../common/version.js';
+import { NodeType } from '../mgmtd/protocol/index.js';
+import {
+  ClickhouseWriter,
+  CollectorServer,
+  collectorConfigSchema,
+  httpClickhouseInsert,
+  type CollectorConfig,
+} from '../monitor/index.js';
+import { RpcClient, RpcServer } from '../rpc/index.js';
+import type { Logger } from '../common/logger.js';
+
+const program = new Command('monitor_collector_main')
+  .description('3fs-ts monitor collector: metric history, Prometheus text, JSON API and cluster dashboard')
+  .version(version)
+  .requiredOption('--config <file>', 'TOML configuration file')
+  .parse();
+
+const options = program.opts<{ config: string }>();
+let config: CollectorConfig;
+try {
+  config = loadConfig(collectorConfigSchema, options.config);
+} catch (error) {
+  console.error(describeError(error));
+  process.exit(2);
+}
+const logger = createLogger({ component: 'monitor', level: config.log.level });
+
+function readPasswordFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new FsError(
+      CommonCode.ConfigInvalid,
+      `cannot read ClickHouse password file ${path}: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function clickhouseWriter(registry: MetricsRegistry, log: Logger): ClickhouseWriter | undefined {
+  const section = config.collector.clickhouse;
+  if (section === undefined) return undefined;
+  return new ClickhouseWriter({
+    database: section.database,
+    table: section.table,
+    batchRows: section.batch_rows,
+    bufferedRowsMax: limits.monitorClickhouseBufferedRowsMax,
+    flushIntervalMs: section.flush_interval_ms,
+    timeoutMs: section.timeout_ms,
+    insert: httpClickhouseInsert({
+      url: section.url,
+      ...(section.user === undefined ? {} : { user: section.user }),
+      ...(section.password_file === undefined ? {} : { password: readPasswordFile(section.password_file) }),
+    }),
+    registry,
+    clock: systemClock,
+    logger: log,
+  });
+}
+
+await runService({
+  name: 'monitor collector',
+  logger,
+  start: async () => {
+    const clusterSecret = readSecretFile(config.cluster.secret_file);
+    const host = config.node.hostname ?? hostname();
+    const registry = new MetricsRegistry({ node: String(config.node.id), node_type: NodeType.Monitor });
+    registry.collectProcessMetrics();
+    const rpcServer = new RpcServer({
+      clusterSecret,
+      logger,
+      observer: rpcMetricsObserver(registry, 'server'),
+    });
+    const rpcClient = new RpcClient({
+      clusterSecret,
+      logger,
+      observer: rpcMetricsObserver(registry, 'client'),
+    });
+    const bound = await rpcServer.listen(config.node.listen);
+    const address = config.node.advertise ?? bound;
+    const mgmtd =
+      config.mgmtd === undefined
+        ? undefined
+        : new MgmtdClient({
+            addresses: config.mgmtd.addresses,
+            rpc: rpcClient,
+            clock: systemClock,
+            logger,
+            timeoutMs: config.mgmtd.timeout_ms,
+          });
+    const clickhouse = clickhouseWriter(registry, logger);
+    const collector = new CollectorServer({
+      config,
+      rpcServer,
+      mgmtd,
+      registry,
+      clickhouse,
+      hostname: host,
+      clock: systemClock,
+      logger,
+    });
+    const httpAddress = await collector.start();
+    clickhouse?.start();
+    const heartbeat =
+      mgmtd === undefined || config.mgmtd === undefined
+        ? undefined
+        : new HeartbeatLoop({
+            mgmtd,
+            clock: systemClock,
+            logger,
+            clusterId: config.cluster.id,
+            node: {
+              nodeId: config.node.id,
+              type: NodeType.Monitor,
+              address,
+              hostname: host,
+              tags: config.node.tags,
+            },
+            intervalMs: config.mgmtd.heartbeat_interval_ms,
+          });
+    heartbeat?.start();
+    logger.info(
+      { listen: bound, address, http: httpAddress, nodeId: config.node.id },
+      `monitor collector listening; dashboard at http://${httpAddress}/`,
+    );
+    return {
+      stop: async () => {
+        await heartbeat?.stop();
+        await collector.stop();
+        await rpcServer.close({ drainMs: 2_000 });
+        await clickhouse?.stop();
+        await rpcClient.close();
+      },
+    };
+  },
+});

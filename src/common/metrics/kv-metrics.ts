@@ -1,0 +1,47 @@
+/**
+ * KV metrics: an observer for the KV layer's observed engine (kv's `observeKvEngine`) that counts
+ * transactions, their retries and failures, and times them, by engine and kind. It matches the
+ * KV layer's observer interface by shape, so common/ needs no import from kv/.
+ */
+import { statusName } from '../status-code.js';
+import { metricDefs } from './catalog.js';
+import type { MetricsRegistry } from './registry.js';
+
+/** One finished transaction function, as the KV layer reports it. */
+export interface KvTransactionEventShape {
+  readonly engine: string;
+  readonly kind: 'read' | 'write';
+  /** Times the transaction function ran; more than one means retries. */
+  readonly attempts: number;
+  readonly durationMs: number;
+  /** 0 when it committed, else the status code it failed with. */
+  readonly status: number;
+}
+
+/** The observer the KV layer calls. */
+export interface KvObserverShape {
+  transactionStarted(engine: string): void;
+  transactionFinished(event: KvTransactionEventShape): void;
+}
+
+/** An observer recording KV transactions into `registry`. */
+export function kvMetricsObserver(registry: MetricsRegistry): KvObserverShape {
+  const transactions = registry.counter(metricDefs.kvTransactions);
+  const errors = registry.counter(metricDefs.kvTransactionErrors);
+  const retries = registry.counter(metricDefs.kvTransactionRetries);
+  const duration = registry.histogram(metricDefs.kvTransactionDuration);
+  const running = registry.gauge(metricDefs.kvTransactionsRunning);
+  return {
+    transactionStarted(engine) {
+      running.inc({ engine });
+    },
+    transactionFinished(event) {
+      const labels = { engine: event.engine, kind: event.kind };
+      running.dec({ engine: event.engine });
+      transactions.inc(labels);
+      if (event.attempts > 1) retries.inc(labels, event.attempts - 1);
+      if (event.status !== 0) errors.inc({ ...labels, code: statusName(event.status) });
+      duration.observe(labels, event.durationMs / 1000);
+    },
+  };
+}

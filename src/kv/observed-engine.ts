@@ -1,0 +1,70 @@
+/**
+ * An engine wrapper that reports every transaction function to an observer (metrics): its kind,
+ * how many times the function ran (more than once means retries after conflicts or other
+ * retryable errors), how long it took, and how it ended. The wrapped engine behaves exactly as
+ * the engine it wraps; the observer only watches.
+ */
+import { systemClock, type Clock } from '../common/clock.js';
+import { FsError } from '../common/errors.js';
+import { CommonCode, Ok } from '../common/status-code.js';
+import type { KvEngine, KvReadTransaction, KvTransaction, TransactOptions } from './kv.js';
+
+/** One finished transaction function. */
+export interface KvTransactionEvent {
+  readonly engine: string;
+  readonly kind: 'read' | 'write';
+  /** Times the function ran; attempts - 1 retries. */
+  readonly attempts: number;
+  readonly durationMs: number;
+  /** Ok, or the status code it failed with. */
+  readonly status: number;
+}
+
+/** Watches transactions; runs inline, so it must be quick and must not throw. */
+export interface KvObserver {
+  transactionStarted(engine: string): void;
+  transactionFinished(event: KvTransactionEvent): void;
+}
+
+/** Wraps `engine` so that `observer` sees every transaction. */
+export function observeKvEngine(
+  engine: KvEngine,
+  observer: KvObserver,
+  clock: Clock = systemClock,
+): KvEngine {
+  const run = async <Tx, T>(
+    kind: 'read' | 'write',
+    fn: (tx: Tx) => Promise<T>,
+    start: (counted: (tx: Tx) => Promise<T>) => Promise<T>,
+  ): Promise<T> => {
+    let attempts = 0;
+    let status: number = Ok;
+    const startedMs = clock.monotonicMs();
+    observer.transactionStarted(engine.name);
+    try {
+      return await start((tx) => {
+        attempts += 1;
+        return fn(tx);
+      });
+    } catch (error) {
+      status = error instanceof FsError && error.code !== Ok ? error.code : CommonCode.Internal;
+      throw error;
+    } finally {
+      observer.transactionFinished({
+        engine: engine.name,
+        kind,
+        attempts,
+        durationMs: clock.monotonicMs() - startedMs,
+        status,
+      });
+    }
+  };
+  return {
+    name: engine.name,
+    transact: <T>(fn: (tx: KvTransaction) => Promise<T>, options?: TransactOptions) =>
+      run('write', fn, (counted) => engine.transact(counted, options)),
+    read: <T>(fn: (tx: KvReadTransaction) => Promise<T>, options?: TransactOptions) =>
+      run('read', fn, (counted) => engine.read(counted, options)),
+    close: () => engine.close(),
+  };
+}
