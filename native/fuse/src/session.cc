@@ -1,7 +1,7 @@
 #include "session.h"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -111,8 +111,8 @@ void SessionCore::Mount(Napi::Env env, const std::string& mountpoint, Napi::Func
   deviceFd_ = fuse_session_fd(session_);
   if (options_.autoUnmount) autoUnmountSocket_ = PinAutoUnmountSocket(descriptorsBefore, deviceFd_);
   wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  // Non-blocking reads let several workers poll one descriptor: the losers of a race for a
-  // request get EAGAIN and go back to poll, where they also see the wake-up descriptor.
+  // Non-blocking reads let several workers wait on one descriptor: the loser of a race for a
+  // request gets EAGAIN and goes back to epoll_wait, where it also sees the wake-up descriptor.
   int fdFlags = fcntl(deviceFd_, F_GETFL);
   if (wakeFd_ < 0 || fdFlags < 0 || fcntl(deviceFd_, F_SETFL, fdFlags | O_NONBLOCK) != 0) {
     int error = errno;
@@ -157,29 +157,66 @@ void SessionCore::StartWorkers() {
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
+namespace {
+
+/**
+ * A worker's wait set: the device, exclusively (one worker wakes per request, not all of them),
+ * and the wake-up descriptor, shared (every worker wakes to stop). Returns -1 on failure.
+ */
+int CreateWaitSet(int deviceFd, int wakeFd) {
+  int epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll < 0) return -1;
+  struct epoll_event device {};
+  device.events = EPOLLIN | EPOLLEXCLUSIVE;
+  device.data.fd = deviceFd;
+  if (epoll_ctl(epoll, EPOLL_CTL_ADD, deviceFd, &device) != 0) {
+    device.events = EPOLLIN;  // kernels before 4.5: every worker wakes, one wins the read
+    if (epoll_ctl(epoll, EPOLL_CTL_ADD, deviceFd, &device) != 0) {
+      close(epoll);
+      return -1;
+    }
+  }
+  struct epoll_event wake {};
+  wake.events = EPOLLIN;
+  wake.data.fd = wakeFd;
+  if (epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFd, &wake) != 0) {
+    close(epoll);
+    return -1;
+  }
+  return epoll;
+}
+
+}  // namespace
+
 void SessionCore::WorkerMain() {
   struct fuse_buf buffer;
   std::memset(&buffer, 0, sizeof(buffer));
   tlReceive.buffer = &buffer;
-  struct pollfd fds[2] = {{deviceFd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
   bool disconnected = false;
-  while (!stopping_.load(std::memory_order_acquire)) {
-    fds[0].revents = 0;
-    fds[1].revents = 0;
-    int ready = poll(fds, 2, -1);
+  int waitSet = CreateWaitSet(deviceFd_, wakeFd_);
+  if (waitSet < 0) {
+    LogError("creating a FUSE worker's epoll set failed: %s", strerror(errno));
+    disconnected = true;
+  }
+  while (waitSet >= 0 && !stopping_.load(std::memory_order_acquire)) {
+    struct epoll_event events[2];
+    int ready = epoll_wait(waitSet, events, 2, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      LogError("poll on the FUSE device failed: %s", strerror(errno));
+      LogError("waiting on the FUSE device failed: %s", strerror(errno));
       disconnected = true;
       break;
     }
-    if (fds[1].revents != 0) break;
-    // POLLERR: the kernel aborted the connection (unmounted, or aborted through sysfs).
-    if ((fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
-      disconnected = true;
-      break;
+    bool wake = false;
+    bool readable = false;
+    for (int i = 0; i < ready; ++i) {
+      if (events[i].data.fd == wakeFd_) wake = true;
+      // EPOLLERR: the kernel aborted the connection (unmounted, or aborted through sysfs).
+      else if ((events[i].events & (EPOLLERR | EPOLLHUP)) != 0) disconnected = true;
+      else if ((events[i].events & EPOLLIN) != 0) readable = true;
     }
-    if ((fds[0].revents & POLLIN) == 0) continue;
+    if (wake || disconnected) break;
+    if (!readable) continue;
     int received = fuse_session_receive_buf(session_, &buffer);
     if (received == -EAGAIN || received == -EINTR) continue;
     if (received == 0) {  // libfuse saw ENODEV: the file system was unmounted
@@ -204,6 +241,7 @@ void SessionCore::WorkerMain() {
       break;
     }
   }
+  if (waitSet >= 0) close(waitSet);
   tlReceive.buffer = nullptr;
   std::free(buffer.mem);
   if (disconnected && !stopping_.load() && !endedReported_.exchange(true)) {
