@@ -14,7 +14,7 @@ import { seededRandom } from '../src/common/random.js';
 import { openSqliteKvEngine } from '../src/kv/index.js';
 import { MetaService } from '../src/meta/index.js';
 import { metaMethods as m, type Credentials } from '../src/meta/protocol/index.js';
-import { RpcClient, RpcServer } from '../src/rpc/index.js';
+import { RpcClient, RpcServer, type MethodDef } from '../src/rpc/index.js';
 import { reportRatio } from './report.js';
 
 const clusterSecret = 'benchmark-cluster-secret';
@@ -46,9 +46,10 @@ interface Workload {
   disk: (concurrency: number) => Promise<number>;
 }
 
-function workloads(call: RpcClient['call'], address: string, diskRoot: string): Workload[] {
-  const rpc = <Req, Res>(method: Parameters<RpcClient['call']>[1] & { name: string }, request: Req) =>
-    call(address, method as never, request as never) as Promise<Res>;
+/** Calls one meta method on the benchmarked service. */
+type Call = <Req, Res>(method: MethodDef<Req, Res>, request: Req) => Promise<Res>;
+
+function workloads(rpc: Call, diskRoot: string): Workload[] {
   let round = 0;
   return [
     {
@@ -121,7 +122,7 @@ function workloads(call: RpcClient['call'], address: string, diskRoot: string): 
           let count = 0;
           let cursor: string | undefined;
           for (;;) {
-            const page = await rpc<unknown, { entries: unknown[]; nextCursor: string | null }>(m.readDir, {
+            const page = await rpc(m.readDir, {
               cred,
               at: { path: '/listing' },
               limit: readdirPage,
@@ -137,14 +138,14 @@ function workloads(call: RpcClient['call'], address: string, diskRoot: string): 
   ];
 }
 
-async function prepareListing(call: RpcClient['call'], address: string, diskRoot: string): Promise<void> {
-  await call(address, m.mkdirs, { cred, at: { path: '/listing' }, mode: 0o755 });
+async function prepareListing(rpc: Call, diskRoot: string): Promise<void> {
+  await rpc(m.mkdirs, { cred, at: { path: '/listing' }, mode: 0o755 });
   await mkdir(join(diskRoot, 'listing'));
   for (let start = 0; start < readdirFiles; start += 100) {
     await Promise.all(
       Array.from({ length: 100 }, async (_, offset) => {
         const name = `f${start + offset}`;
-        await call(address, m.create, { cred, at: { path: `/listing/${name}` }, mode: 0o644, write: false });
+        await rpc(m.create, { cred, at: { path: `/listing/${name}` }, mode: 0o644, write: false });
         await (await open(join(diskRoot, 'listing', name), 'w')).close();
       }),
     );
@@ -173,9 +174,9 @@ export async function run(): Promise<void> {
     await service.ensureRoot({ chainTableId: 1, chunkSizeBytes: 1 << 20, stripeSize: 4 });
     service.register(server);
     const address = await server.listen('127.0.0.1:0');
-    const call = client.call.bind(client);
-    await prepareListing(call, address, diskRoot);
-    for (const workload of workloads(call, address, diskRoot)) {
+    const rpc: Call = (method, request) => client.call(address, method, request);
+    await prepareListing(rpc, diskRoot);
+    for (const workload of workloads(rpc, diskRoot)) {
       for (const concurrency of [1, 16]) {
         const ours = await workload.ours(concurrency);
         const disk = await workload.disk(concurrency);

@@ -19,7 +19,10 @@ function notAnEntry(resolved: ResolvedPath, forDirectory: boolean): FsError {
   if (resolved.inode?.ino === rootInodeId && resolved.name === '') {
     return new FsError(MetaCode.Busy, 'the root directory cannot be removed');
   }
-  if (!forDirectory) return new FsError(MetaCode.IsDirectory, `"${resolved.name}" is a directory`);
+  if (!forDirectory && resolved.inode?.type === 'directory') {
+    return new FsError(MetaCode.IsDirectory, `"${resolved.name}" is a directory`);
+  }
+  if (!forDirectory) return new FsError(MetaCode.InvalidArgument, 'an empty path names no entry to remove');
   if (resolved.name === '..') return new FsError(MetaCode.NotEmpty, '".." is not empty');
   return new FsError(MetaCode.InvalidArgument, `"${resolved.name}" cannot be removed by that name`);
 }
