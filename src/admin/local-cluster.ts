@@ -15,6 +15,8 @@ export interface LocalClusterOptions {
   dataDir: string;
   mgmtdPort: number;
   clusterId: string;
+  /** The collector's dashboard and /metrics port; default mgmtdPort + 90. Its RPC port is the next one. */
+  monitorPort?: number;
 }
 
 interface ChildService {
@@ -28,9 +30,53 @@ function writeIfMissing(path: string, content: string, mode = 0o644): void {
   if (!existsSync(path)) writeFileSync(path, content, { mode });
 }
 
+/** The monitor collector's node id in a local cluster. */
+const localMonitorNodeId = 900;
+
+/** The collector's HTTP (dashboard, /metrics) and RPC (pushes) ports. */
+function monitorPorts(options: LocalClusterOptions): { http: number; rpc: number } {
+  const http = options.monitorPort ?? options.mgmtdPort + 90;
+  return { http, rpc: http + 1 };
+}
+
+/** The `[monitor]` section every service of a local cluster has: push to the local collector each second. */
+export function localMonitorSection(options: LocalClusterOptions): string {
+  return `
+[monitor]
+collector = "127.0.0.1:${monitorPorts(options).rpc}"
+push_interval_ms = 1000
+`;
+}
+
+/** Writes the collector's config into the data directory unless it exists; returns its path. */
+function prepareLocalMonitor(options: LocalClusterOptions, dataDir: string, secretFile: string): string {
+  const ports = monitorPorts(options);
+  const monitorConfig = join(dataDir, 'etc', 'monitor.toml');
+  writeIfMissing(
+    monitorConfig,
+    `[node]
+id = ${localMonitorNodeId}
+listen = "127.0.0.1:${ports.rpc}"
+
+[cluster]
+id = "${options.clusterId}"
+secret_file = "${secretFile}"
+
+[mgmtd]
+addresses = ["127.0.0.1:${options.mgmtdPort}"]
+
+[collector]
+http_listen = "127.0.0.1:${ports.http}"
+self_interval_ms = 1000
+`,
+  );
+  return monitorConfig;
+}
+
 /** Writes the cluster secret and service configs into the data directory (kept across runs). */
 export function prepareLocalCluster(options: LocalClusterOptions): {
   mgmtdConfig: string;
+  monitorConfig: string;
   secretFile: string;
 } {
   const dataDir = resolve(options.dataDir);
@@ -52,9 +98,10 @@ secret_file = "${secretFile}"
 engine = "sqlite"
 [kv.sqlite]
 path = "${join(dataDir, 'meta.db')}"
-`,
+${localMonitorSection(options)}`,
   );
-  return { mgmtdConfig, secretFile };
+  const monitorConfig = prepareLocalMonitor(options, dataDir, secretFile);
+  return { mgmtdConfig, monitorConfig, secretFile };
 }
 
 function startChild(name: string, args: string[], write: (text: string) => void): ChildService {
@@ -79,16 +126,20 @@ export async function runLocalCluster(
   options: LocalClusterOptions,
   write: (text: string) => void,
 ): Promise<number> {
-  const { mgmtdConfig } = prepareLocalCluster(options);
+  const { mgmtdConfig, monitorConfig } = prepareLocalCluster(options);
   const marker = join(resolve(options.dataDir), 'meta.db');
   if (!existsSync(marker)) {
     const code = await runToEnd('admin', ['--config', mgmtdConfig, 'init-cluster']);
     if (code !== 0) return code;
   }
-  const services = [startChild('mgmtd_main', ['--config', mgmtdConfig], write)];
+  const services = [
+    startChild('mgmtd_main', ['--config', mgmtdConfig], write),
+    startChild('monitor_collector_main', ['--config', monitorConfig], write),
+  ];
   write(
     `local cluster "${options.clusterId}" starting in ${resolve(options.dataDir)}\n` +
       `  mgmtd: 127.0.0.1:${options.mgmtdPort}\n` +
+      `  monitor: http://127.0.0.1:${monitorPorts(options).http}/ (dashboard; Prometheus text at /metrics)\n` +
       `  try:   node ${join(binDir, 'admin.js')} --config ${mgmtdConfig} list-nodes\n` +
       `  Ctrl-C stops everything\n`,
   );

@@ -1,0 +1,54 @@
+// Proves the KV observer, through kv's observed engine, counts transactions by kind, their retries
+// after conflicts, and final failures by status code, on the real sqlite engine.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FsError } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { MetricsRegistry, kvMetricsObserver } from '../../../src/common/metrics/index.js';
+import { KvCode, MetaCode } from '../../../src/common/status-code.js';
+import { observeKvEngine, openSqliteKvEngine, type KvEngine } from '../../../src/kv/index.js';
+
+describe('kv metrics observer', () => {
+  let dir: string;
+  let engine: KvEngine;
+  let registry: MetricsRegistry;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), '3fs-kv-metrics-'));
+    registry = new MetricsRegistry({ node: '1', node_type: 'mgmtd' });
+    const sqlite = await openSqliteKvEngine({ path: join(dir, 'kv.db'), logger: silentLogger() });
+    engine = observeKvEngine(sqlite, kvMetricsObserver(registry));
+  });
+  afterEach(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts reads, writes, retries and failures', async () => {
+    await engine.transact(async (tx) => tx.set(Buffer.from('a'), Buffer.from('1')));
+    let attempts = 0;
+    await engine.transact(async (tx) => {
+      attempts += 1;
+      if (attempts < 3) throw new FsError(KvCode.Conflict, 'conflict');
+      tx.set(Buffer.from('b'), Buffer.from('2'));
+    });
+    expect(await engine.read(async (tx) => (await tx.get(Buffer.from('b')))?.toString())).toBe('2');
+    await expect(
+      engine.transact(async () => {
+        throw new FsError(MetaCode.NotFound, 'gone');
+      }),
+    ).rejects.toThrow(/gone/);
+
+    const text = await registry.text();
+    const labels = 'node="1",node_type="mgmtd"';
+    expect(text).toContain(`threefs_kv_transactions_total{engine="sqlite",kind="write",${labels}} 3`);
+    expect(text).toContain(`threefs_kv_transactions_total{engine="sqlite",kind="read",${labels}} 1`);
+    expect(text).toContain(`threefs_kv_transaction_retries_total{engine="sqlite",kind="write",${labels}} 2`);
+    expect(text).toContain(
+      `threefs_kv_transaction_errors_total{engine="sqlite",kind="write",code="Meta.NotFound",${labels}} 1`,
+    );
+    expect(text).toContain(`threefs_kv_transactions_running{engine="sqlite",${labels}} 0`);
+  });
+});
