@@ -4,7 +4,6 @@
  * Reads and last-chunk queries are answered only by targets that are serving in this process's
  * routing info; dumps and scrubs by any target, since recovery reads returning targets.
  */
-import { crc32c } from '../common/crc32c.js';
 import { FsError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { StorageCode } from '../common/status-code.js';
@@ -44,11 +43,10 @@ export class StorageService {
     server.handle(storageMethods.read, async (request, context) => {
       const target = this.readableTarget(request.targetId);
       checkReadRange(request, this.options.chunkSizeMaxBytes);
-      const info = target.store.stat(request.chunkId);
-      if (info?.pending !== undefined && !request.relaxed) {
+      if (!request.relaxed && target.store.hasPending(request.chunkId)) {
         throw new FsError(
           StorageCode.ChunkNotCommitted,
-          `chunk ${formatChunkId(request.chunkId)} has pending version ${info.pending.version} on target ${target.targetId}`,
+          `chunk ${formatChunkId(request.chunkId)} has an update in flight on target ${target.targetId}`,
         );
       }
       const result = await target.store.read(request.chunkId, {
@@ -63,7 +61,7 @@ export class StorageService {
         version: result.info.version,
         chunkLength: result.info.length,
         length: result.data.length,
-        checksum: crc32c(result.data),
+        checksum: result.checksum,
         uncommitted: result.uncommitted,
       };
     });

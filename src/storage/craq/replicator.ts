@@ -12,7 +12,6 @@
  * under the same version.
  */
 import type { Clock } from '../../common/clock.js';
-import { crc32c } from '../../common/crc32c.js';
 import { FsError, assert } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
@@ -256,8 +255,12 @@ export class Replicator {
     const pending = target.store.stat(chunkId)?.pending;
     assert(pending !== undefined, 'a whole-chunk forward sends a pending version');
     if (pending.removed) return { op: { kind: 'remove' }, payload: undefined };
-    const { data } = await target.store.read(chunkId, { offset: 0, length: pending.length, pending: true });
-    return { op: { kind: 'replace', length: data.length, checksum: crc32c(data) }, payload: data };
+    const { data, checksum } = await target.store.read(chunkId, {
+      offset: 0,
+      length: pending.length,
+      pending: true,
+    });
+    return { op: { kind: 'replace', length: data.length, checksum }, payload: data };
   }
 
   /** Replicas that report the same version must hold the same bytes; a difference is logged loudly. */

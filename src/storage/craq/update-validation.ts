@@ -91,6 +91,7 @@ export function toChunkUpdate(input: {
       return {
         kind: 'replace',
         data: checkPayload({ payload, length: op.length, checksum: op.checksum, offset: 0, chunkSizeBytes }),
+        dataChecksum: op.checksum,
       };
     case 'truncate':
       checkNoPayload(payload, 'truncate');

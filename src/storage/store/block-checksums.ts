@@ -29,6 +29,26 @@ export function computeBlockChecksums(data: Uint8Array, blockBytes: number): Buf
 }
 
 /**
+ * The block checksums of `data` and the CRC32C of all of it, in one pass: each block is summed
+ * twice while it is still in the processor's cache, instead of walking the chunk twice.
+ */
+export function computeChunkChecksums(
+  data: Uint8Array,
+  blockBytes: number,
+): { blockChecksums: Buffer; checksum: number } {
+  assert(blockBytes > 0, 'blocks are not empty');
+  const count = blockCount(data.length, blockBytes);
+  const blockChecksums = Buffer.alloc(count * entryBytes);
+  let checksum = 0;
+  for (let block = 0; block < count; block++) {
+    const piece = data.subarray(block * blockBytes, Math.min(data.length, (block + 1) * blockBytes));
+    blockChecksums.writeUInt32LE(crc32c(piece), block * entryBytes);
+    checksum = crc32c(piece, checksum);
+  }
+  return { blockChecksums, checksum };
+}
+
+/**
  * The block checksums after `appended` is written at `oldLength`, the current end of a chunk whose
  * block checksums are `checksums`. Costs O(appended.length), whatever the chunk's size.
  */
@@ -89,21 +109,34 @@ export function blockChecksum(checksums: Buffer, block: number): number {
 
 /**
  * Verifies `data`, the bytes of the chunk from `start` (a block boundary) up to the end of a block
- * or the chunk. Returns the index of the first block that fails, or -1 when all hold.
+ * or the chunk. Returns the index of the first block that fails (-1 when all hold) and, when all
+ * hold, the CRC32C of the whole of `data`, computed in the same pass.
  */
+export function verifyBlocks(options: {
+  checksums: Buffer;
+  start: number;
+  data: Uint8Array;
+  blockBytes: number;
+}): { badBlock: number; checksum: number } {
+  const { checksums, start, data, blockBytes } = options;
+  assert(start % blockBytes === 0, 'verification starts at a block boundary');
+  const firstBlock = start / blockBytes;
+  let checksum = 0;
+  for (let offset = 0; offset < data.length; offset += blockBytes) {
+    const block = firstBlock + offset / blockBytes;
+    const piece = data.subarray(offset, Math.min(data.length, offset + blockBytes));
+    if (crc32c(piece) !== blockChecksum(checksums, block)) return { badBlock: block, checksum: 0 };
+    checksum = crc32c(piece, checksum);
+  }
+  return { badBlock: -1, checksum };
+}
+
+/** The index of the first block of `data` that fails its checksum, or -1 (see verifyBlocks). */
 export function firstBadBlock(options: {
   checksums: Buffer;
   start: number;
   data: Uint8Array;
   blockBytes: number;
 }): number {
-  const { checksums, start, data, blockBytes } = options;
-  assert(start % blockBytes === 0, 'verification starts at a block boundary');
-  const firstBlock = start / blockBytes;
-  for (let offset = 0; offset < data.length; offset += blockBytes) {
-    const block = firstBlock + offset / blockBytes;
-    const end = Math.min(data.length, offset + blockBytes);
-    if (crc32c(data.subarray(offset, end)) !== blockChecksum(checksums, block)) return block;
-  }
-  return -1;
+  return verifyBlocks(options).badBlock;
 }

@@ -34,16 +34,21 @@ export interface ChunkInfo {
   readonly pending: PendingVersionInfo | undefined;
 }
 
-/** An update with its bytes (see ChunkUpdateOp in the protocol for the meaning of each kind). */
+/**
+ * An update with its bytes (see ChunkUpdateOp in the protocol for the meaning of each kind).
+ * `dataChecksum`, when given, is the CRC32C of `data`, already verified by the caller; the store
+ * then need not compute it again.
+ */
 export type ChunkUpdate =
-  | { readonly kind: 'write'; readonly offset: number; readonly data: Buffer }
-  | { readonly kind: 'replace'; readonly data: Buffer }
+  | { readonly kind: 'write'; readonly offset: number; readonly data: Buffer; readonly dataChecksum?: number }
+  | { readonly kind: 'replace'; readonly data: Buffer; readonly dataChecksum?: number }
   | { readonly kind: 'truncate'; readonly length: number }
   | { readonly kind: 'remove' };
 
-/** What a read returns: the bytes (already verified) and the version they belong to. */
+/** What a read returns: the bytes (already verified), their CRC32C, and the version they belong to. */
 export interface ChunkReadResult {
   readonly data: Buffer;
+  readonly checksum: number;
   readonly info: ChunkVersionInfo;
   readonly uncommitted: boolean;
 }
@@ -66,6 +71,9 @@ export interface DiskUsage {
 export interface ChunkStore {
   /** The chunk's versions, or undefined when it has neither. */
   stat(chunkId: ChunkId): ChunkInfo | undefined;
+
+  /** True when the chunk has a pending version (cheaper than `stat`). */
+  hasPending(chunkId: ChunkId): boolean;
 
   /**
    * Builds the pending version `version` (greater than the committed one) from the committed

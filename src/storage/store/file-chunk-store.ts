@@ -27,9 +27,10 @@ import { CommonCode, StorageCode } from '../../common/status-code.js';
 import { formatChunkId, type ChunkId } from '../protocol/index.js';
 import {
   computeBlockChecksums,
+  computeChunkChecksums,
   extendBlockChecksums,
-  firstBadBlock,
   shrinkBlockChecksums,
+  verifyBlocks,
 } from './block-checksums.js';
 import { ChunkDataFiles } from './chunk-files.js';
 import { ChunkMetadataDb, type StoredVersion } from './chunk-metadata-db.js';
@@ -138,6 +139,10 @@ export class FileChunkStore implements ChunkStore {
     };
   }
 
+  hasPending(chunkId: ChunkId): boolean {
+    return this.pending.has(formatChunkId(chunkId));
+  }
+
   async prepare(
     chunkId: ChunkId,
     update: ChunkUpdate,
@@ -222,7 +227,12 @@ export class FileChunkStore implements ChunkStore {
       const source = this.readSource(chunkId, range.pending);
       const outcome = await this.readVerified(chunkId, source, range);
       if (outcome.data !== undefined) {
-        return { data: outcome.data, info: publicInfo(source), uncommitted: source.uncommitted };
+        return {
+          data: outcome.data,
+          checksum: outcome.checksum,
+          info: publicInfo(source),
+          uncommitted: source.uncommitted,
+        };
       }
       if (this.sameSource(source, this.readSource(chunkId, range.pending))) {
         this.reportCorruption(chunkId, source, outcome.problem);
@@ -410,8 +420,11 @@ export class FileChunkStore implements ChunkStore {
     committed: StoredVersion | undefined,
   ): Promise<Omit<PendingEntry, 'version' | 'chainVersion' | 'removed'>> {
     let content: Buffer;
+    // A replace's bytes are the new chunk: their checksum, when the caller verified it, is the chunk's.
+    let knownChecksum: number | undefined;
     if (plan.keepBytes === 0 && plan.patchOffset === 0 && plan.data.length === plan.newLength) {
       content = plan.data;
+      knownChecksum = plan.dataChecksum;
     } else {
       assert(
         committed !== undefined && plan.keepBytes === committed.length,
@@ -423,13 +436,11 @@ export class FileChunkStore implements ChunkStore {
     }
     const generation = (committed?.generation ?? 0) + 1;
     await this.files.create(chunkId, generation, [content]);
-    return {
-      length: content.length,
-      checksum: crc32c(content),
-      generation,
-      blockChecksums: computeBlockChecksums(content, this.blockBytes),
-      ownsFile: true,
-    };
+    const checksums =
+      knownChecksum === undefined
+        ? computeChunkChecksums(content, this.blockBytes)
+        : { checksum: knownChecksum, blockChecksums: computeBlockChecksums(content, this.blockBytes) };
+    return { length: content.length, ...checksums, generation, ownsFile: true };
   }
 
   /** The first `length` bytes of the committed version, verified; corruption fails the update. */
@@ -483,10 +494,10 @@ export class FileChunkStore implements ChunkStore {
     chunkId: ChunkId,
     source: ReadSource,
     range: { offset: number; length: number },
-  ): Promise<{ data: Buffer; problem?: never } | { data?: never; problem: string }> {
+  ): Promise<{ data: Buffer; checksum: number; problem?: never } | { data?: never; problem: string }> {
     const start = Math.min(range.offset, source.length);
     const end = Math.min(source.length, range.offset + range.length);
-    if (end <= start) return { data: Buffer.alloc(0) };
+    if (end <= start) return { data: Buffer.alloc(0), checksum: 0 };
     const blockStart = Math.floor(start / this.blockBytes) * this.blockBytes;
     const blockEnd = Math.min(source.length, Math.ceil(end / this.blockBytes) * this.blockBytes);
     let data: Buffer;
@@ -505,17 +516,19 @@ export class FileChunkStore implements ChunkStore {
         problem: `its data file ends at ${blockStart + data.length}, before the length ${source.length}`,
       };
     }
-    const bad = firstBadBlock({
+    const verified = verifyBlocks({
       checksums: source.blockChecksums,
       start: blockStart,
       data,
       blockBytes: this.blockBytes,
     });
-    if (bad >= 0) return { problem: `block ${bad} fails its CRC32C` };
-    if (blockStart === 0 && blockEnd === source.length && crc32c(data) !== source.checksum) {
+    if (verified.badBlock >= 0) return { problem: `block ${verified.badBlock} fails its CRC32C` };
+    if (blockStart === 0 && blockEnd === source.length && verified.checksum !== source.checksum) {
       return { problem: 'the chunk fails its CRC32C' };
     }
-    return { data: data.subarray(start - blockStart, end - blockStart) };
+    if (start === blockStart && end === blockEnd) return { data, checksum: verified.checksum };
+    const requested = data.subarray(start - blockStart, end - blockStart);
+    return { data: requested, checksum: crc32c(requested) };
   }
 
   private reportCorruption(chunkId: ChunkId, source: ReadSource, problem: string): void {

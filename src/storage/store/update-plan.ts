@@ -29,6 +29,8 @@ export type UpdatePlan =
       readonly patchOffset: number;
       readonly data: Buffer;
       readonly newLength: number;
+      /** The verified CRC32C of `data`, when the caller passed it. */
+      readonly dataChecksum?: number;
     }
   | { readonly kind: 'remove' };
 

@@ -29,15 +29,16 @@ interface History {
 }
 
 function pattern(length: number, seed: number): Buffer {
-  const data = Buffer.alloc(length);
-  for (let index = 0; index < length; index += 4)
+  const data = Buffer.alloc(Math.ceil(length / 4) * 4);
+  for (let index = 0; index < data.length; index += 4) {
     data.writeUInt32LE((seed * 2_654_435_761 + index) >>> 0, index);
-  return data;
+  }
+  return data.subarray(0, length);
 }
 
 /** Writes to one chunk until told to stop: appends, overwrites in the middle, and whole replaces. */
 async function writeStream(chunkId: ChunkId, history: History, stop: () => boolean): Promise<number> {
-  let model = Buffer.alloc(0);
+  let model: Buffer = Buffer.alloc(0);
   let acked = 0;
   for (let step = 0; !stop(); step++) {
     const seed = Number(chunkId.index) * 1_000 + step;

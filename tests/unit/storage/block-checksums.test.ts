@@ -2,8 +2,10 @@
 // computed from scratch, and that verification finds the block a flipped byte lands in.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { crc32c } from '../../../src/common/crc32c.js';
 import {
   computeBlockChecksums,
+  computeChunkChecksums,
   extendBlockChecksums,
   firstBadBlock,
   shrinkBlockChecksums,
@@ -15,13 +17,24 @@ describe('block checksums', () => {
   it('extended over appends equal the checksums of the whole', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 50 }), { maxLength: 8 }), (pieces) => {
-        let checksums = Buffer.alloc(0);
+        let checksums: Buffer = Buffer.alloc(0);
         let length = 0;
         for (const piece of pieces) {
           checksums = extendBlockChecksums({ checksums, oldLength: length, appended: piece, blockBytes });
           length += piece.length;
         }
         expect(checksums).toEqual(computeBlockChecksums(Buffer.concat(pieces), blockBytes));
+      }),
+    );
+  });
+
+  it('computed in one pass equal the block checksums and the CRC32C of the whole', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (data) => {
+        expect(computeChunkChecksums(data, blockBytes)).toEqual({
+          blockChecksums: computeBlockChecksums(data, blockBytes),
+          checksum: crc32c(data),
+        });
       }),
     );
   });

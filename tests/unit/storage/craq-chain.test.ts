@@ -38,6 +38,7 @@ interface Hooks {
 function hooked(inner: ChunkStore, hooks: Hooks): ChunkStore {
   return {
     stat: (chunkId) => inner.stat(chunkId),
+    hasPending: (chunkId) => inner.hasPending(chunkId),
     prepare: async (chunkId, update, options) => {
       await hooks.beforePrepare?.();
       return inner.prepare(chunkId, update, options);
