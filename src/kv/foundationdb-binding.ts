@@ -26,6 +26,8 @@ export interface FdbTransactionOptions {
 
 /** A FoundationDB transaction scoped to a key prefix (the binding adds and strips the prefix). */
 export interface FdbTransaction {
+  /** Fetches the transaction's read version (a round trip, batched by the client library). */
+  getReadVersion(): Promise<unknown>;
   get(key: Buffer): Promise<Buffer | undefined>;
   getRangeAll(
     begin: Buffer,
@@ -69,7 +71,8 @@ export const foundationDbInstallHint =
 
 const moduleName = 'foundationdb';
 let loading: Promise<FdbBinding> | undefined;
-let network: { apiVersion: number } | undefined;
+/** The API version each loaded binding was started with (the real binding is one per process). */
+const networks = new WeakMap<FdbBinding, { apiVersion: number }>();
 
 /** Loads the binding once per process; fails with EngineNotAvailable, naming what to install. */
 export function loadFoundationDbBinding(): Promise<FdbBinding> {
@@ -117,6 +120,7 @@ async function importBinding(): Promise<FdbBinding> {
  * library only; storage servers take keys up to 30,000 bytes, the system keys' limit.)
  */
 export function startFoundationDbNetwork(binding: FdbBinding, apiVersion: number): void {
+  const network = networks.get(binding);
   if (network !== undefined) {
     if (network.apiVersion !== apiVersion) {
       throw new FsError(
@@ -138,5 +142,5 @@ export function startFoundationDbNetwork(binding: FdbBinding, apiVersion: number
       { cause: error },
     );
   }
-  network = { apiVersion };
+  networks.set(binding, { apiVersion });
 }

@@ -204,6 +204,9 @@ class FoundationDbKvEngine implements KvEngine {
     fn: (tx: CheckedTransaction) => Promise<T>,
     transaction: FdbTransaction,
   ): Promise<T> {
+    // FoundationDB's 5 s window opens when a transaction gets its read version; the age limit
+    // here starts then too. A FoundationDB error goes to the binding's loop as it is.
+    await transaction.getReadVersion();
     const storage = new FoundationDbAttempt(
       transaction,
       (error): error is FdbError => error instanceof this.binding.FDBError,
