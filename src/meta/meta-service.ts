@@ -10,6 +10,7 @@
 import type { Clock } from '../common/clock.js';
 import { formatIssues } from '../common/config.js';
 import { FsError, assert } from '../common/errors.js';
+import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import { MetaCode, RpcCode } from '../common/status-code.js';
@@ -56,6 +57,7 @@ export class MetaService {
   private readonly handlers = new Map<string, { method: MethodDef<unknown, unknown>; handler: AnyHandler }>();
 
   constructor(readonly options: MetaServiceOptions) {
+    checkLimitRelations();
     this.chains = new ChainPicker(options.chainTables, options.random);
     this.ids = new InodeIdAllocator(options.kv, options.inodeIdBatch);
     const table: HandlerTable = {
@@ -164,4 +166,23 @@ export class MetaService {
       return attempt();
     }
   }
+}
+
+/** The relationships between the meta limits and the KV's that the operations rely on. */
+function checkLimitRelations(): void {
+  // Each of these is read as one bounded range read, so it must fit in one.
+  assert(limits.metaReaddirPageMax < limits.kvRangeReadPairsMax, 'a readdir page fits one range read');
+  assert(
+    limits.metaRecursiveRemoveInodesMax < limits.kvRangeReadPairsMax,
+    'a removed tree level fits one range read',
+  );
+  assert(limits.metaSessionsPerInodeMax < limits.kvRangeReadPairsMax, 'a file’s sessions fit one range read');
+  assert(limits.metaXattrsPerInodeMax < limits.kvRangeReadPairsMax, 'an inode’s xattrs fit one range read');
+  // A full xattr value stays inside one KV value, with room for the record around it.
+  assert(
+    limits.metaXattrValueBytesMax + 1_024 <= limits.kvValueBytesMax,
+    'an xattr record fits one KV value',
+  );
+  // A symlink record (its target plus fixed fields) fits one KV value too.
+  assert(limits.metaPathBytesMax + 1_024 <= limits.kvValueBytesMax, 'a symlink record fits one KV value');
 }

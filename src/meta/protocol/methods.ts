@@ -8,6 +8,7 @@
  * and paths (NameTooLong) itself.
  */
 import { z } from 'zod';
+import { limits } from '../../common/limits.js';
 import { defineMethod, type MethodDef } from '../../rpc/index.js';
 import { chainTableIdSchema } from '../../mgmtd/protocol/index.js';
 import {
@@ -111,7 +112,7 @@ export const lookup = method(
 export const batchStat = method(
   4,
   'batchStat',
-  z.strictObject({ cred, inos: z.array(inodeIdSchema).max(1_024) }),
+  z.strictObject({ cred, inos: z.array(inodeIdSchema).max(limits.metaBatchStatMax) }),
   z.strictObject({ inodes: z.array(inodeSchema.nullable()) }),
   true,
 );
@@ -238,7 +239,7 @@ export const readDir = method(
     at: pathAtSchema,
     /** The last name of the previous page; absent for the first page. */
     cursor: nameSchema.optional(),
-    limit: z.number().int().min(1).max(1_024),
+    limit: z.number().int().min(1).max(limits.metaReaddirPageMax),
   }),
   z.strictObject({ entries: z.array(directoryEntrySchema), nextCursor: z.string().nullable() }),
   true,
@@ -381,7 +382,7 @@ export type PendingTruncation = z.infer<typeof pendingTruncationSchema>;
 
 const listRequest = z.strictObject({
   after: inodeIdSchema.optional(),
-  limit: z.number().int().min(1).max(1_024),
+  limit: z.number().int().min(1).max(limits.metaGcListMax),
 });
 
 export const listGcQueue = method(

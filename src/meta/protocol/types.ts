@@ -7,6 +7,7 @@
  * the file type is the separate `type` field, and the FUSE edge composes st_mode from both.
  */
 import { z } from 'zod';
+import { limits } from '../../common/limits.js';
 import { chainIdSchema, chainTableIdSchema } from '../../mgmtd/protocol/index.js';
 
 const u64Max = (1n << 64n) - 1n;
@@ -35,8 +36,7 @@ export const timeNsSchema = z.bigint().min(0n).max(u64Max);
 export const credentialsSchema = z.strictObject({
   uid: uidSchema,
   gid: gidSchema,
-  // Bounded by metaGroupsMax (common/limits.ts); a literal here keeps the protocol self-contained.
-  groups: z.array(gidSchema).max(256),
+  groups: z.array(gidSchema).max(limits.metaGroupsMax),
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
