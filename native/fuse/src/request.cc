@@ -13,7 +13,10 @@
 namespace fusebinding {
 namespace {
 
-constexpr uint64_t Bit(Opcode op) { return uint64_t{1} << static_cast<uint32_t>(op); }
+/** The opcode's bit in a set of request opcodes (events, numbered from 100, have none). */
+constexpr uint64_t Bit(Opcode op) {
+  return static_cast<uint32_t>(op) < 64 ? uint64_t{1} << static_cast<uint32_t>(op) : 0;
+}
 
 // Which replies answer which requests (libfuse's "Valid replies" lists).
 constexpr uint64_t kForgets = Bit(Opcode::Forget) | Bit(Opcode::ForgetMulti);

@@ -153,6 +153,17 @@ describe.skipIf(skipReason !== undefined)('failures around the FUSE binding', ()
     expect(fs.stderr()).toMatch(/FUSE file system unmounted/);
   });
 
+  it.each([
+    ['process.exit()', 'exit', 3],
+    ['an uncaught exception', 'crash', 1],
+  ] as const)('unmounts when the process ends through %s', async (_how, cmd, code) => {
+    // Without fusermount3 watching: only the binding's exit hook can unmount.
+    const fs = await startFs(['--no-auto-unmount']);
+    fs.child.stdin.write(`${JSON.stringify({ cmd })}\n`);
+    expect((await fs.exited()).code).toBe(code);
+    expect(isMounted(fs.mountpoint)).toBe(false);
+  });
+
   it('unmounts when the mount is taken away from outside (fusermount3 -u)', async () => {
     const fs = await startFs();
     expect((await run('fusermount3', ['-u', fs.mountpoint])).code).toBe(0);

@@ -29,6 +29,7 @@ import {
   run,
   sh,
   startFs,
+  waitFor,
   type MountedFs,
 } from './harness.js';
 
@@ -269,6 +270,18 @@ describe.skipIf(skipReason !== undefined)('a mounted in-memory file system', () 
     const fallocate = await run('fallocate', ['-l', '3M', join(directory, 'allocated')]);
     expect(fallocate.code).toBe(0);
     expect((await stat(join(directory, 'allocated'))).size).toBe(3 * 1024 * 1024);
+  });
+
+  it('frees inodes once the kernel forgets them (forget, batch forget)', async () => {
+    const inodes = async (): Promise<number> => (await fs.command({ cmd: 'stats' }))['inodes'] as number;
+    const directory = await fresh();
+    const before = await inodes();
+    const paths = Array.from({ length: 40 }, (_, i) => join(directory, `short-lived-${i}`));
+    await Promise.all(paths.map((path) => writeFile(path, 'x')));
+    expect(await inodes()).toBe(before + paths.length);
+    await Promise.all(paths.map((path) => unlink(path)));
+    // Unlinked and closed: the kernel evicts each inode and sends a forget for it.
+    await waitFor(async () => (await inodes()) === before, 5_000, 'the forgets');
   });
 
   it('reports file system statistics', async () => {
