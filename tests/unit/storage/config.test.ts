@@ -1,0 +1,66 @@
+// Proves storage_main's configuration: a minimal file gets the documented defaults, and unknown
+// keys, duplicate targets, oversize chunks and a heartbeat timeout too short for the interval are
+// refused with the offending key named.
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/common/config.js';
+import { limits } from '../../../src/common/limits.js';
+import { storageConfigSchema } from '../../../src/storage/index.js';
+
+const base = `
+[node]
+id = 3
+listen = "127.0.0.1:0"
+[cluster]
+id = "test"
+secret_file = "/etc/3fs/secret"
+[mgmtd]
+addresses = ["127.0.0.1:9000"]
+`;
+
+const parse = (text: string) => parseConfig(storageConfigSchema, text, 'storage.toml');
+
+describe('the storage configuration', () => {
+  it('fills in the defaults of a minimal file', () => {
+    const config = parse(
+      `${base}[storage]\ntargets = [{ id = 301, path = "/data/t301" }, { id = 302, path = "/data/t302" }]\n`,
+    );
+    expect(config.storage).toEqual({
+      targets: [
+        { id: 301, path: '/data/t301' },
+        { id: 302, path: '/data/t302' },
+      ],
+      chunk_size_max_bytes: limits.storageChunkBytesMax,
+      free_space_reserve_bytes: limits.storageFreeSpaceReserveBytesDefault,
+      durability: 'power-loss',
+      chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
+    });
+    expect(config.mgmtd.heartbeat_timeout_ms).toBe(limits.heartbeatTimeoutMsDefault);
+    expect(config.log.level).toBe('info');
+  });
+
+  it('refuses duplicate targets and unknown keys, naming them', () => {
+    expect(() =>
+      parse(`${base}[storage]\ntargets = [{ id = 301, path = "/a" }, { id = 301, path = "/a" }]\n`),
+    ).toThrow(
+      /storage\.targets\.1\.id: target id 301 is listed twice[\s\S]*storage\.targets\.1\.path: path \/a is listed twice/,
+    );
+    expect(() => parse(`${base}[storage]\ntargets = [{ id = 301, path = "/a" }]\nfsync = false\n`)).toThrow(
+      /storage\.fsync: unknown key/,
+    );
+    expect(() => parse(`${base}[storage]\ntargets = []\n`)).toThrow(/storage\.targets/);
+  });
+
+  it('refuses chunks over the protocol maximum and a heartbeat timeout under three intervals', () => {
+    expect(() =>
+      parse(
+        `${base}[storage]\ntargets = [{ id = 1, path = "/a" }]\nchunk_size_max_bytes = ${limits.storageChunkBytesMax + 1}\n`,
+      ),
+    ).toThrow(/storage\.chunk_size_max_bytes/);
+    expect(() =>
+      parse(
+        base.replace('[mgmtd]', '[mgmtd]\nheartbeat_interval_ms = 1000\nheartbeat_timeout_ms = 2000') +
+          `[storage]\ntargets = [{ id = 1, path = "/a" }]\n`,
+      ),
+    ).toThrow(/mgmtd\.heartbeat_timeout_ms: must be at least three times/);
+  });
+});
