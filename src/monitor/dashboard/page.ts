@@ -33,7 +33,8 @@ export const dashboardHtml = `<!doctype html>
   #alerts .critical { color: var(--bad); }
   #alerts .warning { color: var(--warn); }
   .empty { color: var(--muted); font-style: italic; }
-  .charts { display: grid; gap: 12px; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); }
+  .charts { display: grid; gap: 12px; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); }
+  .chart { min-width: 0; overflow: hidden; }
   .chart h3 { font-size: 13px; margin: 0 0 4px; }
   .bar { background: #eaeef2; border-radius: 3px; height: 8px; width: 80px; display: inline-block; vertical-align: middle; }
   .bar > span { display: block; height: 8px; border-radius: 3px; background: var(--ok); }
@@ -49,9 +50,9 @@ export const dashboardHtml = `<!doctype html>
 <main>
   <section class="wide" id="alerts-section"><h2>Alerts</h2><ul id="alerts"><li class="empty">loading…</li></ul></section>
   <section class="wide"><h2>Throughput and latency</h2><div class="charts" id="charts"></div></section>
-  <section><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>type</th><th>host</th><th>address</th><th>status</th><th>last heartbeat</th><th>metrics</th><th>memory</th><th>event loop p99</th></tr></thead><tbody></tbody></table></section>
+  <section class="wide"><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>type</th><th>host</th><th>address</th><th>status</th><th>last heartbeat</th><th>metrics</th><th>memory</th><th>event loop p99</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Chains</h2><table id="chains"><thead><tr><th>chain</th><th>version</th><th>serving</th><th>targets (head first)</th></tr></thead><tbody></tbody></table></section>
-  <section class="wide"><h2>Targets</h2><table id="targets"><thead><tr><th>target</th><th>node</th><th>chain</th><th>public state</th><th>local state</th><th>disk</th></tr></thead><tbody></tbody></table></section>
+  <section><h2>Targets</h2><table id="targets"><thead><tr><th>target</th><th>node</th><th>chain</th><th>public state</th><th>local state</th><th>disk</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script src="/vendor/uPlot.iife.min.js"></script>
 <script src="/dashboard.js"></script>

@@ -79,7 +79,9 @@ export const dashboardScript = String.raw`'use strict';
       });
       return el('tr', { 'data-chain-id': String(chain.chainId) }, [
         cell(String(chain.chainId)), cell(String(chain.chainVersion)),
-        cell(badge(chain.serving + '/' + chain.replicas)), cell(members)
+        cell(el('span', { 'class': 'state ' + (chain.serving === chain.replicas ? 'good' : chain.serving > 0 ? 'warn' : 'bad') },
+          [chain.serving + '/' + chain.replicas])),
+        cell(members)
       ]);
     }));
     fillTable('targets', cluster.targets.map(function (target) {
@@ -95,37 +97,63 @@ export const dashboardScript = String.raw`'use strict';
     }));
   }
 
+  /** Index of the first bucket any line has a value in, so a young cluster's data fills the chart. */
+  function firstData(lines) {
+    var first = -1;
+    lines.forEach(function (line) {
+      var index = line.values.findIndex(function (value) { return value !== null; });
+      if (index >= 0 && (first < 0 || index < first)) first = index;
+    });
+    return first;
+  }
+
+  function chartBox(container, chart) {
+    var entry = charts[chart.id];
+    if (entry) return entry;
+    var note = el('div', { 'class': 'empty' }, ['no data yet']);
+    var plotArea = el('div', {}, []);
+    var box = el('div', { 'class': 'chart', id: 'chart-' + chart.id, 'data-points': '0' },
+      [el('h3', {}, [chart.title + ' (' + chart.unit + ')']), note, plotArea]);
+    container.appendChild(box);
+    entry = charts[chart.id] = { box: box, note: note, plotArea: plotArea, plot: null, key: null, width: 0 };
+    return entry;
+  }
+
   function renderCharts(overview) {
     var container = document.getElementById('charts');
-    overview.charts.forEach(function (chart) {
+    // Every chart's box exists before any is drawn, so each plot takes its own column's width.
+    var entries = overview.charts.map(function (chart) { return chartBox(container, chart); });
+    overview.charts.forEach(function (chart, chartIndex) {
+      var entry = entries[chartIndex];
       var lines = chart.lines.filter(function (line) {
         return line.values.some(function (value) { return value !== null; });
       });
       var points = lines.reduce(function (sum, line) {
         return sum + line.values.filter(function (value) { return value !== null; }).length;
       }, 0);
-      var times = chart.times.map(function (ms) { return ms / 1000; });
-      var data = [times].concat(lines.map(function (line) { return line.values; }));
-      var key = lines.map(function (line) { return line.label; }).join('|');
-      var entry = charts[chart.id];
-      if (!entry) {
-        var box = el('div', { 'class': 'chart', id: 'chart-' + chart.id, 'data-points': '0' }, [el('h3', {}, [chart.title + ' (' + chart.unit + ')'])]);
-        container.appendChild(box);
-        entry = charts[chart.id] = { box: box, plot: null, key: null };
-      }
       entry.box.setAttribute('data-points', String(points));
-      if (entry.plot && entry.key === key) { entry.plot.setData(data); return; }
+      entry.note.style.display = lines.length > 0 ? 'none' : '';
+      if (lines.length === 0) {
+        if (entry.plot) { entry.plot.destroy(); entry.plot = null; entry.key = null; }
+        return;
+      }
+      var start = Math.max(0, firstData(lines) - 1);
+      var times = chart.times.slice(start).map(function (ms) { return ms / 1000; });
+      var data = [times].concat(lines.map(function (line) { return line.values.slice(start); }));
+      var key = lines.map(function (line) { return line.label; }).join('|');
+      var width = Math.max(300, entry.box.clientWidth - 8);
+      if (entry.plot && entry.key === key && entry.width === width) { entry.plot.setData(data); return; }
       if (entry.plot) entry.plot.destroy();
-      var width = Math.max(360, entry.box.clientWidth || 420);
       entry.plot = new uPlot({
         width: width, height: 220,
         series: [{}].concat(lines.map(function (line, index) {
-          return { label: line.label, stroke: colors[index % colors.length], width: 2, spanGaps: false };
+          return { label: line.label, stroke: colors[index % colors.length], width: 2, spanGaps: true };
         })),
-        axes: [{}, { size: 70 }],
+        axes: [{}, { size: 60 }],
         scales: { x: { time: true } }
-      }, data, entry.box);
+      }, data, entry.plotArea);
       entry.key = key;
+      entry.width = width;
     });
   }
 

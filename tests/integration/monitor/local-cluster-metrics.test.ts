@@ -1,0 +1,171 @@
+// Proves `3fs local` starts the monitor collector beside mgmtd and prints its address, and that
+// I/O against the cluster moves the matching counters in the collector's Prometheus text and JSON
+// API. Today the cluster's services are mgmtd and the collector, so the I/O is RPC traffic to
+// mgmtd (routing-info reads) and the heartbeats and KV transactions it causes; as meta, storage and
+// FUSE join `3fs local`, their operations belong in `doIo` and `expectedCounters` below.
+import { createServer } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MgmtdClient } from '../../../src/client/index.js';
+import { systemClock } from '../../../src/common/clock.js';
+import { readSecretFile } from '../../../src/common/config.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { mgmtdMethods } from '../../../src/mgmtd/index.js';
+import { RpcClient } from '../../../src/rpc/index.js';
+import { getJson, getText, sampleValue } from '../helpers/monitor-cluster.js';
+import { TestWorld, eventually, type RunningProcess } from '../helpers/processes.js';
+
+async function portsFree(ports: number[]): Promise<boolean> {
+  for (const port of ports) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen({ host: '127.0.0.1', port }, () => server.close(() => resolve(true)));
+    });
+    if (!free) return false;
+  }
+  return true;
+}
+
+/** A base port whose mgmtd (+0), dashboard (+90) and collector RPC (+91) ports are free. */
+async function freeBasePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    if (await portsFree([base, base + 90, base + 91])) return base;
+  }
+  throw new Error('no free ports found');
+}
+
+interface SeriesReply {
+  series: { labels: Record<string, string>; points: [number, number][] }[];
+}
+
+/** Counters that the I/O below must move, as (metric, labels) on the mgmtd node. */
+const expectedCounters = [
+  {
+    name: 'threefs_rpc_server_calls_total',
+    labels: { method: 'Mgmtd.getRoutingInfo', node: '1' },
+    atLeast: 20,
+  },
+  { name: 'threefs_rpc_server_calls_total', labels: { method: 'Mgmtd.heartbeat', node: '1' }, atLeast: 1 },
+  { name: 'threefs_kv_transactions_total', labels: { kind: 'write', node: '1' }, atLeast: 1 },
+];
+
+describe('3fs local with the monitor collector', () => {
+  let world: TestWorld;
+  let rpc: RpcClient;
+  let local: RunningProcess | undefined;
+  const childPids: number[] = [];
+
+  beforeEach(() => {
+    world = new TestWorld();
+  });
+  afterEach(async () => {
+    await rpc?.close();
+    if (local !== undefined && local.child.exitCode === null) {
+      local.child.kill('SIGINT');
+      const timer = setTimeout(() => local?.child.kill('SIGKILL'), 10_000);
+      await local.exited;
+      clearTimeout(timer);
+    }
+    // The services are children of `3fs local`; none may outlive the test.
+    for (const pid of childPids.splice(0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone, as it should be.
+      }
+    }
+    await world.cleanup();
+  });
+
+  it('prints the collector address, and I/O moves counters in /metrics and the JSON API', async () => {
+    const dataDir = world.tempDir('3fs-local-monitor-');
+    const base = await freeBasePort();
+    local = world.spawnBinary('3fs', ['local', '--data-dir', dataDir, '--mgmtd-port', String(base)]);
+    const mgmtdLine = await local.waitForLog((line) => line['msg'] === 'mgmtd listening', 20_000);
+    const collectorLine = await local.waitForLog((line) =>
+      String(line['msg']).startsWith('monitor collector listening'),
+    );
+    childPids.push(Number(mgmtdLine['pid']), Number(collectorLine['pid']));
+    await eventually(
+      async () => (local?.stdout().includes('monitor: http://') ? true : undefined),
+      5_000,
+      'address',
+    );
+    const dashboard = `http://127.0.0.1:${base + 90}`;
+    expect(local.stdout()).toContain(`monitor: ${dashboard}/`);
+    expect(await getText(`${dashboard}/`)).toContain('<title>3fs cluster</title>');
+
+    // Both processes report; the collector knows mgmtd's routing info.
+    await eventually(
+      async () => {
+        const { nodes } = await getJson<{ nodes: { nodeId: number; type: string; reporting: unknown }[] }>(
+          `${dashboard}/api/nodes`,
+        );
+        const reporting = nodes.filter((node) => node.reporting !== null).map((node) => node.type);
+        return reporting.includes('mgmtd') && reporting.includes('monitor') ? true : undefined;
+      },
+      15_000,
+      'mgmtd and the collector reporting',
+    );
+
+    const before = await getText(`${dashboard}/metrics`);
+    const startValues = expectedCounters.map(
+      (counter) => sampleValue(before, counter.name, counter.labels) ?? 0,
+    );
+
+    await doIo(dataDir, base);
+
+    const after = await eventually(
+      async () => {
+        const text = await getText(`${dashboard}/metrics`);
+        const moved = expectedCounters.every(
+          (counter, index) =>
+            (sampleValue(text, counter.name, counter.labels) ?? 0) >=
+            (startValues[index] ?? 0) + counter.atLeast,
+        );
+        return moved ? text : undefined;
+      },
+      15_000,
+      'counters moving in /metrics',
+    );
+    expect(sampleValue(after, 'process_resident_memory_bytes', { node: '1' })).toBeGreaterThan(0);
+    expect(sampleValue(after, 'threefs_monitor_push_drops_total', { node: '1', reason: 'unreachable' })).toBe(
+      0,
+    );
+
+    // The JSON API shows the same counter rising over time.
+    const series = await getJson<SeriesReply>(
+      `${dashboard}/api/series?name=threefs_rpc_server_calls_total&label.method=Mgmtd.getRoutingInfo&label.node=1&window_ms=60000`,
+    );
+    const points = series.series[0]?.points ?? [];
+    expect(points.length).toBeGreaterThanOrEqual(2);
+    const first = points[0]?.[1] ?? 0;
+    const last = points[points.length - 1]?.[1] ?? 0;
+    expect(last - first).toBeGreaterThanOrEqual(20);
+    const overview = await getJson<{
+      charts: { id: string; lines: { label: string; values: (number | null)[] }[] }[];
+    }>(`${dashboard}/api/overview?window_ms=60000&step_ms=1000`);
+    const rpcLine = overview.charts
+      .find((chart) => chart.id === 'operations')
+      ?.lines.find((line) => line.label === 'RPC requests');
+    expect(rpcLine?.values.some((value) => value !== null && value > 0)).toBe(true);
+  });
+
+  /** The I/O: routing-info reads from a client of the cluster, and an admin command. */
+  async function doIo(dataDir: string, base: number): Promise<void> {
+    const secret = readSecretFile(`${dataDir}/etc/cluster-secret`);
+    rpc = new RpcClient({ clusterSecret: secret, logger: silentLogger() });
+    const client = new MgmtdClient({
+      addresses: [`127.0.0.1:${base}`],
+      rpc,
+      clock: systemClock,
+      logger: silentLogger(),
+      timeoutMs: 2_000,
+    });
+    for (let call = 0; call < 25; call++) await client.call(mgmtdMethods.getRoutingInfo, { knownVersion: 0 });
+    const listed = await world.runBinary('admin', ['--config', `${dataDir}/etc/mgmtd.toml`, 'list-nodes']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('monitor');
+  }
+});
