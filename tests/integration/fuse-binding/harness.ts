@@ -152,11 +152,13 @@ export interface MountedFs {
   exited(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const started: { fs: MountedFs; directory: string | undefined }[] = [];
+const started: MountedFs[] = [];
+const temporaryDirectories: string[] = [];
 
-/** Makes a fresh directory to mount on; `cleanup` removes it. */
+/** Makes a fresh directory to mount on (inside a temporary directory that `cleanup` removes). */
 export async function makeMountpoint(): Promise<string> {
   const directory = await mkdtemp(join(tmpdir(), 'fuse-binding-'));
+  temporaryDirectories.push(directory);
   // mkdtemp makes it private; other users must reach the mount below it.
   await chmod(directory, 0o755);
   const mountpoint = join(directory, 'mnt');
@@ -257,7 +259,7 @@ export async function startFs(
       });
     },
   };
-  started.push({ fs, directory: options.mountpoint === undefined ? dirname(mountpoint) : undefined });
+  started.push(fs);
   const info = await ready;
   Object.assign(fs.connection, info.connection);
   return fs;
@@ -273,7 +275,7 @@ export function forceUnmount(mountpoint: string): void {
 
 /** Stops every file system started by the test, unmounts, removes temporary directories. */
 export async function cleanup(): Promise<void> {
-  for (const { fs, directory } of started.splice(0)) {
+  for (const fs of started.splice(0)) {
     if (fs.child.exitCode === null && fs.child.signalCode === null) {
       fs.child.stdin.end();
       await fs.exited(stopTimeoutMs).catch(() => {
@@ -282,9 +284,10 @@ export async function cleanup(): Promise<void> {
       });
     }
     forceUnmount(fs.mountpoint);
+  }
+  for (const directory of temporaryDirectories.splice(0)) {
     // Never recurse into a mount that is somehow still there.
-    if (directory !== undefined && !isMounted(fs.mountpoint)) {
-      await rm(directory, { recursive: true, force: true }).catch(() => undefined);
-    }
+    if (isMounted(join(directory, 'mnt'))) continue;
+    await rm(directory, { recursive: true, force: true }).catch(() => undefined);
   }
 }
