@@ -34,7 +34,6 @@ import {
 } from './harness.js';
 
 const skipReason = fuseSkipReason();
-if (skipReason !== undefined) console.warn(`skipping FUSE binding tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== undefined)('a mounted in-memory file system', () => {
   let fs: MountedFs;

@@ -27,8 +27,14 @@ export const nobody = { uid: 65534, gid: 65534 };
 
 export const isRoot = process.geteuid?.() === 0;
 
-/** Why FUSE tests cannot run here, or undefined when they can. */
+/** Why FUSE tests cannot run here (printed as a warning), or undefined when they can. */
 export function fuseSkipReason(): string | undefined {
+  const reason = findSkipReason();
+  if (reason !== undefined) console.warn(`skipping FUSE binding tests: ${reason}`);
+  return reason;
+}
+
+function findSkipReason(): string | undefined {
   if (!existsSync('/dev/fuse'))
     return '/dev/fuse is missing (load the fuse module or pass the device to the container)';
   if (!existsSync(nativeAddon)) return 'native/fuse is not built (npm run build; needs libfuse3-dev)';
