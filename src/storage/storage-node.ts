@@ -30,7 +30,8 @@ import { loggingRecovery, type TargetRecovery } from './recovery/target-recovery
 import { RoutingView } from './routing-view.js';
 import { StorageService } from './storage-service.js';
 import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
-import { FileChunkStore } from './store/file-chunk-store.js';
+import type { ChunkStore } from './store/chunk-store.js';
+import { FileChunkStore, type FileChunkStoreOptions } from './store/file-chunk-store.js';
 import type { FreeSpaceProbe } from './store/free-space.js';
 
 export interface StorageNodeOptions {
@@ -44,6 +45,8 @@ export interface StorageNodeOptions {
   /** Free-space probe per target directory (statfs when absent). */
   readonly freeSpace?: (path: string) => FreeSpaceProbe;
   readonly recovery?: TargetRecovery;
+  /** Opens a target's chunk store: the TypeScript store by default, the native engine when it lands. */
+  readonly openStore?: (options: FileChunkStoreOptions) => Promise<ChunkStore>;
 }
 
 export class StorageNode {
@@ -297,7 +300,8 @@ async function openTarget(
   const { config, clock, logger } = options;
   // The counters object exists before the store, whose corruption reports increment it.
   const counters = newCounters();
-  const store = await FileChunkStore.open({
+  const openStore = options.openStore ?? ((storeOptions) => FileChunkStore.open(storeOptions));
+  const store = await openStore({
     targetId,
     path,
     durable: config.storage.durability === 'power-loss',
