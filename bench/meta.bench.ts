@@ -49,93 +49,79 @@ interface Workload {
 /** Calls one meta method on the benchmarked service. */
 type Call = <Req, Res>(method: MethodDef<Req, Res>, request: Req) => Promise<Res>;
 
-function workloads(rpc: Call, diskRoot: string): Workload[] {
-  let round = 0;
-  return [
-    {
-      name: 'create',
-      unit: 'creates/s',
-      ours: (concurrency) => {
-        const dir = `/create-${++round}`;
-        return rpc(m.mkdirs, { cred, at: { path: dir }, mode: 0o755 }).then(() =>
-          rate(concurrency, async (worker, index) => {
-            await rpc(m.create, {
-              cred,
-              at: { path: `${dir}/w${worker}-${index}` },
-              mode: 0o644,
-              exclusive: true,
-              write: false,
-            });
-            return 1;
-          }),
-        );
-      },
-      disk: async (concurrency) => {
-        const dir = join(diskRoot, `create-${++round}`);
-        await mkdir(dir);
-        return rate(concurrency, async (worker, index) => {
-          await (await open(join(dir, `w${worker}-${index}`), 'wx')).close();
-          return 1;
-        });
-      },
+/** Fresh directory names, so every run creates into an empty directory. */
+let round = 0;
+
+/** Creates (or mkdirs, with `directories`) of new names in one fresh directory. */
+function creating(rpc: Call, diskRoot: string, directories: boolean): Workload {
+  const name = directories ? 'mkdir' : 'create';
+  return {
+    name,
+    unit: `${name}s/s`,
+    ours: async (concurrency) => {
+      const dir = `/${name}-${++round}`;
+      await rpc(m.mkdirs, { cred, at: { path: dir }, mode: 0o755 });
+      return rate(concurrency, async (worker, index) => {
+        const at = { path: `${dir}/w${worker}-${index}` };
+        if (directories) await rpc(m.mkdirs, { cred, at, mode: 0o755 });
+        else await rpc(m.create, { cred, at, mode: 0o644, exclusive: true, write: false });
+        return 1;
+      });
     },
-    {
-      name: 'mkdir',
-      unit: 'mkdirs/s',
-      ours: (concurrency) => {
-        const dir = `/mkdir-${++round}`;
-        return rpc(m.mkdirs, { cred, at: { path: dir }, mode: 0o755 }).then(() =>
-          rate(concurrency, async (worker, index) => {
-            await rpc(m.mkdirs, { cred, at: { path: `${dir}/w${worker}-${index}` }, mode: 0o755 });
-            return 1;
-          }),
-        );
-      },
-      disk: async (concurrency) => {
-        const dir = join(diskRoot, `mkdir-${++round}`);
-        await mkdir(dir);
-        return rate(concurrency, async (worker, index) => {
-          await mkdir(join(dir, `w${worker}-${index}`));
-          return 1;
-        });
-      },
+    disk: async (concurrency) => {
+      const dir = join(diskRoot, `${name}-${++round}`);
+      await mkdir(dir);
+      return rate(concurrency, async (worker, index) => {
+        const path = join(dir, `w${worker}-${index}`);
+        if (directories) await mkdir(path);
+        else await (await open(path, 'wx')).close();
+        return 1;
+      });
     },
-    {
-      name: 'stat',
-      unit: 'stats/s',
-      ours: (concurrency) =>
-        rate(concurrency, async (_, index) => {
-          await rpc(m.stat, { cred, at: { path: `/listing/f${index % readdirFiles}` } });
-          return 1;
-        }),
-      disk: (concurrency) =>
-        rate(concurrency, async (_, index) => {
-          await stat(join(diskRoot, 'listing', `f${index % readdirFiles}`));
-          return 1;
-        }),
-    },
-    {
-      name: 'readdir',
-      unit: 'entries/s',
-      ours: (concurrency) =>
-        rate(concurrency, async () => {
-          let count = 0;
-          let cursor: string | undefined;
-          for (;;) {
-            const page = await rpc(m.readDir, {
-              cred,
-              at: { path: '/listing' },
-              limit: readdirPage,
-              ...(cursor === undefined ? {} : { cursor }),
-            });
-            count += page.entries.length;
-            if (page.nextCursor === null) return count;
-            cursor = page.nextCursor;
-          }
-        }),
-      disk: (concurrency) => rate(concurrency, async () => (await readdir(join(diskRoot, 'listing'))).length),
-    },
-  ];
+  };
+}
+
+/** Stats of existing files, by path. */
+function statting(rpc: Call, diskRoot: string): Workload {
+  return {
+    name: 'stat',
+    unit: 'stats/s',
+    ours: (concurrency) =>
+      rate(concurrency, async (_, index) => {
+        await rpc(m.stat, { cred, at: { path: `/listing/f${index % readdirFiles}` } });
+        return 1;
+      }),
+    disk: (concurrency) =>
+      rate(concurrency, async (_, index) => {
+        await stat(join(diskRoot, 'listing', `f${index % readdirFiles}`));
+        return 1;
+      }),
+  };
+}
+
+/** Whole listings of one directory, counted in entries. */
+function listing(rpc: Call, diskRoot: string): Workload {
+  return {
+    name: 'readdir',
+    unit: 'entries/s',
+    ours: (concurrency) =>
+      rate(concurrency, async () => {
+        let count = 0;
+        let cursor: string | undefined;
+        for (;;) {
+          const page = await rpc(m.readDir, {
+            cred,
+            at: { path: '/listing' },
+            limit: readdirPage,
+            ...(cursor === undefined ? {} : { cursor }),
+          });
+          count += page.entries.length;
+          if (page.nextCursor === null) return count;
+          cursor = page.nextCursor;
+        }
+      }),
+    disk: (concurrency) => rate(concurrency, async () => (await readdir(join(diskRoot, 'listing'))).length),
+  };
 }
 
 async function prepareListing(rpc: Call, diskRoot: string): Promise<void> {
@@ -176,7 +162,13 @@ export async function run(): Promise<void> {
     const address = await server.listen('127.0.0.1:0');
     const rpc: Call = (method, request) => client.call(address, method, request);
     await prepareListing(rpc, diskRoot);
-    for (const workload of workloads(rpc, diskRoot)) {
+    const workloads = [
+      creating(rpc, diskRoot, false),
+      creating(rpc, diskRoot, true),
+      statting(rpc, diskRoot),
+      listing(rpc, diskRoot),
+    ];
+    for (const workload of workloads) {
       for (const concurrency of [1, 16]) {
         const ours = await workload.ours(concurrency);
         const disk = await workload.disk(concurrency);
