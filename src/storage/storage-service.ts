@@ -7,13 +7,19 @@
 import { FsError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { StorageCode } from '../common/status-code.js';
-import type { RpcServer } from '../rpc/index.js';
-import { formatChunkId, storageMethods, type ChunkId } from './protocol/index.js';
+import type { CallContext, MethodDef, RpcServer } from '../rpc/index.js';
+import { formatChunkId, storageMethods, type ChunkId, type ChunkMetaRecord } from './protocol/index.js';
 import { isReadable } from './craq/forward-plan.js';
 import type { Replicator } from './craq/replicator.js';
 import { checkReadRange } from './craq/update-validation.js';
 import type { RoutingView } from './routing-view.js';
 import type { StorageTarget, TargetRegistry } from './storage-target.js';
+
+type RequestOf<M> = M extends MethodDef<infer Req, unknown> ? Req : never;
+type ResponseOf<M> = M extends MethodDef<unknown, infer Res> ? Res : never;
+type ReadRequest = RequestOf<typeof storageMethods.read>;
+type ReadResponse = ResponseOf<typeof storageMethods.read>;
+type PageRequest = RequestOf<typeof storageMethods.dumpChunkMeta>;
 
 export interface StorageServiceOptions {
   readonly nodeId: number;
@@ -40,89 +46,91 @@ export class StorageService {
       this.checkServing();
       return replicator.forwarded(request, context.payload);
     });
-    server.handle(storageMethods.read, async (request, context) => {
-      const target = this.readableTarget(request.targetId);
-      checkReadRange(request, this.options.chunkSizeMaxBytes);
-      if (!request.relaxed && target.store.hasPending(request.chunkId)) {
-        throw new FsError(
-          StorageCode.ChunkNotCommitted,
-          `chunk ${formatChunkId(request.chunkId)} has an update in flight on target ${target.targetId}`,
-        );
-      }
-      const result = await target.store.read(request.chunkId, {
-        offset: request.offset,
-        length: request.length,
-        pending: request.relaxed,
-      });
-      target.counters.reads += 1;
-      target.counters.bytesRead += result.data.length;
-      context.setReplyPayload(result.data);
-      return {
-        version: result.info.version,
-        chunkLength: result.info.length,
-        length: result.data.length,
-        checksum: result.checksum,
-        uncommitted: result.uncommitted,
-      };
-    });
+    server.handle(storageMethods.read, (request, context) => this.read(request, context));
     server.handle(storageMethods.queryLastChunk, async (request) => {
-      const target = this.readableTarget(request.targetId);
-      const summary = target.store.lastChunk(request);
-      return {
-        last: summary.last ?? null,
-        chunkCount: summary.chunkCount,
-        totalBytes: summary.totalBytes,
-        uncommittedCount: summary.uncommittedCount,
-      };
+      const summary = this.readableTarget(request.targetId).store.lastChunk(request);
+      return { ...summary, last: summary.last ?? null };
     });
-    server.handle(storageMethods.dumpChunkMeta, async (request) => {
-      const target = this.options.targets.get(request.targetId);
-      const page = target.store.list({ after: request.after ?? undefined, limit: request.limit });
-      const chunks = page.flatMap((info) =>
-        info.committed === undefined
-          ? []
-          : [
-              {
-                chunkId: info.chunkId,
-                version: info.committed.version,
-                chainVersion: info.committed.chainVersion,
-                length: info.committed.length,
-                checksum: info.committed.checksum,
-                ...(info.pending === undefined ? {} : { pendingVersion: info.pending.version }),
-              },
-            ],
-      );
-      return { chunks, next: nextCursor(page, request.limit) };
-    });
-    server.handle(storageMethods.scrubChunks, async (request) => {
-      const target = this.options.targets.get(request.targetId);
-      const page = target.store.list({ after: request.after ?? undefined, limit: request.limit });
-      const chunks = [];
-      for (const info of page) {
-        if (info.committed === undefined) continue;
-        chunks.push({ chunkId: info.chunkId, ...(await this.scrubOne(target, info.chunkId)) });
-      }
-      return { chunks, next: nextCursor(page, request.limit) };
-    });
+    server.handle(storageMethods.dumpChunkMeta, async (request) => this.dumpChunkMeta(request));
+    server.handle(storageMethods.scrubChunks, (request) => this.scrubChunks(request));
     server.handle(storageMethods.listTargets, async () => ({
       nodeId: this.options.nodeId,
-      targets: this.options.targets.all().map((target) => {
-        const routed = this.options.routing.target(target.targetId);
-        const totals = target.store.totals();
-        return {
-          targetId: target.targetId,
-          path: target.path,
-          localState: target.localState,
-          ...(routed === undefined ? {} : { publicState: routed.publicState }),
-          chainId: routed?.chainId ?? 0,
-          chunkCount: totals.chunkCount,
-          committedBytes: totals.committedBytes,
-          usedBytes: target.usage.usedBytes,
-          capacityBytes: target.usage.capacityBytes,
-          counters: { ...target.counters },
-        };
-      }),
+      targets: this.options.targets.all().map((target) => this.describeTarget(target)),
     }));
+  }
+
+  private async read(request: ReadRequest, context: CallContext): Promise<ReadResponse> {
+    const target = this.readableTarget(request.targetId);
+    checkReadRange(request, this.options.chunkSizeMaxBytes);
+    if (!request.relaxed && target.store.hasPending(request.chunkId)) {
+      throw new FsError(
+        StorageCode.ChunkNotCommitted,
+        `chunk ${formatChunkId(request.chunkId)} has an update in flight on target ${target.targetId}`,
+      );
+    }
+    const result = await target.store.read(request.chunkId, {
+      offset: request.offset,
+      length: request.length,
+      pending: request.relaxed,
+    });
+    target.counters.reads += 1;
+    target.counters.bytesRead += result.data.length;
+    context.setReplyPayload(result.data);
+    return {
+      version: result.info.version,
+      chunkLength: result.info.length,
+      length: result.data.length,
+      checksum: result.checksum,
+      uncommitted: result.uncommitted,
+    };
+  }
+
+  private dumpChunkMeta(request: PageRequest): { chunks: ChunkMetaRecord[]; next: ChunkId | null } {
+    const target = this.options.targets.get(request.targetId);
+    const page = target.store.list({ after: request.after ?? undefined, limit: request.limit });
+    const chunks = page.flatMap((info): ChunkMetaRecord[] =>
+      info.committed === undefined
+        ? []
+        : [
+            {
+              chunkId: info.chunkId,
+              version: info.committed.version,
+              chainVersion: info.committed.chainVersion,
+              length: info.committed.length,
+              checksum: info.committed.checksum,
+              ...(info.pending === undefined ? {} : { pendingVersion: info.pending.version }),
+            },
+          ],
+    );
+    return { chunks, next: nextCursor(page, request.limit) };
+  }
+
+  private async scrubChunks(request: PageRequest) {
+    const target = this.options.targets.get(request.targetId);
+    const page = target.store.list({ after: request.after ?? undefined, limit: request.limit });
+    const chunks = [];
+    for (const info of page) {
+      if (info.committed === undefined) continue;
+      chunks.push({ chunkId: info.chunkId, ...(await this.scrubOne(target, info.chunkId)) });
+    }
+    return { chunks, next: nextCursor(page, request.limit) };
+  }
+
+  private describeTarget(target: StorageTarget) {
+    const routed = this.options.routing.target(target.targetId);
+    const totals = target.store.totals();
+    return {
+      targetId: target.targetId,
+      path: target.path,
+      localState: target.localState,
+      ...(routed === undefined ? {} : { publicState: routed.publicState }),
+      chainId: routed?.chainId ?? 0,
+      chunkCount: totals.chunkCount,
+      committedBytes: totals.committedBytes,
+      usedBytes: target.usage.usedBytes,
+      capacityBytes: target.usage.capacityBytes,
+      counters: { ...target.counters },
+    };
   }
 
   private checkServing(): void {
