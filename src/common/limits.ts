@@ -74,6 +74,12 @@ export const limits = {
   kvPostgresCommitResolveMsMax: 20_000,
   /** Base interval (jittered up to twice this) between those questions. */
   kvPostgresCommitResolvePollMs: 100,
+  /** Commit markers of known outcome deleted by one statement; deletion waits until this many gather. */
+  kvPostgresMarkerDeleteBatch: 64,
+  /** Markers awaiting deletion one process keeps at most; beyond it the oldest are left to the sweep. */
+  kvPostgresMarkersPendingMax: 4_096,
+  /** Markers older than this are swept when an engine opens: no commit outcome is resolved that late. */
+  kvPostgresMarkerRetentionMs: 3_600_000,
   /** FoundationDB API version the engine selects unless configured; the npm binding supports up to 720. */
   kvFoundationDbApiVersionDefault: 710,
   /** Bytes of the key prefix under which the FoundationDB engine keeps all its keys. */

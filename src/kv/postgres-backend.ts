@@ -10,12 +10,19 @@
  * they may add conflicts FoundationDB would not report (never fewer, so correctness holds).
  *
  * A connection that breaks is destroyed, never returned to the pool; the next attempt opens a new
- * one, so the engine reconnects by itself after a server restart. A connection that breaks during
- * COMMIT leaves the outcome unknown: the attempt learned its transaction id before COMMIT and asks
- * the server (once it answers again) whether that transaction committed, so the caller gets
- * either success or a retryable error that guarantees nothing was applied, and CommitUnknown only
- * when the server stays away longer than kvPostgresCommitResolveMsMax.
+ * one, so the engine reconnects by itself after a server restart.
+ *
+ * A connection that breaks during COMMIT leaves the outcome unknown. Every write transaction
+ * therefore inserts a random marker id (postgres-schema.ts) before COMMIT; after a lost COMMIT
+ * the attempt inserts the same id itself, on a new connection, with ON CONFLICT DO NOTHING. That
+ * insert waits while the original transaction is still running, then either finds the marker
+ * (the transaction committed: success) or inserts it (the transaction did not commit, and now
+ * never can: a retryable Unavailable that guarantees nothing was applied). Only when the server
+ * stays away longer than kvPostgresCommitResolveMsMax does the caller get CommitUnknown. (The
+ * server's own transaction status is no answer here: after a crash, a transaction id whose WAL
+ * was lost may be handed out again and report another transaction's fate.)
  */
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Clock } from '../common/clock.js';
 import { FsError, assert, describeError } from '../common/errors.js';
@@ -49,6 +56,8 @@ export class PostgresBackend implements KvBackend {
   private closing: Promise<void> | undefined;
   private waitingForConnection = 0;
   private readonly running = new Set<Promise<void>>();
+  /** Markers of commits whose outcome is known, waiting to be deleted. */
+  private readonly knownMarkers: Buffer[] = [];
 
   constructor(private readonly options: PostgresBackendOptions) {}
 
@@ -83,60 +92,63 @@ export class PostgresBackend implements KvBackend {
   }
 
   /**
-   * Finds out whether transaction `xid`, whose connection broke during COMMIT, committed: returns
-   * when it did, throws a retryable Unavailable when it did not (nothing was applied), and
-   * CommitUnknown when the server does not tell within kvPostgresCommitResolveMsMax.
+   * Finds out whether the transaction that inserted `marker`, whose connection broke during
+   * COMMIT, committed: returns when it did, throws a retryable Unavailable when it did not (and
+   * then never will), and CommitUnknown when the server does not tell within
+   * kvPostgresCommitResolveMsMax.
    */
-  async resolveCommit(xid: string, cause: unknown): Promise<void> {
+  async resolveCommit(marker: Buffer, cause: unknown): Promise<void> {
     const { clock, random, logger } = this.options;
     const startedMs = clock.monotonicMs();
+    const markerText = marker.toString('hex');
     let lastError: unknown = cause;
     for (;;) {
       try {
-        const result = await this.options.pool.query<{ status: string | null }>(
-          'SELECT pg_xact_status($1::xid8) AS status',
-          [xid],
-        );
-        const status = result.rows[0]?.status ?? null;
-        if (status === 'committed') {
+        // Autocommit (read committed): waits for the original transaction if it still runs.
+        const result = await this.options.pool.query(this.options.statements.claimMarker, [marker]);
+        this.markerKnown(marker);
+        if (result.rowCount === 0) {
           logger.warn(
-            { xid, err: cause },
+            { marker: markerText, err: cause },
             'postgres connection broke during COMMIT; the transaction had committed',
           );
           return;
         }
-        if (status === 'aborted') {
-          throw new FsError(
-            KvCode.Unavailable,
-            `postgres connection broke during COMMIT and transaction ${xid} did not commit: ${describeError(cause)}`,
-            { cause },
-          );
-        }
-        if (status === null) {
-          throw this.commitUnknown(xid, `the server no longer knows transaction ${xid}`, cause);
-        }
-        // "in progress": the server is still finishing it; ask again.
+        throw new FsError(
+          KvCode.Unavailable,
+          `postgres connection broke during COMMIT and the transaction did not commit (nothing was applied): ${describeError(cause)}`,
+          { cause },
+        );
       } catch (error) {
         if (error instanceof FsError) throw error;
         lastError = error;
       }
       if (clock.monotonicMs() - startedMs >= limits.kvPostgresCommitResolveMsMax) {
-        throw this.commitUnknown(
-          xid,
-          `the server did not tell within ${limits.kvPostgresCommitResolveMsMax} ms (last: ${describeError(lastError)})`,
-          cause,
+        throw new FsError(
+          KvCode.CommitUnknown,
+          `postgres connection broke during COMMIT and whether the transaction applied is unknown: the server did not tell within ${limits.kvPostgresCommitResolveMsMax} ms (commit marker ${markerText}; last error: ${describeError(lastError)})`,
+          { cause },
         );
       }
       await clock.sleep(limits.kvPostgresCommitResolvePollMs * (1 + random.nextFloat()));
     }
   }
 
-  private commitUnknown(xid: string, why: string, cause: unknown): FsError {
-    return new FsError(
-      KvCode.CommitUnknown,
-      `postgres connection broke during COMMIT of transaction ${xid} and whether it applied is unknown: ${why}`,
-      { cause },
-    );
+  /** Notes that a marker's commit outcome is known, so the marker may be deleted. */
+  markerKnown(marker: Buffer): void {
+    this.knownMarkers.push(marker);
+    // Markers beyond the bound are left for the sweep at the next open.
+    if (this.knownMarkers.length > limits.kvPostgresMarkersPendingMax) this.knownMarkers.shift();
+  }
+
+  /**
+   * The markers to delete now, when enough have gathered (one statement deletes a batch). The
+   * caller deletes them after its own commit, outside any SERIALIZABLE transaction, and hands
+   * them back with markerKnown when that fails.
+   */
+  takeMarkersToDelete(): Buffer[] {
+    if (this.knownMarkers.length < limits.kvPostgresMarkerDeleteBatch) return [];
+    return this.knownMarkers.splice(0, limits.kvPostgresMarkerDeleteBatch);
   }
 
   /** A pooled connection; waiting is bounded by the pool's connect timeout and by `signal`. */
@@ -265,23 +277,22 @@ class PostgresAttempt implements StorageAttempt {
   private async commitWrites(mutations: KvMutations): Promise<void> {
     assert(this.mode === 'write', 'a read attempt has no writes');
     this.ended = true;
-    let xid: string;
+    const { statements } = this.backend;
+    const marker = randomBytes(16);
     try {
       await this.ensureBegun();
       for (const range of mutations.clearedRanges) {
-        await this.client.query({ ...this.backend.statements.deleteRange, values: [range.begin, range.end] });
+        await this.client.query({ ...statements.deleteRange, values: [range.begin, range.end] });
       }
       for (const batch of writeBatches(mutations.points)) {
         if (batch.kind === 'delete') {
-          await this.client.query({ ...this.backend.statements.deleteKeys, values: [batch.keys] });
+          await this.client.query({ ...statements.deleteKeys, values: [batch.keys] });
         } else {
-          await this.client.query({ ...this.backend.statements.upsert, values: [batch.keys, batch.values] });
+          await this.client.query({ ...statements.upsert, values: [batch.keys, batch.values] });
         }
       }
-      // Learned before COMMIT, so that a connection lost during COMMIT can ask what became of it.
-      const result = await this.client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
-      xid = result.rows[0]?.xid ?? '';
-      assert(/^\d+$/.test(xid), 'postgres reports a transaction id');
+      // Written before COMMIT, so that a connection lost during COMMIT can ask what became of it.
+      await this.client.query({ ...statements.insertMarker, values: [marker] });
     } catch (error) {
       // COMMIT was never sent: nothing was applied.
       this.abandon(error);
@@ -296,10 +307,32 @@ class PostgresAttempt implements StorageAttempt {
         throw postgresFailure(error, 'commit');
       }
       this.release(error);
-      await this.backend.resolveCommit(xid, error);
+      await this.backend.resolveCommit(marker, error);
       return;
     }
-    this.release(this.broken);
+    this.backend.markerKnown(marker);
+    this.releaseAfterMarkerCleanup();
+  }
+
+  /**
+   * Returns the connection once it has deleted a batch of known markers, when one is due. The
+   * caller already has its result; the deletion runs in autocommit, outside SERIALIZABLE.
+   */
+  private releaseAfterMarkerCleanup(): void {
+    const markers = this.backend.takeMarkersToDelete();
+    if (markers.length === 0 || this.broken !== undefined) {
+      for (const marker of markers) this.backend.markerKnown(marker);
+      this.release(this.broken);
+      return;
+    }
+    this.client.query(this.backend.statements.deleteMarkers, [markers]).then(
+      () => this.release(undefined),
+      (error: unknown) => {
+        for (const marker of markers) this.backend.markerKnown(marker);
+        this.backend.logger.warn({ err: error }, 'postgres commit markers not deleted; retried later');
+        this.release(error);
+      },
+    );
   }
 
   /** Runs a read statement inside the attempt's transaction, as rows of [key, value] or [value]. */

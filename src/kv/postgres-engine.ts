@@ -19,6 +19,8 @@ import { isConnectionBroken, postgresFailure } from './postgres-errors.js';
 import {
   createLockKey,
   expectedColumns,
+  expectedMarkerColumns,
+  markerTable,
   postgresStatements,
   type PostgresStatements,
 } from './postgres-schema.js';
@@ -82,7 +84,7 @@ export async function openPostgresKvEngine(
   return new BackedKvEngine(backend, { clock, random, logger });
 }
 
-/** Checks the server's version and creates the schema and table when absent, one process at a time. */
+/** Checks the server's version and creates the schema and tables when absent, one process at a time. */
 async function prepareTable(
   pool: pg.Pool,
   section: PostgresSection,
@@ -109,25 +111,48 @@ async function prepareTable(
       qualified,
     ]);
     if (table.rows[0]?.present !== true) await client.query(statements.createTable);
-    const columns = await client.query<{ column_name: string; data_type: string }>(statements.describeTable, [
-      section.schema,
-      section.table,
-    ]);
-    const found = columns.rows.map((row) => `${row.column_name} ${row.data_type}`);
-    const expected = expectedColumns.map(([name, type]) => `${name} ${type}`);
-    if (found.join(',') !== expected.join(',')) {
-      throw new FsError(
-        KvCode.EngineFailure,
-        `table ${qualified} exists but is not a 3fs KV table: it has (${found.join(', ')}), expected (${expected.join(', ')}); choose another [kv.postgres] table`,
-      );
-    }
+    await checkColumns(client, statements, { schema: section.schema, table: section.table }, expectedColumns);
+    const markers = await client.query<{ present: boolean }>(
+      'SELECT to_regclass($1) IS NOT NULL AS present',
+      [`"${section.schema}"."${markerTable}"`],
+    );
+    if (markers.rows[0]?.present !== true) await client.query(statements.createMarkers);
+    await checkColumns(
+      client,
+      statements,
+      { schema: section.schema, table: markerTable },
+      expectedMarkerColumns,
+    );
     await client.query('COMMIT');
+    // Markers left by processes that died before deleting theirs; no outcome is resolved that late.
+    await client.query(statements.sweepMarkers, [limits.kvPostgresMarkerRetentionMs / 1_000]);
   } catch (error) {
     failure = error;
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
     client.release(failure !== undefined && isConnectionBroken(failure) ? toError(failure) : undefined);
+  }
+}
+
+/** Refuses an existing table of the right name but the wrong shape (someone else's table). */
+async function checkColumns(
+  client: pg.PoolClient,
+  statements: PostgresStatements,
+  name: { schema: string; table: string },
+  expectedColumns: ReadonlyArray<readonly [name: string, type: string]>,
+): Promise<void> {
+  const columns = await client.query<{ column_name: string; data_type: string }>(statements.describeTable, [
+    name.schema,
+    name.table,
+  ]);
+  const found = columns.rows.map((row) => `${row.column_name} ${row.data_type}`);
+  const expected = expectedColumns.map(([column, type]) => `${column} ${type}`);
+  if (found.join(',') !== expected.join(',')) {
+    throw new FsError(
+      KvCode.EngineFailure,
+      `table "${name.schema}"."${name.table}" exists but is not a 3fs KV table: it has (${found.join(', ')}), expected (${expected.join(', ')}); choose another [kv.postgres] schema or table`,
+    );
   }
 }
 

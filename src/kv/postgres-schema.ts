@@ -16,6 +16,11 @@
  * sharing a whole head get sorted among themselves (an incremental sort). A range [begin, end)
  * is bounded on the index by head(begin) <= key_head <= head(end) and then filtered on the key.
  *
+ * Commit markers: every write transaction also inserts a random 16-byte id into the schema's
+ * `threefs_kv_commit_markers` table, so that a client whose connection broke during COMMIT can
+ * learn the outcome (see postgres-backend.ts). Markers are deleted in batches once their commits
+ * are known, outside any SERIALIZABLE transaction, so they never add serialization conflicts.
+ *
  * Statements are prepared once per connection under names that include the table, and the
  * session plans every execution with its actual parameters (plan_cache_mode=force_custom_plan):
  * a generic plan cannot know whether a range is small, and a wrong guess sorts a whole table.
@@ -31,18 +36,29 @@ export interface PostgresTableName {
 
 /** The statements of one table, as node-postgres query configs minus their values. */
 export interface PostgresStatements {
-  /** Creates the schema and table when absent; run inside a transaction holding createLockKey. */
+  /** Create the schema and tables when absent; run inside a transaction holding createLockKey. */
   createSchema: string;
   createTable: string;
   /** The columns and types of an existing table, to refuse a foreign table of the same name. */
   describeTable: string;
+  createMarkers: string;
   get: { name: string; text: string };
   rangeForward: { name: string; text: string };
   rangeReverse: { name: string; text: string };
   upsert: { name: string; text: string };
   deleteKeys: { name: string; text: string };
   deleteRange: { name: string; text: string };
+  /** Inside a write transaction: records its marker. */
+  insertMarker: { name: string; text: string };
+  /** After a lost COMMIT: inserts the marker unless it exists (waiting for its transaction to end). */
+  claimMarker: string;
+  deleteMarkers: string;
+  /** Deletes markers older than $1 seconds (those of processes that died before deleting theirs). */
+  sweepMarkers: string;
 }
+
+/** The table of commit markers, one per schema. */
+export const markerTable = 'threefs_kv_commit_markers';
 
 /** An advisory-lock key shared by every process creating a KV table, so creations do not race. */
 export const createLockKey = 0x3f5_4b56;
@@ -53,6 +69,7 @@ const head = (parameter: string): string =>
 /** The SQL of one table. */
 export function postgresStatements(name: PostgresTableName): PostgresStatements {
   const qualified = `"${name.schema}"."${name.table}"`;
+  const markers = `"${name.schema}"."${markerTable}"`;
   // Statement names are cut at 63 bytes by the server; a digest keeps them short and distinct.
   const digest = createHash('sha256').update(qualified).digest('hex').slice(0, 16);
   const prefix = `threefs_kv_${digest}`;
@@ -98,6 +115,11 @@ export function postgresStatements(name: PostgresTableName): PostgresStatements 
       name: `${prefix}_delete_range`,
       text: `DELETE FROM ${qualified} WHERE ${rangeWhere}`,
     },
+    createMarkers: `CREATE TABLE IF NOT EXISTS ${markers} (id bytea PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())`,
+    insertMarker: { name: `${prefix}_insert_marker`, text: `INSERT INTO ${markers} (id) VALUES ($1)` },
+    claimMarker: `INSERT INTO ${markers} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`,
+    deleteMarkers: `DELETE FROM ${markers} WHERE id = ANY($1::bytea[])`,
+    sweepMarkers: `DELETE FROM ${markers} WHERE created_at < now() - make_interval(secs => $1)`,
   };
 }
 
@@ -107,4 +129,10 @@ export const expectedColumns: ReadonlyArray<readonly [name: string, type: string
   ['value', 'bytea'],
   ['key_head', 'bytea'],
   ['key_tail_hash', 'bytea'],
+];
+
+/** The columns of the commit marker table. */
+export const expectedMarkerColumns: ReadonlyArray<readonly [name: string, type: string]> = [
+  ['id', 'bytea'],
+  ['created_at', 'timestamp with time zone'],
 ];

@@ -1,7 +1,8 @@
 /**
  * A throwaway PostgreSQL server for tests: initdb into a fresh temporary directory, postgres on
  * 127.0.0.1 at a port chosen at run time with its unix socket in that directory, fsync off (the
- * data is thrown away), and always stopped and removed afterwards. PostgreSQL refuses to run as
+ * data is thrown away; a crash of the server process still loses nothing, only a crash of the
+ * machine would), and always stopped and removed afterwards. PostgreSQL refuses to run as
  * root, so under root both programs run as the `postgres` OS user (setpriv, which execs without
  * forking, so the pid we hold is the postmaster's own and signals reach it directly).
  *
@@ -143,8 +144,6 @@ class LocalServer implements PostgresTestServer {
       this.directory,
       '-c',
       'fsync=off',
-      '-c',
-      'synchronous_commit=off',
       '-c',
       'full_page_writes=off',
       '-c',
