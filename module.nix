@@ -1,0 +1,365 @@
+# NixOS module: services."3fs" — the cluster manager, metadata, storage, monitor and FUSE client
+# services of 3fs, each with `enable` and `config` (an attrset merged over the defaults below and
+# rendered to TOML). Each service validates its TOML at start-up and refuses unknown keys.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.services."3fs";
+  settingsFormat = pkgs.formats.toml { };
+
+  kvIsLocalFoundationDb =
+    (cfg.kv.engine or "") == "foundationdb"
+    && ((cfg.kv.foundationdb or { }).cluster_file or cfg.foundationdb.clusterFile)
+      == "/etc/foundationdb/fdb.cluster";
+  usesKv = cfg.mgmtd.enable || cfg.meta.enable;
+  anyEnabled = cfg.mgmtd.enable || cfg.meta.enable || cfg.storage.enable || cfg.monitor.enable || cfg.fuse.enable;
+
+  clusterSection = {
+    id = cfg.clusterId;
+    secret_file = toString cfg.clusterSecretFile;
+  };
+  mgmtdClientSection = {
+    addresses = cfg.mgmtdAddresses;
+  };
+
+  portOf = listen: lib.toInt (lib.last (lib.splitString ":" listen));
+
+  # Default settings per service; `services."3fs".<service>.config` is merged over them.
+  defaults = {
+    mgmtd = {
+      node = {
+        id = cfg.mgmtd.nodeId;
+        listen = "0.0.0.0:8000";
+      };
+      cluster = clusterSection;
+      kv = cfg.kv;
+      log.level = "info";
+    };
+    meta = {
+      node = {
+        id = cfg.meta.nodeId;
+        listen = "0.0.0.0:8001";
+      };
+      cluster = clusterSection;
+      kv = cfg.kv;
+      mgmtd = mgmtdClientSection;
+      log.level = "info";
+    };
+    storage = {
+      node = {
+        id = cfg.storage.nodeId;
+        listen = "0.0.0.0:8002";
+      };
+      cluster = clusterSection;
+      mgmtd = mgmtdClientSection;
+      storage.targets = lib.imap1 (index: path: {
+        id = cfg.storage.nodeId * 100 + index;
+        inherit path;
+      }) cfg.storage.targets;
+      log.level = "info";
+    };
+    monitor = {
+      node = {
+        id = cfg.monitor.nodeId;
+        listen = "0.0.0.0:8003";
+      };
+      cluster = clusterSection;
+      mgmtd = mgmtdClientSection;
+      log.level = "info";
+    };
+    fuse = {
+      node = {
+        id = cfg.fuse.nodeId;
+        listen = "127.0.0.1:0";
+      };
+      cluster = clusterSection;
+      mgmtd = mgmtdClientSection;
+      fuse.mount_point = cfg.fuse.mountPoint;
+      log.level = "info";
+    };
+  };
+
+  settingsOf = name: lib.recursiveUpdate defaults.${name} cfg.${name}.config;
+  configFileOf = name: settingsFormat.generate "${name}.toml" (settingsOf name);
+
+  binaryOf = {
+    mgmtd = "mgmtd_main";
+    meta = "meta_main";
+    storage = "storage_main";
+    monitor = "monitor_collector_main";
+    fuse = "hf3fs_fuse_main";
+  };
+
+  # Hardening that Node tolerates: never MemoryDenyWriteExecute (V8's JIT needs W+X pages).
+  hardening = {
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    LockPersonality = true;
+    RestrictNamespaces = true;
+    SystemCallArchitectures = "native";
+    RestrictAddressFamilies = [
+      "AF_UNIX"
+      "AF_INET"
+      "AF_INET6"
+    ];
+    CapabilityBoundingSet = "";
+    UMask = "0077";
+  };
+
+  unitOf =
+    name:
+    {
+      description,
+      extraServiceConfig ? { },
+      asRoot ? false,
+    }:
+    {
+      inherit description;
+      wantedBy = [ "multi-user.target" ];
+      wants = [ "network-online.target" ];
+      after = [ "network-online.target" ] ++ lib.optional (usesKv && kvIsLocalFoundationDb) "foundationdb.service";
+      restartTriggers = [ (configFileOf name) ];
+      serviceConfig = lib.mkMerge [
+        {
+          Type = "notify";
+          NotifyAccess = "main";
+          ExecStart = "${cfg.package}/bin/${binaryOf.${name}} --config ${configFileOf name}";
+          Restart = "on-failure";
+          RestartSec = 2;
+          TimeoutStopSec = 60;
+          LimitNOFILE = 1048576;
+        }
+        (lib.mkIf (!asRoot) (
+          hardening
+          // {
+            User = cfg.user;
+            Group = cfg.group;
+            StateDirectory = "3fs";
+            StateDirectoryMode = "0750";
+            ReadWritePaths = [ cfg.dataDir ];
+          }
+        ))
+        extraServiceConfig
+      ];
+    };
+
+  serviceOptions = name: nodeId: {
+    enable = lib.mkEnableOption "the 3fs ${name} service";
+    nodeId = lib.mkOption {
+      type = lib.types.ints.between 1 4294967295;
+      default = nodeId;
+      description = "This host's node id for the ${name} service; unique in the cluster.";
+    };
+    config = lib.mkOption {
+      type = settingsFormat.type;
+      default = { };
+      description = "Settings merged over the defaults and rendered to ${name}.toml.";
+    };
+  };
+in
+{
+  options.services."3fs" = {
+    enable = lib.mkEnableOption "3fs, a distributed file system for AI and data workloads";
+    package = lib.mkPackageOption pkgs "3fs" { };
+    user = lib.mkOption {
+      type = lib.types.str;
+      default = "threefs";
+      description = "User the services (but the FUSE client) run as.";
+    };
+    group = lib.mkOption {
+      type = lib.types.str;
+      default = "threefs";
+      description = "Group the services run as.";
+    };
+    configDir = lib.mkOption {
+      type = lib.types.str;
+      default = "/etc/3fs";
+      description = "Where the rendered TOML files are linked for operators (under /etc).";
+    };
+    dataDir = lib.mkOption {
+      type = lib.types.str;
+      default = "/var/lib/3fs";
+      description = "State directory of the services.";
+    };
+    clusterId = lib.mkOption {
+      type = lib.types.strMatching "[A-Za-z0-9_.-]{1,64}";
+      default = "3fs";
+      description = "The cluster id; every node of a cluster uses the same.";
+    };
+    clusterSecretFile = lib.mkOption {
+      type = lib.types.nullOr lib.types.path;
+      default = null;
+      example = "/run/keys/3fs-cluster-secret";
+      description = ''
+        File holding the cluster secret (at least 16 characters) that authenticates nodes to each
+        other. Keep it out of the Nix store: deploy it with your secrets tool.
+      '';
+    };
+    foundationdb.clusterFile = lib.mkOption {
+      type = lib.types.str;
+      default = "/etc/foundationdb/fdb.cluster";
+      description = "FoundationDB cluster file used by mgmtd and meta.";
+    };
+    kv = lib.mkOption {
+      type = settingsFormat.type;
+      default = {
+        engine = "foundationdb";
+        foundationdb.cluster_file = cfg.foundationdb.clusterFile;
+      };
+      defaultText = lib.literalExpression ''{ engine = "foundationdb"; foundationdb.cluster_file = cfg.foundationdb.clusterFile; }'';
+      description = "The `[kv]` section shared by mgmtd and meta (sqlite, postgres or foundationdb).";
+    };
+    mgmtdAddresses = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ "127.0.0.1:8000" ];
+      description = "host:port of every mgmtd, for the other services and the admin CLI.";
+    };
+    openFirewall = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = "Open the listen ports of the enabled services in the firewall.";
+    };
+
+    mgmtd = serviceOptions "mgmtd" 1;
+    meta = serviceOptions "meta" 100;
+    storage = serviceOptions "storage" 200 // {
+      targets = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ ];
+        example = [
+          "/data/ssd0/3fs"
+          "/data/ssd1/3fs"
+        ];
+        description = "Target directories, one or more per disk; target ids are nodeId * 100 + position.";
+      };
+    };
+    monitor = serviceOptions "monitor" 300;
+    fuse = serviceOptions "fuse" 400 // {
+      mountPoint = lib.mkOption {
+        type = lib.types.str;
+        default = "/mnt/3fs";
+        description = "Where the file system is mounted.";
+      };
+    };
+  };
+
+  config = lib.mkIf (cfg.enable && anyEnabled) {
+    assertions = [
+      {
+        assertion = cfg.clusterSecretFile != null;
+        message = "services.\"3fs\".clusterSecretFile must name a file holding the cluster secret.";
+      }
+      {
+        assertion = !cfg.storage.enable || cfg.storage.targets != [ ];
+        message = "services.\"3fs\".storage is enabled but has no targets.";
+      }
+      {
+        assertion = !cfg.fuse.enable || lib.hasPrefix "/" cfg.fuse.mountPoint;
+        message = "services.\"3fs\".fuse.mountPoint must be an absolute path.";
+      }
+      {
+        assertion = cfg.mgmtdAddresses != [ ];
+        message = "services.\"3fs\".mgmtdAddresses must list at least one mgmtd.";
+      }
+    ];
+
+    users.users.${cfg.user} = {
+      isSystemUser = true;
+      group = cfg.group;
+      home = cfg.dataDir;
+      extraGroups = lib.optional (usesKv && kvIsLocalFoundationDb) "foundationdb";
+    };
+    users.groups.${cfg.group} = { };
+
+    services.foundationdb = lib.mkIf (usesKv && kvIsLocalFoundationDb) {
+      enable = lib.mkDefault true;
+      package = lib.mkDefault pkgs.foundationdb;
+    };
+
+    environment.systemPackages = [ cfg.package ];
+    environment.etc = lib.listToAttrs (
+      lib.concatMap
+        (
+          name:
+          lib.optional cfg.${name}.enable {
+            name = "${lib.removePrefix "/etc/" cfg.configDir}/${name}.toml";
+            value.source = configFileOf name;
+          }
+        )
+        [
+          "mgmtd"
+          "meta"
+          "storage"
+          "monitor"
+          "fuse"
+        ]
+      ++ [
+        {
+          # What the admin CLI needs: `3fs-admin --config /etc/3fs/admin.toml list-nodes`.
+          name = "${lib.removePrefix "/etc/" cfg.configDir}/admin.toml";
+          value.source = settingsFormat.generate "admin.toml" (
+            {
+              cluster = clusterSection;
+              mgmtd = mgmtdClientSection;
+            }
+            // lib.optionalAttrs usesKv { kv = cfg.kv; }
+          );
+        }
+      ]
+    );
+
+    systemd.tmpfiles.rules =
+      [ "d ${cfg.dataDir} 0750 ${cfg.user} ${cfg.group} - -" ]
+      ++ lib.optionals cfg.storage.enable (map (path: "d ${path} 0750 ${cfg.user} ${cfg.group} - -") cfg.storage.targets)
+      ++ lib.optional cfg.fuse.enable "d ${cfg.fuse.mountPoint} 0755 root root - -";
+
+    systemd.services = lib.mkMerge [
+      (lib.mkIf cfg.mgmtd.enable { "3fs-mgmtd" = unitOf "mgmtd" { description = "3fs cluster manager"; }; })
+      (lib.mkIf cfg.meta.enable {
+        "3fs-meta" = unitOf "meta" { description = "3fs metadata service"; } // {
+          after = [ "3fs-mgmtd.service" ] ++ (unitOf "meta" { description = ""; }).after;
+        };
+      })
+      (lib.mkIf cfg.storage.enable {
+        "3fs-storage" = unitOf "storage" {
+          description = "3fs storage service";
+          extraServiceConfig.ReadWritePaths = cfg.storage.targets;
+        };
+      })
+      (lib.mkIf cfg.monitor.enable { "3fs-monitor" = unitOf "monitor" { description = "3fs monitor collector"; }; })
+      (lib.mkIf cfg.fuse.enable {
+        "3fs-fuse" = unitOf "fuse" {
+          description = "3fs FUSE client";
+          # The FUSE client mounts for every local user (allow_other) and needs /dev/fuse: root.
+          asRoot = true;
+          extraServiceConfig = {
+            ExecStopPost = "-${pkgs.fuse3}/bin/fusermount3 -u -z ${cfg.fuse.mountPoint}";
+          };
+        };
+      })
+    ];
+
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall (
+      lib.concatMap (name: lib.optional cfg.${name}.enable (portOf (settingsOf name).node.listen)) [
+        "mgmtd"
+        "meta"
+        "storage"
+        "monitor"
+      ]
+    );
+  };
+}

@@ -1,0 +1,155 @@
+# The 3fs package: esbuild bundles of every binary, the native addons (FUSE low-level binding,
+# sd_notify, better-sqlite3, the optional FoundationDB binding) built with node-gyp against this
+# Node's headers, wrappers for the binaries, default configs under etc/3fs and the client
+# library's type declarations.
+#
+# npm dependencies: package-lock.json carries no download addresses, so nixpkgs' per-entry npm
+# fetchers cannot use it. They are fetched by one fixed-output derivation that runs `npm ci
+# --ignore-scripts` against npm's default registry; its hash is `npmDepsHash` below. After any
+# change to package-lock.json, the first `nix build .#3fs` fails with the new hash ("got:
+# sha256-…"): put that value here.
+{
+  lib,
+  stdenv,
+  nodejs_20,
+  python3,
+  pkg-config,
+  fuse3,
+  foundationdb,
+  makeWrapper,
+  cacert,
+}:
+let
+  nodejs = nodejs_20;
+  packageJson = lib.importJSON ./package.json;
+  npmDepsHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+  source = lib.fileset.toSource {
+    root = ./.;
+    fileset = lib.fileset.unions [
+      ./package.json
+      ./package-lock.json
+      ./tsconfig.json
+      ./tsconfig.declarations.json
+      ./scripts
+      ./src
+      ./native
+      ./etc
+    ];
+  };
+
+  npmDeps = stdenv.mkDerivation {
+    pname = "3fs-npm-deps";
+    inherit (packageJson) version;
+    src = lib.fileset.toSource {
+      root = ./.;
+      fileset = lib.fileset.unions [
+        ./package.json
+        ./package-lock.json
+      ];
+    };
+    nativeBuildInputs = [
+      nodejs
+      cacert
+    ];
+    dontConfigure = true;
+    buildPhase = ''
+      runHook preBuild
+      export HOME=$TMPDIR
+      npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn
+      runHook postBuild
+    '';
+    installPhase = ''
+      runHook preInstall
+      cp -r node_modules $out
+      runHook postInstall
+    '';
+    # Store paths must not leak into a fixed-output derivation: no shebang patching here.
+    dontFixup = true;
+    outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+    outputHash = npmDepsHash;
+  };
+
+  binaries = [
+    "mgmtd_main"
+    "meta_main"
+    "storage_main"
+    "monitor_collector_main"
+    "hf3fs_fuse_main"
+    "admin"
+    "3fs"
+  ];
+in
+stdenv.mkDerivation {
+  pname = "3fs";
+  inherit (packageJson) version;
+  src = source;
+
+  nativeBuildInputs = [
+    nodejs
+    python3
+    pkg-config
+    makeWrapper
+  ];
+  buildInputs = [
+    fuse3
+    foundationdb
+  ];
+
+  configurePhase = ''
+    runHook preConfigure
+    export HOME=$TMPDIR
+    export npm_config_nodedir=${nodejs}
+    cp -r ${npmDeps} node_modules
+    chmod -R u+w node_modules
+    patchShebangs node_modules
+    runHook postConfigure
+  '';
+
+  buildPhase = ''
+    runHook preBuild
+    gyp="node $PWD/node_modules/node-gyp/bin/node-gyp.js"
+    # Dependencies with native code, built offline against this Node's headers.
+    (cd node_modules/better-sqlite3 && $gyp rebuild --release --nodedir=${nodejs})
+    if [ -d node_modules/foundationdb ]; then
+      (cd node_modules/foundationdb && \
+        CXXFLAGS="-I${lib.getDev foundationdb}/include" LDFLAGS="-L${lib.getLib foundationdb}/lib" \
+        $gyp rebuild --release --nodedir=${nodejs})
+    fi
+    # Bundles and our own addons (native/*).
+    node scripts/build.mjs
+    # Type declarations of the client library, for other Node programs.
+    node node_modules/typescript/bin/tsc -p tsconfig.declarations.json
+    runHook postBuild
+  '';
+
+  installPhase = ''
+    runHook preInstall
+    app=$out/lib/3fs
+    mkdir -p $app $out/bin $out/etc/3fs
+    npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline
+    cp -r dist node_modules package.json types $app/
+    for addon in native/*/; do
+      name=$(basename $addon)
+      mkdir -p $app/native/$name/build/Release
+      cp native/$name/build/Release/$name.node $app/native/$name/build/Release/
+    done
+    cp etc/*.toml $out/etc/3fs/
+    for bin in ${lib.concatStringsSep " " binaries}; do
+      makeWrapper ${nodejs}/bin/node $out/bin/$bin \
+        --add-flags "--enable-source-maps $app/dist/$bin.js" \
+        --prefix LD_LIBRARY_PATH : ${lib.makeLibraryPath [ foundationdb fuse3 ]} \
+        --prefix PATH : ${lib.makeBinPath [ fuse3 ]}
+    done
+    ln -s admin $out/bin/3fs-admin
+    runHook postInstall
+  '';
+
+  meta = {
+    description = "Distributed file system for AI and data workloads in the architecture of DeepSeek's 3FS";
+    license = lib.licenses.mit;
+    platforms = lib.platforms.linux;
+    mainProgram = "3fs-admin";
+  };
+}

@@ -1,0 +1,109 @@
+# NixOS VM test: FoundationDB plus mgmtd, meta, storage (three targets) and the monitor on one
+# machine, a second machine mounting the file system with FUSE. It initializes the cluster,
+# writes and reads files with checksums, restarts the storage service and checks the data, and
+# runs the KV conformance suite against the live FoundationDB.
+{
+  pkgs,
+  module,
+  sources,
+}:
+let
+  secret = pkgs.writeText "3fs-cluster-secret" "vm-test-cluster-secret-0123456789";
+  common = {
+    imports = [ module ];
+    virtualisation.memorySize = 2048;
+    services."3fs" = {
+      enable = true;
+      clusterId = "vmtest";
+      # A test secret may live in the store; a real deployment keeps it out.
+      clusterSecretFile = secret;
+      mgmtdAddresses = [ "server:8000" ];
+      openFirewall = true;
+    };
+  };
+  # The test suite with its development dependencies, for the conformance run inside the VM.
+  conformance = pkgs."3fs".overrideAttrs (old: {
+    pname = "3fs-conformance";
+    src = pkgs.lib.fileset.toSource {
+      root = sources;
+      fileset = pkgs.lib.fileset.unions [
+        (sources + "/package.json")
+        (sources + "/package-lock.json")
+        (sources + "/tsconfig.json")
+        (sources + "/tsconfig.declarations.json")
+        (sources + "/vitest.config.ts")
+        (sources + "/scripts")
+        (sources + "/src")
+        (sources + "/native")
+        (sources + "/etc")
+        (sources + "/tests")
+      ];
+    };
+    installPhase = ''
+      mkdir -p $out
+      cp -r . $out/
+    '';
+  });
+in
+pkgs.testers.runNixOSTest {
+  name = "3fs-integration";
+  nodes = {
+    server =
+      { ... }:
+      {
+        imports = [ common ];
+        virtualisation.diskSize = 4096;
+        services."3fs" = {
+          mgmtd.enable = true;
+          meta.enable = true;
+          monitor.enable = true;
+          storage = {
+            enable = true;
+            targets = [
+              "/var/lib/3fs/target1"
+              "/var/lib/3fs/target2"
+              "/var/lib/3fs/target3"
+            ];
+          };
+        };
+      };
+    client =
+      { ... }:
+      {
+        imports = [ common ];
+        services."3fs".fuse.enable = true;
+      };
+  };
+
+  testScript = ''
+    start_all()
+    server.wait_for_unit("foundationdb.service")
+    server.wait_until_succeeds("fdbcli --exec status | grep -q 'Healthy'", timeout=120)
+
+    server.succeed("3fs-admin --config /etc/3fs/admin.toml init-cluster")
+    server.wait_for_unit("3fs-mgmtd.service")
+    server.wait_for_open_port(8000)
+    server.wait_for_unit("3fs-storage.service")
+    server.wait_until_succeeds("3fs-admin --config /etc/3fs/admin.toml list-targets | grep -c up-to-date | grep -q 3", timeout=60)
+    # One storage host: chains of one replica over its three targets.
+    server.succeed("3fs-admin --config /etc/3fs/admin.toml create-chain-table --replicas 1")
+    server.wait_for_unit("3fs-meta.service")
+    server.wait_for_unit("3fs-monitor.service")
+
+    client.wait_for_unit("3fs-fuse.service")
+    client.wait_until_succeeds("mountpoint -q /mnt/3fs", timeout=60)
+    client.succeed("head -c 64M /dev/urandom > /tmp/data && sha256sum /tmp/data | cut -d' ' -f1 > /tmp/data.sha")
+    client.succeed("mkdir -p /mnt/3fs/dir && cp /tmp/data /mnt/3fs/dir/data && sync")
+    client.succeed("test \"$(sha256sum /mnt/3fs/dir/data | cut -d' ' -f1)\" = \"$(cat /tmp/data.sha)\"")
+
+    server.succeed("systemctl restart 3fs-storage.service")
+    server.wait_for_unit("3fs-storage.service")
+    client.wait_until_succeeds("test \"$(sha256sum /mnt/3fs/dir/data | cut -d' ' -f1)\" = \"$(cat /tmp/data.sha)\"", timeout=120)
+
+    server.succeed(
+      "cp -r ${conformance} /tmp/conformance && chmod -R u+w /tmp/conformance && cd /tmp/conformance && "
+      + "FDB_CLUSTER_FILE=/etc/foundationdb/fdb.cluster ${pkgs.nodejs_20}/bin/node node_modules/vitest/vitest.mjs "
+      + "run tests/unit/kv/foundationdb-conformance.test.ts"
+    )
+  '';
+}

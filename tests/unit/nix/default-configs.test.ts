@@ -1,0 +1,34 @@
+// Proves that every default configuration shipped in etc/ (installed as etc/3fs by the package)
+// is accepted by its service's own validator, so a fresh install starts.
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { loadConfig } from '../../../src/common/config.js';
+import { adminConfigSchema } from '../../../src/admin/admin-config.js';
+import { mgmtdConfigSchema } from '../../../src/mgmtd/config.js';
+import { metaConfigSchema } from '../../../src/meta/config.js';
+import { storageConfigSchema } from '../../../src/storage/config.js';
+
+const etc = resolve(import.meta.dirname, '../../../etc');
+
+const schemas: Record<string, z.ZodType> = {
+  'admin.toml': adminConfigSchema,
+  'mgmtd.toml': mgmtdConfigSchema,
+  'meta.toml': metaConfigSchema,
+  'storage.toml': storageConfigSchema,
+};
+
+describe('the default configuration files', () => {
+  it('has a validator for every shipped file', () => {
+    for (const file of readdirSync(etc).filter((name) => name.endsWith('.toml'))) {
+      expect(Object.keys(schemas), `validator for ${file}`).toContain(file);
+    }
+  });
+
+  for (const [file, schema] of Object.entries(schemas)) {
+    it(`accepts etc/${file}`, () => {
+      expect(() => loadConfig(schema, join(etc, file))).not.toThrow();
+    });
+  }
+});
