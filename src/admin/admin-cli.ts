@@ -12,7 +12,8 @@ import { FsError, describeError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { CommonCode, statusName } from '../common/status-code.js';
 import { version } from '../common/version.js';
-import { openKvEngine } from '../kv/index.js';
+import { limits } from '../common/limits.js';
+import { copyKvStores, kvSectionSchema, openKvEngine, type KvSection } from '../kv/index.js';
 import { initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
 import { RpcClient } from '../rpc/index.js';
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
@@ -258,6 +259,47 @@ async function commandDumpRoutingInfo(context: Context): Promise<void> {
   context.output.write(`${JSON.stringify(routing, null, 2)}\n`);
 }
 
+// --- copy-metadata: moves a stopped cluster's metadata from one KV engine to another (kv/copy.ts).
+
+/** Any TOML file with a `[kv]` section: an admin config or a service's own config. */
+const kvFileSchema = z.looseObject({ kv: kvSectionSchema });
+
+function loadKvSection(path: string): KvSection {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new FsError(CommonCode.InvalidArgument, `cannot read ${path}: ${describeError(error)}`);
+  }
+  return parseConfig(kvFileSchema, text, path).kv;
+}
+
+async function commandCopyMetadata(
+  context: Context,
+  flags: { fromConfig: string; toConfig: string; force?: boolean; batchBytes: number },
+): Promise<void> {
+  const source = loadKvSection(flags.fromConfig);
+  const destination = loadKvSection(flags.toConfig);
+  const logger = createLogger({ component: 'admin', level: 'warn' });
+  let reportedMs = Date.now();
+  const report = await copyKvStores(source, destination, {
+    logger,
+    force: flags.force === true,
+    batchBytesMax: flags.batchBytes,
+    onProgress: (progress) => {
+      if (Date.now() - reportedMs < 2_000) return;
+      reportedMs = Date.now();
+      process.stderr.write(`admin: copied ${progress.pairs} pairs (${formatBytes(progress.bytes)}) so far\n`);
+    },
+  });
+  printMessage(
+    context.output,
+    report,
+    `copied ${report.pairs} pairs (${formatBytes(report.bytes)}) from ${report.source} to ${report.destination}` +
+      `${report.clearedDestination ? ' (destination cleared first)' : ''}; verified: sha256 ${report.checksum}`,
+  );
+}
+
 /** Builds the CLI. `write` receives stdout text (tests capture it). */
 export function buildAdminProgram(
   write: (text: string) => void = (text) => process.stdout.write(text),
@@ -312,6 +354,26 @@ export function buildAdminProgram(
     .command('dump-routing-info')
     .description('the full routing info as JSON')
     .action(() => commandDumpRoutingInfo(context()));
+  program
+    .command('copy-metadata')
+    .description(
+      'copy all metadata from one [kv] engine to another while every service is stopped (e.g. sqlite to postgres), then verify it',
+    )
+    .requiredOption(
+      '--from-config <file>',
+      'TOML file whose [kv] section names the source (a service config works)',
+    )
+    .requiredOption('--to-config <file>', 'TOML file whose [kv] section names the destination')
+    .option('--force', 'clear a destination that already holds data')
+    .option(
+      '--batch-bytes <bytes>',
+      'bytes of keys and values per copied batch',
+      parsePositive('--batch-bytes'),
+      limits.kvCopyBatchBytesMax,
+    )
+    .action((flags: { fromConfig: string; toConfig: string; force?: boolean; batchBytes: number }) =>
+      commandCopyMetadata(context(), flags),
+    );
   return program;
 }
 

@@ -11,11 +11,13 @@
  * the copy is found out this way, as is any pair the destination lost or gained).
  */
 import { createHash, type Hash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FsError, assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
 import { CommonCode, KvCode } from '../common/status-code.js';
-import type { KvSection } from './config.js';
+import { openKvEngine, type KvSection } from './config.js';
 import { formatKey, hasPrefix, keyAfter } from './keys.js';
 import type { KeyValue, KvEngine } from './kv.js';
 import { postgresTarget } from './postgres-config.js';
@@ -107,6 +109,50 @@ export async function copyKvData(
     );
   }
   return { ...copied, clearedDestination: occupied.length > 0 };
+}
+
+/** What copyKvStores did: the copy's report and the two stores, described. */
+export interface StoreCopyReport extends CopyReport {
+  source: string;
+  destination: string;
+}
+
+/**
+ * Opens the stores two `[kv]` sections name and copies the first into the second (copyKvData),
+ * refusing a destination that shares keys with the source and a sqlite source that does not exist
+ * (opening it would create an empty one).
+ */
+export async function copyKvStores(
+  sourceSection: KvSection,
+  destinationSection: KvSection,
+  options: CopyOptions & { logger: Logger },
+): Promise<StoreCopyReport> {
+  const source = describeKvStore(sourceSection);
+  const destination = describeKvStore(destinationSection);
+  if (kvStoresOverlap(sourceSection, destinationSection)) {
+    throw new FsError(
+      CommonCode.InvalidArgument,
+      `the source and the destination are the same store (${source} and ${destination})`,
+    );
+  }
+  if (sourceSection.engine === 'sqlite' && !existsSync(sourceSection.sqlite.path)) {
+    throw new FsError(
+      CommonCode.InvalidArgument,
+      `the source database ${sourceSection.sqlite.path} does not exist`,
+    );
+  }
+  const sourceEngine = await openKvEngine(sourceSection, { logger: options.logger });
+  try {
+    const destinationEngine = await openKvEngine(destinationSection, { logger: options.logger });
+    try {
+      const report = await copyKvData(sourceEngine, destinationEngine, options);
+      return { ...report, source, destination };
+    } finally {
+      await destinationEngine.close();
+    }
+  } finally {
+    await sourceEngine.close();
+  }
 }
 
 /**

@@ -35,5 +35,13 @@ export { postgresSectionSchema, type PostgresSection } from './postgres-config.j
 export { openPostgresKvEngine, type PostgresKvRuntime } from './postgres-engine.js';
 export { foundationDbSectionSchema, type FoundationDbSection } from './foundationdb-config.js';
 export { openFoundationDbKvEngine, type FoundationDbKvRuntime } from './foundationdb-engine.js';
-export { copyKvData, describeKvStore, kvStoresOverlap, type CopyOptions, type CopyReport } from './copy.js';
+export {
+  copyKvData,
+  copyKvStores,
+  describeKvStore,
+  kvStoresOverlap,
+  type CopyOptions,
+  type CopyReport,
+  type StoreCopyReport,
+} from './copy.js';
 export { observeKvEngine, type KvObserver, type KvTransactionEvent } from './observed-engine.js';
