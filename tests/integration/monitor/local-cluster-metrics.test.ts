@@ -39,12 +39,17 @@ interface SeriesReply {
   series: { labels: Record<string, string>; points: [number, number][] }[];
 }
 
+/** Routing-info reads per round of I/O. */
+const ioCalls = 25;
+const routingReadsQuery =
+  '/api/series?name=threefs_rpc_server_calls_total&label.method=Mgmtd.getRoutingInfo&label.node=1&window_ms=60000';
+
 /** Counters that the I/O below must move, as (metric, labels) on the mgmtd node. */
 const expectedCounters = [
   {
     name: 'threefs_rpc_server_calls_total',
     labels: { method: 'Mgmtd.getRoutingInfo', node: '1' },
-    atLeast: 20,
+    atLeast: ioCalls,
   },
   { name: 'threefs_rpc_server_calls_total', labels: { method: 'Mgmtd.heartbeat', node: '1' }, atLeast: 1 },
   { name: 'threefs_kv_transactions_total', labels: { kind: 'write', node: '1' }, atLeast: 1 },
@@ -52,12 +57,13 @@ const expectedCounters = [
 
 describe('3fs local with the monitor collector', () => {
   let world: TestWorld;
-  let rpc: RpcClient;
+  let rpc: RpcClient | undefined;
   let local: RunningProcess | undefined;
   const childPids: number[] = [];
 
   beforeEach(() => {
     world = new TestWorld();
+    rpc = undefined;
   });
   afterEach(async () => {
     await rpc?.close();
@@ -109,10 +115,26 @@ describe('3fs local with the monitor collector', () => {
       'mgmtd and the collector reporting',
     );
 
-    const before = await getText(`${dashboard}/metrics`);
-    const startValues = expectedCounters.map(
-      (counter) => sampleValue(before, counter.name, counter.labels) ?? 0,
+    // I/O in two rounds: the first makes every counter exist in the collector, the second must
+    // move it by its own amount, both in the Prometheus text and in the JSON API's history.
+    await doIo(dataDir, base);
+    const latestRoutingReads = async (): Promise<{ points: number; value: number } | undefined> => {
+      const { series } = await getJson<SeriesReply>(`${dashboard}${routingReadsQuery}`);
+      const points = series[0]?.points ?? [];
+      const last = points[points.length - 1];
+      return last === undefined ? undefined : { points: points.length, value: last[1] };
+    };
+    const firstRound = await eventually(
+      async () => {
+        const latest = await latestRoutingReads();
+        return latest !== undefined && latest.value >= ioCalls ? latest : undefined;
+      },
+      15_000,
+      'the first round of reads in the JSON API',
     );
+    const before = await getText(`${dashboard}/metrics`);
+    const startValues = expectedCounters.map((counter) => sampleValue(before, counter.name, counter.labels));
+    for (const value of startValues) expect(value).toBeGreaterThan(0);
 
     await doIo(dataDir, base);
 
@@ -134,15 +156,16 @@ describe('3fs local with the monitor collector', () => {
       0,
     );
 
-    // The JSON API shows the same counter rising over time.
-    const series = await getJson<SeriesReply>(
-      `${dashboard}/api/series?name=threefs_rpc_server_calls_total&label.method=Mgmtd.getRoutingInfo&label.node=1&window_ms=60000`,
+    // The JSON API's history of the same counter rises by the second round's reads.
+    const secondRound = await eventually(
+      async () => {
+        const latest = await latestRoutingReads();
+        return latest !== undefined && latest.value >= firstRound.value + ioCalls ? latest : undefined;
+      },
+      15_000,
+      'the second round of reads in the JSON API',
     );
-    const points = series.series[0]?.points ?? [];
-    expect(points.length).toBeGreaterThanOrEqual(2);
-    const first = points[0]?.[1] ?? 0;
-    const last = points[points.length - 1]?.[1] ?? 0;
-    expect(last - first).toBeGreaterThanOrEqual(20);
+    expect(secondRound.points).toBeGreaterThan(firstRound.points);
     const overview = await getJson<{
       charts: { id: string; lines: { label: string; values: (number | null)[] }[] }[];
     }>(`${dashboard}/api/overview?window_ms=60000&step_ms=1000`);
@@ -150,12 +173,16 @@ describe('3fs local with the monitor collector', () => {
       .find((chart) => chart.id === 'operations')
       ?.lines.find((line) => line.label === 'RPC requests');
     expect(rpcLine?.values.some((value) => value !== null && value > 0)).toBe(true);
+    // A bad query is refused with the reason, not answered with an empty result.
+    const refused = await fetch(`${dashboard}/api/series?name=not%20a%20metric`);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('name: a metric name');
   });
 
   /** The I/O: routing-info reads from a client of the cluster, and an admin command. */
   async function doIo(dataDir: string, base: number): Promise<void> {
     const secret = readSecretFile(`${dataDir}/etc/cluster-secret`);
-    rpc = new RpcClient({ clusterSecret: secret, logger: silentLogger() });
+    rpc ??= new RpcClient({ clusterSecret: secret, logger: silentLogger() });
     const client = new MgmtdClient({
       addresses: [`127.0.0.1:${base}`],
       rpc,
@@ -163,7 +190,8 @@ describe('3fs local with the monitor collector', () => {
       logger: silentLogger(),
       timeoutMs: 2_000,
     });
-    for (let call = 0; call < 25; call++) await client.call(mgmtdMethods.getRoutingInfo, { knownVersion: 0 });
+    for (let call = 0; call < ioCalls; call++)
+      await client.call(mgmtdMethods.getRoutingInfo, { knownVersion: 0 });
     const listed = await world.runBinary('admin', ['--config', `${dataDir}/etc/mgmtd.toml`, 'list-nodes']);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain('monitor');

@@ -1,5 +1,7 @@
 // Proves the ClickHouse writer's rows and INSERT format, its batching by size and by time, and
 // that a failing or absent server costs dropped rows (counted), never an unbounded buffer.
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -7,6 +9,7 @@ import { MetricsRegistry, type MetricFamily } from '../../../src/common/metrics/
 import {
   ClickhouseWriter,
   clickhouseTime,
+  httpClickhouseInsert,
   insertRequest,
   snapshotRows,
   type ClickhouseInsert,
@@ -155,5 +158,42 @@ describe('ClickHouse writer', () => {
     await instance.stop();
     expect(runningMax).toBe(1);
     expect(instance.buffered).toBe(0);
+  });
+});
+
+describe('ClickHouse HTTP insert', () => {
+  it('posts the body with the query in the URL and the credentials in headers, and rejects on an error status', async () => {
+    const received: { url: string; headers: IncomingHttpHeaders; body: string }[] = [];
+    let status = 200;
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ url: request.url ?? '', headers: request.headers, body });
+        response.writeHead(status).end(status === 200 ? '' : 'Code: 60. DB::Exception: Table does not exist');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const insert = httpClickhouseInsert({
+        url: `http://127.0.0.1:${port}`,
+        user: 'writer',
+        password: 'pw',
+      });
+      await insert('INSERT INTO threefs.samples FORMAT JSONEachRow', '{"a":1}\n', { timeoutMs: 2_000 });
+      expect(received).toHaveLength(1);
+      const url = new URL(received[0]?.url ?? '', 'http://x');
+      expect(url.searchParams.get('query')).toBe('INSERT INTO threefs.samples FORMAT JSONEachRow');
+      expect(received[0]?.headers['x-clickhouse-user']).toBe('writer');
+      expect(received[0]?.headers['x-clickhouse-key']).toBe('pw');
+      expect(received[0]?.body).toBe('{"a":1}\n');
+      status = 404;
+      await expect(insert('INSERT', '', { timeoutMs: 2_000 })).rejects.toThrow(
+        /ClickHouse answered 404: Code: 60/,
+      );
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
