@@ -33,7 +33,12 @@ async function rate(
   let done = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
-      for (let index = 0; performance.now() < deadline; index++) done += await operation(worker, index);
+      for (let index = 0; performance.now() < deadline; index++) {
+        // Awaited first, then added: `done += await …` would read `done` before the await and lose
+        // the other workers' counts.
+        const units = await operation(worker, index);
+        done += units;
+      }
     }),
   );
   return done / ((performance.now() - started) / 1000);
