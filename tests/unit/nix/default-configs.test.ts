@@ -1,10 +1,10 @@
 // Proves that every default configuration shipped in etc/ (installed as etc/3fs by the package)
 // is accepted by its service's own validator, so a fresh install starts.
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { loadConfig } from '../../../src/common/config.js';
+import { loadConfig, parseConfig } from '../../../src/common/config.js';
 import { adminConfigSchema } from '../../../src/admin/admin-config.js';
 import { mgmtdConfigSchema } from '../../../src/mgmtd/config.js';
 import { metaConfigSchema } from '../../../src/meta/config.js';
@@ -31,4 +31,13 @@ describe('the default configuration files', () => {
       expect(() => loadConfig(schema, join(etc, file))).not.toThrow();
     });
   }
+});
+
+describe('the README', () => {
+  it('shows a mgmtd configuration that mgmtd accepts', () => {
+    const readme = readFileSync(resolve(import.meta.dirname, '../../../README.md'), 'utf8');
+    const example = /cat > \/etc\/3fs\/mgmtd\.toml <<'TOML'\n([\s\S]*?)\nTOML\n/.exec(readme)?.[1];
+    expect(example, 'the README has a mgmtd.toml example').toBeDefined();
+    expect(() => parseConfig(mgmtdConfigSchema, example ?? '', 'README mgmtd.toml')).not.toThrow();
+  });
 });
