@@ -63,11 +63,15 @@ export interface FdbBinding {
   FDBError: abstract new (...args: never[]) => FdbError;
 }
 
-/** What to install, said by every error about a missing binding or client library. */
+/** What to install, said by every error about a missing client library. */
+export const foundationDbLibraryHint =
+  'install FoundationDB\'s client library, libfdb_c (the "foundationdb-clients" package from ' +
+  "FoundationDB's releases for Debian/Ubuntu or RHEL, or nixpkgs' foundationdb)";
+
+/** What to install, said by every error about the missing npm package. */
 export const foundationDbInstallHint =
-  'install FoundationDB\'s client library (libfdb_c: the "foundationdb-clients" package from ' +
-  "FoundationDB's releases for Debian/Ubuntu or RHEL, or nixpkgs' foundationdb), then run `npm install` " +
-  'again so the optional npm package "foundationdb" (its Node binding) installs';
+  `${foundationDbLibraryHint}, then run \`npm install\` again so that the optional npm package ` +
+  '"foundationdb" (its Node binding) installs too';
 
 const moduleName = 'foundationdb';
 let loading: Promise<FdbBinding> | undefined;
@@ -88,12 +92,15 @@ async function importBinding(): Promise<FdbBinding> {
   } catch (error) {
     loading = undefined;
     const code = (error as { code?: unknown }).code;
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+    // The package itself is absent (not one of its own dependencies, which fails the same way).
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      describeError(error).includes(`'${moduleName}'`);
     throw new FsError(
       KvCode.EngineNotAvailable,
       missing
         ? `the foundationdb engine is not installed: the npm package "foundationdb" is absent (it installs only where FoundationDB's client library is present): ${foundationDbInstallHint}`
-        : `the foundationdb engine cannot load its Node binding (${describeError(error)}): ${foundationDbInstallHint}`,
+        : `the foundationdb engine cannot load its Node binding (${describeError(error)}): ${foundationDbLibraryHint}; if the package itself is damaged, run \`npm install\` again`,
       { cause: error },
     );
   }
