@@ -248,6 +248,12 @@ in
       };
     };
     monitor = serviceOptions "monitor" 300;
+    renderedSettings = lib.mkOption {
+      type = lib.types.attrsOf settingsFormat.type;
+      internal = true;
+      readOnly = true;
+      description = "The settings each enabled service's TOML is rendered from (for tests and inspection).";
+    };
     fuse = serviceOptions "fuse" 400 // {
       mountPoint = lib.mkOption {
         type = lib.types.str;
@@ -257,7 +263,17 @@ in
     };
   };
 
-  config = lib.mkIf (cfg.enable && anyEnabled) {
+  config = lib.mkMerge [
+    {
+      services."3fs".renderedSettings = lib.genAttrs (lib.filter (name: cfg.${name}.enable) [
+        "mgmtd"
+        "meta"
+        "storage"
+        "monitor"
+        "fuse"
+      ]) settingsOf;
+    }
+    (lib.mkIf (cfg.enable && anyEnabled) {
     assertions = [
       {
         assertion = cfg.clusterSecretFile != null;
@@ -361,5 +377,6 @@ in
         "monitor"
       ]
     );
-  };
+    })
+  ];
 }
