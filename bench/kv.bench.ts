@@ -1,11 +1,22 @@
-// KV transactions per second on the embedded sqlite engine, beside the raw local disk doing the same
-// durable work: one small read-modify-write per transaction against one append (+ fdatasync) per record.
+// KV transactions per second on the embedded sqlite engine (and on postgres, where its server is
+// installed), beside the raw local disk doing the same durable work: one small read-modify-write
+// per transaction against one append (+ fdatasync) per record.
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FsError } from '../src/common/errors.js';
 import { silentLogger } from '../src/common/logger.js';
-import { openSqliteKvEngine, u64BigEndian, type KvEngine, type SqliteSynchronous } from '../src/kv/index.js';
+import { KvCode } from '../src/common/status-code.js';
+import {
+  openPostgresKvEngine,
+  openSqliteKvEngine,
+  postgresSectionSchema,
+  u64BigEndian,
+  type KvEngine,
+  type SqliteSynchronous,
+} from '../src/kv/index.js';
+import { postgresAvailability, startPostgresTestServer } from '../tests/helpers/postgres-server.js';
 import { reportRatio } from './report.js';
 
 const measureMs = 2_500;
@@ -31,20 +42,68 @@ async function readModifyWrite(engine: KvEngine): Promise<void> {
 async function kvRate(path: string, synchronous: SqliteSynchronous, clients: number): Promise<number> {
   const engine = await openSqliteKvEngine({ path, synchronous, logger: silentLogger() });
   try {
-    await readModifyWrite(engine);
-    let done = 0;
-    const startMs = performance.now();
-    await Promise.all(
-      Array.from({ length: clients }, async () => {
-        while (performance.now() - startMs < measureMs) {
-          await readModifyWrite(engine);
-          done++;
-        }
-      }),
-    );
-    return done / ((performance.now() - startMs) / 1_000);
+    return (await engineRate(engine, clients)).rate;
   } finally {
     await engine.close();
+  }
+}
+
+/**
+ * Transactions per second of `engine`, and how many gave up (an engine with optimistic
+ * concurrency may exhaust its retries when every client updates the same counter).
+ */
+async function engineRate(engine: KvEngine, clients: number): Promise<{ rate: number; gaveUp: number }> {
+  await readModifyWrite(engine);
+  let done = 0;
+  let gaveUp = 0;
+  const startMs = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() - startMs < measureMs) {
+        try {
+          await readModifyWrite(engine);
+          done++;
+        } catch (error) {
+          if (!(error instanceof FsError) || error.code !== KvCode.RetriesExhausted) throw error;
+          gaveUp++;
+        }
+      }
+    }),
+  );
+  return { rate: done / ((performance.now() - startMs) / 1_000), gaveUp };
+}
+
+/**
+ * The same transactions on the postgres engine, against a throwaway local server (fsync off, so
+ * beside buffered appends), when PostgreSQL's server is installed. SERIALIZABLE makes concurrent
+ * clients of one counter conflict and retry, where sqlite queues them.
+ */
+async function postgresCases(buffered: number): Promise<void> {
+  const availability = postgresAvailability();
+  if (!availability.available) {
+    console.log(`postgres rmw tx: skipped (${availability.reason})`);
+    return;
+  }
+  const server = await startPostgresTestServer(availability);
+  try {
+    for (const clients of [1, 8]) {
+      const section = postgresSectionSchema.parse({ url: server.url, table: `bench_${clients}` });
+      const engine = await openPostgresKvEngine(section, { logger: silentLogger() });
+      try {
+        const { rate, gaveUp } = await engineRate(engine, clients);
+        reportRatio({
+          workload: `postgres rmw tx (fsync off), ${clients} client${clients > 1 ? 's' : ''}${gaveUp > 0 ? `, ${gaveUp} gave up` : ''}`,
+          unit: 'tx/s',
+          ours: rate,
+          baselineName: 'append',
+          baseline: buffered,
+        });
+      } finally {
+        await engine.close();
+      }
+    }
+  } finally {
+    await server.close();
   }
 }
 
@@ -96,6 +155,7 @@ export async function run(): Promise<void> {
         baseline: benchCase.baseline,
       });
     }
+    await postgresCases(buffered);
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
