@@ -9,7 +9,7 @@ import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { mgmtdMethods } from '../../../src/mgmtd/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
-import { startMgmtd, writeMgmtdConfig } from '../helpers/mgmtd-cluster.js';
+import { fastTimings, startMgmtd, writeMgmtdConfig } from '../helpers/mgmtd-cluster.js';
 import { TestWorld } from '../helpers/processes.js';
 
 const secret = 'test-cluster-secret-0123456789';
@@ -30,7 +30,16 @@ describe('the admin CLI', () => {
   it('initializes a cluster once, lists nodes, targets and chains, and uploads a chain table', async () => {
     const dir = world.tempDir();
     const secretFile = world.secretFile(dir, secret);
-    const config = writeMgmtdConfig({ dir, nodeId: 1, secretFile, databasePath: join(dir, 'meta.db') });
+    // The stand-in storage nodes heartbeat once; a long timeout keeps them online for the whole
+    // test, however slowly a loaded machine runs the admin processes.
+    const timings = { ...fastTimings, heartbeatTimeoutMs: 120_000 };
+    const config = writeMgmtdConfig({
+      dir,
+      nodeId: 1,
+      secretFile,
+      databasePath: join(dir, 'meta.db'),
+      timings,
+    });
     expect((await world.runBinary('admin', ['--config', config, 'init-cluster'])).code).toBe(0);
     const again = await world.runBinary('admin', ['--config', config, 'init-cluster']);
     expect(again.code).toBe(1);
