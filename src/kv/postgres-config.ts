@@ -66,7 +66,11 @@ export const postgresSectionSchema = z
     port: z.number().int().min(1).max(65_535).optional(),
     user: z.string().min(1).max(63).optional(),
     database: z.string().min(1).max(63).optional(),
-    /** A file whose content (without surrounding whitespace) is the password. */
+    /**
+     * A file whose content (without surrounding whitespace) is the password. Without it the
+     * server's other methods apply (peer, certificates, trust), or libpq's ~/.pgpass and
+     * PGPASSWORD, which node-postgres reads too.
+     */
     password_file: z.string().min(1).optional(),
     /** The schema holding the table; created when absent. */
     schema: identifierSchema.default('public'),
