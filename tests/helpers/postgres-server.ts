@@ -3,8 +3,9 @@
  * 127.0.0.1 at a port chosen at run time with its unix socket in that directory, fsync off (the
  * data is thrown away; a crash of the server process still loses nothing, only a crash of the
  * machine would), and always stopped and removed afterwards. PostgreSQL refuses to run as
- * root, so under root both programs run as the `postgres` OS user (setpriv, which execs without
- * forking, so the pid we hold is the postmaster's own and signals reach it directly).
+ * root, so under root both programs run as the `postgres` OS user. Both start through setpriv,
+ * which execs without forking (the pid we hold is the postmaster's own, so signals reach it
+ * directly) and has the kernel stop the server should this process die without cleaning up.
  *
  * When THREEFS_TEST_POSTGRES_URL names a server, tests use that one instead and start nothing.
  */
@@ -34,6 +35,12 @@ export function postgresAvailability(): PostgresAvailability {
   const url = process.env['THREEFS_TEST_POSTGRES_URL'];
   if (url !== undefined && url !== '') return { available: true, url, startsServer: false };
   const bindir = findBindir();
+  if (spawnSync('setpriv', ['--version'], { timeout: 5_000 }).status !== 0) {
+    return {
+      available: false,
+      reason: 'setpriv (util-linux) is missing; it starts the test PostgreSQL server',
+    };
+  }
   if (bindir === undefined) {
     return {
       available: false,
@@ -245,17 +252,18 @@ function externalServer(url: string): PostgresTestServer {
   };
 }
 
-/** The command that runs a PostgreSQL program as `owner` (through setpriv), or as ourselves. */
+/**
+ * The command that runs a PostgreSQL program as `owner` (or as ourselves) through setpriv, which
+ * also makes the kernel send it SIGQUIT (an immediate shutdown) when this process dies, so a test
+ * process killed outright leaves no server behind.
+ */
 function asOwner(
   owner: { uid: number; gid: number } | undefined,
   program: string,
   args: string[],
 ): { command: string; args: string[] } {
-  if (owner === undefined) return { command: program, args };
-  return {
-    command: 'setpriv',
-    args: [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--init-groups', '--', program, ...args],
-  };
+  const user = owner === undefined ? [] : [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--init-groups'];
+  return { command: 'setpriv', args: [...user, '--pdeathsig', 'SIGQUIT', '--', program, ...args] };
 }
 
 function findBindir(): string | undefined {
