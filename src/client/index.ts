@@ -1,3 +1,32 @@
-/** The client library (DESIGN §9). */
+/**
+ * The client library (DESIGN §9): routing cache, meta client with failover, chunk I/O on chains,
+ * buffered and read-ahead file I/O. `FsClient` is the entry point for programs; `MgmtdClient` and
+ * `HeartbeatLoop` serve every service's talk with mgmtd.
+ */
 export { MgmtdClient } from './mgmtd-client.js';
 export { HeartbeatLoop, type HeartbeatLoopOptions } from './heartbeat-loop.js';
+export {
+  FsClient,
+  type AttributeChanges,
+  type FsClientOptions,
+  type LayoutChanges,
+  type OpenOptions,
+} from './fs-client.js';
+export { OpenFile } from './open-file.js';
+export { defaultTuning, resolveTuning, type ClientTuning } from './client-tuning.js';
+export { fuseClientId, processCredentials } from './identity.js';
+export { RoutingCache } from './routing-cache.js';
+export { MetaClient } from './meta-client.js';
+export { ChunkClient } from './chunk-client.js';
+export type {
+  Credentials,
+  DirectoryEntry,
+  DirectoryInode,
+  FileInode,
+  FileLayout,
+  Inode,
+  InodeId,
+  PathAt,
+  SymlinkInode,
+  TimeSpec,
+} from '../meta/protocol/index.js';

@@ -223,6 +223,19 @@ export const limits = {
   metaGcListMax: 1_024,
   /** Problems the invariant checker reports before it stops listing more. */
   metaFsckProblemsMax: 1_000,
+  /** How often the GC worker looks for removed and truncated files' chunks to delete, by default. */
+  metaGcIntervalMsDefault: 5_000,
+  /** Queue entries one meta service works on at once by default ([meta.gc] concurrency). */
+  metaGcConcurrencyDefault: 4,
+  /**
+   * How long a meta service's claim on a queue entry lasts: another service takes the entry over
+   * only after this, so a worker that died mid-entry delays that entry by at most this long.
+   */
+  metaGcClaimMs: 60_000,
+  /** Chunk removals or truncations one entry sends to storage at once. */
+  metaGcChunkOpsConcurrency: 8,
+  /** Deadline of one chunk removal or truncation through its chain. */
+  metaGcChunkOpTimeoutMs: 20_000,
 
   // --- storage
   /** Largest chunk any target accepts: 64 MiB, as 3FS; the default RPC frame limit leaves room for it. */
@@ -250,6 +263,96 @@ export const limits = {
   storageReadAttemptsMax: 4,
   /** Attempts of one client operation across replicas and routing refreshes before giving up. */
   storageClientAttemptsMax: 8,
+  /**
+   * Recovery (DESIGN §7): bytes per second one storage process copies to syncing targets by
+   * default, so client I/O keeps most of the disk; configurable as recovery_bandwidth_bytes_per_s.
+   */
+  storageRecoveryBandwidthBytesPerSDefault: 128 * 1024 * 1024,
+  /** Chunks one recovery copies at once by default (recovery_concurrency). */
+  storageRecoveryConcurrencyDefault: 4,
+  /** Deadline of copying one chunk to a syncing target (its lock wait, read and send). */
+  storageRecoveryChunkTimeoutMs: 30_000,
+  /** Attempts at one chunk within one recovery pass before the pass fails and starts over later. */
+  storageRecoveryChunkAttemptsMax: 5,
+  /** Wait before a failed recovery pass starts over, so a broken peer is not hammered. */
+  storageRecoveryRetryMs: 1_000,
+  /** Finished recoveries a process remembers for progress reports (the oldest are forgotten). */
+  storageRecoveryFinishedKept: 16,
+  /** How often each target's disk is probed (directory present, a small write readable) by default. */
+  storageDiskCheckIntervalMsDefault: 1_000,
+  /** Deadline of one disk probe: a disk that hangs this long counts as failed. */
+  storageDiskCheckTimeoutMs: 10_000,
+  /**
+   * Updates left pending by a failed write are settled in the background after this long (a later
+   * write of the chunk settles them sooner), so replicas converge without further writes.
+   */
+  storageSettleIntervalMs: 1_000,
+  /** Chunks with a pending update awaiting settlement that one target tracks at most. */
+  storageUnsettledChunksMax: 10_000,
+
+  // --- client library (DESIGN §9)
+  /** Deadline of one meta call attempt; a mutation on a busy KV may take a while. */
+  clientMetaTimeoutMsDefault: 20_000,
+  /** Attempts of one meta call across meta services (failover) before it fails. */
+  clientMetaAttemptsMax: 6,
+  /** How long a meta service that failed to answer is tried last. */
+  clientMetaPenaltyMs: 5_000,
+  /** Deadline of one chunk RPC attempt (a 64 MiB chunk on a slow disk still fits). */
+  clientChunkTimeoutMsDefault: 20_000,
+  /**
+   * How long one chunk operation keeps retrying (fresh routing info, other replicas) before it
+   * fails: covers mgmtd noticing a dead storage service (heartbeat timeout) and the chain moving on.
+   */
+  clientIoDeadlineMsDefault: 60_000,
+  /** Attempts of one chunk operation within its deadline, whatever the deadline. */
+  clientIoAttemptsMax: 60,
+  /** Backoff between attempts of a chunk operation: doubles from the first to the maximum, jittered. */
+  clientRetryBackoffMsInitial: 20,
+  clientRetryBackoffMsMax: 1_000,
+  /** Chunk I/Os one file request (a read, a flush) runs at once. */
+  clientRequestIoConcurrencyDefault: 8,
+  /** Chunk I/Os the whole client runs at once; more wait in line (bounded by the requests waiting). */
+  clientIoConcurrencyDefault: 64,
+  /** Buffered, not yet stored bytes of one file: a writer waits beyond it. */
+  clientWriteBufferBytesPerFileDefault: 16 * 1024 * 1024,
+  /** Buffered, not yet stored bytes of the whole client. */
+  clientWriteBufferBytesTotalDefault: 256 * 1024 * 1024,
+  /** Separate buffered writes of one file kept before they are sent anyway (random small writes). */
+  clientWriteExtentsPerFileMax: 256,
+  /** Bytes read ahead of a sequential reader of one open file (0: no read-ahead). */
+  clientReadAheadBytesDefault: 8 * 1024 * 1024,
+  /** Read-ahead bytes held by the whole client; prefetching pauses beyond it. */
+  clientReadAheadBytesTotalMax: 256 * 1024 * 1024,
+  /** How often the highest written offset of files open for writing is reported to meta. */
+  clientLengthReportIntervalMsDefault: 5_000,
+  /** Files and directories one client keeps open at once. */
+  clientOpenFilesMax: 65_536,
+  /** How often a client without heartbeats asks mgmtd for newer routing info. */
+  clientRoutingRefreshMsDefault: 2_000,
+  /** Directory entries one readdir page asks meta for. */
+  clientReaddirPageEntries: 512,
+
+  // --- FUSE daemon (DESIGN §10)
+  /**
+   * How long the kernel may cache attributes and names: short, so changes made by other clients
+   * show within a second; changes made through this mount are pushed to the kernel at once.
+   */
+  fuseAttrTimeoutMsDefault: 1_000,
+  fuseEntryTimeoutMsDefault: 1_000,
+  /** How long the kernel remembers that a name does not exist. */
+  fuseNegativeTimeoutMsDefault: 1_000,
+  /** Largest FUSE read and write: the kernel's ceiling (256 pages). */
+  fuseMaxWriteBytesDefault: 1024 * 1024,
+  fuseMaxReadBytesDefault: 1024 * 1024,
+  /** Kernel read-ahead per file: several 1 MiB reads in flight for a sequential reader. */
+  fuseMaxReadaheadBytesDefault: 4 * 1024 * 1024,
+  /** How long unmounting waits for requests in flight before answering them EIO. */
+  fuseUnmountDrainMs: 5_000,
+  /**
+   * How long the absence of "security.capability" on an inode is remembered: the kernel asks for
+   * it before every write, and asking meta each time would double the cost of small writes.
+   */
+  fuseCapabilityCacheMs: 1_000,
 } as const;
 
 /** Asserts the relationships between limits that the design relies on. */

@@ -160,6 +160,8 @@ export const StorageCode = {
   ForwardFailed: 5014,
   /** The payload's length differs from the length the request announces. */
   PayloadLengthMismatch: 5015,
+  /** The target's disk failed (I/O errors, or its directory is gone); it serves nothing until repaired. */
+  DiskFailed: 5016,
 } as const;
 
 /** Client library: 6000–6999. */
@@ -167,6 +169,16 @@ export const ClientCode = {
   RoutingUnavailable: 6000,
   NoServingReplica: 6001,
   MgmtdUnreachable: 6002,
+  /** EBADF: the file handle is closed, or was not opened for the access the call needs. */
+  BadFileHandle: 6003,
+  /** ENFILE: the client's table of open files or directories is full. */
+  TooManyOpenFiles: 6004,
+  /** No meta service of the routing info answered (all unreachable, or none registered). */
+  MetaUnreachable: 6005,
+  /** EFBIG: an offset past what the file's layout can address (chunk index beyond u32). */
+  OffsetTooLarge: 6006,
+  /** A file I/O was still being retried (replicas down, chain changing) when its deadline passed. */
+  IoTimeout: 6007,
 } as const;
 
 /** Monitor collector: 7000–7999. */

@@ -1,0 +1,294 @@
+/**
+ * Chunk I/O against the storage services (DESIGN §7, §9): updates go to the head of the chunk's
+ * chain under the chain version of the client's routing info; reads go to any serving replica,
+ * spread over them, and move on to the next replica when one is down, has the chunk mid-update or
+ * sends bad bytes. Failures that fresher routing info may cure (chain version mismatch, a moved
+ * head, a dead target) are retried after a refresh and a backoff, until the operation's deadline
+ * or attempt bound (chunk-retry.ts decides which failures those are).
+ *
+ * Payloads are checked end to end: writes carry the CRC32C every target verifies, and read replies
+ * are verified here against the checksum the replica computed from its stored data.
+ */
+import type { Clock } from '../common/clock.js';
+import { crc32c } from '../common/crc32c.js';
+import { FsError, assert } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import type { Random } from '../common/random.js';
+import { ClientCode, StorageCode, statusName } from '../common/status-code.js';
+import { PublicState, type ChainInfo } from '../mgmtd/protocol/index.js';
+import type { RpcClient } from '../rpc/index.js';
+import {
+  storageMethods,
+  type ChunkId,
+  type ChunkUpdateOp,
+  type UpdateReply,
+} from '../storage/protocol/index.js';
+import { decideAfterReadFailure, decideAfterUpdateFailure, retryDelayMs } from './chunk-retry.js';
+import type { RoutingCache } from './routing-cache.js';
+
+export interface ChunkClientOptions {
+  rpc: RpcClient;
+  routing: RoutingCache;
+  clock: Clock;
+  logger: Logger;
+  random: Random;
+  /** Deadline of one RPC attempt. */
+  chunkTimeoutMs?: number;
+  /** How long one operation keeps retrying. */
+  ioDeadlineMs?: number;
+  attemptsMax?: number;
+}
+
+/** Where an update goes. */
+export interface ChunkTarget {
+  readonly chainId: number;
+  readonly chunkId: ChunkId;
+  readonly chunkSizeBytes: number;
+}
+
+/** How long a replica that failed is asked last. */
+const replicaPenaltyMs = 2_000;
+
+export class ChunkClient {
+  private readonly chunkTimeoutMs: number;
+  private readonly ioDeadlineMs: number;
+  private readonly attemptsMax: number;
+  private readCursor: number;
+  private readonly penalties = new Map<number, number>();
+  /** Attempts that followed a failure (diagnostics and tests). */
+  retries = 0;
+
+  constructor(private readonly options: ChunkClientOptions) {
+    this.chunkTimeoutMs = options.chunkTimeoutMs ?? limits.clientChunkTimeoutMsDefault;
+    this.ioDeadlineMs = options.ioDeadlineMs ?? limits.clientIoDeadlineMsDefault;
+    this.attemptsMax = options.attemptsMax ?? limits.clientIoAttemptsMax;
+    this.readCursor = options.random.nextInt(1 << 30);
+    assert(this.chunkTimeoutMs > 0 && this.ioDeadlineMs > 0, 'chunk deadlines are positive');
+    assert(Number.isInteger(this.attemptsMax) && this.attemptsMax >= 1, 'chunk attempts are at least one');
+  }
+
+  /** Writes `data` at `offset` of the chunk. */
+  write(target: ChunkTarget & { offset: number; data: Buffer }): Promise<UpdateReply> {
+    const op: ChunkUpdateOp = {
+      kind: 'write',
+      offset: target.offset,
+      length: target.data.length,
+      checksum: crc32c(target.data),
+    };
+    return this.update(target, op, target.data);
+  }
+
+  /** Sets the chunk's length (cutting it, or extending it with zeros). */
+  truncate(target: ChunkTarget & { length: number }): Promise<UpdateReply> {
+    return this.update(target, { kind: 'truncate', length: target.length }, undefined);
+  }
+
+  /** Deletes the chunk on every replica; a chunk that does not exist is fine. */
+  remove(target: ChunkTarget): Promise<UpdateReply> {
+    return this.update(target, { kind: 'remove' }, undefined);
+  }
+
+  /**
+   * Reads [offset, offset + length) of the chunk's committed version from a serving replica. The
+   * result is shorter when the chunk ends first, and empty when the chunk does not exist (a hole).
+   */
+  async read(request: {
+    chainId: number;
+    chunkId: ChunkId;
+    offset: number;
+    length: number;
+  }): Promise<Buffer> {
+    return this.withReplicas(request.chainId, 'read', async (targetId, timeoutMs) => {
+      try {
+        return await this.readReplica(targetId, request, timeoutMs);
+      } catch (error) {
+        if (error instanceof FsError && error.code === StorageCode.ChunkNotFound) return Buffer.alloc(0);
+        throw error;
+      }
+    });
+  }
+
+  /** The last committed chunk of `inode` on `chainId` from chunk `beginIndex` on. */
+  async queryLastChunk(request: { chainId: number; inode: bigint; beginIndex: number }) {
+    return this.withReplicas(request.chainId, 'queryLastChunk', (targetId, timeoutMs) =>
+      this.options.rpc.call(
+        this.addressOf(targetId),
+        storageMethods.queryLastChunk,
+        {
+          targetId,
+          inode: request.inode,
+          beginIndex: request.beginIndex,
+          endIndex: 0x1_0000_0000,
+        },
+        { timeoutMs, retries: 0 },
+      ),
+    );
+  }
+
+  private async update(
+    target: ChunkTarget,
+    op: ChunkUpdateOp,
+    payload: Buffer | undefined,
+  ): Promise<UpdateReply> {
+    const deadline = this.options.clock.monotonicMs() + this.ioDeadlineMs;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
+      if (attempt > 0 && !(await this.pause(attempt, deadline, lastError))) break;
+      const timeoutMs = this.attemptTimeout(deadline);
+      try {
+        const chain = await this.options.routing.requireChain(target.chainId);
+        const head = chain.targets[0];
+        if (head === undefined || head.publicState !== PublicState.Serving) {
+          throw new FsError(ClientCode.NoServingReplica, `chain ${chain.chainId} has no serving head`);
+        }
+        return await this.options.rpc.call(
+          this.addressOf(head.targetId),
+          storageMethods.write,
+          {
+            targetId: head.targetId,
+            chainId: chain.chainId,
+            chainVersion: chain.chainVersion,
+            chunkId: target.chunkId,
+            chunkSizeBytes: target.chunkSizeBytes,
+            op,
+            // The head keeps a margin of this for its forwards; our own deadline is a little later.
+            timeoutMs,
+          },
+          { timeoutMs: timeoutMs + 1_000, retries: 0, ...(payload === undefined ? {} : { payload }) },
+        );
+      } catch (error) {
+        if (decideAfterUpdateFailure(error) === 'fail') throw error;
+        lastError = error;
+      }
+    }
+    throw this.exhausted(`chunk ${op.kind}`, lastError);
+  }
+
+  /** Runs `call` on the chain's serving replicas in turn, with retries, until one answers. */
+  private async withReplicas<T>(
+    chainId: number,
+    what: string,
+    call: (targetId: number, timeoutMs: number) => Promise<T>,
+  ): Promise<T> {
+    const deadline = this.options.clock.monotonicMs() + this.ioDeadlineMs;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
+      if (attempt > 0 && !(await this.pause(attempt, deadline, lastError))) break;
+      let replicas: number[];
+      try {
+        replicas = this.replicaOrder(await this.options.routing.requireChain(chainId));
+      } catch (error) {
+        if (decideAfterReadFailure(error) === 'fail') throw error;
+        lastError = error;
+        continue;
+      }
+      for (const targetId of replicas) {
+        try {
+          return await call(targetId, this.attemptTimeout(deadline));
+        } catch (error) {
+          if (decideAfterReadFailure(error) === 'fail') throw error;
+          lastError = error;
+          this.penalize(targetId, error);
+        }
+      }
+    }
+    throw this.exhausted(what, lastError);
+  }
+
+  /** Serving replicas of the chain, starting at a rotating position, recently failed ones last. */
+  private replicaOrder(chain: ChainInfo): number[] {
+    const serving = chain.targets
+      .filter((member) => member.publicState === PublicState.Serving)
+      .map((member) => member.targetId);
+    if (serving.length === 0) {
+      throw new FsError(ClientCode.NoServingReplica, `chain ${chain.chainId} has no serving replica`);
+    }
+    const start = this.readCursor++ % serving.length;
+    const rotated = [...serving.slice(start), ...serving.slice(0, start)];
+    const now = this.options.clock.monotonicMs();
+    const healthy = rotated.filter((targetId) => (this.penalties.get(targetId) ?? 0) <= now);
+    const penalized = rotated.filter((targetId) => (this.penalties.get(targetId) ?? 0) > now);
+    return [...healthy, ...penalized];
+  }
+
+  private penalize(targetId: number, error: unknown): void {
+    // A chunk mid-update says nothing about the replica's health.
+    if (error instanceof FsError && error.code === StorageCode.ChunkNotCommitted) return;
+    this.penalties.set(targetId, this.options.clock.monotonicMs() + replicaPenaltyMs);
+  }
+
+  private async readReplica(
+    targetId: number,
+    request: { chunkId: ChunkId; offset: number; length: number },
+    timeoutMs: number,
+  ): Promise<Buffer> {
+    const { response, payload } = await this.options.rpc.callWithPayload(
+      this.addressOf(targetId),
+      storageMethods.read,
+      {
+        targetId,
+        chunkId: request.chunkId,
+        offset: request.offset,
+        length: request.length,
+        relaxed: false,
+      },
+      { timeoutMs, retries: 0 },
+    );
+    const data = payload ?? Buffer.alloc(0);
+    if (
+      data.length !== response.length ||
+      data.length > request.length ||
+      crc32c(data) !== response.checksum
+    ) {
+      throw new FsError(
+        StorageCode.ChecksumMismatch,
+        `target ${targetId} sent bytes that fail their checksum`,
+      );
+    }
+    return data;
+  }
+
+  private addressOf(targetId: number): string {
+    const address = this.options.routing.addressOfTarget(targetId);
+    if (address === undefined) {
+      throw new FsError(ClientCode.RoutingUnavailable, `routing info has no address for target ${targetId}`);
+    }
+    return address;
+  }
+
+  private attemptTimeout(deadline: number): number {
+    const remaining = Math.ceil(deadline - this.options.clock.monotonicMs());
+    return Math.max(1, Math.min(this.chunkTimeoutMs, remaining));
+  }
+
+  /** Refreshes routing info and backs off; false when the deadline leaves no room for another attempt. */
+  private async pause(attempt: number, deadline: number, lastError: unknown): Promise<boolean> {
+    this.retries += 1;
+    this.options.logger.debug(
+      { attempt, code: lastError instanceof FsError ? statusName(lastError.code) : undefined },
+      'chunk operation failed; refreshing routing info before retrying',
+    );
+    await this.options.routing.refresh().catch(() => undefined);
+    const delayMs = retryDelayMs(
+      attempt,
+      limits.clientRetryBackoffMsInitial,
+      limits.clientRetryBackoffMsMax,
+      this.options.random.nextFloat(),
+    );
+    if (this.options.clock.monotonicMs() + delayMs >= deadline) return false;
+    await this.options.clock.sleep(delayMs);
+    return true;
+  }
+
+  private exhausted(what: string, lastError: unknown): FsError {
+    const detail = lastError instanceof FsError ? `${statusName(lastError.code)}: ${lastError.message}` : '';
+    return new FsError(
+      ClientCode.IoTimeout,
+      `${what}: no attempt succeeded within its deadline (${detail})`,
+      {
+        cause: lastError,
+      },
+    );
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * File bytes on storage: reads of a file range (its chunk pieces fetched in parallel, with a bound
+ * per request and one for the whole client), writes of one piece, and the cut of a truncate. A
+ * chunk that does not exist, or ends early, reads as zeros up to the file's length: holes and
+ * sparse extensions are zeros, as POSIX wants.
+ */
+import { assert } from '../common/errors.js';
+import type { FileLayout, InodeId } from '../meta/protocol/index.js';
+import { Placement } from '../meta/protocol/index.js';
+import type { ChunkClient } from './chunk-client.js';
+import { chunkPieces, truncatePlan, type ChunkPiece } from './chunk-ranges.js';
+import { forEachLimited, type Limiter } from './limiter.js';
+
+/** The file an I/O is about: its inode id and layout, and the placement drawn from the layout. */
+export interface FileRef {
+  readonly ino: InodeId;
+  readonly layout: FileLayout;
+  readonly placement: Placement;
+}
+
+/** A FileRef for `ino` with `layout`. */
+export function fileRef(ino: InodeId, layout: FileLayout): FileRef {
+  return { ino, layout, placement: new Placement(layout) };
+}
+
+const u32Max = 0xffff_ffff;
+
+export class FileDataIo {
+  constructor(
+    private readonly options: {
+      chunks: ChunkClient;
+      /** Chunk I/Os of the whole client. */
+      limiter: Limiter;
+      /** Chunk I/Os of one request. */
+      requestConcurrency: number;
+    },
+  ) {}
+
+  /** The pieces of a range of `file`. */
+  pieces(file: FileRef, offset: bigint, length: number): ChunkPiece[] {
+    return chunkPieces(file.layout, file.placement, offset, length);
+  }
+
+  /** Reads [offset, offset + length) of `file`, cut at `fileLength`; holes read as zeros. */
+  async read(file: FileRef, offset: bigint, length: number, fileLength: bigint): Promise<Buffer> {
+    const end = offset + BigInt(length) < fileLength ? offset + BigInt(length) : fileLength;
+    if (end <= offset) return Buffer.alloc(0);
+    const size = Number(end - offset);
+    const pieces = this.pieces(file, offset, size);
+    if (pieces.length === 1) {
+      const only = pieces[0] as ChunkPiece;
+      const data = await this.readPiece(file, only);
+      if (data.length === size) return data;
+      const padded = Buffer.alloc(size);
+      data.copy(padded, 0);
+      return padded;
+    }
+    const result = Buffer.alloc(size);
+    await forEachLimited(pieces, this.options.requestConcurrency, async (piece) => {
+      const data = await this.readPiece(file, piece);
+      data.copy(result, piece.bufferOffset);
+    });
+    return result;
+  }
+
+  /** Writes one piece's bytes into its chunk. */
+  async writePiece(file: FileRef, piece: ChunkPiece, data: Buffer): Promise<void> {
+    assert(data.length === piece.length, 'a piece is written with exactly its bytes');
+    await this.options.limiter.run(() =>
+      this.options.chunks.write({
+        chainId: piece.chainId,
+        chunkId: { inode: file.ino, index: piece.chunkIndex },
+        chunkSizeBytes: file.layout.chunkSizeBytes,
+        offset: piece.offsetInChunk,
+        data,
+      }),
+    );
+  }
+
+  /**
+   * Cuts the file's data in storage after a truncate to `length`: the chunk holding the new end
+   * is shortened and every later chunk is removed. Which chunks exist is asked of each chain (the
+   * last chunk there), not taken from the file's length, which may lag behind what was written.
+   */
+  async cut(file: FileRef, length: bigint): Promise<void> {
+    const plan = truncatePlan(length, file.layout.chunkSizeBytes);
+    if ((plan.boundary?.chunkIndex ?? plan.firstRemovedIndex) > u32Max) return;
+    const beginIndex = plan.boundary?.chunkIndex ?? plan.firstRemovedIndex;
+    const chains = [...new Set(file.layout.chains)];
+    await forEachLimited(chains, this.options.requestConcurrency, async (chainId) => {
+      const found = await this.options.limiter.run(() =>
+        this.options.chunks.queryLastChunk({ chainId, inode: file.ino, beginIndex }),
+      );
+      if (found.last === null) return;
+      const indexes: number[] = [];
+      for (let index = beginIndex; index <= found.last.index; index++) {
+        if (file.placement.chainOf(BigInt(index)) === chainId) indexes.push(index);
+      }
+      await forEachLimited(indexes, this.options.requestConcurrency, async (index) => {
+        const target = {
+          chainId,
+          chunkId: { inode: file.ino, index },
+          chunkSizeBytes: file.layout.chunkSizeBytes,
+        };
+        await this.options.limiter.run(() =>
+          plan.boundary !== undefined && index === plan.boundary.chunkIndex
+            ? this.options.chunks.truncate({ ...target, length: plan.boundary.keepBytes })
+            : this.options.chunks.remove(target),
+        );
+      });
+    });
+  }
+
+  private readPiece(file: FileRef, piece: ChunkPiece): Promise<Buffer> {
+    return this.options.limiter.run(() =>
+      this.options.chunks.read({
+        chainId: piece.chainId,
+        chunkId: { inode: file.ino, index: piece.chunkIndex },
+        offset: piece.offsetInChunk,
+        length: piece.length,
+      }),
+    );
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Write buffering of one file (DESIGN §9): writes are kept in memory as extents and sent to
+ * storage in the background, whole chunks at a time where the writer goes sequentially, so a
+ * writer does not wait for the chain on every call. Buffered bytes are bounded per file and for
+ * the whole client (a writer waits beyond either bound). `flush` sends everything and waits for it.
+ *
+ * Invariants:
+ *  - Writes to one chunk reach storage in the order they were made (each chunk has a tail promise
+ *    its next write waits for), so overlapping writes end as the last one says.
+ *  - A failure of a background write is kept and reported by the next write (which fails with it)
+ *    and by the next flush (which fails with it and forgets it): errors surface on the calls that
+ *    can report them, never swallowed.
+ *  - `localEnd` is the end of everything written (buffered included); `durableEnd` the highest end
+ *    of writes storage acknowledged: only that is reported to meta as the file's length.
+ */
+import { assert } from '../common/errors.js';
+import type { ChunkPiece } from './chunk-ranges.js';
+import type { FileDataIo, FileRef } from './file-data.js';
+import type { ByteBudget } from './limiter.js';
+
+/** What all writers of a client share. */
+export interface WriterHost {
+  readonly io: FileDataIo;
+  /** Buffered bytes of the whole client. */
+  readonly budget: ByteBudget;
+  readonly perFileBytesMax: number;
+  /** Pending extents of one file before they are sent anyway. */
+  readonly extentsMax: number;
+  /** The whole client is out of buffer space: send what every writer holds. */
+  onPressure(): void;
+}
+
+interface Extent {
+  offset: bigint;
+  parts: Buffer[];
+  length: number;
+}
+
+export class FileWriter {
+  /** End offset of everything written, buffered bytes included. */
+  localEnd = 0n;
+  /** Highest end offset of a write storage acknowledged. */
+  durableEnd = 0n;
+  /** Writes accepted so far (tells whether data was written since some earlier moment). */
+  writeCount = 0;
+  private pending: Extent[] = [];
+  private pendingBytes = 0;
+  /** Bytes pending or in flight, for the per-file bound. */
+  private heldBytes = 0;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly chunkTails = new Map<number, Promise<void>>();
+  private failure: { error: unknown } | undefined;
+  private roomWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly file: FileRef,
+    private readonly host: WriterHost,
+  ) {
+    assert(host.perFileBytesMax >= 1, 'a file may buffer at least one byte');
+  }
+
+  /** True while bytes are buffered or in flight. */
+  get busy(): boolean {
+    return this.pending.length > 0 || this.inflight.size > 0;
+  }
+
+  /** Buffers `data` at `offset`; fails with an earlier background failure, if any. */
+  async write(offset: bigint, data: Buffer): Promise<void> {
+    this.throwFailure(false);
+    if (data.length === 0) return;
+    assert(data.length <= this.host.budget.max, 'one buffered write fits the client budget');
+    while (this.heldBytes > 0 && this.heldBytes + data.length > this.host.perFileBytesMax) {
+      this.dispatch(true);
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+      this.throwFailure(false);
+    }
+    if (this.host.budget.tryAcquire(data.length) === 0) {
+      this.host.onPressure();
+      await this.host.budget.acquire(data.length);
+    }
+    this.heldBytes += data.length;
+    this.append(offset, data);
+    const end = offset + BigInt(data.length);
+    if (end > this.localEnd) this.localEnd = end;
+    this.writeCount += 1;
+    if (this.shouldDispatch()) this.dispatch(false);
+  }
+
+  /** Sends everything buffered and waits for all of it; fails with (and forgets) a failure. */
+  async flush(): Promise<void> {
+    await this.settle();
+    this.throwFailure(true);
+  }
+
+  /** Sends everything buffered and waits for all of it, without reporting failures (reads, truncates). */
+  async settle(): Promise<void> {
+    this.dispatch(true);
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /**
+   * Sends buffered extents to storage. Unless `all`, the last extent's tail that does not reach
+   * a chunk boundary stays buffered, so a sequential writer's next bytes complete that chunk first.
+   */
+  dispatch(all: boolean): void {
+    if (this.pending.length === 0) return;
+    const extents = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!all) {
+      const last = extents.pop() as Extent;
+      const kept = this.keepTail(last);
+      if (kept !== undefined) {
+        this.pending.push(kept.tail);
+        this.pendingBytes = kept.tail.length;
+        if (kept.head !== undefined) extents.push(kept.head);
+      } else {
+        extents.push(last);
+      }
+    }
+    for (const extent of extents) this.sendExtent(extent);
+  }
+
+  /** After a truncate to `length`: nothing is buffered then (the caller settled first). */
+  truncated(length: bigint): void {
+    assert(!this.busy, 'a truncate waits for buffered writes first');
+    if (this.localEnd > length) this.localEnd = length;
+    if (this.durableEnd > length) this.durableEnd = length;
+  }
+
+  private append(offset: bigint, data: Buffer): void {
+    const last = this.pending[this.pending.length - 1];
+    if (last !== undefined && last.offset + BigInt(last.length) === offset) {
+      last.parts.push(data);
+      last.length += data.length;
+    } else {
+      this.pending.push({ offset, parts: [data], length: data.length });
+    }
+    this.pendingBytes += data.length;
+  }
+
+  private shouldDispatch(): boolean {
+    const chunkSize = this.file.layout.chunkSizeBytes;
+    const last = this.pending[this.pending.length - 1];
+    if (last === undefined) return false;
+    return (
+      this.pendingBytes >= Math.min(chunkSize, this.host.perFileBytesMax / 2) ||
+      this.pending.length >= this.host.extentsMax ||
+      (last.offset + BigInt(last.length)) % BigInt(chunkSize) === 0n
+    );
+  }
+
+  /** Splits `extent` at its last chunk boundary: the part before is sent, the tail kept. */
+  private keepTail(extent: Extent): { head: Extent | undefined; tail: Extent } | undefined {
+    const chunkSize = BigInt(this.file.layout.chunkSizeBytes);
+    const end = extent.offset + BigInt(extent.length);
+    if (end % chunkSize === 0n) return undefined;
+    const boundary = (end / chunkSize) * chunkSize;
+    if (boundary <= extent.offset) return { head: undefined, tail: extent };
+    const data = joined(extent);
+    const headLength = Number(boundary - extent.offset);
+    return {
+      head: { offset: extent.offset, parts: [data.subarray(0, headLength)], length: headLength },
+      tail: { offset: boundary, parts: [data.subarray(headLength)], length: extent.length - headLength },
+    };
+  }
+
+  private sendExtent(extent: Extent): void {
+    const data = joined(extent);
+    for (const piece of this.host.io.pieces(this.file, extent.offset, extent.length)) {
+      this.sendPiece(piece, data.subarray(piece.bufferOffset, piece.bufferOffset + piece.length));
+    }
+  }
+
+  private sendPiece(piece: ChunkPiece, data: Buffer): void {
+    const previous = this.chunkTails.get(piece.chunkIndex);
+    const run = async (): Promise<void> => {
+      // The previous write of this chunk reports its own failure; this one only waits for it.
+      if (previous !== undefined) await previous.catch(() => undefined);
+      try {
+        await this.host.io.writePiece(this.file, piece, data);
+        const end = piece.fileOffset + BigInt(piece.length);
+        if (end > this.durableEnd) this.durableEnd = end;
+      } catch (error) {
+        this.failure ??= { error };
+      } finally {
+        this.release(piece.length);
+      }
+    };
+    const done = run();
+    this.chunkTails.set(piece.chunkIndex, done);
+    this.inflight.add(done);
+    const forget = (): void => {
+      this.inflight.delete(done);
+      if (this.chunkTails.get(piece.chunkIndex) === done) this.chunkTails.delete(piece.chunkIndex);
+    };
+    done.then(forget, forget);
+  }
+
+  private release(bytes: number): void {
+    this.heldBytes -= bytes;
+    assert(this.heldBytes >= 0, 'a file never releases more buffer than it held');
+    this.host.budget.release(bytes);
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private throwFailure(forget: boolean): void {
+    const failure = this.failure;
+    if (failure === undefined) return;
+    if (forget) this.failure = undefined;
+    throw failure.error;
+  }
+}
+
+/** An extent's bytes as one buffer (a copy only when it was written in several parts). */
+function joined(extent: Extent): Buffer {
+  if (extent.parts.length === 1) return extent.parts[0] as Buffer;
+  const data = Buffer.concat(extent.parts, extent.length);
+  extent.parts = [data];
+  return data;
+}

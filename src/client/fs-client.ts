@@ -1,0 +1,615 @@
+/**
+ * The client library (DESIGN §9): one object that talks to mgmtd (routing info), the meta
+ * services (namespace, with failover) and the storage services (file data), for the FUSE daemon
+ * and for any Node program. Two faces:
+ *  - inode-based calls with explicit credentials (statInode, openInode, createAt, setAttr), which
+ *    the FUSE daemon maps its requests onto;
+ *  - path-based calls with the client's own credentials (stat, readdir, mkdir, readFile,
+ *    writeFile, open, ...), for programs and the admin CLI.
+ *
+ * Files opened here keep their writes in a bounded buffer until flush, fsync or close, read ahead
+ * for sequential readers, and report their length to meta periodically and on fsync and close.
+ */
+import { randomInt } from 'node:crypto';
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
+import { FsError, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import { silentLogger, type Logger } from '../common/logger.js';
+import { seededRandom, type Random } from '../common/random.js';
+import { ClientCode, MetaCode } from '../common/status-code.js';
+import {
+  metaMethods,
+  type Credentials,
+  type DirectoryEntry,
+  type FileInode,
+  type Inode,
+  type InodeId,
+  type PathAt,
+  type TimeSpec,
+} from '../meta/protocol/index.js';
+import { RpcClient, type RpcClientOptions } from '../rpc/index.js';
+import { ChunkClient } from './chunk-client.js';
+import { resolveTuning, type ClientTuning } from './client-tuning.js';
+import { FileDataIo, fileRef } from './file-data.js';
+import { SessionIds, processClientId, processCredentials } from './identity.js';
+import { ByteBudget, Limiter } from './limiter.js';
+import { MetaClient } from './meta-client.js';
+import { MgmtdClient } from './mgmtd-client.js';
+import { OpenFile } from './open-file.js';
+import { OpenInodes, type OpenInode } from './open-inodes.js';
+import { ReadAhead } from './read-ahead.js';
+import { RoutingCache } from './routing-cache.js';
+
+export interface FsClientOptions {
+  readonly mgmtdAddresses: readonly string[];
+  readonly clusterSecret: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  /** Who path-based calls speak for; the process's own uid, gid and groups by default. */
+  readonly credentials?: Credentials;
+  /** The client id of write sessions; unique to this process by default. */
+  readonly clientId?: string;
+  readonly tuning?: Partial<ClientTuning>;
+  /** Sees every RPC call (metrics). */
+  readonly rpcObserver?: RpcClientOptions['observer'];
+  /** Deadline of each call to mgmtd. */
+  readonly mgmtdTimeoutMs?: number;
+}
+
+/** How to open a file by path. */
+export interface OpenOptions {
+  readonly read?: boolean;
+  readonly write?: boolean;
+  /** O_CREAT, with `mode` (default 0o644). */
+  readonly create?: boolean;
+  readonly exclusive?: boolean;
+  readonly truncate?: boolean;
+  readonly mode?: number;
+}
+
+/** Changes of one setattr; `length` truncates or extends a file. */
+export interface AttributeChanges {
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly atime?: TimeSpec;
+  readonly mtime?: TimeSpec;
+  readonly length?: bigint;
+}
+
+/** A layout change of a directory (for files created in it from now on). */
+export interface LayoutChanges {
+  readonly chainTableId?: number;
+  readonly chunkSizeBytes?: number;
+  readonly stripeSize?: number;
+}
+
+export class FsClient {
+  readonly meta: MetaClient;
+  readonly routing: RoutingCache;
+  readonly mgmtd: MgmtdClient;
+  readonly tuning: ClientTuning;
+  readonly credentials: Credentials;
+  readonly clientId: string;
+  private readonly rpc: RpcClient;
+  private readonly io: FileDataIo;
+  private readonly inodes: OpenInodes;
+  private readonly readAheadBudget: ByteBudget;
+  private readonly sessions: SessionIds;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private reportTimer: TimerHandle | undefined;
+  private openHandles = 0;
+  private closed = false;
+
+  private constructor(options: FsClientOptions) {
+    this.logger = (options.logger ?? silentLogger()).child({ component: 'client' });
+    this.clock = options.clock ?? systemClock;
+    const random = options.random ?? seededRandom(randomInt(0x7fff_ffff));
+    this.tuning = resolveTuning(options.tuning);
+    this.credentials = options.credentials ?? processCredentials();
+    this.clientId = options.clientId ?? processClientId();
+    this.sessions = new SessionIds(this.clientId, this.clock.nowMs());
+    this.rpc = new RpcClient({
+      clusterSecret: options.clusterSecret,
+      logger: this.logger,
+      random,
+      ...(options.rpcObserver === undefined ? {} : { observer: options.rpcObserver }),
+    });
+    this.mgmtd = new MgmtdClient({
+      addresses: options.mgmtdAddresses,
+      rpc: this.rpc,
+      clock: this.clock,
+      logger: this.logger,
+      timeoutMs: options.mgmtdTimeoutMs ?? 5_000,
+    });
+    this.routing = new RoutingCache({
+      source: this.mgmtd,
+      clock: this.clock,
+      logger: this.logger,
+      ...(this.tuning.routingRefreshMs === undefined
+        ? {}
+        : { refreshIntervalMs: this.tuning.routingRefreshMs }),
+    });
+    const common = { rpc: this.rpc, routing: this.routing, clock: this.clock, logger: this.logger, random };
+    this.meta = new MetaClient({ ...common, timeoutMs: this.tuning.metaTimeoutMs });
+    const chunks = new ChunkClient({
+      ...common,
+      chunkTimeoutMs: this.tuning.chunkTimeoutMs,
+      ioDeadlineMs: this.tuning.ioDeadlineMs,
+    });
+    this.io = new FileDataIo({
+      chunks,
+      limiter: new Limiter(this.tuning.ioConcurrency),
+      requestConcurrency: this.tuning.requestIoConcurrency,
+    });
+    this.inodes = new OpenInodes({
+      meta: this.meta,
+      io: this.io,
+      writeBudget: new ByteBudget(this.tuning.writeBufferBytesTotal),
+      perFileBytesMax: this.tuning.writeBufferBytesPerFile,
+      extentsMax: limits.clientWriteExtentsPerFileMax,
+      logger: this.logger,
+    });
+    this.readAheadBudget = new ByteBudget(limits.clientReadAheadBytesTotalMax);
+  }
+
+  /** Makes a client and fetches routing info (fails when mgmtd cannot be reached). */
+  static async connect(options: FsClientOptions): Promise<FsClient> {
+    const client = new FsClient(options);
+    try {
+      await client.routing.refresh();
+    } catch (error) {
+      await client.rpc.close();
+      throw error;
+    }
+    client.routing.start();
+    client.scheduleReports();
+    return client;
+  }
+
+  // --- inode-based calls (the FUSE daemon) ------------------------------------------------
+
+  /** The inode `ino`, with this client's view of a file's length. */
+  async statInode(ino: InodeId, cred: Credentials): Promise<Inode> {
+    return this.withFreshLength(ino, () =>
+      this.meta.call(metaMethods.stat, { cred, at: { parent: ino, path: '' } }).then((reply) => reply.inode),
+    );
+  }
+
+  /** The entry `name` of directory `parent` (never follows a symlink). */
+  async lookup(parent: InodeId, name: string, cred: Credentials): Promise<Inode> {
+    const { inode } = await this.meta.call(metaMethods.lookup, { cred, parent, name });
+    return this.withLocalLength(inode);
+  }
+
+  /** A file inode's length as this client sees it (its own buffered writes included). */
+  withLocalLength(inode: Inode): Inode {
+    if (inode.type !== 'file') return inode;
+    const record = this.inodes.get(inode.ino);
+    if (record === undefined) return inode;
+    record.observe(inode);
+    return { ...inode, length: record.length(inode.length) };
+  }
+
+  /** Opens an existing file: `at` names it (an inode id with an empty path, or a path). */
+  async openAt(options: {
+    at: PathAt;
+    cred: Credentials;
+    read: boolean;
+    write: boolean;
+    truncate?: boolean;
+  }): Promise<OpenFile> {
+    this.reserveHandle();
+    try {
+      const session = options.write ? this.sessions.take() : undefined;
+      const { inode } = await this.meta.call(metaMethods.open, {
+        cred: options.cred,
+        at: options.at,
+        read: options.read,
+        write: options.write,
+        truncate: options.truncate ?? false,
+        ...(session === undefined ? {} : { session }),
+      });
+      if (inode.type !== 'file') throw new FsError(MetaCode.IsDirectory, `inode ${inode.ino} is not a file`);
+      return await this.handleFor(inode, { ...options, truncated: options.truncate ?? false, session });
+    } catch (error) {
+      this.openHandles -= 1;
+      throw error;
+    }
+  }
+
+  /** Creates (or, without `exclusive`, opens) the file `path` relative to `parent`. */
+  async createAt(options: {
+    parent?: InodeId;
+    path: string;
+    mode: number;
+    cred: Credentials;
+    exclusive: boolean;
+    truncate: boolean;
+    read: boolean;
+    write: boolean;
+  }): Promise<{ file: OpenFile; inode: Inode; created: boolean }> {
+    this.reserveHandle();
+    try {
+      const session = options.write ? this.sessions.take() : undefined;
+      const at: PathAt =
+        options.parent === undefined
+          ? { path: options.path }
+          : { parent: options.parent, path: options.path };
+      const { inode, created } = await this.meta.call(metaMethods.create, {
+        cred: options.cred,
+        at,
+        mode: options.mode,
+        exclusive: options.exclusive,
+        truncate: options.truncate,
+        read: options.read,
+        write: options.write,
+        ...(session === undefined ? {} : { session }),
+      });
+      if (inode.type !== 'file') throw new FsError(MetaCode.IsDirectory, `inode ${inode.ino} is not a file`);
+      const truncated = options.truncate && !created;
+      const file = await this.handleFor(inode, { ...options, truncated, session });
+      return { file, inode: this.withLocalLength(inode), created };
+    } catch (error) {
+      this.openHandles -= 1;
+      throw error;
+    }
+  }
+
+  /**
+   * chmod, chown, utimes and truncate in one call. Buffered writes of the file are sent first, so
+   * they come before the change; a time change is made after meta was told about those writes,
+   * so a later report does not undo it; a truncate cuts the data in storage after meta took it.
+   */
+  async setAttr(options: { at: PathAt; cred: Credentials; followLast?: boolean } & AttributeChanges) {
+    const record = options.at.path === '' ? this.inodes.get(options.at.parent ?? 1n) : undefined;
+    const setsTimes = options.atime !== undefined || options.mtime !== undefined;
+    if (record?.writer !== undefined && (setsTimes || options.length !== undefined)) {
+      await record.writer.settle();
+      if (setsTimes && record.reportDue) await this.inodes.report(record, record.reportCred ?? options.cred);
+    }
+    const { at, cred, followLast, ...changes } = options;
+    const { inode } = await this.meta.call(metaMethods.setAttr, {
+      cred,
+      at,
+      ...(followLast === undefined ? {} : { followLast }),
+      ...changes,
+    });
+    if (inode.type === 'file') {
+      const current = this.inodes.get(inode.ino);
+      if (options.length !== undefined) await this.truncated(inode, options.length, current);
+      if (setsTimes && current?.writer !== undefined) current.reportedWriteCount = current.writer.writeCount;
+    }
+    return this.withLocalLength(inode);
+  }
+
+  // --- path-based calls (programs, admin) ---------------------------------------------------
+
+  /** stat(2): follows a symlink as the last component. */
+  async stat(path: string): Promise<Inode> {
+    const { inode } = await this.meta.call(metaMethods.stat, { cred: this.credentials, at: { path } });
+    return this.withLocalLength(inode);
+  }
+
+  /** lstat(2). */
+  async lstat(path: string): Promise<Inode> {
+    const { inode } = await this.meta.call(metaMethods.stat, {
+      cred: this.credentials,
+      at: { path },
+      followLast: false,
+    });
+    return this.withLocalLength(inode);
+  }
+
+  /** Every entry of a directory, page by page ("." and ".." are not listed). */
+  async readdir(path: string | PathAt): Promise<DirectoryEntry[]> {
+    const at = typeof path === 'string' ? { path } : path;
+    const entries: DirectoryEntry[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.meta.call(metaMethods.readDir, {
+        cred: this.credentials,
+        at,
+        limit: limits.clientReaddirPageEntries,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      entries.push(...page.entries);
+      if (page.nextCursor === null) return entries;
+      cursor = page.nextCursor;
+    }
+  }
+
+  async mkdir(path: string, options: { mode?: number; recursive?: boolean } = {}): Promise<Inode> {
+    const { inode } = await this.meta.call(metaMethods.mkdirs, {
+      cred: this.credentials,
+      at: { path },
+      mode: options.mode ?? 0o755,
+      recursive: options.recursive ?? false,
+    });
+    return inode;
+  }
+
+  async rmdir(path: string): Promise<void> {
+    await this.meta.call(metaMethods.rmdir, { cred: this.credentials, at: { path } });
+  }
+
+  async unlink(path: string): Promise<void> {
+    await this.meta.call(metaMethods.unlink, { cred: this.credentials, at: { path } });
+  }
+
+  async rename(source: string, target: string, options: { noReplace?: boolean } = {}): Promise<void> {
+    await this.meta.call(metaMethods.rename, {
+      cred: this.credentials,
+      source: { path: source },
+      target: { path: target },
+      noReplace: options.noReplace ?? false,
+    });
+  }
+
+  async symlink(target: string, path: string): Promise<Inode> {
+    const { inode } = await this.meta.call(metaMethods.symlink, {
+      cred: this.credentials,
+      at: { path },
+      target,
+    });
+    return inode;
+  }
+
+  async readlink(path: string): Promise<string> {
+    return (await this.meta.call(metaMethods.readlink, { cred: this.credentials, at: { path } })).target;
+  }
+
+  async link(existing: string, path: string): Promise<Inode> {
+    const { inode } = await this.meta.call(metaMethods.hardLink, {
+      cred: this.credentials,
+      source: { path: existing },
+      target: { path },
+    });
+    return inode;
+  }
+
+  async chmod(path: string, mode: number): Promise<Inode> {
+    return this.setAttr({ at: { path }, cred: this.credentials, mode });
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<Inode> {
+    return this.setAttr({ at: { path }, cred: this.credentials, uid, gid });
+  }
+
+  async utimes(path: string, atime: TimeSpec, mtime: TimeSpec): Promise<Inode> {
+    return this.setAttr({ at: { path }, cred: this.credentials, atime, mtime });
+  }
+
+  async truncate(path: string, length: bigint): Promise<Inode> {
+    return this.setAttr({ at: { path }, cred: this.credentials, length });
+  }
+
+  /** Removes a file, or a directory with everything under it, in one meta transaction. */
+  async removeRecursive(path: string): Promise<number> {
+    const reply = await this.meta.call(metaMethods.removeRecursive, { cred: this.credentials, at: { path } });
+    return reply.removedInodes;
+  }
+
+  /** Opens (or creates) a file by path; read-only unless `write`. */
+  async open(path: string, options: OpenOptions = {}): Promise<OpenFile> {
+    const read = options.read ?? true;
+    const write = options.write ?? false;
+    if (options.create === true) {
+      const created = await this.createAt({
+        path,
+        mode: options.mode ?? 0o644,
+        cred: this.credentials,
+        exclusive: options.exclusive ?? false,
+        truncate: options.truncate ?? false,
+        read,
+        write,
+      });
+      return created.file;
+    }
+    return this.openAt({
+      at: { path },
+      cred: this.credentials,
+      read,
+      write,
+      truncate: options.truncate ?? false,
+    });
+  }
+
+  /** The whole content of a file. */
+  async readFile(path: string): Promise<Buffer> {
+    const file = await this.open(path);
+    try {
+      const parts: Buffer[] = [];
+      let offset = 0n;
+      for (;;) {
+        const part = await file.read(offset, 4 * 1024 * 1024);
+        if (part.length === 0) break;
+        parts.push(part);
+        offset += BigInt(part.length);
+      }
+      return Buffer.concat(parts);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Creates or replaces the content of a file. */
+  async writeFile(path: string, data: Buffer, options: { mode?: number } = {}): Promise<void> {
+    const file = await this.open(path, {
+      read: false,
+      write: true,
+      create: true,
+      truncate: true,
+      mode: options.mode ?? 0o644,
+    });
+    try {
+      await file.write(0n, data);
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      throw error;
+    }
+    await file.close();
+  }
+
+  /** Changes a directory's default layout (root only, as operators do). */
+  async setLayout(path: string, changes: LayoutChanges): Promise<Inode> {
+    const { inode } = await this.meta.call(metaMethods.setDirLayout, {
+      cred: this.credentials,
+      at: { path },
+      ...changes,
+    });
+    return inode;
+  }
+
+  async statfs() {
+    return this.meta.call(metaMethods.statFs, { cred: this.credentials });
+  }
+
+  async getXattr(path: string, name: string): Promise<Buffer> {
+    const { value } = await this.meta.call(metaMethods.getXattr, {
+      cred: this.credentials,
+      at: { path },
+      name,
+    });
+    return Buffer.from(value);
+  }
+
+  async setXattr(path: string, name: string, value: Buffer): Promise<void> {
+    await this.meta.call(metaMethods.setXattr, { cred: this.credentials, at: { path }, name, value });
+  }
+
+  async listXattr(path: string): Promise<string[]> {
+    return (await this.meta.call(metaMethods.listXattr, { cred: this.credentials, at: { path } })).names;
+  }
+
+  async removeXattr(path: string, name: string): Promise<void> {
+    await this.meta.call(metaMethods.removeXattr, { cred: this.credentials, at: { path }, name });
+  }
+
+  /** Asks meta to drop the write sessions a previous life of this client left open. */
+  async pruneOwnSessions(): Promise<{ removedSessions: number; reclaimedInodes: number }> {
+    return this.meta.call(metaMethods.pruneSessions, { clientId: this.clientId });
+  }
+
+  /** Sends buffered writes and owed length reports of every file (shutdown, tests). */
+  async flushAll(): Promise<void> {
+    for (const record of this.inodes.all()) await record.writer?.settle();
+    await this.inodes.reportAll();
+  }
+
+  /** Stops timers, reports what is owed, and closes connections. Open handles are not closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.reportTimer?.cancel();
+    this.routing.stop();
+    await this.flushAll().catch((error: unknown) =>
+      this.logger.warn({ err: error }, `final flush failed: ${describeError(error)}`),
+    );
+    await this.rpc.close();
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private reserveHandle(): void {
+    if (this.closed) throw new FsError(ClientCode.BadFileHandle, 'the client is closed');
+    if (this.openHandles >= this.tuning.openFilesMax) {
+      throw new FsError(ClientCode.TooManyOpenFiles, `${this.openHandles} files are open in this client`);
+    }
+    this.openHandles += 1;
+  }
+
+  /** The handle of an opened file; after an O_TRUNC of an existing file, its data is cut first. */
+  private async handleFor(
+    inode: FileInode,
+    options: {
+      cred: Credentials;
+      read: boolean;
+      write: boolean;
+      truncated: boolean;
+      session: OpenFileSession;
+    },
+  ): Promise<OpenFile> {
+    const existing = this.inodes.get(inode.ino);
+    const record = this.inodes.open(existing?.file ?? fileRef(inode.ino, inode.layout), inode);
+    record.adopt(inode);
+    try {
+      if (options.truncated) await this.truncated(inode, 0n, record);
+    } catch (error) {
+      this.inodes.closed(record);
+      if (options.session !== undefined) {
+        await this.inodes.closeSession(record, options.cred, options.session).catch(() => undefined);
+      }
+      throw error;
+    }
+    if (options.write) record.reportCred = options.cred;
+    return new OpenFile({
+      record,
+      inodes: this.inodes,
+      io: this.io,
+      cred: options.cred,
+      readable: options.read,
+      writable: options.write,
+      session: options.session,
+      readAhead: options.read && this.tuning.readAheadBytes > 0 ? this.readAheadFor(record) : undefined,
+      onClosed: () => {
+        this.openHandles -= 1;
+      },
+    });
+  }
+
+  private readAheadFor(record: OpenInode): ReadAhead {
+    return new ReadAhead({
+      blockBytes: Math.min(record.file.layout.chunkSizeBytes, 4 * 1024 * 1024),
+      windowBytes: this.tuning.readAheadBytes,
+      budget: this.readAheadBudget,
+      fetch: (offset, length, fileLength) => this.io.read(record.file, offset, length, fileLength),
+    });
+  }
+
+  /** After meta truncated `inode` to `length`: cut the data in storage, update the record. */
+  private async truncated(inode: FileInode, length: bigint, record: OpenInode | undefined): Promise<void> {
+    await record?.writer?.settle();
+    await this.io.cut(record?.file ?? fileRef(inode.ino, inode.layout), length);
+    if (record !== undefined) {
+      record.writer?.truncated(length);
+      record.adopt(inode);
+      record.dataVersion += 1;
+      record.truncateGeneration += 1;
+    }
+  }
+
+  /** Runs a stat and adds this client's view of the length, retrying when a truncate raced it. */
+  private async withFreshLength(ino: InodeId, stat: () => Promise<Inode>): Promise<Inode> {
+    for (let attempt = 0; ; attempt++) {
+      const record = this.inodes.get(ino);
+      const generation = record?.truncateGeneration;
+      const localEnd = record?.writer?.localEnd ?? 0n;
+      const inode = await stat();
+      if (inode.type !== 'file') return inode;
+      const now = this.inodes.get(ino);
+      if (now !== undefined && now.truncateGeneration !== generation && attempt < 3) continue;
+      now?.observe(inode);
+      const seen = now?.length(inode.length) ?? inode.length;
+      // A close that finished during the stat took its record along: the snapshot still counts.
+      return { ...inode, length: seen > localEnd ? seen : localEnd };
+    }
+  }
+
+  private scheduleReports(): void {
+    if (this.closed) return;
+    this.reportTimer = this.clock.setTimer(this.tuning.lengthReportIntervalMs, () => {
+      this.inodes.reportAll().then(
+        () => this.scheduleReports(),
+        (error: unknown) => {
+          this.logger.warn({ err: error }, `length reports failed: ${describeError(error)}`);
+          this.scheduleReports();
+        },
+      );
+    });
+  }
+}
+
+type OpenFileSession = ReturnType<SessionIds['take']> | undefined;

@@ -1,0 +1,129 @@
+/**
+ * Calls to the meta services with failover (DESIGN §9). Meta services are stateless, so any of
+ * them answers any call: the client sticks to one (spreading clients over services), and moves on
+ * to the next when one cannot be reached, trying it again only after a penalty.
+ *
+ * Retrying is safe only when the call cannot have run twice: idempotent methods are retried after
+ * any transport failure; the others only when the request certainly never ran (no connection, the
+ * server shutting down before it started). A mutation whose reply was lost fails with its error.
+ */
+import type { Clock } from '../common/clock.js';
+import { FsError, assert, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import type { Random } from '../common/random.js';
+import { ClientCode, CommonCode, RpcCode, statusName } from '../common/status-code.js';
+import type { MethodDef, RpcClient } from '../rpc/index.js';
+import type { RoutingCache } from './routing-cache.js';
+
+/** Failures after which the request did not run: any method may go to another service. */
+const neverRanCodes: ReadonlySet<number> = new Set<number>([
+  RpcCode.ConnectFailed,
+  RpcCode.AuthFailed,
+  CommonCode.ShuttingDown,
+]);
+
+/** Failures after which an idempotent request may go to another service. */
+const transportCodes: ReadonlySet<number> = new Set<number>([
+  ...neverRanCodes,
+  RpcCode.Timeout,
+  RpcCode.ConnectionClosed,
+  RpcCode.Overloaded,
+]);
+
+/** Whether a failed call of a method may be tried again on another meta service. */
+export function metaRetryable(error: unknown, idempotent: boolean): boolean {
+  if (!(error instanceof FsError)) return false;
+  if (error.code === RpcCode.AuthFailed) return false;
+  return idempotent ? transportCodes.has(error.code) : neverRanCodes.has(error.code);
+}
+
+export interface MetaClientOptions {
+  rpc: RpcClient;
+  routing: RoutingCache;
+  clock: Clock;
+  logger: Logger;
+  random: Random;
+  /** Deadline of each attempt. */
+  timeoutMs?: number;
+  attemptsMax?: number;
+}
+
+export class MetaClient {
+  private preferred: string | undefined;
+  private readonly penalties = new Map<string, number>();
+  private readonly timeoutMs: number;
+  private readonly attemptsMax: number;
+
+  constructor(private readonly options: MetaClientOptions) {
+    this.timeoutMs = options.timeoutMs ?? limits.clientMetaTimeoutMsDefault;
+    this.attemptsMax = options.attemptsMax ?? limits.clientMetaAttemptsMax;
+    assert(this.timeoutMs > 0, 'the meta timeout is positive');
+    assert(Number.isInteger(this.attemptsMax) && this.attemptsMax >= 1, 'meta attempts are at least one');
+  }
+
+  /** Calls `method` on a meta service, failing over to others as the file comment says. */
+  async call<Req, Res>(method: MethodDef<Req, Res>, request: Req): Promise<Res> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
+      if (attempt > 0) await this.pause(attempt);
+      const address = await this.pick();
+      try {
+        const response = await this.options.rpc.call(address, method, request, {
+          timeoutMs: this.timeoutMs,
+          retries: 0,
+        });
+        this.preferred = address;
+        return response;
+      } catch (error) {
+        if (!metaRetryable(error, method.idempotent)) throw error;
+        lastError = error;
+        this.penalize(address);
+        this.options.logger.debug(
+          { address, method: method.name, code: statusName((error as FsError).code) },
+          'meta call failed; trying another meta service',
+        );
+      }
+    }
+    throw new FsError(
+      ClientCode.MetaUnreachable,
+      `${method.name}: no meta service answered: ${describeError(lastError)}`,
+      { cause: lastError },
+    );
+  }
+
+  /** The service to ask: the preferred one unless penalized, else the least recently failed. */
+  private async pick(): Promise<string> {
+    await this.options.routing.ready();
+    let addresses = this.options.routing.metaAddresses();
+    if (addresses.length === 0) {
+      await this.options.routing.refresh();
+      addresses = this.options.routing.metaAddresses();
+    }
+    if (addresses.length === 0) {
+      throw new FsError(ClientCode.MetaUnreachable, 'routing info lists no meta service');
+    }
+    const now = this.options.clock.monotonicMs();
+    const usable = addresses.filter((address) => (this.penalties.get(address) ?? 0) <= now);
+    if (this.preferred !== undefined && usable.includes(this.preferred)) return this.preferred;
+    if (usable.length > 0) {
+      const chosen = usable[this.options.random.nextInt(usable.length)] as string;
+      this.preferred = chosen;
+      return chosen;
+    }
+    // Every service failed lately: the one whose penalty ends first.
+    const penaltyOf = (address: string): number => this.penalties.get(address) ?? 0;
+    return addresses.reduce((best, address) => (penaltyOf(address) < penaltyOf(best) ? address : best));
+  }
+
+  private penalize(address: string): void {
+    this.penalties.set(address, this.options.clock.monotonicMs() + limits.clientMetaPenaltyMs);
+    if (this.preferred === address) this.preferred = undefined;
+  }
+
+  private async pause(attempt: number): Promise<void> {
+    await this.options.routing.refresh().catch(() => undefined);
+    const ceiling = Math.min(limits.clientRetryBackoffMsMax, 50 * 2 ** (attempt - 1));
+    await this.options.clock.sleep(ceiling / 2 + this.options.random.nextFloat() * (ceiling / 2));
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * An open file: reads, buffered writes, fsync and close on one handle (DESIGN §9). Handles of one
+ * inode share its OpenInode record (write buffer, length, versions). A read first waits for this
+ * client's buffered writes of the file, so it sees them; a sequential reader is served from its
+ * read-ahead window. Errors of buffered writes reach the caller on write, flush, fsync or close.
+ */
+import { FsError, assert } from '../common/errors.js';
+import { ClientCode } from '../common/status-code.js';
+import type { Credentials, Session } from '../meta/protocol/index.js';
+import type { FileDataIo } from './file-data.js';
+import type { OpenInode, OpenInodes } from './open-inodes.js';
+import type { ReadAhead } from './read-ahead.js';
+
+/** Bytes handed to the write buffer at once: writes larger than this are cut into slices. */
+const writeSliceBytes = 1024 * 1024;
+
+export interface OpenFileOptions {
+  readonly record: OpenInode;
+  readonly inodes: OpenInodes;
+  readonly io: FileDataIo;
+  readonly cred: Credentials;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  /** The write session (write handles only). */
+  readonly session: Session | undefined;
+  readonly readAhead: ReadAhead | undefined;
+  /** Called once when the handle is closed (whatever the outcome). */
+  readonly onClosed?: () => void;
+}
+
+export class OpenFile {
+  private closed = false;
+
+  constructor(private readonly options: OpenFileOptions) {
+    assert(!options.writable || options.session !== undefined, 'a write handle has a write session');
+  }
+
+  get ino(): bigint {
+    return this.options.record.file.ino;
+  }
+
+  get readable(): boolean {
+    return this.options.readable;
+  }
+
+  get writable(): boolean {
+    return this.options.writable;
+  }
+
+  /** The file's length as this client sees it (buffered writes included). */
+  length(): bigint {
+    return this.options.record.length();
+  }
+
+  /** Reads up to `length` bytes at `offset`; shorter only at the end of the file. */
+  async read(offset: bigint, length: number): Promise<Buffer> {
+    this.check(this.options.readable, 'reading');
+    assert(offset >= 0n && Number.isSafeInteger(length) && length >= 0, 'a read range is not negative');
+    const { record, io } = this.options;
+    if (record.writer?.busy === true) await record.writer.settle();
+    const fileLength = record.length();
+    if (offset >= fileLength || length === 0) return Buffer.alloc(0);
+    const state = { version: record.dataVersion, fileLength };
+    const prefetched = await this.options.readAhead?.read(offset, length, state);
+    return prefetched ?? io.read(record.file, offset, length, fileLength);
+  }
+
+  /** Writes `data` at `offset` (buffered); resolves with the bytes written. */
+  async write(offset: bigint, data: Buffer): Promise<number> {
+    this.check(this.options.writable, 'writing');
+    assert(offset >= 0n, 'a write offset is not negative');
+    const { record, inodes } = this.options;
+    const writer = inodes.writerOf(record);
+    this.options.readAhead?.clear();
+    for (let done = 0; done < data.length; done += writeSliceBytes) {
+      const slice = data.subarray(done, Math.min(data.length, done + writeSliceBytes));
+      record.dataVersion += 1;
+      await writer.write(offset + BigInt(done), slice);
+    }
+    return data.length;
+  }
+
+  /** Sends buffered writes to storage and waits for them; fails with a failed write's error. */
+  async flush(): Promise<void> {
+    if (this.closed) return;
+    await this.options.record.writer?.flush();
+  }
+
+  /** flush, then tells meta the file's length (and that it was written). */
+  async fsync(): Promise<void> {
+    this.check(true, 'fsync');
+    await this.flush();
+    if (this.options.writable) await this.options.inodes.report(this.options.record, this.options.cred);
+  }
+
+  /** Flushes, closes the write session with the final length, and releases the handle. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.readAhead?.clear();
+    const { record, inodes, session, cred } = this.options;
+    let failure: { error: unknown } | undefined;
+    try {
+      await record.writer?.flush();
+    } catch (error) {
+      failure = { error };
+    }
+    if (session !== undefined) {
+      try {
+        await inodes.closeSession(record, cred, session);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    inodes.closed(record);
+    this.options.onClosed?.();
+    if (failure !== undefined) throw failure.error;
+  }
+
+  private check(allowed: boolean, what: string): void {
+    if (this.closed) throw new FsError(ClientCode.BadFileHandle, `${what}: the file handle is closed`);
+    if (!allowed) throw new FsError(ClientCode.BadFileHandle, `${what}: the file was not opened for it`);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * What the client knows about each file it has open: one record per inode, shared by all open
+ * handles of it, holding the write buffer, the truncate version this client writes under, the
+ * length it reported, and a data version that read-ahead blocks are checked against. Records live
+ * while a handle is open or a length report is owed.
+ *
+ * Length reports (DESIGN §6): the highest offset storage acknowledged is reported to meta under
+ * the truncate version the writer knows, periodically (`reportAll`), on fsync and on close; meta
+ * adopts it when it is larger and no truncate came between. `wrote` asks meta to set mtime and
+ * ctime: it is sent when data was written since the last report or explicit time change, so
+ * `cp -a`'s utimes after its writes is not undone by a later report.
+ */
+import { assert, describeError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import {
+  metaMethods,
+  type Credentials,
+  type FileInode,
+  type InodeId,
+  type Session,
+} from '../meta/protocol/index.js';
+import type { FileDataIo, FileRef } from './file-data.js';
+import { FileWriter, type WriterHost } from './file-writer.js';
+import type { ByteBudget } from './limiter.js';
+import type { MetaClient } from './meta-client.js';
+
+/** One open file's shared state. */
+export class OpenInode {
+  /** Handles open on the inode. */
+  opens = 0;
+  /** Bumped by every write and truncate through this client; read-ahead blocks carry it. */
+  dataVersion = 0;
+  /** Bumped by every truncate through this client (a stat answer older than one is retried). */
+  truncateGeneration = 0;
+  /** The truncate version this client's length reports are made under. */
+  truncateVersion: number;
+  /** The length meta holds as far as this client knows (its last answer). */
+  metaLength: bigint;
+  /** `writer.writeCount` when meta was last told about writes (or times were set explicitly). */
+  reportedWriteCount = 0;
+  /** `writer.durableEnd` last reported under `truncateVersion`. */
+  reportedEnd = 0n;
+  /** Credentials of a writer that has the file open: length reports speak for it. */
+  reportCred: Credentials | undefined;
+  writer: FileWriter | undefined;
+
+  constructor(
+    readonly file: FileRef,
+    inode: FileInode,
+  ) {
+    this.truncateVersion = inode.truncateVersion;
+    this.metaLength = inode.length;
+  }
+
+  /** Takes in what a meta answer of this client's own change says about the file. */
+  adopt(inode: FileInode): void {
+    assert(inode.ino === this.file.ino, 'an inode answer is adopted by its own record');
+    if (inode.truncateVersion !== this.truncateVersion) {
+      this.truncateVersion = inode.truncateVersion;
+      this.reportedEnd = inode.length;
+    }
+    this.metaLength = inode.length;
+  }
+
+  /** Takes in a meta answer about the file that this client's change did not cause (a report's reply). */
+  observe(inode: FileInode): void {
+    if (inode.truncateVersion === this.truncateVersion) this.metaLength = inode.length;
+  }
+
+  /** The file's length as this client sees it: meta's, or further where it wrote beyond. */
+  length(metaLength: bigint = this.metaLength): bigint {
+    const local = this.writer?.localEnd ?? 0n;
+    return local > metaLength ? local : metaLength;
+  }
+
+  /** True when meta is owed a length or a "wrote". */
+  get reportDue(): boolean {
+    const writer = this.writer;
+    if (writer === undefined) return false;
+    return writer.durableEnd > this.reportedEnd || writer.writeCount > this.reportedWriteCount;
+  }
+}
+
+export class OpenInodes {
+  private readonly records = new Map<InodeId, OpenInode>();
+  private readonly writerHost: WriterHost;
+
+  constructor(
+    private readonly options: {
+      meta: MetaClient;
+      io: FileDataIo;
+      writeBudget: ByteBudget;
+      perFileBytesMax: number;
+      extentsMax: number;
+      logger: Logger;
+    },
+  ) {
+    this.writerHost = {
+      io: options.io,
+      budget: options.writeBudget,
+      perFileBytesMax: options.perFileBytesMax,
+      extentsMax: options.extentsMax,
+      onPressure: () => {
+        for (const record of this.records.values()) record.writer?.dispatch(true);
+      },
+    };
+  }
+
+  get(ino: InodeId): OpenInode | undefined {
+    return this.records.get(ino);
+  }
+
+  /** The record of `inode`, made when absent; counts one more open handle. */
+  open(file: FileRef, inode: FileInode): OpenInode {
+    let record = this.records.get(file.ino);
+    if (record === undefined) {
+      record = new OpenInode(file, inode);
+      this.records.set(file.ino, record);
+    }
+    record.opens += 1;
+    return record;
+  }
+
+  /** The record's write buffer, made on first use. */
+  writerOf(record: OpenInode): FileWriter {
+    record.writer ??= new FileWriter(record.file, this.writerHost);
+    return record.writer;
+  }
+
+  /** One handle fewer; the record goes once no handle holds it and nothing is owed. */
+  closed(record: OpenInode): void {
+    assert(record.opens > 0, 'a record is closed as often as it was opened');
+    record.opens -= 1;
+    this.forgetIfIdle(record);
+  }
+
+  forgetIfIdle(record: OpenInode): void {
+    if (record.opens > 0 || record.writer?.busy === true || record.reportDue) return;
+    if (this.records.get(record.file.ino) === record) this.records.delete(record.file.ino);
+  }
+
+  /** Reports the length (and "wrote") of `record` to meta now, if anything is owed. */
+  async report(record: OpenInode, cred: Credentials | undefined = record.reportCred): Promise<void> {
+    const writer = record.writer;
+    if (writer === undefined || !record.reportDue || cred === undefined) return;
+    const writeCount = writer.writeCount;
+    const bytes = writer.durableEnd;
+    const truncateVersion = record.truncateVersion;
+    const { inode } = await this.options.meta.call(metaMethods.sync, {
+      cred,
+      ino: record.file.ino,
+      length: { bytes, truncateVersion },
+      wrote: writeCount > record.reportedWriteCount,
+    });
+    if (truncateVersion === record.truncateVersion && bytes > record.reportedEnd) record.reportedEnd = bytes;
+    if (writeCount > record.reportedWriteCount) record.reportedWriteCount = writeCount;
+    if (inode.type === 'file') record.observe(inode);
+  }
+
+  /** Closes a write session, reporting the length and "wrote" with it. */
+  async closeSession(record: OpenInode, cred: Credentials, session: Session): Promise<void> {
+    const writer = record.writer;
+    const writeCount = writer?.writeCount ?? 0;
+    const bytes = writer?.durableEnd ?? 0n;
+    const truncateVersion = record.truncateVersion;
+    const { inode } = await this.options.meta.call(metaMethods.close, {
+      cred,
+      ino: record.file.ino,
+      session,
+      ...(writer === undefined ? {} : { length: { bytes, truncateVersion } }),
+      wrote: writeCount > record.reportedWriteCount,
+    });
+    if (truncateVersion === record.truncateVersion && bytes > record.reportedEnd) record.reportedEnd = bytes;
+    if (writeCount > record.reportedWriteCount) record.reportedWriteCount = writeCount;
+    if (inode?.type === 'file') record.observe(inode);
+  }
+
+  /** Sends every buffered extent and reports every owed length (the periodic tick). */
+  async reportAll(): Promise<void> {
+    for (const record of [...this.records.values()]) {
+      record.writer?.dispatch(true);
+      try {
+        await this.report(record);
+      } catch (error) {
+        this.options.logger.warn(
+          { ino: String(record.file.ino), err: error },
+          `length report failed: ${describeError(error)}`,
+        );
+      }
+      this.forgetIfIdle(record);
+    }
+  }
+
+  /** Records still held (diagnostics, shutdown). */
+  all(): OpenInode[] {
+    return [...this.records.values()];
+  }
+}
