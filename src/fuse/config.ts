@@ -1,0 +1,80 @@
+/**
+ * The TOML configuration of hf3fs_fuse_main, validated at start-up:
+ *
+ *   [node]     id (registers as a node of type "fuse"), hostname, tags
+ *   [cluster]  id, secret_file
+ *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
+ *   [fuse]     mount_point, allow_other, cache timeouts, request sizes, buffers, report interval
+ *   [monitor]  where to push metrics (optional)
+ *   [log]      level
+ */
+import { z } from 'zod';
+import { clusterSectionSchema, logSectionSchema, mgmtdClientSectionSchema } from '../common/config.js';
+import { limits } from '../common/limits.js';
+import { monitorSectionSchema } from '../common/metrics/index.js';
+
+const ms = (max: number) => z.number().int().min(0).max(max);
+const bytes = (min: number, max: number) => z.number().int().min(min).max(max);
+const mib = 1024 * 1024;
+
+export const fuseSectionSchema = z.strictObject({
+  /** An existing directory to mount on (`--mount-point` overrides it). */
+  mount_point: z.string().min(1).max(4096).optional(),
+  /** Let every local user use the mount; permissions are checked for each caller. */
+  allow_other: z.boolean().default(true),
+  /** Shown as the source in /proc/mounts. */
+  fs_name: z.string().min(1).max(64).default('3fs'),
+  attr_timeout_ms: ms(3_600_000).default(limits.fuseAttrTimeoutMsDefault),
+  entry_timeout_ms: ms(3_600_000).default(limits.fuseEntryTimeoutMsDefault),
+  negative_timeout_ms: ms(3_600_000).default(limits.fuseNegativeTimeoutMsDefault),
+  max_write_bytes: bytes(4096, mib).default(limits.fuseMaxWriteBytesDefault),
+  max_read_bytes: bytes(4096, mib).default(limits.fuseMaxReadBytesDefault),
+  /** Kernel read-ahead of a sequential reader. */
+  max_readahead_bytes: bytes(0, 64 * mib).default(limits.fuseMaxReadaheadBytesDefault),
+  /** The client's own read-ahead window per open file (0: none). */
+  read_ahead_bytes: bytes(0, 1024 * mib).default(limits.clientReadAheadBytesDefault),
+  /** Buffered, not yet stored bytes of one file, and of all files. */
+  write_buffer_bytes: bytes(mib, 1024 * mib).default(limits.clientWriteBufferBytesPerFileDefault),
+  write_buffer_total_bytes: bytes(mib, 16 * 1024 * mib).default(limits.clientWriteBufferBytesTotalDefault),
+  /** How often the length of files open for writing is reported to meta. */
+  length_report_interval_ms: ms(3_600_000).min(10).default(limits.clientLengthReportIntervalMsDefault),
+  /** Chunk I/Os at once: for the whole daemon, and for one request. */
+  io_concurrency: z.number().int().min(1).max(4096).default(limits.clientIoConcurrencyDefault),
+  request_io_concurrency: z.number().int().min(1).max(256).default(limits.clientRequestIoConcurrencyDefault),
+  /** How long one chunk operation keeps retrying, and one meta call attempt may take. */
+  io_deadline_ms: ms(3_600_000).min(100).default(limits.clientIoDeadlineMsDefault),
+  meta_timeout_ms: ms(600_000).min(10).default(limits.clientMetaTimeoutMsDefault),
+  /** Threads reading /dev/fuse (they only copy; handlers run on the event loop). */
+  threads: z.number().int().min(1).max(64).default(2),
+});
+
+export const fuseConfigSchema = z
+  .strictObject({
+    node: z.strictObject({
+      id: z.number().int().min(1).max(0xffff_ffff),
+      hostname: z.string().max(256).optional(),
+      tags: z.array(z.string().max(128)).max(32).default([]),
+    }),
+    cluster: clusterSectionSchema,
+    mgmtd: mgmtdClientSectionSchema,
+    fuse: fuseSectionSchema.prefault({}),
+    monitor: monitorSectionSchema.prefault({}),
+    log: logSectionSchema.prefault({}),
+  })
+  .superRefine((config, context) => {
+    if (config.fuse.write_buffer_total_bytes < config.fuse.write_buffer_bytes) {
+      context.addIssue({
+        code: 'custom',
+        path: ['fuse', 'write_buffer_total_bytes'],
+        message: 'must be at least write_buffer_bytes',
+      });
+    }
+    if (config.fuse.request_io_concurrency > config.fuse.io_concurrency) {
+      context.addIssue({
+        code: 'custom',
+        path: ['fuse', 'request_io_concurrency'],
+        message: 'must be at most io_concurrency',
+      });
+    }
+  });
+export type FuseConfig = z.output<typeof fuseConfigSchema>;

@@ -1,0 +1,199 @@
+/**
+ * The running FUSE daemon (DESIGN §10): a client of the cluster (routing info fed by its own
+ * heartbeats as a node of type "fuse"), the FUSE file system mounted on it, and the orderly stop:
+ * unmount first (requests in flight drain), then close what the kernel left open (flushing
+ * buffered writes and reporting lengths), then stop heartbeats and connections.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { FsClient, HeartbeatLoop, fuseClientId } from '../client/index.js';
+import type { Clock } from '../common/clock.js';
+import { readSecretFile } from '../common/config.js';
+import { FsError, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { CommonCode } from '../common/status-code.js';
+import type { RpcClientOptions } from '../rpc/index.js';
+import type { FuseConfig } from './config.js';
+import { toErrno } from './errno-map.js';
+import { FuseFileSystem } from './fuse-file-system.js';
+import { FuseSession } from './lowlevel/index.js';
+
+export interface FuseDaemonOptions {
+  readonly config: FuseConfig;
+  /** Overrides `[fuse] mount_point`. */
+  readonly mountPoint?: string;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly rpcObserver?: RpcClientOptions['observer'];
+}
+
+export interface FuseDaemon {
+  readonly mountPoint: string;
+  /** Resolves when the file system is no longer mounted (stopped, or unmounted from outside). */
+  readonly ended: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** True when this process may mount with allow_other (root, or user_allow_other in /etc/fuse.conf). */
+export function mayAllowOther(): boolean {
+  if (process.geteuid?.() === 0) return true;
+  try {
+    return /^\s*user_allow_other\s*$/m.test(readFileSync('/etc/fuse.conf', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Connects, mounts, and starts heartbeats; see the file comment. */
+export async function startFuseDaemon(options: FuseDaemonOptions): Promise<FuseDaemon> {
+  const { config } = options;
+  const mountPoint = resolve(options.mountPoint ?? config.fuse.mount_point ?? '');
+  if (options.mountPoint === undefined && config.fuse.mount_point === undefined) {
+    throw new FsError(
+      CommonCode.ConfigInvalid,
+      'no mount point: set [fuse] mount_point or pass --mount-point',
+    );
+  }
+  if (config.fuse.allow_other && !mayAllowOther()) {
+    throw new FsError(
+      CommonCode.ConfigInvalid,
+      '[fuse] allow_other needs root or "user_allow_other" in /etc/fuse.conf; add it there or set allow_other = false',
+    );
+  }
+  const client = await connectClient(options);
+  try {
+    return await mountWith(client, mountPoint, options);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}
+
+async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
+  const { config, logger, clock } = options;
+  const fuse = config.fuse;
+  const client = await FsClient.connect({
+    mgmtdAddresses: config.mgmtd.addresses,
+    clusterSecret: readSecretFile(config.cluster.secret_file),
+    logger,
+    clock,
+    clientId: fuseClientId(config.node.id),
+    mgmtdTimeoutMs: config.mgmtd.timeout_ms,
+    ...(options.rpcObserver === undefined ? {} : { rpcObserver: options.rpcObserver }),
+    tuning: {
+      metaTimeoutMs: fuse.meta_timeout_ms,
+      ioDeadlineMs: fuse.io_deadline_ms,
+      ioConcurrency: fuse.io_concurrency,
+      requestIoConcurrency: fuse.request_io_concurrency,
+      writeBufferBytesPerFile: fuse.write_buffer_bytes,
+      writeBufferBytesTotal: fuse.write_buffer_total_bytes,
+      readAheadBytes: fuse.read_ahead_bytes,
+      lengthReportIntervalMs: fuse.length_report_interval_ms,
+      // Heartbeats bring newer routing info; no polling.
+      routingRefreshMs: undefined,
+    },
+  });
+  // Sessions a previous life of this node left open (it crashed) keep unlinked files alive.
+  try {
+    const pruned = await client.pruneOwnSessions();
+    if (pruned.removedSessions > 0) logger.info(pruned, 'closed write sessions left by an earlier run');
+  } catch (error) {
+    logger.warn({ err: error }, `could not close sessions of an earlier run: ${describeError(error)}`);
+  }
+  return client;
+}
+
+async function mountWith(
+  client: FsClient,
+  mountPoint: string,
+  options: FuseDaemonOptions,
+): Promise<FuseDaemon> {
+  const { config, logger, clock } = options;
+  const fuse = config.fuse;
+  const fileSystem = new FuseFileSystem({
+    client,
+    logger,
+    attrTimeoutMs: fuse.attr_timeout_ms,
+    entryTimeoutMs: fuse.entry_timeout_ms,
+    negativeTimeoutMs: fuse.negative_timeout_ms,
+    now: () => clock.monotonicMs(),
+  });
+  const session = await FuseSession.mount(fileSystem, {
+    mountpoint: mountPoint,
+    fsName: fuse.fs_name,
+    subtype: '3fs',
+    allowOther: fuse.allow_other,
+    defaultPermissions: true,
+    autoUnmount: true,
+    maxWriteBytes: fuse.max_write_bytes,
+    maxReadBytes: fuse.max_read_bytes,
+    maxReadaheadBytes: fuse.max_readahead_bytes,
+    attrTimeoutMs: fuse.attr_timeout_ms,
+    entryTimeoutMs: fuse.entry_timeout_ms,
+    threads: fuse.threads,
+    handleSignals: false,
+    logger,
+    clock,
+    toErrno,
+  });
+  fileSystem.attach(session);
+  raiseKernelReadAhead(mountPoint, fuse.max_readahead_bytes, logger);
+  const heartbeat = new HeartbeatLoop({
+    mgmtd: client.mgmtd,
+    clock,
+    logger,
+    clusterId: config.cluster.id,
+    node: {
+      nodeId: config.node.id,
+      type: 'fuse',
+      address: mountPoint,
+      hostname: config.node.hostname ?? hostname(),
+      tags: config.node.tags,
+    },
+    intervalMs: config.mgmtd.heartbeat_interval_ms,
+    onRoutingInfo: (routing) => client.routing.update(routing),
+  });
+  heartbeat.start();
+  logger.info(
+    {
+      mountPoint,
+      allowOther: fuse.allow_other,
+      maxWriteBytes: session.connection.maxWriteBytes,
+      maxReadaheadBytes: session.connection.maxReadaheadBytes,
+      nodeId: config.node.id,
+    },
+    'fuse mounted',
+  );
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await session.unmount({ drainTimeoutMs: limits.fuseUnmountDrainMs });
+      await fileSystem.closeAll();
+      await heartbeat.stop();
+      await client.close();
+    })();
+    return stopping;
+  };
+  return { mountPoint, ended: session.ended, stop };
+}
+
+/**
+ * The kernel reads ahead at most its block-device default (128 KiB) on a FUSE mount unless told
+ * otherwise through sysfs, whatever the mount negotiated. Raising it (root only) lets a sequential
+ * reader keep several 1 MiB reads in flight. Best effort: without it reads are just smaller.
+ */
+function raiseKernelReadAhead(mountPoint: string, bytes: number, logger: Logger): void {
+  if (bytes === 0 || process.geteuid?.() !== 0) return;
+  try {
+    const line = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((candidate) => candidate.split(' ')[4] === mountPoint.replace(/ /g, '\\040'));
+    const device = line?.split(' ')[2];
+    if (device === undefined) return;
+    writeFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, `${Math.ceil(bytes / 1024)}\n`);
+  } catch (error) {
+    logger.debug({ err: error }, `kernel read-ahead left as it is: ${describeError(error)}`);
+  }
+}

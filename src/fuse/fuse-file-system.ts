@@ -1,0 +1,533 @@
+/**
+ * The FUSE operations of hf3fs_fuse_main (DESIGN §10), mapped onto the client library. Inode
+ * numbers are meta's inode ids (FUSE's root 1 is meta's root 1), so every name of a hard-linked
+ * file is one kernel inode with one set of attributes. Every request speaks for its caller: the
+ * uid, gid and supplementary groups of the requesting process go to meta, which checks
+ * permissions as the kernel does (default_permissions) with the same attributes.
+ *
+ * Caching: attributes and names are cached by the kernel for short timeouts; after changes made
+ * here that the kernel cannot see in a reply (a close that set mtime, a rename's ctime, xattrs)
+ * the inode's cached attributes are dropped at once.
+ *
+ * Handlers throw FsErrors; toErrno (errno-map.ts) turns them into errnos. A bug (an assertion)
+ * fails its request with EIO and is logged; the daemon keeps serving.
+ */
+import { FsError, describeError, hasCode } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { ClientCode, MetaCode } from '../common/status-code.js';
+import type { FsClient, OpenFile } from '../client/index.js';
+import { metaMethods, type Credentials, type Inode, type InodeId } from '../meta/protocol/index.js';
+import { S_IFMT, S_IFREG, attributesOf, typeBits } from './attributes.js';
+import { DirectoryHandle } from './directory-handle.js';
+import {
+  Errno,
+  fuseError,
+  type AttributesReply,
+  type CreateReply,
+  type DirectoryPlusSink,
+  type DirectorySink,
+  type Entry,
+  type FuseOperations,
+  type FuseSession,
+  type NegativeEntry,
+  type OpenReply,
+  type ReaddirRequest,
+  type RequestContext,
+  type SetattrRequest,
+  type StatfsReply,
+} from './lowlevel/index.js';
+
+const O_ACCMODE = 0o3;
+const O_WRONLY = 0o1;
+const O_RDONLY = 0o0;
+const O_EXCL = 0o200;
+const O_TRUNC = 0o1000;
+const RENAME_NOREPLACE = 1;
+const XATTR_CREATE = 1;
+const XATTR_REPLACE = 2;
+const capabilityXattr = 'security.capability';
+/** Entries one readdir reply is built from at most (a reply holds a page of the kernel's buffer). */
+const readdirBatch = 128;
+const statfsBlockBytes = 4096;
+
+export interface FuseFileSystemOptions {
+  readonly client: FsClient;
+  readonly logger: Logger;
+  readonly attrTimeoutMs: number;
+  readonly entryTimeoutMs: number;
+  readonly negativeTimeoutMs: number;
+  /** Monotonic milliseconds (for the capability cache). */
+  readonly now: () => number;
+}
+
+/** The credentials of a request's caller (root's groups do not matter to any check). */
+export function credentialsOf(context: RequestContext): Credentials {
+  const groups = context.uid === 0 ? [] : (context.groups() ?? []);
+  return {
+    uid: context.uid,
+    gid: context.gid,
+    groups: groups.filter((group) => group !== context.gid).slice(0, limits.metaGroupsMax),
+  };
+}
+
+function accessOf(flags: number): { read: boolean; write: boolean } {
+  const mode = flags & O_ACCMODE;
+  return { read: mode !== O_WRONLY, write: mode !== O_RDONLY };
+}
+
+export class FuseFileSystem implements FuseOperations {
+  private readonly files = new Map<bigint, OpenFile>();
+  private readonly directories = new Map<bigint, DirectoryHandle>();
+  private nextHandle = 1n;
+  private session: FuseSession | undefined;
+  /** Inodes known to have no security.capability, until the given monotonic time. */
+  private readonly noCapability = new Map<InodeId, number>();
+
+  constructor(private readonly options: FuseFileSystemOptions) {}
+
+  /** Lets the file system push cache invalidations to the kernel once mounted. */
+  attach(session: FuseSession): void {
+    this.session = session;
+  }
+
+  /** Handles still open (the kernel releases them before an unmount completes). */
+  openFiles(): OpenFile[] {
+    return [...this.files.values()];
+  }
+
+  private get client(): FsClient {
+    return this.options.client;
+  }
+
+  private entry(inode: Inode): Entry {
+    return {
+      ino: inode.ino,
+      generation: 0n,
+      attributes: attributesOf(inode),
+      attrTimeoutMs: this.options.attrTimeoutMs,
+      entryTimeoutMs: this.options.entryTimeoutMs,
+    };
+  }
+
+  private attributes(inode: Inode): AttributesReply {
+    return { attributes: attributesOf(inode), attrTimeoutMs: this.options.attrTimeoutMs };
+  }
+
+  /** Drops the kernel's cached attributes of `ino` (changed here, not visible in a reply). */
+  private invalidate(ino: InodeId): void {
+    const session = this.session;
+    if (session === undefined || !session.mounted) return;
+    session.invalidateInode(ino, 'attributes').catch((error: unknown) => {
+      this.options.logger.debug({ ino: String(ino), err: error }, 'attribute invalidation failed');
+    });
+  }
+
+  private handle(): bigint {
+    const handle = this.nextHandle;
+    this.nextHandle += 1n;
+    return handle;
+  }
+
+  private file(fh: bigint): OpenFile {
+    const file = this.files.get(fh);
+    if (file === undefined) throw new FsError(ClientCode.BadFileHandle, `no open file ${fh}`);
+    return file;
+  }
+
+  private directory(fh: bigint): DirectoryHandle {
+    const directory = this.directories.get(fh);
+    if (directory === undefined) throw new FsError(ClientCode.BadFileHandle, `no open directory ${fh}`);
+    return directory;
+  }
+
+  // --- names --------------------------------------------------------------------------------
+
+  async lookup(context: RequestContext, request: { parent: InodeId; name: string }) {
+    const cred = credentialsOf(context);
+    try {
+      return this.entry(await this.client.lookup(request.parent, request.name, cred));
+    } catch (error) {
+      if (!hasCode(error, MetaCode.NotFound)) throw error;
+      const negative: NegativeEntry = { negative: true, entryTimeoutMs: this.options.negativeTimeoutMs };
+      return negative;
+    }
+  }
+
+  async getattr(context: RequestContext, request: { ino: InodeId }): Promise<AttributesReply> {
+    return this.attributes(await this.client.statInode(request.ino, credentialsOf(context)));
+  }
+
+  async setattr(context: RequestContext, request: SetattrRequest): Promise<AttributesReply> {
+    const cred = credentialsOf(context);
+    const inode = await this.client.setAttr({
+      at: { parent: request.ino, path: '' },
+      cred,
+      ...(request.mode === undefined ? {} : { mode: request.mode & 0o7777 }),
+      ...(request.uid === undefined ? {} : { uid: request.uid }),
+      ...(request.gid === undefined ? {} : { gid: request.gid }),
+      ...(request.atimeNs === undefined ? {} : { atime: request.atimeNs }),
+      ...(request.mtimeNs === undefined ? {} : { mtime: request.mtimeNs }),
+      ...(request.size === undefined ? {} : { length: request.size }),
+    });
+    return this.attributes(inode);
+  }
+
+  async readlink(context: RequestContext, request: { ino: InodeId }): Promise<string> {
+    const cred = credentialsOf(context);
+    const reply = await this.client.meta.call(metaMethods.readlink, {
+      cred,
+      at: { parent: request.ino, path: '' },
+    });
+    return reply.target;
+  }
+
+  async mknod(
+    context: RequestContext,
+    request: { parent: InodeId; name: string; mode: number; rdev: number },
+  ): Promise<Entry> {
+    // Meta holds files, directories and symlinks; devices, FIFOs and sockets are refused as
+    // file systems without them refuse them.
+    if ((request.mode & S_IFMT) !== S_IFREG) throw fuseError(Errno.EPERM, 'only regular files can be made');
+    const cred = credentialsOf(context);
+    const { inode } = await this.client.meta.call(metaMethods.create, {
+      cred,
+      at: { parent: request.parent, path: request.name },
+      mode: request.mode & 0o7777,
+      exclusive: true,
+      read: false,
+      write: false,
+    });
+    return this.entry(inode);
+  }
+
+  async mkdir(context: RequestContext, request: { parent: InodeId; name: string; mode: number }) {
+    const cred = credentialsOf(context);
+    const { inode } = await this.client.meta.call(metaMethods.mkdirs, {
+      cred,
+      at: { parent: request.parent, path: request.name },
+      mode: request.mode & 0o7777,
+    });
+    return this.entry(inode);
+  }
+
+  async unlink(context: RequestContext, request: { parent: InodeId; name: string }): Promise<void> {
+    const cred = credentialsOf(context);
+    await this.client.meta.call(metaMethods.unlink, {
+      cred,
+      at: { parent: request.parent, path: request.name },
+    });
+  }
+
+  async rmdir(context: RequestContext, request: { parent: InodeId; name: string }): Promise<void> {
+    const cred = credentialsOf(context);
+    await this.client.meta.call(metaMethods.rmdir, {
+      cred,
+      at: { parent: request.parent, path: request.name },
+    });
+  }
+
+  async symlink(context: RequestContext, request: { parent: InodeId; name: string; target: string }) {
+    const cred = credentialsOf(context);
+    const { inode } = await this.client.meta.call(metaMethods.symlink, {
+      cred,
+      at: { parent: request.parent, path: request.name },
+      target: request.target,
+    });
+    return this.entry(inode);
+  }
+
+  async rename(
+    context: RequestContext,
+    request: { parent: InodeId; name: string; newParent: InodeId; newName: string; flags: number },
+  ): Promise<void> {
+    // RENAME_EXCHANGE (and any other flag) is not something meta does.
+    if ((request.flags & ~RENAME_NOREPLACE) !== 0) throw fuseError(Errno.EINVAL, 'unsupported rename flags');
+    const cred = credentialsOf(context);
+    const { inode } = await this.client.meta.call(metaMethods.rename, {
+      cred,
+      source: { parent: request.parent, path: request.name },
+      target: { parent: request.newParent, path: request.newName },
+      noReplace: (request.flags & RENAME_NOREPLACE) !== 0,
+    });
+    // The moved inode's ctime (and a directory's ".." entry) changed.
+    this.invalidate(inode.ino);
+  }
+
+  async link(context: RequestContext, request: { ino: InodeId; newParent: InodeId; newName: string }) {
+    const cred = credentialsOf(context);
+    const { inode } = await this.client.meta.call(metaMethods.hardLink, {
+      cred,
+      source: { parent: request.ino, path: '' },
+      target: { parent: request.newParent, path: request.newName },
+    });
+    return this.entry(this.client.withLocalLength(inode));
+  }
+
+  // --- files --------------------------------------------------------------------------------
+
+  async open(context: RequestContext, request: { ino: InodeId; flags: number }): Promise<OpenReply> {
+    const cred = credentialsOf(context);
+    const file = await this.client.openAt({
+      at: { parent: request.ino, path: '' },
+      cred,
+      ...accessOf(request.flags),
+      truncate: (request.flags & O_TRUNC) !== 0,
+    });
+    const fh = this.handle();
+    this.files.set(fh, file);
+    return { fh, keepCache: false };
+  }
+
+  async create(
+    context: RequestContext,
+    request: { parent: InodeId; name: string; mode: number; flags: number },
+  ): Promise<CreateReply> {
+    const cred = credentialsOf(context);
+    const { file, inode } = await this.client.createAt({
+      parent: request.parent,
+      path: request.name,
+      mode: request.mode & 0o7777,
+      cred,
+      exclusive: (request.flags & O_EXCL) !== 0,
+      truncate: (request.flags & O_TRUNC) !== 0,
+      ...accessOf(request.flags),
+    });
+    const fh = this.handle();
+    this.files.set(fh, file);
+    return { ...this.entry(inode), open: { fh, keepCache: false } };
+  }
+
+  async read(_context: RequestContext, request: { fh: bigint; offset: bigint; size: number }) {
+    return this.file(request.fh).read(request.offset, request.size);
+  }
+
+  async write(_context: RequestContext, request: { fh: bigint; offset: bigint; data: Buffer }) {
+    return this.file(request.fh).write(request.offset, request.data);
+  }
+
+  async flush(_context: RequestContext, request: { fh: bigint }): Promise<void> {
+    await this.file(request.fh).flush();
+  }
+
+  async fsync(_context: RequestContext, request: { fh: bigint }): Promise<void> {
+    await this.file(request.fh).fsync();
+  }
+
+  async release(_context: RequestContext, request: { ino: InodeId; fh: bigint }): Promise<void> {
+    const file = this.files.get(request.fh);
+    if (file === undefined) return;
+    this.files.delete(request.fh);
+    try {
+      await file.close();
+    } finally {
+      // Closing a written file set its mtime (and length) in meta.
+      if (file.writable) this.invalidate(request.ino);
+    }
+  }
+
+  // --- directories --------------------------------------------------------------------------
+
+  async opendir(context: RequestContext, request: { ino: InodeId }): Promise<OpenReply> {
+    if (this.directories.size >= limits.clientOpenFilesMax) {
+      throw new FsError(ClientCode.TooManyOpenFiles, `${this.directories.size} directories are open`);
+    }
+    const cred = credentialsOf(context);
+    const inode = await this.client.statInode(request.ino, cred);
+    if (inode.type !== 'directory')
+      throw new FsError(MetaCode.NotDirectory, `inode ${inode.ino} is not a directory`);
+    const directory = new DirectoryHandle(inode.ino, inode.parent, (cursor) =>
+      this.client.meta.call(metaMethods.readDir, {
+        cred,
+        at: { parent: inode.ino, path: '' },
+        limit: limits.clientReaddirPageEntries,
+        ...(cursor === undefined ? {} : { cursor }),
+      }),
+    );
+    const fh = this.handle();
+    this.directories.set(fh, directory);
+    return { fh };
+  }
+
+  async readdir(_context: RequestContext, request: ReaddirRequest, sink: DirectorySink): Promise<void> {
+    const directory = this.directory(request.fh);
+    if (!this.addDots(directory, request.offset, sink)) return;
+    let offset = request.offset;
+    for (;;) {
+      const batch = await directory.entriesAfter(offset, readdirBatch);
+      if (batch.length === 0) return;
+      for (const entry of batch) {
+        if (
+          !sink.add({
+            name: entry.name,
+            ino: entry.ino,
+            mode: typeBits(entry.type),
+            nextOffset: entry.cookie,
+          })
+        )
+          return;
+        offset = entry.cookie;
+      }
+    }
+  }
+
+  async readdirplus(
+    context: RequestContext,
+    request: ReaddirRequest,
+    sink: DirectoryPlusSink,
+  ): Promise<void> {
+    const directory = this.directory(request.fh);
+    if (!this.addDots(directory, request.offset, sink)) return;
+    const cred = credentialsOf(context);
+    let offset = request.offset;
+    for (;;) {
+      const batch = await directory.entriesAfter(offset, readdirBatch);
+      if (batch.length === 0) return;
+      const { inodes } = await this.client.meta.call(metaMethods.batchStat, {
+        cred,
+        inos: batch.map((entry) => entry.ino),
+      });
+      for (const [index, entry] of batch.entries()) {
+        const inode = inodes[index];
+        const item = {
+          name: entry.name,
+          ino: entry.ino,
+          mode: typeBits(entry.type),
+          nextOffset: entry.cookie,
+        };
+        // An entry removed since it was listed goes out as a plain name; a lookup will tell.
+        const added =
+          inode === null || inode === undefined
+            ? sink.add(item)
+            : sink.add({ ...item, entry: this.entry(this.client.withLocalLength(inode)) });
+        if (!added) return;
+        offset = entry.cookie;
+      }
+    }
+  }
+
+  /** Adds "." (cookie 1) and ".." (cookie 2) where the offset says; false when the reply is full. */
+  private addDots(
+    directory: DirectoryHandle,
+    offset: bigint,
+    sink: { add(entry: { name: string; ino: InodeId; mode: number; nextOffset: bigint }): boolean },
+  ): boolean {
+    const mode = typeBits('directory');
+    if (offset < 1n && !sink.add({ name: '.', ino: directory.ino, mode, nextOffset: 1n })) return false;
+    if (offset < 2n && !sink.add({ name: '..', ino: directory.parentIno, mode, nextOffset: 2n }))
+      return false;
+    return true;
+  }
+
+  async releasedir(_context: RequestContext, request: { fh: bigint }): Promise<void> {
+    this.directories.delete(request.fh);
+  }
+
+  async fsyncdir(): Promise<void> {
+    // Every namespace change is one committed KV transaction already.
+  }
+
+  async statfs(context: RequestContext): Promise<StatfsReply> {
+    const reply = await this.client.meta.call(metaMethods.statFs, { cred: credentialsOf(context) });
+    const blocks = Math.floor(reply.capacityBytes / statfsBlockBytes);
+    const free = Math.floor(reply.freeBytes / statfsBlockBytes);
+    // Inodes are not a scarce resource here: report a large, constant supply.
+    const inodes = 2 ** 32;
+    return {
+      blockSize: statfsBlockBytes,
+      fragmentSize: statfsBlockBytes,
+      blocks,
+      blocksFree: free,
+      blocksAvailable: free,
+      files: inodes,
+      filesFree: inodes,
+      filesAvailable: inodes,
+      nameMax: reply.nameBytesMax,
+    };
+  }
+
+  // --- extended attributes ------------------------------------------------------------------
+
+  async setxattr(
+    context: RequestContext,
+    request: { ino: InodeId; name: string; value: Buffer; flags: number },
+  ): Promise<void> {
+    const cred = credentialsOf(context);
+    const flag =
+      (request.flags & XATTR_CREATE) !== 0
+        ? 'create'
+        : (request.flags & XATTR_REPLACE) !== 0
+          ? 'replace'
+          : 'any';
+    await this.client.meta.call(metaMethods.setXattr, {
+      cred,
+      at: { parent: request.ino, path: '' },
+      name: request.name,
+      value: request.value,
+      flag,
+    });
+    this.noCapability.delete(request.ino);
+    this.invalidate(request.ino);
+  }
+
+  async getxattr(context: RequestContext, request: { ino: InodeId; name: string }): Promise<Uint8Array> {
+    const capability = request.name === capabilityXattr;
+    if (capability && (this.noCapability.get(request.ino) ?? 0) > this.options.now()) {
+      throw new FsError(MetaCode.NoAttribute, `no ${capabilityXattr} on inode ${request.ino}`);
+    }
+    const cred = credentialsOf(context);
+    try {
+      const { value } = await this.client.meta.call(metaMethods.getXattr, {
+        cred,
+        at: { parent: request.ino, path: '' },
+        name: request.name,
+      });
+      return value;
+    } catch (error) {
+      if (capability && hasCode(error, MetaCode.NoAttribute)) this.rememberNoCapability(request.ino);
+      throw error;
+    }
+  }
+
+  async listxattr(context: RequestContext, request: { ino: InodeId }): Promise<readonly string[]> {
+    const cred = credentialsOf(context);
+    const { names } = await this.client.meta.call(metaMethods.listXattr, {
+      cred,
+      at: { parent: request.ino, path: '' },
+    });
+    return names;
+  }
+
+  async removexattr(context: RequestContext, request: { ino: InodeId; name: string }): Promise<void> {
+    const cred = credentialsOf(context);
+    await this.client.meta.call(metaMethods.removeXattr, {
+      cred,
+      at: { parent: request.ino, path: '' },
+      name: request.name,
+    });
+    this.invalidate(request.ino);
+  }
+
+  private rememberNoCapability(ino: InodeId): void {
+    // Bounded: entries expire, and the map is emptied when it grows large.
+    if (this.noCapability.size >= limits.clientOpenFilesMax) this.noCapability.clear();
+    this.noCapability.set(ino, this.options.now() + limits.fuseCapabilityCacheMs);
+  }
+
+  /** Closes every handle still open (shutdown after unmount), reporting failures in the log. */
+  async closeAll(): Promise<void> {
+    const files = [...this.files.entries()];
+    this.files.clear();
+    this.directories.clear();
+    for (const [fh, file] of files) {
+      await file
+        .close()
+        .catch((error: unknown) =>
+          this.options.logger.error(
+            { fh: String(fh), err: error },
+            `closing file at shutdown failed: ${describeError(error)}`,
+          ),
+        );
+    }
+  }
+}
