@@ -1,168 +1,281 @@
 /**
- * `3fs local`: a whole cluster on one machine with the embedded metadata engine, for trying the
- * system and for development. It writes configs and a cluster secret into a data directory,
- * initializes the cluster on first use, starts the services as child processes from the same
- * build, and stops them cleanly on Ctrl-C.
+ * `3fs local`: a whole cluster on one machine with the embedded metadata engine (DESIGN §10):
+ * mgmtd, one meta service, three storage services with one target each and a chain table of
+ * replication 3, the monitor collector, and (with --mount) the FUSE daemon mounted on a
+ * directory. It prepares the data directory on the first run (local-cluster-config.ts), waits for
+ * each stage to be ready, prints what runs where, and on SIGINT/SIGTERM unmounts first, then stops
+ * the services in order. A second run on the same data directory finds the same files.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeError } from '../common/errors.js';
+import { MgmtdClient } from '../client/index.js';
+import { systemClock } from '../common/clock.js';
+import { readSecretFile } from '../common/config.js';
+import { FsError, describeError } from '../common/errors.js';
+import { silentLogger } from '../common/logger.js';
+import { CommonCode } from '../common/status-code.js';
+import { mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
+import { RpcClient } from '../rpc/index.js';
+import {
+  localReplicas,
+  prepareLocalCluster,
+  type LocalClusterOptions,
+  type LocalLayout,
+} from './local-cluster-config.js';
+import { LocalServices, detachMount, type LocalService } from './local-services.js';
 
-export interface LocalClusterOptions {
-  dataDir: string;
-  mgmtdPort: number;
-  clusterId: string;
-  /** The collector's dashboard and /metrics port; default mgmtdPort + 90. Its RPC port is the next one. */
-  monitorPort?: number;
-}
+export { prepareLocalCluster, type LocalClusterOptions, type LocalLayout } from './local-cluster-config.js';
 
-interface ChildService {
-  name: string;
-  child: ChildProcess;
+export interface LocalRunOptions extends LocalClusterOptions {
+  /** Where to mount; no mount when absent. */
+  mount?: string;
 }
 
 const binDir = dirname(fileURLToPath(import.meta.url));
+const chainTableId = 1;
+/** Deadlines of the start-up stages. */
+const startMsMax = 60_000;
+const mountMsMax = 30_000;
+/** How long each stop stage may take before its processes are killed. */
+const stopFuseMsMax = 30_000;
+const stopServicesMsMax = 15_000;
+const pollMs = 200;
 
-function writeIfMissing(path: string, content: string, mode = 0o644): void {
-  if (!existsSync(path)) writeFileSync(path, content, { mode });
-}
-
-/** The monitor collector's node id in a local cluster. */
-const localMonitorNodeId = 900;
-
-/** The collector's HTTP (dashboard, /metrics) and RPC (pushes) ports. */
-function monitorPorts(options: LocalClusterOptions): { http: number; rpc: number } {
-  const http = options.monitorPort ?? options.mgmtdPort + 90;
-  return { http, rpc: http + 1 };
-}
-
-/** The `[monitor]` section every service of a local cluster has: push to the local collector each second. */
-export function localMonitorSection(options: LocalClusterOptions): string {
-  return `
-[monitor]
-collector = "127.0.0.1:${monitorPorts(options).rpc}"
-push_interval_ms = 1000
-`;
-}
-
-/** Writes the collector's config into the data directory unless it exists; returns its path. */
-function prepareLocalMonitor(options: LocalClusterOptions, dataDir: string, secretFile: string): string {
-  const ports = monitorPorts(options);
-  const monitorConfig = join(dataDir, 'etc', 'monitor.toml');
-  writeIfMissing(
-    monitorConfig,
-    `[node]
-id = ${localMonitorNodeId}
-listen = "127.0.0.1:${ports.rpc}"
-
-[cluster]
-id = "${options.clusterId}"
-secret_file = "${secretFile}"
-
-[mgmtd]
-addresses = ["127.0.0.1:${options.mgmtdPort}"]
-
-[collector]
-http_listen = "127.0.0.1:${ports.http}"
-self_interval_ms = 1000
-`,
-  );
-  return monitorConfig;
-}
-
-/** Writes the cluster secret and service configs into the data directory (kept across runs). */
-export function prepareLocalCluster(options: LocalClusterOptions): {
-  mgmtdConfig: string;
-  monitorConfig: string;
-  secretFile: string;
-} {
-  const dataDir = resolve(options.dataDir);
-  mkdirSync(join(dataDir, 'etc'), { recursive: true });
-  const secretFile = join(dataDir, 'etc', 'cluster-secret');
-  writeIfMissing(secretFile, `${randomBytes(32).toString('base64')}\n`, 0o600);
-  const mgmtdConfig = join(dataDir, 'etc', 'mgmtd.toml');
-  writeIfMissing(
-    mgmtdConfig,
-    `[node]
-id = 1
-listen = "127.0.0.1:${options.mgmtdPort}"
-
-[cluster]
-id = "${options.clusterId}"
-secret_file = "${secretFile}"
-
-[kv]
-engine = "sqlite"
-[kv.sqlite]
-path = "${join(dataDir, 'meta.db')}"
-${localMonitorSection(options)}`,
-  );
-  const monitorConfig = prepareLocalMonitor(options, dataDir, secretFile);
-  return { mgmtdConfig, monitorConfig, secretFile };
-}
-
-function startChild(name: string, args: string[], write: (text: string) => void): ChildService {
-  const child = spawn(process.execPath, [join(binDir, `${name}.js`), ...args], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  child.on('exit', (code, signal) =>
-    write(`${name} exited (code ${code ?? '-'}, signal ${signal ?? '-'})\n`),
-  );
-  return { name, child };
-}
-
-async function runToEnd(name: string, args: string[]): Promise<number> {
-  const child = spawn(process.execPath, [join(binDir, `${name}.js`), ...args], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return new Promise((resolveExit) => child.on('exit', (code) => resolveExit(code ?? 1)));
-}
+/** Thrown into a start-up wait when a stop was asked for or a service died. */
+class StartAborted extends Error {}
 
 /** Runs the local cluster until SIGINT/SIGTERM; returns the exit code. */
 export async function runLocalCluster(
-  options: LocalClusterOptions,
+  options: LocalRunOptions,
   write: (text: string) => void,
 ): Promise<number> {
-  const { mgmtdConfig, monitorConfig } = prepareLocalCluster(options);
-  const marker = join(resolve(options.dataDir), 'meta.db');
-  if (!existsSync(marker)) {
-    const code = await runToEnd('admin', ['--config', mgmtdConfig, 'init-cluster']);
-    if (code !== 0) return code;
-  }
-  const services = [
-    startChild('mgmtd_main', ['--config', mgmtdConfig], write),
-    startChild('monitor_collector_main', ['--config', monitorConfig], write),
-  ];
-  write(
-    `local cluster "${options.clusterId}" starting in ${resolve(options.dataDir)}\n` +
-      `  mgmtd: 127.0.0.1:${options.mgmtdPort}\n` +
-      `  monitor: http://127.0.0.1:${monitorPorts(options).http}/ (dashboard; Prometheus text at /metrics)\n` +
-      `  try:   node ${join(binDir, 'admin.js')} --config ${mgmtdConfig} list-nodes\n` +
-      `  Ctrl-C stops everything\n`,
-  );
-  return new Promise((resolveRun) => {
-    let stopping = false;
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      write('stopping local cluster\n');
-      for (const service of services) service.child.kill('SIGTERM');
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    let remaining = services.length;
-    for (const service of services) {
-      service.child.on('exit', (code) => {
-        if (!stopping) {
-          write(`${service.name} stopped unexpectedly (${describeError(code)}); stopping the rest\n`);
-          stop();
-        }
-        remaining -= 1;
-        if (remaining === 0) resolveRun(stopping && code === 0 ? 0 : 1);
-      });
-    }
+  const mount = options.mount === undefined ? undefined : resolve(options.mount);
+  const layout = prepareLocalCluster({ ...options, allowOther: mayAllowOther() });
+  if (mount !== undefined) mkdirSync(mount, { recursive: true });
+  let abortReason: string | undefined;
+  let fatal = false;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((resolveStopped) => (wake = resolveStopped));
+  const requestStop = (reason: string, failed: boolean): void => {
+    fatal ||= failed;
+    if (abortReason !== undefined) return;
+    abortReason = reason;
+    write(`${reason}\n`);
+    wake();
+  };
+  const services = new LocalServices(binDir, (service, code, signal) => {
+    const what = `${service.name} exited unexpectedly (code ${code ?? '-'}, signal ${signal ?? '-'})`;
+    // Without mgmtd or the mount the cluster is of no use; a storage or meta service is missed
+    // but the cluster goes on (the chain keeps serving from the other replicas).
+    if (service.name === 'mgmtd' || service.name === 'fuse')
+      requestStop(`${what}; stopping everything`, true);
+    else write(`${what}; the cluster goes on without it\n`);
   });
+  const onSignal = (signal: string): void => {
+    if (abortReason !== undefined) {
+      write(`${signal} again: killing everything\n`);
+      services.killAll();
+      process.exit(1);
+    }
+    requestStop(`${signal}: stopping the local cluster`, false);
+  };
+  const onInt = (): void => onSignal('SIGINT');
+  const onTerm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const rpc = new RpcClient({ clusterSecret: readSecretFile(layout.secretFile), logger: silentLogger() });
+  const started: Started = { core: [], data: [], fuse: undefined };
+  try {
+    await start(layout, mount, services, rpc, started, () => abortReason);
+    write(summary(layout, mount));
+    await stopped;
+  } catch (error) {
+    if (!(error instanceof StartAborted)) requestStop(`start-up failed: ${describeError(error)}`, true);
+  } finally {
+    await rpc.close();
+  }
+  const clean = await stopAll(services, started, mount, write);
+  process.off('SIGINT', onInt);
+  process.off('SIGTERM', onTerm);
+  write(clean && !fatal ? 'local cluster stopped\n' : 'local cluster stopped with errors\n');
+  return clean && !fatal ? 0 : 1;
+}
+
+interface Started {
+  core: LocalService[];
+  data: LocalService[];
+  fuse: LocalService | undefined;
+}
+
+async function start(
+  layout: LocalLayout,
+  mount: string | undefined,
+  services: LocalServices,
+  rpc: RpcClient,
+  started: Started,
+  aborted: () => string | undefined,
+): Promise<void> {
+  if (layout.fresh) {
+    const code = await services.run('admin', ['--config', layout.mgmtd.config, 'init-cluster'], 30_000);
+    if (code !== 0) throw new FsError(CommonCode.Internal, `admin init-cluster failed (exit code ${code})`);
+  }
+  started.core.push(services.start('mgmtd', 'mgmtd_main', ['--config', layout.mgmtd.config]));
+  started.core.push(services.start('monitor', 'monitor_collector_main', ['--config', layout.monitor.config]));
+  const mgmtd = new MgmtdClient({
+    addresses: [layout.mgmtd.address],
+    rpc,
+    clock: systemClock,
+    logger: silentLogger(),
+    timeoutMs: 2_000,
+  });
+  await waitFor(
+    () => mgmtd.refreshRoutingInfo(),
+    () => true,
+    'mgmtd to elect itself primary',
+    aborted,
+  );
+  started.data.push(services.start('meta', 'meta_main', ['--config', layout.meta.config]));
+  for (const storage of layout.storage) {
+    started.data.push(services.start(storage.name, 'storage_main', ['--config', storage.config]));
+  }
+  await ensureChainTable(mgmtd, layout, aborted);
+  await waitFor(
+    () => mgmtd.refreshRoutingInfo(),
+    (routing) => chainsServing(routing) && metaOnline(routing),
+    'the meta service and a serving head in every chain',
+    aborted,
+  );
+  if (mount === undefined) return;
+  started.fuse = services.start('fuse', 'hf3fs_fuse_main', [
+    '--config',
+    layout.fuse.config,
+    '--mount-point',
+    mount,
+  ]);
+  await waitFor(
+    async () => isMounted(mount),
+    (mounted) => mounted,
+    `the FUSE mount on ${mount}`,
+    aborted,
+    mountMsMax,
+  );
+}
+
+/** Creates the chain table on the first run, once every storage target has registered. */
+async function ensureChainTable(mgmtd: MgmtdClient, layout: LocalLayout, aborted: () => string | undefined) {
+  const routing = await mgmtd.refreshRoutingInfo();
+  if (routing.chainTables.some((table) => table.chainTableId === chainTableId)) return;
+  await waitFor(
+    () => mgmtd.refreshRoutingInfo(),
+    (latest) =>
+      layout.storage.every((storage) =>
+        latest.targets.some(
+          (target) => target.targetId === storage.targetId && target.localState === 'up-to-date',
+        ),
+      ),
+    'every storage target to register',
+    aborted,
+  );
+  await mgmtd.call(mgmtdMethods.createChainTable, {
+    chainTableId,
+    replicas: localReplicas,
+    targetIds: layout.storage.map((storage) => storage.targetId),
+  });
+}
+
+function chainsServing(routing: RoutingInfo): boolean {
+  const table = routing.chainTables.find((candidate) => candidate.chainTableId === chainTableId);
+  if (table === undefined || table.chains.length === 0) return false;
+  return table.chains.every((chainId) => {
+    const chain = routing.chains.find((candidate) => candidate.chainId === chainId);
+    return chain?.targets[0]?.publicState === 'serving';
+  });
+}
+
+function metaOnline(routing: RoutingInfo): boolean {
+  return routing.nodes.some((node) => node.type === 'meta' && node.status === 'online');
+}
+
+/** Polls `probe` until `ready` holds for its value; fails at the deadline or when aborted. */
+async function waitFor<T>(
+  probe: () => Promise<T>,
+  ready: (value: T) => boolean,
+  what: string,
+  aborted: () => string | undefined,
+  timeoutMs = startMsMax,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    if (aborted() !== undefined) throw new StartAborted(aborted());
+    try {
+      const value = await probe();
+      if (ready(value)) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError === undefined ? '' : ` (last error: ${describeError(lastError)})`;
+      throw new FsError(CommonCode.Internal, `timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await new Promise((resolveSleep) => setTimeout(resolveSleep, pollMs));
+  }
+}
+
+/** True when this user may mount with allow_other (root, or user_allow_other in /etc/fuse.conf). */
+function mayAllowOther(): boolean {
+  if (process.geteuid?.() === 0) return true;
+  try {
+    return /^\s*user_allow_other\s*$/m.test(readFileSync('/etc/fuse.conf', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** True when `path` is a mount point in this process's mount namespace. */
+export function isMounted(path: string): boolean {
+  const escaped = path.replace(/ /g, '\\040');
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === escaped);
+}
+
+/** Unmount first (the FUSE daemon flushes what it buffered), then meta and storage, then the rest. */
+async function stopAll(
+  services: LocalServices,
+  started: Started,
+  mount: string | undefined,
+  write: (text: string) => void,
+): Promise<boolean> {
+  let clean = true;
+  if (started.fuse !== undefined) {
+    clean = (await services.stop([started.fuse], stopFuseMsMax)) && clean;
+    if (mount !== undefined && existsSync(mount) && isMounted(mount)) {
+      write(`${mount} is still mounted; detaching it\n`);
+      await detachMount(mount);
+      clean = false;
+    }
+  }
+  clean = (await services.stop(started.data, stopServicesMsMax)) && clean;
+  clean = (await services.stop(started.core, stopServicesMsMax)) && clean;
+  return clean;
+}
+
+function summary(layout: LocalLayout, mount: string | undefined): string {
+  const admin = `node ${join(binDir, 'admin.js')} --config ${layout.mgmtd.config}`;
+  const storage = layout.storage.map((entry) => `${entry.address} (target ${entry.targetId})`).join(', ');
+  return (
+    `local cluster "${layout.clusterId}" is up; data in ${layout.dataDir}\n` +
+    `  mgmtd:   ${layout.mgmtd.address}\n` +
+    `  meta:    ${layout.meta.address}\n` +
+    `  storage: ${storage}; one chain of ${localReplicas} replicas\n` +
+    `  monitor: ${layout.monitor.dashboard} (dashboard; Prometheus text at /metrics)\n` +
+    (mount === undefined
+      ? '  mount:   none (pass --mount DIR to mount the file system)\n'
+      : `  mount:   ${mount}\n`) +
+    `  try:     ${admin} list-chains\n` +
+    `           ${admin} ls /\n` +
+    '  Ctrl-C unmounts and stops everything\n'
+  );
 }

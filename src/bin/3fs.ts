@@ -1,5 +1,7 @@
 // 3fs: entry point for whole-cluster commands. `3fs local` runs a cluster on this machine.
-import { Command, InvalidArgumentError } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runLocalCluster } from '../admin/local-cluster.js';
 import { version } from '../common/version.js';
 
@@ -10,14 +12,46 @@ function parsePort(value: string): number {
   return port;
 }
 
+/** ${XDG_STATE_HOME:-~/.local/state}/3fs/local: where a local cluster keeps its data by default. */
+function defaultDataDir(): string {
+  const stateHome = process.env['XDG_STATE_HOME'];
+  const base = stateHome !== undefined && stateHome !== '' ? stateHome : join(homedir(), '.local', 'state');
+  return join(base, '3fs', 'local');
+}
+
+interface LocalFlags {
+  data?: string;
+  dataDir?: string;
+  mount?: string | true;
+  mgmtdPort: number;
+  clusterId: string;
+}
+
 const program = new Command('3fs').description('3fs-ts: a distributed file system').version(version);
 program
   .command('local')
-  .description('run a whole cluster on this machine (embedded sqlite metadata engine)')
-  .option('--data-dir <dir>', 'where configs, metadata and chunks live', '.3fs-local')
-  .option('--mgmtd-port <port>', 'mgmtd listen port on 127.0.0.1', parsePort, 8000)
-  .option('--cluster-id <id>', 'cluster id', 'local')
-  .action(async (flags: { dataDir: string; mgmtdPort: number; clusterId: string }) => {
-    process.exitCode = await runLocalCluster(flags, (text) => process.stdout.write(text));
+  .description('run a whole cluster on this machine (embedded sqlite metadata engine) and mount it')
+  .option('--mount [dir]', 'mount the file system on DIR (default: <data>/mnt)')
+  .option('--data <dir>', `where configs, metadata and chunks live (default: ${defaultDataDir()})`)
+  .addOption(new Option('--data-dir <dir>', 'the same as --data').hideHelp())
+  .option(
+    '--mgmtd-port <port>',
+    'mgmtd port on 127.0.0.1; the others follow it (first run only)',
+    parsePort,
+    8000,
+  )
+  .option('--cluster-id <id>', 'cluster id (first run only)', 'local')
+  .action(async (flags: LocalFlags) => {
+    const dataDir = flags.data ?? flags.dataDir ?? defaultDataDir();
+    const mount = flags.mount === true ? join(dataDir, 'mnt') : flags.mount;
+    process.exitCode = await runLocalCluster(
+      {
+        dataDir,
+        mgmtdPort: flags.mgmtdPort,
+        clusterId: flags.clusterId,
+        ...(mount === undefined ? {} : { mount }),
+      },
+      (text) => process.stdout.write(text),
+    );
   });
 await program.parseAsync();
