@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
-import { MgmtdClient } from '../client/index.js';
+import { FsClient, MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
 import { parseConfig, readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
@@ -17,6 +17,7 @@ import { copyKvStores, kvSectionSchema, openKvEngine, type KvSection } from '../
 import { initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
 import { RpcClient } from '../rpc/index.js';
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
+import { commandCat, commandLs, commandSetLayout, commandStat } from './commands/fs-commands.js';
 import { formatBytes, printMessage, printTable, type Output } from './output.js';
 
 interface GlobalOptions {
@@ -33,6 +34,8 @@ interface Context {
   output: Output;
   config(): AdminConfig | undefined;
   withMgmtd<T>(use: (mgmtd: MgmtdClient) => Promise<T>): Promise<T>;
+  /** A client of the file system (routing info, meta, storage) as the calling user. */
+  withClient<T>(use: (client: FsClient) => Promise<T>): Promise<T>;
 }
 
 const uploadFileSchema = z.strictObject({
@@ -85,6 +88,23 @@ function loadAdminConfig(path: string): AdminConfig {
 function makeContext(options: GlobalOptions, write: (text: string) => void): Context {
   let config: AdminConfig | undefined;
   let loaded = false;
+  const reachable = (): { addresses: string[]; secretFile: string } => {
+    const addresses = options.mgmtd ?? context.config()?.mgmtd?.addresses;
+    if (addresses === undefined || addresses.length === 0) {
+      throw new FsError(
+        CommonCode.InvalidArgument,
+        'no mgmtd address: pass --mgmtd HOST:PORT or a --config with [mgmtd] addresses',
+      );
+    }
+    const secretFile = options.secretFile ?? context.config()?.cluster.secret_file;
+    if (secretFile === undefined) {
+      throw new FsError(
+        CommonCode.InvalidArgument,
+        'no cluster secret: pass --secret-file FILE or a --config with [cluster] secret_file',
+      );
+    }
+    return { addresses, secretFile };
+  };
   const context: Context = {
     options,
     output: { json: options.json === true, write },
@@ -93,21 +113,24 @@ function makeContext(options: GlobalOptions, write: (text: string) => void): Con
       loaded = true;
       return config;
     },
+    async withClient(use) {
+      const { addresses, secretFile } = reachable();
+      const logger = createLogger({ component: 'admin', level: context.config()?.log.level ?? 'warn' });
+      const client = await FsClient.connect({
+        mgmtdAddresses: addresses,
+        clusterSecret: readSecretFile(secretFile),
+        logger,
+        mgmtdTimeoutMs: options.timeoutMs,
+        tuning: { routingRefreshMs: undefined },
+      });
+      try {
+        return await use(client);
+      } finally {
+        await client.close();
+      }
+    },
     async withMgmtd(use) {
-      const addresses = options.mgmtd ?? context.config()?.mgmtd?.addresses;
-      if (addresses === undefined || addresses.length === 0) {
-        throw new FsError(
-          CommonCode.InvalidArgument,
-          'no mgmtd address: pass --mgmtd HOST:PORT or a --config with [mgmtd] addresses',
-        );
-      }
-      const secretFile = options.secretFile ?? context.config()?.cluster.secret_file;
-      if (secretFile === undefined) {
-        throw new FsError(
-          CommonCode.InvalidArgument,
-          'no cluster secret: pass --secret-file FILE or a --config with [cluster] secret_file',
-        );
-      }
+      const { addresses, secretFile } = reachable();
       const logger = createLogger({ component: 'admin', level: context.config()?.log.level ?? 'warn' });
       const rpc = new RpcClient({ clusterSecret: readSecretFile(secretFile), logger });
       try {
@@ -300,9 +323,19 @@ async function commandCopyMetadata(
   );
 }
 
-/** Builds the CLI. `write` receives stdout text (tests capture it). */
+/** Writes bytes to stdout, waiting when the pipe is full. */
+function writeStdout(bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) =>
+    process.stdout.write(bytes, (error) =>
+      error === null || error === undefined ? resolve() : reject(error),
+    ),
+  );
+}
+
+/** Builds the CLI. `write` receives stdout text and `writeBytes` file bytes (tests capture them). */
 export function buildAdminProgram(
   write: (text: string) => void = (text) => process.stdout.write(text),
+  writeBytes: (bytes: Buffer) => Promise<void> = writeStdout,
 ): Command {
   const program = new Command('admin')
     .description('3fs-ts operator CLI')
@@ -374,7 +407,39 @@ export function buildAdminProgram(
     .action((flags: { fromConfig: string; toConfig: string; force?: boolean; batchBytes: number }) =>
       commandCopyMetadata(context(), flags),
     );
+  addFileSystemCommands(program, context, writeBytes);
   return program;
+}
+
+/** Commands on files and directories, through the client library (no mount needed). */
+function addFileSystemCommands(
+  program: Command,
+  context: () => Context,
+  writeBytes: (bytes: Buffer) => Promise<void>,
+): void {
+  program
+    .command('stat <path>')
+    .description("a file's or directory's inode, layout and the chains holding its chunks")
+    .action((path: string) => context().withClient((client) => commandStat(client, context().output, path)));
+  program
+    .command('set-layout <dir>')
+    .description('the layout of files created in a directory from now on (root only)')
+    .option('--chunk-size <bytes>', 'chunk size in bytes (4096 to 64 MiB)', parsePositive('--chunk-size'))
+    .option('--stripe <n>', 'number of chains a file is striped over', parsePositive('--stripe'))
+    .option('--chain-table <id>', 'chain table new files are placed on', parsePositive('--chain-table'))
+    .action((path: string, flags: { chunkSize?: number; stripe?: number; chainTable?: number }) =>
+      context().withClient((client) => commandSetLayout(client, context().output, path, flags)),
+    );
+  program
+    .command('ls [path]')
+    .description('the entries of a directory with their inodes and attributes')
+    .action((path: string | undefined) =>
+      context().withClient((client) => commandLs(client, context().output, path ?? '/')),
+    );
+  program
+    .command('cat <path>')
+    .description("a file's content on stdout")
+    .action((path: string) => context().withClient((client) => commandCat(client, path, writeBytes)));
 }
 
 /** Runs the CLI and returns the process exit code (0 ok, 1 operating error, 2 usage error). */
