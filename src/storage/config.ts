@@ -56,6 +56,22 @@ export const storageConfigSchema = z.strictObject({
       durability: z.enum(['power-loss', 'process-crash']).default('power-loss'),
       /** Writes that may wait for one chunk's lock. */
       chunk_lock_waiters_max: z.number().int().min(0).max(65_536).default(limits.storageChunkLockWaitersMax),
+      /** Bytes per second this process copies to syncing targets (recovery), so client I/O keeps the rest. */
+      recovery_bandwidth_bytes_per_s: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(Number.MAX_SAFE_INTEGER)
+        .default(limits.storageRecoveryBandwidthBytesPerSDefault),
+      /** Chunks one recovery copies at once. */
+      recovery_concurrency: z
+        .number()
+        .int()
+        .min(1)
+        .max(256)
+        .default(limits.storageRecoveryConcurrencyDefault),
+      /** How often each target's disk is probed; a failed probe reports the target offline. */
+      disk_check_interval_ms: positiveMs.default(limits.storageDiskCheckIntervalMsDefault),
     })
     .superRefine((section, context) => {
       const ids = new Set<number>();

@@ -4,7 +4,9 @@
  * down, see fencing.ts), reports each target's local state and disk usage in heartbeats, follows
  * routing info, and fences itself (stops serving, then `onFenced`, which exits) when mgmtd has
  * been unreachable for half the heartbeat timeout or routing info shows one of its targets
- * offline or lastsrv.
+ * offline or lastsrv. It drives recovery of the syncing successors of its targets and receives
+ * recovery as a syncing target (recovery/), and reports a target whose disk failed offline
+ * (disk-health.ts) while its other targets keep serving.
  */
 import { hostname } from 'node:os';
 import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
@@ -13,6 +15,7 @@ import { FsError, describeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { StorageCode } from '../common/status-code.js';
 import { LocalState, PublicState, type RoutingInfo } from '../mgmtd/protocol/index.js';
+import { storageMethods } from './protocol/index.js';
 import type { RpcClient, RpcServer } from '../rpc/index.js';
 import type { StorageConfig } from './config.js';
 import { ChunkLocks } from './craq/chunk-locks.js';
@@ -26,7 +29,9 @@ import {
   nextLocalState,
   targetsNotYetDown,
 } from './fencing.js';
-import { loggingRecovery, type TargetRecovery } from './recovery/target-recovery.js';
+import { DiskHealthMonitor, reportingIoErrors } from './disk-health.js';
+import { SyncReceiver } from './recovery/sync-receiver.js';
+import { RecoveryManager, type SyncingSuccessor, type TargetRecovery } from './recovery/target-recovery.js';
 import { RoutingView } from './routing-view.js';
 import { StorageService } from './storage-service.js';
 import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
@@ -44,7 +49,10 @@ export interface StorageNodeOptions {
   readonly onFenced: (reason: string) => void;
   /** Free-space probe per target directory (statfs when absent). */
   readonly freeSpace?: (path: string) => FreeSpaceProbe;
+  /** Drives recovery of syncing successors (the RecoveryManager when absent). */
   readonly recovery?: TargetRecovery;
+  /** Checks a target's disk (probeTargetDisk when absent). */
+  readonly diskProbe?: (path: string) => Promise<void>;
   /** Opens a target's chunk store: the TypeScript store by default, the native engine when it lands. */
   readonly openStore?: (options: FileChunkStoreOptions) => Promise<ChunkStore>;
 }
@@ -53,7 +61,9 @@ export class StorageNode {
   private readonly logger: Logger;
   private readonly mgmtd: MgmtdClient;
   private readonly routing: RoutingView;
+  private readonly replicator: Replicator;
   private readonly recovery: TargetRecovery;
+  private readonly diskHealth: DiskHealthMonitor;
   private heartbeat: HeartbeatLoop | undefined;
   private fencingTimer: TimerHandle | undefined;
   private usageTimer: TimerHandle | undefined;
@@ -76,17 +86,49 @@ export class StorageNode {
       timeoutMs: config.mgmtd.timeout_ms,
     });
     this.routing = new RoutingView(() => this.mgmtd.refreshRoutingInfo());
-    this.recovery = options.recovery ?? loggingRecovery(this.logger);
+    this.replicator = new Replicator({
+      targets,
+      routing: this.routing,
+      forwarder: new Forwarder(rpcClient, this.logger),
+      clock,
+      logger: this.logger,
+      chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
+    });
+    this.recovery =
+      options.recovery ??
+      new RecoveryManager({
+        nodeId: config.node.id,
+        targets,
+        routing: this.routing,
+        replicator: this.replicator,
+        rpc: rpcClient,
+        clock,
+        logger: this.logger,
+        bandwidthBytesPerSecond: config.storage.recovery_bandwidth_bytes_per_s,
+        concurrency: config.storage.recovery_concurrency,
+        chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
+      });
+    this.diskHealth = new DiskHealthMonitor({
+      targets: () => this.targets.all(),
+      clock,
+      logger: this.logger,
+      intervalMs: config.storage.disk_check_interval_ms,
+      ...(options.diskProbe === undefined ? {} : { probe: options.diskProbe }),
+      // mgmtd hears of the failure with the next heartbeat, sent at once.
+      onFailure: () => void this.heartbeat?.beat().catch(() => undefined),
+    });
     this.routing.onUpdate((routing) => this.followRouting(routing));
   }
 
   /** Opens every target's chunk store and registers the storage methods on the RPC server. */
   static async open(options: StorageNodeOptions): Promise<StorageNode> {
-    const { config, clock, logger } = options;
+    const { config, logger } = options;
     const targets = new TargetRegistry();
+    // Store I/O errors reach the disk health monitor, which exists once the node does.
+    let suspect: (targetId: number) => void = () => undefined;
     try {
       for (const { id, path } of config.storage.targets) {
-        targets.add(await openTarget(options, id, path));
+        targets.add(await openTarget(options, id, path, (targetId) => suspect(targetId)));
         logger.info({ targetId: id, path, ...targets.get(id).store.totals() }, 'target opened');
       }
     } catch (error) {
@@ -94,28 +136,36 @@ export class StorageNode {
       throw error;
     }
     const node = new StorageNode(options, targets);
-    const replicator = new Replicator({
-      targets,
-      routing: node.routing,
-      forwarder: new Forwarder(options.rpcClient, node.logger),
-      clock,
-      logger: node.logger,
-      chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
-    });
+    suspect = (targetId) => node.diskHealth.suspect(targetId);
+    const serving = (): boolean => node.joined && !node.fenced && !node.stopped;
     new StorageService({
       nodeId: config.node.id,
       targets,
       routing: node.routing,
-      replicator,
+      replicator: node.replicator,
       chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
       logger: node.logger,
-      serving: () => node.joined && !node.fenced && !node.stopped,
+      serving,
     }).register(options.rpcServer);
+    new SyncReceiver({
+      targets,
+      routing: node.routing,
+      clock: options.clock,
+      logger: node.logger,
+      chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
+      serving,
+      onSyncDone: (targetId) => node.markUpToDate(targetId),
+    }).register(options.rpcServer);
+    options.rpcServer.handle(storageMethods.recoveryProgress, async () => ({
+      nodeId: config.node.id,
+      recoveries: node.recovery.progress(),
+    }));
     return node;
   }
 
   /** Starts rejoining the cluster in the background, advertising `address`. */
   start(address: string): void {
+    this.diskHealth.start();
     void this.join(address).catch((error: unknown) => {
       if (this.stopped) return;
       this.logger.fatal({ err: error }, `rejoining the cluster failed: ${describeError(error)}`);
@@ -134,6 +184,9 @@ export class StorageNode {
     this.stopController.abort(new FsError(StorageCode.TargetNotServing, 'storage node is stopping'));
     this.fencingTimer?.cancel();
     this.usageTimer?.cancel();
+    this.diskHealth.stop();
+    this.replicator.stopSettling();
+    await this.recovery.stop();
     await this.heartbeat?.stop();
     await Promise.all(this.targets.all().map((target) => target.store.close()));
   }
@@ -143,7 +196,9 @@ export class StorageNode {
   private async join(address: string): Promise<void> {
     const routing = await this.waitUntilTargetsDown();
     if (this.stopped) return;
-    for (const target of this.targets.all()) target.localState = initialLocalState(routing, target.targetId);
+    for (const target of this.targets.all()) {
+      if (target.diskFailure === undefined) target.localState = initialLocalState(routing, target.targetId);
+    }
     await this.refreshUsage();
     const { config, clock } = this.options;
     this.heartbeat = new HeartbeatLoop({
@@ -180,6 +235,7 @@ export class StorageNode {
     this.heartbeat.start();
     this.routing.update(routing);
     this.followRouting(routing);
+    this.replicator.startSettling();
     this.scheduleFencingCheck();
     this.scheduleUsageRefresh();
   }
@@ -212,21 +268,28 @@ export class StorageNode {
 
   private followRouting(routing: RoutingInfo): void {
     if (!this.joined || this.fenced || this.stopped) return;
-    const reason = fenceReason(routing, this.targets.all());
+    // A target whose disk failed reported itself offline: routing info showing it so is expected.
+    const healthy = this.targets.all().filter((target) => target.diskFailure === undefined);
+    const reason = fenceReason(routing, healthy);
     if (reason !== undefined) {
       this.fence(reason);
       return;
     }
-    for (const target of this.targets.all()) {
+    for (const target of healthy) {
       const routed = routing.targets.find((candidate) => candidate.targetId === target.targetId);
       target.localState = nextLocalState(target.localState, routed?.publicState);
       if (isAliveInChain(routing, target.targetId)) target.seenAlive = true;
     }
-    this.noticeSyncingSuccessors(routing);
+    this.recovery.syncingSuccessors(this.syncingSuccessors(routing, healthy));
   }
 
-  /** Tells recovery about each syncing target that directly follows a target of this process. */
-  private noticeSyncingSuccessors(routing: RoutingInfo): void {
+  /** Each syncing target that directly follows a healthy target of this process. */
+  private syncingSuccessors(
+    routing: RoutingInfo,
+    healthy: readonly { targetId: number }[],
+  ): SyncingSuccessor[] {
+    const local = new Set(healthy.map((target) => target.targetId));
+    const successors: SyncingSuccessor[] = [];
     for (const chain of routing.chains) {
       const writable = chain.targets.filter(
         (member) => member.publicState === PublicState.Serving || member.publicState === PublicState.Syncing,
@@ -234,14 +297,16 @@ export class StorageNode {
       writable.forEach((member, index) => {
         const previous = writable[index - 1];
         if (member.publicState !== PublicState.Syncing || previous === undefined) return;
-        if (!this.targets.ids().includes(previous.targetId)) return;
-        this.recovery.successorSyncing({
+        if (!local.has(previous.targetId)) return;
+        successors.push({
           chainId: chain.chainId,
+          chainVersion: chain.chainVersion,
           localTargetId: previous.targetId,
           syncingTargetId: member.targetId,
         });
       });
     }
+    return successors;
   }
 
   // --- fencing and usage ------------------------------------------------------------------
@@ -266,6 +331,9 @@ export class StorageNode {
     this.fenced = true;
     this.fencingTimer?.cancel();
     this.usageTimer?.cancel();
+    this.diskHealth.stop();
+    this.replicator.stopSettling();
+    void this.recovery.stop();
     void this.heartbeat?.stop();
     this.logger.fatal({ reason }, 'fenced: this storage process stops serving and exits');
     this.options.onFenced(reason);
@@ -280,6 +348,7 @@ export class StorageNode {
 
   private async refreshUsage(): Promise<void> {
     for (const target of this.targets.all()) {
+      if (target.diskFailure !== undefined) continue;
       try {
         target.usage = await target.store.diskUsage();
       } catch (error) {
@@ -296,6 +365,7 @@ async function openTarget(
   options: StorageNodeOptions,
   targetId: number,
   path: string,
+  onIoError: (targetId: number) => void,
 ): Promise<StorageTarget> {
   const { config, clock, logger } = options;
   // The counters object exists before the store, whose corruption reports increment it.
@@ -315,7 +385,7 @@ async function openTarget(
   return {
     targetId,
     path,
-    store,
+    store: reportingIoErrors(store, () => onIoError(targetId)),
     locks: new ChunkLocks({ clock, waitersMax: config.storage.chunk_lock_waiters_max }),
     localState: LocalState.Online,
     seenAlive: false,

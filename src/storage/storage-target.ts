@@ -1,7 +1,8 @@
 /**
  * One target served by this process: its chunk store, its chunk locks, its local state as
  * reported in heartbeats, its last measured disk usage, and its counters. The registry maps the
- * target ids of requests onto targets and refuses ids this process does not serve.
+ * target ids of requests onto targets and refuses ids this process does not serve, and targets
+ * whose disk failed.
  */
 import { FsError } from '../common/errors.js';
 import { StorageCode } from '../common/status-code.js';
@@ -20,6 +21,8 @@ export interface StorageTarget {
   seenAlive: boolean;
   usage: DiskUsage;
   readonly counters: { -readonly [K in keyof TargetCounters]: TargetCounters[K] };
+  /** Why the target's disk was declared failed (disk-health.ts); it serves nothing from then on. */
+  diskFailure?: string;
 }
 
 /** Fresh zeroed counters. */
@@ -41,7 +44,10 @@ export class TargetRegistry {
     this.targets.set(target.targetId, target);
   }
 
-  /** The target `targetId`, or TargetNotFound when this process does not serve it. */
+  /**
+   * The target `targetId`: TargetNotFound when this process does not serve it, DiskFailed when its
+   * disk failed (nothing is read from or written to a failed disk).
+   */
   get(targetId: number): StorageTarget {
     const target = this.targets.get(targetId);
     if (target === undefined) {
@@ -49,6 +55,9 @@ export class TargetRegistry {
         StorageCode.TargetNotFound,
         `target ${targetId} is not served by this storage process`,
       );
+    }
+    if (target.diskFailure !== undefined) {
+      throw new FsError(StorageCode.DiskFailed, `target ${targetId}'s disk failed: ${target.diskFailure}`);
     }
     return target;
   }

@@ -65,6 +65,8 @@ const transientCodes: readonly StatusCode[] = [
   StorageCode.TargetNotFound,
   StorageCode.TargetNotServing,
   StorageCode.ChunkBusy,
+  // The replica's disk failed; routing info soon shows it offline and another replica serves.
+  StorageCode.DiskFailed,
 ];
 
 /** Failures after which an update may succeed at the head of fresher routing info. */

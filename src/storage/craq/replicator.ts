@@ -9,10 +9,14 @@
  * before the answer was lost). The next write of that chunk first settles it: the head sends the
  * pending version whole to its successor (which acknowledges at once if it has it already) and
  * commits it, and only then applies the new update. So replicas never commit different bytes
- * under the same version.
+ * under the same version. A chunk left pending that no later write touches is settled the same way
+ * in the background (`startSettling`), so replicas converge without further writes.
+ *
+ * Recovery copies a chunk to a syncing successor through `withSettledChunk`: it holds the chunk's
+ * lock, so no write of that chunk interleaves with the copy (DESIGN §7).
  */
-import type { Clock } from '../../common/clock.js';
-import { FsError, assert } from '../../common/errors.js';
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import { FsError, assert, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
 import { StorageCode } from '../../common/status-code.js';
@@ -25,15 +29,24 @@ import type { Forwarder, WireUpdate } from './forwarder.js';
 import { decideForwardedUpdate, isWholeChunkUpdate, nextUpdateVersion } from './update-version.js';
 import { toChunkUpdate } from './update-validation.js';
 
-/** The fields every update request carries. */
-export interface UpdateRequest {
+/** Which chunk of which chain on which target, routed by which chain version, with how much time. */
+export interface ChunkRoute {
   readonly targetId: number;
   readonly chainId: number;
   readonly chainVersion: number;
   readonly chunkId: ChunkId;
   readonly chunkSizeBytes: number;
-  readonly op: ChunkUpdateOp;
   readonly timeoutMs: number;
+}
+
+/** The fields every update request carries. */
+export interface UpdateRequest extends ChunkRoute {
+  readonly op: ChunkUpdateOp;
+}
+
+/** A client's update; `expectedVersion` makes it conditional on the chunk's committed version. */
+export interface ClientUpdateRequest extends UpdateRequest {
+  readonly expectedVersion?: number | undefined;
 }
 
 /** An update passed on by a predecessor. */
@@ -54,8 +67,16 @@ export interface ReplicatorOptions {
 /** One update on its way through this target. */
 interface Step {
   readonly target: StorageTarget;
-  readonly request: UpdateRequest;
+  readonly request: ChunkRoute;
   readonly deadlineMs: number;
+}
+
+/** A chunk a failed update left pending on one of this process's targets. */
+interface UnsettledChunk {
+  readonly targetId: number;
+  readonly chainId: number;
+  readonly chunkId: ChunkId;
+  readonly chunkSizeBytes: number;
 }
 
 function toReply(info: ChunkVersionInfo | undefined): UpdateReply {
@@ -66,13 +87,16 @@ function toReply(info: ChunkVersionInfo | undefined): UpdateReply {
 
 export class Replicator {
   private readonly logger: Logger;
+  private readonly unsettled = new Map<string, UnsettledChunk>();
+  private settleTimer: TimerHandle | undefined;
+  private settling = false;
 
   constructor(private readonly options: ReplicatorOptions) {
     this.logger = options.logger.child({ component: 'craq' });
   }
 
   /** A client's write at the head of the chain. */
-  async write(request: UpdateRequest, payload: Buffer | undefined): Promise<UpdateReply> {
+  async write(request: ClientUpdateRequest, payload: Buffer | undefined): Promise<UpdateReply> {
     const step = this.begin(request);
     const update = this.checkUpdate(request, payload);
     const entry: WriteEntry = { kind: 'client' };
@@ -83,11 +107,38 @@ export class Replicator {
       await this.settlePending(step, await this.plan(request, entry));
       const plan = await this.plan(request, entry);
       const committed = step.target.store.stat(request.chunkId)?.committed;
+      checkExpectedVersion(request, committed?.version ?? 0);
       const version = nextUpdateVersion(committed?.version ?? 0);
-      const reply = await this.applyAndForward(step, { update, payload, version, plan });
+      const reply = await this.applyAndForward(step, { op: request.op, update, payload, version, plan });
       step.target.counters.clientWrites += 1;
       step.target.counters.bytesWritten += payload?.length ?? 0;
       return reply;
+    } catch (error) {
+      this.rememberIfPending(step);
+      throw error;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Runs `work` holding the lock of the chunk on `targetId`, after settling an update left pending
+   * there with `successorTargetId` (a syncing successor). Recovery copies a chunk inside `work`, so
+   * no write of the chunk runs between the copy's read and its arrival at the successor.
+   */
+  async withSettledChunk<T>(
+    route: ChunkRoute,
+    successorTargetId: number,
+    work: (target: StorageTarget) => Promise<T>,
+  ): Promise<T> {
+    const step = this.begin(route);
+    const release = await step.target.locks.acquire(formatChunkId(route.chunkId), step.deadlineMs);
+    try {
+      await this.settlePending(step, { successor: { targetId: successorTargetId, fullChunk: true } });
+      return await work(step.target);
+    } catch (error) {
+      this.rememberIfPending(step);
+      throw error;
     } finally {
       release();
     }
@@ -116,6 +167,7 @@ export class Replicator {
         );
       }
       const reply = await this.applyAndForward(step, {
+        op: request.op,
         update,
         payload,
         version: request.updateVersion,
@@ -124,12 +176,33 @@ export class Replicator {
       step.target.counters.forwardedWrites += 1;
       step.target.counters.bytesWritten += payload?.length ?? 0;
       return reply;
+    } catch (error) {
+      this.rememberIfPending(step);
+      throw error;
     } finally {
       release();
     }
   }
 
-  private begin(request: UpdateRequest): Step {
+  /** Starts settling, every storageSettleIntervalMs, the chunks failed updates left pending. */
+  startSettling(): void {
+    if (this.settleTimer !== undefined) return;
+    this.scheduleSettling();
+  }
+
+  /** Stops background settling (a round in progress finishes on its own). */
+  stopSettling(): void {
+    this.settleTimer?.cancel();
+    this.settleTimer = undefined;
+    this.settling = false;
+  }
+
+  /** Chunks with a pending update waiting to be settled (for tests and diagnostics). */
+  unsettledCount(): number {
+    return this.unsettled.size;
+  }
+
+  private begin(request: ChunkRoute): Step {
     return {
       target: this.options.targets.get(request.targetId),
       request,
@@ -150,7 +223,7 @@ export class Replicator {
    * Plans the write from routing info. When the request may know a newer chain than this
    * process (a higher version, or a chain it has not seen), routing info is refreshed once first.
    */
-  private async plan(request: UpdateRequest, entry: WriteEntry): Promise<WritePlan> {
+  private async plan(request: ChunkRoute, entry: WriteEntry): Promise<WritePlan> {
     const { routing } = this.options;
     const attempt = () =>
       planWrite({
@@ -180,7 +253,13 @@ export class Replicator {
   /** Builds the pending version, passes the update on, and commits once the successor has. */
   private async applyAndForward(
     step: Step,
-    work: { update: ChunkUpdate; payload: Buffer | undefined; version: number; plan: WritePlan },
+    work: {
+      op: ChunkUpdateOp;
+      update: ChunkUpdate;
+      payload: Buffer | undefined;
+      version: number;
+      plan: WritePlan;
+    },
   ): Promise<UpdateReply> {
     const { target, request } = step;
     const pending = await target.store.prepare(request.chunkId, work.update, {
@@ -190,7 +269,7 @@ export class Replicator {
     if (work.plan.successor !== undefined) {
       const reply = await this.forwardTo(step, work.plan.successor, {
         version: work.version,
-        update: { op: request.op, payload: work.payload },
+        update: { op: work.op, payload: work.payload },
       });
       this.checkAgreement(step, pending, reply, work.version);
     }
@@ -263,6 +342,87 @@ export class Replicator {
     return { op: { kind: 'replace', length: data.length, checksum }, payload: data };
   }
 
+  /** Remembers a chunk a failed update left pending on this target, to settle it later. */
+  private rememberIfPending(step: Step): void {
+    const { target, request } = step;
+    if (!target.store.hasPending(request.chunkId)) return;
+    const key = `${target.targetId}/${formatChunkId(request.chunkId)}`;
+    if (!this.unsettled.has(key) && this.unsettled.size >= limits.storageUnsettledChunksMax) {
+      this.logger.warn({ key }, 'too many unsettled chunks; this one waits for its next write');
+      return;
+    }
+    this.unsettled.set(key, {
+      targetId: target.targetId,
+      chainId: request.chainId,
+      chunkId: request.chunkId,
+      chunkSizeBytes: request.chunkSizeBytes,
+    });
+  }
+
+  private scheduleSettling(): void {
+    this.settling = true;
+    this.settleTimer = this.options.clock.setTimer(limits.storageSettleIntervalMs, () => {
+      void this.settleRound().finally(() => {
+        if (this.settling) this.scheduleSettling();
+      });
+    });
+  }
+
+  /**
+   * One round: each remembered chunk still pending on a target that heads its chain is settled
+   * as the next write would settle it. Chunks whose pending update is gone are forgotten; on other
+   * targets the chain's head settles them (its own pending update reaches them whole).
+   */
+  private async settleRound(): Promise<void> {
+    for (const [key, chunk] of [...this.unsettled]) {
+      if (!this.settling) return;
+      let target: StorageTarget;
+      try {
+        target = this.options.targets.get(chunk.targetId);
+      } catch {
+        this.unsettled.delete(key);
+        continue;
+      }
+      if (!target.store.hasPending(chunk.chunkId)) {
+        this.unsettled.delete(key);
+        continue;
+      }
+      const chain = this.options.routing.chain(chunk.chainId);
+      if (chain === undefined) continue;
+      const route: ChunkRoute = {
+        targetId: chunk.targetId,
+        chainId: chunk.chainId,
+        chainVersion: chain.chainVersion,
+        chunkId: chunk.chunkId,
+        chunkSizeBytes: chunk.chunkSizeBytes,
+        timeoutMs: limits.storageWriteTimeoutMsDefault,
+      };
+      await this.settleOne(route).catch((error: unknown) =>
+        this.logger.debug({ err: error, key }, `settling a pending update failed: ${describeError(error)}`),
+      );
+    }
+  }
+
+  private async settleOne(route: ChunkRoute): Promise<void> {
+    const plan = planWrite({
+      chain: this.options.routing.chain(route.chainId),
+      chainId: route.chainId,
+      chainVersion: route.chainVersion,
+      targetId: route.targetId,
+      entry: { kind: 'client' },
+    });
+    if (!plan.ok) return;
+    const step = this.begin(route);
+    const release = await step.target.locks.acquire(formatChunkId(route.chunkId), step.deadlineMs);
+    try {
+      // Re-checked under the lock: a write may have settled it, or the chain moved on.
+      const again = await this.plan(route, { kind: 'client' });
+      await this.settlePending(step, again);
+    } finally {
+      release();
+    }
+  }
+
   /** Replicas that report the same version must hold the same bytes; a difference is logged loudly. */
   private checkAgreement(
     step: Step,
@@ -286,4 +446,13 @@ export class Replicator {
       'replicas disagree on a chunk version',
     );
   }
+}
+
+/** Refuses a conditional update whose chunk is not at the version the caller expects. */
+function checkExpectedVersion(request: ClientUpdateRequest, committedVersion: number): void {
+  if (request.expectedVersion === undefined || request.expectedVersion === committedVersion) return;
+  throw new FsError(
+    StorageCode.ChunkVersionMismatch,
+    `chunk ${formatChunkId(request.chunkId)} is at version ${committedVersion}, the update expects version ${request.expectedVersion}`,
+  );
 }

@@ -4,10 +4,15 @@ export * as storageMethods from './methods.js';
 export {
   chunkMetaSchema,
   chunkUpdateOpSchema,
+  recoveryProgressSchema,
   storageServiceId,
+  syncChunkStateSchema,
   updateReplySchema,
   type ChunkMetaRecord,
   type ChunkUpdateOp,
+  type RecoveryPhase,
+  type RecoveryProgress,
+  type SyncChunkState,
   type TargetCounters,
   type UpdateReply,
 } from './methods.js';

@@ -68,7 +68,15 @@ export const write = defineMethod({
   serviceId: storageServiceId,
   methodId: 1,
   name: 'Storage.write',
-  request: z.strictObject(updateTargetFields),
+  request: z.strictObject({
+    ...updateTargetFields,
+    /**
+     * Apply the update only if the chunk's committed version is this one (0: the chunk does not
+     * exist); otherwise fail with ChunkVersionMismatch and change nothing. The meta service's GC
+     * worker cuts truncated files this way, so a write that raced the truncate is never cut.
+     */
+    expectedVersion: chunkVersionSchema.optional(),
+  }),
   response: updateReplySchema,
   idempotent: false,
 });
@@ -232,6 +240,107 @@ export const listTargets = defineMethod({
         }),
       )
       .max(limits.storageTargetsPerNodeMax),
+  }),
+  idempotent: true,
+});
+
+/**
+ * The committed state a recovery copy gives a syncing target for one chunk: the predecessor's
+ * committed version (its bytes in the payload), or none (the chunk is removed there).
+ */
+export const syncChunkStateSchema = z.discriminatedUnion('exists', [
+  z.strictObject({
+    exists: z.literal(true),
+    version: chunkVersionSchema.min(1),
+    length: byteCount,
+    checksum: u32,
+  }),
+  z.strictObject({ exists: z.literal(false) }),
+]);
+export type SyncChunkState = z.infer<typeof syncChunkStateSchema>;
+
+/**
+ * Recovery (DESIGN §7): the predecessor makes one chunk of its syncing successor equal to its own
+ * committed version, whatever the successor held (a full-chunk replace, or a remove). Accepted only
+ * by a target that is syncing behind `fromTargetId` under `chainVersion`. Not retried by the RPC
+ * layer: recovery retries the chunk itself, holding the chunk's lock again.
+ */
+export const syncWrite = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 8,
+  name: 'Storage.syncWrite',
+  request: z.strictObject({
+    targetId: targetIdSchema,
+    chainId: chainIdSchema,
+    chainVersion: chainVersionSchema,
+    fromTargetId: targetIdSchema,
+    chunkId: chunkIdSchema,
+    chunkSizeBytes: z.number().int().min(1).max(limits.storageChunkBytesMax),
+    state: syncChunkStateSchema,
+    timeoutMs: timeoutMsSchema,
+  }),
+  response: updateReplySchema,
+  idempotent: false,
+});
+
+/**
+ * Recovery's last step: the predecessor has made every chunk of the syncing target equal to its
+ * own under `chainVersion`; the target reports `up-to-date` from now on, and mgmtd makes it serving.
+ */
+export const syncDone = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 9,
+  name: 'Storage.syncDone',
+  request: z.strictObject({
+    targetId: targetIdSchema,
+    chainId: chainIdSchema,
+    chainVersion: chainVersionSchema,
+    fromTargetId: targetIdSchema,
+  }),
+  response: z.strictObject({}),
+  idempotent: true,
+});
+
+/** Where one recovery is: planning (comparing metadata), copying, or finished one way or another. */
+export const recoveryPhaseSchema = z.enum(['planning', 'copying', 'done', 'failed', 'aborted']);
+export type RecoveryPhase = z.infer<typeof recoveryPhaseSchema>;
+
+/** One recovery driven by this process, from its target to the syncing successor. */
+export const recoveryProgressSchema = z.strictObject({
+  chainId: chainIdSchema,
+  chainVersion: chainVersionSchema,
+  /** The predecessor: the target of this process that copies. */
+  fromTargetId: targetIdSchema,
+  /** The syncing target being brought up to date. */
+  targetId: targetIdSchema,
+  phase: recoveryPhaseSchema,
+  /** Chunks that differ (to replace or remove) and the bytes to copy, as counted by planning. */
+  chunksTotal: byteCount,
+  bytesTotal: byteCount,
+  chunksDone: byteCount,
+  bytesDone: byteCount,
+  /** Chunks found identical on both sides and skipped. */
+  chunksSkipped: byteCount,
+  /** Copy rate over the last few seconds. */
+  bytesPerSecond: z.number().min(0),
+  startedAtMs: z.number().int().min(0),
+  updatedAtMs: z.number().int().min(0),
+  /** Why the recovery failed or was aborted. */
+  error: z.string().max(1024).optional(),
+});
+export type RecoveryProgress = z.infer<typeof recoveryProgressSchema>;
+
+/** The recoveries this process drives now, and the last few it finished. */
+export const recoveryProgress = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 10,
+  name: 'Storage.recoveryProgress',
+  request: z.strictObject({}),
+  response: z.strictObject({
+    nodeId: nodeIdSchema,
+    recoveries: z
+      .array(recoveryProgressSchema)
+      .max(limits.storageTargetsPerNodeMax + limits.storageRecoveryFinishedKept),
   }),
   idempotent: true,
 });

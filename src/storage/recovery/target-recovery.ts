@@ -1,32 +1,245 @@
 /**
- * The seam where chunk recovery plugs in (DESIGN §7, "Recovery of a returning target"). When
- * routing info shows a target `syncing`, the process holding its predecessor is told; recovery
- * then dumps the returning target's chunk metadata (Storage.dumpChunkMeta), compares it with its
- * own, streams whole-chunk replaces for what differs while normal writes keep flowing (the
- * forwarder already sends a syncing successor whole chunks), and finally tells the returning
- * target it is done, which reports `up-to-date` from then on (StorageNode.markUpToDate).
+ * Recovery of returning targets, on the side of their predecessors (DESIGN §7). Each routing
+ * update tells the manager which syncing targets directly follow a target of this process; the
+ * manager keeps exactly one recovery pass (chain-sync.ts) running for each, under the chain version
+ * it was started with:
  *
- * This build does not copy chunks yet: its recovery only logs, so a returning target stays
- * `syncing` — it receives every new write in full but is never read from.
+ * - a new syncing successor, or a known one under a new chain version, gets a new pass (a pass of
+ *   the old version is aborted first);
+ * - a successor that no longer syncs behind this process has its pass aborted;
+ * - a pass that fails starts over after storageRecoveryRetryMs while routing info still asks for it;
+ * - a pass that finished (sync-done acknowledged) is not run again for the same chain version.
+ *
+ * Every pass shares one bandwidth limiter, so recovery as a whole stays within
+ * recovery_bandwidth_bytes_per_s however many targets sync at once.
  */
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import { FsError, describeError } from '../../common/errors.js';
+import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
+import { StorageCode } from '../../common/status-code.js';
+import type { RpcClient, RpcServer } from '../../rpc/index.js';
+import type { Replicator } from '../craq/replicator.js';
+import { storageMethods, type RecoveryProgress } from '../protocol/index.js';
+import type { RoutingView } from '../routing-view.js';
+import type { TargetRegistry } from '../storage-target.js';
+import { BandwidthLimiter } from './bandwidth-limiter.js';
+import { runChainSync } from './chain-sync.js';
+import { RecoveryProgressTracker } from './recovery-progress.js';
 
-export interface TargetRecovery {
-  /** `syncingTargetId` follows `localTargetId` (served here) in chain `chainId` and is syncing. */
-  successorSyncing(options: { chainId: number; localTargetId: number; syncingTargetId: number }): void;
+/** A syncing target right behind a target of this process. */
+export interface SyncingSuccessor {
+  readonly chainId: number;
+  readonly chainVersion: number;
+  readonly localTargetId: number;
+  readonly syncingTargetId: number;
 }
 
-/** The recovery of this build: it records that recovery is due and does nothing else. */
-export function loggingRecovery(logger: Logger): TargetRecovery {
-  const reported = new Set<number>();
-  return {
-    successorSyncing({ chainId, localTargetId, syncingTargetId }) {
-      if (reported.has(syncingTargetId)) return;
-      reported.add(syncingTargetId);
-      logger.warn(
-        { chainId, localTargetId, syncingTargetId },
-        'successor is syncing; chunk recovery is not part of this build, so it stays syncing and gets whole-chunk writes',
+/** What the storage node needs of recovery. */
+export interface TargetRecovery {
+  /** Every syncing successor of this process's targets in the latest routing info (all of them, each time). */
+  syncingSuccessors(successors: readonly SyncingSuccessor[]): void;
+  /** Recoveries running now and the last few finished. */
+  progress(): RecoveryProgress[];
+  /** Aborts every pass and waits for them to end. */
+  stop(): Promise<void>;
+}
+
+export interface RecoveryManagerOptions {
+  readonly nodeId: number;
+  readonly targets: TargetRegistry;
+  readonly routing: RoutingView;
+  readonly replicator: Replicator;
+  readonly rpc: RpcClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly bandwidthBytesPerSecond: number;
+  readonly concurrency: number;
+  readonly chunkSizeMaxBytes: number;
+}
+
+interface Run {
+  readonly successor: SyncingSuccessor;
+  readonly controller: AbortController;
+  readonly tracker: RecoveryProgressTracker;
+  readonly ended: Promise<void>;
+}
+
+function sameSuccessor(a: SyncingSuccessor, b: SyncingSuccessor): boolean {
+  return (
+    a.chainId === b.chainId &&
+    a.chainVersion === b.chainVersion &&
+    a.localTargetId === b.localTargetId &&
+    a.syncingTargetId === b.syncingTargetId
+  );
+}
+
+function successorKey(successor: SyncingSuccessor): string {
+  return `${successor.syncingTargetId}@${successor.chainVersion}/${successor.localTargetId}`;
+}
+
+export class RecoveryManager implements TargetRecovery {
+  private readonly logger: Logger;
+  private readonly limiter: BandwidthLimiter;
+  /** Running passes by syncing target id. */
+  private readonly runs = new Map<number, Run>();
+  /** Passes that completed, by successorKey: not run again under the same chain version. */
+  private readonly completed = new Set<string>();
+  /** Syncing targets whose last pass failed, until when they wait before the next. */
+  private readonly backoffUntilMs = new Map<number, number>();
+  private finished: RecoveryProgress[] = [];
+  private wanted: readonly SyncingSuccessor[] = [];
+  private retryTimer: TimerHandle | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: RecoveryManagerOptions) {
+    this.logger = options.logger.child({ component: 'recovery' });
+    this.limiter = new BandwidthLimiter({
+      clock: options.clock,
+      bytesPerSecond: options.bandwidthBytesPerSecond,
+    });
+  }
+
+  /** Serves Storage.recoveryProgress. */
+  register(server: RpcServer): void {
+    server.handle(storageMethods.recoveryProgress, async () => ({
+      nodeId: this.options.nodeId,
+      recoveries: this.progress(),
+    }));
+  }
+
+  syncingSuccessors(successors: readonly SyncingSuccessor[]): void {
+    this.wanted = successors;
+    this.reconcile();
+  }
+
+  progress(): RecoveryProgress[] {
+    return [...[...this.runs.values()].map((run) => run.tracker.snapshot()), ...this.finished];
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.retryTimer?.cancel();
+    const ended = [...this.runs.values()].map((run) => {
+      run.controller.abort(new FsError(StorageCode.TargetNotServing, 'the storage process is stopping'));
+      return run.ended;
+    });
+    await Promise.all(ended);
+  }
+
+  /** Brings the running passes in line with the wanted successors. */
+  private reconcile(): void {
+    if (this.stopped) return;
+    const wantedBySyncing = new Map(this.wanted.map((successor) => [successor.syncingTargetId, successor]));
+    // Memory of finished passes matters only while their successor still shows syncing.
+    const wantedKeys = new Set(this.wanted.map(successorKey));
+    for (const key of this.completed) if (!wantedKeys.has(key)) this.completed.delete(key);
+    for (const syncingTargetId of this.backoffUntilMs.keys()) {
+      if (!wantedBySyncing.has(syncingTargetId)) this.backoffUntilMs.delete(syncingTargetId);
+    }
+    for (const [syncingTargetId, run] of this.runs) {
+      const wanted = wantedBySyncing.get(syncingTargetId);
+      if (wanted === undefined || !sameSuccessor(wanted, run.successor)) {
+        run.controller.abort(
+          new FsError(
+            StorageCode.ChainVersionMismatch,
+            'routing info changed the chain; the pass starts over',
+          ),
+        );
+      }
+    }
+    const nowMs = this.options.clock.monotonicMs();
+    for (const successor of this.wanted) {
+      if (this.runs.has(successor.syncingTargetId)) continue;
+      if (this.completed.has(successorKey(successor))) continue;
+      const waitUntilMs = this.backoffUntilMs.get(successor.syncingTargetId) ?? 0;
+      if (waitUntilMs > nowMs) {
+        this.scheduleRetry(waitUntilMs - nowMs);
+        continue;
+      }
+      this.start(successor);
+    }
+  }
+
+  private start(successor: SyncingSuccessor): void {
+    const controller = new AbortController();
+    const tracker = new RecoveryProgressTracker(
+      {
+        chainId: successor.chainId,
+        chainVersion: successor.chainVersion,
+        fromTargetId: successor.localTargetId,
+        targetId: successor.syncingTargetId,
+      },
+      this.options.clock,
+    );
+    const logger = this.logger.child({
+      chainId: successor.chainId,
+      chainVersion: successor.chainVersion,
+      fromTargetId: successor.localTargetId,
+      syncingTargetId: successor.syncingTargetId,
+    });
+    logger.info('recovery of a syncing successor starts');
+    const ended = runChainSync({
+      ...this.options,
+      chainId: successor.chainId,
+      chainVersion: successor.chainVersion,
+      fromTargetId: successor.localTargetId,
+      syncingTargetId: successor.syncingTargetId,
+      logger,
+      limiter: this.limiter,
+      progress: tracker,
+      signal: controller.signal,
+    }).then(
+      () => this.ended(successor, tracker, logger, undefined),
+      (error: unknown) =>
+        this.ended(successor, tracker, logger, { error, aborted: controller.signal.aborted }),
+    );
+    this.runs.set(successor.syncingTargetId, { successor, controller, tracker, ended });
+  }
+
+  private ended(
+    successor: SyncingSuccessor,
+    tracker: RecoveryProgressTracker,
+    logger: Logger,
+    failure: { error: unknown; aborted: boolean } | undefined,
+  ): void {
+    this.runs.delete(successor.syncingTargetId);
+    if (failure === undefined) {
+      tracker.finish('done');
+      this.completed.add(successorKey(successor));
+      this.backoffUntilMs.delete(successor.syncingTargetId);
+      const done = tracker.snapshot();
+      logger.info(
+        {
+          chunks: done.chunksDone,
+          bytes: done.bytesDone,
+          identical: done.chunksSkipped,
+          ms: done.updatedAtMs - done.startedAtMs,
+        },
+        'recovery done: the successor was told it is up to date',
       );
-    },
-  };
+    } else {
+      const reason = describeError(failure.error);
+      tracker.finish(failure.aborted ? 'aborted' : 'failed', reason);
+      if (!failure.aborted) {
+        this.backoffUntilMs.set(
+          successor.syncingTargetId,
+          this.options.clock.monotonicMs() + limits.storageRecoveryRetryMs,
+        );
+        logger.warn({ err: failure.error }, `recovery pass failed; it starts over: ${reason}`);
+      } else {
+        logger.info({ reason }, 'recovery pass stopped');
+      }
+    }
+    this.finished = [tracker.snapshot(), ...this.finished].slice(0, limits.storageRecoveryFinishedKept);
+    this.reconcile();
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    if (this.retryTimer !== undefined || this.stopped) return;
+    this.retryTimer = this.options.clock.setTimer(delayMs, () => {
+      this.retryTimer = undefined;
+      this.reconcile();
+    });
+  }
 }

@@ -33,6 +33,9 @@ describe('the storage configuration', () => {
       free_space_reserve_bytes: limits.storageFreeSpaceReserveBytesDefault,
       durability: 'power-loss',
       chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
+      recovery_bandwidth_bytes_per_s: limits.storageRecoveryBandwidthBytesPerSDefault,
+      recovery_concurrency: limits.storageRecoveryConcurrencyDefault,
+      disk_check_interval_ms: limits.storageDiskCheckIntervalMsDefault,
     });
     expect(config.mgmtd.heartbeat_timeout_ms).toBe(limits.heartbeatTimeoutMsDefault);
     expect(config.log.level).toBe('info');
@@ -48,6 +51,9 @@ describe('the storage configuration', () => {
       /storage\.fsync: unknown key/,
     );
     expect(() => parse(`${base}[storage]\ntargets = []\n`)).toThrow(/storage\.targets/);
+    expect(() =>
+      parse(`${base}[storage]\ntargets = [{ id = 301, path = "/a" }]\nrecovery_concurrency = 0\n`),
+    ).toThrow(/storage\.recovery_concurrency/);
   });
 
   it('refuses chunks over the protocol maximum and a heartbeat timeout under three intervals', () => {
