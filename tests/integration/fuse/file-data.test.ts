@@ -1,0 +1,116 @@
+// Proves that file bytes cross a real mount intact: a 256 MiB random file read back with an equal SHA-256, overwrites, appends and truncates (holes read as zeros), and a read that outlives a killed storage service.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FuseCluster } from '../helpers/fuse-cluster.js';
+import { fuseClusterSkipReason, startFuseCluster } from '../helpers/fuse-cluster.js';
+import { TestWorld } from '../helpers/processes.js';
+
+const skipReason = fuseClusterSkipReason('FUSE file data tests');
+const mib = 1024 * 1024;
+const bigBytes = 256 * mib;
+
+/** SHA-256 of a file, streamed in 1 MiB reads (on the mount, that is 1 MiB FUSE reads). */
+async function sha256(path: string, onProgress?: (bytes: number) => void): Promise<string> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: mib })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+    onProgress?.(bytes);
+  }
+  return hash.digest('hex');
+}
+
+/** Applies the same write to the mounted file and its reference on the local disk. */
+async function writeBoth(paths: string[], data: Buffer, position: number): Promise<void> {
+  for (const path of paths) {
+    const handle = await open(path, 'r+');
+    try {
+      await handle.write(data, 0, data.length, position);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+describe.skipIf(skipReason !== undefined)('file data through the mount', () => {
+  let world: TestWorld;
+  let cluster: FuseCluster | undefined;
+  let big: string;
+  let reference: string;
+  let bigSha: string;
+
+  beforeAll(async () => {
+    world = new TestWorld();
+    cluster = await startFuseCluster(world);
+    big = join(cluster.mountPoint, 'big');
+    reference = join(world.tempDir('3fs-reference-'), 'big');
+  }, 90_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await world.cleanup();
+  }, 60_000);
+
+  it('writes a 256 MiB file of random bytes and reads it back with an equal SHA-256', async () => {
+    const hash = createHash('sha256');
+    const mounted = await open(big, 'w');
+    const local = await open(reference, 'w');
+    try {
+      for (let offset = 0; offset < bigBytes; offset += mib) {
+        const data = randomBytes(mib);
+        hash.update(data);
+        await mounted.write(data, 0, data.length, offset);
+        await local.write(data, 0, data.length, offset);
+      }
+      await mounted.sync();
+    } finally {
+      await mounted.close();
+      await local.close();
+    }
+    bigSha = hash.digest('hex');
+    expect((await stat(big)).size).toBe(bigBytes);
+    expect(await sha256(big)).toBe(bigSha);
+  }, 150_000);
+
+  it('overwrites in the middle, appends, truncates down and up; the hole reads as zeros', async () => {
+    const paths = [big, reference];
+    // Unaligned, across a chunk boundary.
+    await writeBoth(paths, randomBytes(3 * mib + 12_345), 100 * mib - 7_000);
+    for (const path of paths) await writeFile(path, randomBytes(mib + 17), { flag: 'a' });
+    expect((await stat(big)).size).toBe(bigBytes + mib + 17);
+    for (const path of paths) await truncate(path, 10 * mib + 4_321);
+    expect((await stat(big)).size).toBe(10 * mib + 4_321);
+    for (const path of paths) await truncate(path, 24 * mib);
+    const hole = await readFile(big);
+    expect(hole.length).toBe(24 * mib);
+    expect(hole.subarray(10 * mib + 4_321).every((byte) => byte === 0)).toBe(true);
+    // A write past the end leaves a hole too.
+    await writeBoth(paths, Buffer.from('tail'), 30 * mib);
+    expect((await stat(big)).size).toBe(30 * mib + 4);
+    const [mountedSha, referenceSha] = await Promise.all([sha256(big), sha256(reference)]);
+    expect(mountedSha).toBe(referenceSha);
+  }, 120_000);
+
+  it('a read completes from the other replicas when a storage service is killed midway', async () => {
+    const path = join(cluster!.mountPoint, 'survivor');
+    const data = randomBytes(64 * mib);
+    await writeFile(path, data);
+    const expected = createHash('sha256').update(data).digest('hex');
+    const victim = cluster!.storage[1]!;
+    let killed = false;
+    const sha = await sha256(path, (bytes) => {
+      if (!killed && bytes >= 16 * mib) {
+        killed = true;
+        victim.process.child.kill('SIGKILL');
+      }
+    });
+    expect(killed).toBe(true);
+    expect(sha).toBe(expected);
+    // And again, now that reads may meet the dead replica from the start.
+    expect(await sha256(path)).toBe(expected);
+  }, 90_000);
+});

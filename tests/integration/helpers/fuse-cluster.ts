@@ -1,0 +1,226 @@
+// Starts a whole cluster from the built binaries and mounts it: mgmtd_main on sqlite, `admin
+// init-cluster`, meta_main, storage_main processes (one target each) with a replication-3 chain
+// table, and hf3fs_fuse_main on a fresh mount point that every user can reach. `stop` always
+// unmounts before anything is killed or removed, so a failing test never leaves a mount behind.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FsClient } from '../../../src/client/index.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { isMounted } from '../fuse-binding/harness.js';
+import { writeMetaConfig, startMeta, clusterSecret } from './meta-cluster.js';
+import { startMgmtd, writeMgmtdConfig } from './mgmtd-cluster.js';
+import { eventually, type RunningProcess, type TestWorld } from './processes.js';
+import { storageTimings } from './storage-cluster.js';
+
+/** Why FUSE mount tests cannot run here, or undefined when they can (printed when skipping). */
+export function fuseClusterSkipReason(what: string): string | undefined {
+  let reason: string | undefined;
+  if (!existsSync('/dev/fuse')) reason = '/dev/fuse is missing (load the fuse module or pass the device in)';
+  else if (!existsSync('dist/hf3fs_fuse_main.js')) reason = 'dist/ is not built (npm run build)';
+  else if (process.geteuid?.() !== 0 && !existsSync('/usr/bin/fusermount3'))
+    reason = 'not root and fusermount3 is missing (install fuse3)';
+  if (reason !== undefined) console.warn(`skipping ${what}: ${reason}`);
+  return reason;
+}
+
+export interface FuseClusterOptions {
+  storageNodes?: number;
+  chunkSizeBytes?: number;
+  stripe?: number;
+  /** Extra lines for the [fuse] section. */
+  fuseSettings?: string;
+}
+
+export interface StorageNode {
+  nodeId: number;
+  targetId: number;
+  process: RunningProcess;
+}
+
+export class FuseCluster {
+  fuse: RunningProcess | undefined;
+  private clients: FsClient[] = [];
+
+  constructor(
+    readonly world: TestWorld,
+    readonly dir: string,
+    readonly mountPoint: string,
+    readonly mgmtdAddress: string,
+    readonly secretFile: string,
+    readonly storage: StorageNode[],
+    readonly meta: RunningProcess,
+    readonly mgmtd: RunningProcess,
+  ) {}
+
+  /** A client library instance on the cluster (closed by `stop`). */
+  async client(): Promise<FsClient> {
+    const client = await FsClient.connect({
+      mgmtdAddresses: [this.mgmtdAddress],
+      clusterSecret: clusterSecret,
+      logger: silentLogger(),
+      tuning: { routingRefreshMs: 200 },
+    });
+    this.clients.push(client);
+    return client;
+  }
+
+  /** Mounts (again) with hf3fs_fuse_main and waits for its "fuse mounted" line. */
+  async mount(settings = ''): Promise<RunningProcess> {
+    const config = join(this.dir, 'fuse.toml');
+    writeFileSync(
+      config,
+      `[node]
+id = 200
+
+[cluster]
+id = "test"
+secret_file = "${this.secretFile}"
+
+[mgmtd]
+addresses = ["${this.mgmtdAddress}"]
+heartbeat_interval_ms = ${storageTimings.heartbeatIntervalMs}
+
+[fuse]
+mount_point = "${this.mountPoint}"
+${settings}
+`,
+    );
+    const fuse = this.world.spawnBinary('hf3fs_fuse_main', ['--config', config]);
+    await fuse.waitForLog((line) => line['msg'] === 'fuse mounted', 30_000);
+    this.fuse = fuse;
+    return fuse;
+  }
+
+  /** Unmounts (SIGTERM to the daemon, then a lazy unmount if it is still there); bounded. */
+  async unmount(): Promise<void> {
+    const fuse = this.fuse;
+    this.fuse = undefined;
+    if (fuse !== undefined && fuse.child.exitCode === null && fuse.child.signalCode === null) {
+      fuse.child.kill('SIGTERM');
+      const timer = setTimeout(() => fuse.child.kill('SIGKILL'), 15_000);
+      await fuse.exited;
+      clearTimeout(timer);
+    }
+    if (isMounted(this.mountPoint)) {
+      spawnSync('fusermount3', ['-u', '-z', this.mountPoint], { timeout: 10_000 });
+      if (isMounted(this.mountPoint)) spawnSync('umount', ['-l', this.mountPoint], { timeout: 10_000 });
+    }
+  }
+
+  /** Unmounts, closes clients; the world's cleanup kills the rest and removes the directories. */
+  async stop(): Promise<void> {
+    await this.unmount();
+    for (const client of this.clients.splice(0)) await client.close().catch(() => undefined);
+  }
+}
+
+/** Starts the cluster and mounts it; see the file comment. */
+export async function startFuseCluster(
+  world: TestWorld,
+  options: FuseClusterOptions = {},
+): Promise<FuseCluster> {
+  const dir = world.tempDir('3fs-fuse-');
+  // Other users (the permission tests) must reach the mount point below it.
+  chmodSync(dir, 0o755);
+  const secretFile = world.secretFile(dir, clusterSecret);
+  const databasePath = join(dir, 'meta.db');
+  const mgmtdConfig = writeMgmtdConfig({ dir, nodeId: 1, secretFile, databasePath, timings: storageTimings });
+  const init = await world.runBinary('admin', [
+    '--config',
+    mgmtdConfig,
+    'init-cluster',
+    '--chunk-size',
+    String(options.chunkSizeBytes ?? 1024 * 1024),
+    '--stripe',
+    String(options.stripe ?? 4),
+  ]);
+  if (init.code !== 0) throw new Error(`init-cluster failed: ${init.stderr}`);
+  const mgmtd = await startMgmtd(world, mgmtdConfig);
+  await mgmtd.process.waitForLog((line) => line['msg'] === 'became primary');
+  const metaConfig = writeMetaConfig({
+    dir,
+    nodeId: 2,
+    secretFile,
+    databasePath,
+    mgmtdAddress: mgmtd.address,
+  });
+  const [meta, ...storage] = await Promise.all([
+    startMeta(world, metaConfig).then((started) => started.process),
+    ...Array.from({ length: options.storageNodes ?? 3 }, (_, index) =>
+      startStorage(world, { dir, nodeId: 11 + index, secretFile, mgmtdAddress: mgmtd.address }),
+    ),
+  ]);
+  const created = await world.runBinary('admin', [
+    '--mgmtd',
+    mgmtd.address,
+    '--secret-file',
+    secretFile,
+    'create-chain-table',
+    '--replicas',
+    '3',
+  ]);
+  if (created.code !== 0) throw new Error(`create-chain-table failed: ${created.stderr}`);
+  const mountPoint = join(dir, 'mnt');
+  mkdirSync(mountPoint, { mode: 0o755 });
+  const cluster = new FuseCluster(
+    world,
+    dir,
+    mountPoint,
+    mgmtd.address,
+    secretFile,
+    storage as StorageNode[],
+    meta as RunningProcess,
+    mgmtd.process,
+  );
+  const client = await cluster.client();
+  await eventually(
+    async () => {
+      const routing = await client.routing.refresh();
+      const serving =
+        routing.chains.length > 0 &&
+        routing.chains.every((chain) => chain.targets.every((target) => target.publicState === 'serving'));
+      return serving && routing.nodes.some((node) => node.type === 'meta' && node.status === 'online')
+        ? true
+        : undefined;
+    },
+    20_000,
+    'every chain serving and meta online',
+  );
+  await cluster.mount(options.fuseSettings);
+  return cluster;
+}
+
+async function startStorage(
+  world: TestWorld,
+  options: { dir: string; nodeId: number; secretFile: string; mgmtdAddress: string },
+): Promise<StorageNode> {
+  const targetId = options.nodeId * 100 + 1;
+  const targetDir = join(options.dir, `storage-${options.nodeId}`);
+  const config = join(options.dir, `storage-${options.nodeId}.toml`);
+  writeFileSync(
+    config,
+    `[node]
+id = ${options.nodeId}
+listen = "127.0.0.1:0"
+
+[cluster]
+id = "test"
+secret_file = "${options.secretFile}"
+
+[mgmtd]
+addresses = ["${options.mgmtdAddress}"]
+heartbeat_interval_ms = ${storageTimings.heartbeatIntervalMs}
+heartbeat_timeout_ms = ${storageTimings.heartbeatTimeoutMs}
+timeout_ms = 1000
+
+[storage]
+targets = [{ id = ${targetId}, path = "${targetDir}" }]
+free_space_reserve_bytes = 0
+durability = "process-crash"
+`,
+  );
+  const process = world.spawnBinary('storage_main', ['--config', config]);
+  await process.waitForLog((line) => line['msg'] === 'storage listening', 20_000);
+  return { nodeId: options.nodeId, targetId, process };
+}
