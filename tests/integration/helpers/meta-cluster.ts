@@ -8,7 +8,7 @@ import { silentLogger } from '../../../src/common/logger.js';
 import { mgmtdMethods } from '../../../src/mgmtd/index.js';
 import type { MethodDef } from '../../../src/rpc/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
-import { startMgmtd, writeMgmtdConfig } from './mgmtd-cluster.js';
+import { sqliteKvToml, startMgmtd, writeMgmtdConfig } from './mgmtd-cluster.js';
 import type { RunningProcess, TestWorld } from './processes.js';
 
 export const clusterSecret = 'test-cluster-secret-0123456789';
@@ -39,6 +39,8 @@ export function writeMetaConfig(options: {
   databasePath: string;
   mgmtdAddress: string;
   rootSquash?: boolean;
+  /** A whole `[kv]` section replacing the sqlite one (e.g. postgres). */
+  kvToml?: string;
 }): string {
   const path = join(options.dir, `meta-${options.nodeId}.toml`);
   writeFileSync(
@@ -51,11 +53,7 @@ listen = "127.0.0.1:0"
 id = "test"
 secret_file = "${options.secretFile}"
 
-[kv]
-engine = "sqlite"
-[kv.sqlite]
-path = "${options.databasePath}"
-synchronous = "normal"
+${options.kvToml ?? sqliteKvToml(options.databasePath, 'normal')}
 
 [mgmtd]
 addresses = ["${options.mgmtdAddress}"]
@@ -101,12 +99,13 @@ async function createChainTable(mgmtd: MgmtdClient): Promise<void> {
 /** Starts mgmtd, initializes the cluster, creates chain table 1 and starts `metaCount` meta services. */
 export async function startMetaCluster(
   world: TestWorld,
-  options: { metaCount: number; rootSquash?: boolean },
+  options: { metaCount: number; rootSquash?: boolean; kvToml?: string },
 ): Promise<MetaCluster> {
   const dir = world.tempDir('3fs-meta-');
   const secretFile = world.secretFile(dir, clusterSecret);
   const databasePath = join(dir, 'meta.db');
-  const mgmtdConfig = writeMgmtdConfig({ dir, nodeId: 1, secretFile, databasePath });
+  const kv = options.kvToml === undefined ? {} : { kvToml: options.kvToml };
+  const mgmtdConfig = writeMgmtdConfig({ dir, nodeId: 1, secretFile, databasePath, ...kv });
   const init = await world.runBinary('admin', ['--config', mgmtdConfig, 'init-cluster', '--stripe', '2']);
   if (init.code !== 0) throw new Error(`init-cluster failed: ${init.stderr}`);
   const started = await startMgmtd(world, mgmtdConfig);
@@ -130,6 +129,7 @@ export async function startMetaCluster(
           secretFile,
           databasePath,
           mgmtdAddress: started.address,
+          ...kv,
           ...(options.rootSquash === undefined ? {} : { rootSquash: options.rootSquash }),
         }),
       ),

@@ -27,6 +27,8 @@ export function writeMgmtdConfig(options: {
   databasePath: string;
   timings?: MgmtdTimings;
   clusterId?: string;
+  /** A whole `[kv]` section replacing the sqlite one at `databasePath` (e.g. postgres). */
+  kvToml?: string;
 }): string {
   const timings = options.timings ?? fastTimings;
   const path = join(options.dir, `mgmtd-${options.nodeId}.toml`);
@@ -40,10 +42,7 @@ listen = "127.0.0.1:0"
 id = "${options.clusterId ?? 'test'}"
 secret_file = "${options.secretFile}"
 
-[kv]
-engine = "sqlite"
-[kv.sqlite]
-path = "${options.databasePath}"
+${options.kvToml ?? sqliteKvToml(options.databasePath)}
 
 [mgmtd]
 lease_ms = ${timings.leaseMs}
@@ -68,4 +67,26 @@ export async function startMgmtd(
   const running = world.spawnBinary('mgmtd_main', ['--config', configPath], env);
   const line = await running.waitForLog((entry) => entry['msg'] === 'mgmtd listening');
   return { process: running, address: String(line['address']) };
+}
+
+/** The `[kv]` section of a sqlite database at `path`. */
+export function sqliteKvToml(path: string, synchronous: 'full' | 'normal' = 'full'): string {
+  return `[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "${path}"\nsynchronous = "${synchronous}"`;
+}
+
+/** The \`[kv]\` section of a PostgreSQL server reached without a password (tests). */
+export function postgresKvToml(
+  server: { host: string; port: number; user: string; database: string },
+  table: string,
+): string {
+  return [
+    '[kv]',
+    'engine = "postgres"',
+    '[kv.postgres]',
+    `host = "${server.host}"`,
+    `port = ${server.port}`,
+    `user = "${server.user}"`,
+    `database = "${server.database}"`,
+    `table = "${table}"`,
+  ].join('\n');
 }
