@@ -69,13 +69,13 @@ let
       };
       cluster = clusterSection;
       mgmtd = mgmtdClientSection;
+      # The dashboard, /metrics for the whole cluster and the JSON API.
+      collector.http_listen = "0.0.0.0:8090";
       log.level = "info";
     };
     fuse = {
-      node = {
-        id = cfg.fuse.nodeId;
-        listen = "127.0.0.1:0";
-      };
+      # The FUSE client serves no RPC, so it has no listen address.
+      node.id = cfg.fuse.nodeId;
       cluster = clusterSection;
       mgmtd = mgmtdClientSection;
       fuse.mount_point = cfg.fuse.mountPoint;
@@ -376,6 +376,7 @@ in
         "storage"
         "monitor"
       ]
+      ++ lib.optional cfg.monitor.enable (portOf (settingsOf "monitor").collector.http_listen)
     );
     })
   ];

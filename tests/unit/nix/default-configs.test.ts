@@ -9,6 +9,8 @@ import { adminConfigSchema } from '../../../src/admin/admin-config.js';
 import { mgmtdConfigSchema } from '../../../src/mgmtd/config.js';
 import { metaConfigSchema } from '../../../src/meta/config.js';
 import { storageConfigSchema } from '../../../src/storage/config.js';
+import { fuseConfigSchema } from '../../../src/fuse/config.js';
+import { collectorConfigSchema } from '../../../src/monitor/config.js';
 
 const etc = resolve(import.meta.dirname, '../../../etc');
 
@@ -17,6 +19,8 @@ const schemas: Record<string, z.ZodType> = {
   'mgmtd.toml': mgmtdConfigSchema,
   'meta.toml': metaConfigSchema,
   'storage.toml': storageConfigSchema,
+  'monitor.toml': collectorConfigSchema,
+  'fuse.toml': fuseConfigSchema,
 };
 
 describe('the default configuration files', () => {

@@ -8,6 +8,8 @@ import type { z } from 'zod';
 import { mgmtdConfigSchema } from '../../../src/mgmtd/config.js';
 import { metaConfigSchema } from '../../../src/meta/config.js';
 import { storageConfigSchema } from '../../../src/storage/config.js';
+import { fuseConfigSchema } from '../../../src/fuse/config.js';
+import { collectorConfigSchema } from '../../../src/monitor/config.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -53,6 +55,8 @@ const schemas: Record<string, z.ZodType> = {
   mgmtd: mgmtdConfigSchema,
   meta: metaConfigSchema,
   storage: storageConfigSchema,
+  monitor: collectorConfigSchema,
+  fuse: fuseConfigSchema,
 };
 
 describe.skipIf(!available)('the NixOS module', () => {
