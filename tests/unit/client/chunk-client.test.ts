@@ -1,0 +1,163 @@
+// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead or lying one; a missing chunk reads as a hole; a full disk fails at once.
+import { describe, expect, it } from 'vitest';
+import { ChunkClient } from '../../../src/client/chunk-client.js';
+import { RoutingCache } from '../../../src/client/routing-cache.js';
+import { systemClock, type Clock } from '../../../src/common/clock.js';
+import { crc32c } from '../../../src/common/crc32c.js';
+import { FsError } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { seededRandom } from '../../../src/common/random.js';
+import { RpcCode, StorageCode } from '../../../src/common/status-code.js';
+import type { ChainInfo, RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
+import type { MethodDef, RpcClient } from '../../../src/rpc/index.js';
+
+const instantClock: Clock = { ...systemClock, sleep: async () => undefined };
+
+function routingWith(chainVersion: number, head: number): RoutingInfo {
+  const order = [head, ...[101, 102, 103].filter((target) => target !== head)];
+  const chain: ChainInfo = {
+    chainId: 1,
+    chainVersion,
+    targets: order.map((targetId) => ({ targetId, publicState: 'serving' })),
+  };
+  return {
+    clusterId: 'test',
+    routingVersion: chainVersion,
+    nodes: [1, 2, 3].map((index) => ({
+      nodeId: index,
+      type: 'storage' as const,
+      address: `storage-${index}:1`,
+      hostname: 'h',
+      status: 'online' as const,
+      lastHeartbeatMs: 0,
+      tags: [],
+    })),
+    targets: [101, 102, 103].map((targetId, index) => ({
+      targetId,
+      nodeId: index + 1,
+      chainId: 1,
+      localState: 'up-to-date' as const,
+      publicState: 'serving' as const,
+      usedBytes: 0,
+      capacityBytes: 0,
+    })),
+    chains: [chain],
+    chainTables: [{ chainTableId: 1, chainTableVersion: 1, chains: [1] }],
+  };
+}
+
+interface Call {
+  address: string;
+  method: string;
+  request: Record<string, unknown>;
+}
+
+function makeClient(options: {
+  routings: RoutingInfo[];
+  answer: (call: Call) => { response?: unknown; payload?: Buffer; error?: FsError };
+}) {
+  const calls: Call[] = [];
+  let served = 0;
+  const routing = new RoutingCache({
+    source: {
+      refreshRoutingInfo: async () => options.routings[Math.min(served++, options.routings.length - 1)]!,
+    },
+    clock: instantClock,
+    logger: silentLogger(),
+  });
+  const invoke = async (address: string, method: MethodDef<unknown, unknown>, request: unknown) => {
+    const call = { address, method: method.name, request: request as Record<string, unknown> };
+    calls.push(call);
+    const outcome = options.answer(call);
+    if (outcome.error !== undefined) throw outcome.error;
+    return { response: outcome.response, payload: outcome.payload };
+  };
+  const rpc = {
+    call: async (address: string, method: MethodDef<unknown, unknown>, request: unknown) =>
+      (await invoke(address, method, request)).response,
+    callWithPayload: invoke,
+  } as unknown as RpcClient;
+  const client = new ChunkClient({
+    rpc,
+    routing,
+    clock: instantClock,
+    logger: silentLogger(),
+    random: seededRandom(3),
+  });
+  return { client, calls };
+}
+
+const target = { chainId: 1, chunkId: { inode: 9n, index: 0 }, chunkSizeBytes: 4096 };
+const written = { exists: true, version: 2, length: 4, checksum: 0 };
+
+describe('ChunkClient', () => {
+  it('writes to the head under the routed chain version, retrying with fresh routing when the chain moved', async () => {
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101), routingWith(2, 102)],
+      answer: (call) =>
+        call.request['chainVersion'] === 1
+          ? { error: new FsError(StorageCode.ChainVersionMismatch, 'stale') }
+          : { response: written },
+    });
+    await client.write({ ...target, offset: 0, data: Buffer.from('data') });
+    expect(
+      calls.map((call) => [call.address, call.request['targetId'], call.request['chainVersion']]),
+    ).toEqual([
+      ['storage-1:1', 101, 1],
+      ['storage-2:1', 102, 2],
+    ]);
+    expect(client.retries).toBe(1);
+  });
+
+  it('fails a write at once when the disk is full', async () => {
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: () => ({ error: new FsError(StorageCode.NoSpace, 'full') }),
+    });
+    await expect(client.write({ ...target, offset: 0, data: Buffer.from('data') })).rejects.toMatchObject({
+      code: StorageCode.NoSpace,
+    });
+    expect(calls.length).toBe(1);
+  });
+
+  it('spreads reads over the serving replicas', async () => {
+    const data = Buffer.from('abcd');
+    const reply = { version: 1, chunkLength: 4, length: 4, checksum: crc32c(data), uncommitted: false };
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: () => ({ response: reply, payload: data }),
+    });
+    for (let index = 0; index < 6; index++) await client.read({ ...target, offset: 0, length: 4 });
+    expect(new Set(calls.map((call) => call.request['targetId']))).toEqual(new Set([101, 102, 103]));
+  });
+
+  it('moves a read on from a dead replica and from one that sends bad bytes', async () => {
+    const data = Buffer.from('abcd');
+    const { client } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: (call) => {
+        if (call.request['targetId'] === 101) return { error: new FsError(RpcCode.ConnectFailed, 'down') };
+        if (call.request['targetId'] === 102)
+          return {
+            response: { version: 1, chunkLength: 4, length: 4, checksum: 1, uncommitted: false },
+            payload: data,
+          };
+        return {
+          response: { version: 1, chunkLength: 4, length: 4, checksum: crc32c(data), uncommitted: false },
+          payload: data,
+        };
+      },
+    });
+    for (let index = 0; index < 4; index++) {
+      expect(await client.read({ ...target, offset: 0, length: 4 })).toEqual(data);
+    }
+  });
+
+  it('reads a chunk that does not exist as empty (a hole)', async () => {
+    const { client } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: () => ({ error: new FsError(StorageCode.ChunkNotFound, 'none') }),
+    });
+    expect((await client.read({ ...target, offset: 0, length: 4 })).length).toBe(0);
+  });
+});

@@ -1,0 +1,123 @@
+// Proves meta failover: idempotent calls move to another meta service after any transport failure, mutations only when they cannot have run, answers of meta itself come back as they are, and an unreachable set of services gives up with MetaUnreachable.
+import { describe, expect, it } from 'vitest';
+import { MetaClient } from '../../../src/client/meta-client.js';
+import { RoutingCache } from '../../../src/client/routing-cache.js';
+import { systemClock, type Clock } from '../../../src/common/clock.js';
+import { FsError } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { seededRandom } from '../../../src/common/random.js';
+import { ClientCode, MetaCode, RpcCode, type StatusCode } from '../../../src/common/status-code.js';
+import { metaMethods } from '../../../src/meta/protocol/index.js';
+import type { RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
+import type { MethodDef, RpcClient } from '../../../src/rpc/index.js';
+
+const routing: RoutingInfo = {
+  clusterId: 'test',
+  routingVersion: 1,
+  nodes: [
+    {
+      nodeId: 2,
+      type: 'meta',
+      address: 'meta-a:1',
+      hostname: 'a',
+      status: 'online',
+      lastHeartbeatMs: 0,
+      tags: [],
+    },
+    {
+      nodeId: 3,
+      type: 'meta',
+      address: 'meta-b:1',
+      hostname: 'b',
+      status: 'online',
+      lastHeartbeatMs: 0,
+      tags: [],
+    },
+  ],
+  targets: [],
+  chains: [],
+  chainTables: [],
+};
+
+/** A clock whose sleeps end at once, so backoffs do not slow the tests. */
+const instantClock: Clock = { ...systemClock, sleep: async () => undefined };
+
+/** An RPC stand-in failing successive calls as `script` says, then answering with `reply`. */
+function fakeRpc(script: StatusCode[], reply: unknown) {
+  const calls: string[] = [];
+  const rpc = {
+    async call(address: string, method: MethodDef<unknown, unknown>) {
+      calls.push(`${address} ${method.name}`);
+      const code = script.shift();
+      if (code !== undefined) throw new FsError(code, `scripted failure at ${address}`);
+      return reply;
+    },
+  };
+  return { rpc: rpc as unknown as RpcClient, calls };
+}
+
+function makeClient(rpc: RpcClient) {
+  const cache = new RoutingCache({
+    source: { refreshRoutingInfo: async () => routing },
+    clock: instantClock,
+    logger: silentLogger(),
+  });
+  return new MetaClient({
+    rpc,
+    routing: cache,
+    clock: instantClock,
+    logger: silentLogger(),
+    random: seededRandom(1),
+  });
+}
+
+const cred = { uid: 0, gid: 0, groups: [] };
+const inode = { ino: 1n };
+
+describe('MetaClient', () => {
+  it('moves an idempotent call to the other service after a timeout, and sticks to it', async () => {
+    const { rpc, calls } = fakeRpc([RpcCode.Timeout], { inode });
+    const client = makeClient(rpc);
+    await client.call(metaMethods.stat, { cred, at: { path: '/' } });
+    expect(calls.length).toBe(2);
+    expect(calls[0]?.split(' ')[0]).not.toBe(calls[1]?.split(' ')[0]);
+    const answered = calls[1]?.split(' ')[0];
+    await client.call(metaMethods.stat, { cred, at: { path: '/' } });
+    expect(calls[2]?.split(' ')[0]).toBe(answered);
+  });
+
+  it('does not resend a mutation whose outcome is unknown', async () => {
+    const { rpc, calls } = fakeRpc([RpcCode.Timeout], {});
+    const client = makeClient(rpc);
+    await expect(client.call(metaMethods.unlink, { cred, at: { path: '/x' } })).rejects.toMatchObject({
+      code: RpcCode.Timeout,
+    });
+    expect(calls.length).toBe(1);
+  });
+
+  it('resends a mutation that never reached a service', async () => {
+    const { rpc, calls } = fakeRpc([RpcCode.ConnectFailed], {});
+    const client = makeClient(rpc);
+    await client.call(metaMethods.unlink, { cred, at: { path: '/x' } });
+    expect(calls.length).toBe(2);
+  });
+
+  it("returns meta's own answer at once", async () => {
+    const { rpc, calls } = fakeRpc([MetaCode.NotFound], {});
+    const client = makeClient(rpc);
+    await expect(client.call(metaMethods.stat, { cred, at: { path: '/x' } })).rejects.toMatchObject({
+      code: MetaCode.NotFound,
+    });
+    expect(calls.length).toBe(1);
+  });
+
+  it('gives up with MetaUnreachable after its attempts', async () => {
+    const down = Array.from({ length: 20 }, () => RpcCode.ConnectFailed);
+    const { rpc, calls } = fakeRpc(down, {});
+    const client = makeClient(rpc);
+    await expect(client.call(metaMethods.stat, { cred, at: { path: '/' } })).rejects.toMatchObject({
+      code: ClientCode.MetaUnreachable,
+    });
+    expect(calls.length).toBe(6);
+  });
+});

@@ -1,0 +1,53 @@
+// Proves the FUSE daemon's configuration: defaults for every [fuse] key, unknown keys and contradicting values refused with their key path.
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/common/config.js';
+import { limits } from '../../../src/common/limits.js';
+import { CommonCode } from '../../../src/common/status-code.js';
+import { fuseConfigSchema } from '../../../src/fuse/config.js';
+
+const minimal = `
+[node]
+id = 200
+
+[cluster]
+id = "test"
+secret_file = "/run/secret"
+
+[mgmtd]
+addresses = ["127.0.0.1:8000"]
+`;
+
+describe('fuse config', () => {
+  it('fills every [fuse] key with its default', () => {
+    const config = parseConfig(fuseConfigSchema, minimal, 'fuse.toml');
+    expect(config.fuse.allow_other).toBe(true);
+    expect(config.fuse.attr_timeout_ms).toBe(limits.fuseAttrTimeoutMsDefault);
+    expect(config.fuse.max_write_bytes).toBe(1024 * 1024);
+    expect(config.fuse.write_buffer_bytes).toBe(limits.clientWriteBufferBytesPerFileDefault);
+    expect(config.fuse.length_report_interval_ms).toBe(limits.clientLengthReportIntervalMsDefault);
+    expect(config.fuse.mount_point).toBeUndefined();
+    expect(config.monitor.collector).toEqual([]);
+  });
+
+  it('refuses unknown keys, naming them', () => {
+    expect(() => parseConfig(fuseConfigSchema, `${minimal}\n[fuse]\nmount = "/mnt"\n`, 'fuse.toml')).toThrow(
+      /fuse\.mount: unknown key/,
+    );
+  });
+
+  it('refuses a total write buffer smaller than one file may use', () => {
+    const text = `${minimal}\n[fuse]\nwrite_buffer_bytes = 33554432\nwrite_buffer_total_bytes = 16777216\n`;
+    expect(() => parseConfig(fuseConfigSchema, text, 'fuse.toml')).toThrow(
+      expect.objectContaining({
+        code: CommonCode.ConfigInvalid,
+        message: expect.stringContaining('write_buffer_total_bytes'),
+      }),
+    );
+  });
+
+  it('refuses requests larger than the kernel takes', () => {
+    expect(() =>
+      parseConfig(fuseConfigSchema, `${minimal}\n[fuse]\nmax_write_bytes = 4194304\n`, 'f.toml'),
+    ).toThrow(/fuse\.max_write_bytes/);
+  });
+});
