@@ -20,6 +20,7 @@ import { FsError, assert, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
 import { StorageCode } from '../../common/status-code.js';
+import { PublicState } from '../../mgmtd/protocol/index.js';
 import { formatChunkId, type ChunkId, type ChunkUpdateOp, type UpdateReply } from '../protocol/index.js';
 import type { RoutingView } from '../routing-view.js';
 import type { ChunkUpdate, ChunkVersionInfo } from '../store/chunk-store.js';
@@ -158,6 +159,10 @@ export class Replicator {
         committedVersion: committed?.version ?? 0,
         updateVersion: request.updateVersion,
         wholeChunk: isWholeChunkUpdate(request.op),
+        staleCopy:
+          committed !== undefined &&
+          committed.chainVersion < request.chainVersion &&
+          this.isSyncing(request.chainId, request.targetId),
       });
       if (decision === 'already-committed') return toReply(committed);
       if (decision === 'missing-base') {
@@ -166,6 +171,7 @@ export class Replicator {
           `chunk ${formatChunkId(request.chunkId)} is at version ${committed?.version ?? 0} on target ${step.target.targetId}; update ${request.updateVersion} needs version ${request.updateVersion - 1}`,
         );
       }
+      if (decision === 'replace-stale') await this.dropStaleCopy(step, request.chainVersion);
       const reply = await this.applyAndForward(step, {
         op: request.op,
         update,
@@ -182,6 +188,24 @@ export class Replicator {
     } finally {
       release();
     }
+  }
+
+  /** True when routing info shows `targetId` syncing in chain `chainId`. */
+  private isSyncing(chainId: number, targetId: number): boolean {
+    const member = this.options.routing
+      .chain(chainId)
+      ?.targets.find((candidate) => candidate.targetId === targetId);
+    return member?.publicState === PublicState.Syncing;
+  }
+
+  /** Removes a syncing target's stale copy, so a whole chunk numbered at or below it can follow. */
+  private async dropStaleCopy(step: Step, chainVersion: number): Promise<void> {
+    const { target, request } = step;
+    const committed = target.store.stat(request.chunkId)?.committed;
+    assert(committed !== undefined, 'a stale copy to drop exists');
+    const version = nextUpdateVersion(committed.version);
+    await target.store.prepare(request.chunkId, { kind: 'remove' }, { version, chainVersion });
+    await target.store.commit(request.chunkId, version);
   }
 
   /** Starts settling, every storageSettleIntervalMs, the chunks failed updates left pending. */

@@ -29,6 +29,21 @@ describe('chunk version rules', () => {
     expect(decideForwardedUpdate({ committedVersion: 2, updateVersion: 5, wholeChunk: true })).toBe('apply');
   });
 
+  it("lets a whole chunk replace a syncing target's stale copy whatever its version", () => {
+    expect(
+      decideForwardedUpdate({ committedVersion: 7, updateVersion: 5, wholeChunk: true, staleCopy: true }),
+    ).toBe('replace-stale');
+    expect(
+      decideForwardedUpdate({ committedVersion: 5, updateVersion: 5, wholeChunk: true, staleCopy: true }),
+    ).toBe('replace-stale');
+    expect(
+      decideForwardedUpdate({ committedVersion: 7, updateVersion: 5, wholeChunk: false, staleCopy: true }),
+    ).toBe('already-committed');
+    expect(
+      decideForwardedUpdate({ committedVersion: 2, updateVersion: 5, wholeChunk: true, staleCopy: true }),
+    ).toBe('apply');
+  });
+
   it('knows which updates do not depend on the old content', () => {
     expect(isWholeChunkUpdate({ kind: 'replace', length: 1, checksum: 0 })).toBe(true);
     expect(isWholeChunkUpdate({ kind: 'remove' })).toBe(true);

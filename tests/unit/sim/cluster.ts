@@ -1,0 +1,329 @@
+// One seeded schedule of the simulated cluster: mgmtd, three or four storage services with one
+// target each, chains of two or three, and three writers. A chaos phase crashes storage services
+// (at any step of whatever they are doing) and mgmtd, cuts links, loses and delays messages; then
+// the faults stop, everything restarts, and the cluster must heal. Checked throughout:
+//
+// - no target that answers reads as `serving` holds a chunk older than its last acknowledged write
+//   (its committed content is the acknowledged one, or that of a write still in flight or failed);
+//
+// and once healed:
+//
+// - every target of every chain is serving, nothing is pending, the replicas of each chain hold
+//   identical chunks (versions and contents), and each chunk holds its last acknowledged write
+//   (or a later write whose outcome its writer could not know);
+// - no handler hit a broken assertion, and no two replicas ever reported different bytes under one
+//   version.
+import { seededRandom, type Random } from '../../../src/common/random.js';
+import { SimWriter, absent } from './client-model.js';
+import { SimMgmtd, mgmtdId } from './mgmtd-model.js';
+import { SimNetwork, quietNetwork } from './network.js';
+import { SimScheduler } from './scheduler.js';
+import { SimStorageNode } from './storage-model.js';
+import { simTimings } from './timings.js';
+
+export interface ScheduleReport {
+  readonly seed: number;
+  readonly violations: string[];
+  readonly trace: string[];
+  readonly stats: {
+    storageNodes: number;
+    chains: number;
+    ackedWrites: number;
+    failedWrites: number;
+    crashes: number;
+    mgmtdCrashes: number;
+    partitions: number;
+    fenced: number;
+    recoveriesDone: number;
+    chunksSynced: number;
+    settled: number;
+    events: number;
+    healedAtMs: number;
+    messagesLost: number;
+  };
+}
+
+const writersCount = 3;
+const healLimitMs = 40_000;
+const violationsMax = 5;
+
+function between(random: Random, low: number, high: number): number {
+  return low + random.nextInt(Math.max(1, high - low));
+}
+
+/** Runs schedule `seed`; `trace` records its fault events for a replay. */
+export async function runSchedule(seed: number): Promise<ScheduleReport> {
+  const random = seededRandom(seed);
+  const faultRandom = seededRandom(seed ^ 0x5eed);
+  const scheduler = new SimScheduler();
+  const network = new SimNetwork(scheduler, seededRandom(seed ^ 0xbeef));
+  const trace: string[] = [];
+  const violations: string[] = [];
+  const note = (text: string): void => {
+    trace.push(`${String(scheduler.nowMs()).padStart(6)} ms  ${text}`);
+  };
+  const violate = (text: string): void => {
+    if (violations.length < violationsMax) violations.push(`${scheduler.nowMs()} ms: ${text}`);
+  };
+
+  const storageCount = 3 + random.nextInt(2);
+  const replicas = random.nextInt(3) === 0 ? 2 : 3;
+  const mgmtd = new SimMgmtd(scheduler, simTimings);
+  network.register(mgmtd);
+  mgmtd.start();
+
+  let healing = false;
+  let crashes = 0;
+  const restart = (node: SimStorageNode, delayMs: number): void => {
+    scheduler.setTimer(delayMs, () => {
+      if (node.alive) return;
+      note(`${node.id} restarts`);
+      node.start();
+    });
+  };
+  const storage: SimStorageNode[] = [];
+  for (let nodeId = 1; nodeId <= storageCount; nodeId++) {
+    const node = new SimStorageNode(nodeId, nodeId * 100 + 1, scheduler, network, simTimings, (fenced) => {
+      note(`${fenced.id} fenced itself and exits`);
+      restart(fenced, between(faultRandom, 50, 500));
+    });
+    network.register(node);
+    storage.push(node);
+    node.start();
+  }
+  await scheduler.runUntil(400);
+  mgmtd.createChainTable(replicas);
+  await scheduler.runUntil(900);
+  const chains = mgmtd.routing().chains;
+  if (
+    chains.length === 0 ||
+    !chains.every((chain) => chain.targets.every((t) => t.publicState === 'serving'))
+  ) {
+    violations.push('the cluster did not form its chains');
+  }
+
+  const writers = Array.from({ length: writersCount }, (_, index) => {
+    const chain = chains[index % Math.max(1, chains.length)];
+    const writer = new SimWriter(
+      index + 1,
+      chain?.chainId ?? 1,
+      `chunk-${index}`,
+      scheduler,
+      network,
+      seededRandom(seed * 7 + index),
+      simTimings,
+    );
+    network.register(writer);
+    return writer;
+  });
+  const writing = writers.map((writer) => writer.run());
+
+  // --- chaos ------------------------------------------------------------------------------
+  const chaosMs = between(faultRandom, 2_500, 6_000);
+  const startMs = scheduler.nowMs();
+  network.faults = {
+    lossRate: faultRandom.nextFloat() * 0.05,
+    delayMsMin: 1,
+    delayMsMax: between(faultRandom, 2, 15),
+    longDelayRate: faultRandom.nextFloat() * 0.03,
+    longDelayMsMax: 400,
+  };
+  let partitions = 0;
+  let mgmtdCrashes = 0;
+  const endpoints = [mgmtdId, ...storage.map((node) => node.id), ...writers.map((writer) => writer.id)];
+  for (
+    let atMs = between(faultRandom, 100, 1_200);
+    atMs < chaosMs;
+    atMs += between(faultRandom, 150, 1_400)
+  ) {
+    const node = storage[faultRandom.nextInt(storage.length)] as SimStorageNode;
+    const downMs = between(faultRandom, 30, 2_500);
+    scheduler.setTimer(atMs, () => {
+      if (!node.alive || healing) return;
+      crashes += 1;
+      note(`${node.id} crashes`);
+      node.crash();
+      restart(node, downMs);
+    });
+  }
+  if (faultRandom.nextInt(100) < 35) {
+    const atMs = between(faultRandom, 200, chaosMs);
+    const downMs = between(faultRandom, 100, 1_600);
+    scheduler.setTimer(atMs, () => {
+      if (healing) return;
+      mgmtdCrashes += 1;
+      note('mgmtd crashes');
+      mgmtd.crash();
+      scheduler.setTimer(downMs, () => {
+        if (mgmtd.alive) return;
+        note('mgmtd restarts');
+        mgmtd.start();
+      });
+    });
+  }
+  for (
+    let atMs = between(faultRandom, 100, 1_500);
+    atMs < chaosMs;
+    atMs += between(faultRandom, 200, 2_000)
+  ) {
+    const a = endpoints[faultRandom.nextInt(endpoints.length)] as string;
+    const b = endpoints[faultRandom.nextInt(endpoints.length)] as string;
+    if (a === b || (a.startsWith('c') && b.startsWith('c'))) continue;
+    const cutMs = between(faultRandom, 50, 1_500);
+    scheduler.setTimer(atMs, () => {
+      if (healing) return;
+      partitions += 1;
+      note(`link ${a}-${b} cut for ${cutMs} ms`);
+      network.setPartitioned(a, b, true);
+      scheduler.setTimer(cutMs, () => network.setPartitioned(a, b, false));
+    });
+  }
+
+  // Freshness of serving replicas, checked every few milliseconds throughout.
+  const checkFreshness = (): void => {
+    for (const node of storage) {
+      if (!node.serving() || node.viewedState() !== 'serving') continue;
+      for (const writer of writers) {
+        const chain = mgmtd.routing().chains.find((candidate) => candidate.chainId === writer.chainId);
+        if (!chain?.targets.some((target) => target.targetId === node.targetId)) continue;
+        if (node.store.pending.has(writer.chunk)) continue;
+        const content = node.store.committed.get(writer.chunk)?.content ?? absent;
+        const allowed = writer.allowed();
+        if (!allowed.has(content)) {
+          violate(
+            `${node.id} serves ${writer.chunk} = ${content}, but its writer allows only ${[...allowed].join(' | ')}`,
+          );
+        }
+      }
+    }
+  };
+  const freshnessTimer = (): void => {
+    scheduler.setTimer(7, () => {
+      checkFreshness();
+      freshnessTimer();
+    });
+  };
+  freshnessTimer();
+
+  await scheduler.runUntil(startMs + chaosMs, () => violations.length > 0);
+
+  // --- heal -------------------------------------------------------------------------------
+  healing = true;
+  note('faults stop; everything restarts');
+  network.faults = quietNetwork;
+  network.partitions.clear();
+  if (!mgmtd.alive) mgmtd.start();
+  for (const node of storage) if (!node.alive) restart(node, 1);
+  for (const writer of writers) writer.stopped = true;
+  let writersDone = false;
+  void Promise.all(writing).then(() => (writersDone = true));
+  let healed = false;
+  let healedAtMs = 0;
+  const checkHealed = (): void => {
+    scheduler.setTimer(50, () => {
+      healed = writersDone && isHealed(mgmtd, storage);
+      if (healed) healedAtMs = scheduler.nowMs() - startMs - chaosMs;
+      else checkHealed();
+    });
+  };
+  checkHealed();
+  await scheduler.runUntil(scheduler.nowMs() + healLimitMs, () => healed || violations.length > 0);
+
+  if (violations.length === 0 && !healed) {
+    violations.push(`the cluster did not heal within ${healLimitMs} ms: ${describeState(mgmtd, storage)}`);
+  }
+  if (violations.length === 0) checkConverged(mgmtd, storage, writers, violate);
+  for (const bug of network.bugs.slice(0, 3)) violations.push(`a handler failed: ${bug}`);
+  for (const node of storage) {
+    for (const disagreement of node.stats.disagreements.slice(0, 2))
+      violations.push(`replicas disagree: ${disagreement}`);
+  }
+  const sum = (pick: (node: SimStorageNode) => number) =>
+    storage.reduce((total, node) => total + pick(node), 0);
+  return {
+    seed,
+    violations,
+    trace,
+    stats: {
+      storageNodes: storageCount,
+      chains: chains.length,
+      ackedWrites: writers.reduce((total, writer) => total + writer.ackedWrites, 0),
+      failedWrites: writers.reduce((total, writer) => total + writer.failedWrites, 0),
+      crashes,
+      mgmtdCrashes,
+      partitions,
+      fenced: sum((node) => node.stats.fenced),
+      recoveriesDone: sum((node) => node.stats.recoveriesDone),
+      chunksSynced: sum((node) => node.stats.chunksSynced),
+      settled: sum((node) => node.stats.settled),
+      events: scheduler.eventsRun,
+      healedAtMs,
+      messagesLost: network.messagesLost,
+    },
+  };
+}
+
+function chainNodes(mgmtd: SimMgmtd, storage: readonly SimStorageNode[]) {
+  return mgmtd.routing().chains.map((chain) => ({
+    chain,
+    nodes: chain.targets.map((target) => storage.find((node) => node.targetId === target.targetId)),
+  }));
+}
+
+/** Every chain's targets serve (in mgmtd's and their own view), nothing is pending or recovering. */
+function isHealed(mgmtd: SimMgmtd, storage: readonly SimStorageNode[]): boolean {
+  if (!mgmtd.alive) return false;
+  for (const { chain, nodes } of chainNodes(mgmtd, storage)) {
+    if (!chain.targets.every((target) => target.publicState === 'serving')) return false;
+    for (const node of nodes) {
+      if (node === undefined || !node.serving() || node.viewedState() !== 'serving') return false;
+      if (node.store.pending.size > 0 || node.recoveriesRunning() > 0) return false;
+    }
+    const [first, ...rest] = nodes;
+    for (const other of rest) if (!sameChunks(first as SimStorageNode, other as SimStorageNode)) return false;
+  }
+  return true;
+}
+
+function sameChunks(a: SimStorageNode, b: SimStorageNode): boolean {
+  if (a.store.committed.size !== b.store.committed.size) return false;
+  for (const [chunk, version] of a.store.committed) {
+    const other = b.store.committed.get(chunk);
+    if (other?.version !== version.version || other.content !== version.content) return false;
+  }
+  return true;
+}
+
+function checkConverged(
+  mgmtd: SimMgmtd,
+  storage: readonly SimStorageNode[],
+  writers: readonly SimWriter[],
+  violate: (text: string) => void,
+): void {
+  for (const writer of writers) {
+    const chain = chainNodes(mgmtd, storage).find((entry) => entry.chain.chainId === writer.chainId);
+    for (const node of chain?.nodes ?? []) {
+      const content = node?.store.committed.get(writer.chunk)?.content ?? absent;
+      const allowed = writer.allowed();
+      if (!allowed.has(content)) {
+        violate(
+          `after healing ${node?.id} holds ${writer.chunk} = ${content}; allowed: ${[...allowed].join(' | ')}`,
+        );
+      }
+    }
+  }
+}
+
+function describeState(mgmtd: SimMgmtd, storage: readonly SimStorageNode[]): string {
+  const chains = mgmtd
+    .routing()
+    .chains.map(
+      (chain) =>
+        `chain ${chain.chainId} v${chain.chainVersion}: ${chain.targets.map((t) => `${t.targetId}(${t.publicState})`).join(' ')}`,
+    );
+  const nodes = storage.map(
+    (node) =>
+      `${node.id} alive=${node.alive} serving=${node.serving()} view=${node.viewedState() ?? '-'} local=${node.localState()} pending=${node.store.pending.size} recovering=${node.recoveriesRunning()} chunks=${[...node.store.committed].map(([chunk, version]) => `${chunk}@${version.version}:${version.content}`).join(',')}`,
+  );
+  return [...chains, ...nodes].join('; ');
+}
