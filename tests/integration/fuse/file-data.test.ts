@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FuseCluster } from '../helpers/fuse-cluster.js';
 import { fuseClusterSkipReason, startFuseCluster } from '../helpers/fuse-cluster.js';
-import { TestWorld } from '../helpers/processes.js';
+import { TestWorld, eventually } from '../helpers/processes.js';
 
 const skipReason = fuseClusterSkipReason('FUSE file data tests');
 const mib = 1024 * 1024;
@@ -45,7 +45,8 @@ describe.skipIf(skipReason !== undefined)('file data through the mount', () => {
 
   beforeAll(async () => {
     world = new TestWorld();
-    cluster = await startFuseCluster(world);
+    // Short length reports, so a test can see one arrive.
+    cluster = await startFuseCluster(world, { fuseSettings: 'length_report_interval_ms = 300' });
     big = join(cluster.mountPoint, 'big');
     reference = join(world.tempDir('3fs-reference-'), 'big');
   }, 90_000);
@@ -94,6 +95,45 @@ describe.skipIf(skipReason !== undefined)('file data through the mount', () => {
     const [mountedSha, referenceSha] = await Promise.all([sha256(big), sha256(reference)]);
     expect(mountedSha).toBe(referenceSha);
   }, 120_000);
+
+  it('cuts the old data on O_TRUNC and ftruncate, so extending again shows zeros', async () => {
+    const path = join(cluster!.mountPoint, 'retruncated');
+    await writeFile(path, randomBytes(3 * mib + 5));
+    await writeFile(path, 'short');
+    await truncate(path, 2 * mib);
+    const afterOpenTruncate = await readFile(path);
+    expect(afterOpenTruncate.subarray(0, 5).toString()).toBe('short');
+    expect(afterOpenTruncate.subarray(5).every((byte) => byte === 0)).toBe(true);
+    await writeFile(path, randomBytes(2 * mib));
+    const handle = await open(path, 'r+');
+    try {
+      await handle.truncate(mib + 1);
+      await handle.truncate(2 * mib);
+    } finally {
+      await handle.close();
+    }
+    expect((await readFile(path)).subarray(mib + 1).every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('reports the length of a file still open for writing to meta', async () => {
+    const path = join(cluster!.mountPoint, 'open-for-writing');
+    const handle = await open(path, 'w');
+    try {
+      await handle.write(randomBytes(3 * mib + 1), 0, 3 * mib + 1, 0);
+      // Another client sees the length once the daemon reported it, before any close or fsync.
+      const client = await cluster!.client();
+      await eventually(
+        async () => {
+          const inode = await client.stat('/open-for-writing');
+          return inode.type === 'file' && inode.length === BigInt(3 * mib + 1) ? true : undefined;
+        },
+        10_000,
+        'the length report',
+      );
+    } finally {
+      await handle.close();
+    }
+  });
 
   it('a read completes from the other replicas when a storage service is killed midway', async () => {
     const path = join(cluster!.mountPoint, 'survivor');

@@ -264,6 +264,18 @@ describe.skipIf(skipReason !== undefined)('the namespace through the mount', () 
     expect(Date.now() - started).toBeGreaterThan(200);
   });
 
+  it('reports the capacity of the storage targets through statfs', async () => {
+    const result = await python(
+      [
+        'import os, sys',
+        's = os.statvfs(sys.argv[1])',
+        'print(s.f_blocks > 0, s.f_bavail > 0, s.f_namemax)',
+      ].join('\n'),
+      [mnt],
+    );
+    expect(result.stdout).toBe('True True 255\n');
+  });
+
   it('answers each refusal with its errno', async () => {
     const base = join(mnt, 'errors');
     await mkdir(join(base, 'full'), { recursive: true });
