@@ -84,6 +84,7 @@ await runService({
       logger,
       address,
       rootLayout,
+      rpcClient,
     });
     await server.start();
     logger.info({ listen: bound, address, nodeId: config.node.id }, 'meta listening');

@@ -6,6 +6,7 @@
  *   [kv]       the metadata engine shared with mgmtd and the other meta services
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
  *   [meta]     root_squash, squash_uid, squash_gid, inode_id_batch
+ *   [meta.gc]  enabled, interval_ms, concurrency (the worker deleting removed and truncated chunks)
  *   [log]      level
  */
 import { z } from 'zod';
@@ -29,6 +30,16 @@ export const metaSectionSchema = z.strictObject({
   squash_gid: id32.default(nobodyId),
   /** Inode ids reserved per transaction on the shared counter. */
   inode_id_batch: z.number().int().min(1).max(1_000_000).default(limits.metaInodeIdBatch),
+  /** The GC worker: deletes the chunks of removed files and cuts those of truncated files. */
+  gc: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Time between passes over the GC queue and the pending truncations. */
+      interval_ms: z.number().int().min(10).max(3_600_000).default(limits.metaGcIntervalMsDefault),
+      /** Queue entries this service works on at once. */
+      concurrency: z.number().int().min(1).max(256).default(limits.metaGcConcurrencyDefault),
+    })
+    .prefault({}),
 });
 
 export const metaConfigSchema = z.strictObject({

@@ -1,7 +1,8 @@
 /**
  * A running meta service: the operations (MetaService) served over RPC, registration with mgmtd
- * and heartbeats as a node of type "meta", and routing info (chain tables for new files' layouts,
- * storage capacity for statfs) kept fresh by the heartbeat loop.
+ * and heartbeats as a node of type "meta", routing info (chain tables for new files' layouts,
+ * storage capacity for statfs) kept fresh by the heartbeat loop, and the GC worker that deletes
+ * the chunks of removed and truncated files from storage (gc/).
  */
 import { hostname } from 'node:os';
 import { HeartbeatLoop, type MgmtdClient } from '../client/index.js';
@@ -10,9 +11,10 @@ import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import type { KvEngine } from '../kv/index.js';
 import type { RoutingInfo } from '../mgmtd/protocol/index.js';
-import type { RpcServer } from '../rpc/index.js';
+import type { RpcClient, RpcServer } from '../rpc/index.js';
 import type { ChainTableView } from './chain-picker.js';
 import type { MetaConfig } from './config.js';
+import { GcWorker } from './gc/gc-worker.js';
 import { MetaService } from './meta-service.js';
 import type { DirectoryLayout } from './protocol/index.js';
 
@@ -28,11 +30,14 @@ export interface MetaServerOptions {
   address: string;
   /** The root directory's layout if this service creates it (from the cluster record). */
   rootLayout: DirectoryLayout;
+  /** Calls to storage by the GC worker; no GC worker runs without it. */
+  rpcClient?: RpcClient;
 }
 
 export class MetaServer {
   readonly service: MetaService;
   private readonly heartbeat: HeartbeatLoop;
+  private readonly gc: GcWorker | undefined;
   private refreshing: Promise<void> | undefined;
 
   constructor(private readonly options: MetaServerOptions) {
@@ -67,17 +72,33 @@ export class MetaServer {
       },
       intervalMs: config.mgmtd.heartbeat_interval_ms,
     });
+    const gc = config.meta.gc;
+    this.gc =
+      gc.enabled && options.rpcClient !== undefined
+        ? new GcWorker({
+            kv: options.kv,
+            rpc: options.rpcClient,
+            mgmtd,
+            clock: options.clock,
+            logger,
+            nodeId: config.node.id,
+            intervalMs: gc.interval_ms,
+            concurrency: gc.concurrency,
+          })
+        : undefined;
   }
 
-  /** Creates the root directory if needed, serves the methods and starts heartbeats. */
+  /** Creates the root directory if needed, serves the methods, starts heartbeats and the GC worker. */
   async start(): Promise<void> {
     await this.service.ensureRoot(this.options.rootLayout);
     this.service.register(this.options.rpcServer);
     this.heartbeat.start();
+    this.gc?.start();
   }
 
-  /** Stops heartbeats (the RPC server and the KV are closed by their owner). */
+  /** Stops the GC worker and heartbeats (the RPC server and the KV are closed by their owner). */
   async stop(): Promise<void> {
+    await this.gc?.stop();
     await this.heartbeat.stop();
   }
 

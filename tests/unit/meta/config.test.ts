@@ -28,9 +28,19 @@ describe('the meta configuration', () => {
       squash_uid: 65534,
       squash_gid: 65534,
       inode_id_batch: 256,
+      gc: { enabled: true, interval_ms: 5_000, concurrency: 4 },
     });
     expect(config.log.level).toBe('info');
     expect(config.mgmtd.heartbeat_interval_ms).toBe(1000);
+  });
+
+  it('reads the GC worker settings', () => {
+    const config = parseConfig(
+      metaConfigSchema,
+      `${base}[meta.gc]\ninterval_ms = 250\nconcurrency = 2\n`,
+      'meta.toml',
+    );
+    expect(config.meta.gc).toEqual({ enabled: true, interval_ms: 250, concurrency: 2 });
   });
 
   it('reads root squash settings', () => {
@@ -49,6 +59,9 @@ describe('the meta configuration', () => {
     expect(() => parseConfig(metaConfigSchema, `${base}[meta]\ninode_id_batch = 0\n`, 'meta.toml')).toThrow(
       FsError,
     );
+    expect(() =>
+      parseConfig(metaConfigSchema, `${base}[meta.gc]\ninterval_ms = 1\nconcurency = 2\n`, 'meta.toml'),
+    ).toThrow(/meta\.gc\.interval_ms[\s\S]*meta\.gc\.concurency: unknown key/);
     expect(() => parseConfig(metaConfigSchema, base.replace(/\[mgmtd\][^[]*/, ''), 'meta.toml')).toThrow(
       /mgmtd/,
     );

@@ -1,0 +1,330 @@
+/**
+ * The meta service's GC worker (DESIGN §6): deletes from storage the chunks of removed files (GCQU)
+ * and cuts the chunks of truncated files (TRNC). Every `intervalMs` it walks both queues, claims
+ * the entries no other meta service works on (gc-claims.ts), and works on up to `concurrency` of
+ * them at once. A record is deleted only after storage confirmed the work, in a transaction that
+ * checks the claim is still this service's and the record unchanged; a failure leaves the record
+ * for a later round (or another service), so the queues survive restarts and crashes.
+ *
+ * Safety: chunks of a file are removed only while its inode does not exist (gc-plan.ts); chunks are
+ * cut only while the file has no write sessions and is unchanged from when the cut was planned,
+ * and each cut is conditional on the chunk version the worker saw, so a write that lands after the
+ * truncate is never cut (truncate versions and mtimes tell whether the file changed since).
+ */
+import type { MgmtdClient } from '../../client/index.js';
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import { describeError } from '../../common/errors.js';
+import { limits } from '../../common/limits.js';
+import type { Logger } from '../../common/logger.js';
+import type { KvEngine } from '../../kv/index.js';
+import type { RpcClient } from '../../rpc/index.js';
+import type { GcEntry, InodeId, PendingTruncation } from '../protocol/index.js';
+import { keys } from '../store/keys.js';
+import { MetaReader } from '../store/meta-store.js';
+import { releaseClaim, holdsClaim, tryClaim, type GcQueueKind } from './gc-claims.js';
+import { chunkIndexRange, planChunkCut, planTruncation, sameFileState } from './gc-plan.js';
+import { StorageChunks, type FileChunk } from './storage-chunks.js';
+
+export interface GcWorkerOptions {
+  readonly kv: KvEngine;
+  readonly rpc: RpcClient;
+  readonly mgmtd: MgmtdClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** This meta service's node id: the owner of its claims. */
+  readonly nodeId: number;
+  readonly intervalMs: number;
+  readonly concurrency: number;
+  /** How long a claim lasts (limits.metaGcClaimMs by default). */
+  readonly claimMs?: number;
+}
+
+/** What one pass did (tests and logs). */
+export interface GcPassReport {
+  filesCollected: number;
+  chunksRemoved: number;
+  truncationsDone: number;
+  chunksCut: number;
+  deferred: number;
+  failed: number;
+}
+
+type Outcome = 'done' | 'deferred' | 'failed';
+
+/** One of the two queues, and how to read a page of it. */
+interface QueueReader<T> {
+  readonly kind: GcQueueKind;
+  readonly list: (reader: MetaReader, after: InodeId | undefined) => Promise<T[]>;
+}
+
+/** Entries listed per claim transaction. */
+const claimPageEntries = 64;
+
+export class GcWorker {
+  private readonly logger: Logger;
+  private readonly storage: StorageChunks;
+  private readonly claimMs: number;
+  private timer: TimerHandle | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: GcWorkerOptions) {
+    this.logger = options.logger.child({ component: 'gc' });
+    this.claimMs = options.claimMs ?? limits.metaGcClaimMs;
+    this.storage = new StorageChunks({
+      rpc: options.rpc,
+      mgmtd: options.mgmtd,
+      clock: options.clock,
+      timeoutMs: limits.metaGcChunkOpTimeoutMs,
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  /** Stops scheduling passes and waits for the one running; claims it held expire on their own. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.running.catch(() => undefined);
+  }
+
+  /** One pass over both queues. */
+  async runOnce(): Promise<GcPassReport> {
+    const report: GcPassReport = {
+      filesCollected: 0,
+      chunksRemoved: 0,
+      truncationsDone: 0,
+      chunksCut: 0,
+      deferred: 0,
+      failed: 0,
+    };
+    await this.walk<GcEntry>(
+      { kind: 'file', list: (reader, after) => reader.gcEntries(after, claimPageEntries) },
+      (entry) => this.collectFile(entry, report),
+      report,
+    );
+    await this.walk<PendingTruncation>(
+      { kind: 'truncation', list: (reader, after) => reader.truncations(after, claimPageEntries) },
+      (entry) => this.truncate(entry, report),
+      report,
+    );
+    return report;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.options.clock.setTimer(this.options.intervalMs, () => {
+      const pass = this.runOnce().then(
+        (report) => {
+          if (report.filesCollected + report.truncationsDone + report.failed > 0)
+            this.logger.info(report, 'GC pass');
+        },
+        (error: unknown) => this.logger.warn({ err: error }, `GC pass failed: ${describeError(error)}`),
+      );
+      this.running = pass;
+      void pass.finally(() => this.schedule());
+    });
+  }
+
+  /** Claims the queue's entries page by page and works on them, `concurrency` at a time. */
+  private async walk<T extends { ino: InodeId }>(
+    queue: QueueReader<T>,
+    work: (entry: T) => Promise<Outcome>,
+    report: GcPassReport,
+  ): Promise<void> {
+    const { kind } = queue;
+    let after: InodeId | undefined;
+    for (;;) {
+      if (this.stopped) return;
+      const page = await this.claimPage(queue, after);
+      await runBounded(page.claimed, this.options.concurrency, async (entry) => {
+        let outcome: Outcome;
+        try {
+          outcome = await work(entry);
+        } catch (error) {
+          this.logger.warn(
+            { err: error, kind, ino: entry.ino },
+            `GC work failed; retried later: ${describeError(error)}`,
+          );
+          outcome = 'failed';
+        }
+        if (outcome === 'deferred') report.deferred += 1;
+        if (outcome === 'failed') report.failed += 1;
+        await this.options.kv
+          .transact((tx) => releaseClaim(tx, { kind, ino: entry.ino, owner: this.options.nodeId }))
+          .catch((error: unknown) =>
+            this.logger.warn({ err: error }, 'cannot release a GC claim; it expires'),
+          );
+      });
+      if (page.next === undefined) return;
+      after = page.next;
+    }
+  }
+
+  /** Lists one page of the queue after `after` and claims what nobody else works on. */
+  private claimPage<T extends { ino: InodeId }>(
+    queue: QueueReader<T>,
+    after: InodeId | undefined,
+  ): Promise<{ claimed: T[]; next: InodeId | undefined }> {
+    return this.options.kv.transact(async (tx) => {
+      const entries = await queue.list(new MetaReader(tx), after);
+      const claimed: T[] = [];
+      const nowMs = this.options.clock.nowMs();
+      const owner = this.options.nodeId;
+      for (const entry of entries) {
+        const claim = { kind: queue.kind, ino: entry.ino, owner, nowMs, claimMs: this.claimMs };
+        if (await tryClaim(tx, claim)) claimed.push(entry);
+      }
+      const last = entries[entries.length - 1];
+      return {
+        claimed,
+        next: entries.length < claimPageEntries || last === undefined ? undefined : last.ino,
+      };
+    });
+  }
+
+  // --- removed files --------------------------------------------------------------------
+
+  private async collectFile(entry: GcEntry, report: GcPassReport): Promise<Outcome> {
+    const live = await this.options.kv.read(
+      async (tx) => (await new MetaReader(tx).inode(entry.ino)) !== undefined,
+    );
+    if (live) {
+      this.logger.error(
+        { ino: entry.ino },
+        'a GC queue entry names an inode that exists; its chunks are left alone (run the invariant checker)',
+      );
+      return 'failed';
+    }
+    const chunkSizeBytes = entry.layout.chunkSizeBytes;
+    const all = { begin: 0, end: 0x1_0000_0000 };
+    let removed = 0;
+    for (const chainId of new Set(entry.layout.chains)) {
+      const chunks = await this.storage.list(chainId, entry.ino, all);
+      await runBounded(chunks, limits.metaGcChunkOpsConcurrency, async (chunk) => {
+        await this.storage.update({
+          chainId,
+          chunkId: { inode: entry.ino, index: chunk.index },
+          chunkSizeBytes,
+          op: { kind: 'remove' },
+        });
+        removed += 1;
+      });
+      // Confirmed: nothing of the file is left on the chain's serving targets.
+      const left = await this.storage.list(chainId, entry.ino, all);
+      if (left.length > 0)
+        throw new Error(`${left.length} chunk(s) of inode ${entry.ino} reappeared on chain ${chainId}`);
+    }
+    const recorded = await this.options.kv.transact(async (tx) => {
+      if (!(await holdsClaim(tx, { kind: 'file', ino: entry.ino, owner: this.options.nodeId }))) return false;
+      tx.clear(keys.gc(entry.ino));
+      return true;
+    });
+    if (!recorded) return 'failed';
+    report.filesCollected += 1;
+    report.chunksRemoved += removed;
+    return 'done';
+  }
+
+  // --- truncated files ------------------------------------------------------------------
+
+  private async truncate(entry: PendingTruncation, report: GcPassReport): Promise<Outcome> {
+    const decided = await this.options.kv.read(async (tx) => {
+      const reader = new MetaReader(tx);
+      const record = await reader.truncation(entry.ino);
+      const inode = await reader.inode(entry.ino);
+      const writeSessions = (await reader.sessions(entry.ino, 1)).length;
+      return {
+        record,
+        plan: record === undefined ? undefined : planTruncation({ record, inode, writeSessions }),
+      };
+    });
+    const { record, plan } = decided;
+    if (record === undefined || plan === undefined) return 'done';
+    if (plan.action === 'defer') return 'deferred';
+    if (plan.action === 'drop') return (await this.finishTruncation(record)) ? 'done' : 'failed';
+    const { chunkSizeBytes } = record.layout;
+    const range = chunkIndexRange({ fromBytes: plan.fromBytes, toBytes: plan.toBytes, chunkSizeBytes });
+    const found: Array<{ chainId: number; chunk: FileChunk }> = [];
+    for (const chainId of new Set(record.layout.chains)) {
+      for (const chunk of await this.storage.list(chainId, record.ino, range)) found.push({ chainId, chunk });
+    }
+    // The versions above were read after the file was seen unchanged and without writers; if that
+    // still holds, any write from now on changes a version and its chunk is left alone.
+    const stillValid = await this.options.kv.read(async (tx) => {
+      const reader = new MetaReader(tx);
+      const current = await reader.truncation(record.ino);
+      return (
+        current?.truncateVersion === record.truncateVersion &&
+        sameFileState(plan.file, await reader.inode(record.ino)) &&
+        (await reader.sessions(record.ino, 1)).length === 0
+      );
+    });
+    if (!stillValid) return 'deferred';
+    let cut = 0;
+    await runBounded(found, limits.metaGcChunkOpsConcurrency, async ({ chainId, chunk }) => {
+      const op = planChunkCut({
+        index: chunk.index,
+        length: chunk.length,
+        chunkSizeBytes,
+        cutFromBytes: plan.fromBytes,
+      });
+      if (op === undefined) return;
+      const result = await this.storage.update({
+        chainId,
+        chunkId: { inode: record.ino, index: chunk.index },
+        chunkSizeBytes,
+        op,
+        expectedVersion: chunk.version,
+      });
+      if (result === 'done') cut += 1;
+    });
+    if (!(await this.finishTruncation(record))) return 'failed';
+    report.truncationsDone += 1;
+    report.chunksCut += cut;
+    return 'done';
+  }
+
+  /** Deletes the truncation record if it is still the one worked on and the claim still ours. */
+  private finishTruncation(record: PendingTruncation): Promise<boolean> {
+    return this.options.kv.transact(async (tx) => {
+      if (!(await holdsClaim(tx, { kind: 'truncation', ino: record.ino, owner: this.options.nodeId })))
+        return false;
+      const current = await new MetaReader(tx).truncation(record.ino);
+      if (current === undefined) return true;
+      if (
+        current.truncateVersion !== record.truncateVersion ||
+        current.requestedAtNs !== record.requestedAtNs
+      ) {
+        return false;
+      }
+      tx.clear(keys.truncation(record.ino));
+      return true;
+    });
+  }
+}
+
+/** Runs `work` on every item, at most `concurrency` at once; the first failure is thrown at the end. */
+async function runBounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
