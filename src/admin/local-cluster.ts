@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MgmtdClient } from '../client/index.js';
+import { FsClient, MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
 import { readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
@@ -146,6 +146,7 @@ async function start(
     'the meta service and a serving head in every chain',
     aborted,
   );
+  if (layout.fresh) await giveRootDirectory(layout);
   if (mount === undefined) return;
   started.fuse = services.start('fuse', 'hf3fs_fuse_main', [
     '--config',
@@ -160,6 +161,27 @@ async function start(
     aborted,
     mountMsMax,
   );
+}
+
+/**
+ * A new file system's root directory belongs to root; a user who runs the local cluster gets it,
+ * so the file system is theirs to use (as a fresh disk's is after mkfs and chown).
+ */
+async function giveRootDirectory(layout: LocalLayout): Promise<void> {
+  const uid = process.geteuid?.() ?? 0;
+  const gid = process.getegid?.() ?? 0;
+  if (uid === 0) return;
+  const client = await FsClient.connect({
+    mgmtdAddresses: [layout.mgmtd.address],
+    clusterSecret: readSecretFile(layout.secretFile),
+    credentials: { uid: 0, gid: 0, groups: [] },
+    tuning: { routingRefreshMs: undefined },
+  });
+  try {
+    await client.chown('/', uid, gid);
+  } finally {
+    await client.close();
+  }
 }
 
 /** Creates the chain table on the first run, once every storage target has registered. */
