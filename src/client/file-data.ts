@@ -91,10 +91,15 @@ export class FileDataIo {
       const found = await this.options.limiter.run(() =>
         this.options.chunks.queryLastChunk({ chainId, inode: file.ino, beginIndex }),
       );
-      if (found.last === null) return;
+      const last = found.last;
+      if (last === null) return;
       const indexes: number[] = [];
-      for (let index = beginIndex; index <= found.last.index; index++) {
+      for (let index = beginIndex; index <= last.index; index++) {
         if (file.placement.chainOf(BigInt(index)) === chainId) indexes.push(index);
+      }
+      // The new end's chunk is the chain's last and no longer than what stays: nothing to cut.
+      if (plan.boundary !== undefined && last.index === plan.boundary.chunkIndex) {
+        if (last.length <= plan.boundary.keepBytes) return;
       }
       await forEachLimited(indexes, this.options.requestConcurrency, async (index) => {
         const target = {

@@ -1,0 +1,90 @@
+// Proves file data over chunks: a range read assembles its chunks and reads holes and short chunks as zeros up to the file's length, and a truncate cuts exactly the chunks past the new end on every chain.
+import { describe, expect, it } from 'vitest';
+import type { ChunkClient } from '../../../src/client/chunk-client.js';
+import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
+import { Limiter } from '../../../src/client/limiter.js';
+import type { ChunkId } from '../../../src/storage/protocol/index.js';
+
+const chunkSize = 4096;
+const layout = {
+  chainTableId: 1,
+  chainTableVersion: 1,
+  chunkSizeBytes: chunkSize,
+  stripeSize: 2,
+  chains: [1, 2],
+  seed: 9,
+};
+const file = fileRef(42n, layout);
+
+/** Chunks by index; `updates` records truncates and removes. */
+function fakeChunks(chunks: Map<number, Buffer>) {
+  const updates: string[] = [];
+  const client = {
+    async read(request: { chainId: number; chunkId: ChunkId; offset: number; length: number }) {
+      expect(request.chainId).toBe(file.placement.chainOf(BigInt(request.chunkId.index)));
+      const data = chunks.get(request.chunkId.index) ?? Buffer.alloc(0);
+      return data.subarray(request.offset, request.offset + request.length);
+    },
+    async queryLastChunk(request: { chainId: number; beginIndex: number }) {
+      const indexes = [...chunks.keys()]
+        .filter(
+          (index) => index >= request.beginIndex && file.placement.chainOf(BigInt(index)) === request.chainId,
+        )
+        .sort((a, b) => a - b);
+      const index = indexes[indexes.length - 1];
+      return {
+        last: index === undefined ? null : { index, version: 1, length: chunks.get(index)!.length },
+        chunkCount: indexes.length,
+        totalBytes: 0,
+        uncommittedCount: 0,
+      };
+    },
+    async truncate(target: { chunkId: ChunkId; length: number }) {
+      updates.push(`truncate ${target.chunkId.index} ${target.length}`);
+    },
+    async remove(target: { chunkId: ChunkId }) {
+      updates.push(`remove ${target.chunkId.index}`);
+    },
+  };
+  const io = new FileDataIo({
+    chunks: client as unknown as ChunkClient,
+    limiter: new Limiter(4),
+    requestConcurrency: 2,
+  });
+  return { io, updates };
+}
+
+describe('FileDataIo', () => {
+  it('reads across chunks, with holes and short chunks as zeros, cut at the file length', async () => {
+    const chunks = new Map([
+      [0, Buffer.alloc(chunkSize, 1)],
+      [2, Buffer.alloc(100, 3)],
+    ]);
+    const { io } = fakeChunks(chunks);
+    const data = await io.read(file, 4000n, 10_000, BigInt(3 * chunkSize));
+    expect(data.length).toBe(3 * chunkSize - 4000);
+    expect(data.subarray(0, 96).every((byte) => byte === 1)).toBe(true);
+    expect(data.subarray(96, 96 + chunkSize).every((byte) => byte === 0)).toBe(true);
+    expect(data.subarray(96 + chunkSize, 96 + chunkSize + 100).every((byte) => byte === 3)).toBe(true);
+    expect(data.subarray(96 + chunkSize + 100).every((byte) => byte === 0)).toBe(true);
+    expect((await io.read(file, BigInt(3 * chunkSize), 10, BigInt(3 * chunkSize))).length).toBe(0);
+  });
+
+  it('cuts the chunk holding the new end and removes every later chunk on both chains', async () => {
+    const chunks = new Map([0, 1, 2, 3, 5].map((index) => [index, Buffer.alloc(chunkSize)]));
+    const { io, updates } = fakeChunks(chunks);
+    await io.cut(file, BigInt(chunkSize + 10));
+    // Chunk 4 does not exist; it is removed only when its chain holds a later one (harmless either way).
+    const expected = ['remove 2', 'remove 3', 'remove 5', 'truncate 1 10'];
+    if (file.placement.chainOf(4n) === file.placement.chainOf(5n)) expected.push('remove 4');
+    expect(updates.sort()).toEqual(expected.sort());
+  });
+
+  it('leaves storage alone when a truncate only extends the file', async () => {
+    const chunks = new Map([[0, Buffer.alloc(100)]]);
+    const { io, updates } = fakeChunks(chunks);
+    await io.cut(file, 1000n);
+    await io.cut(file, BigInt(5 * chunkSize));
+    expect(updates).toEqual([]);
+  });
+});
