@@ -10,6 +10,11 @@ import { fuseClusterSkipReason, startFuseCluster } from '../helpers/fuse-cluster
 import { TestWorld } from '../helpers/processes.js';
 
 const skipReason = fuseClusterSkipReason('FUSE namespace tests');
+if (skipReason === undefined && !isRoot) {
+  console.warn('skipping the FUSE tests that need root (other users, chown): not running as root');
+}
+/** Tests that act as other users or give files away need root. */
+const asRoot = isRoot ? it : it.skip;
 
 /** Runs Python operations and prints "ok" or the errno name of each, one per line. */
 const errnoProbe = [
@@ -148,43 +153,46 @@ describe.skipIf(skipReason !== undefined)('the namespace through the mount', () 
     ).toEqual(['ENOTEMPTY', 'EINVAL', 'EISDIR', 'ENOTDIR', 'ENOENT', 'ok']);
   });
 
-  it('shows every name of a hard-linked file with the same inode, nlink, mode, owner and times', async () => {
-    const base = join(mnt, 'links');
-    await mkdir(base);
-    await writeFile(join(base, 'a'), 'data');
-    const same = async (names: string[]) => {
-      const stats = await Promise.all(names.map((name) => stat(join(base, name))));
-      const shape = (entry: (typeof stats)[number]) =>
-        [
-          entry.ino,
-          entry.nlink,
-          entry.mode,
-          entry.uid,
-          entry.gid,
-          entry.mtimeMs,
-          entry.ctimeMs,
-          entry.size,
-        ].join();
-      for (const entry of stats) expect(shape(entry)).toBe(shape(stats[0]!));
-      return stats[0]!;
-    };
-    expect((await sh(`cd "${base}" && ln a b && ln b c`)).code).toBe(0);
-    expect((await same(['a', 'b', 'c'])).nlink).toBe(3);
-    await sh(`cd "${base}" && chmod 640 b`);
-    expect((await same(['a', 'b', 'c'])).mode & 0o7777).toBe(0o640);
-    await sh(`cd "${base}" && chown ${nobody.uid}:${nobody.gid} c`);
-    expect((await same(['a', 'b', 'c'])).uid).toBe(nobody.uid);
-    await sh(`cd "${base}" && touch -d '2010-01-01 00:00:00' a`);
-    expect((await same(['a', 'b', 'c'])).mtimeMs).toBe(Date.parse('2010-01-01T00:00:00Z'));
-    await sh(`cd "${base}" && mv a renamed`);
-    await same(['renamed', 'b', 'c']);
-    await sh(`cd "${base}" && rm c && echo more >> b`);
-    const after = await same(['renamed', 'b']);
-    expect(after.nlink).toBe(2);
-    expect(await readFile(join(base, 'renamed'), 'utf8')).toBe('datamore\n');
-  });
+  asRoot(
+    'shows every name of a hard-linked file with the same inode, nlink, mode, owner and times',
+    async () => {
+      const base = join(mnt, 'links');
+      await mkdir(base);
+      await writeFile(join(base, 'a'), 'data');
+      const same = async (names: string[]) => {
+        const stats = await Promise.all(names.map((name) => stat(join(base, name))));
+        const shape = (entry: (typeof stats)[number]) =>
+          [
+            entry.ino,
+            entry.nlink,
+            entry.mode,
+            entry.uid,
+            entry.gid,
+            entry.mtimeMs,
+            entry.ctimeMs,
+            entry.size,
+          ].join();
+        for (const entry of stats) expect(shape(entry)).toBe(shape(stats[0]!));
+        return stats[0]!;
+      };
+      expect((await sh(`cd "${base}" && ln a b && ln b c`)).code).toBe(0);
+      expect((await same(['a', 'b', 'c'])).nlink).toBe(3);
+      await sh(`cd "${base}" && chmod 640 b`);
+      expect((await same(['a', 'b', 'c'])).mode & 0o7777).toBe(0o640);
+      await sh(`cd "${base}" && chown ${nobody.uid}:${nobody.gid} c`);
+      expect((await same(['a', 'b', 'c'])).uid).toBe(nobody.uid);
+      await sh(`cd "${base}" && touch -d '2010-01-01 00:00:00' a`);
+      expect((await same(['a', 'b', 'c'])).mtimeMs).toBe(Date.parse('2010-01-01T00:00:00Z'));
+      await sh(`cd "${base}" && mv a renamed`);
+      await same(['renamed', 'b', 'c']);
+      await sh(`cd "${base}" && rm c && echo more >> b`);
+      const after = await same(['renamed', 'b']);
+      expect(after.nlink).toBe(2);
+      expect(await readFile(join(base, 'renamed'), 'utf8')).toBe('datamore\n');
+    },
+  );
 
-  it('keeps symlinks, modes, owners and times', async () => {
+  asRoot('keeps symlinks, modes, owners and times', async () => {
     const base = join(mnt, 'attrs');
     await mkdir(base);
     const script = await sh(
@@ -312,7 +320,7 @@ describe.skipIf(skipReason !== undefined)('the namespace through the mount', () 
     ]);
   });
 
-  it('checks permissions for a user other than root, as the kernel and meta both say', async () => {
+  asRoot('checks permissions for a user other than root, as the kernel and meta both say', async () => {
     const base = join(mnt, 'perm');
     await mkdir(join(base, 'open'), { recursive: true, mode: 0o777 });
     await sh(

@@ -3,7 +3,7 @@
 // table, and hf3fs_fuse_main on a fresh mount point that every user can reach. `stop` always
 // unmounts before anything is killed or removed, so a failing test never leaves a mount behind.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FsClient } from '../../../src/client/index.js';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -22,6 +22,19 @@ export function fuseClusterSkipReason(what: string): string | undefined {
     reason = 'not root and fusermount3 is missing (install fuse3)';
   if (reason !== undefined) console.warn(`skipping ${what}: ${reason}`);
   return reason;
+}
+
+/** True when root runs the tests: other users, chown and allow_other are available then. */
+export const isRoot = process.geteuid?.() === 0;
+
+/** Whether this user may mount with allow_other (root, or user_allow_other in /etc/fuse.conf). */
+function mayAllowOther(): boolean {
+  if (isRoot) return true;
+  try {
+    return /^\s*user_allow_other\s*$/m.test(readFileSync('/etc/fuse.conf', 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 export interface FuseClusterOptions {
@@ -83,6 +96,7 @@ heartbeat_interval_ms = ${storageTimings.heartbeatIntervalMs}
 
 [fuse]
 mount_point = "${this.mountPoint}"
+allow_other = ${mayAllowOther()}
 ${settings}
 `,
     );
