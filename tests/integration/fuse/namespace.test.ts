@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nobody, python, run, sh, waitFor } from '../fuse-binding/harness.js';
 import type { FuseCluster } from '../helpers/fuse-cluster.js';
-import { fuseClusterSkipReason, startFuseCluster } from '../helpers/fuse-cluster.js';
+import { fuseClusterSkipReason, isRoot, startFuseCluster } from '../helpers/fuse-cluster.js';
 import { TestWorld } from '../helpers/processes.js';
 
 const skipReason = fuseClusterSkipReason('FUSE namespace tests');
