@@ -4,7 +4,9 @@
 // serving while they still write, and then every replica of every chain holds identical chunks
 // (metadata and bytes) and every acknowledged write its exact content. Then a storage service cut
 // off from mgmtd (mgmtd stopped with SIGSTOP) stops serving and exits within the fencing time.
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recoveryProgressCommand } from '../../../src/admin/commands/recovery-progress.js';
 import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { PublicState } from '../../../src/mgmtd/index.js';
@@ -126,6 +128,24 @@ describe('a storage service killed while writing heals without losing an acknowl
     const seen = new Map<number, Set<PublicState>>(victim.targetIds.map((targetId) => [targetId, new Set()]));
     const restarted = await cluster.startStorage(victimNodeId);
     victimDown = false;
+    // The operator's view meanwhile: admin recovery-progress, watching until every target serves.
+    let progressLines = '';
+    let summary = '';
+    const watched = recoveryProgressCommand({
+      mgmtd: cluster.newMgmtdClient(),
+      rpc: cluster.rpc,
+      output: { json: false, write: (text) => (summary += text) },
+      timeoutMs: 2_000,
+      watch: true,
+      intervalMs: 100,
+      watchLimitMs: 45_000,
+      stream: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          progressLines += chunk.toString();
+          done();
+        },
+      }),
+    });
     const healed = await eventually(
       async () => {
         const info = await cluster.mgmtdClient.refreshRoutingInfo();
@@ -138,6 +158,14 @@ describe('a storage service killed while writing heals without losing an acknowl
       45_000,
       'every target serving again',
     );
+    const finalReport = await watched;
+    expect(finalReport.done).toBe(true);
+    expect(summary).toMatch(/no target is recovering/);
+    for (const targetId of restarted.targetIds) {
+      expect(progressLines).toMatch(
+        new RegExp(`target\\(s\\) [0-9, ]*${targetId}|target ${targetId} \\(chain`),
+      );
+    }
     for (const [targetId, states] of seen) {
       // Polled, a short state may be missed; but a returning target is never made serving straight from offline.
       expect(
