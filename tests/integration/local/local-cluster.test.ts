@@ -1,7 +1,7 @@
 // Proves that `3fs local --mount` brings up a whole cluster and mounts it, stops everything cleanly on SIGINT (unmounted, no process left), and that a second run on the same data directory finds the files written before.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -127,6 +127,19 @@ describe.skipIf(skipReason !== undefined)('3fs local --mount', () => {
     expect(stat.stdout).toMatch(
       /chain 1 v\d+: 1[123]01\(serving\) -> 1[123]01\(serving\) -> 1[123]01\(serving\)/,
     );
+    // A directory with small chunks: new files in it are cut into 64 KiB chunks.
+    await mkdir(join(mount, 'small-chunks'));
+    const layout = await world.runBinary('admin', [
+      ...admin,
+      'set-layout',
+      '/small-chunks',
+      '--chunk-size',
+      '65536',
+    ]);
+    expect(layout.stdout).toContain('chunk 64.0 KiB');
+    await writeFile(join(mount, 'small-chunks/blob'), blob);
+    const smallStat = await world.runBinary('admin', [...admin, 'stat', '/small-chunks/blob']);
+    expect(smallStat.stdout).toContain('chunk 64.0 KiB (65536 bytes)');
     await stop(first);
 
     // The second run takes its ports from the data directory, whatever the flags say.
@@ -138,6 +151,8 @@ describe.skipIf(skipReason !== undefined)('3fs local --mount', () => {
         .update(await readFile(join(mount, 'blob')))
         .digest('hex'),
     ).toBe(sha);
+    const smallChunks = await readFile(join(mount, 'small-chunks/blob'));
+    expect(createHash('sha256').update(smallChunks).digest('hex')).toBe(sha);
     await writeFile(join(mount, 'second.txt'), 'second run\n');
     expect(await readFile(join(mount, 'second.txt'), 'utf8')).toBe('second run\n');
     await stop(second);
