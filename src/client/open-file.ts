@@ -80,17 +80,28 @@ export class OpenFile {
     return data.length;
   }
 
-  /** Sends buffered writes to storage and waits for them; fails with a failed write's error. */
+  /**
+   * Sends buffered writes to storage and waits for them; fails with a failed write's error. A
+   * handle that cannot write has nothing to flush and takes no writer's error away from it.
+   */
   async flush(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || !this.options.writable) return;
     await this.options.record.writer?.flush();
   }
 
-  /** flush, then tells meta the file's length (and that it was written). */
+  /**
+   * flush, then tells meta the file's length (and that it was written). Through a read-only
+   * handle, the file's buffered writes are still sent and waited for; their errors stay with
+   * the handles that wrote them.
+   */
   async fsync(): Promise<void> {
     this.check(true, 'fsync');
+    if (!this.options.writable) {
+      await this.options.record.writer?.settle();
+      return;
+    }
     await this.flush();
-    if (this.options.writable) await this.options.inodes.report(this.options.record, this.options.cred);
+    await this.options.inodes.report(this.options.record, this.options.cred);
   }
 
   /** Flushes, closes the write session with the final length, and releases the handle. Idempotent. */
@@ -101,7 +112,7 @@ export class OpenFile {
     const { record, inodes, session, cred } = this.options;
     let failure: { error: unknown } | undefined;
     try {
-      await record.writer?.flush();
+      if (this.options.writable) await record.writer?.flush();
     } catch (error) {
       failure = { error };
     }
