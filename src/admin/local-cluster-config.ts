@@ -190,6 +190,8 @@ ${clusterSection(common)}
 engine = "sqlite"
 [kv.sqlite]
 path = ${quoted(layout.databasePath)}
+# As the storage targets: a commit survives the crash of any process, not a power loss.
+synchronous = "normal"
 
 [mgmtd]
 heartbeat_interval_ms = ${heartbeatIntervalMs}
@@ -210,6 +212,8 @@ ${clusterSection(common)}
 engine = "sqlite"
 [kv.sqlite]
 path = ${quoted(layout.databasePath)}
+# As the storage targets: a commit survives the crash of any process, not a power loss.
+synchronous = "normal"
 
 ${mgmtdSection(common)}`;
 }
