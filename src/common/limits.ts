@@ -268,8 +268,11 @@ export const limits = {
    * default, so client I/O keeps most of the disk; configurable as recovery_bandwidth_bytes_per_s.
    */
   storageRecoveryBandwidthBytesPerSDefault: 128 * 1024 * 1024,
-  /** Chunks one recovery copies at once by default (recovery_concurrency). */
-  storageRecoveryConcurrencyDefault: 4,
+  /**
+   * Chunks one recovery copies at once by default (recovery_concurrency): two keep a disk busy with
+   * copies while clients with a few writes in flight keep most of it (bench/recovery.bench.ts).
+   */
+  storageRecoveryConcurrencyDefault: 2,
   /** Deadline of copying one chunk to a syncing target (its lock wait, read and send). */
   storageRecoveryChunkTimeoutMs: 30_000,
   /** Attempts at one chunk within one recovery pass before the pass fails and starts over later. */
