@@ -1,7 +1,8 @@
 // Proves, on three real storage_main processes with one chain of three: a storage process killed
 // with SIGKILL in the middle of a stream of writes comes back with every chunk at its old or new
 // committed version and intact checksums; it rejoins only once mgmtd shows its target offline, and
-// then reports it online (it needs recovery); a write with a stale chain version is refused with
+// then reports it online (it needs recovery) until recovery made it up to date and serving again
+// (moved to the end of its chain); a write with a stale chain version is refused with
 // ChainVersionMismatch and succeeds once the client refreshes routing info; and every storage
 // process fences itself (exits) when mgmtd stays unreachable for half the heartbeat timeout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,13 +150,20 @@ describe('storage crash safety, rejoining, stale chain versions and fencing', ()
     }
   });
 
-  it('rejoins as online and is shown syncing, since recovery must bring it up to date', async () => {
+  it('rejoins as online and serves again only after recovery brought it up to date', async () => {
     const middleTarget = chainBefore.targets[1]?.targetId ?? 0;
     const routing = await cluster.waitForRouting(
-      (info) => info.targets.find((target) => target.targetId === middleTarget)?.publicState === 'syncing',
-      'the restarted target syncing',
+      (info) => info.targets.find((target) => target.targetId === middleTarget)?.publicState === 'serving',
+      'the restarted target serving again',
+      30_000,
     );
-    expect(routing.targets.find((target) => target.targetId === middleTarget)?.localState).toBe('online');
+    // It was syncing: its predecessor copied what it missed and then told it it was up to date.
+    const restarted = cluster.storage.get(victim.nodeId);
+    await restarted?.process.waitForLog(
+      (line) => line['msg'] === 'recovery done: the target is up to date',
+      1_000,
+    );
+    expect(routing.targets.find((target) => target.targetId === middleTarget)?.localState).toBe('up-to-date');
     const chain = routing.chains.find((candidate) => candidate.chainId === 1);
     expect(chain?.chainVersion).toBeGreaterThan(chainBefore.chainVersion);
     expect(chain?.targets.map((target) => target.targetId)).toEqual([
