@@ -80,6 +80,7 @@ export class FuseCluster {
 
   /** Mounts (again) with hf3fs_fuse_main and waits for its "fuse mounted" line. */
   async mount(settings = ''): Promise<RunningProcess> {
+    if (this.fuse !== undefined) throw new Error('already mounted');
     const config = join(this.dir, 'fuse.toml');
     writeFileSync(
       config,
@@ -101,8 +102,8 @@ ${settings}
 `,
     );
     const fuse = this.world.spawnBinary('hf3fs_fuse_main', ['--config', config]);
-    await fuse.waitForLog((line) => line['msg'] === 'fuse mounted', 30_000);
     this.fuse = fuse;
+    await fuse.waitForLog((line) => line['msg'] === 'fuse mounted', 30_000);
     return fuse;
   }
 
@@ -201,7 +202,13 @@ export async function startFuseCluster(
     20_000,
     'every chain serving and meta online',
   );
-  await cluster.mount(options.fuseSettings);
+  try {
+    await cluster.mount(options.fuseSettings);
+  } catch (error) {
+    // The world's cleanup removes the directory the mount point is in: nothing may stay mounted.
+    await cluster.stop();
+    throw error;
+  }
   return cluster;
 }
 
