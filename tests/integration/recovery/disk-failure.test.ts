@@ -3,7 +3,7 @@
 // mgmtd moves it to the end of its chain, writes go on without it, and the process's other target
 // keeps serving; once the process restarts on a replaced (empty) disk, the target comes back
 // through recovery and every replica ends identical.
-import { rmSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -73,7 +73,9 @@ describe('a failed disk', () => {
       'first writes',
     );
 
-    rmSync(targetDirectory(cluster.dir, failingNodeId, failingTargetId), { recursive: true, force: true });
+    // The directory disappears at once (moved away; removing it file by file races the writes).
+    const directory = targetDirectory(cluster.dir, failingNodeId, failingTargetId);
+    renameSync(directory, `${directory}.gone`);
     failed = true;
     const degraded = await cluster.waitForRouting(
       (info) => info.targets.find((target) => target.targetId === failingTargetId)?.publicState === 'offline',

@@ -10,6 +10,7 @@ import {
   type ChunkMetaRecord,
   type StorageClient,
 } from '../../../src/storage/index.js';
+import { eventually } from '../helpers/processes.js';
 import type { StorageCluster } from '../helpers/storage-cluster.js';
 
 /** A deterministic byte pattern for a seed. */
@@ -108,6 +109,18 @@ export async function expectReplicasIdentical(
   models: readonly ChunkModel[],
 ): Promise<number> {
   let compared = 0;
+  // Each storage service answers reads by its own routing info, which may lag mgmtd's a little.
+  await eventually(
+    async () => {
+      for (const handle of cluster.storage.values()) {
+        const listed = await cluster.rpc.call(handle.address, storageMethods.listTargets, {});
+        if (!listed.targets.every((target) => target.publicState === 'serving')) return undefined;
+      }
+      return true;
+    },
+    10_000,
+    'every storage service seeing its targets serving',
+  );
   for (const chain of routing.chains) {
     const dumps = await Promise.all(chain.targets.map(({ targetId }) => dumpAll(cluster, targetId)));
     const describe = (chunks: ChunkMetaRecord[]) =>
