@@ -10,9 +10,9 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { MgmtdClient } from '../../client/index.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { describeError } from '../../common/errors.js';
-import { PublicState, type RoutingInfo } from '../../mgmtd/index.js';
+import { PublicState, type RoutingInfo } from '../../mgmtd/protocol/index.js';
 import type { RpcClient } from '../../rpc/index.js';
-import { storageMethods, type RecoveryPhase, type RecoveryProgress } from '../../storage/index.js';
+import { storageMethods, type RecoveryPhase, type RecoveryProgress } from '../../storage/protocol/index.js';
 import { formatBytes, printTable, type Output } from '../output.js';
 
 /** One target that is being brought back, as the command reports it. */
