@@ -81,18 +81,21 @@ export class OpenFile {
   }
 
   /**
-   * Sends buffered writes to storage and waits for them; fails with a failed write's error. A
-   * handle that cannot write has nothing to flush and takes no writer's error away from it.
+   * Sends buffered writes to storage, waits for them, and tells meta the length they reached
+   * (close(2) through FUSE): once it returns, any client that opens the file sees all of it.
+   * Fails with a failed write's error. A handle that cannot write has nothing to flush and takes
+   * no writer's error away from it.
    */
   async flush(): Promise<void> {
     if (this.closed || !this.options.writable) return;
     await this.options.record.writer?.flush();
+    await this.options.inodes.report(this.options.record, this.options.cred);
   }
 
   /**
-   * flush, then tells meta the file's length (and that it was written). Through a read-only
-   * handle, the file's buffered writes are still sent and waited for; their errors stay with
-   * the handles that wrote them.
+   * What flush does: data to storage, length (and "wrote") to meta. Through a read-only handle,
+   * the file's buffered writes are still sent and waited for; their errors stay with the handles
+   * that wrote them.
    */
   async fsync(): Promise<void> {
     this.check(true, 'fsync');
@@ -101,10 +104,12 @@ export class OpenFile {
       return;
     }
     await this.flush();
-    await this.options.inodes.report(this.options.record, this.options.cred);
   }
 
-  /** Flushes, closes the write session with the final length, and releases the handle. Idempotent. */
+  /**
+   * Sends buffered writes, closes the write session with the final length (one meta call for
+   * both), and releases the handle. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

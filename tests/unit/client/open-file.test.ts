@@ -122,6 +122,18 @@ describe('OpenFile', () => {
     expect(metaCalls.length).toBe(1);
   });
 
+  it('tells meta the length on flush (close(2) through FUSE), and the session close repeats nothing', async () => {
+    const { handle, metaCalls } = setUp();
+    const writer = handle(true);
+    await writer.write(0n, Buffer.alloc(10, 1));
+    await writer.flush();
+    await writer.close();
+    expect(metaCalls.map((call) => [call.method, call.request['wrote']])).toEqual([
+      ['Meta.sync', true],
+      ['Meta.close', false],
+    ]);
+  });
+
   it('closes the session with the final length even when a buffered write failed, and reports the failure', async () => {
     const { handle, metaCalls, storage } = setUp();
     const writer = handle(true);
