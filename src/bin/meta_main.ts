@@ -1,18 +1,20 @@
 // meta_main: the stateless metadata service (DESIGN §6). Usage: meta_main --config meta.toml
 import { randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
-import { loadConfig, readSecretFile } from '../common/config.js';
-import { FsError, describeError } from '../common/errors.js';
+import { readSecretFile } from '../common/config.js';
+import { FsError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { seededRandom } from '../common/random.js';
-import { runService } from '../common/service-runtime.js';
+import { loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { MgmtdCode } from '../common/status-code.js';
 import { version } from '../common/version.js';
-import { openKvEngine, type KvEngine } from '../kv/index.js';
+import { observeKvEngine, openKvEngine, type KvEngine } from '../kv/index.js';
 import { MetaServer, metaConfigSchema, type MetaConfig } from '../meta/index.js';
-import { readCluster } from '../mgmtd/index.js';
+import { NodeType, readCluster } from '../mgmtd/index.js';
+import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
 
 /** The chain table new files use until an operator sets another on a directory. */
@@ -25,13 +27,7 @@ const program = new Command('meta_main')
   .parse();
 
 const options = program.opts<{ config: string }>();
-let config: MetaConfig;
-try {
-  config = loadConfig(metaConfigSchema, options.config);
-} catch (error) {
-  console.error(describeError(error));
-  process.exit(2);
-}
+const config: MetaConfig = loadConfigOrExit(metaConfigSchema, options.config);
 const logger = createLogger({ component: 'meta', level: config.log.level });
 
 /** The root layout from the cluster record, refusing a KV of another (or no) cluster. */
@@ -61,10 +57,17 @@ await runService({
   logger,
   start: async () => {
     const clusterSecret = readSecretFile(config.cluster.secret_file);
-    const kv = await openKvEngine(config.kv, { logger });
+    const metrics = createServiceMetrics({
+      section: config.monitor,
+      clusterId: config.cluster.id,
+      node: { nodeId: config.node.id, type: NodeType.Meta, hostname: config.node.hostname ?? hostname() },
+      clock: systemClock,
+      logger,
+    });
+    const kv = observeKvEngine(await openKvEngine(config.kv, { logger }), metrics.kvObserver);
     const rootLayout = await rootLayoutFrom(kv);
-    const rpcServer = new RpcServer({ clusterSecret, logger });
-    const rpcClient = new RpcClient({ clusterSecret, logger });
+    const rpcServer = new RpcServer({ clusterSecret, logger, observer: metrics.rpcServerObserver });
+    const rpcClient = new RpcClient({ clusterSecret, logger, observer: metrics.rpcClientObserver });
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;
     const mgmtd = new MgmtdClient({
@@ -87,9 +90,14 @@ await runService({
       rpcClient,
     });
     await server.start();
-    logger.info({ listen: bound, address, nodeId: config.node.id }, 'meta listening');
+    await metrics.start(rpcClient);
+    logger.info(
+      { listen: bound, address, nodeId: config.node.id, metrics: metrics.endpointAddress },
+      'meta listening',
+    );
     return {
       stop: async () => {
+        await metrics.stop();
         await server.stop();
         await rpcServer.close({ drainMs: 5_000 });
         await rpcClient.close();

@@ -2,10 +2,9 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { loadConfig, readSecretFile } from '../common/config.js';
-import { describeError } from '../common/errors.js';
+import { readSecretFile } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
-import { runService } from '../common/service-runtime.js';
+import { loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine } from '../kv/index.js';
 import { MgmtdServer, NodeType, mgmtdConfigSchema } from '../mgmtd/index.js';
@@ -19,13 +18,7 @@ const program = new Command('mgmtd_main')
   .parse();
 
 const options = program.opts<{ config: string }>();
-let config;
-try {
-  config = loadConfig(mgmtdConfigSchema, options.config);
-} catch (error) {
-  console.error(describeError(error));
-  process.exit(2);
-}
+const config = loadConfigOrExit(mgmtdConfigSchema, options.config);
 const logger = createLogger({ component: 'mgmtd', level: config.log.level });
 
 await runService({

@@ -6,12 +6,12 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
-import { loadConfig, readSecretFile } from '../common/config.js';
+import { readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { createLogger } from '../common/logger.js';
 import { MetricsRegistry, rpcMetricsObserver } from '../common/metrics/index.js';
-import { runService } from '../common/service-runtime.js';
+import { loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { CommonCode } from '../common/status-code.js';
 import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
@@ -32,13 +32,7 @@ const program = new Command('monitor_collector_main')
   .parse();
 
 const options = program.opts<{ config: string }>();
-let config: CollectorConfig;
-try {
-  config = loadConfig(collectorConfigSchema, options.config);
-} catch (error) {
-  console.error(describeError(error));
-  process.exit(2);
-}
+const config: CollectorConfig = loadConfigOrExit(collectorConfigSchema, options.config);
 const logger = createLogger({ component: 'monitor', level: config.log.level });
 
 function readPasswordFile(path: string): string {

@@ -1,12 +1,14 @@
 // storage_main: the storage service (DESIGN §7). Usage: storage_main --config storage.toml
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { loadConfig, readSecretFile } from '../common/config.js';
-import { describeError } from '../common/errors.js';
+import { readSecretFile } from '../common/config.js';
 import { limits } from '../common/limits.js';
 import { createLogger } from '../common/logger.js';
-import { runService } from '../common/service-runtime.js';
+import { loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
+import { NodeType } from '../mgmtd/protocol/index.js';
+import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
 import { StorageNode, storageConfigSchema } from '../storage/index.js';
 
@@ -20,13 +22,7 @@ const program = new Command('storage_main')
   .parse();
 
 const options = program.opts<{ config: string }>();
-let config;
-try {
-  config = loadConfig(storageConfigSchema, options.config);
-} catch (error) {
-  console.error(describeError(error));
-  process.exit(2);
-}
+const config = loadConfigOrExit(storageConfigSchema, options.config);
 const logger = createLogger({ component: 'storage', level: config.log.level });
 
 await runService({
@@ -39,8 +35,25 @@ await runService({
       limits.rpcFrameBytesMaxDefault,
       config.storage.chunk_size_max_bytes + 1024 * 1024,
     );
-    const rpcServer = new RpcServer({ clusterSecret, logger, frameBytesMax });
-    const rpcClient = new RpcClient({ clusterSecret, logger, frameBytesMax });
+    const metrics = createServiceMetrics({
+      section: config.monitor,
+      clusterId: config.cluster.id,
+      node: { nodeId: config.node.id, type: NodeType.Storage, hostname: config.node.hostname ?? hostname() },
+      clock: systemClock,
+      logger,
+    });
+    const rpcServer = new RpcServer({
+      clusterSecret,
+      logger,
+      frameBytesMax,
+      observer: metrics.rpcServerObserver,
+    });
+    const rpcClient = new RpcClient({
+      clusterSecret,
+      logger,
+      frameBytesMax,
+      observer: metrics.rpcClientObserver,
+    });
     const node = await StorageNode.open({
       config,
       rpcServer,
@@ -53,8 +66,10 @@ await runService({
     const address = config.node.advertise ?? bound;
     logger.info({ listen: bound, address, nodeId: config.node.id }, 'storage listening');
     node.start(address);
+    await metrics.start(rpcClient);
     return {
       stop: async () => {
+        await metrics.stop();
         await rpcServer.close({ drainMs: 5_000 });
         await node.stop();
         await rpcClient.close();

@@ -2,6 +2,8 @@
  * The life cycle every service binary shares: start, tell systemd it is ready, stop cleanly on
  * SIGTERM/SIGINT (drain, flush, exit 0), and crash loudly on a bug rather than limp on.
  */
+import type { z } from 'zod';
+import { loadConfig } from './config.js';
 import { describeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { sdNotify } from './sd-notify.js';
@@ -75,5 +77,18 @@ function sendNotification(logger: Logger, state: string): void {
     sdNotify(state);
   } catch (error) {
     logger.warn({ err: error }, `cannot notify systemd (${state})`);
+  }
+}
+
+/**
+ * Loads a service's TOML configuration, or prints every problem (key path and reason) and exits
+ * with status 2: a bad config must stop a service before it does anything.
+ */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, path: string): z.output<S> {
+  try {
+    return loadConfig(schema, path);
+  } catch (error) {
+    console.error(describeError(error));
+    process.exit(2);
   }
 }

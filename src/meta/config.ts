@@ -7,6 +7,7 @@
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
  *   [meta]     root_squash, squash_uid, squash_gid, inode_id_batch
  *   [meta.gc]  enabled, interval_ms, concurrency (the worker deleting removed and truncated chunks)
+ *   [monitor]  metrics endpoint and collector push
  *   [log]      level
  */
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import {
   nodeSectionSchema,
 } from '../common/config.js';
 import { limits } from '../common/limits.js';
+import { monitorSectionSchema } from '../common/metrics/index.js';
 import { kvSectionSchema } from '../kv/index.js';
 
 /** The conventional "nobody" user and group that squashed root becomes. */
@@ -48,6 +50,7 @@ export const metaConfigSchema = z.strictObject({
   kv: kvSectionSchema,
   mgmtd: mgmtdClientSectionSchema,
   meta: metaSectionSchema.prefault({}),
+  monitor: monitorSectionSchema.prefault({}),
   log: logSectionSchema.prefault({}),
 });
 export type MetaConfig = z.output<typeof metaConfigSchema>;

@@ -7,6 +7,7 @@ import {
   nodeSectionSchema,
 } from '../common/config.js';
 import { limits } from '../common/limits.js';
+import { monitorSectionSchema } from '../common/metrics/index.js';
 import { targetIdSchema } from '../mgmtd/protocol/index.js';
 
 const positiveMs = z.number().int().min(1).max(3_600_000);
@@ -95,6 +96,7 @@ export const storageConfigSchema = z.strictObject({
         paths.add(target.path);
       });
     }),
+  monitor: monitorSectionSchema.prefault({}),
   log: logSectionSchema.prefault({}),
 });
 export type StorageConfig = z.output<typeof storageConfigSchema>;
