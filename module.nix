@@ -83,7 +83,15 @@ let
     };
   };
 
-  settingsOf = name: lib.recursiveUpdate defaults.${name} cfg.${name}.config;
+  # Every service but the collector pushes its metrics to the collectors, when there are any.
+  monitorPush = lib.optionalAttrs (cfg.collectorAddresses != [ ]) {
+    monitor.collector = cfg.collectorAddresses;
+  };
+  settingsOf =
+    name:
+    lib.recursiveUpdate (
+      if name == "monitor" then defaults.${name} else lib.recursiveUpdate defaults.${name} monitorPush
+    ) cfg.${name}.config;
   configFileOf = name: settingsFormat.generate "${name}.toml" (settingsOf name);
 
   binaryOf = {
@@ -227,6 +235,12 @@ in
       type = lib.types.listOf lib.types.str;
       default = [ "127.0.0.1:8000" ];
       description = "host:port of every mgmtd, for the other services and the admin CLI.";
+    };
+    collectorAddresses = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [ "monitor1:8003" ];
+      description = "host:port of the monitor collectors every service pushes its metrics to.";
     };
     openFirewall = lib.mkOption {
       type = lib.types.bool;

@@ -18,6 +18,7 @@ let
       # A test secret may live in the store; a real deployment keeps it out.
       clusterSecretFile = secret;
       mgmtdAddresses = [ "server:8000" ];
+      collectorAddresses = [ "server:8003" ];
       openFirewall = true;
     };
   };

@@ -39,6 +39,7 @@ let
         services."3fs" = {
           enable = true;
           clusterSecretFile = "/run/keys/3fs-secret";
+          collectorAddresses = [ "127.0.0.1:8003" ];
           mgmtd.enable = true;
           meta.enable = true;
           storage = { enable = true; targets = [ "/srv/t1" "/srv/t2" ]; };
