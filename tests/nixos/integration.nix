@@ -54,6 +54,7 @@ pkgs.testers.runNixOSTest {
       {
         imports = [ common ];
         virtualisation.diskSize = 4096;
+        environment.systemPackages = [ pkgs.curl ];
         services."3fs" = {
           mgmtd.enable = true;
           meta.enable = true;
@@ -90,6 +91,7 @@ pkgs.testers.runNixOSTest {
     server.succeed("3fs-admin --config /etc/3fs/admin.toml create-chain-table --replicas 1")
     server.wait_for_unit("3fs-meta.service")
     server.wait_for_unit("3fs-monitor.service")
+    server.wait_for_open_port(8090)
 
     client.wait_for_unit("3fs-fuse.service")
     client.wait_until_succeeds("mountpoint -q /mnt/3fs", timeout=60)
@@ -100,6 +102,10 @@ pkgs.testers.runNixOSTest {
     server.succeed("systemctl restart 3fs-storage.service")
     server.wait_for_unit("3fs-storage.service")
     client.wait_until_succeeds("test \"$(sha256sum /mnt/3fs/dir/data | cut -d' ' -f1)\" = \"$(cat /tmp/data.sha)\"", timeout=120)
+
+    # Every service pushes to the collector: the cluster's counters are in one /metrics.
+    server.wait_until_succeeds("curl -sf http://127.0.0.1:8090/metrics | grep -q 'threefs_rpc_server_calls_total.*node_type=\\"storage\\"'", timeout=60)
+    server.succeed("curl -sf http://127.0.0.1:8090/ | grep -qi '<html'")
 
     server.succeed(
       "cp -r ${conformance} /tmp/conformance && chmod -R u+w /tmp/conformance && cd /tmp/conformance && "
