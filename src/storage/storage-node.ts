@@ -8,6 +8,7 @@
  * recovery as a syncing target (recovery/), and reports a target whose disk failed offline
  * (disk-health.ts) while its other targets keep serving.
  */
+import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
@@ -23,6 +24,7 @@ import { Forwarder } from './craq/forwarder.js';
 import { Replicator } from './craq/replicator.js';
 import {
   fenceReason,
+  freshStoreRefusal,
   initialLocalState,
   isAliveInChain,
   mgmtdLost,
@@ -197,6 +199,12 @@ export class StorageNode {
     const routing = await this.waitUntilTargetsDown();
     if (this.stopped) return;
     for (const target of this.targets.all()) {
+      const refusal = freshStoreRefusal(routing, target.targetId, target.freshStore === true);
+      if (refusal !== undefined && target.diskFailure === undefined) {
+        target.diskFailure = refusal;
+        target.localState = LocalState.Offline;
+        this.logger.error({ targetId: target.targetId }, refusal);
+      }
       if (target.diskFailure === undefined) target.localState = initialLocalState(routing, target.targetId);
     }
     await this.refreshUsage();
@@ -371,6 +379,7 @@ async function openTarget(
   // The counters object exists before the store, whose corruption reports increment it.
   const counters = newCounters();
   const openStore = options.openStore ?? ((storeOptions) => FileChunkStore.open(storeOptions));
+  const freshStore = await isMissingOrEmpty(path);
   const store = await openStore({
     targetId,
     path,
@@ -386,10 +395,21 @@ async function openTarget(
     targetId,
     path,
     store: reportingIoErrors(store, () => onIoError(targetId)),
+    freshStore,
     locks: new ChunkLocks({ clock, waitersMax: config.storage.chunk_lock_waiters_max }),
     localState: LocalState.Online,
     seenAlive: false,
     usage: await store.diskUsage(),
     counters,
   };
+}
+
+/** True when the target directory does not exist or holds nothing (a new or replaced disk). */
+async function isMissingOrEmpty(path: string): Promise<boolean> {
+  try {
+    return (await readdir(path)).length === 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
+  }
 }

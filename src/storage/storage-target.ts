@@ -23,6 +23,8 @@ export interface StorageTarget {
   readonly counters: { -readonly [K in keyof TargetCounters]: TargetCounters[K] };
   /** Why the target's disk was declared failed (disk-health.ts); it serves nothing from then on. */
   diskFailure?: string;
+  /** The target directory was missing or empty when the process started (a new or replaced disk). */
+  freshStore?: boolean;
 }
 
 /** Fresh zeroed counters. */

@@ -1,6 +1,7 @@
 // One seeded schedule of the simulated cluster: mgmtd, three or four storage services with one
 // target each, chains of two or three, and three writers. A chaos phase crashes storage services
-// (at any step of whatever they are doing) and mgmtd, cuts links, loses and delays messages; then
+// (at any step of whatever they are doing) and mgmtd, fails a target's disk (while another serving
+// replica holds its data), cuts links, loses and delays messages; then
 // the faults stop, everything restarts, and the cluster must heal. Checked throughout:
 //
 // - no target that answers reads as `serving` holds a chunk older than its last acknowledged write
@@ -32,6 +33,7 @@ export interface ScheduleReport {
     failedWrites: number;
     crashes: number;
     mgmtdCrashes: number;
+    diskFailures: number;
     partitions: number;
     fenced: number;
     recoveriesDone: number;
@@ -139,18 +141,68 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
     const node = storage[faultRandom.nextInt(storage.length)] as SimStorageNode;
     const downMs = between(faultRandom, 30, 2_500);
     scheduler.setTimer(atMs, () => {
-      if (!node.alive || healing) return;
+      if (!node.alive || healing || diskFailureInDoubt) return;
       crashes += 1;
       note(`${node.id} crashes`);
       node.crash();
       restart(node, downMs);
     });
   }
+  let diskFailures = 0;
+  /** Set from a disk failure until mgmtd shows its target offline: no other fault meanwhile. */
+  let diskFailureInDoubt = false;
+  if (faultRandom.nextInt(100) < 30) {
+    const node = storage[faultRandom.nextInt(storage.length)] as SimStorageNode;
+    const atMs = between(faultRandom, 200, chaosMs);
+    const repairMs = between(faultRandom, 200, 2_500);
+    scheduler.setTimer(atMs, () => {
+      // A disk fails only where the design survives it: on a heartbeating service (mgmtd hears of it
+      // and moves the target out), whose target is not its chain's first serving one (the one that
+      // would be kept as the last serving target), while another serving replica holds the data.
+      const chain = mgmtd
+        .routing()
+        .chains.find((candidate) => candidate.targets.some((target) => target.targetId === node.targetId));
+      const serving = chain?.targets.filter((target) => target.publicState === 'serving') ?? [];
+      const othersServe = serving.every(
+        (target) => storage.find((candidate) => candidate.targetId === target.targetId)?.serving() === true,
+      );
+      const survivable =
+        mgmtd.alive &&
+        othersServe &&
+        serving.length >= 2 &&
+        serving[0]?.targetId !== node.targetId &&
+        serving.some((target) => target.targetId === node.targetId);
+      if (healing || !survivable) return;
+      diskFailures += 1;
+      diskFailureInDoubt = true;
+      note(`${node.id}'s disk fails`);
+      node.failDisk();
+      // The operator replaces it once the cluster shows the target out of its chain.
+      const repair = (): void => {
+        scheduler.setTimer(repairMs, () => {
+          if (!node.diskFailed() || !node.alive) return;
+          const state = mgmtd
+            .routing()
+            .targets.find((target) => target.targetId === node.targetId)?.publicState;
+          if (state !== 'offline') {
+            repair();
+            return;
+          }
+          diskFailureInDoubt = false;
+          note(`${node.id} restarts on a new disk`);
+          node.crash();
+          node.replaceDisk();
+          node.start();
+        });
+      };
+      repair();
+    });
+  }
   if (faultRandom.nextInt(100) < 35) {
     const atMs = between(faultRandom, 200, chaosMs);
     const downMs = between(faultRandom, 100, 1_600);
     scheduler.setTimer(atMs, () => {
-      if (healing) return;
+      if (healing || diskFailureInDoubt) return;
       mgmtdCrashes += 1;
       note('mgmtd crashes');
       mgmtd.crash();
@@ -182,7 +234,7 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
   // Freshness of serving replicas, checked every few milliseconds throughout.
   const checkFreshness = (): void => {
     for (const node of storage) {
-      if (!node.serving() || node.viewedState() !== 'serving') continue;
+      if (!node.serving() || node.diskFailed() || node.viewedState() !== 'serving') continue;
       for (const writer of writers) {
         const chain = mgmtd.routing().chains.find((candidate) => candidate.chainId === writer.chainId);
         if (!chain?.targets.some((target) => target.targetId === node.targetId)) continue;
@@ -213,7 +265,16 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
   network.faults = quietNetwork;
   network.partitions.clear();
   if (!mgmtd.alive) mgmtd.start();
-  for (const node of storage) if (!node.alive) restart(node, 1);
+  for (const node of storage) {
+    if (
+      node.diskFailed() &&
+      mgmtd.routing().targets.find((t) => t.targetId === node.targetId)?.publicState === 'offline'
+    ) {
+      node.crash();
+      node.replaceDisk();
+    }
+    if (!node.alive) restart(node, 1);
+  }
   for (const writer of writers) writer.stopped = true;
   let writersDone = false;
   void Promise.all(writing).then(() => (writersDone = true));
@@ -251,6 +312,7 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
       failedWrites: writers.reduce((total, writer) => total + writer.failedWrites, 0),
       crashes,
       mgmtdCrashes,
+      diskFailures,
       partitions,
       fenced: sum((node) => node.stats.fenced),
       recoveriesDone: sum((node) => node.stats.recoveriesDone),

@@ -1,7 +1,8 @@
 // Proves, over thousands of seeded random schedules of a simulated cluster built from the real
 // decision code of mgmtd (membership, the target state table, chain updates) and storage (CRAQ
 // write planning and versions, recovery comparison and application, rejoin and fencing), with
-// message loss and delays, partitions, and crashes of storage services and mgmtd at any step: no
+// message loss and delays, partitions, failed disks, and crashes of storage services and mgmtd at
+// any step: no
 // serving target ever holds data older than an acknowledged write, and once the faults stop the
 // cluster heals with every replica of a chain identical and every acknowledged write readable.
 //
@@ -47,6 +48,7 @@ describe('the simulated cluster under random faults', () => {
       failedWrites: 0,
       crashes: 0,
       mgmtdCrashes: 0,
+      diskFailures: 0,
       partitions: 0,
       fenced: 0,
       recoveriesDone: 0,
@@ -68,6 +70,7 @@ describe('the simulated cluster under random faults', () => {
     expect(totals.recoveriesDone).toBeGreaterThan(schedules);
     expect(totals.chunksSynced).toBeGreaterThan(0);
     expect(totals.fenced).toBeGreaterThan(0);
+    expect(totals.diskFailures).toBeGreaterThan(0);
     expect(totals.ackedWrites).toBeGreaterThan(schedules * 10);
   }, 600_000);
 });

@@ -29,6 +29,7 @@ import {
 } from '../../../src/storage/craq/update-version.js';
 import {
   fenceReason,
+  freshStoreRefusal,
   initialLocalState,
   isAliveInChain,
   mgmtdLost,
@@ -107,6 +108,8 @@ interface RecoveryRun {
 interface Volatile {
   joined: boolean;
   fenced: boolean;
+  /** The target's disk failed (disk-health.ts): it reports offline and refuses every request. */
+  diskFailed: boolean;
   routing: RoutingInfo | undefined;
   localState: LocalState;
   seenAlive: boolean;
@@ -178,6 +181,8 @@ export class SimStorageNode implements Endpoint {
     disagreements: [],
   };
   private v: Volatile = SimStorageNode.fresh();
+  /** The store was replaced by an empty one since the last start (storage-node's freshStore). */
+  private freshDisk = false;
 
   constructor(
     readonly nodeId: number,
@@ -195,6 +200,7 @@ export class SimStorageNode implements Endpoint {
     return {
       joined: false,
       fenced: false,
+      diskFailed: false,
       routing: undefined,
       localState: LocalState.Online,
       seenAlive: false,
@@ -216,13 +222,34 @@ export class SimStorageNode implements Endpoint {
     this.incarnation += 1;
     this.alive = true;
     this.v = SimStorageNode.fresh();
-    void this.join();
+    const freshStore = this.freshDisk;
+    this.freshDisk = false;
+    void this.join(freshStore);
   }
 
   crash(): void {
     this.alive = false;
     this.store.crash();
     for (const run of this.v.runs.values()) run.controller.abort(new Error('crashed'));
+  }
+
+  /** The target's disk fails: from now on it reports offline and serves nothing (the process lives on). */
+  failDisk(): void {
+    if (!this.alive || this.v.diskFailed) return;
+    this.v.diskFailed = true;
+    this.v.localState = LocalState.Offline;
+    this.syncingSuccessors([]);
+  }
+
+  /** A stopped node gets a new, empty disk (it comes back through recovery). */
+  replaceDisk(): void {
+    assert(!this.alive, 'a disk is replaced while its service is down');
+    this.store.committed.clear();
+    this.freshDisk = true;
+  }
+
+  diskFailed(): boolean {
+    return this.v.diskFailed;
   }
 
   /** True when the node answers reads and writes (StorageService's serving check). */
@@ -259,7 +286,7 @@ export class SimStorageNode implements Endpoint {
     return this.network.call<T>(this.id, to, method, body, timeoutMs);
   }
 
-  private async join(): Promise<void> {
+  private async join(freshStore: boolean): Promise<void> {
     let routing: RoutingInfo | undefined;
     for (;;) {
       try {
@@ -275,7 +302,11 @@ export class SimStorageNode implements Endpoint {
       }
       await this.sleep(this.timings.heartbeatIntervalMs);
     }
-    this.v.localState = initialLocalState(routing, this.targetId);
+    if (freshStoreRefusal(routing, this.targetId, freshStore) !== undefined) {
+      this.v.diskFailed = true;
+      this.v.localState = LocalState.Offline;
+    }
+    if (!this.v.diskFailed) this.v.localState = initialLocalState(routing, this.targetId);
     this.v.joined = true;
     this.v.lastHeartbeatOkMs = this.scheduler.nowMs();
     void this.beat();
@@ -337,8 +368,14 @@ export class SimStorageNode implements Endpoint {
 
   private followRouting(routing: RoutingInfo): void {
     if (!this.v.joined || this.v.fenced) return;
-    if (fenceReason(routing, [{ targetId: this.targetId, seenAlive: this.v.seenAlive }]) !== undefined) {
+    // A target whose disk failed reported itself offline: it is neither fenced nor followed.
+    const healthy = this.v.diskFailed ? [] : [{ targetId: this.targetId, seenAlive: this.v.seenAlive }];
+    if (fenceReason(routing, healthy) !== undefined) {
       this.fence();
+      return;
+    }
+    if (this.v.diskFailed) {
+      this.syncingSuccessors([]);
       return;
     }
     const routed = routing.targets.find((target) => target.targetId === this.targetId);
@@ -389,18 +426,16 @@ export class SimStorageNode implements Endpoint {
   // --- requests ---------------------------------------------------------------------------
 
   async handle(method: string, body: unknown): Promise<unknown> {
+    if (method !== 'dump') this.checkServing();
+    if (this.v.diskFailed) throw fail(StorageCode.DiskFailed, `${this.id}'s disk failed`);
     switch (method) {
       case 'write':
-        this.checkServing();
         return this.write(body as WriteRequest);
       case 'forward':
-        this.checkServing();
         return this.forwarded(body as ForwardRequest);
       case 'syncWrite':
-        this.checkServing();
         return this.syncWrite(body as SyncWriteRequest);
       case 'syncDone':
-        this.checkServing();
         return this.syncDone(body as SyncDoneRequest);
       case 'dump':
         return this.dump();
@@ -645,7 +680,7 @@ export class SimStorageNode implements Endpoint {
 
   private async settleRound(): Promise<void> {
     for (const [chunk, chainId] of [...this.v.unsettled]) {
-      if (!this.store.pending.has(chunk)) {
+      if (!this.store.pending.has(chunk) || this.v.diskFailed) {
         this.v.unsettled.delete(chunk);
         continue;
       }

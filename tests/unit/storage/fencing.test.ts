@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { PublicState, RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
 import {
   fenceReason,
+  freshStoreRefusal,
   initialLocalState,
   isAliveInChain,
   mgmtdLost,
@@ -84,5 +85,17 @@ describe('rejoining and fencing', () => {
   it('fences after half the heartbeat timeout without mgmtd', () => {
     expect(mgmtdLost(749, 1_500)).toBe(false);
     expect(mgmtdLost(750, 1_500)).toBe(true);
+  });
+
+  it("keeps a target with an empty store out when it is its chain's last serving target", () => {
+    const info = routing([
+      [101, 1, 'lastsrv'],
+      [102, 1, 'offline'],
+    ]);
+    expect(freshStoreRefusal(info, 101, true)).toMatch(
+      /empty store but is the last serving target of chain 1/,
+    );
+    expect(freshStoreRefusal(info, 101, false)).toBeUndefined();
+    expect(freshStoreRefusal(info, 102, true)).toBeUndefined();
   });
 });
