@@ -21,6 +21,18 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
 });
+// The client library for other Node programs (package.json "exports"; types from tsc).
+await build({
+  entryPoints: ['src/client/index.ts'],
+  outfile: 'dist/client.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+});
 for (const name of entries) chmodSync(join('dist', name.replace(/\.ts$/, '.js')), 0o755);
 
 // Native addons: each folder under native/ with a binding.gyp is built in place, against the

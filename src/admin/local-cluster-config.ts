@@ -148,7 +148,7 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
   for (const storage of layout.storage) {
     const targetDir = join(dataDir, storage.name, `target-${storage.targetId}`);
     mkdirSync(targetDir, { recursive: true });
-    writeIfMissing(storage.config, storageConfig(storage, targetDir, common));
+    writeIfMissing(storage.config, storageConfig(storage, targetDir, common, layout));
   }
   writeIfMissing(layout.monitor.config, monitorConfig(layout, common, record.monitorPort));
   // Rewritten every run: whether other users may use the mount depends on who runs it.
@@ -190,8 +190,8 @@ ${clusterSection(common)}
 engine = "sqlite"
 [kv.sqlite]
 path = ${quoted(layout.databasePath)}
-# As the storage targets: a commit survives the crash of any process, not a power loss.
-synchronous = "normal"
+# An acknowledged commit survives a power loss ("normal": only the crash of a process).
+synchronous = "full"
 
 [mgmtd]
 heartbeat_interval_ms = ${heartbeatIntervalMs}
@@ -212,13 +212,19 @@ ${clusterSection(common)}
 engine = "sqlite"
 [kv.sqlite]
 path = ${quoted(layout.databasePath)}
-# As the storage targets: a commit survives the crash of any process, not a power loss.
-synchronous = "normal"
+# An acknowledged commit survives a power loss ("normal": only the crash of a process).
+synchronous = "full"
 
-${mgmtdSection(common)}`;
+${mgmtdSection(common)}
+${monitorSection(layout)}`;
 }
 
-function storageConfig(storage: LocalStorage, targetDir: string, common: Common): string {
+function storageConfig(
+  storage: LocalStorage,
+  targetDir: string,
+  common: Common,
+  layout: LocalLayout,
+): string {
   return `# ${storage.name} of the local cluster: one target, one replica of the chain.
 [node]
 id = ${storage.nodeId}
@@ -228,10 +234,11 @@ ${clusterSection(common)}
 ${mgmtdSection(common, `heartbeat_timeout_ms = ${heartbeatTimeoutMs}\n`)}
 [storage]
 targets = [{ id = ${storage.targetId}, path = ${quoted(targetDir)} }]
-# All replicas share one disk here: an acknowledged write survives the crash of any process;
-# fsyncing every write would cost much and protect little more.
-durability = "process-crash"
-`;
+# All replicas share one disk here, so only fsync protects an acknowledged write from a power
+# loss; "process-crash" is faster and still survives the crash of any process.
+durability = "power-loss"
+
+${monitorSection(layout)}`;
 }
 
 function monitorConfig(layout: LocalLayout, common: Common, monitorPort: number): string {
