@@ -39,6 +39,8 @@ export interface LocalClusterOptions {
   clusterId: string;
   /** The collector's dashboard and /metrics port; default mgmtdPort + 90. Its RPC port is the next one. */
   monitorPort?: number;
+  /** A PostgreSQL URL (postgres://user@host:port/database) as the metadata engine instead of sqlite. */
+  kvUrl?: string;
 }
 
 export interface LocalStorage {
@@ -55,6 +57,8 @@ export interface LocalLayout {
   clusterId: string;
   secretFile: string;
   databasePath: string;
+  /** Written once the cluster is initialized: its absence makes a run the first one. */
+  initializedMarker: string;
   mgmtd: { address: string; config: string };
   meta: { address: string; config: string };
   storage: LocalStorage[];
@@ -68,6 +72,7 @@ const recordSchema = z.strictObject({
   clusterId: z.string(),
   mgmtdPort: z.number().int().min(1).max(65_535),
   monitorPort: z.number().int().min(1).max(65_535),
+  kvUrl: z.string().optional(),
 });
 
 /** A TOML basic string (its escapes are JSON's). */
@@ -95,6 +100,7 @@ function settle(options: LocalClusterOptions, etcDir: string): z.infer<typeof re
     clusterId: options.clusterId,
     mgmtdPort: options.mgmtdPort,
     monitorPort: options.monitorPort ?? options.mgmtdPort + 90,
+    ...(options.kvUrl === undefined ? {} : { kvUrl: options.kvUrl }),
   };
   if (record.mgmtdPort + 91 > 65_535) {
     throw new FsError(
@@ -117,13 +123,17 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
   const databasePath = join(dataDir, 'meta.db');
   const host = '127.0.0.1';
   const mgmtdAddress = `${host}:${record.mgmtdPort}`;
-  const common = { clusterId: record.clusterId, secretFile, mgmtdAddress };
+  const initializedMarker = join(etcDir, 'initialized');
+  const kvSection = record.kvUrl === undefined ? sqliteSection(databasePath) : postgresSection(record.kvUrl);
+  const common = { clusterId: record.clusterId, secretFile, mgmtdAddress, kvSection };
   const layout: LocalLayout = {
     dataDir,
     clusterId: record.clusterId,
     secretFile,
     databasePath,
-    fresh: !existsSync(databasePath),
+    initializedMarker,
+    // Data directories from before the marker existed hold an initialized sqlite database.
+    fresh: !existsSync(initializedMarker) && !existsSync(databasePath),
     mgmtd: { address: mgmtdAddress, config: join(etcDir, 'mgmtd.toml') },
     meta: { address: `${host}:${record.mgmtdPort + 10}`, config: join(etcDir, 'meta.toml') },
     storage: Array.from({ length: localStorageCount }, (_, index) => {
@@ -156,7 +166,25 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
   return layout;
 }
 
-type Common = { clusterId: string; secretFile: string; mgmtdAddress: string };
+type Common = { clusterId: string; secretFile: string; mgmtdAddress: string; kvSection: string };
+
+function sqliteSection(databasePath: string): string {
+  return `[kv]
+engine = "sqlite"
+[kv.sqlite]
+path = ${quoted(databasePath)}
+# An acknowledged commit survives a power loss ("normal": only the crash of a process).
+synchronous = "full"
+`;
+}
+
+function postgresSection(url: string): string {
+  return `[kv]
+engine = "postgres"
+[kv.postgres]
+url = ${quoted(url)}
+`;
+}
 
 function clusterSection(common: Common): string {
   return `[cluster]
@@ -186,13 +214,7 @@ id = ${mgmtdNodeId}
 listen = "${common.mgmtdAddress}"
 
 ${clusterSection(common)}
-[kv]
-engine = "sqlite"
-[kv.sqlite]
-path = ${quoted(layout.databasePath)}
-# An acknowledged commit survives a power loss ("normal": only the crash of a process).
-synchronous = "full"
-
+${common.kvSection}
 [mgmtd]
 heartbeat_interval_ms = ${heartbeatIntervalMs}
 heartbeat_timeout_ms = ${heartbeatTimeoutMs}
@@ -208,13 +230,7 @@ id = ${metaNodeId}
 listen = "${layout.meta.address}"
 
 ${clusterSection(common)}
-[kv]
-engine = "sqlite"
-[kv.sqlite]
-path = ${quoted(layout.databasePath)}
-# An acknowledged commit survives a power loss ("normal": only the crash of a process).
-synchronous = "full"
-
+${common.kvSection}
 ${mgmtdSection(common)}
 ${monitorSection(layout)}`;
 }

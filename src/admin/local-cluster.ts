@@ -6,7 +6,7 @@
  * each stage to be ready, prints what runs where, and on SIGINT/SIGTERM unmounts first, then stops
  * the services in order. A second run on the same data directory finds the same files.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FsClient, MgmtdClient } from '../client/index.js';
@@ -119,6 +119,7 @@ async function start(
   if (layout.fresh) {
     const code = await services.run('admin', ['--config', layout.mgmtd.config, 'init-cluster'], 30_000);
     if (code !== 0) throw new FsError(CommonCode.Internal, `admin init-cluster failed (exit code ${code})`);
+    writeFileSync(layout.initializedMarker, `${new Date().toISOString()}\n`);
   }
   started.core.push(services.start('mgmtd', 'mgmtd_main', ['--config', layout.mgmtd.config]));
   started.core.push(services.start('monitor', 'monitor_collector_main', ['--config', layout.monitor.config]));

@@ -19,12 +19,28 @@ function defaultDataDir(): string {
   return join(base, '3fs', 'local');
 }
 
+/** A PostgreSQL URL without a password (secrets belong in files, not on command lines). */
+function parsePostgresUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('a URL such as postgres://user@127.0.0.1:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new InvalidArgumentError('only postgres:// URLs are accepted (sqlite is the default)');
+  }
+  if (url.password !== '') throw new InvalidArgumentError('put no password in the URL');
+  return value;
+}
+
 interface LocalFlags {
   data?: string;
   dataDir?: string;
   mount?: string | true;
   mgmtdPort: number;
   clusterId: string;
+  kv?: string;
 }
 
 const program = new Command('3fs').description('3fs-ts: a distributed file system').version(version);
@@ -41,6 +57,11 @@ program
     8000,
   )
   .option('--cluster-id <id>', 'cluster id (first run only)', 'local')
+  .option(
+    '--kv <url>',
+    'a PostgreSQL server as the metadata engine, postgres://user@host:port/db (first run only)',
+    parsePostgresUrl,
+  )
   .action(async (flags: LocalFlags) => {
     const dataDir = flags.data ?? flags.dataDir ?? defaultDataDir();
     const mount = flags.mount === true ? join(dataDir, 'mnt') : flags.mount;
@@ -49,6 +70,7 @@ program
         dataDir,
         mgmtdPort: flags.mgmtdPort,
         clusterId: flags.clusterId,
+        ...(flags.kv === undefined ? {} : { kvUrl: flags.kv }),
         ...(mount === undefined ? {} : { mount }),
       },
       (text) => process.stdout.write(text),

@@ -5,11 +5,18 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  postgresAvailability,
+  startPostgresTestServer,
+  type PostgresTestServer,
+} from '../../helpers/postgres-server.js';
 import { isMounted } from '../fuse-binding/harness.js';
 import { fuseClusterSkipReason } from '../helpers/fuse-cluster.js';
 import { TestWorld, eventually, type RunningProcess } from '../helpers/processes.js';
 
 const skipReason = fuseClusterSkipReason('3fs local mount tests');
+const postgres = postgresAvailability();
+if (!postgres.available) console.warn(`skipping 3fs local on postgres: ${postgres.reason}`);
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -45,6 +52,7 @@ describe.skipIf(skipReason !== undefined)('3fs local --mount', () => {
   let mount: string;
   const childPids = new Set<number>();
   let running: RunningProcess | undefined;
+  let server: PostgresTestServer | undefined;
 
   beforeEach(() => {
     world = new TestWorld();
@@ -61,6 +69,8 @@ describe.skipIf(skipReason !== undefined)('3fs local --mount', () => {
       spawnSync('fusermount3', ['-u', '-z', mount], { timeout: 10_000 });
     for (const pid of childPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     await world.cleanup();
+    await server?.close();
+    server = undefined;
   }, 60_000);
 
   /** Starts `3fs local` and waits until it says the cluster is up. */
@@ -157,4 +167,25 @@ describe.skipIf(skipReason !== undefined)('3fs local --mount', () => {
     expect(await readFile(join(mount, 'second.txt'), 'utf8')).toBe('second run\n');
     await stop(second);
   }, 180_000);
+
+  it.skipIf(!postgres.available)(
+    'runs on a PostgreSQL metadata engine with --kv',
+    async () => {
+      server = await startPostgresTestServer(postgres);
+      const dir = world.tempDir('3fs-local-pg-');
+      const data = join(dir, 'data');
+      mount = join(dir, 'mnt');
+      const url = `postgres://${server.user}@${server.host}:${server.port}/${server.database}`;
+      const args = ['--data', data, '--mount', mount, '--mgmtd-port', String(await freeBasePort())];
+      const first = await start([...args, '--kv', url]);
+      expect(await readFile(join(data, 'etc/meta.toml'), 'utf8')).toContain('engine = "postgres"');
+      await writeFile(join(mount, 'on-postgres.txt'), 'kept in PostgreSQL\n');
+      await stop(first);
+      // The second run finds the cluster initialized in PostgreSQL (there is no sqlite file).
+      const second = await start(['--data', data, '--mount', mount]);
+      expect(await readFile(join(mount, 'on-postgres.txt'), 'utf8')).toBe('kept in PostgreSQL\n');
+      await stop(second);
+    },
+    180_000,
+  );
 });
