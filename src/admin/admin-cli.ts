@@ -16,6 +16,7 @@ import { limits } from '../common/limits.js';
 import { copyKvStores, kvSectionSchema, openKvEngine, type KvSection } from '../kv/index.js';
 import { initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
 import { RpcClient } from '../rpc/index.js';
+import { recoveryProgressCommand } from './commands/recovery-progress.js';
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
 import { commandCat, commandLs, commandSetLayout, commandStat } from './commands/fs-commands.js';
 import { formatBytes, printMessage, printTable, type Output } from './output.js';
@@ -33,7 +34,7 @@ interface Context {
   options: GlobalOptions;
   output: Output;
   config(): AdminConfig | undefined;
-  withMgmtd<T>(use: (mgmtd: MgmtdClient) => Promise<T>): Promise<T>;
+  withMgmtd<T>(use: (mgmtd: MgmtdClient, rpc: RpcClient) => Promise<T>): Promise<T>;
   /** A client of the file system (routing info, meta, storage) as the calling user. */
   withClient<T>(use: (client: FsClient) => Promise<T>): Promise<T>;
 }
@@ -141,7 +142,7 @@ function makeContext(options: GlobalOptions, write: (text: string) => void): Con
           logger,
           timeoutMs: options.timeoutMs,
         });
-        return await use(mgmtd);
+        return await use(mgmtd, rpc);
       } finally {
         await rpc.close();
       }
@@ -417,6 +418,21 @@ function addFileSystemCommands(
   context: () => Context,
   writeBytes: (bytes: Buffer) => Promise<void>,
 ): void {
+  program
+    .command('recovery-progress')
+    .description('targets being recovered: chunks and bytes to go, rate (--watch: progress bars until done)')
+    .option('--watch', 'refresh until every target serves')
+    .action((flags: { watch?: boolean }) =>
+      context().withMgmtd(async (mgmtd, rpc) => {
+        await recoveryProgressCommand({
+          mgmtd,
+          rpc,
+          output: context().output,
+          timeoutMs: program.opts<GlobalOptions>().timeoutMs,
+          ...(flags.watch === true ? { watch: true } : {}),
+        });
+      }),
+    );
   program
     .command('stat <path>')
     .description("a file's or directory's inode, layout and the chains holding its chunks")

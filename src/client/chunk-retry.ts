@@ -26,6 +26,8 @@ const transientCodes: readonly StatusCode[] = [
   StorageCode.TargetNotFound,
   StorageCode.TargetNotServing,
   StorageCode.ChunkBusy,
+  // The target's disk failed; mgmtd takes it out of the chain within a heartbeat or two.
+  StorageCode.DiskFailed,
   ClientCode.NoServingReplica,
   ClientCode.RoutingUnavailable,
 ];
