@@ -14,6 +14,7 @@ import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine, type KvEngine } from '../kv/index.js';
 import { MetaServer, metaConfigSchema, type MetaConfig } from '../meta/index.js';
 import { NodeType, readCluster } from '../mgmtd/index.js';
+import { combineObservers, metaOperationsObserver } from '../common/metrics/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
 
@@ -66,7 +67,11 @@ await runService({
     });
     const kv = observeKvEngine(await openKvEngine(config.kv, { logger }), metrics.kvObserver);
     const rootLayout = await rootLayoutFrom(kv);
-    const rpcServer = new RpcServer({ clusterSecret, logger, observer: metrics.rpcServerObserver });
+    const rpcServer = new RpcServer({
+      clusterSecret,
+      logger,
+      observer: combineObservers(metrics.rpcServerObserver, metaOperationsObserver(metrics.registry)),
+    });
     const rpcClient = new RpcClient({ clusterSecret, logger, observer: metrics.rpcClientObserver });
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;

@@ -23,5 +23,11 @@ export {
   type MetricsPusherOptions,
   type SnapshotSender,
 } from './pusher.js';
-export { rpcMetricsObserver, type RpcCallEventShape, type RpcObserverShape } from './rpc-metrics.js';
+export {
+  combineObservers,
+  metaOperationsObserver,
+  rpcMetricsObserver,
+  type RpcCallEventShape,
+  type RpcObserverShape,
+} from './rpc-metrics.js';
 export { kvMetricsObserver, type KvObserverShape, type KvTransactionEventShape } from './kv-metrics.js';

@@ -53,3 +53,36 @@ export function rpcMetricsObserver(registry: MetricsRegistry, side: 'server' | '
     },
   };
 }
+
+/**
+ * Metadata operations per type, from the RPC calls a meta service handles: every `Meta.<op>`
+ * call is one operation, with its status and duration (its KV transaction included).
+ */
+export function metaOperationsObserver(registry: MetricsRegistry): RpcObserverShape {
+  const operations = registry.counter(metricDefs.metaOperations);
+  const errors = registry.counter(metricDefs.metaOperationErrors);
+  const duration = registry.histogram(metricDefs.metaOperationDuration);
+  const prefix = 'Meta.';
+  return {
+    callStarted() {},
+    callFinished(event) {
+      if (!event.method.startsWith(prefix)) return;
+      const operation = event.method.slice(prefix.length);
+      operations.inc({ operation });
+      if (event.status !== 0) errors.inc({ operation, code: statusName(event.status) });
+      duration.observe({ operation }, event.durationMs / 1000);
+    },
+  };
+}
+
+/** One observer that tells every given observer, in order. */
+export function combineObservers(...observers: RpcObserverShape[]): RpcObserverShape {
+  return {
+    callStarted(method) {
+      for (const observer of observers) observer.callStarted(method);
+    },
+    callFinished(event) {
+      for (const observer of observers) observer.callFinished(event);
+    },
+  };
+}
