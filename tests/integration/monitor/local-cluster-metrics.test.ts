@@ -1,11 +1,12 @@
-// Proves `3fs local` starts the monitor collector beside mgmtd and prints its address, and that
-// I/O against the cluster moves the matching counters in the collector's Prometheus text and JSON
-// API. Today the cluster's services are mgmtd and the collector, so the I/O is RPC traffic to
-// mgmtd (routing-info reads) and the heartbeats and KV transactions it causes; as meta, storage and
-// FUSE join `3fs local`, their operations belong in `doIo` and `expectedCounters` below.
+// Proves `3fs local` starts the monitor collector beside the other services and prints its
+// address, and that I/O against the cluster moves the matching counters in the collector's
+// Prometheus text and JSON API: files written and read through the client library (metadata
+// operations on meta, chunk writes and their bytes on storage), routing-info reads from mgmtd, and
+// the heartbeats and KV transactions they cause.
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MgmtdClient } from '../../../src/client/index.js';
+import { randomBytes } from 'node:crypto';
+import { FsClient, MgmtdClient } from '../../../src/client/index.js';
 import { systemClock } from '../../../src/common/clock.js';
 import { readSecretFile } from '../../../src/common/config.js';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -26,11 +27,12 @@ async function portsFree(ports: number[]): Promise<boolean> {
   return true;
 }
 
-/** A base port whose mgmtd (+0), dashboard (+90) and collector RPC (+91) ports are free. */
+/** A base port whose whole family (mgmtd, meta, storage, dashboard, collector RPC) is free. */
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
-    if (await portsFree([base, base + 90, base + 91])) return base;
+    if (await portsFree([base, base + 10, base + 21, base + 22, base + 23, base + 90, base + 91]))
+      return base;
   }
   throw new Error('no free ports found');
 }
@@ -41,6 +43,8 @@ interface SeriesReply {
 
 /** Routing-info reads per round of I/O. */
 const ioCalls = 25;
+/** Bytes of the file each round of I/O writes and reads back. */
+const fileBytes = 256 * 1024;
 const routingReadsQuery =
   '/api/series?name=threefs_rpc_server_calls_total&label.method=Mgmtd.getRoutingInfo&label.node=1&window_ms=60000';
 
@@ -53,6 +57,14 @@ const expectedCounters = [
   },
   { name: 'threefs_rpc_server_calls_total', labels: { method: 'Mgmtd.heartbeat', node: '1' }, atLeast: 1 },
   { name: 'threefs_kv_transactions_total', labels: { kind: 'write', node: '1' }, atLeast: 1 },
+  { name: 'threefs_meta_operations_total', labels: { operation: 'create' }, atLeast: 1 },
+  // Only the chain's head serves Storage.write (the others get forwards), so one series matches.
+  { name: 'threefs_rpc_server_calls_total', labels: { method: 'Storage.write' }, atLeast: 1 },
+  {
+    name: 'threefs_rpc_server_payload_bytes_total',
+    labels: { method: 'Storage.write', direction: 'in' },
+    atLeast: fileBytes,
+  },
 ];
 
 describe('3fs local with the monitor collector', () => {
@@ -94,6 +106,15 @@ describe('3fs local with the monitor collector', () => {
     );
     childPids.push(Number(mgmtdLine['pid']), Number(collectorLine['pid']));
     await eventually(
+      async () => (local?.stdout().includes('is up') ? true : undefined),
+      60_000,
+      'the whole local cluster',
+    );
+    for (const line of local.stderr().split('\n')) {
+      const match = /"pid":(\d+)/.exec(line);
+      if (match !== null) childPids.push(Number(match[1]));
+    }
+    await eventually(
       async () => (local?.stdout().includes('monitor: http://') ? true : undefined),
       5_000,
       'address',
@@ -132,9 +153,16 @@ describe('3fs local with the monitor collector', () => {
       15_000,
       'the first round of reads in the JSON API',
     );
-    const before = await getText(`${dashboard}/metrics`);
-    const startValues = expectedCounters.map((counter) => sampleValue(before, counter.name, counter.labels));
-    for (const value of startValues) expect(value).toBeGreaterThan(0);
+    // Every service pushes on its own period: wait until each counter has arrived.
+    const startValues = await eventually(
+      async () => {
+        const before = await getText(`${dashboard}/metrics`);
+        const values = expectedCounters.map((counter) => sampleValue(before, counter.name, counter.labels));
+        return values.every((value) => value !== undefined && value > 0) ? values : undefined;
+      },
+      15_000,
+      'every counter of the first round in /metrics',
+    );
 
     await doIo(dataDir, base);
 
@@ -179,9 +207,22 @@ describe('3fs local with the monitor collector', () => {
     expect(await refused.text()).toContain('name: a metric name');
   });
 
-  /** The I/O: routing-info reads from a client of the cluster, and an admin command. */
+  /** The I/O: a file written and read back, routing-info reads, and an admin command. */
   async function doIo(dataDir: string, base: number): Promise<void> {
     const secret = readSecretFile(`${dataDir}/etc/cluster-secret`);
+    const files = await FsClient.connect({
+      mgmtdAddresses: [`127.0.0.1:${base}`],
+      clusterSecret: secret,
+      logger: silentLogger(),
+    });
+    try {
+      const path = `/io-${randomBytes(4).toString('hex')}`;
+      const data = randomBytes(fileBytes);
+      await files.writeFile(path, data);
+      expect((await files.readFile(path)).equals(data)).toBe(true);
+    } finally {
+      await files.close();
+    }
     rpc ??= new RpcClient({ clusterSecret: secret, logger: silentLogger() });
     const client = new MgmtdClient({
       addresses: [`127.0.0.1:${base}`],
