@@ -45,6 +45,7 @@ await runService({
       logger,
       clock: systemClock,
       rpcObserver: metrics.rpcClientObserver,
+      metrics: metrics.registry,
     });
     const metricsRpc = new RpcClient({ clusterSecret: readSecretFile(config.cluster.secret_file), logger });
     await metrics.start(metricsRpc);

@@ -4,6 +4,7 @@
  * unmount first (requests in flight drain), then close what the kernel left open (flushing
  * buffered writes and reporting lengths), then stop heartbeats and connections.
  */
+import type { MetricsRegistry } from '../common/metrics/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -18,6 +19,7 @@ import type { RpcClientOptions } from '../rpc/index.js';
 import type { FuseConfig } from './config.js';
 import { toErrno } from './errno-map.js';
 import { FuseFileSystem } from './fuse-file-system.js';
+import { observeFuseOperations } from './fuse-metrics.js';
 import { FuseSession } from './lowlevel/index.js';
 
 export interface FuseDaemonOptions {
@@ -27,6 +29,8 @@ export interface FuseDaemonOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly rpcObserver?: RpcClientOptions['observer'];
+  /** Where FUSE operation metrics go; none are recorded without it. */
+  readonly metrics?: MetricsRegistry;
 }
 
 export interface FuseDaemon {
@@ -120,7 +124,9 @@ async function mountWith(
     negativeTimeoutMs: fuse.negative_timeout_ms,
     now: () => clock.monotonicMs(),
   });
-  const session = await FuseSession.mount(fileSystem, {
+  const operations =
+    options.metrics === undefined ? fileSystem : observeFuseOperations(fileSystem, options.metrics, toErrno);
+  const session = await FuseSession.mount(operations, {
     mountpoint: mountPoint,
     fsName: fuse.fs_name,
     subtype: '3fs',
