@@ -31,6 +31,8 @@ const monitorNodeId = 900;
  */
 const heartbeatIntervalMs = 500;
 const heartbeatTimeoutMs = 5_000;
+/** mgmtd's lease: a restarted mgmtd is primary again within it, before storage fences itself. */
+const leaseMs = 1_500;
 
 export interface LocalClusterOptions {
   /** The data directory. */
@@ -216,6 +218,8 @@ listen = "${common.mgmtdAddress}"
 ${clusterSection(common)}
 ${common.kvSection}
 [mgmtd]
+lease_ms = ${leaseMs}
+lease_renew_ms = ${leaseMs / 3}
 heartbeat_interval_ms = ${heartbeatIntervalMs}
 heartbeat_timeout_ms = ${heartbeatTimeoutMs}
 chain_update_interval_ms = 250

@@ -7,7 +7,7 @@ import { createLogger } from '../common/logger.js';
 import { loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine } from '../kv/index.js';
-import { MgmtdServer, NodeType, mgmtdConfigSchema } from '../mgmtd/index.js';
+import { MgmtdServer, NodeType, failoverHazard, mgmtdConfigSchema } from '../mgmtd/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
 
@@ -20,6 +20,8 @@ const program = new Command('mgmtd_main')
 const options = program.opts<{ config: string }>();
 const config = loadConfigOrExit(mgmtdConfigSchema, options.config);
 const logger = createLogger({ component: 'mgmtd', level: config.log.level });
+const hazard = failoverHazard(config.mgmtd);
+if (hazard !== undefined) logger.warn({ mgmtd: config.mgmtd }, `[mgmtd] timings: ${hazard}`);
 
 await runService({
   name: 'mgmtd',

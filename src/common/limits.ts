@@ -129,10 +129,14 @@ export const limits = {
   rpcHandshakeFrameBytesMax: 4_096,
 
   // --- mgmtd
-  /** How long a primary's lease lasts without renewal. */
-  mgmtdLeaseMsDefault: 10_000,
+  /**
+   * How long a primary's lease lasts without renewal. A standby takes over at most lease + renew
+   * interval after the primary dies, well inside the half heartbeat timeout after which storage
+   * services fence themselves, so a failover keeps every storage service serving.
+   */
+  mgmtdLeaseMsDefault: 3_000,
   /** How often a mgmtd tries to take or renew the lease. */
-  mgmtdLeaseRenewMsDefault: 2_000,
+  mgmtdLeaseRenewMsDefault: 750,
   /** How often nodes send heartbeats. */
   heartbeatIntervalMsDefault: 1_000,
   /** A node without a heartbeat for this long is declared offline. */

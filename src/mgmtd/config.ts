@@ -40,3 +40,22 @@ export const mgmtdConfigSchema = z.strictObject({
   log: logSectionSchema.prefault({}),
 });
 export type MgmtdConfig = z.output<typeof mgmtdConfigSchema>;
+
+/**
+ * Why a failover of the primary would stop the storage services, or undefined when it would not.
+ * A standby takes over at most `lease_ms + lease_renew_ms` after the primary dies, and a storage
+ * service fences itself after half the heartbeat timeout without mgmtd (DESIGN §7): the takeover
+ * must come first, with a margin for the services to find the new primary. A lone mgmtd never fails
+ * over, so start-up warns rather than refusing.
+ */
+export function failoverHazard(section: MgmtdConfig['mgmtd']): string | undefined {
+  const takeoverMs = section.lease_ms + section.lease_renew_ms;
+  const fencingMs = section.heartbeat_timeout_ms / 2;
+  if (takeoverMs + section.heartbeat_interval_ms <= fencingMs) return undefined;
+  return (
+    `a standby takes over up to ${takeoverMs} ms (lease_ms + lease_renew_ms) after the primary dies, ` +
+    `but storage services fence themselves after ${fencingMs} ms (heartbeat_timeout_ms / 2) without ` +
+    `mgmtd, less one heartbeat interval to find the new primary: a failover would stop every storage ` +
+    `service; lower lease_ms or raise heartbeat_timeout_ms`
+  );
+}
