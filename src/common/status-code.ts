@@ -77,6 +77,16 @@ export const MgmtdCode = {
   HeartbeatRejected: 3008,
   NotEnoughTargets: 3009,
   NodeTypeMismatch: 3010,
+  /** The chain id is not a chain of the cluster. */
+  ChainNotFound: 3011,
+  /** rotate-lastsrv refused: a target of the chain serves or syncs, so the chain is not stuck. */
+  ChainStillServes: 3012,
+  /** rotate-lastsrv refused: the chain has no lastsrv target, or no other target to take its place. */
+  NothingToRotate: 3013,
+  /** rotate-lastsrv refused: the lastsrv target is alive and serves again by itself. */
+  LastServingAlive: 3014,
+  /** The chain's version is not the one the request expects: the chain changed since the caller read it. */
+  ChainVersionMismatch: 3015,
 } as const;
 
 /**

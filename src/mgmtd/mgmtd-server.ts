@@ -20,6 +20,7 @@ import {
   type Liveness,
 } from './cluster-state.js';
 import { createChainTable, uploadChainTable } from './chain/chain-table-ops.js';
+import { rotateLastServingTarget } from './chain/last-serving-rotation.js';
 import type { MgmtdConfig } from './config.js';
 import { NodeStatus, NodeType, PublicState, mgmtdMethods, type NodeInfo } from './protocol/index.js';
 import {
@@ -385,5 +386,19 @@ export class MgmtdServer {
     rpcServer.handle(mgmtdMethods.uploadChainTable, async (request) =>
       this.mutate((draft) => uploadChainTable(draft, request)),
     );
+
+    rpcServer.handle(mgmtdMethods.rotateLastServing, async (request) => {
+      const rotation = await this.mutate((draft) => rotateLastServingTarget(draft, request));
+      this.logger.warn(
+        {
+          chainId: rotation.chain.chainId,
+          chainVersion: rotation.chain.chainVersion,
+          previousLastServing: rotation.previousLastServing,
+          nextLastServing: rotation.nextLastServing,
+        },
+        'rotated the last serving target of a chain by operator request: writes only it acknowledged are lost',
+      );
+      return rotation;
+    });
   }
 }

@@ -100,3 +100,26 @@ export const uploadChainTable = defineMethod({
   response: z.strictObject({ chainTable: chainTableSchema, chains: z.array(chainInfoSchema) }),
   idempotent: false,
 });
+
+/**
+ * Moves the `lastsrv` target of a chain where nothing serves, and whose lastsrv target is down, to
+ * the end of the chain as `offline`, and makes the next target the last serving one (3FS's
+ * rotate-lastsrv). Writes acknowledged only by the old last serving target are lost.
+ */
+export const rotateLastServing = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 6,
+  name: 'Mgmtd.rotateLastServing',
+  request: z.strictObject({
+    chainId: chainIdSchema,
+    /** The chain version the caller saw; the chain is left alone when it changed since. */
+    chainVersion: z.number().int().min(1).max(0xffff_ffff).optional(),
+  }),
+  response: z.strictObject({
+    chain: chainInfoSchema,
+    previousLastServing: targetIdSchema,
+    nextLastServing: targetIdSchema,
+  }),
+  // A repeated rotation would give up one more replica's newest writes.
+  idempotent: false,
+});
