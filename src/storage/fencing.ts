@@ -10,7 +10,8 @@
  * - Local state reported in heartbeats: `online` for a target of a chain after a restart, until
  *   recovery is done; `up-to-date` for a target in no chain yet (it joins fresh chains as an
  *   empty, agreeing replica) and for a target routing info shows serving.
- * - A target whose store starts empty does not rejoin as its chain's last serving target.
+ * - A target whose store starts empty does not rejoin as its chain's last serving target; it does
+ *   once routing info shows it otherwise (after `admin rotate-lastsrv`).
  * - Fencing: a target that routing info once showed alive (serving, syncing, waiting) and now
  *   shows `offline` or `lastsrv` has been given up by mgmtd; the process must stop serving and
  *   exit, and come back through recovery.
@@ -68,7 +69,9 @@ export function fenceReason(
  * Why a target whose store starts empty (a replaced disk, a directory that disappeared) must not
  * rejoin, or undefined when it may. It may, through recovery, unless routing info shows it as its
  * chain's last serving target: then it would serve its empty store as the chain's only copy, while
- * the other replicas that hold the data wait for it. It stays out (offline) for an operator.
+ * the other replicas that hold the data wait for it. It stays out (offline) for an operator, who
+ * restores the disk or gives its writes up with `admin rotate-lastsrv`; once routing info no
+ * longer shows it as the last serving target, it rejoins through recovery.
  */
 export function freshStoreRefusal(
   routing: RoutingInfo,
@@ -77,7 +80,7 @@ export function freshStoreRefusal(
 ): string | undefined {
   const member = chainMember(routing, targetId);
   if (!freshStore || member?.publicState !== PublicState.LastServing) return undefined;
-  return `target ${targetId} starts with an empty store but is the last serving target of chain ${member.chainId}: it would serve no data; restore its disk or bring another replica back`;
+  return `target ${targetId} starts with an empty store but is the last serving target of chain ${member.chainId}: it would serve no data; restore its disk, or make another replica the last serving target with "admin rotate-lastsrv ${member.chainId}" (writes only this target held are lost)`;
 }
 
 /** True when mgmtd has been unreachable for half the heartbeat timeout: stop before it gives us up. */

@@ -6,7 +6,8 @@
  * been unreachable for half the heartbeat timeout or routing info shows one of its targets
  * offline or lastsrv. It drives recovery of the syncing successors of its targets and receives
  * recovery as a syncing target (recovery/), and reports a target whose disk failed offline
- * (disk-health.ts) while its other targets keep serving.
+ * (disk-health.ts) while its other targets keep serving. A target that starts empty as its
+ * chain's last serving target is reported offline too, until routing info shows it otherwise.
  */
 import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -202,6 +203,7 @@ export class StorageNode {
       const refusal = freshStoreRefusal(routing, target.targetId, target.freshStore === true);
       if (refusal !== undefined && target.diskFailure === undefined) {
         target.diskFailure = refusal;
+        target.freshStoreRefused = true;
         target.localState = LocalState.Offline;
         this.logger.error({ targetId: target.targetId }, refusal);
       }
@@ -276,6 +278,7 @@ export class StorageNode {
 
   private followRouting(routing: RoutingInfo): void {
     if (!this.joined || this.fenced || this.stopped) return;
+    this.readmitRefusedTargets(routing);
     // A target whose disk failed reported itself offline: routing info showing it so is expected.
     const healthy = this.targets.all().filter((target) => target.diskFailure === undefined);
     const reason = fenceReason(routing, healthy);
@@ -289,6 +292,28 @@ export class StorageNode {
       if (isAliveInChain(routing, target.targetId)) target.seenAlive = true;
     }
     this.recovery.syncingSuccessors(this.syncingSuccessors(routing, healthy));
+  }
+
+  /**
+   * A target refused because it started empty as its chain's last serving target rejoins once
+   * routing info shows it otherwise (an operator ran `admin rotate-lastsrv`, so it is `offline` at
+   * the end of its chain): like any returning target it reports online and goes through recovery,
+   * which refills it from its predecessor. The store it opened is the empty one it started with.
+   */
+  private readmitRefusedTargets(routing: RoutingInfo): void {
+    for (const target of this.targets.all()) {
+      if (target.freshStoreRefused !== true) continue;
+      if (freshStoreRefusal(routing, target.targetId, true) !== undefined) continue;
+      target.freshStoreRefused = false;
+      delete target.diskFailure;
+      target.localState = initialLocalState(routing, target.targetId);
+      this.logger.warn(
+        { targetId: target.targetId, routingVersion: routing.routingVersion, localState: target.localState },
+        "the empty target is no longer its chain's last serving target: it rejoins through recovery",
+      );
+      // mgmtd hears of it with the next heartbeat, sent at once.
+      void this.heartbeat?.beat().catch(() => undefined);
+    }
   }
 
   /** Each syncing target that directly follows a healthy target of this process. */

@@ -25,6 +25,11 @@ export interface StorageTarget {
   diskFailure?: string;
   /** The target directory was missing or empty when the process started (a new or replaced disk). */
   freshStore?: boolean;
+  /**
+   * Kept out (with `diskFailure` set) because it started empty as its chain's last serving target
+   * (fencing.ts freshStoreRefusal); it rejoins once routing info no longer shows it so.
+   */
+  freshStoreRefused?: boolean;
 }
 
 /** Fresh zeroed counters. */

@@ -1,7 +1,9 @@
 // Proves a storage node's life against an in-process fake mgmtd: a restarted node sends no
 // heartbeat until its chain target is shown offline and then reports it online (up-to-date once
-// serving); a fresh node heartbeats at once with an up-to-date target and its disk usage; and a
-// node fences itself when routing info shows its target offline or mgmtd stops answering.
+// serving); a fresh node heartbeats at once with an up-to-date target and its disk usage; an empty
+// target shown as its chain's last serving target stays offline until routing info shows it
+// otherwise; and a node fences itself when routing info shows its target offline or mgmtd stops
+// answering.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +162,27 @@ describe('a storage node in the cluster', () => {
     const beat = lastHeartbeat();
     expect(beat).toMatchObject({ targetId, localState: 'up-to-date' });
     expect(beat?.capacityBytes).toBeGreaterThan(0);
+  });
+
+  it("keeps an empty target that is its chain's lastsrv offline, and lets it rejoin once it is not", async () => {
+    // The target directory does not exist yet: a replaced disk.
+    mgmtd.publish('lastsrv');
+    await startNode();
+    await eventually(async () => (mgmtd.heartbeats.length > 0 ? true : undefined), 5_000, 'a heartbeat');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(mgmtd.heartbeats.every((beat) => beat[0]?.localState === 'offline')).toBe(true);
+    // An operator rotated the chain: the target is offline at its end, and comes back through recovery.
+    mgmtd.publish('offline');
+    await eventually(
+      async () => (lastHeartbeat()?.localState === 'online' ? true : undefined),
+      5_000,
+      'online once no longer the last serving target',
+    );
+    mgmtd.publish('waiting');
+    mgmtd.publish('syncing');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(lastHeartbeat()?.localState).toBe('online');
+    expect(fenced).toEqual([]);
   });
 
   it('fences itself when routing info shows its serving target offline', async () => {
