@@ -14,7 +14,7 @@ import { CommonCode, statusName } from '../common/status-code.js';
 import { version } from '../common/version.js';
 import { limits } from '../common/limits.js';
 import { copyKvStores, kvSectionSchema, openKvEngine, type KvSection } from '../kv/index.js';
-import { initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
+import { PublicState, initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
 import { RpcClient } from '../rpc/index.js';
 import { recoveryProgressCommand } from './commands/recovery-progress.js';
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
@@ -278,6 +278,36 @@ async function commandUploadChainTable(context: Context, file: string): Promise<
   );
 }
 
+/**
+ * Makes the next replica the last serving target of a chain stuck behind one that cannot come
+ * back. The chain version read first goes with the request, so a retried call cannot rotate twice.
+ */
+async function commandRotateLastServing(context: Context, chainId: number): Promise<void> {
+  const result = await context.withMgmtd(async (mgmtd) => {
+    const routing = await mgmtd.refreshRoutingInfo();
+    const chainVersion = routing.chains.find((chain) => chain.chainId === chainId)?.chainVersion;
+    return mgmtd.call(mgmtdMethods.rotateLastServing, {
+      chainId,
+      ...(chainVersion === undefined ? {} : { chainVersion }),
+    });
+  });
+  const { chain, previousLastServing, nextLastServing } = result;
+  const nextState = chain.targets.find((target) => target.targetId === nextLastServing)?.publicState;
+  const warning =
+    `writes acknowledged only by target ${previousLastServing} after the other replicas of chain ` +
+    `${chain.chainId} failed are lost`;
+  const lines = [
+    `chain ${chain.chainId}: target ${previousLastServing} (the last serving target) moved to the end as offline`,
+    nextState === PublicState.LastServing
+      ? `target ${nextLastServing} is the new last serving target; the chain serves again once its storage service reports it online`
+      : `target ${nextLastServing} is the new last serving target and serves now`,
+    `chain version ${chain.chainVersion}: ${chain.targets.map((target) => `${target.targetId}(${target.publicState})`).join(' -> ')}`,
+    `target ${previousLastServing} comes back through recovery, refilled from its predecessor, as soon as its storage service sees this (no restart needed)`,
+    `warning: ${warning}`,
+  ];
+  printMessage(context.output, { ...result, warning }, lines.join('\n'));
+}
+
 async function commandDumpRoutingInfo(context: Context): Promise<void> {
   const routing = await fetchRouting(context);
   context.output.write(`${JSON.stringify(routing, null, 2)}\n`);
@@ -384,6 +414,13 @@ export function buildAdminProgram(
     .command('upload-chain-table <file>')
     .description('create or extend a chain table from a TOML file (chain_table_id, [[chains]] id, targets)')
     .action((file: string) => commandUploadChainTable(context(), file));
+  program
+    .command('rotate-lastsrv')
+    .description(
+      "when a chain's last serving target cannot come back (e.g. its disk was replaced), move it to the end and make the next replica the last serving target; writes only it held are lost",
+    )
+    .argument('<chainId>', 'the stuck chain', parsePositive('chainId'))
+    .action((chainId: number) => commandRotateLastServing(context(), chainId));
   program
     .command('dump-routing-info')
     .description('the full routing info as JSON')
