@@ -133,7 +133,7 @@ export class FsClient {
         : { refreshIntervalMs: this.tuning.routingRefreshMs }),
     });
     const common = { rpc: this.rpc, routing: this.routing, clock: this.clock, logger: this.logger, random };
-    this.meta = new MetaClient({ ...common, timeoutMs: this.tuning.metaTimeoutMs });
+    this.meta = new MetaClient({ ...common, timeoutMs: this.tuning.metaTimeoutMs, clientId: this.clientId });
     const chunks = new ChunkClient({
       ...common,
       chunkTimeoutMs: this.tuning.chunkTimeoutMs,

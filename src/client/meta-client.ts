@@ -3,9 +3,12 @@
  * them answers any call: the client sticks to one (spreading clients over services), and moves on
  * to the next when one cannot be reached, trying it again only after a penalty.
  *
- * Retrying is safe only when the call cannot have run twice: idempotent methods are retried after
- * any transport failure; the others only when the request certainly never ran (no connection, the
- * server shutting down before it started). A mutation whose reply was lost fails with its error.
+ * Retrying is safe only when the call cannot take effect twice. Idempotent methods are retried
+ * after any transport failure. Mutations carry a request id, the same on every attempt: the meta
+ * service records a mutation's result under it in the mutation's own transaction and answers a
+ * retry from that record, so they are retried after any transport failure too (a timeout, a
+ * connection closed by a service that died with the call in flight). Without a request id (a
+ * caller that turned them off) a mutation is retried only when it certainly never ran.
  */
 import type { Clock } from '../common/clock.js';
 import { FsError, assert, describeError } from '../common/errors.js';
@@ -13,6 +16,7 @@ import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import { ClientCode, CommonCode, RpcCode, statusName } from '../common/status-code.js';
+import { formatRequestId } from '../meta/protocol/index.js';
 import type { MethodDef, RpcClient } from '../rpc/index.js';
 import type { RoutingCache } from './routing-cache.js';
 
@@ -47,6 +51,10 @@ export interface MetaClientOptions {
   /** Deadline of each attempt. */
   timeoutMs?: number;
   attemptsMax?: number;
+  /** Gives each mutation a request id (see the file comment); default true. */
+  requestIds?: boolean;
+  /** The client id in request ids; default a random one. */
+  clientId?: string;
 }
 
 export class MetaClient {
@@ -54,8 +62,14 @@ export class MetaClient {
   private readonly penalties = new Map<string, number>();
   private readonly timeoutMs: number;
   private readonly attemptsMax: number;
+  private readonly clientId: string | undefined;
+  private requestSequence = 0;
 
   constructor(private readonly options: MetaClientOptions) {
+    this.clientId =
+      options.requestIds === false
+        ? undefined
+        : (options.clientId ?? `c${options.random.nextInt(0x7fff_ffff).toString(36)}`);
     this.timeoutMs = options.timeoutMs ?? limits.clientMetaTimeoutMsDefault;
     this.attemptsMax = options.attemptsMax ?? limits.clientMetaAttemptsMax;
     assert(this.timeoutMs > 0, 'the meta timeout is positive');
@@ -64,19 +78,31 @@ export class MetaClient {
 
   /** Calls `method` on a meta service, failing over to others as the file comment says. */
   async call<Req, Res>(method: MethodDef<Req, Res>, request: Req): Promise<Res> {
+    const recorded = !method.idempotent && this.clientId !== undefined;
+    // Mutations accept a request id beside their own fields (meta/protocol/methods.ts).
+    const sent = recorded
+      ? ({
+          ...request,
+          requestId: formatRequestId(
+            this.options.clock.nowMs(),
+            this.clientId as string,
+            ++this.requestSequence,
+          ),
+        } as Req)
+      : request;
     let lastError: unknown;
     for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
       if (attempt > 0) await this.pause(attempt);
       const address = await this.pick();
       try {
-        const response = await this.options.rpc.call(address, method, request, {
+        const response = await this.options.rpc.call(address, method, sent, {
           timeoutMs: this.timeoutMs,
           retries: 0,
         });
         this.preferred = address;
         return response;
       } catch (error) {
-        if (!metaRetryable(error, method.idempotent)) throw error;
+        if (!metaRetryable(error, method.idempotent || recorded)) throw error;
         lastError = error;
         this.penalize(address);
         this.options.logger.debug(

@@ -227,6 +227,14 @@ export const limits = {
   metaGcListMax: 1_024,
   /** Problems the invariant checker reports before it stops listing more. */
   metaFsckProblemsMax: 1_000,
+  /**
+   * How long a mutation's result is kept for retries of its request id (longer than any client
+   * retries one call), and how far a request id's time may be from the service's clock for the
+   * service to keep one: the records are swept by that time.
+   */
+  metaRequestRecordTtlMs: 10 * 60_000,
+  /** How often a meta service sweeps expired request records. */
+  metaRequestSweepIntervalMs: 60_000,
   /** How often the GC worker looks for removed and truncated files' chunks to delete, by default. */
   metaGcIntervalMsDefault: 5_000,
   /** Queue entries one meta service works on at once by default ([meta.gc] concurrency). */

@@ -10,6 +10,8 @@ import { FsError, assert, describeError } from './errors.js';
 import { CommonCode } from './status-code.js';
 
 const codecOptions = { useBigInt64: true } as const;
+// Absent optional fields stay absent (not nil), so a record decodes to what was encoded.
+const encodeOptions = { ...codecOptions, ignoreUndefined: true } as const;
 
 /** Encodes `value` after checking it against `schema` (a failure is a bug: the caller built it). */
 export function encodeRecord<S extends z.ZodType>(schema: S, value: z.input<S>): Buffer {
@@ -18,7 +20,7 @@ export function encodeRecord<S extends z.ZodType>(schema: S, value: z.input<S>):
     checked.success,
     `record to encode does not match its schema: ${checked.error ? formatIssues(checked.error.issues) : ''}`,
   );
-  const bytes = encode(checked.data, codecOptions);
+  const bytes = encode(checked.data, encodeOptions);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

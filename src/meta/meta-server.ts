@@ -2,11 +2,14 @@
  * A running meta service: the operations (MetaService) served over RPC, registration with mgmtd
  * and heartbeats as a node of type "meta", routing info (chain tables for new files' layouts,
  * storage capacity for statfs) kept fresh by the heartbeat loop, and the GC worker that deletes
- * the chunks of removed and truncated files from storage (gc/).
+ * the chunks of removed and truncated files from storage (gc/), and the sweep of expired request
+ * records (meta-service.ts).
  */
 import { hostname } from 'node:os';
 import { HeartbeatLoop, type MgmtdClient } from '../client/index.js';
-import type { Clock } from '../common/clock.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import type { KvEngine } from '../kv/index.js';
@@ -39,6 +42,9 @@ export class MetaServer {
   private readonly heartbeat: HeartbeatLoop;
   private readonly gc: GcWorker | undefined;
   private refreshing: Promise<void> | undefined;
+  private sweepTimer: TimerHandle | undefined;
+  private sweeping: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(private readonly options: MetaServerOptions) {
     const { config, mgmtd } = options;
@@ -94,12 +100,31 @@ export class MetaServer {
     this.service.register(this.options.rpcServer);
     this.heartbeat.start();
     this.gc?.start();
+    this.scheduleSweep();
   }
 
-  /** Stops the GC worker and heartbeats (the RPC server and the KV are closed by their owner). */
+  /** Stops the GC worker, the sweep and heartbeats (the RPC server and the KV are closed by their owner). */
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.sweepTimer?.cancel();
+    await this.sweeping;
     await this.gc?.stop();
     await this.heartbeat.stop();
+  }
+
+  private scheduleSweep(): void {
+    if (this.stopped) return;
+    this.sweepTimer = this.options.clock.setTimer(limits.metaRequestSweepIntervalMs, () => {
+      this.sweeping = this.service
+        .sweepRequestRecords()
+        .catch((error: unknown) =>
+          this.options.logger.warn(
+            { err: error },
+            `sweeping request records failed: ${describeError(error)}`,
+          ),
+        )
+        .finally(() => this.scheduleSweep());
+    });
   }
 
   /** Fetches routing info now; concurrent callers share one fetch. */

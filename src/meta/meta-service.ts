@@ -4,11 +4,17 @@
  * transaction. The service holds no namespace state of its own (only its batch of inode ids and
  * its chain-picking position), so any number of services may run against one KV.
  *
+ * A mutation that carries a request id records what each of its transactions returned inside that
+ * transaction (REQD keys); a retry with the same id, on any service, gets the recorded results
+ * instead of applying the mutation again. So a client may retry every call after a lost reply.
+ *
  * Tests call `call(method, request)`, which validates the request exactly as the RPC server does;
  * the RPC server gets the same handlers through `register`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../common/clock.js';
 import { formatIssues } from '../common/config.js';
+import { decodeRecord, encodeRecord } from '../common/record-codec.js';
 import { FsError, assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
@@ -19,8 +25,10 @@ import type { MethodDef, RpcServer } from '../rpc/index.js';
 import { ChainPicker, type ChainTableSource } from './chain-picker.js';
 import type { OpContext } from './ops/context.js';
 import { squashCredentials, type RootSquash } from './permissions.js';
-import { rootInodeId, type Credentials, type DirectoryLayout } from './protocol/index.js';
+import { requestIdTimeMs, rootInodeId, type Credentials, type DirectoryLayout } from './protocol/index.js';
 import { InodeIdAllocator } from './store/inode-alloc.js';
+import { keys, tags } from './store/keys.js';
+import { requestRecordSchema } from './store/records.js';
 import { MetaReader, MetaWriter } from './store/meta-store.js';
 import { ensureRoot } from './store/root.js';
 import { registerHandlers, type HandlerTable } from './meta-handlers.js';
@@ -51,10 +59,17 @@ export interface MutationOptions {
 
 type AnyHandler = (request: unknown) => Promise<unknown>;
 
+/** The mutation a handler runs for: its request id and how many transactions it has run. */
+interface RequestContext {
+  requestId: string;
+  steps: number;
+}
+
 export class MetaService {
   readonly chains: ChainPicker;
   private readonly ids: InodeIdAllocator;
   private readonly handlers = new Map<string, { method: MethodDef<unknown, unknown>; handler: AnyHandler }>();
+  private readonly requests = new AsyncLocalStorage<RequestContext>();
 
   constructor(readonly options: MetaServiceOptions) {
     checkLimitRelations();
@@ -65,7 +80,7 @@ export class MetaService {
         assert(!this.handlers.has(method.name), `${method.name} has one handler`);
         this.handlers.set(method.name, {
           method: method as unknown as MethodDef<unknown, unknown>,
-          handler: handler as AnyHandler,
+          handler: method.idempotent ? (handler as AnyHandler) : this.withRequestId(handler as AnyHandler),
         });
       },
     };
@@ -112,19 +127,30 @@ export class MetaService {
     operation: (writer: MetaWriter, ctx: OpContext) => Promise<T>,
   ): Promise<T> {
     const effective = options.squash === false ? cred : squashCredentials(cred, this.options.rootSquash);
+    const request = this.requests.getStore();
+    const recordKey = request === undefined ? undefined : keys.request(request.requestId, request.steps++);
     const reservation = await this.ids.reserve(options.ids);
     let committed = false;
     try {
       const result = await this.withFreshRouting(() =>
         this.options.kv.transact(async (tx) => {
           reservation.rewind();
+          if (recordKey !== undefined) {
+            const recorded = await tx.get(recordKey);
+            if (recorded !== undefined) {
+              return decodeRecord(requestRecordSchema, recorded, `request ${request?.requestId}`).result as T;
+            }
+          }
           const ctx: OpContext = {
             cred: effective,
             nowNs: this.nowNs(),
             takeInodeId: () => reservation.take(),
             fileLayout: (directory) => this.chains.fileLayout(directory),
           };
-          return operation(new MetaWriter(tx), ctx);
+          const result = await operation(new MetaWriter(tx), ctx);
+          if (recordKey !== undefined)
+            tx.set(recordKey, encodeRecord(requestRecordSchema, { format: 1, result }));
+          return result;
         }),
       );
       committed = true;
@@ -134,6 +160,29 @@ export class MetaService {
       if (!committed) reservation.rewind();
       this.ids.release(reservation);
     }
+  }
+
+  /** Removes the request records whose ids are older than the records' time to live. */
+  async sweepRequestRecords(): Promise<void> {
+    const before = this.options.clock.nowMs() - limits.metaRequestRecordTtlMs;
+    await this.options.kv.transact(async (tx) => tx.clearRange(tags.request, keys.requestsBefore(before)));
+  }
+
+  /**
+   * Runs a mutation's handler in the context of its request id, when it has one whose time is
+   * close enough to this service's clock that its records outlive any retry but not the sweep.
+   */
+  private withRequestId(handler: AnyHandler): AnyHandler {
+    return (request) => {
+      const requestId = (request as { requestId?: string }).requestId;
+      if (requestId === undefined) return handler(request);
+      const skewMs = Math.abs(requestIdTimeMs(requestId) - this.options.clock.nowMs());
+      if (skewMs > limits.metaRequestRecordTtlMs / 2) {
+        this.options.logger.debug({ requestId, skewMs }, 'request id too far from this clock: not recorded');
+        return handler(request);
+      }
+      return this.requests.run({ requestId, steps: 0 }, () => handler(request));
+    };
   }
 
   /** Runs `operation` in one read-only transaction with the caller's (squashed) credentials. */

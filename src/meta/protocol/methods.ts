@@ -22,6 +22,7 @@ import {
   inodeSchema,
   modeSchema,
   pathAtSchema,
+  requestIdSchema,
   sessionSchema,
   stripeSizeSchema,
   timeNsSchema,
@@ -57,7 +58,12 @@ export type LengthReport = z.infer<typeof lengthReportSchema>;
 export const timeSpecSchema = z.union([z.literal('now'), timeNsSchema]);
 export type TimeSpec = z.infer<typeof timeSpecSchema>;
 
-function method<ReqS extends z.ZodType, ResS extends z.ZodType>(
+/**
+ * A meta method. Mutations (not idempotent) also accept an optional `requestId` (types.ts): the
+ * service records what a request id's transaction returned in that transaction, and answers a
+ * retry with the same id from the record, so clients may retry any call after a lost reply.
+ */
+function method<ReqS extends z.ZodObject, ResS extends z.ZodType>(
   methodId: number,
   name: string,
   request: ReqS,
@@ -68,7 +74,9 @@ function method<ReqS extends z.ZodType, ResS extends z.ZodType>(
     serviceId: metaServiceId,
     methodId,
     name: `Meta.${name}`,
-    request,
+    request: (idempotent
+      ? request
+      : request.extend({ requestId: requestIdSchema.optional() })) as unknown as ReqS,
     response,
     idempotent,
   });

@@ -155,5 +155,26 @@ export const sessionSchema = z.strictObject({ clientId: sessionPartSchema, sessi
 export type Session = z.infer<typeof sessionSchema>;
 export const clientIdSchema = sessionPartSchema;
 
+/**
+ * The id a client gives one mutation, kept across its retries, so a retry on another meta service
+ * returns what the first attempt did instead of applying it twice: the client's clock at the first
+ * attempt (13 decimal digits of milliseconds, so ids sort by time and old ones are swept by range),
+ * its client id and a sequence number.
+ */
+export const requestIdSchema = z
+  .string()
+  .max(100)
+  .regex(/^[0-9]{13}-[A-Za-z0-9_.:-]{1,64}-[0-9]{1,16}$/, 'time-clientId-sequence');
+
+/** Formats a request id (see requestIdSchema). */
+export function formatRequestId(timeMs: number, clientId: string, sequence: number): string {
+  return `${Math.max(0, Math.floor(timeMs)).toString().padStart(13, '0')}-${clientId}-${sequence}`;
+}
+
+/** The client's clock at the first attempt of a request id. */
+export function requestIdTimeMs(requestId: string): number {
+  return Number(requestId.slice(0, 13));
+}
+
 /** Raw bytes (extended-attribute values); msgpack carries them as binary. */
 export const bytesSchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected bytes');

@@ -12,6 +12,7 @@
  *   GCQU | ino (u64 BE)                               removed file whose chunks storage must delete
  *   TRNC | ino (u64 BE)                               truncate whose chunk data storage must cut
  *   IALC                                              the inode id counter
+ *   REQD | requestId (ASCII) | 0x00 | step (u16 BE)    what a mutation's transaction returned
  *
  * Inode ids are little-endian where they lead a key (inodes, entries, attributes, sessions), so
  * consecutive ids spread over the key space as in 3FS; the worker queues (GCQU, TRNC) use
@@ -40,6 +41,7 @@ export const tags = {
   gc: asciiKey('GCQU'),
   truncation: asciiKey('TRNC'),
   inodeCounter: asciiKey('IALC'),
+  request: asciiKey('REQD'),
 } as const;
 
 const separator = Buffer.from([0]);
@@ -75,10 +77,23 @@ export const keys = {
   gc: (ino: InodeId): Buffer => concatKey(tags.gc, u64BigEndian(ino)),
   truncation: (ino: InodeId): Buffer => concatKey(tags.truncation, u64BigEndian(ino)),
   inodeCounter: (): Buffer => tags.inodeCounter,
+  /** The result of transaction `step` of the mutation with `requestId` (ids lead with their time). */
+  request: (requestId: string, step: number): Buffer => {
+    assert(Number.isInteger(step) && step >= 0 && step < 0x10000, 'a request step is a u16');
+    const stepBytes = Buffer.alloc(2);
+    stepBytes.writeUInt16BE(step);
+    return concatKey(tags.request, ascii(requestId), separator, stepBytes);
+  },
+  /** The end of the request records whose ids' time is before `timeMs` (they start at the tag). */
+  requestsBefore: (timeMs: number): Buffer =>
+    concatKey(
+      tags.request,
+      Buffer.from(Math.max(0, Math.floor(timeMs)).toString().padStart(13, '0'), 'ascii'),
+    ),
 };
 
 function ascii(text: string): Buffer {
-  assert(/^[A-Za-z0-9_.:-]+$/.test(text), 'session ids are checked before they reach a key');
+  assert(/^[A-Za-z0-9_.:-]+$/.test(text), 'session and request ids are checked before they reach a key');
   return Buffer.from(text, 'ascii');
 }
 

@@ -50,3 +50,10 @@ export const xattrRecordSchema = z.strictObject({ format: format1, value: bytesS
 
 /** IALC: the next inode id no meta service has reserved yet. */
 export const inodeCounterRecordSchema = z.strictObject({ format: format1, next: inodeIdSchema });
+
+/**
+ * What one transaction of a mutation with a request id returned, replayed to a retry of it. The
+ * value is the operation's own result (checked against the method's response schema on the way
+ * out, like a fresh one).
+ */
+export const requestRecordSchema = z.strictObject({ format: format1, result: z.unknown().optional() });

@@ -1,4 +1,7 @@
-// Proves meta failover: idempotent calls move to another meta service after any transport failure, mutations only when they cannot have run, answers of meta itself come back as they are, and an unreachable set of services gives up with MetaUnreachable.
+// Proves meta failover: idempotent calls move to another meta service after any transport failure;
+// mutations too, carrying one request id on every attempt (without request ids, only when they
+// cannot have run); answers of meta itself come back as they are; and an unreachable set of
+// services gives up with MetaUnreachable.
 import { describe, expect, it } from 'vitest';
 import { MetaClient } from '../../../src/client/meta-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
@@ -45,18 +48,20 @@ const instantClock: Clock = { ...systemClock, sleep: async () => undefined };
 /** An RPC stand-in failing successive calls as `script` says, then answering with `reply`. */
 function fakeRpc(script: StatusCode[], reply: unknown) {
   const calls: string[] = [];
+  const requests: unknown[] = [];
   const rpc = {
-    async call(address: string, method: MethodDef<unknown, unknown>) {
+    async call(address: string, method: MethodDef<unknown, unknown>, request: unknown) {
       calls.push(`${address} ${method.name}`);
+      requests.push(request);
       const code = script.shift();
       if (code !== undefined) throw new FsError(code, `scripted failure at ${address}`);
       return reply;
     },
   };
-  return { rpc: rpc as unknown as RpcClient, calls };
+  return { rpc: rpc as unknown as RpcClient, calls, requests };
 }
 
-function makeClient(rpc: RpcClient) {
+function makeClient(rpc: RpcClient, requestIds = true) {
   const cache = new RoutingCache({
     source: { refreshRoutingInfo: async () => routing },
     clock: instantClock,
@@ -68,6 +73,8 @@ function makeClient(rpc: RpcClient) {
     clock: instantClock,
     logger: silentLogger(),
     random: seededRandom(1),
+    requestIds,
+    clientId: 'client-7',
   });
 }
 
@@ -86,18 +93,33 @@ describe('MetaClient', () => {
     expect(calls[2]?.split(' ')[0]).toBe(answered);
   });
 
-  it('does not resend a mutation whose outcome is unknown', async () => {
-    const { rpc, calls } = fakeRpc([RpcCode.Timeout], {});
+  it('resends a mutation whose outcome is unknown under the same request id', async () => {
+    const { rpc, calls, requests } = fakeRpc([RpcCode.Timeout, RpcCode.ConnectionClosed], {});
     const client = makeClient(rpc);
+    await client.call(metaMethods.unlink, { cred, at: { path: '/x' } });
+    expect(calls.length).toBe(3);
+    const ids = requests.map((request) => (request as { requestId?: string }).requestId);
+    expect(ids[0]).toMatch(/^[0-9]{13}-client-7-1$/);
+    expect(new Set(ids).size).toBe(1);
+    // The next mutation gets the next id; reads carry none.
+    await client.call(metaMethods.unlink, { cred, at: { path: '/y' } });
+    expect((requests[3] as { requestId?: string }).requestId).toMatch(/-client-7-2$/);
+    await client.call(metaMethods.stat, { cred, at: { path: '/' } });
+    expect(requests[4]).not.toHaveProperty('requestId');
+  });
+
+  it('without request ids, does not resend a mutation whose outcome is unknown', async () => {
+    const { rpc, calls } = fakeRpc([RpcCode.Timeout], {});
+    const client = makeClient(rpc, false);
     await expect(client.call(metaMethods.unlink, { cred, at: { path: '/x' } })).rejects.toMatchObject({
       code: RpcCode.Timeout,
     });
     expect(calls.length).toBe(1);
   });
 
-  it('resends a mutation that never reached a service', async () => {
+  it('resends a mutation that never reached a service, even without request ids', async () => {
     const { rpc, calls } = fakeRpc([RpcCode.ConnectFailed], {});
-    const client = makeClient(rpc);
+    const client = makeClient(rpc, false);
     await client.call(metaMethods.unlink, { cred, at: { path: '/x' } });
     expect(calls.length).toBe(2);
   });
