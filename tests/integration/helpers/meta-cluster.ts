@@ -37,8 +37,11 @@ export function writeMetaConfig(options: {
   nodeId: number;
   secretFile: string;
   databasePath: string;
-  mgmtdAddress: string;
+  /** One mgmtd, or all of them. */
+  mgmtdAddress: string | readonly string[];
   rootSquash?: boolean;
+  /** Extra lines for the [meta] section (subsections such as [meta.gc] go last). */
+  metaToml?: string;
   /** A whole `[kv]` section replacing the sqlite one (e.g. postgres). */
   kvToml?: string;
 }): string {
@@ -56,11 +59,12 @@ secret_file = "${options.secretFile}"
 ${options.kvToml ?? sqliteKvToml(options.databasePath, 'normal')}
 
 [mgmtd]
-addresses = ["${options.mgmtdAddress}"]
+addresses = ${JSON.stringify(typeof options.mgmtdAddress === 'string' ? [options.mgmtdAddress] : options.mgmtdAddress)}
 heartbeat_interval_ms = 200
 
 [meta]
 root_squash = ${options.rootSquash ?? false}
+${options.metaToml ?? ''}
 
 [log]
 level = "info"

@@ -1,7 +1,8 @@
-// Starts a real cluster for storage integration tests: one mgmtd_main on sqlite, `admin
-// init-cluster`, storage_main processes with their targets, and `admin create-chain-table`; plus a
-// storage client and helpers to reach each target directly.
-import { writeFileSync } from 'node:fs';
+// Starts a real cluster for storage integration tests: mgmtd_main on sqlite (one, or a primary and
+// standbys), `admin init-cluster`, storage_main processes with their targets, and `admin
+// create-chain-table`; plus a storage client, helpers to reach each target directly, and meta
+// services on the same store for tests of the whole stack.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MgmtdClient } from '../../../src/client/index.js';
 import { systemClock } from '../../../src/common/clock.js';
@@ -9,6 +10,7 @@ import { silentLogger } from '../../../src/common/logger.js';
 import type { RoutingInfo } from '../../../src/mgmtd/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
 import { StorageClient } from '../../../src/storage/index.js';
+import { startMeta, writeMetaConfig, type MetaProcess } from './meta-cluster.js';
 import { startMgmtd, writeMgmtdConfig, type MgmtdTimings } from './mgmtd-cluster.js';
 import { eventually, type RunningProcess, type TestWorld } from './processes.js';
 
@@ -39,6 +41,19 @@ export interface StorageClusterOptions {
   targetsPerNode: number;
   replicas: number;
   chunkSizeMaxBytes: number;
+  /** mgmtd processes on the one store: the first becomes primary, the others standbys (default 1). */
+  mgmtds?: number;
+  /** Default `storageTimings`. */
+  timings?: MgmtdTimings;
+  /** Extra arguments of `admin init-cluster` (e.g. --chunk-size, --stripe). */
+  initArgs?: string[];
+}
+
+export interface MgmtdProcess {
+  nodeId: number;
+  configPath: string;
+  process: RunningProcess;
+  address: string;
 }
 
 /** The directory of target `targetId` of node `nodeId` under the cluster's directory. */
@@ -51,42 +66,61 @@ export class StorageCluster {
   readonly mgmtdClient: MgmtdClient;
   readonly client: StorageClient;
   readonly storage = new Map<number, StorageProcess>();
+  readonly metas = new Map<number, MetaProcess>();
+  readonly timings: MgmtdTimings;
 
   private constructor(
     readonly world: TestWorld,
     readonly dir: string,
-    readonly mgmtd: { process: RunningProcess; address: string },
+    /** Every mgmtd, by index; a restarted one keeps its address. */
+    readonly mgmtds: MgmtdProcess[],
     readonly secretFile: string,
     private readonly options: StorageClusterOptions,
   ) {
+    this.timings = options.timings ?? storageTimings;
     this.rpc = new RpcClient({ clusterSecret: secret, logger: silentLogger() });
     this.mgmtdClient = this.newMgmtdClient();
     this.client = this.newStorageClient();
   }
 
-  /** Starts mgmtd, the storage processes (node ids 1..n, targets nodeId * 100 + i) and the chain table. */
+  /**
+   * Starts mgmtd (node ids 1000, 1001, …), the storage processes (node ids 1..n, targets
+   * nodeId * 100 + i) and the chain table.
+   */
   static async start(world: TestWorld, options: StorageClusterOptions): Promise<StorageCluster> {
     const dir = world.tempDir('3fs-storage-test-');
     const secretFile = world.secretFile(dir, secret);
-    const mgmtdConfig = writeMgmtdConfig({
-      dir,
-      nodeId: 1000,
-      secretFile,
-      databasePath: join(dir, 'mgmtd.db'),
-      timings: storageTimings,
-    });
-    const init = await world.runBinary('admin', ['--config', mgmtdConfig, 'init-cluster']);
+    const configs = Array.from({ length: options.mgmtds ?? 1 }, (_, index) =>
+      writeMgmtdConfig({
+        dir,
+        nodeId: 1000 + index,
+        secretFile,
+        databasePath: join(dir, 'mgmtd.db'),
+        timings: options.timings ?? storageTimings,
+      }),
+    );
+    const init = await world.runBinary('admin', [
+      '--config',
+      configs[0] as string,
+      'init-cluster',
+      ...(options.initArgs ?? []),
+    ]);
     if (init.code !== 0) throw new Error(`init-cluster failed: ${init.stderr}`);
-    const mgmtd = await startMgmtd(world, mgmtdConfig);
-    await mgmtd.process.waitForLog((line) => line['msg'] === 'became primary');
-    const cluster = new StorageCluster(world, dir, mgmtd, secretFile, options);
+    const mgmtds: MgmtdProcess[] = [];
+    for (const [index, configPath] of configs.entries()) {
+      const started = await startMgmtd(world, configPath);
+      // The first becomes primary; the next ones start only then, so they are standbys.
+      if (index === 0) await started.process.waitForLog((line) => line['msg'] === 'became primary');
+      mgmtds.push({ nodeId: 1000 + index, configPath, ...started });
+    }
+    const cluster = new StorageCluster(world, dir, mgmtds, secretFile, options);
     const started = [];
     for (let nodeId = 1; nodeId <= options.storageNodes; nodeId++) started.push(cluster.startStorage(nodeId));
     await Promise.all(started);
     await cluster.waitForRegisteredTargets();
     const created = await world.runBinary('admin', [
       '--mgmtd',
-      mgmtd.address,
+      cluster.mgmtd.address,
       '--secret-file',
       secretFile,
       'create-chain-table',
@@ -124,9 +158,9 @@ id = "test"
 secret_file = "${this.secretFile}"
 
 [mgmtd]
-addresses = ["${this.mgmtd.address}"]
-heartbeat_interval_ms = ${storageTimings.heartbeatIntervalMs}
-heartbeat_timeout_ms = ${storageTimings.heartbeatTimeoutMs}
+addresses = ${JSON.stringify(this.mgmtdAddresses())}
+heartbeat_interval_ms = ${this.timings.heartbeatIntervalMs}
+heartbeat_timeout_ms = ${this.timings.heartbeatTimeoutMs}
 timeout_ms = 1000
 
 [storage]
@@ -151,10 +185,53 @@ level = "info"
     return handle;
   }
 
+  /** The first mgmtd (the primary unless a test made another one primary). */
+  get mgmtd(): MgmtdProcess {
+    return this.mgmtds[0] as MgmtdProcess;
+  }
+
+  /** Every mgmtd's address, as services and clients are configured with them. */
+  mgmtdAddresses(): string[] {
+    return this.mgmtds.map((handle) => handle.address);
+  }
+
+  /** Starts mgmtd `index` again (after it was killed) on the address it had. */
+  async restartMgmtd(index: number): Promise<MgmtdProcess> {
+    const handle = this.mgmtds[index];
+    if (handle === undefined) throw new Error(`no mgmtd ${index}`);
+    const config = readFileSync(handle.configPath, 'utf8');
+    writeFileSync(handle.configPath, config.replace(/^listen = ".*"$/m, `listen = "${handle.address}"`));
+    const started = await startMgmtd(this.world, handle.configPath);
+    const restarted = { ...handle, ...started };
+    this.mgmtds[index] = restarted;
+    return restarted;
+  }
+
+  /**
+   * Starts meta service `nodeId` on the cluster's store (again, after a kill, with the config it
+   * had), knowing every mgmtd; `metaToml` adds lines to its [meta] section.
+   */
+  async startMeta(nodeId: number, metaToml = ''): Promise<MetaProcess> {
+    const known = this.metas.get(nodeId);
+    const configPath =
+      known?.configPath ??
+      writeMetaConfig({
+        dir: this.dir,
+        nodeId,
+        secretFile: this.secretFile,
+        databasePath: join(this.dir, 'mgmtd.db'),
+        mgmtdAddress: this.mgmtdAddresses(),
+        metaToml,
+      });
+    const started = await startMeta(this.world, configPath);
+    this.metas.set(nodeId, started);
+    return started;
+  }
+
   /** A new mgmtd client on the test's RPC client. */
   newMgmtdClient(): MgmtdClient {
     return new MgmtdClient({
-      addresses: [this.mgmtd.address],
+      addresses: this.mgmtdAddresses(),
       rpc: this.rpc,
       clock: systemClock,
       logger: silentLogger(),
