@@ -9,7 +9,8 @@
  * (disk-health.ts) while its other targets keep serving. A target that starts empty as its
  * chain's last serving target is reported offline too, until routing info shows it otherwise.
  */
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
@@ -178,7 +179,9 @@ export class StorageNode {
 
   /** Recovery's sync-done: the target holds every committed chunk and reports up-to-date. */
   markUpToDate(targetId: number): void {
-    this.targets.get(targetId).localState = LocalState.UpToDate;
+    const target = this.targets.get(targetId);
+    target.localState = LocalState.UpToDate;
+    this.clearFreshMarker(target);
   }
 
   /** Stops heartbeats and timers and closes the chunk stores (after the RPC server has drained). */
@@ -290,8 +293,18 @@ export class StorageNode {
       const routed = routing.targets.find((candidate) => candidate.targetId === target.targetId);
       target.localState = nextLocalState(target.localState, routed?.publicState);
       if (isAliveInChain(routing, target.targetId)) target.seenAlive = true;
+      if (routed?.publicState === PublicState.Serving) this.clearFreshMarker(target);
     }
     this.recovery.syncingSuccessors(this.syncingSuccessors(routing, healthy));
+  }
+
+  /** The target holds its chain's data now (recovery done, or serving): it is no longer fresh. */
+  private clearFreshMarker(target: StorageTarget): void {
+    if (target.freshStore !== true) return;
+    target.freshStore = false;
+    void rm(join(target.path, freshMarkerName), { force: true }).catch((error: unknown) =>
+      this.logger.warn({ err: error, targetId: target.targetId }, 'cannot remove the fresh-store marker'),
+    );
   }
 
   /**
@@ -404,7 +417,13 @@ async function openTarget(
   // The counters object exists before the store, whose corruption reports increment it.
   const counters = newCounters();
   const openStore = options.openStore ?? ((storeOptions) => FileChunkStore.open(storeOptions));
-  const freshStore = await isMissingOrEmpty(path);
+  // A store that started empty stays fresh across restarts until it holds its chain's data, so a
+  // second restart cannot pass the empty store off as a full one (freshStoreRefusal).
+  const freshStore = (await isMissingOrEmpty(path)) || (await exists(join(path, freshMarkerName)));
+  if (freshStore) {
+    await mkdir(path, { recursive: true });
+    await writeFile(join(path, freshMarkerName), 'this target started empty and has not caught up yet\n');
+  }
   const store = await openStore({
     targetId,
     path,
@@ -427,6 +446,19 @@ async function openTarget(
     usage: await store.diskUsage(),
     counters,
   };
+}
+
+/** The marker of a target that started empty and has not yet caught up with its chain. */
+export const freshMarkerName = 'FRESH';
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 /** True when the target directory does not exist or holds nothing (a new or replaced disk). */

@@ -2,9 +2,9 @@
 // heartbeat until its chain target is shown offline and then reports it online (up-to-date once
 // serving); a fresh node heartbeats at once with an up-to-date target and its disk usage; an empty
 // target shown as its chain's last serving target stays offline until routing info shows it
-// otherwise; and a node fences itself when routing info shows its target offline or mgmtd stops
+// otherwise, across restarts until it has caught up; and a node fences itself when routing info shows its target offline or mgmtd stops
 // answering.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import {
 import { RpcClient, RpcServer } from '../../../src/rpc/index.js';
 import { eventually } from '../../integration/helpers/processes.js';
 import { StorageNode, storageConfigSchema } from '../../../src/storage/index.js';
+import { freshMarkerName } from '../../../src/storage/storage-node.js';
 
 const secret = 'unit-test-cluster-secret-42';
 const targetId = 701;
@@ -114,6 +115,15 @@ async function startNode(): Promise<StorageNode> {
   return started;
 }
 
+/** Stops the node as its process would stop, ready for `startNode` again. */
+async function stopNode(): Promise<void> {
+  await node?.stop();
+  node = undefined;
+  await storageServer.close({ drainMs: 10 });
+  storageServer = new RpcServer({ clusterSecret: secret, logger: silentLogger() });
+  mgmtd.heartbeats.length = 0;
+}
+
 const lastHeartbeat = (): HeartbeatTarget | undefined => mgmtd.heartbeats.at(-1)?.[0];
 
 beforeEach(async () => {
@@ -182,6 +192,36 @@ describe('a storage node in the cluster', () => {
     mgmtd.publish('syncing');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(lastHeartbeat()?.localState).toBe('online');
+    expect(fenced).toEqual([]);
+  });
+
+  it('keeps a target that started empty fresh across restarts until it has caught up', async () => {
+    mgmtd.publish('lastsrv');
+    await startNode();
+    await eventually(async () => (mgmtd.heartbeats.length > 0 ? true : undefined), 5_000, 'a heartbeat');
+    expect(existsSync(join(dir, 'target', freshMarkerName))).toBe(true);
+    // Restarted before catching up, over a directory that is no longer empty: still refused.
+    await stopNode();
+    await startNode();
+    await eventually(async () => (mgmtd.heartbeats.length > 2 ? true : undefined), 5_000, 'heartbeats');
+    expect(mgmtd.heartbeats.every((beat) => beat[0]?.localState === 'offline')).toBe(true);
+    // Rotated, recovered and serving: the marker goes, and a later restart is an ordinary one.
+    mgmtd.publish('offline');
+    mgmtd.publish('syncing');
+    mgmtd.publish('serving');
+    await eventually(
+      async () => (existsSync(join(dir, 'target', freshMarkerName)) ? undefined : true),
+      5_000,
+      'the marker removed once serving',
+    );
+    await stopNode();
+    mgmtd.publish('lastsrv');
+    await startNode();
+    await eventually(
+      async () => (lastHeartbeat()?.localState === 'online' ? true : undefined),
+      5_000,
+      'an ordinary restart reports online',
+    );
     expect(fenced).toEqual([]);
   });
 
