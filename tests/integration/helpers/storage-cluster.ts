@@ -239,13 +239,17 @@ level = "info"
     });
   }
 
-  /** A new storage client with its own routing cache. */
-  newStorageClient(): StorageClient {
+  /**
+   * A new storage client with its own routing cache; `attemptsMax` 40 makes it patient enough to
+   * ride out a replica's death (mgmtd needs its heartbeat timeout to notice).
+   */
+  newStorageClient(options: { attemptsMax?: number } = {}): StorageClient {
     return new StorageClient({
       rpc: this.rpc,
       mgmtd: this.newMgmtdClient(),
       clock: systemClock,
       logger: silentLogger(),
+      ...options,
     });
   }
 

@@ -5,9 +5,8 @@
 // through recovery and every replica ends identical.
 import { renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/common/clock.js';
-import { silentLogger } from '../../../src/common/logger.js';
-import { StorageClient, storageMethods } from '../../../src/storage/index.js';
+import type { StorageClient } from '../../../src/storage/index.js';
+import { storageMethods } from '../../../src/storage/index.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
 import { StorageCluster, targetDirectory } from '../helpers/storage-cluster.js';
 import { expectReplicasIdentical, writeChunk, type ChunkModel } from './replica-check.js';
@@ -28,13 +27,7 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  client = new StorageClient({
-    rpc: cluster.rpc,
-    mgmtd: cluster.newMgmtdClient(),
-    clock: systemClock,
-    logger: silentLogger(),
-    attemptsMax: 40,
-  });
+  client = cluster.newStorageClient({ attemptsMax: 40 });
 }, 60_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 // frees its chunks on every target within the GC interval; a shrinking truncate cuts the chunk
 // across the new end and removes the ones past it; a truncate followed by a new write keeps the
 // written bytes; queued work survives killed meta services; and a live file is never touched.
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../src/common/crc32c.js';
@@ -16,7 +16,7 @@ import {
   type Session,
 } from '../../../src/meta/protocol/index.js';
 import { formatChunkId, storageMethods } from '../../../src/storage/index.js';
-import { TestWorld, eventually, type RunningProcess } from '../helpers/processes.js';
+import { TestWorld, eventually } from '../helpers/processes.js';
 import { StorageCluster, targetDirectory } from '../helpers/storage-cluster.js';
 import { dumpAll, pattern } from './replica-check.js';
 
@@ -26,49 +26,9 @@ const root = { uid: 0, gid: 0, groups: [] };
 
 let world: TestWorld;
 let cluster: StorageCluster;
-let metas: Array<{ process: RunningProcess; address: string; configPath: string }> = [];
-
-function writeMetaConfig(nodeId: number): string {
-  const path = join(cluster.dir, `meta-${nodeId}.toml`);
-  writeFileSync(
-    path,
-    `[node]
-id = ${nodeId}
-listen = "127.0.0.1:0"
-
-[cluster]
-id = "test"
-secret_file = "${cluster.secretFile}"
-
-[kv]
-engine = "sqlite"
-[kv.sqlite]
-path = "${join(cluster.dir, 'mgmtd.db')}"
-synchronous = "normal"
-
-[mgmtd]
-addresses = ["${cluster.mgmtd.address}"]
-heartbeat_interval_ms = 200
-
-[meta.gc]
-interval_ms = ${gcIntervalMs}
-concurrency = 2
-
-[log]
-level = "info"
-`,
-  );
-  return path;
-}
-
-async function startMeta(configPath: string) {
-  const running = world.spawnBinary('meta_main', ['--config', configPath]);
-  const line = await running.waitForLog((entry) => entry['msg'] === 'meta listening', 20_000);
-  return { process: running, address: String(line['address']), configPath };
-}
 
 function meta(): string {
-  const alive = metas.find(
+  const alive = [...cluster.metas.values()].find(
     (candidate) => candidate.process.child.exitCode === null && candidate.process.child.signalCode === null,
   );
   if (alive === undefined) throw new Error('no meta service runs');
@@ -166,7 +126,8 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  metas = await Promise.all([writeMetaConfig(51), writeMetaConfig(52)].map((path) => startMeta(path)));
+  const gc = `[meta.gc]\ninterval_ms = ${gcIntervalMs}\nconcurrency = 2`;
+  await Promise.all([51, 52].map((nodeId) => cluster.startMeta(nodeId, gc)));
 }, 60_000);
 
 afterAll(async () => {
@@ -267,9 +228,10 @@ describe('the GC worker', () => {
   it('finishes queued work after the meta services were killed, and leaves live files alone', async () => {
     const doomed = await writeFile('/doomed', 4, 5);
     await cluster.rpc.call(meta(), metaMethods.unlink, { cred: root, at: { path: '/doomed' } });
+    const metas = [...cluster.metas.values()];
     for (const running of metas) running.process.child.kill('SIGKILL');
     await Promise.all(metas.map((running) => running.process.exited));
-    metas = [await startMeta(metas[0]?.configPath ?? '')];
+    await cluster.startMeta(51);
     await eventually(
       async () => ((await chunksOf(doomed.inode.ino, doomed.inode.layout)).size === 0 ? true : undefined),
       gcIntervalMs + 15_000,

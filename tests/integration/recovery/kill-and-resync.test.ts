@@ -7,10 +7,9 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recoveryProgressCommand } from '../../../src/admin/commands/recovery-progress.js';
-import { systemClock } from '../../../src/common/clock.js';
-import { silentLogger } from '../../../src/common/logger.js';
 import type { PublicState } from '../../../src/mgmtd/index.js';
-import { StorageClient, storageMethods } from '../../../src/storage/index.js';
+import type { StorageClient } from '../../../src/storage/index.js';
+import { storageMethods } from '../../../src/storage/index.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
 import { StorageCluster, storageTimings } from '../helpers/storage-cluster.js';
 import { expectReplicasIdentical, pattern, writeChunk, type ChunkModel } from './replica-check.js';
@@ -43,14 +42,7 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  // Patient enough to ride out a head's death: mgmtd needs its heartbeat timeout to notice.
-  client = new StorageClient({
-    rpc: cluster.rpc,
-    mgmtd: cluster.newMgmtdClient(),
-    clock: systemClock,
-    logger: silentLogger(),
-    attemptsMax: 40,
-  });
+  client = cluster.newStorageClient({ attemptsMax: 40 });
 }, 60_000);
 
 afterAll(async () => {

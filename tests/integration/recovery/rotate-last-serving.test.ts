@@ -8,10 +8,9 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../src/common/crc32c.js';
-import { systemClock } from '../../../src/common/clock.js';
-import { silentLogger } from '../../../src/common/logger.js';
 import type { PublicState, RoutingInfo } from '../../../src/mgmtd/index.js';
-import { StorageClient, storageMethods, type ChunkId } from '../../../src/storage/index.js';
+import type { StorageClient } from '../../../src/storage/index.js';
+import { storageMethods, type ChunkId } from '../../../src/storage/index.js';
 import { TestWorld } from '../helpers/processes.js';
 import { StorageCluster, targetDirectory, type StorageProcess } from '../helpers/storage-cluster.js';
 import { dumpAll, expectReplicasIdentical, pattern, type ChunkModel } from './replica-check.js';
@@ -31,14 +30,7 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  // Patient enough to ride out a replica's death: mgmtd needs its heartbeat timeout to notice.
-  client = new StorageClient({
-    rpc: cluster.rpc,
-    mgmtd: cluster.newMgmtdClient(),
-    clock: systemClock,
-    logger: silentLogger(),
-    attemptsMax: 40,
-  });
+  client = cluster.newStorageClient({ attemptsMax: 40 });
 }, 60_000);
 
 afterAll(async () => {
