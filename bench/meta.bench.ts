@@ -4,7 +4,8 @@
 // The meta service runs in this process on the embedded sqlite engine with synchronous = "full"
 // (every acknowledged create is durable, as meta_main's default), behind a real RpcServer on
 // loopback; the client shares the process, as in the RPC benchmark. The local-disk baseline does
-// not fsync, so the ratio also shows what durability and a network hop cost.
+// not fsync, so the ratio also shows what durability and a network hop cost. Creates and mkdirs
+// carry request ids, as the client library sends them (their results are recorded for retries).
 import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { silentLogger } from '../src/common/logger.js';
 import { seededRandom } from '../src/common/random.js';
 import { openSqliteKvEngine } from '../src/kv/index.js';
 import { MetaService } from '../src/meta/index.js';
-import { metaMethods as m, type Credentials } from '../src/meta/protocol/index.js';
+import { formatRequestId, metaMethods as m, type Credentials } from '../src/meta/protocol/index.js';
 import { RpcClient, RpcServer, type MethodDef } from '../src/rpc/index.js';
 import { reportRatio } from './report.js';
 
@@ -56,6 +57,12 @@ type Call = <Req, Res>(method: MethodDef<Req, Res>, request: Req) => Promise<Res
 
 /** Fresh directory names, so every run creates into an empty directory. */
 let round = 0;
+let requests = 0;
+
+/** A request id as the client library gives every mutation. */
+function requestId(): { requestId: string } {
+  return { requestId: formatRequestId(Date.now(), 'bench', ++requests) };
+}
 
 /** Creates (or mkdirs, with `directories`) of new names in one fresh directory. */
 function creating(rpc: Call, diskRoot: string, directories: boolean): Workload {
@@ -68,8 +75,17 @@ function creating(rpc: Call, diskRoot: string, directories: boolean): Workload {
       await rpc(m.mkdirs, { cred, at: { path: dir }, mode: 0o755 });
       return rate(concurrency, async (worker, index) => {
         const at = { path: `${dir}/w${worker}-${index}` };
-        if (directories) await rpc(m.mkdirs, { cred, at, mode: 0o755 });
-        else await rpc(m.create, { cred, at, mode: 0o644, exclusive: true, write: false });
+        // Mutations accept a request id beside their own fields (meta/protocol/methods.ts).
+        if (directories) await rpc(m.mkdirs, { cred, at, mode: 0o755, ...requestId() } as never);
+        else
+          await rpc(m.create, {
+            cred,
+            at,
+            mode: 0o644,
+            exclusive: true,
+            write: false,
+            ...requestId(),
+          } as never);
         return 1;
       });
     },

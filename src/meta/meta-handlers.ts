@@ -79,49 +79,49 @@ function registerReads(service: MetaService, table: HandlerTable): void {
 
 function registerNamespaceChanges(service: MetaService, table: HandlerTable): void {
   table.on(m.create, async (request) =>
-    service.mutate(request.cred, { ids: 1 }, (writer, ctx) => createFile(writer, ctx, request)),
+    service.mutate(request, { ids: 1 }, (writer, ctx) => createFile(writer, ctx, request)),
   );
   table.on(m.mkdirs, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: mkdirsIdsNeeded(request) }, (writer, ctx) =>
+    inode: await service.mutate(request, { ids: mkdirsIdsNeeded(request) }, (writer, ctx) =>
       mkdirs(writer, ctx, request),
     ),
   }));
   table.on(m.symlink, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: 1 }, (writer, ctx) => makeSymlink(writer, ctx, request)),
+    inode: await service.mutate(request, { ids: 1 }, (writer, ctx) => makeSymlink(writer, ctx, request)),
   }));
   table.on(m.hardLink, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => hardLink(writer, ctx, request)),
+    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => hardLink(writer, ctx, request)),
   }));
   table.on(m.unlink, async (request) => {
-    await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => unlink(writer, ctx, request.at));
+    await service.mutate(request, { ids: 0 }, (writer, ctx) => unlink(writer, ctx, request.at));
     return {};
   });
   table.on(m.rmdir, async (request) => {
-    await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => rmdir(writer, ctx, request.at));
+    await service.mutate(request, { ids: 0 }, (writer, ctx) => rmdir(writer, ctx, request.at));
     return {};
   });
   table.on(m.removeRecursive, async (request) => ({
-    removedInodes: await service.mutate(request.cred, { ids: 0 }, (writer, ctx) =>
+    removedInodes: await service.mutate(request, { ids: 0 }, (writer, ctx) =>
       removeRecursive(writer, ctx, request.at),
     ),
   }));
   table.on(m.rename, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => rename(writer, ctx, request)),
+    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => rename(writer, ctx, request)),
   }));
 }
 
 function registerFileChanges(service: MetaService, table: HandlerTable): void {
   table.on(m.setAttr, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => setAttr(writer, ctx, request)),
+    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => setAttr(writer, ctx, request)),
   }));
   table.on(m.open, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => openFile(writer, ctx, request)),
+    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => openFile(writer, ctx, request)),
   }));
   // Closing and syncing concern a descriptor opened earlier: POSIX lets it keep writing whatever
   // the permissions became since, so only the session and the file are checked.
   table.on(m.close, async (request) => ({
     inode:
-      (await service.mutate(request.cred, { ids: 0 }, (writer, ctx) =>
+      (await service.mutate(request, { ids: 0 }, (writer, ctx) =>
         closeSession(writer, ctx, request.ino, request.session, {
           length: request.length,
           wrote: request.wrote ?? false,
@@ -129,31 +129,33 @@ function registerFileChanges(service: MetaService, table: HandlerTable): void {
       )) ?? null,
   }));
   table.on(m.sync, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: 0 }, (writer, ctx) =>
+    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) =>
       applyWriterReport(writer, ctx, request.ino, { length: request.length, wrote: request.wrote ?? false }),
     ),
   }));
   table.on(m.setXattr, async (request) => {
-    await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => setXattr(writer, ctx, request));
+    await service.mutate(request, { ids: 0 }, (writer, ctx) => setXattr(writer, ctx, request));
     return {};
   });
   table.on(m.removeXattr, async (request) => {
-    await service.mutate(request.cred, { ids: 0 }, (writer, ctx) => removeXattr(writer, ctx, request));
+    await service.mutate(request, { ids: 0 }, (writer, ctx) => removeXattr(writer, ctx, request));
     return {};
   });
 }
 
 function registerHousekeeping(service: MetaService, table: HandlerTable): void {
   table.on(m.setDirLayout, async (request) => ({
-    inode: await service.mutate(request.cred, { ids: 0, squash: false }, (writer, ctx) =>
+    inode: await service.mutate(request, { ids: 0, squash: false }, (writer, ctx) =>
       setDirectoryLayout(writer, ctx, service.chains, request),
     ),
   }));
   table.on(m.pruneSessions, async (request) => {
     const total = { removedSessions: 0, reclaimedInodes: 0 };
     for (let page = 0; page < prunePagesMax; page++) {
-      const result = await service.mutate(systemCredentials, { ids: 0, squash: false }, (writer, ctx) =>
-        pruneSessionsPage(writer, ctx, request.clientId),
+      const result = await service.mutate(
+        { cred: systemCredentials },
+        { ids: 0, squash: false },
+        (writer, ctx) => pruneSessionsPage(writer, ctx, request.clientId),
       );
       total.removedSessions += result.removedSessions;
       total.reclaimedInodes += result.reclaimedInodes;

@@ -11,7 +11,6 @@
  * Tests call `call(method, request)`, which validates the request exactly as the RPC server does;
  * the RPC server gets the same handlers through `register`.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../common/clock.js';
 import { formatIssues } from '../common/config.js';
 import { decodeRecord, encodeRecord } from '../common/record-codec.js';
@@ -59,17 +58,18 @@ export interface MutationOptions {
 
 type AnyHandler = (request: unknown) => Promise<unknown>;
 
-/** The mutation a handler runs for: its request id and how many transactions it has run. */
-interface RequestContext {
-  requestId: string;
-  steps: number;
+/** Who asks for a mutation: a request's credentials and, for a retryable one, its request id. */
+export interface Caller {
+  readonly cred: Credentials;
+  readonly requestId?: string | undefined;
 }
 
 export class MetaService {
   readonly chains: ChainPicker;
   private readonly ids: InodeIdAllocator;
   private readonly handlers = new Map<string, { method: MethodDef<unknown, unknown>; handler: AnyHandler }>();
-  private readonly requests = new AsyncLocalStorage<RequestContext>();
+  /** Transactions each request has run so far: the step of its next record. */
+  private readonly steps = new WeakMap<Caller, number>();
 
   constructor(readonly options: MetaServiceOptions) {
     checkLimitRelations();
@@ -80,7 +80,7 @@ export class MetaService {
         assert(!this.handlers.has(method.name), `${method.name} has one handler`);
         this.handlers.set(method.name, {
           method: method as unknown as MethodDef<unknown, unknown>,
-          handler: method.idempotent ? (handler as AnyHandler) : this.withRequestId(handler as AnyHandler),
+          handler: handler as AnyHandler,
         });
       },
     };
@@ -120,15 +120,25 @@ export class MetaService {
     return BigInt(Math.round(this.options.clock.nowMs())) * 1_000_000n;
   }
 
-  /** Runs `operation` in one read-write transaction with the caller's (squashed) credentials. */
+  /**
+   * Runs `operation` in one read-write transaction with the caller's (squashed) credentials. With
+   * a request id, the transaction's result is recorded under it (the caller's n-th transaction as
+   * step n), and a retry gets the recorded result instead of running the operation again.
+   */
   async mutate<T>(
-    cred: Credentials,
+    caller: Caller,
     options: MutationOptions,
     operation: (writer: MetaWriter, ctx: OpContext) => Promise<T>,
   ): Promise<T> {
+    const { cred } = caller;
     const effective = options.squash === false ? cred : squashCredentials(cred, this.options.rootSquash);
-    const request = this.requests.getStore();
-    const recordKey = request === undefined ? undefined : keys.request(request.requestId, request.steps++);
+    const requestId = this.recordable(caller.requestId);
+    let recordKey: Buffer | undefined;
+    if (requestId !== undefined) {
+      const step = this.steps.get(caller) ?? 0;
+      this.steps.set(caller, step + 1);
+      recordKey = keys.request(requestId, step);
+    }
     const reservation = await this.ids.reserve(options.ids);
     let committed = false;
     try {
@@ -138,7 +148,7 @@ export class MetaService {
           if (recordKey !== undefined) {
             const recorded = await tx.get(recordKey);
             if (recorded !== undefined) {
-              return decodeRecord(requestRecordSchema, recorded, `request ${request?.requestId}`).result as T;
+              return decodeRecord(requestRecordSchema, recorded, `request ${requestId}`).result as T;
             }
           }
           const ctx: OpContext = {
@@ -169,20 +179,15 @@ export class MetaService {
   }
 
   /**
-   * Runs a mutation's handler in the context of its request id, when it has one whose time is
-   * close enough to this service's clock that its records outlive any retry but not the sweep.
+   * The request id to record under, when there is one whose time is close enough to this service's
+   * clock that its records outlive any retry but not the sweep.
    */
-  private withRequestId(handler: AnyHandler): AnyHandler {
-    return (request) => {
-      const requestId = (request as { requestId?: string }).requestId;
-      if (requestId === undefined) return handler(request);
-      const skewMs = Math.abs(requestIdTimeMs(requestId) - this.options.clock.nowMs());
-      if (skewMs > limits.metaRequestRecordTtlMs / 2) {
-        this.options.logger.debug({ requestId, skewMs }, 'request id too far from this clock: not recorded');
-        return handler(request);
-      }
-      return this.requests.run({ requestId, steps: 0 }, () => handler(request));
-    };
+  private recordable(requestId: string | undefined): string | undefined {
+    if (requestId === undefined) return undefined;
+    const skewMs = Math.abs(requestIdTimeMs(requestId) - this.options.clock.nowMs());
+    if (skewMs <= limits.metaRequestRecordTtlMs / 2) return requestId;
+    this.options.logger.debug({ requestId, skewMs }, 'request id too far from this clock: not recorded');
+    return undefined;
   }
 
   /** Runs `operation` in one read-only transaction with the caller's (squashed) credentials. */
