@@ -8,6 +8,10 @@
  * (becomes `lastsrv`) only when no other target of the chain keeps serving; if several serving
  * targets are lost at once, the earliest in chain order is the one kept as `lastsrv`. And only the
  * first target after the serving ones can be `syncing`: recovery runs one target at a time.
+ *
+ * Each target that stops serving keeps the chain version under which it last served
+ * (`servedUntilChainVersion`), whatever order it is moved to later: the down replica with the
+ * highest one holds the chain's newest writes (last-serving-rotation.ts relies on it).
  */
 import { assert } from '../../common/errors.js';
 import {
@@ -81,7 +85,7 @@ export function updateChain(chain: ChainInfo, localStates: ReadonlyMap<TargetId,
       publicState: nextPublicState(local, target.publicState, predecessor),
     });
   }
-  const finalOrder = stableSortByRank(result);
+  const finalOrder = stableSortByRank(result).map((target) => withServedUntil(chain, target));
   assert(finalOrder.length === chain.targets.length, 'a chain update keeps every target');
 
   const changed = finalOrder.some((target, index) => {
@@ -95,6 +99,21 @@ export function updateChain(chain: ChainInfo, localStates: ReadonlyMap<TargetId,
     chain: { chainId: chain.chainId, chainVersion: chain.chainVersion + 1, targets: finalOrder },
     changed: true,
   };
+}
+
+/**
+ * `target` (its new state) with the chain version under which it last served: set when it stops
+ * serving in this step (the chain's version before the step), dropped when it serves, kept else.
+ */
+function withServedUntil(chain: ChainInfo, target: ChainTarget): ChainTarget {
+  const before = chain.targets.find((original) => original.targetId === target.targetId);
+  const { servedUntilChainVersion: _dropped, ...bare } = target;
+  if (target.publicState === PublicState.Serving) return bare;
+  if (before?.publicState === PublicState.Serving) {
+    return { ...bare, servedUntilChainVersion: chain.chainVersion };
+  }
+  const kept = before?.servedUntilChainVersion;
+  return kept === undefined ? bare : { ...bare, servedUntilChainVersion: kept };
 }
 
 function stableSortByRank(targets: readonly ChainTarget[]): ChainTarget[] {

@@ -6,10 +6,12 @@
  * Writes acknowledged by the old last serving target alone, after the others failed, are lost:
  * that is why only an operator does this, and only on a chain where nothing serves.
  *
- * The next target is the first of the others in chain order. Down targets keep the order in which
- * they failed, the most recent first, so that is the replica that served last; a target that came
- * back alive (`waiting`) is ordered ahead of the down ones, though, so when replicas returned in
- * another order than they failed, chain order no longer tells which served last.
+ * The next target is the one that served last: the highest `servedUntilChainVersion` (chain
+ * order, which puts the most recent failure first among down targets, breaks ties). Chain order
+ * alone would not do: a replica that came back alive (`waiting`) is ordered ahead of the down
+ * ones, so one that failed early and returned first would be chosen, and recovery would then
+ * overwrite the newer replica with its older chunks. The chosen target may be down: the chain then
+ * waits for it (or for another rotation, if it is lost too).
  *
  * Invariants: the rotated chain keeps every target; the chain version goes up by one; the rotation
  * is followed, in the same change, by one step of the state table, so an alive target never
@@ -77,12 +79,17 @@ export function rotateLastServing(
     );
   }
   const others = chain.targets.filter((target) => target.targetId !== lastServing.targetId);
-  const [next, ...rest] = others;
+  const servedUntil = (target: ChainTarget): number => target.servedUntilChainVersion ?? 0;
+  const next = others.reduce<ChainTarget | undefined>(
+    (best, target) => (best === undefined || servedUntil(target) > servedUntil(best) ? target : best),
+    undefined,
+  );
   assert(next !== undefined, 'a chain of two or more targets has another target than its lastsrv');
+  const rest = others.filter((target) => target !== next);
   const rotated: ChainTarget[] = [
-    { targetId: next.targetId, publicState: PublicState.LastServing },
+    { ...next, publicState: PublicState.LastServing },
     ...rest.map((target) => ({ ...target })),
-    { targetId: lastServing.targetId, publicState: PublicState.Offline },
+    { ...lastServing, publicState: PublicState.Offline },
   ];
   const stepped = updateChain({ ...chain, targets: rotated }, localStates).chain;
   assert(stepped.targets.length === chain.targets.length, 'a rotation keeps every target');

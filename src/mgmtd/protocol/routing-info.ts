@@ -81,6 +81,12 @@ export type TargetInfo = z.infer<typeof targetInfoSchema>;
 export const chainTargetSchema = z.strictObject({
   targetId: targetIdSchema,
   publicState: publicStateSchema,
+  /**
+   * For a target that stopped serving: the chain version under which it last served, so it holds
+   * every write acknowledged up to then. Absent while it serves, and for a target that has not
+   * served since it joined the chain. Tells which down replica holds the newest writes.
+   */
+  servedUntilChainVersion: z.number().int().min(1).max(0xffff_ffff).optional(),
 });
 export type ChainTarget = z.infer<typeof chainTargetSchema>;
 

@@ -117,18 +117,25 @@ describe('rotating the last serving target of a stuck chain', () => {
     await restarted.process.waitForLog(
       (line) => typeof line['msg'] === 'string' && line['msg'].includes('starts with an empty store'),
     );
-    // The older replicas come back too; with nothing serving they can only wait.
-    for (const targetId of [newer, older]) {
+    // The older replicas come back too, the oldest first (so it is ordered ahead of `newer`); with
+    // nothing serving they can only wait.
+    for (const targetId of [older, newer]) {
       await cluster.startStorage(processOf(targetId).nodeId);
       await cluster.waitForRouting((info) => stateOf(info, targetId) === 'waiting', `${targetId} waiting`);
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const stuck = await cluster.mgmtdClient.refreshRoutingInfo();
-    expect(stuck.chains[0]?.targets).toEqual([
-      { targetId: newer, publicState: 'waiting' },
-      { targetId: older, publicState: 'waiting' },
-      { targetId: last, publicState: 'lastsrv' },
+    const stuckTargets = stuck.chains[0]?.targets ?? [];
+    expect(stuckTargets.map((target) => [target.targetId, target.publicState])).toEqual([
+      [older, 'waiting'],
+      [newer, 'waiting'],
+      [last, 'lastsrv'],
     ]);
+    // The chain remembers which replica served last, whatever the order they came back in.
+    const servedUntil = (targetId: number) =>
+      stuckTargets.find((target) => target.targetId === targetId)?.servedUntilChainVersion ?? 0;
+    expect(servedUntil(last)).toBeGreaterThan(servedUntil(newer));
+    expect(servedUntil(newer)).toBeGreaterThan(servedUntil(older));
     expect(stuck.targets.find((target) => target.targetId === last)?.localState).toBe('offline');
     const listed = await cluster.rpc.call(restarted.address, storageMethods.listTargets, {});
     expect(listed.targets.find((target) => target.targetId === last)?.localState).toBe('offline');

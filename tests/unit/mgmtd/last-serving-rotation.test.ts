@@ -1,5 +1,5 @@
 // Proves rotate-lastsrv's decision: a dead last serving target moves to the end of its chain as
-// offline and the next target takes its place (serving at once when alive), then the state table
+// offline and the target that served last takes its place (serving at once when alive), then the state table
 // brings everyone back; and every refusal (unknown chain, a chain that serves, no lastsrv, a
 // lastsrv that is alive, a single target, a stale chain version) leaves the state untouched.
 import { describe, expect, it } from 'vitest';
@@ -14,11 +14,16 @@ import type { ChainInfo, LocalState, PublicState, TargetInfo } from '../../../sr
 import { FsError } from '../../../src/common/errors.js';
 import { MgmtdCode } from '../../../src/common/status-code.js';
 
-function chain(version: number, ...targets: [number, PublicState][]): ChainInfo {
+/** A chain of [target, public state, chain version it served until (down targets)] entries. */
+function chain(version: number, ...targets: [number, PublicState, number?][]): ChainInfo {
   return {
     chainId: 7,
     chainVersion: version,
-    targets: targets.map(([targetId, publicState]) => ({ targetId, publicState })),
+    targets: targets.map(([targetId, publicState, servedUntil]) =>
+      servedUntil === undefined
+        ? { targetId, publicState }
+        : { targetId, publicState, servedUntilChainVersion: servedUntil },
+    ),
   };
 }
 
@@ -43,6 +48,18 @@ describe('rotating a dead last serving target', () => {
     expect(rotation.chain).toEqual(chain(8, [2, 'lastsrv'], [3, 'offline'], [1, 'offline']));
     expect(rotation.previousLastServing).toBe(1);
     expect(rotation.nextLastServing).toBe(2);
+  });
+
+  it('picks the replica that served last, not one that failed earlier and came back first', () => {
+    // 3 failed at version 1, 2 at version 2, then 1 alone until it died; 3 returned first.
+    const stuck = chain(5, [3, 'waiting', 1], [1, 'lastsrv', 3], [2, 'offline', 2]);
+    const rotation = rotateLastServing(stuck, locals([3, 'online']));
+    expect(rotation.nextLastServing).toBe(2);
+    // 2 is down: the chain waits for it, with 3 behind; the lost one goes to the end.
+    expect(rotation.chain).toEqual(chain(6, [3, 'waiting', 1], [2, 'lastsrv', 2], [1, 'offline', 3]));
+    // Once 2 is back it serves, and 3 recovers from it.
+    const back = updateChain(rotation.chain, locals([2, 'online'], [3, 'online'])).chain;
+    expect(back).toEqual(chain(7, [2, 'serving'], [3, 'syncing', 1], [1, 'offline', 3]));
   });
 
   it('brings the chain back through the state table once the new lastsrv reports online', () => {

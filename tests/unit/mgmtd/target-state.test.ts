@@ -48,11 +48,16 @@ describe('the public-state transition table', () => {
   });
 });
 
-function chain(version: number, ...targets: [number, PublicState][]): ChainInfo {
+/** A chain of [target, public state, chain version it served until (down targets)] entries. */
+function chain(version: number, ...targets: [number, PublicState, number?][]): ChainInfo {
   return {
     chainId: 7,
     chainVersion: version,
-    targets: targets.map(([targetId, publicState]) => ({ targetId, publicState })),
+    targets: targets.map(([targetId, publicState, servedUntil]) =>
+      servedUntil === undefined
+        ? { targetId, publicState }
+        : { targetId, publicState, servedUntilChainVersion: servedUntil },
+    ),
   };
 }
 
@@ -74,17 +79,17 @@ describe('a chain update', () => {
       locals([2, 'up-to-date'], [3, 'up-to-date']),
     );
     expect(result.changed).toBe(true);
-    expect(result.chain).toEqual(chain(4, [2, 'serving'], [3, 'serving'], [1, 'offline']));
+    expect(result.chain).toEqual(chain(4, [2, 'serving'], [3, 'serving'], [1, 'offline', 3]));
   });
 
   it('keeps the only serving target that dies as lastsrv', () => {
-    const result = updateChain(chain(5, [2, 'serving'], [1, 'offline'], [3, 'offline']), locals());
-    expect(result.chain).toEqual(chain(6, [2, 'lastsrv'], [1, 'offline'], [3, 'offline']));
+    const result = updateChain(chain(5, [2, 'serving'], [1, 'offline', 4], [3, 'offline', 2]), locals());
+    expect(result.chain).toEqual(chain(6, [2, 'lastsrv', 5], [1, 'offline', 4], [3, 'offline', 2]));
   });
 
   it('keeps the earliest of several serving targets lost at once as lastsrv', () => {
     const result = updateChain(chain(1, [1, 'serving'], [2, 'serving'], [3, 'serving']), locals());
-    expect(result.chain).toEqual(chain(2, [1, 'lastsrv'], [2, 'offline'], [3, 'offline']));
+    expect(result.chain).toEqual(chain(2, [1, 'lastsrv', 1], [2, 'offline', 1], [3, 'offline', 1]));
   });
 
   it('brings a returning target through waiting, then syncing, then serving', () => {
@@ -118,6 +123,21 @@ describe('a chain update', () => {
 
   it('stops a syncing target whose predecessor died and lets it wait', () => {
     const result = updateChain(chain(2, [1, 'serving'], [2, 'syncing']), locals([2, 'online']));
-    expect(result.chain).toEqual(chain(3, [2, 'waiting'], [1, 'lastsrv']));
+    expect(result.chain).toEqual(chain(3, [2, 'waiting'], [1, 'lastsrv', 2]));
+  });
+
+  it('remembers the version each target last served under, whatever order it moves to', () => {
+    let current = chain(1, [1, 'serving'], [2, 'serving'], [3, 'serving']);
+    // 3 dies, then 2: the most recent failure stands first among the down targets.
+    current = updateChain(current, locals([1, 'up-to-date'], [2, 'up-to-date'])).chain;
+    current = updateChain(current, locals([1, 'up-to-date'])).chain;
+    expect(current).toEqual(chain(3, [1, 'serving'], [2, 'offline', 2], [3, 'offline', 1]));
+    // 1 dies last; then 3 comes back first and is ordered ahead: the versions still tell the story.
+    current = updateChain(current, locals()).chain;
+    current = updateChain(current, locals([3, 'online'])).chain;
+    expect(current).toEqual(chain(5, [3, 'waiting', 1], [1, 'lastsrv', 3], [2, 'offline', 2]));
+    // Serving again drops it.
+    current = updateChain(current, locals([1, 'online'], [3, 'online'])).chain;
+    expect(current.targets[0]).toEqual({ targetId: 1, publicState: 'serving' });
   });
 });
