@@ -233,7 +233,14 @@ async function commandListChains(context: Context): Promise<void> {
       chain.chainId,
       tableOf.get(chain.chainId) ?? '-',
       chain.chainVersion,
-      chain.targets.map((target) => `${target.targetId}(${target.publicState})`).join(' -> '),
+      chain.targets
+        .map((target) =>
+          // A down target shows the chain version it last served under: the highest holds the newest writes.
+          target.servedUntilChainVersion === undefined
+            ? `${target.targetId}(${target.publicState})`
+            : `${target.targetId}(${target.publicState}, served to v${target.servedUntilChainVersion})`,
+        )
+        .join(' -> '),
     ]),
   );
 }

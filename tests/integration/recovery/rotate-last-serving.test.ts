@@ -38,15 +38,18 @@ afterAll(async () => {
   await world.cleanup();
 });
 
-function rotate(chainId: number) {
+function admin(...args: string[]) {
   return world.runBinary('admin', [
     '--mgmtd',
     cluster.mgmtd.address,
     '--secret-file',
     cluster.secretFile,
-    'rotate-lastsrv',
-    String(chainId),
+    ...args,
   ]);
+}
+
+function rotate(chainId: number) {
+  return admin('rotate-lastsrv', String(chainId));
 }
 
 function stateOf(routing: RoutingInfo, targetId: number): PublicState | undefined {
@@ -136,6 +139,10 @@ describe('rotating the last serving target of a stuck chain', () => {
       stuckTargets.find((target) => target.targetId === targetId)?.servedUntilChainVersion ?? 0;
     expect(servedUntil(last)).toBeGreaterThan(servedUntil(newer));
     expect(servedUntil(newer)).toBeGreaterThan(servedUntil(older));
+    // The operator sees it in list-chains.
+    const listedChains = await admin('list-chains');
+    expect(listedChains.stdout).toContain(`${last}(lastsrv, served to v${servedUntil(last)})`);
+    expect(listedChains.stdout).toContain(`${newer}(waiting, served to v${servedUntil(newer)})`);
     expect(stuck.targets.find((target) => target.targetId === last)?.localState).toBe('offline');
     const listed = await cluster.rpc.call(restarted.address, storageMethods.listTargets, {});
     expect(listed.targets.find((target) => target.targetId === last)?.localState).toBe('offline');
