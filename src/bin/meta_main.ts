@@ -8,7 +8,7 @@ import { readSecretFile } from '../common/config.js';
 import { FsError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { seededRandom } from '../common/random.js';
-import { loadConfigOrExit, runService } from '../common/service-runtime.js';
+import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { MgmtdCode } from '../common/status-code.js';
 import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine, type KvEngine } from '../kv/index.js';
@@ -71,6 +71,7 @@ await runService({
       clusterSecret,
       logger,
       observer: combineObservers(metrics.rpcServerObserver, metaOperationsObserver(metrics.registry)),
+      onBrokenInvariant: crashOnBrokenInvariant(logger),
     });
     const rpcClient = new RpcClient({ clusterSecret, logger, observer: metrics.rpcClientObserver });
     const bound = await rpcServer.listen(config.node.listen);

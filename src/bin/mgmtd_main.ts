@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
 import { readSecretFile } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
-import { loadConfigOrExit, runService } from '../common/service-runtime.js';
+import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine } from '../kv/index.js';
 import { MgmtdServer, NodeType, failoverHazard, mgmtdConfigSchema } from '../mgmtd/index.js';
@@ -36,7 +36,12 @@ await runService({
       logger,
     });
     const kv = observeKvEngine(await openKvEngine(config.kv, { logger }), metrics.kvObserver);
-    const rpcServer = new RpcServer({ clusterSecret, logger, observer: metrics.rpcServerObserver });
+    const rpcServer = new RpcServer({
+      clusterSecret,
+      logger,
+      observer: metrics.rpcServerObserver,
+      onBrokenInvariant: crashOnBrokenInvariant(logger),
+    });
     const rpcClient = new RpcClient({ clusterSecret, logger, observer: metrics.rpcClientObserver });
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;

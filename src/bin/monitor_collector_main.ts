@@ -11,7 +11,7 @@ import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { createLogger } from '../common/logger.js';
 import { MetricsRegistry, rpcMetricsObserver } from '../common/metrics/index.js';
-import { loadConfigOrExit, runService } from '../common/service-runtime.js';
+import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { CommonCode } from '../common/status-code.js';
 import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
@@ -82,6 +82,7 @@ await runService({
       clusterSecret,
       logger,
       observer: rpcMetricsObserver(registry, 'server'),
+      onBrokenInvariant: crashOnBrokenInvariant(logger),
     });
     const rpcClient = new RpcClient({
       clusterSecret,

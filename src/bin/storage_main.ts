@@ -5,7 +5,7 @@ import { systemClock } from '../common/clock.js';
 import { readSecretFile } from '../common/config.js';
 import { limits } from '../common/limits.js';
 import { createLogger } from '../common/logger.js';
-import { loadConfigOrExit, runService } from '../common/service-runtime.js';
+import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
@@ -47,6 +47,7 @@ await runService({
       logger,
       frameBytesMax,
       observer: metrics.rpcServerObserver,
+      onBrokenInvariant: crashOnBrokenInvariant(logger),
     });
     const rpcClient = new RpcClient({
       clusterSecret,

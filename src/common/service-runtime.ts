@@ -13,6 +13,22 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/**
+ * What a service does when a request handler breaks an invariant (an AssertionError: a bug here,
+ * whatever the caller sent, since requests are validated before handlers see them): log it and
+ * exit at once, as for an uncaught exception, rather than serve on from a state it cannot trust.
+ * The supervisor restarts the process; storage comes back through recovery.
+ */
+export function crashOnBrokenInvariant(logger: Logger): (error: Error, methodName: string) => void {
+  return (error, methodName) => {
+    logger.fatal(
+      { err: error, method: methodName },
+      `${methodName} broke an invariant: this is a bug; exiting`,
+    );
+    process.exit(70);
+  };
+}
+
 /** Upper bound on a clean stop; past it the process exits non-zero rather than hang. */
 const stopDeadlineMs = 30_000;
 

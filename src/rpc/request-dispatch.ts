@@ -2,9 +2,11 @@
  * The server's boundary for one request: find the method, check the payload checksum, validate the
  * body with the method's schema, run the handler, and turn whatever happens into a reply. Nothing a
  * peer sends makes this throw: bad input becomes an error status, and so does a failing handler.
+ * A handler that breaks an invariant (AssertionError) is a bug on this side: the server's owner
+ * decides through `onBrokenInvariant` (the services crash rather than go on with corrupt state).
  */
 import { formatIssues } from '../common/config.js';
-import { FsError, describeError } from '../common/errors.js';
+import { AssertionError, FsError, describeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode, Ok, RpcCode, statusName } from '../common/status-code.js';
 import { encodeBody } from './body-codec.js';
@@ -51,6 +53,8 @@ export async function dispatchRequest(options: {
   /** Aborts when the handler should stop; its signal is created only if the handler asks. */
   readonly abort: LazyAbort;
   readonly logger: Logger;
+  /** Told of an AssertionError a handler threw, before the caller gets Common.Internal. */
+  readonly onBrokenInvariant?: ((error: AssertionError, methodName: string) => void) | undefined;
 }): Promise<Reply> {
   const { frame, logger } = options;
   const { serviceId, methodId } = frame.header;
@@ -94,6 +98,7 @@ export async function dispatchRequest(options: {
       );
       return errorReply(error.code, error.message);
     }
+    if (error instanceof AssertionError) options.onBrokenInvariant?.(error, method.name);
     return internalErrorReply(method.name, error, logger);
   }
   try {

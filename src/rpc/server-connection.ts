@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import { formatIssues } from '../common/config.js';
 import { systemClock, type TimerHandle } from '../common/clock.js';
-import { FsError } from '../common/errors.js';
+import { FsError, type AssertionError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode, Ok, RpcCode, statusName } from '../common/status-code.js';
@@ -25,6 +25,7 @@ export interface ServerConnectionOptions {
   readonly socket: Socket;
   readonly clusterSecret: string;
   readonly logger: Logger;
+  readonly onBrokenInvariant?: ((error: AssertionError, methodName: string) => void) | undefined;
   readonly frameBytesMax: number;
   readonly inflightMax: number;
   readonly handshakeTimeoutMs: number;
@@ -153,6 +154,7 @@ export class ServerConnection {
         peerAddress: this.frames.peerAddress,
         abort: controller,
         logger: this.logger,
+        onBrokenInvariant: this.options.onBrokenInvariant,
       });
       await this.frames.send({
         kind: FrameKind.Response,

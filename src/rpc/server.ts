@@ -7,7 +7,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { systemClock } from '../common/clock.js';
 import { splitAddress } from '../common/config.js';
-import { FsError, assert, describeError } from '../common/errors.js';
+import { FsError, assert, describeError, type AssertionError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode, Ok } from '../common/status-code.js';
@@ -57,6 +57,11 @@ export interface RpcServerOptions {
   readonly handshakeTimeoutMs?: number;
   /** Sees every handled call (metrics). */
   readonly observer?: RpcCallObserver;
+  /**
+   * Told when a handler throws an AssertionError (a broken invariant: a bug here, not the
+   * caller's); the caller still gets Common.Internal. The services crash there (STYLE).
+   */
+  readonly onBrokenInvariant?: (error: AssertionError, methodName: string) => void;
 }
 
 /** "host:port" of a bound socket ("[v6]:port" for IPv6). */
@@ -72,6 +77,7 @@ export class RpcServer {
   private readonly inflightMax: number;
   private readonly handshakeTimeoutMs: number;
   private readonly observer: RpcCallObserver | undefined;
+  private readonly onBrokenInvariant: RpcServerOptions['onBrokenInvariant'];
   private readonly methods = new Map<number, RegisteredMethod>();
   private readonly connections = new Set<ServerConnection>();
   private server: Server | undefined;
@@ -85,6 +91,7 @@ export class RpcServer {
     this.inflightMax = options.inflightPerConnectionMax ?? limits.rpcServerInflightPerConnectionMax;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? limits.rpcHandshakeTimeoutMs;
     this.observer = options.observer;
+    this.onBrokenInvariant = options.onBrokenInvariant;
     assert(
       Number.isInteger(this.frameBytesMax) && this.frameBytesMax > frameHeaderBytes,
       'frameBytesMax exceeds a header',
@@ -223,6 +230,7 @@ export class RpcServer {
       inflightMax: this.inflightMax,
       handshakeTimeoutMs: this.handshakeTimeoutMs,
       methods: this.methods,
+      onBrokenInvariant: this.onBrokenInvariant,
       onClosed: (closed) => this.connections.delete(closed),
     });
     this.connections.add(connection);

@@ -16,7 +16,7 @@ import {
   createNonce,
   serverProof,
 } from '../../../src/rpc/handshake.js';
-import { FsError } from '../../../src/common/errors.js';
+import { FsError, assert } from '../../../src/common/errors.js';
 import type { StatusCode } from '../../../src/common/status-code.js';
 import { RpcClient, RpcServer, defineMethod, type CallContext } from '../../../src/rpc/index.js';
 
@@ -42,7 +42,7 @@ export const failMethod = defineMethod({
   methodId: 2,
   name: 'test.fail',
   request: z.strictObject({
-    kind: z.enum(['fs-error', 'plain-error']),
+    kind: z.enum(['fs-error', 'plain-error', 'assertion']),
     code: z.number().int(),
     message: z.string(),
   }),
@@ -250,6 +250,7 @@ export function registerTestHandlers(server: RpcServer): HandlerStats {
   });
   server.handle(failMethod, async (request) => {
     if (request.kind === 'fs-error') throw new FsError(request.code as StatusCode, request.message);
+    assert(request.kind !== 'assertion', request.message);
     throw new Error(request.message);
   });
   const sleep = async (request: { ms: number }, context: CallContext): Promise<{ slept: number }> => {
@@ -282,6 +283,7 @@ export async function startTestServer(
     inflightPerConnectionMax?: number;
     handshakeTimeoutMs?: number;
     secret?: string;
+    onBrokenInvariant?: (error: Error, methodName: string) => void;
   } = {},
 ): Promise<TestServer> {
   const { logger, lines } = capturingLogger();
@@ -293,6 +295,7 @@ export async function startTestServer(
       ? {}
       : { inflightPerConnectionMax: options.inflightPerConnectionMax }),
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+    ...(options.onBrokenInvariant === undefined ? {} : { onBrokenInvariant: options.onBrokenInvariant }),
   });
   const stats = registerTestHandlers(server);
   const address = await server.listen(options.address ?? '127.0.0.1:0');

@@ -130,6 +130,23 @@ describe('rpc calls', () => {
     expect(lines.some((line) => line.level >= errorLevel && line.msg.includes('handler bug'))).toBe(true);
   });
 
+  it("tells the server's owner of a broken invariant in a handler, and of nothing else", async () => {
+    const broken: string[] = [];
+    const started = await startTestServer({
+      onBrokenInvariant: (error, methodName) => broken.push(`${methodName}: ${error.message}`),
+    });
+    cleanup.add(() => started.server.close({ drainMs: 100 }));
+    const { client } = testClient();
+    cleanup.add(() => client.close());
+    const call = (kind: 'fs-error' | 'plain-error' | 'assertion') =>
+      rejection(client.call(started.address, failMethod, { kind, code: MetaCode.NotFound, message: kind }));
+    expect((await call('fs-error')).code).toBe(MetaCode.NotFound);
+    expect((await call('plain-error')).code).toBe(CommonCode.Internal);
+    expect(broken).toEqual([]);
+    expect((await call('assertion')).code).toBe(CommonCode.Internal);
+    expect(broken).toEqual(['test.fail: assertion failed: assertion']);
+  });
+
   it('rejects a response that fails the response schema with BadResponse', async () => {
     const { client, address } = await serverAndClient();
     const stricter = defineMethod({
