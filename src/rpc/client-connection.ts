@@ -49,12 +49,16 @@ export interface OutgoingCall {
   readonly methodName: string;
   readonly body: Uint8Array;
   readonly payload: Buffer | undefined;
+  /** The payload's CRC32C when the caller already holds it (see OutgoingFrame). */
+  readonly payloadCrc32c?: number | undefined;
 }
 
 /** A successful reply: the decoded (not yet validated) body and the checked payload. */
 export interface IncomingReply {
   readonly body: unknown;
   readonly payload: Buffer | undefined;
+  /** The CRC32C the payload was checked against (0 without a payload). */
+  readonly payloadCrc32c: number;
 }
 
 interface PendingCall {
@@ -269,7 +273,7 @@ export class ClientConnection {
     } else if (header.status !== Ok) {
       pending.reject(errorFromReply(header.status, body));
     } else {
-      pending.resolve({ body, payload: frame.payload });
+      pending.resolve({ body, payload: frame.payload, payloadCrc32c: frame.header.payloadCrc32c });
     }
   }
 

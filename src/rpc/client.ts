@@ -40,12 +40,25 @@ export interface CallOptions {
   /** Raw bytes sent after the body, checksummed, never re-encoded. */
   payload?: Buffer;
   /**
+   * The payload's CRC32C when the caller already holds it (it checked or computed it over these
+   * bytes), so it is not summed again; the server checks the payload against it either way.
+   */
+  payloadCrc32c?: number | undefined;
+  /**
    * Retries after retryable failures (default limits.rpcIdempotentRetriesMax). Only idempotent
    * methods are retried; for the others this is ignored.
    */
   retries?: number;
   /** Aborts the call (and its retries); the call then rejects with RpcCode.Cancelled. */
   signal?: AbortSignal;
+}
+
+/** A validated response with the reply's raw payload and the CRC32C it was checked against. */
+export interface ReplyWithPayload<Res> {
+  readonly response: Res;
+  readonly payload: Buffer | undefined;
+  /** CRC32C of `payload`, checked on receipt (0 without a payload). */
+  readonly payloadCrc32c: number;
 }
 
 /** Node fires longer timers at once, so a longer deadline would silently mean none. */
@@ -99,7 +112,7 @@ export class RpcClient {
     method: MethodDef<Req, Res>,
     request: Req,
     options: CallOptions = {},
-  ): Promise<{ response: Res; payload: Buffer | undefined }> {
+  ): Promise<ReplyWithPayload<Res>> {
     const observer = this.observer;
     if (observer === undefined) return this.callWithRetries(address, method, request, options);
     const startedMs = systemClock.monotonicMs();
@@ -130,7 +143,7 @@ export class RpcClient {
     method: MethodDef<Req, Res>,
     request: Req,
     options: CallOptions,
-  ): Promise<{ response: Res; payload: Buffer | undefined }> {
+  ): Promise<ReplyWithPayload<Res>> {
     if (this.closed) throw new FsError(CommonCode.ShuttingDown, 'rpc client is closed');
     const timeoutMs = options.timeoutMs ?? limits.rpcTimeoutMsDefault;
     const retries = method.idempotent ? (options.retries ?? limits.rpcIdempotentRetriesMax) : 0;
@@ -145,6 +158,7 @@ export class RpcClient {
       methodName: method.name,
       body: encodeBody(request),
       payload: options.payload,
+      payloadCrc32c: options.payloadCrc32c,
     };
     for (let retry = 0; ; retry += 1) {
       try {
@@ -185,7 +199,7 @@ export class RpcClient {
     outgoing: OutgoingCall;
     timeoutMs: number;
     signal: AbortSignal | undefined;
-  }): Promise<{ response: Res; payload: Buffer | undefined }> {
+  }): Promise<ReplyWithPayload<Res>> {
     const { address, method, timeoutMs } = options;
     // One cancellation for the attempt: at the deadline, or when the caller's signal aborts.
     const cancellation = new Cancellation();
@@ -207,7 +221,7 @@ export class RpcClient {
           `${method.name}: invalid response from ${address}:\n${formatIssues(parsed.error.issues)}`,
         );
       }
-      return { response: parsed.data, payload: reply.payload };
+      return { response: parsed.data, payload: reply.payload, payloadCrc32c: reply.payloadCrc32c };
     } finally {
       timer.cancel();
       callerSignal?.removeEventListener('abort', forwardAbort);

@@ -83,6 +83,12 @@ export interface OutgoingFrame {
   readonly methodId: number;
   readonly body: Uint8Array;
   readonly payload: Buffer | undefined;
+  /**
+   * The payload's CRC32C when the sender already holds it (checked on receipt, or computed over
+   * these very bytes), so a payload passed on is not summed again; computed here otherwise. A wrong
+   * value is not silent: the receiver checks the payload against it and refuses the frame.
+   */
+  readonly payloadCrc32c?: number | undefined;
 }
 
 /** Total bytes of a frame with this header. */
@@ -177,7 +183,8 @@ function checkHeaderLengths(header: FrameHeader, frameBytesMax: number): void {
 
 /**
  * The header and body of `frame` in one buffer, ready to be written before the payload. The
- * payload's CRC32C is computed here, once, with the hardware-accelerated implementation.
+ * payload's CRC32C is the one the sender holds, or is computed here, once, with the
+ * hardware-accelerated implementation.
  */
 export function encodeFrameHead(frame: OutgoingFrame): Buffer {
   const head = Buffer.allocUnsafe(frameHeaderBytes + frame.body.byteLength);
@@ -192,7 +199,7 @@ export function encodeFrameHead(frame: OutgoingFrame): Buffer {
       methodId: frame.methodId,
       bodyLength: frame.body.byteLength,
       payloadLength: payload?.length ?? 0,
-      payloadCrc32c: payload === undefined ? 0 : crc32c(payload),
+      payloadCrc32c: payload === undefined ? 0 : (frame.payloadCrc32c ?? crc32c(payload)),
     },
     head,
   );

@@ -21,10 +21,15 @@ export interface CallContext {
   readonly peerAddress: string;
   /** The request's raw payload, checksum already verified; undefined when none was sent. */
   readonly payload: Buffer | undefined;
+  /** The CRC32C `payload` was verified against; undefined when none was sent. */
+  readonly payloadCrc32c: number | undefined;
   /** Aborts when the connection closes or the server stops waiting for handlers. */
   readonly signal: AbortSignal;
-  /** Attaches raw bytes to the response; they are sent as they are, after the body. */
-  setReplyPayload(payload: Buffer): void;
+  /**
+   * Attaches raw bytes to the response; they are sent as they are, after the body. `crc32c`, when
+   * the handler already holds the bytes' CRC32C (it verified them), spares summing them again.
+   */
+  setReplyPayload(payload: Buffer, crc32c?: number): void;
 }
 
 /** A handler as stored by the server: types erased, the method's schema restores them at the edge. */
@@ -38,6 +43,8 @@ export interface Reply {
   readonly status: number;
   readonly body: Uint8Array;
   readonly payload: Buffer | undefined;
+  /** The payload's CRC32C when the handler supplied it. */
+  readonly payloadCrc32c?: number | undefined;
 }
 
 function errorReply(status: number, message: string): Reply {
@@ -70,14 +77,17 @@ export async function dispatchRequest(options: {
     );
   }
   let replyPayload: Buffer | undefined;
+  let replyPayloadCrc32c: number | undefined;
   const context: CallContext = {
     peerAddress: options.peerAddress,
     payload: frame.payload,
+    payloadCrc32c: frame.payload === undefined ? undefined : frame.header.payloadCrc32c,
     get signal() {
       return options.abort.signal;
     },
-    setReplyPayload: (payload) => {
+    setReplyPayload: (payload, crc32c) => {
       replyPayload = payload;
+      replyPayloadCrc32c = crc32c;
     },
   };
   let response: unknown;
@@ -102,7 +112,12 @@ export async function dispatchRequest(options: {
     return internalErrorReply(method.name, error, logger);
   }
   try {
-    return { status: Ok, body: encodeBody(response), payload: replyPayload };
+    return {
+      status: Ok,
+      body: encodeBody(response),
+      payload: replyPayload,
+      payloadCrc32c: replyPayloadCrc32c,
+    };
   } catch (error) {
     // The handler returned something that cannot cross the wire: a bug on this side, not the caller's.
     return internalErrorReply(method.name, error, logger);

@@ -164,6 +164,7 @@ export class ServerConnection {
         methodId: frame.header.methodId,
         body: reply.body,
         payload: reply.payload,
+        payloadCrc32c: reply.payloadCrc32c,
       });
     } catch (error) {
       // The connection closed before the reply could be written; the caller sees ConnectionClosed.

@@ -134,12 +134,13 @@ export class RpcServer {
       const observedContext: CallContext = {
         peerAddress: context.peerAddress,
         payload: context.payload,
+        payloadCrc32c: context.payloadCrc32c,
         get signal() {
           return context.signal;
         },
-        setReplyPayload: (payload) => {
+        setReplyPayload: (payload, crc32c) => {
           replyPayloadBytes = payload.length;
-          context.setReplyPayload(payload);
+          context.setReplyPayload(payload, crc32c);
         },
       };
       notifyObserver(this.logger, () => observer.callStarted(name));

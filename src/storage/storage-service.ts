@@ -40,11 +40,11 @@ export class StorageService {
     const { replicator } = this.options;
     server.handle(storageMethods.write, async (request, context) => {
       this.checkServing();
-      return replicator.write(request, context.payload);
+      return replicator.write(request, context.payload, context.payloadCrc32c);
     });
     server.handle(storageMethods.forward, async (request, context) => {
       this.checkServing();
-      return replicator.forwarded(request, context.payload);
+      return replicator.forwarded(request, context.payload, context.payloadCrc32c);
     });
     server.handle(storageMethods.read, (request, context) => this.read(request, context));
     server.handle(storageMethods.queryLastChunk, async (request) => {
@@ -75,7 +75,8 @@ export class StorageService {
     });
     target.counters.reads += 1;
     target.counters.bytesRead += result.data.length;
-    context.setReplyPayload(result.data);
+    // The store verified these bytes and summed them in doing so: the frame reuses that CRC32C.
+    context.setReplyPayload(result.data, result.checksum);
     return {
       version: result.info.version,
       chunkLength: result.info.length,

@@ -1,12 +1,13 @@
 /**
  * Sends an update to the successor (acting on forward-plan.ts's decision). The payload goes on
  * exactly as it arrived, with the CRC32C its request carries, so every replica checks the
- * client's own checksum. When the successor is syncing, or answers that it cannot apply the update
+ * client's own checksum; that CRC32C (checked against the payload on arrival) is also the frame's,
+ * so forwarding does not sum the payload again. When the successor is syncing, or answers that it cannot apply the update
  * to its copy (ChunkVersionMismatch, or a corrupted base), the whole pending chunk is sent instead,
  * once. Failures to reach the successor become ForwardFailed; the successor's own status codes
  * (ChainVersionMismatch, NoSpace, …) are passed back unchanged for the client to act on.
  */
-import { FsError, describeError } from '../../common/errors.js';
+import { FsError, assert, describeError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { StorageCode, statusName } from '../../common/status-code.js';
 import type { RpcClient } from '../../rpc/index.js';
@@ -75,7 +76,7 @@ export class Forwarder {
         storageMethods.forward,
         { ...request, targetId: successor.targetId, op: update.op, timeoutMs },
         // The successor's own deadline is `timeoutMs`; the call waits a little longer for its answer.
-        { timeoutMs: timeoutMs + 100, ...(update.payload === undefined ? {} : { payload: update.payload }) },
+        { timeoutMs: timeoutMs + 100, ...wirePayload(update) },
       );
     } catch (error) {
       if (error instanceof FsError && error.code >= 5000 && error.code < 6000) throw error;
@@ -86,4 +87,18 @@ export class Forwarder {
       );
     }
   }
+}
+
+/**
+ * The payload options of a forward. A write or replace carries the CRC32C of its payload, checked
+ * when the update arrived (or computed by the store over the bytes read), so the frame reuses it.
+ */
+function wirePayload(update: WireUpdate): { payload?: Buffer; payloadCrc32c?: number } {
+  if (update.payload === undefined) return {};
+  const { op } = update;
+  if (op.kind === 'write' || op.kind === 'replace') {
+    assert(op.length === update.payload.length, 'an update announces its payload length');
+    return { payload: update.payload, payloadCrc32c: op.checksum };
+  }
+  return { payload: update.payload };
 }

@@ -96,10 +96,17 @@ export class Replicator {
     this.logger = options.logger.child({ component: 'craq' });
   }
 
-  /** A client's write at the head of the chain. */
-  async write(request: ClientUpdateRequest, payload: Buffer | undefined): Promise<UpdateReply> {
+  /**
+   * A client's write at the head of the chain. `payloadCrc32c`: the CRC32C the RPC layer verified
+   * the payload against, if any (spares summing it again).
+   */
+  async write(
+    request: ClientUpdateRequest,
+    payload: Buffer | undefined,
+    payloadCrc32c?: number,
+  ): Promise<UpdateReply> {
     const step = this.begin(request);
-    const update = this.checkUpdate(request, payload);
+    const update = this.checkUpdate(request, payload, payloadCrc32c);
     const entry: WriteEntry = { kind: 'client' };
     await this.plan(request, entry);
     const release = await step.target.locks.acquire(formatChunkId(request.chunkId), step.deadlineMs);
@@ -145,10 +152,14 @@ export class Replicator {
     }
   }
 
-  /** An update forwarded by the predecessor, numbered by the head. */
-  async forwarded(request: ForwardedUpdateRequest, payload: Buffer | undefined): Promise<UpdateReply> {
+  /** An update forwarded by the predecessor, numbered by the head (`payloadCrc32c` as in `write`). */
+  async forwarded(
+    request: ForwardedUpdateRequest,
+    payload: Buffer | undefined,
+    payloadCrc32c?: number,
+  ): Promise<UpdateReply> {
     const step = this.begin(request);
-    const update = this.checkUpdate(request, payload);
+    const update = this.checkUpdate(request, payload, payloadCrc32c);
     const entry: WriteEntry = { kind: 'forward', fromTargetId: request.fromTargetId };
     await this.plan(request, entry);
     const release = await step.target.locks.acquire(formatChunkId(request.chunkId), step.deadlineMs);
@@ -234,10 +245,15 @@ export class Replicator {
     };
   }
 
-  private checkUpdate(request: UpdateRequest, payload: Buffer | undefined): ChunkUpdate {
+  private checkUpdate(
+    request: UpdateRequest,
+    payload: Buffer | undefined,
+    payloadCrc32c: number | undefined,
+  ): ChunkUpdate {
     return toChunkUpdate({
       op: request.op,
       payload,
+      payloadCrc32c,
       chunkSizeBytes: request.chunkSizeBytes,
       chunkSizeMaxBytes: this.options.chunkSizeMaxBytes,
     });

@@ -2,7 +2,9 @@
  * Checks of an update at the server's edge, before anything is locked or written: the chunk size
  * against this target's maximum, the range against the chunk size, the payload against the
  * announced length and its CRC32C. Each failure has its own status code and a message naming the
- * numbers, and nothing is written.
+ * numbers, and nothing is written. The RPC layer has already checked the payload against the CRC32C
+ * of its frame; when the caller passes that value on, the announced checksum is compared with it
+ * instead of summing the payload a second time.
  */
 import { crc32c } from '../../common/crc32c.js';
 import { FsError } from '../../common/errors.js';
@@ -23,6 +25,8 @@ function checkPayload(options: {
   payload: Buffer | undefined;
   length: number;
   checksum: number;
+  /** The CRC32C the payload was already verified against, if any. */
+  payloadCrc32c: number | undefined;
   offset: number;
   chunkSizeBytes: number;
 }): Buffer {
@@ -46,7 +50,7 @@ function checkPayload(options: {
       `the request announces ${length} bytes but its payload holds ${payload === undefined ? 'none' : received}`,
     );
   }
-  const actual = crc32c(payload);
+  const actual = options.payloadCrc32c ?? crc32c(payload);
   if (actual !== options.checksum) {
     throw new FsError(
       StorageCode.ChecksumMismatch,
@@ -69,10 +73,13 @@ function checkNoPayload(payload: Buffer | undefined, kind: string): void {
 export function toChunkUpdate(input: {
   op: ChunkUpdateOp;
   payload: Buffer | undefined;
+  /** The CRC32C `payload` was verified against on receipt (CallContext.payloadCrc32c), if known. */
+  payloadCrc32c?: number | undefined;
   chunkSizeBytes: number;
   chunkSizeMaxBytes: number;
 }): ChunkUpdate {
   const { op, payload, chunkSizeBytes } = input;
+  const payloadCrc32c = payload === undefined ? undefined : input.payloadCrc32c;
   checkChunkSize(chunkSizeBytes, input.chunkSizeMaxBytes);
   switch (op.kind) {
     case 'write':
@@ -83,6 +90,7 @@ export function toChunkUpdate(input: {
           payload,
           length: op.length,
           checksum: op.checksum,
+          payloadCrc32c,
           offset: op.offset,
           chunkSizeBytes,
         }),
@@ -90,7 +98,14 @@ export function toChunkUpdate(input: {
     case 'replace':
       return {
         kind: 'replace',
-        data: checkPayload({ payload, length: op.length, checksum: op.checksum, offset: 0, chunkSizeBytes }),
+        data: checkPayload({
+          payload,
+          length: op.length,
+          checksum: op.checksum,
+          payloadCrc32c,
+          offset: 0,
+          chunkSizeBytes,
+        }),
         dataChecksum: op.checksum,
       };
     case 'truncate':

@@ -183,7 +183,8 @@ async function syncOne(
     addressOf(options),
     storageMethods.syncWrite,
     { ...request, state: { exists: true, version: committed.version, length: data.length, checksum } },
-    { ...call, payload: data },
+    // The store summed these bytes while verifying them: the frame reuses that CRC32C.
+    { ...call, payload: data, payloadCrc32c: checksum },
   );
   return data.length;
 }

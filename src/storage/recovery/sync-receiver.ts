@@ -59,6 +59,7 @@ export class SyncReceiver {
       ? toChunkUpdate({
           op: { kind: 'replace', length: state.length, checksum: state.checksum },
           payload: context.payload,
+          payloadCrc32c: context.payloadCrc32c,
           chunkSizeBytes: request.chunkSizeBytes,
           chunkSizeMaxBytes: this.options.chunkSizeMaxBytes,
         })

@@ -245,7 +245,8 @@ function sleepFor(ms: number, signal: AbortSignal): Promise<boolean> {
 export function registerTestHandlers(server: RpcServer): HandlerStats {
   const stats: HandlerStats = { sleepCalls: 0, appendValues: [], abortedHandlers: 0 };
   server.handle(echoMethod, async (request, context) => {
-    if (context.payload !== undefined) context.setReplyPayload(context.payload);
+    // The reply reuses the CRC32C the request's payload was checked against, as storage does.
+    if (context.payload !== undefined) context.setReplyPayload(context.payload, context.payloadCrc32c);
     return { ...request, payloadBytes: context.payload?.length ?? -1 };
   });
   server.handle(failMethod, async (request) => {

@@ -1,6 +1,7 @@
 // Proves calls over real loopback TCP: bodies and 4 MiB payloads arrive intact, and every failure reaches the caller typed.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { crc32c } from '../../../src/common/crc32c.js';
 import { AssertionError } from '../../../src/common/errors.js';
 import { CommonCode, MetaCode, RpcCode } from '../../../src/common/status-code.js';
 import { defineMethod } from '../../../src/rpc/index.js';
@@ -57,6 +58,22 @@ describe('rpc calls', () => {
       expect(result.response.payloadBytes).toBe(payload.length);
       expect(result.payload?.equals(payload)).toBe(true);
     }
+  });
+
+  it('sends a payload under the CRC32C its caller already holds, and refuses it when that CRC32C is wrong', async () => {
+    const { client, address } = await serverAndClient();
+    const payload = Buffer.from('bytes whose checksum the caller computed before');
+    const request = { text: 'known', id: 1n, count: 1 };
+    const result = await client.callWithPayload(address, echoMethod, request, {
+      payload,
+      payloadCrc32c: crc32c(payload),
+    });
+    expect(result.payload?.equals(payload)).toBe(true);
+    expect(result.payloadCrc32c).toBe(crc32c(payload));
+    const wrong = await rejection(
+      client.call(address, echoMethod, request, { payload, payloadCrc32c: crc32c(payload) ^ 1 }),
+    );
+    expect(wrong.code).toBe(RpcCode.PayloadChecksumMismatch);
   });
 
   it('tells an empty payload apart from no payload', async () => {

@@ -59,6 +59,19 @@ describe('update validation', () => {
       StorageCode.ChecksumMismatch,
     );
     expect(check({ ...good, length: 3 }, data)).toBe(StorageCode.PayloadLengthMismatch);
+    // The CRC32C the frame was checked against stands for the payload's: it must agree too.
+    const verified = (payloadCrc32c: number): number | undefined =>
+      codeOf(() =>
+        toChunkUpdate({
+          op: good,
+          payload: data,
+          payloadCrc32c,
+          chunkSizeBytes: 100,
+          chunkSizeMaxBytes: 1_000,
+        }),
+      );
+    expect(verified(crc32c(data))).toBeUndefined();
+    expect(verified(crc32c(data) ^ 1)).toBe(StorageCode.ChecksumMismatch);
     expect(check(good, undefined)).toBe(StorageCode.PayloadLengthMismatch);
     expect(check({ kind: 'remove' }, data)).toBe(StorageCode.PayloadLengthMismatch);
   });
