@@ -10,7 +10,7 @@ import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
-import { StorageNode, storageConfigSchema } from '../storage/index.js';
+import { StorageNode, registerStorageMetrics, storageConfigSchema } from '../storage/index.js';
 
 /** Exit status of a fenced process: it stopped on purpose and must rejoin through recovery. */
 const fencedExitCode = 3;
@@ -63,6 +63,7 @@ await runService({
       logger,
       onFenced: () => process.exit(fencedExitCode),
     });
+    registerStorageMetrics(metrics.registry, () => node.stats());
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;
     logger.info({ listen: bound, address, nodeId: config.node.id }, 'storage listening');

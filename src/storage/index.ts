@@ -1,5 +1,6 @@
 /** The storage service (DESIGN §7): chunk stores, CRAQ replication, and a small chain-aware client. */
 export { StorageNode, type StorageNodeOptions } from './storage-node.js';
+export { registerStorageMetrics, type StorageStats } from './storage-metrics.js';
 export { storageConfigSchema, type StorageConfig } from './config.js';
 export { StorageClient, type StorageClientOptions } from './client/storage-client.js';
 export { FileChunkStore, type FileChunkStoreOptions } from './store/file-chunk-store.js';

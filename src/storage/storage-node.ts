@@ -38,6 +38,7 @@ import { SyncReceiver } from './recovery/sync-receiver.js';
 import { RecoveryManager, type SyncingSuccessor, type TargetRecovery } from './recovery/target-recovery.js';
 import { RoutingView } from './routing-view.js';
 import { StorageService } from './storage-service.js';
+import type { StorageStats } from './storage-metrics.js';
 import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
 import type { ChunkStore } from './store/chunk-store.js';
 import { FileChunkStore, type FileChunkStoreOptions } from './store/file-chunk-store.js';
@@ -182,6 +183,18 @@ export class StorageNode {
     const target = this.targets.get(targetId);
     target.localState = LocalState.UpToDate;
     this.clearFreshMarker(target);
+  }
+
+  /** Each target's counters and last measured disk usage, and the recoveries this process drives. */
+  stats(): StorageStats {
+    return {
+      targets: this.targets.all().map((target) => ({
+        targetId: target.targetId,
+        counters: { ...target.counters },
+        usage: target.usage,
+      })),
+      recoveries: this.recovery.progress(),
+    };
   }
 
   /** Stops heartbeats and timers and closes the chunk stores (after the RPC server has drained). */

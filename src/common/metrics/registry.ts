@@ -38,9 +38,26 @@ export class MetricsRegistry {
     this.prometheus.setDefaultLabels({ node: labels.node, node_type: labels.node_type });
   }
 
-  /** The counter of `def`. */
-  counter<L extends string>(def: CounterDef<L>): Counter<L> {
-    return this.instrument(def, () => new Counter<L>(this.config(def)));
+  /**
+   * The counter of `def`. With `collect`, the counter is read from a monotonic count kept
+   * elsewhere (per-target counters of the storage service, say) when read: `collect` reports each
+   * series' current total through `set`.
+   */
+  counter<L extends string>(
+    def: CounterDef<L>,
+    collect?: (set: (labels: Partial<Record<L, string | number>>, total: number) => void) => void,
+  ): Counter<L> {
+    return this.instrument(def, () => {
+      const config = this.config(def);
+      if (collect === undefined) return new Counter<L>(config);
+      return new Counter<L>({
+        ...config,
+        collect(this: Counter<L>) {
+          this.reset();
+          collect((labels, total) => this.inc(labels, total));
+        },
+      });
+    });
   }
 
   /**

@@ -65,6 +65,13 @@ const expectedCounters = [
     labels: { method: 'Storage.write', direction: 'in' },
     atLeast: fileBytes,
   },
+  // Every replica writes every byte: the first storage service's target (node 11) too.
+  { name: 'threefs_storage_written_bytes_total', labels: { target: '1101' }, atLeast: fileBytes },
+  {
+    name: 'threefs_storage_chunk_operations_total',
+    labels: { target: '1101', operation: 'write' },
+    atLeast: 1,
+  },
 ];
 
 describe('3fs local with the monitor collector', () => {
