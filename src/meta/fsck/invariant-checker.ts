@@ -191,4 +191,8 @@ function checkSideRecords(snapshot: NamespaceSnapshot, problems: Problems): void
   for (const ino of snapshot.xattrOwners) {
     if (!snapshot.inodes.has(ino)) problems.add(`extended attributes of missing inode ${ino}`);
   }
+  for (const ino of snapshot.entryTimesOwners) {
+    if (snapshot.inodes.get(ino)?.type !== 'directory')
+      problems.add(`entry times of inode ${ino} belong to no directory`);
+  }
 }

@@ -23,6 +23,7 @@ import {
 } from '../store/keys.js';
 import {
   entryRecordSchema,
+  entryTimesRecordSchema,
   gcRecordSchema,
   inodeCounterRecordSchema,
   inodeRecordSchema,
@@ -46,6 +47,8 @@ export interface NamespaceSnapshot {
   gc: Map<InodeId, GcEntry>;
   truncations: Map<InodeId, PendingTruncation>;
   xattrOwners: Set<InodeId>;
+  /** Directories with entry times (DTIM). */
+  entryTimesOwners: Set<InodeId>;
   nextInodeId: InodeId | undefined;
   /** Records that did not decode. */
   unreadable: string[];
@@ -85,6 +88,7 @@ export async function readSnapshot(tx: KvReadTransaction): Promise<NamespaceSnap
     gc: new Map(),
     truncations: new Map(),
     xattrOwners: new Set(),
+    entryTimesOwners: new Set(),
     nextInodeId: undefined,
     unreadable: [],
   };
@@ -121,6 +125,11 @@ export async function readSnapshot(tx: KvReadTransaction): Promise<NamespaceSnap
   each(await readAll(tx, tags.xattr), unreadable, (pair) =>
     snapshot.xattrOwners.add(splitNamedKey(pair.key).owner),
   );
+  each(await readAll(tx, tags.entryTimes), unreadable, (pair) => {
+    const ino = inodeOfKey(pair.key);
+    decodeRecord(entryTimesRecordSchema, pair.value, `entry times of directory ${ino}`);
+    snapshot.entryTimesOwners.add(ino);
+  });
   const counter = await tx.get(keys.inodeCounter());
   if (counter !== undefined) {
     snapshot.nextInodeId = decodeRecord(inodeCounterRecordSchema, counter, 'inode id counter').next;

@@ -35,7 +35,7 @@ export async function setDirectoryLayout(
   chains.table(layout.chainTableId);
   const updated: DirectoryInode = { ...inode, layout, ctimeNs: ctx.nowNs };
   writer.putInode(updated);
-  return updated;
+  return writer.presented(updated);
 }
 
 /**

@@ -13,9 +13,12 @@ import type { DirectoryInode, Inode, InodeId } from '../protocol/index.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 
-/** Sets a directory's mtime and ctime: its entries changed. */
+/**
+ * Sets a directory's mtime and ctime: its entries changed. Recorded apart from the inode and
+ * without reading it (MetaWriter.touchEntries), so that creates in one directory do not conflict.
+ */
 export async function touchDirectory(writer: MetaWriter, ino: InodeId, nowNs: bigint): Promise<void> {
-  await writer.updateInode(ino, (inode) => ({ ...inode, mtimeNs: nowNs, ctimeNs: nowNs }));
+  writer.touchEntries(ino, nowNs);
 }
 
 /** Adds `delta` (±1) to a directory's link count: a subdirectory came or went. */

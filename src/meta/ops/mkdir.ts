@@ -114,7 +114,7 @@ async function mkdirRecursive(
       isLast ? request.mode : request.mode | 0o300,
     );
   }
-  return current;
+  return writer.presented(current);
 }
 
 /** Resolves one component, following a symlink only to an existing target (a dangling one "exists"). */

@@ -26,7 +26,7 @@ export async function statPath(
   at: PathAt,
   followLast: boolean,
 ): Promise<Inode> {
-  return (await resolveExisting(reader, cred, at, { followLast })).inode;
+  return reader.presented((await resolveExisting(reader, cred, at, { followLast })).inode);
 }
 
 /** One entry of a directory, by name (FUSE's lookup): never follows a symlink. */
@@ -43,7 +43,10 @@ export async function lookupEntry(
 /** The inodes of `inos` in order, null for those that do not exist. */
 export async function batchStat(reader: MetaReader, inos: readonly InodeId[]): Promise<Array<Inode | null>> {
   const inodes: Array<Inode | null> = [];
-  for (const ino of inos) inodes.push((await reader.inode(ino)) ?? null);
+  for (const ino of inos) {
+    const inode = await reader.inode(ino);
+    inodes.push(inode === undefined ? null : await reader.presented(inode));
+  }
   return inodes;
 }
 

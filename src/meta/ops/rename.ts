@@ -99,7 +99,7 @@ export async function rename(
     if (request.noReplace ?? false)
       throw new FsError(MetaCode.Exists, `${JSON.stringify(request.target.path)} exists`);
     // Renaming onto another link of the same inode (or onto itself) does nothing, as POSIX says.
-    if (replaced.ino === moved.ino) return moved;
+    if (replaced.ino === moved.ino) return writer.presented(moved);
     checkCanRemove(target.parent, replaced, ctx.cred);
     await checkReplace(writer, moved, replaced);
   }
@@ -123,7 +123,7 @@ export async function rename(
   }));
   await touchDirectory(writer, source.parent.ino, ctx.nowNs);
   await touchDirectory(writer, target.parent.ino, ctx.nowNs);
-  return updated;
+  return writer.presented(updated);
 }
 
 /** Removes the inode a rename replaces: an empty directory is deleted, a file loses a link. */

@@ -60,6 +60,8 @@ export async function setAttr(writer: MetaWriter, ctx: OpContext, request: SetAt
   });
   const changed = withTimes(ownershipAndMode(inode, ctx, request), ctx, request);
   if (changed !== inode) writer.putInode({ ...changed, ctimeNs: ctx.nowNs });
+  // Times set on a directory replace those its entry changes left (which may be later).
+  if (inode.type === 'directory' && request.mtime !== undefined) writer.clearEntryTimes(inode.ino);
   if (request.length !== undefined) {
     if (inode.type === 'directory')
       throw new FsError(MetaCode.IsDirectory, `inode ${inode.ino} is a directory`);
@@ -68,5 +70,5 @@ export async function setAttr(writer: MetaWriter, ctx: OpContext, request: SetAt
     checkAccess(inode, ctx.cred, Access.Write, 'truncate');
     await truncateFile(writer, ctx, inode.ino, request.length);
   }
-  return writer.requireInode(inode.ino);
+  return writer.presented(await writer.requireInode(inode.ino));
 }

@@ -12,6 +12,7 @@
  *   GCQU | ino (u64 BE)                               removed file whose chunks storage must delete
  *   TRNC | ino (u64 BE)                               truncate whose chunk data storage must cut
  *   IALC                                              the inode id counter
+ *   DTIM | ino (u64 LE)                               a directory's times of its last entry change
  *   REQD | requestId (ASCII) | 0x00 | step (u16 BE)    what a mutation's transaction returned
  *
  * Inode ids are little-endian where they lead a key (inodes, entries, attributes, sessions), so
@@ -42,6 +43,7 @@ export const tags = {
   truncation: asciiKey('TRNC'),
   inodeCounter: asciiKey('IALC'),
   request: asciiKey('REQD'),
+  entryTimes: asciiKey('DTIM'),
 } as const;
 
 const separator = Buffer.from([0]);
@@ -77,6 +79,7 @@ export const keys = {
   gc: (ino: InodeId): Buffer => concatKey(tags.gc, u64BigEndian(ino)),
   truncation: (ino: InodeId): Buffer => concatKey(tags.truncation, u64BigEndian(ino)),
   inodeCounter: (): Buffer => tags.inodeCounter,
+  entryTimes: (ino: InodeId): Buffer => concatKey(tags.entryTimes, u64LittleEndian(ino)),
   /** The result of transaction `step` of the mutation with `requestId` (ids lead with their time). */
   request: (requestId: string, step: number): Buffer => {
     assert(Number.isInteger(step) && step >= 0 && step < 0x10000, 'a request step is a u16');

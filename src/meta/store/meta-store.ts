@@ -24,6 +24,7 @@ import {
   clientSessionRecordSchema,
   entryRecordSchema,
   gcRecordSchema,
+  entryTimesRecordSchema,
   inodeRecordSchema,
   orphanRecordSchema,
   sessionRecordSchema,
@@ -59,6 +60,22 @@ export class MetaReader {
     const inode = await this.inode(ino);
     if (inode === undefined) throw new FsError(MetaCode.NotFound, `inode ${ino} does not exist`);
     return inode;
+  }
+
+  /**
+   * `inode` as callers see it: a directory's mtime and ctime include the last change of its
+   * entries (DTIM), which namespace changes record apart from the inode (see records.ts).
+   */
+  async presented<T extends Inode>(inode: T): Promise<T> {
+    if (inode.type !== 'directory') return inode;
+    const bytes = await this.tx.get(keys.entryTimes(inode.ino));
+    if (bytes === undefined) return inode;
+    const times = decodeRecord(entryTimesRecordSchema, bytes, `entry times of directory ${inode.ino}`);
+    return {
+      ...inode,
+      mtimeNs: times.mtimeNs > inode.mtimeNs ? times.mtimeNs : inode.mtimeNs,
+      ctimeNs: times.ctimeNs > inode.ctimeNs ? times.ctimeNs : inode.ctimeNs,
+    };
   }
 
   /** The directory, or NotFound / NotDirectory. */
@@ -186,9 +203,26 @@ export class MetaWriter extends MetaReader {
     return updated;
   }
 
-  /** Deletes an inode with its extended attributes (sessions and queues are the caller's). */
+  /**
+   * Records that directory `ino`'s entries changed at `nowNs`, without reading anything: two
+   * changes in one directory at once do not conflict (the later write wins, both being "now").
+   */
+  touchEntries(ino: InodeId, nowNs: bigint): void {
+    this.writeTx.set(
+      keys.entryTimes(ino),
+      encodeRecord(entryTimesRecordSchema, { format: 1, mtimeNs: nowNs, ctimeNs: nowNs }),
+    );
+  }
+
+  /** Drops a directory's entry times: its inode's own times are set explicitly (utimes). */
+  clearEntryTimes(ino: InodeId): void {
+    this.writeTx.clear(keys.entryTimes(ino));
+  }
+
+  /** Deletes an inode with its extended attributes and entry times (sessions and queues are the caller's). */
   deleteInode(ino: InodeId): void {
     this.writeTx.clear(keys.inode(ino));
+    this.writeTx.clear(keys.entryTimes(ino));
     const xattrs = prefixRange(keys.xattrs(ino));
     this.writeTx.clearRange(xattrs.begin, xattrs.end);
     this.cache.set(ino, null);

@@ -57,3 +57,14 @@ export const inodeCounterRecordSchema = z.strictObject({ format: format1, next: 
  * out, like a fresh one).
  */
 export const requestRecordSchema = z.strictObject({ format: format1, result: z.unknown().optional() });
+
+/**
+ * DTIM: when a directory's entries last changed (its mtime and ctime from then on, unless the
+ * inode's own are later). Kept apart from the inode and written without reading it, so creates
+ * and removals in one directory do not all conflict on the directory's inode.
+ */
+export const entryTimesRecordSchema = z.strictObject({
+  format: format1,
+  mtimeNs: timeNsSchema,
+  ctimeNs: timeNsSchema,
+});
