@@ -304,6 +304,12 @@ export const limits = {
   storageSettleIntervalMs: 1_000,
   /** Chunks with a pending update awaiting settlement that one target tracks at most. */
   storageUnsettledChunksMax: 10_000,
+  /**
+   * Chunks a process remembers as possibly held at a newer version by a successor than by itself
+   * (its own write failed while the update was on its way down the chain). At the bound, updates
+   * write locally before forwarding again, which never leaves a successor ahead.
+   */
+  storageSuccessorAheadChunksMax: 10_000,
 
   // --- client library (DESIGN §9)
   /** Deadline of one meta call attempt; a mutation on a busy KV may take a while. */

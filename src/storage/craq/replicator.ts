@@ -14,6 +14,16 @@
  *
  * Recovery copies a chunk to a syncing successor through `withSettledChunk`: it holds the chunk's
  * lock, so no write of that chunk interleaves with the copy (DESIGN §7).
+ *
+ * A target writes its pending version and forwards the update at the same time, so a write costs
+ * about one disk write plus the hops rather than one disk write per replica; it commits only once
+ * both are done (the successor having committed first), so the commit order is unchanged. The
+ * price is one more failure case: the local write fails after the successor applied the update, so
+ * the successor holds a version this target lacks. This target then remembers the version
+ * (`successorAhead`), and its next write of the chunk is numbered above it and sent down the chain
+ * as the whole chunk, which replaces whatever a successor holds: no two replicas ever commit
+ * different bytes under the same version. Should the set of such chunks be full, updates write
+ * locally before forwarding, as settling does.
  */
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import { FsError, assert, describeError } from '../../common/errors.js';
@@ -23,7 +33,7 @@ import { StorageCode } from '../../common/status-code.js';
 import { PublicState } from '../../mgmtd/protocol/index.js';
 import { formatChunkId, type ChunkId, type ChunkUpdateOp, type UpdateReply } from '../protocol/index.js';
 import type { RoutingView } from '../routing-view.js';
-import type { ChunkUpdate, ChunkVersionInfo } from '../store/chunk-store.js';
+import type { ChunkUpdate, ChunkVersionInfo, PendingVersionInfo } from '../store/chunk-store.js';
 import type { StorageTarget, TargetRegistry } from '../storage-target.js';
 import { planWrite, type Successor, type WriteEntry, type WritePlan } from './forward-plan.js';
 import type { Forwarder, WireUpdate } from './forwarder.js';
@@ -89,6 +99,8 @@ function toReply(info: ChunkVersionInfo | undefined): UpdateReply {
 export class Replicator {
   private readonly logger: Logger;
   private readonly unsettled = new Map<string, UnsettledChunk>();
+  /** Per target and chunk: a version a successor may hold that this target failed to write. */
+  private readonly successorAhead = new Map<string, number>();
   private settleTimer: TimerHandle | undefined;
   private settling = false;
 
@@ -114,10 +126,18 @@ export class Replicator {
       // Re-planned after each wait: the chain may have changed meanwhile.
       await this.settlePending(step, await this.plan(request, entry));
       const plan = await this.plan(request, entry);
-      const committed = step.target.store.stat(request.chunkId)?.committed;
-      checkExpectedVersion(request, committed?.version ?? 0);
-      const version = nextUpdateVersion(committed?.version ?? 0);
-      const reply = await this.applyAndForward(step, { op: request.op, update, payload, version, plan });
+      const committedVersion = step.target.store.stat(request.chunkId)?.committed?.version ?? 0;
+      checkExpectedVersion(request, committedVersion);
+      const ahead = this.successorAheadVersion(step, committedVersion);
+      // Numbered past a version a successor may hold (see the file comment).
+      const version = nextUpdateVersion(Math.max(committedVersion, ahead ?? 0));
+      const reply = await this.applyAndForward(step, {
+        op: request.op,
+        update,
+        payload,
+        version,
+        plan: ahead === undefined ? plan : wholeChunkPlan(plan),
+      });
       step.target.counters.clientWrites += 1;
       step.target.counters.bytesWritten += payload?.length ?? 0;
       return reply;
@@ -183,12 +203,13 @@ export class Replicator {
         );
       }
       if (decision === 'replace-stale') await this.dropStaleCopy(step, request.chainVersion);
+      const ahead = this.successorAheadVersion(step, committed?.version ?? 0);
       const reply = await this.applyAndForward(step, {
         op: request.op,
         update,
         payload,
         version: request.updateVersion,
-        plan,
+        plan: ahead === undefined ? plan : wholeChunkPlan(plan),
       });
       step.target.counters.forwardedWrites += 1;
       step.target.counters.bytesWritten += payload?.length ?? 0;
@@ -290,7 +311,10 @@ export class Replicator {
     return result.plan;
   }
 
-  /** Builds the pending version, passes the update on, and commits once the successor has. */
+  /**
+   * Builds the pending version while passing the update on, and commits once both are done (the
+   * successor having committed). See the file comment for a local failure after a forward.
+   */
   private async applyAndForward(
     step: Step,
     work: {
@@ -302,18 +326,64 @@ export class Replicator {
     },
   ): Promise<UpdateReply> {
     const { target, request } = step;
-    const pending = await target.store.prepare(request.chunkId, work.update, {
-      version: work.version,
-      chainVersion: request.chainVersion,
-    });
-    if (work.plan.successor !== undefined) {
-      const reply = await this.forwardTo(step, work.plan.successor, {
+    const { successor } = work.plan;
+    const prepare = (): Promise<PendingVersionInfo> =>
+      target.store.prepare(request.chunkId, work.update, {
         version: work.version,
-        update: { op: work.op, payload: work.payload },
+        chainVersion: request.chainVersion,
       });
-      this.checkAgreement(step, pending, reply, work.version);
+    const forward = (localReady: Promise<unknown>): Promise<UpdateReply> | undefined =>
+      successor === undefined
+        ? undefined
+        : this.forwardTo(step, successor, {
+            version: work.version,
+            update: { op: work.op, payload: work.payload },
+            localReady,
+          });
+    let pending: PendingVersionInfo;
+    let reply: UpdateReply | undefined;
+    if (successor === undefined || this.successorAhead.size >= limits.storageSuccessorAheadChunksMax) {
+      pending = await prepare();
+      reply = await forward(Promise.resolve());
+    } else {
+      const prepared = prepare();
+      const forwarded = forward(prepared);
+      // Both settle before anything else happens: the chunk's lock is held until the forward is over.
+      const [local, remote] = await Promise.allSettled([prepared, forwarded]);
+      if (local.status === 'rejected') {
+        this.rememberSuccessorAhead(step, work.version);
+        throw local.reason;
+      }
+      if (remote.status === 'rejected') throw remote.reason;
+      pending = local.value;
+      reply = remote.value;
     }
-    return toReply(await target.store.commit(request.chunkId, work.version));
+    if (reply !== undefined) this.checkAgreement(step, pending, reply, work.version);
+    const committed = await target.store.commit(request.chunkId, work.version);
+    this.successorAhead.delete(chunkKey(step));
+    return toReply(committed);
+  }
+
+  /**
+   * The version a successor may hold above `committedVersion` (this target failed to write it), or
+   * undefined; an entry the committed version has caught up with is forgotten.
+   */
+  private successorAheadVersion(step: Step, committedVersion: number): number | undefined {
+    const key = chunkKey(step);
+    const ahead = this.successorAhead.get(key);
+    if (ahead === undefined) return undefined;
+    if (ahead > committedVersion) return ahead;
+    this.successorAhead.delete(key);
+    return undefined;
+  }
+
+  private rememberSuccessorAhead(step: Step, version: number): void {
+    const key = chunkKey(step);
+    this.successorAhead.set(key, Math.max(version, this.successorAhead.get(key) ?? 0));
+    this.logger.warn(
+      { targetId: step.target.targetId, chunkId: formatChunkId(step.request.chunkId), version },
+      'a local write failed while its update went on down the chain; the next write sends the whole chunk',
+    );
   }
 
   /** Finishes an update that a failed write left pending here (see the file comment). */
@@ -327,16 +397,24 @@ export class Replicator {
     );
     if (plan.successor !== undefined) {
       const update = await this.wholeChunk(target, request.chunkId);
-      const reply = await this.forwardTo(step, plan.successor, { version: pending.version, update });
+      const reply = await this.forwardTo(step, plan.successor, {
+        version: pending.version,
+        update,
+        localReady: Promise.resolve(),
+      });
       this.checkAgreement(step, pending, reply, pending.version);
     }
     await target.store.commit(request.chunkId, pending.version);
   }
 
+  /**
+   * Sends the update to `successor`. `localReady` settles once this target's pending version is
+   * written; a whole-chunk send (the successor syncing, or lacking the update's base) waits for it.
+   */
   private async forwardTo(
     step: Step,
     successor: Successor,
-    work: { version: number; update: WireUpdate },
+    work: { version: number; update: WireUpdate; localReady: Promise<unknown> },
   ): Promise<UpdateReply> {
     const { target, request } = step;
     const address = this.options.routing.addressOfTarget(successor.targetId);
@@ -364,7 +442,10 @@ export class Replicator {
       successor,
       address,
       update: work.update,
-      wholeChunk: () => this.wholeChunk(target, request.chunkId),
+      wholeChunk: async () => {
+        await work.localReady;
+        return this.wholeChunk(target, request.chunkId);
+      },
       timeoutMs,
     });
   }
@@ -486,6 +567,18 @@ export class Replicator {
       'replicas disagree on a chunk version',
     );
   }
+}
+
+/** The key of a step's chunk on its target in per-chunk maps. */
+function chunkKey(step: Step): string {
+  return `${step.target.targetId}/${formatChunkId(step.request.chunkId)}`;
+}
+
+/** `plan` with its successor sent the whole chunk (the successor's copy may be ahead or behind). */
+function wholeChunkPlan(plan: WritePlan): WritePlan {
+  return plan.successor === undefined
+    ? plan
+    : { successor: { targetId: plan.successor.targetId, fullChunk: true } };
 }
 
 /** Refuses a conditional update whose chunk is not at the version the caller expects. */

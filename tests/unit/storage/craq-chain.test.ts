@@ -179,6 +179,15 @@ async function committed(node: TestNode): Promise<Buffer> {
   return (await node.store.read(chunk, { offset: 0, length: chunkSizeBytes, pending: false })).data;
 }
 
+/** Resolves once `condition` holds (polled), or fails after two seconds. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition did not hold within 2 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 function gate(): { wait: () => Promise<void>; open: () => void; reached: Promise<void> } {
   let open = (): void => undefined;
   let reach = (): void => undefined;
@@ -254,6 +263,8 @@ describe('CRAQ on a chain of three', () => {
     tail.hooks.beforePrepare = held.wait;
     const inFlight = write(head, Buffer.from('v2'), 0);
     await held.reached;
+    // The head writes its pending version while the update travels on: wait for it too.
+    await until(() => head.store.hasPending(chunk));
     const read = (relaxed: boolean) =>
       rpc.callWithPayload(head.address, storageMethods.read, {
         targetId: head.targetId,
@@ -296,6 +307,68 @@ describe('CRAQ on a chain of three', () => {
     expect(tail.store.stat(chunk)?.committed?.version).toBe(2);
     const reply = await write(head, Buffer.from('c'), 4);
     expect(reply.version).toBe(3);
+    for (const node of nodes) {
+      expect(node.store.stat(chunk)).toMatchObject({ committed: { version: 3 }, pending: undefined });
+      expect((await committed(node)).toString()).toBe('aBBac');
+    }
+  });
+
+  it('numbers the next write past an update the head failed to write while its successors committed it, and sends the whole chunk', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      1,
+    );
+    await write(head, Buffer.from('aaaa'), 0);
+    // The head's own write fails while the update goes on down the chain and commits there.
+    let failures = 1;
+    head.hooks.beforePrepare = async () => {
+      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected write failure');
+    };
+    await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
+      hasCode(error, CommonCode.IoError),
+    );
+    expect(head.store.stat(chunk)).toMatchObject({ committed: { version: 1 }, pending: undefined });
+    expect(tail.store.stat(chunk)?.committed?.version).toBe(2);
+    // Version 2 is taken downstream by bytes the head lacks: the next write is version 3, whole.
+    const reply = await write(head, Buffer.from('c'), 4);
+    expect(reply.version).toBe(3);
+    for (const node of nodes) {
+      expect(node.store.stat(chunk)).toMatchObject({ committed: { version: 3 }, pending: undefined });
+      expect((await committed(node)).toString()).toBe('aaaac');
+    }
+    // Once replicas agree again, updates travel as updates.
+    expect((await write(head, Buffer.from('d'), 5)).version).toBe(4);
+    for (const node of nodes) expect((await committed(node)).toString()).toBe('aaaacd');
+  });
+
+  it('settles an update a middle target failed to write while the tail committed it', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      1,
+    );
+    await write(head, Buffer.from('aaaa'), 0);
+    let failures = 1;
+    middle.hooks.beforePrepare = async () => {
+      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected write failure');
+    };
+    await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
+      hasCode(error, StorageCode.ForwardFailed),
+    );
+    expect(head.store.stat(chunk)?.pending?.version).toBe(2);
+    expect(middle.store.stat(chunk)).toMatchObject({ committed: { version: 1 }, pending: undefined });
+    expect(tail.store.stat(chunk)?.committed?.version).toBe(2);
+    // The head settles its pending version 2 whole, which the middle takes and the tail has.
+    expect((await write(head, Buffer.from('c'), 4)).version).toBe(3);
     for (const node of nodes) {
       expect(node.store.stat(chunk)).toMatchObject({ committed: { version: 3 }, pending: undefined });
       expect((await committed(node)).toString()).toBe('aBBac');
