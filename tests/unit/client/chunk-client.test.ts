@@ -70,7 +70,9 @@ function makeClient(options: {
     calls.push(call);
     const outcome = options.answer(call);
     if (outcome.error !== undefined) throw outcome.error;
-    return { response: outcome.response, payload: outcome.payload };
+    // As the RPC layer does: the payload arrives with the CRC32C it was checked against.
+    const payloadCrc32c = outcome.payload === undefined ? 0 : crc32c(outcome.payload);
+    return { response: outcome.response, payload: outcome.payload, payloadCrc32c };
   };
   const rpc = {
     call: async (address: string, method: MethodDef<unknown, unknown>, request: unknown) =>
