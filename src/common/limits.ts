@@ -273,6 +273,11 @@ export const limits = {
   storageScrubChunksMax: 1_000,
   /** Attempts of a read at one replica when the chunk changed under it (a commit raced the read). */
   storageReadAttemptsMax: 4,
+  /**
+   * Data files one target keeps open for reading, so a read costs one system call instead of
+   * three (open, read, close). Bounds the descriptors a process holds: targets times this.
+   */
+  storageReadHandlesPerTargetMax: 32,
   /** Attempts of one client operation across replicas and routing refreshes before giving up. */
   storageClientAttemptsMax: 8,
   /**

@@ -5,12 +5,18 @@
  * generation holding its bytes; copy-on-write updates write generation + 1 and the commit switches
  * over. With `durable`, data is fdatasync'ed and new directory entries are fsync'ed before a write
  * resolves, so committed metadata never points at bytes a power loss could take away.
+ *
+ * Reads go through a small cache of open read-only handles (read-handles.ts). A path's handle is
+ * dropped once the file is unlinked or created anew, so a handle never outlives its file's name:
+ * a later file at the same path (a chunk removed and written again) is always opened afresh.
  */
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../../common/crc32c.js';
 import { assert } from '../../common/errors.js';
+import { limits } from '../../common/limits.js';
 import { encodeChunkId, formatChunkId, parseChunkId, type ChunkId } from '../protocol/index.js';
+import { ReadHandles } from './read-handles.js';
 
 const fanOut = 256;
 
@@ -27,6 +33,8 @@ function fanOutDirectory(chunkId: ChunkId): string {
 }
 
 export class ChunkDataFiles {
+  private readonly readHandles = new ReadHandles(limits.storageReadHandlesPerTargetMax);
+
   private constructor(
     private readonly dataDir: string,
     private readonly durable: boolean,
@@ -55,6 +63,7 @@ export class ChunkDataFiles {
   /** Writes a new data file holding `segments` from offset 0 (an existing file is replaced). */
   async create(chunkId: ChunkId, generation: number, segments: readonly Buffer[]): Promise<void> {
     const path = this.pathOf(chunkId, generation);
+    this.readHandles.drop(path);
     const handle = await open(path, 'w');
     try {
       await writeAll(handle, segments, 0);
@@ -89,7 +98,7 @@ export class ChunkDataFiles {
 
   /** Reads up to `length` bytes at `position`; shorter only where the file ends. */
   async read(chunkId: ChunkId, generation: number, position: number, length: number): Promise<Buffer> {
-    const handle = await open(this.pathOf(chunkId, generation), 'r');
+    const { handle, release } = await this.readHandles.acquire(this.pathOf(chunkId, generation));
     try {
       const buffer = Buffer.allocUnsafe(length);
       let filled = 0;
@@ -100,22 +109,30 @@ export class ChunkDataFiles {
       }
       return filled === length ? buffer : buffer.subarray(0, filled);
     } finally {
-      await handle.close();
+      release();
     }
   }
 
   /** Deletes a data file; a file that is already gone is fine. */
   async remove(chunkId: ChunkId, generation: number): Promise<void> {
-    await unlink(this.pathOf(chunkId, generation)).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    });
+    await this.removePath(this.pathOf(chunkId, generation));
   }
 
   /** Deletes a file found by `list` (garbage collection of files no version refers to). */
   async removePath(path: string): Promise<void> {
-    await unlink(path).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    });
+    try {
+      await unlink(path).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      });
+    } finally {
+      // Dropped once the name is gone, so no handle opened before the unlink stays cached.
+      this.readHandles.drop(path);
+    }
+  }
+
+  /** Closes the cached read handles (reads still running finish first). */
+  close(): void {
+    this.readHandles.dropAll();
   }
 
   /** Every file in the data directory, for garbage collection at start-up. */

@@ -299,6 +299,7 @@ export class FileChunkStore implements ChunkStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.files.close();
     this.database.close();
   }
 

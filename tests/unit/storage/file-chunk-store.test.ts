@@ -159,6 +159,24 @@ describe('the file chunk store', () => {
     expect(store.totals()).toEqual({ chunkCount: 0, committedBytes: 0 });
   });
 
+  it('reads a chunk removed and written again from its new data file, not a handle kept from the old one', async () => {
+    const store = await openStore();
+    await apply(store, { kind: 'replace', data: text('first bytes') });
+    expect((await readAll(store)).toString()).toBe('first bytes');
+    await apply(store, { kind: 'remove' });
+    // The chunk starts over at the same data file name (a write creates it in place, a replace
+    // anew); the old file's handle must not be reused.
+    await apply(store, { kind: 'write', offset: 0, data: text('second!') });
+    expect((await readAll(store)).toString()).toBe('second!');
+    await apply(store, { kind: 'remove' });
+    await apply(store, { kind: 'replace', data: text('third bytes') });
+    expect((await readAll(store)).toString()).toBe('third bytes');
+    await apply(store, { kind: 'remove' });
+    await apply(store, { kind: 'replace', data: text('second!') });
+    expect((await readAll(store)).toString()).toBe('second!');
+    expect(corruptions).toHaveLength(0);
+  });
+
   it('detects a flipped byte on read, reports it, and never returns the bytes', async () => {
     const store = await openStore();
     await apply(store, { kind: 'write', offset: 0, data: Buffer.alloc(200, 1) });
