@@ -22,8 +22,10 @@
  * the successor holds a version this target lacks. This target then remembers the version
  * (`successorAhead`), and its next write of the chunk is numbered above it and sent down the chain
  * as the whole chunk, which replaces whatever a successor holds: no two replicas ever commit
- * different bytes under the same version. Should the set of such chunks be full, updates write
- * locally before forwarding, as settling does.
+ * different bytes under the same version. When no write comes, the head repairs the chunk in the
+ * background (`startSettling`): it sends what it committed, whole, numbered above the successor's
+ * version (the write that failed here was never acknowledged), so replicas converge. Should the set
+ * of such chunks be full, updates write locally before forwarding, as settling does.
  */
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import { FsError, assert, describeError } from '../../common/errors.js';
@@ -100,7 +102,7 @@ export class Replicator {
   private readonly logger: Logger;
   private readonly unsettled = new Map<string, UnsettledChunk>();
   /** Per target and chunk: a version a successor may hold that this target failed to write. */
-  private readonly successorAhead = new Map<string, number>();
+  private readonly successorAhead = new Map<string, AheadChunk>();
   private settleTimer: TimerHandle | undefined;
   private settling = false;
 
@@ -258,6 +260,11 @@ export class Replicator {
     return this.unsettled.size;
   }
 
+  /** Chunks whose successors may hold a version this process failed to write (tests, diagnostics). */
+  successorAheadCount(): number {
+    return this.successorAhead.size;
+  }
+
   private begin(request: ChunkRoute): Step {
     return {
       target: this.options.targets.get(request.targetId),
@@ -372,14 +379,21 @@ export class Replicator {
     const key = chunkKey(step);
     const ahead = this.successorAhead.get(key);
     if (ahead === undefined) return undefined;
-    if (ahead > committedVersion) return ahead;
+    if (ahead.version > committedVersion) return ahead.version;
     this.successorAhead.delete(key);
     return undefined;
   }
 
   private rememberSuccessorAhead(step: Step, version: number): void {
     const key = chunkKey(step);
-    this.successorAhead.set(key, Math.max(version, this.successorAhead.get(key) ?? 0));
+    const { request } = step;
+    this.successorAhead.set(key, {
+      targetId: step.target.targetId,
+      chainId: request.chainId,
+      chunkId: request.chunkId,
+      chunkSizeBytes: request.chunkSizeBytes,
+      version: Math.max(version, this.successorAhead.get(key)?.version ?? 0),
+    });
     this.logger.warn(
       { targetId: step.target.targetId, chunkId: formatChunkId(step.request.chunkId), version },
       'a local write failed while its update went on down the chain; the next write sends the whole chunk',
@@ -522,6 +536,83 @@ export class Replicator {
         this.logger.debug({ err: error, key }, `settling a pending update failed: ${describeError(error)}`),
       );
     }
+    for (const [key, ahead] of [...this.successorAhead]) {
+      if (!this.settling) return;
+      const chain = this.options.routing.chain(ahead.chainId);
+      if (chain === undefined) continue;
+      const route: ChunkRoute = {
+        targetId: ahead.targetId,
+        chainId: ahead.chainId,
+        chainVersion: chain.chainVersion,
+        chunkId: ahead.chunkId,
+        chunkSizeBytes: ahead.chunkSizeBytes,
+        timeoutMs: limits.storageWriteTimeoutMsDefault,
+      };
+      await this.repairAhead(route).catch((error: unknown) =>
+        this.logger.debug(
+          { err: error, key },
+          `repairing a chunk a successor holds ahead failed: ${describeError(error)}`,
+        ),
+      );
+    }
+  }
+
+  /**
+   * On the head: sends what this target committed of a chunk whose successors may hold a version
+   * it failed to write, whole and numbered above that version, so every replica holds the same
+   * again. On other targets nothing: the head's own settling reaches them whole.
+   */
+  private async repairAhead(route: ChunkRoute): Promise<void> {
+    const planned = planWrite({
+      chain: this.options.routing.chain(route.chainId),
+      chainId: route.chainId,
+      chainVersion: route.chainVersion,
+      targetId: route.targetId,
+      entry: { kind: 'client' },
+    });
+    if (!planned.ok) return;
+    const step = this.begin(route);
+    const release = await step.target.locks.acquire(formatChunkId(route.chunkId), step.deadlineMs);
+    try {
+      // Re-checked under the lock: a write may have repaired it, or the chain moved on.
+      const plan = await this.plan(route, { kind: 'client' });
+      await this.settlePending(step, plan);
+      const { target } = step;
+      const committed = target.store.stat(route.chunkId)?.committed;
+      const ahead = this.successorAheadVersion(step, committed?.version ?? 0);
+      if (ahead === undefined) return;
+      let op: ChunkUpdateOp = { kind: 'remove' };
+      let payload: Buffer | undefined;
+      let payloadCrc32c: number | undefined;
+      if (committed !== undefined) {
+        const read = await target.store.read(route.chunkId, {
+          offset: 0,
+          length: committed.length,
+          pending: false,
+        });
+        op = { kind: 'replace', length: read.data.length, checksum: read.checksum };
+        payload = read.data;
+        payloadCrc32c = read.checksum;
+      }
+      await this.applyAndForward(step, {
+        op,
+        update: toChunkUpdate({
+          op,
+          payload,
+          payloadCrc32c,
+          chunkSizeBytes: route.chunkSizeBytes,
+          chunkSizeMaxBytes: this.options.chunkSizeMaxBytes,
+        }),
+        payload,
+        version: nextUpdateVersion(ahead),
+        plan: wholeChunkPlan(plan),
+      });
+    } catch (error) {
+      this.rememberIfPending(step);
+      throw error;
+    } finally {
+      release();
+    }
   }
 
   private async settleOne(route: ChunkRoute): Promise<void> {
@@ -567,6 +658,15 @@ export class Replicator {
       'replicas disagree on a chunk version',
     );
   }
+}
+
+/** A chunk whose successors may hold a version its target failed to write, and that version. */
+interface AheadChunk {
+  readonly targetId: number;
+  readonly chainId: number;
+  readonly chunkId: ChunkId;
+  readonly chunkSizeBytes: number;
+  readonly version: number;
 }
 
 /** The key of a step's chunk on its target in per-chunk maps. */

@@ -39,6 +39,8 @@ export interface ScheduleReport {
     recoveriesDone: number;
     chunksSynced: number;
     settled: number;
+    localWriteFailures: number;
+    repaired: number;
     events: number;
     healedAtMs: number;
     messagesLost: number;
@@ -92,6 +94,20 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
     network.register(node);
     storage.push(node);
     node.start();
+  }
+  // Local writes that fail now and then (a transient I/O error, a full disk) in some schedules: the
+  // update may have gone on down the chain already (Replicator.applyAndForward).
+  let localWriteFailures = 0;
+  if (faultRandom.nextInt(100) < 40) {
+    const writeFaults = seededRandom(seed ^ 0x10ca1);
+    const rate = 0.02 + writeFaults.nextFloat() * 0.08;
+    for (const node of storage) {
+      node.localWriteFails = () => {
+        if (healing || writeFaults.nextFloat() >= rate) return false;
+        localWriteFailures += 1;
+        return true;
+      };
+    }
   }
   await scheduler.runUntil(400);
   mgmtd.createChainTable(replicas);
@@ -318,6 +334,8 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
       recoveriesDone: sum((node) => node.stats.recoveriesDone),
       chunksSynced: sum((node) => node.stats.chunksSynced),
       settled: sum((node) => node.stats.settled),
+      localWriteFailures,
+      repaired: sum((node) => node.stats.repaired),
       events: scheduler.eventsRun,
       healedAtMs,
       messagesLost: network.messagesLost,

@@ -1,7 +1,8 @@
 // Proves, over thousands of seeded random schedules of a simulated cluster built from the real
 // decision code of mgmtd (membership, the target state table, chain updates) and storage (CRAQ
 // write planning and versions, recovery comparison and application, rejoin and fencing), with
-// message loss and delays, partitions, failed disks, and crashes of storage services and mgmtd at
+// message loss and delays, partitions, failed disks, local writes that fail while their update
+// travels on down the chain, and crashes of storage services and mgmtd at
 // any step: no
 // serving target ever holds data older than an acknowledged write, and once the faults stop the
 // cluster heals with every replica of a chain identical and every acknowledged write readable.
@@ -54,6 +55,8 @@ describe('the simulated cluster under random faults', () => {
       recoveriesDone: 0,
       chunksSynced: 0,
       settled: 0,
+      localWriteFailures: 0,
+      repaired: 0,
       events: 0,
     };
     const failures: string[] = [];
@@ -71,6 +74,8 @@ describe('the simulated cluster under random faults', () => {
     expect(totals.chunksSynced).toBeGreaterThan(0);
     expect(totals.fenced).toBeGreaterThan(0);
     expect(totals.diskFailures).toBeGreaterThan(0);
+    expect(totals.localWriteFailures).toBeGreaterThan(0);
+    expect(totals.repaired).toBeGreaterThan(0);
     expect(totals.ackedWrites).toBeGreaterThan(schedules * 10);
   }, 600_000);
 });

@@ -8,6 +8,7 @@
 // A crash drops the incarnation: its pending versions, locks, routing info and every suspended
 // operation (they wait on calls and timers that never fire for a dead incarnation).
 import { FsError, assert } from '../../../src/common/errors.js';
+import { limits } from '../../../src/common/limits.js';
 import { RpcCode, StorageCode, type StatusCode } from '../../../src/common/status-code.js';
 import {
   LocalState,
@@ -116,6 +117,8 @@ interface Volatile {
   lastHeartbeatOkMs: number;
   readonly locks: Map<string, LockState>;
   readonly unsettled: Map<string, number>;
+  /** Replicator.successorAhead: per chunk, a version a successor may hold that this target lacks. */
+  readonly successorAhead: Map<string, { version: number; chainId: number }>;
   readonly runs: Map<number, RecoveryRun>;
   readonly completed: Set<string>;
   readonly backoffUntilMs: Map<number, number>;
@@ -128,6 +131,8 @@ export interface StorageStats {
   recoveriesDone: number;
   chunksSynced: number;
   settled: number;
+  /** Chunks a head rewrote whole because a successor held a version it failed to write. */
+  repaired: number;
   fenced: number;
   disagreements: string[];
 }
@@ -143,6 +148,13 @@ const chunkRetryCodes: ReadonlySet<number> = new Set<number>([
   RpcCode.ConnectionClosed,
   RpcCode.ConnectFailed,
 ]);
+
+/** Replicator's wholeChunkPlan: the successor gets the whole chunk. */
+function wholeChunkPlan(plan: WritePlan): WritePlan {
+  return plan.successor === undefined
+    ? plan
+    : { successor: { targetId: plan.successor.targetId, fullChunk: true } };
+}
 
 function fail(code: StatusCode, message: string): FsError {
   return new FsError(code, message);
@@ -177,10 +189,13 @@ export class SimStorageNode implements Endpoint {
     recoveriesDone: 0,
     chunksSynced: 0,
     settled: 0,
+    repaired: 0,
     fenced: 0,
     disagreements: [],
   };
   private v: Volatile = SimStorageNode.fresh();
+  /** Whether the next local write of a pending version fails (a transient I/O error, a full disk). */
+  localWriteFails: () => boolean = () => false;
   /** The store was replaced by an empty one since the last start (storage-node's freshStore). */
   private freshDisk = false;
 
@@ -207,6 +222,7 @@ export class SimStorageNode implements Endpoint {
       lastHeartbeatOkMs: 0,
       locks: new Map(),
       unsettled: new Map(),
+      successorAhead: new Map(),
       runs: new Map(),
       completed: new Set(),
       backoffUntilMs: new Map(),
@@ -522,8 +538,15 @@ export class SimStorageNode implements Endpoint {
     try {
       await this.settlePending(request, deadlineMs, await this.plan(request, entry));
       const plan = await this.plan(request, entry);
-      const version = nextUpdateVersion(this.store.committed.get(request.chunk)?.version ?? 0);
-      return await this.applyAndForward(request, deadlineMs, { op: request.op, version, plan });
+      const committedVersion = this.store.committed.get(request.chunk)?.version ?? 0;
+      const ahead = this.successorAheadVersion(request.chunk, committedVersion);
+      // Numbered past a version a successor may hold, and sent whole (Replicator.write).
+      const version = nextUpdateVersion(Math.max(committedVersion, ahead ?? 0));
+      return await this.applyAndForward(request, deadlineMs, {
+        op: request.op,
+        version,
+        plan: ahead === undefined ? plan : wholeChunkPlan(plan),
+      });
     } catch (error) {
       this.rememberIfPending(request);
       throw error;
@@ -568,10 +591,14 @@ export class SimStorageNode implements Endpoint {
         );
         this.store.commit(request.chunk, version);
       }
+      const ahead = this.successorAheadVersion(
+        request.chunk,
+        this.store.committed.get(request.chunk)?.version ?? 0,
+      );
       return await this.applyAndForward(request, deadlineMs, {
         op: request.op,
         version: request.updateVersion,
-        plan,
+        plan: ahead === undefined ? plan : wholeChunkPlan(plan),
       });
     } catch (error) {
       this.rememberIfPending(request);
@@ -581,23 +608,67 @@ export class SimStorageNode implements Endpoint {
     }
   }
 
+  /**
+   * Replicator.applyAndForward: the local write and the forward run at once (here the local write
+   * lands first, or fails, as one of their interleavings), and the target commits once both are
+   * done. A local failure after the forward leaves a successor ahead: remembered, then thrown.
+   */
   private async applyAndForward(
     route: Route,
     deadlineMs: number,
     work: { op: SimOp; version: number; plan: WritePlan },
   ): Promise<UpdateReply> {
-    const pending = this.store.prepare(route.chunk, work.op, {
-      version: work.version,
-      chainVersion: route.chainVersion,
-    });
-    if (work.plan.successor !== undefined) {
-      const reply = await this.forwardTo(route, deadlineMs, work.plan.successor, {
-        version: work.version,
-        op: work.op,
-      });
-      this.checkAgreement(route.chunk, pending, reply, work.version);
+    const { successor } = work.plan;
+    const localFails = this.localWriteFails();
+    const localError = (): FsError => fail(StorageCode.NoSpace, `${this.id}: writing ${route.chunk} failed`);
+    const prepare = () =>
+      this.store.prepare(route.chunk, work.op, { version: work.version, chainVersion: route.chainVersion });
+    if (successor === undefined || this.v.successorAhead.size >= limits.storageSuccessorAheadChunksMax) {
+      if (localFails) throw localError();
+      const pending = prepare();
+      if (successor !== undefined) {
+        const reply = await this.forwardTo(route, deadlineMs, successor, {
+          version: work.version,
+          op: work.op,
+        });
+        this.checkAgreement(route.chunk, pending, reply, work.version);
+      }
+    } else {
+      const pending = localFails ? undefined : prepare();
+      let reply: UpdateReply | undefined;
+      let remoteError: unknown;
+      try {
+        // A whole-chunk send waits for the local write, so it fails with it.
+        reply = await this.forwardTo(route, deadlineMs, successor, {
+          version: work.version,
+          op: work.op,
+          localFailed: localFails,
+        });
+      } catch (error) {
+        remoteError = error;
+      }
+      if (pending === undefined) {
+        this.v.successorAhead.set(route.chunk, {
+          chainId: route.chainId,
+          version: Math.max(work.version, this.v.successorAhead.get(route.chunk)?.version ?? 0),
+        });
+        throw localError();
+      }
+      if (remoteError !== undefined) throw remoteError;
+      this.checkAgreement(route.chunk, pending, reply as UpdateReply, work.version);
     }
-    return toReply(this.store.commit(route.chunk, work.version));
+    const committed = this.store.commit(route.chunk, work.version);
+    this.v.successorAhead.delete(route.chunk);
+    return toReply(committed);
+  }
+
+  /** Replicator.successorAheadVersion. */
+  private successorAheadVersion(chunk: string, committedVersion: number): number | undefined {
+    const ahead = this.v.successorAhead.get(chunk);
+    if (ahead === undefined) return undefined;
+    if (ahead.version > committedVersion) return ahead.version;
+    this.v.successorAhead.delete(chunk);
+    return undefined;
   }
 
   private async settlePending(route: Route, deadlineMs: number, plan: WritePlan): Promise<void> {
@@ -625,8 +696,13 @@ export class SimStorageNode implements Endpoint {
     route: Route,
     deadlineMs: number,
     successor: Successor,
-    work: { version: number; op: SimOp },
+    work: { version: number; op: SimOp; localFailed?: boolean },
   ): Promise<UpdateReply> {
+    const whole = (): SimOp => {
+      if (work.localFailed === true)
+        throw fail(StorageCode.NoSpace, `${this.id}: writing ${route.chunk} failed`);
+      return this.wholeChunk(route.chunk);
+    };
     const address = this.addressOf(successor.targetId);
     if (address === undefined) throw fail(StorageCode.ForwardFailed, `no address for ${successor.targetId}`);
     const timeoutMs = Math.floor(deadlineMs - this.scheduler.nowMs() - this.timings.forwardMarginMs);
@@ -649,12 +725,12 @@ export class SimStorageNode implements Endpoint {
         throw fail(StorageCode.ForwardFailed, `forwarding to ${successor.targetId} failed`);
       }
     };
-    if (successor.fullChunk) return send(this.wholeChunk(route.chunk));
+    if (successor.fullChunk) return send(whole());
     try {
       return await send(work.op);
     } catch (error) {
       if (!(error instanceof FsError) || !forwardFallbackCodes.has(error.code)) throw error;
-      return send(this.wholeChunk(route.chunk));
+      return send(whole());
     }
   }
 
@@ -695,7 +771,51 @@ export class SimStorageNode implements Endpoint {
       };
       await this.settleOne(route).catch(() => undefined);
     }
+    for (const [chunk, { chainId }] of [...this.v.successorAhead]) {
+      const chain = this.chain(chainId);
+      if (chain === undefined || this.v.diskFailed) continue;
+      const route: Route = {
+        targetId: this.targetId,
+        chainId,
+        chainVersion: chain.chainVersion,
+        chunk,
+        timeoutMs: this.timings.writeTimeoutMs,
+      };
+      await this.repairAhead(route).catch(() => undefined);
+    }
     this.timer(this.timings.settleIntervalMs, () => void this.settleRound());
+  }
+
+  /** Replicator.repairAhead: the head sends what it committed, whole, above the successor's version. */
+  private async repairAhead(route: Route): Promise<void> {
+    const planned = planWrite({
+      chain: this.chain(route.chainId),
+      chainId: route.chainId,
+      chainVersion: route.chainVersion,
+      targetId: route.targetId,
+      entry: { kind: 'client' },
+    });
+    if (!planned.ok) return;
+    const deadlineMs = this.begin(route);
+    const release = await this.lock(route.chunk, deadlineMs);
+    try {
+      const plan = await this.plan(route, { kind: 'client' });
+      await this.settlePending(route, deadlineMs, plan);
+      const committed = this.store.committed.get(route.chunk);
+      const ahead = this.successorAheadVersion(route.chunk, committed?.version ?? 0);
+      if (ahead === undefined) return;
+      await this.applyAndForward(route, deadlineMs, {
+        op: committed === undefined ? { kind: 'remove' } : { kind: 'replace', data: committed.content },
+        version: nextUpdateVersion(ahead),
+        plan: wholeChunkPlan(plan),
+      });
+      this.stats.repaired += 1;
+    } catch (error) {
+      this.rememberIfPending(route);
+      throw error;
+    } finally {
+      release();
+    }
   }
 
   private async settleOne(route: Route): Promise<void> {

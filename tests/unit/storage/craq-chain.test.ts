@@ -62,6 +62,7 @@ function hooked(inner: ChunkStore, hooks: Hooks): ChunkStore {
 interface TestNode {
   targetId: number;
   store: FileChunkStore;
+  replicator: Replicator;
   hooks: Hooks;
   routing: RoutingView;
   server: RpcServer;
@@ -119,7 +120,7 @@ async function startNode(index: number): Promise<TestNode> {
     serving: () => true,
   }).register(server);
   const address = await server.listen('127.0.0.1:0');
-  return { targetId, store, hooks, routing, server, client, address };
+  return { targetId, store, replicator, hooks, routing, server, client, address };
 }
 
 /** Publishes chain 1 with these members (in order) to every node, under a new chain version. */
@@ -213,6 +214,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await rpc.close();
+  for (const node of nodes) node.replicator.stopSettling();
   for (const node of nodes) {
     await node.server.close({ drainMs: 100 });
     await node.client.close();
@@ -344,6 +346,35 @@ describe('CRAQ on a chain of three', () => {
     // Once replicas agree again, updates travel as updates.
     expect((await write(head, Buffer.from('d'), 5)).version).toBe(4);
     for (const node of nodes) expect((await committed(node)).toString()).toBe('aaaacd');
+  });
+
+  it('repairs, without further writes, a chunk whose successors committed an update the head failed to write', async () => {
+    const [head, , tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      nodes.map((node) => [node, 'serving']),
+      1,
+    );
+    await write(head, Buffer.from('aaaa'), 0);
+    let failures = 1;
+    head.hooks.beforePrepare = async () => {
+      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected write failure');
+    };
+    await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
+      hasCode(error, CommonCode.IoError),
+    );
+    expect((await committed(tail)).toString()).toBe('aBBa');
+    expect(head.replicator.successorAheadCount()).toBe(1);
+    // The head's background settling sends what it committed, whole, above the successors' version:
+    // the write that failed at the head was never acknowledged, and every replica agrees again.
+    head.replicator.startSettling();
+    const deadline = Date.now() + 5_000;
+    while (head.replicator.successorAheadCount() > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const node of nodes) {
+      expect(node.store.stat(chunk)).toMatchObject({ committed: { version: 3 }, pending: undefined });
+      expect((await committed(node)).toString()).toBe('aaaa');
+    }
   });
 
   it('settles an update a middle target failed to write while the tail committed it', async () => {
