@@ -23,7 +23,8 @@ import { freshMarkerName } from '../../../src/storage/storage-node.js';
 
 const secret = 'unit-test-cluster-secret-42';
 const targetId = 701;
-const heartbeatTimeoutMs = 600;
+// Long enough that a loaded machine does not fence a node the test keeps talking to (it fences after half).
+const heartbeatTimeoutMs = 1_500;
 
 /** A mgmtd stand-in: serves routing info set by the test and records heartbeats. */
 class FakeMgmtd {
