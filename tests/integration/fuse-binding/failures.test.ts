@@ -124,7 +124,7 @@ describe.skipIf(skipReason !== undefined)('failures around the FUSE binding', ()
     fs.child.kill('SIGKILL');
     await fs.exited();
     // fusermount3 notices the death and detaches the mount; a loaded machine may take a moment.
-    await unmountedWithin(fs.mountpoint, 10_000);
+    await unmountedWithin(fs.mountpoint, 20_000);
   });
 
   it('recovers at the next mount from a stale mount left by a killed server without auto_unmount', async () => {
