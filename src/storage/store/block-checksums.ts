@@ -3,9 +3,10 @@
  * shorter) and the CRC32C of each block is kept, as consecutive u32 little-endian values. A read
  * of a small range then verifies only the blocks it touches. Because a CRC32C can be continued
  * over more bytes, an append extends the last block's checksum without reading the block again,
- * which keeps appends O(bytes written). Pure functions over buffers.
+ * which keeps appends O(bytes written). The whole chunk's CRC32C comes from the block checksums
+ * (crc32cCombine), so each byte is summed once. Pure functions over buffers.
  */
-import { crc32c } from '../../common/crc32c.js';
+import { crc32c, crc32cCombine } from '../../common/crc32c.js';
 import { assert } from '../../common/errors.js';
 
 const entryBytes = 4;
@@ -28,10 +29,7 @@ export function computeBlockChecksums(data: Uint8Array, blockBytes: number): Buf
   return checksums;
 }
 
-/**
- * The block checksums of `data` and the CRC32C of all of it, in one pass: each block is summed
- * twice while it is still in the processor's cache, instead of walking the chunk twice.
- */
+/** The block checksums of `data` and the CRC32C of all of it, each byte summed once. */
 export function computeChunkChecksums(
   data: Uint8Array,
   blockBytes: number,
@@ -42,8 +40,9 @@ export function computeChunkChecksums(
   let checksum = 0;
   for (let block = 0; block < count; block++) {
     const piece = data.subarray(block * blockBytes, Math.min(data.length, (block + 1) * blockBytes));
-    blockChecksums.writeUInt32LE(crc32c(piece), block * entryBytes);
-    checksum = crc32c(piece, checksum);
+    const pieceChecksum = crc32c(piece);
+    blockChecksums.writeUInt32LE(pieceChecksum, block * entryBytes);
+    checksum = crc32cCombine(checksum, pieceChecksum, piece.length);
   }
   return { blockChecksums, checksum };
 }
@@ -110,7 +109,7 @@ export function blockChecksum(checksums: Buffer, block: number): number {
 /**
  * Verifies `data`, the bytes of the chunk from `start` (a block boundary) up to the end of a block
  * or the chunk. Returns the index of the first block that fails (-1 when all hold) and, when all
- * hold, the CRC32C of the whole of `data`, computed in the same pass.
+ * hold, the CRC32C of the whole of `data`, combined from the blocks' (each byte summed once).
  */
 export function verifyBlocks(options: {
   checksums: Buffer;
@@ -125,8 +124,9 @@ export function verifyBlocks(options: {
   for (let offset = 0; offset < data.length; offset += blockBytes) {
     const block = firstBlock + offset / blockBytes;
     const piece = data.subarray(offset, Math.min(data.length, offset + blockBytes));
-    if (crc32c(piece) !== blockChecksum(checksums, block)) return { badBlock: block, checksum: 0 };
-    checksum = crc32c(piece, checksum);
+    const actual = crc32c(piece);
+    if (actual !== blockChecksum(checksums, block)) return { badBlock: block, checksum: 0 };
+    checksum = crc32cCombine(checksum, actual, piece.length);
   }
   return { badBlock: -1, checksum };
 }
