@@ -563,20 +563,7 @@ export class Replicator {
    * again. On other targets nothing: the head's own settling reaches them whole.
    */
   private async repairAhead(route: ChunkRoute): Promise<void> {
-    const planned = planWrite({
-      chain: this.options.routing.chain(route.chainId),
-      chainId: route.chainId,
-      chainVersion: route.chainVersion,
-      targetId: route.targetId,
-      entry: { kind: 'client' },
-    });
-    if (!planned.ok) return;
-    const step = this.begin(route);
-    const release = await step.target.locks.acquire(formatChunkId(route.chunkId), step.deadlineMs);
-    try {
-      // Re-checked under the lock: a write may have repaired it, or the chain moved on.
-      const plan = await this.plan(route, { kind: 'client' });
-      await this.settlePending(step, plan);
+    await this.atHead(route, async (step, plan) => {
       const { target } = step;
       const committed = target.store.stat(route.chunkId)?.committed;
       const ahead = this.successorAheadVersion(step, committed?.version ?? 0);
@@ -607,29 +594,39 @@ export class Replicator {
         version: nextUpdateVersion(ahead),
         plan: wholeChunkPlan(plan),
       });
-    } catch (error) {
-      this.rememberIfPending(step);
-      throw error;
-    } finally {
-      release();
-    }
+    });
   }
 
   private async settleOne(route: ChunkRoute): Promise<void> {
-    const plan = planWrite({
+    await this.atHead(route, async () => undefined);
+  }
+
+  /**
+   * Runs `work` holding the chunk's lock when `route`'s target heads its chain (else nothing: the
+   * head's own settling reaches the others), after settling an update left pending there. The plan
+   * is made again under the lock: a write may have settled the chunk, or the chain moved on.
+   */
+  private async atHead(
+    route: ChunkRoute,
+    work: (step: Step, plan: WritePlan) => Promise<void>,
+  ): Promise<void> {
+    const head = planWrite({
       chain: this.options.routing.chain(route.chainId),
       chainId: route.chainId,
       chainVersion: route.chainVersion,
       targetId: route.targetId,
       entry: { kind: 'client' },
     });
-    if (!plan.ok) return;
+    if (!head.ok) return;
     const step = this.begin(route);
     const release = await step.target.locks.acquire(formatChunkId(route.chunkId), step.deadlineMs);
     try {
-      // Re-checked under the lock: a write may have settled it, or the chain moved on.
-      const again = await this.plan(route, { kind: 'client' });
-      await this.settlePending(step, again);
+      const plan = await this.plan(route, { kind: 'client' });
+      await this.settlePending(step, plan);
+      await work(step, plan);
+    } catch (error) {
+      this.rememberIfPending(step);
+      throw error;
     } finally {
       release();
     }
