@@ -10,26 +10,10 @@ import {
   rotateLastServingTarget,
 } from '../../../src/mgmtd/chain/last-serving-rotation.js';
 import { StateDraft } from '../../../src/mgmtd/cluster-state.js';
-import type { ChainInfo, LocalState, PublicState, TargetInfo } from '../../../src/mgmtd/protocol/index.js';
+import type { LocalState, PublicState, TargetInfo } from '../../../src/mgmtd/protocol/index.js';
+import { chain, locals } from './chain-fixtures.js';
 import { FsError } from '../../../src/common/errors.js';
 import { MgmtdCode } from '../../../src/common/status-code.js';
-
-/** A chain of [target, public state, chain version it served until (down targets)] entries. */
-function chain(version: number, ...targets: [number, PublicState, number?][]): ChainInfo {
-  return {
-    chainId: 7,
-    chainVersion: version,
-    targets: targets.map(([targetId, publicState, servedUntil]) =>
-      servedUntil === undefined
-        ? { targetId, publicState }
-        : { targetId, publicState, servedUntilChainVersion: servedUntil },
-    ),
-  };
-}
-
-function locals(...entries: [number, LocalState][]): Map<number, LocalState> {
-  return new Map(entries);
-}
 
 /** The status code `run` throws with. */
 function refusal(run: () => unknown): number {

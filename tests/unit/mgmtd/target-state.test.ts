@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { Predecessor, nextPublicState } from '../../../src/mgmtd/chain/target-state.js';
 import { updateChain } from '../../../src/mgmtd/chain/chain-update.js';
-import type { ChainInfo, LocalState, PublicState } from '../../../src/mgmtd/protocol/index.js';
+import type { LocalState, PublicState } from '../../../src/mgmtd/protocol/index.js';
+import { chain, locals } from './chain-fixtures.js';
 
 const anyPredecessor = [Predecessor.None, Predecessor.Serving, Predecessor.NotServing];
 
@@ -47,23 +48,6 @@ describe('the public-state transition table', () => {
     }
   });
 });
-
-/** A chain of [target, public state, chain version it served until (down targets)] entries. */
-function chain(version: number, ...targets: [number, PublicState, number?][]): ChainInfo {
-  return {
-    chainId: 7,
-    chainVersion: version,
-    targets: targets.map(([targetId, publicState, servedUntil]) =>
-      servedUntil === undefined
-        ? { targetId, publicState }
-        : { targetId, publicState, servedUntilChainVersion: servedUntil },
-    ),
-  };
-}
-
-function locals(...entries: [number, LocalState][]): Map<number, LocalState> {
-  return new Map(entries);
-}
 
 describe('a chain update', () => {
   it('leaves a healthy chain and its version alone', () => {
