@@ -235,6 +235,8 @@ export const limits = {
   metaRequestRecordTtlMs: 10 * 60_000,
   /** How often a meta service sweeps expired request records. */
   metaRequestSweepIntervalMs: 60_000,
+  /** Expired request records removed per sweep transaction (about 100 bytes each). */
+  metaRequestSweepPageMax: 10_000,
   /** How often the GC worker looks for removed and truncated files' chunks to delete, by default. */
   metaGcIntervalMsDefault: 5_000,
   /** Queue entries one meta service works on at once by default ([meta.gc] concurrency). */

@@ -117,6 +117,7 @@ export class MetaServer {
     this.sweepTimer = this.options.clock.setTimer(limits.metaRequestSweepIntervalMs, () => {
       this.sweeping = this.service
         .sweepRequestRecords()
+        .then(() => undefined)
         .catch((error: unknown) =>
           this.options.logger.warn(
             { err: error },

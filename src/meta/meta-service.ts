@@ -19,7 +19,7 @@ import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import { MetaCode, RpcCode } from '../common/status-code.js';
-import type { KvEngine } from '../kv/index.js';
+import { keyAfter, type KvEngine } from '../kv/index.js';
 import type { MethodDef, RpcServer } from '../rpc/index.js';
 import { ChainPicker, type ChainTableSource } from './chain-picker.js';
 import type { OpContext } from './ops/context.js';
@@ -172,10 +172,22 @@ export class MetaService {
     }
   }
 
-  /** Removes the request records whose ids are older than the records' time to live. */
-  async sweepRequestRecords(): Promise<void> {
-    const before = this.options.clock.nowMs() - limits.metaRequestRecordTtlMs;
-    await this.options.kv.transact(async (tx) => tx.clearRange(tags.request, keys.requestsBefore(before)));
+  /** Removes the request records whose ids are older than the records' time to live; returns how many. */
+  async sweepRequestRecords(pageMax: number = limits.metaRequestSweepPageMax): Promise<number> {
+    assert(Number.isInteger(pageMax) && pageMax >= 1, 'a sweep page holds at least one record');
+    const end = keys.requestsBefore(this.options.clock.nowMs() - limits.metaRequestRecordTtlMs);
+    let swept = 0;
+    // One bounded page per transaction, so a backlog never outgrows a transaction's limits.
+    for (;;) {
+      const cleared = await this.options.kv.transact(async (tx) => {
+        const page = await tx.getRange(tags.request, end, { limit: pageMax });
+        const last = page[page.length - 1];
+        if (last !== undefined) tx.clearRange(tags.request, keyAfter(last.key));
+        return page.length;
+      });
+      swept += cleared;
+      if (cleared < pageMax) return swept;
+    }
   }
 
   /**

@@ -92,8 +92,14 @@ describe('request records', () => {
   it('sweeps records after their time to live, and does not record ids far from its clock', async () => {
     const id = requestId();
     await exclusiveCreate('/old', id);
+    // More expired records than one sweep page: the sweep goes on page by page.
+    for (const path of ['/old-1', '/old-2', '/old-3']) await exclusiveCreate(path, requestId());
     harness.clock.advance(limits.metaRequestRecordTtlMs + 1);
-    await harness.service.sweepRequestRecords();
+    const fresh = requestId();
+    await exclusiveCreate('/new', fresh);
+    expect(await harness.service.sweepRequestRecords(2)).toBe(4);
+    // A record within its time to live stays.
+    expect((await exclusiveCreate('/new', fresh)).created).toBe(true);
     // Swept: the id is too old to be recorded again, and the create runs (and fails) anew.
     await expectCode(exclusiveCreate('/old', id), MetaCode.Exists);
 
