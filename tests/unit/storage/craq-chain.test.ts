@@ -159,6 +159,23 @@ function publish(members: Array<[node: TestNode, state: PublicState]>, chainVers
   for (const node of nodes) node.routing.update(info);
 }
 
+/** Publishes chain 1 with every node serving, head first, and writes `content` through the head. */
+async function servingChainHolding(head: TestNode, content: string): Promise<void> {
+  publish(
+    nodes.map((node) => [node, 'serving']),
+    1,
+  );
+  await write(head, Buffer.from(content), 0);
+}
+
+/** Makes the next prepare (a write of the pending version) or commit on `node` fail with IoError. */
+function failOnce(node: TestNode, hook: 'beforePrepare' | 'beforeCommit'): void {
+  let failures = 1;
+  node.hooks[hook] = async () => {
+    if (failures-- > 0) throw new FsError(CommonCode.IoError, `injected ${hook} failure`);
+  };
+}
+
 function write(head: TestNode, data: Buffer, offset: number, chainVersion = 1): Promise<UpdateReply> {
   return rpc.call(
     head.address,
@@ -288,20 +305,9 @@ describe('CRAQ on a chain of three', () => {
 
   it('settles an update whose acknowledgement was lost before the next write', async () => {
     const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
-    publish(
-      [
-        [head, 'serving'],
-        [middle, 'serving'],
-        [tail, 'serving'],
-      ],
-      1,
-    );
-    await write(head, Buffer.from('aaaa'), 0);
+    await servingChainHolding(head, 'aaaa');
     // The middle fails to commit after the tail committed: head and middle keep the update pending.
-    let failures = 1;
-    middle.hooks.beforeCommit = async () => {
-      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected commit failure');
-    };
+    failOnce(middle, 'beforeCommit');
     await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
       hasCode(error, StorageCode.ForwardFailed),
     );
@@ -316,21 +322,10 @@ describe('CRAQ on a chain of three', () => {
   });
 
   it('numbers the next write past an update the head failed to write while its successors committed it, and sends the whole chunk', async () => {
-    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
-    publish(
-      [
-        [head, 'serving'],
-        [middle, 'serving'],
-        [tail, 'serving'],
-      ],
-      1,
-    );
-    await write(head, Buffer.from('aaaa'), 0);
+    const [head, , tail] = nodes as [TestNode, TestNode, TestNode];
+    await servingChainHolding(head, 'aaaa');
     // The head's own write fails while the update goes on down the chain and commits there.
-    let failures = 1;
-    head.hooks.beforePrepare = async () => {
-      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected write failure');
-    };
+    failOnce(head, 'beforePrepare');
     await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
       hasCode(error, CommonCode.IoError),
     );
@@ -350,15 +345,8 @@ describe('CRAQ on a chain of three', () => {
 
   it('repairs, without further writes, a chunk whose successors committed an update the head failed to write', async () => {
     const [head, , tail] = nodes as [TestNode, TestNode, TestNode];
-    publish(
-      nodes.map((node) => [node, 'serving']),
-      1,
-    );
-    await write(head, Buffer.from('aaaa'), 0);
-    let failures = 1;
-    head.hooks.beforePrepare = async () => {
-      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected write failure');
-    };
+    await servingChainHolding(head, 'aaaa');
+    failOnce(head, 'beforePrepare');
     await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
       hasCode(error, CommonCode.IoError),
     );
@@ -379,19 +367,8 @@ describe('CRAQ on a chain of three', () => {
 
   it('settles an update a middle target failed to write while the tail committed it', async () => {
     const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
-    publish(
-      [
-        [head, 'serving'],
-        [middle, 'serving'],
-        [tail, 'serving'],
-      ],
-      1,
-    );
-    await write(head, Buffer.from('aaaa'), 0);
-    let failures = 1;
-    middle.hooks.beforePrepare = async () => {
-      if (failures-- > 0) throw new FsError(CommonCode.IoError, 'injected write failure');
-    };
+    await servingChainHolding(head, 'aaaa');
+    failOnce(middle, 'beforePrepare');
     await expect(write(head, Buffer.from('BB'), 1)).rejects.toSatisfy((error) =>
       hasCode(error, StorageCode.ForwardFailed),
     );
