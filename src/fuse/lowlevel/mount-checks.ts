@@ -42,11 +42,14 @@ export async function findFusermount(): Promise<string | undefined> {
 
 /**
  * Fails with an error that says what to do when the FUSE device is missing or unusable. A user
- * (not root) mounts through the setuid fusermount3, which opens the device itself.
+ * (not root) mounts through the setuid fusermount3; it opens the device as the calling user, not
+ * as root, so a user mounts only where the device is open to users (udev's rules make it 0666; a
+ * container or a machine without udev may leave it 0600 root-only).
  */
 export async function checkFuseDevice(options: { viaFusermount: boolean }): Promise<void> {
+  let device;
   try {
-    await stat(fuseDevicePath);
+    device = await stat(fuseDevicePath);
   } catch (error) {
     throw new FsError(
       CommonCode.IoError,
@@ -55,22 +58,23 @@ export async function checkFuseDevice(options: { viaFusermount: boolean }): Prom
       { cause: error },
     );
   }
-  if (options.viaFusermount) {
-    if ((await findFusermount()) === undefined) {
-      throw new FsError(
-        CommonCode.IoError,
-        'fusermount3 was not found: install the fuse3 package (it mounts FUSE file systems for non-root users)',
-      );
-    }
-    return;
+  if (options.viaFusermount && (await findFusermount()) === undefined) {
+    throw new FsError(
+      CommonCode.IoError,
+      'fusermount3 was not found: install the fuse3 package (it mounts FUSE file systems for non-root users)',
+    );
   }
+  if (isRoot()) return;
   try {
     await access(fuseDevicePath, fsConstants.R_OK | fsConstants.W_OK);
   } catch (error) {
+    const mode = (device.mode & 0o777).toString(8).padStart(4, '0');
     throw new FsError(
       CommonCode.IoError,
-      `no permission to open ${fuseDevicePath}: mount as root, or as a user through fusermount3 ` +
-        `(with autoUnmount, the default), or make the device accessible to this user`,
+      `no permission to open ${fuseDevicePath} (mode ${mode}, owner uid ${device.uid}): a user's mount ` +
+        `opens it as that user, even through fusermount3. Mount as root, or let users open it with ` +
+        `"chmod 0666 ${fuseDevicePath}" (udev's default rules do so at boot; a container or a machine ` +
+        `without udev needs it done by hand or by its start-up)`,
       { cause: error },
     );
   }
