@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { skipWithout } from './requirements.js';
 
 /** Where tests find a PostgreSQL server: one given by the environment, or one they start. */
 export type PostgresAvailability =
@@ -29,9 +30,28 @@ const logLinesKept = 50;
 
 /**
  * Decides, without starting anything (so it can run while tests are collected), whether the
- * postgres tests can run and how.
+ * postgres tests can run and how; prints why they skip, or under CI=true fails the test file.
  */
 export function postgresAvailability(): PostgresAvailability {
+  const availability = findPostgres();
+  if (!availability.available) skipWithout('PostgreSQL', availability.reason);
+  return availability;
+}
+
+/**
+ * Whether a test may stop and start the server (only one it started itself), failing the file
+ * under CI=true when it may not: such a test needs a server of its own.
+ */
+export function postgresRestartSkipped(availability: PostgresAvailability): boolean {
+  return skipWithout(
+    'a PostgreSQL server the test may restart',
+    availability.available && !availability.startsServer
+      ? 'THREEFS_TEST_POSTGRES_URL names a server that tests must not stop; unset it'
+      : undefined,
+  );
+}
+
+function findPostgres(): PostgresAvailability {
   const url = process.env['THREEFS_TEST_POSTGRES_URL'];
   if (url !== undefined && url !== '') return { available: true, url, startsServer: false };
   const bindir = findBindir();

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { skipWithout } from '../../helpers/requirements.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const memfsMain = join(repoRoot, 'tests/fixtures/memfs/main.ts');
@@ -27,10 +28,13 @@ export const nobody = { uid: 65534, gid: 65534 };
 
 export const isRoot = process.geteuid?.() === 0;
 
-/** Why FUSE tests cannot run here (printed as a warning), or undefined when they can. */
+/**
+ * Why FUSE tests cannot run here (printed as a warning), or undefined when they can; under CI=true
+ * a missing piece fails the test file instead.
+ */
 export function fuseSkipReason(): string | undefined {
   const reason = findSkipReason();
-  if (reason !== undefined) console.warn(`skipping FUSE binding tests: ${reason}`);
+  skipWithout('FUSE (for the binding tests)', reason);
   return reason;
 }
 

@@ -8,19 +8,23 @@ import { join } from 'node:path';
 import { FsClient } from '../../../src/client/index.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { isMounted } from '../fuse-binding/harness.js';
+import { skipWithout } from '../../helpers/requirements.js';
 import { writeMetaConfig, startMeta, clusterSecret } from './meta-cluster.js';
 import { startMgmtd, writeMgmtdConfig } from './mgmtd-cluster.js';
 import { eventually, type RunningProcess, type TestWorld } from './processes.js';
 import { storageTimings } from './storage-cluster.js';
 
-/** Why FUSE mount tests cannot run here, or undefined when they can (printed when skipping). */
+/**
+ * Why FUSE mount tests cannot run here, or undefined when they can (printed when skipping); under
+ * CI=true a missing piece fails the test file instead.
+ */
 export function fuseClusterSkipReason(what: string): string | undefined {
   let reason: string | undefined;
   if (!existsSync('/dev/fuse')) reason = '/dev/fuse is missing (load the fuse module or pass the device in)';
   else if (!existsSync('dist/hf3fs_fuse_main.js')) reason = 'dist/ is not built (npm run build)';
   else if (process.geteuid?.() !== 0 && !existsSync('/usr/bin/fusermount3'))
     reason = 'not root and fusermount3 is missing (install fuse3)';
-  if (reason !== undefined) console.warn(`skipping ${what}: ${reason}`);
+  skipWithout(`FUSE (for the ${what})`, reason);
   return reason;
 }
 

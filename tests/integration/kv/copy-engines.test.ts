@@ -24,7 +24,6 @@ import {
 } from '../../helpers/postgres-server.js';
 
 const availability = postgresAvailability();
-if (!availability.available) console.warn(`copy tests to postgres skipped: ${availability.reason}`);
 
 const allEnd = Buffer.alloc(10_001, 0xff);
 /** Small batches, so that a few hundred pairs take many of them. */

@@ -17,7 +17,6 @@ import {
 
 const availability = postgresAvailability();
 const skipReason = availability.available ? undefined : availability.reason;
-if (skipReason !== undefined) console.warn(`postgres commit outcome tests skipped: ${skipReason}`);
 
 const table = 'kv_commit_outcome';
 /** The key whose write makes the next COMMIT pause in a deferred trigger (see installSlowCommit). */

@@ -13,6 +13,7 @@ import {
 } from '../../../src/kv/index.js';
 import {
   postgresAvailability,
+  postgresRestartSkipped,
   startPostgresTestServer,
   type PostgresTestServer,
 } from '../../helpers/postgres-server.js';
@@ -20,10 +21,9 @@ import {
 const availability = postgresAvailability();
 const skipReason = !availability.available
   ? availability.reason
-  : !availability.startsServer
+  : postgresRestartSkipped(availability)
     ? 'THREEFS_TEST_POSTGRES_URL names a server this test may not restart'
     : undefined;
-if (skipReason !== undefined) console.warn(`postgres restart test skipped: ${skipReason}`);
 
 const workers = 4;
 /** How long the load runs between and around the restarts. */

@@ -8,6 +8,7 @@ import { statusName } from '../../../src/common/status-code.js';
 import { metaMethods as m, type Credentials } from '../../../src/meta/protocol/index.js';
 import {
   postgresAvailability,
+  postgresRestartSkipped,
   startPostgresTestServer,
   type PostgresTestServer,
 } from '../../helpers/postgres-server.js';
@@ -17,12 +18,12 @@ import { TestWorld, eventually } from '../helpers/processes.js';
 
 const root: Credentials = { uid: 0, gid: 0, groups: [] };
 const postgres = postgresAvailability();
-if (!postgres.available) console.warn(`skipping the meta postgres restart test: ${postgres.reason}`);
+const skipped = !postgres.available || postgresRestartSkipped(postgres);
 
 /** Statuses that tell the caller "the store was away; try again", and nothing else. */
 const retryable = new Set(['Kv.Unavailable', 'Kv.RetriesExhausted', 'Kv.Conflict', 'Rpc.Timeout']);
 
-describe.skipIf(!postgres.available)('meta services while PostgreSQL restarts', () => {
+describe.skipIf(skipped)('meta services while PostgreSQL restarts', () => {
   let world: TestWorld;
   let cluster: MetaCluster;
   let server: PostgresTestServer;
@@ -40,7 +41,7 @@ describe.skipIf(!postgres.available)('meta services while PostgreSQL restarts', 
   });
 
   it('answers success or a retryable status, reconnects, and loses no acknowledged create', async () => {
-    if (!server.controllable) return;
+    expect(server.controllable).toBe(true);
     const addresses = cluster.metas.map((meta) => meta.address);
     await cluster.call(addresses[0] ?? '', m.mkdirs, { cred: root, at: { path: '/faults' }, mode: 0o755 });
     const acknowledged: string[] = [];

@@ -1,12 +1,15 @@
 // Proves that meta services are stateless over one KV: two real meta_main processes on one sqlite
-// database (and on one PostgreSQL server, where one can run) register with mgmtd, serve one
+// database (and on one PostgreSQL server, where one can run, and on the live FoundationDB cluster
+// FDB_CLUSTER_FILE names, where it is set) register with mgmtd, serve one
 // namespace, let exactly one of many concurrent creates of one name win, keep every invariant (and no directory cycle) under a random stress of renames,
 // links and unlinks from both ends, keep an unlinked open file until its writer closes, and stop
 // cleanly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
 import { seededRandom } from '../../../src/common/random.js';
 import { MetaCode, statusName } from '../../../src/common/status-code.js';
+import { foundationDbSectionSchema, openFoundationDbKvEngine } from '../../../src/kv/index.js';
 import { setDirectoryLayoutCommand } from '../../../src/meta/index.js';
 import { metaMethods as m, type Credentials } from '../../../src/meta/protocol/index.js';
 import {
@@ -14,7 +17,7 @@ import {
   startPostgresTestServer,
   type PostgresTestServer,
 } from '../../helpers/postgres-server.js';
-import { postgresKvToml } from '../helpers/mgmtd-cluster.js';
+import { foundationDbKvToml, postgresKvToml } from '../helpers/mgmtd-cluster.js';
 import { startMetaCluster, type MetaCluster } from '../helpers/meta-cluster.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
 
@@ -33,18 +36,55 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 }
 
 const postgres = postgresAvailability();
-if (!postgres.available) console.warn(`skipping meta services on postgres: ${postgres.reason}`);
 
-/** The whole scenario on one engine: sqlite always, postgres where a server can run. */
-function defineTwoServiceTests(engine: 'sqlite' | 'postgres'): void {
-  describe.skipIf(engine === 'postgres' && !postgres.available)(
-    `two meta services on one ${engine} KV`,
+const fdbClusterFile = process.env['FDB_CLUSTER_FILE'] ?? '';
+const foundationDbSkipReason =
+  fdbClusterFile === ''
+    ? 'FDB_CLUSTER_FILE is not set, so there is no live FoundationDB cluster to run against (point it at a cluster file to run these tests)'
+    : undefined;
+if (foundationDbSkipReason !== undefined)
+  console.warn(`skipping meta services on foundationdb: ${foundationDbSkipReason}`);
+
+/** Every key the services write under their prefix lies below this end (keys are at most 10,000 bytes). */
+const allKeysEnd = Buffer.alloc(10_001, 0xff);
+
+/** Clears what a run left under `keyPrefix` in the live FoundationDB cluster. */
+async function clearFoundationDbPrefix(keyPrefix: string): Promise<void> {
+  const section = foundationDbSectionSchema.parse({ cluster_file: fdbClusterFile, key_prefix: keyPrefix });
+  const engine = await openFoundationDbKvEngine(section, { logger: silentLogger() });
+  try {
+    await engine.transact(async (tx) => tx.clearRange(Buffer.alloc(0), allKeysEnd));
+  } finally {
+    await engine.close();
+  }
+}
+
+type Engine = 'sqlite' | 'postgres' | 'foundationdb';
+
+/** Why the scenario cannot run on `engine` here, or undefined when it can. */
+function skipReasonOf(engine: Engine): string | undefined {
+  if (engine === 'postgres') return postgres.available ? undefined : postgres.reason;
+  if (engine === 'foundationdb') return foundationDbSkipReason;
+  return undefined;
+}
+
+/**
+ * The whole scenario on one engine: sqlite always, postgres where a server can run, FoundationDB
+ * where FDB_CLUSTER_FILE names a live cluster (under a key prefix of its own, cleared afterwards).
+ */
+function defineTwoServiceTests(engine: Engine): void {
+  const skipReason = skipReasonOf(engine);
+  describe.skipIf(skipReason !== undefined)(
+    skipReason === undefined
+      ? `two meta services on one ${engine} KV`
+      : `two meta services on one ${engine} KV (skipped: ${skipReason})`,
     () => {
       let world: TestWorld;
       let cluster: MetaCluster;
       let first: string;
       let second: string;
       let server: PostgresTestServer | undefined;
+      let keyPrefix: string | undefined;
 
       beforeAll(async () => {
         world = new TestWorld();
@@ -52,6 +92,10 @@ function defineTwoServiceTests(engine: 'sqlite' | 'postgres'): void {
         if (engine === 'postgres') {
           server = await startPostgresTestServer(postgres);
           kv = { kvToml: postgresKvToml(server, 'meta_two_services') };
+        }
+        if (engine === 'foundationdb') {
+          keyPrefix = `3fs-test/${process.pid}/${Date.now()}/meta/`;
+          kv = { kvToml: foundationDbKvToml(fdbClusterFile, keyPrefix) };
         }
         cluster = await startMetaCluster(world, { metaCount: 2, ...kv });
         [first, second] = cluster.metas.map((meta) => meta.address) as [string, string];
@@ -61,6 +105,7 @@ function defineTwoServiceTests(engine: 'sqlite' | 'postgres'): void {
         await cluster?.rpc.close();
         await world.cleanup();
         await server?.close();
+        if (keyPrefix !== undefined) await clearFoundationDbPrefix(keyPrefix);
       });
 
       it('register with mgmtd as meta nodes and serve one namespace with layouts from the chain table', async () => {
@@ -278,3 +323,4 @@ function defineTwoServiceTests(engine: 'sqlite' | 'postgres'): void {
 
 defineTwoServiceTests('sqlite');
 defineTwoServiceTests('postgres');
+defineTwoServiceTests('foundationdb');

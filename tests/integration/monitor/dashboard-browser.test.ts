@@ -19,6 +19,7 @@ import {
   startCollector,
   writeCollectorConfig,
 } from '../helpers/monitor-cluster.js';
+import { skipWithout } from '../../helpers/requirements.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -29,10 +30,10 @@ interface Overview {
   charts: { id: string; lines: { values: (number | null)[] }[] }[];
 }
 
-const browserMissing = !existsSync(chromiumPath);
-if (browserMissing) {
-  console.warn(`skipping the dashboard browser test: ${chromiumPath} is missing (apt-get install chromium)`);
-}
+const browserMissing = skipWithout(
+  'Chromium (for the dashboard browser test)',
+  existsSync(chromiumPath) ? undefined : `${chromiumPath} is missing (apt-get install chromium)`,
+);
 
 describe('cluster dashboard in headless Chromium', () => {
   let world: TestWorld;

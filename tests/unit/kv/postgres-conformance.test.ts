@@ -11,7 +11,6 @@ import {
 import { defineKvConformance } from '../../kv-conformance/suite.js';
 
 const availability = postgresAvailability();
-if (!availability.available) console.warn(`postgres conformance skipped: ${availability.reason}`);
 
 describe.skipIf(!availability.available)(
   availability.available ? 'postgres engine' : `postgres engine (skipped: ${availability.reason})`,
