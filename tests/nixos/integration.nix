@@ -1,7 +1,8 @@
 # NixOS VM test: FoundationDB plus mgmtd, meta, storage (three targets) and the monitor on one
 # machine, a second machine mounting the file system with FUSE. It initializes the cluster,
 # writes and reads files with checksums, restarts the storage service and checks the data, and
-# runs the KV conformance suite against the live FoundationDB.
+# runs the KV conformance suite and the meta services' integration tests (two meta_main processes
+# over one KV) against the live FoundationDB.
 {
   pkgs,
   module,
@@ -22,9 +23,10 @@ let
       openFirewall = true;
     };
   };
-  # The test suite with its development dependencies, for the conformance run inside the VM.
-  conformance = pkgs."3fs".overrideAttrs (old: {
-    pname = "3fs-conformance";
+  # The test suite with its development dependencies and the built dist/, for the runs against
+  # FoundationDB inside the VM.
+  testSuite = pkgs."3fs".overrideAttrs (_old: {
+    pname = "3fs-test-suite";
     src = pkgs.lib.fileset.toSource {
       root = sources;
       fileset = pkgs.lib.fileset.unions [
@@ -107,10 +109,15 @@ pkgs.testers.runNixOSTest {
     server.wait_until_succeeds("curl -sf http://127.0.0.1:8090/metrics | grep threefs_rpc_server_calls_total | grep -q storage", timeout=60)
     server.succeed("curl -sf http://127.0.0.1:8090/ | grep -qi '<html'")
 
+    # The KV conformance suite and the meta services (mgmtd_main and two meta_main from the suite's
+    # dist/) on the live FoundationDB, each test under a key prefix of its own; without
+    # FDB_CLUSTER_FILE both would skip. libfdb_c is found as the package's wrappers find it.
     server.succeed(
-      "cp -r ${conformance} /tmp/conformance && chmod -R u+w /tmp/conformance && cd /tmp/conformance && "
-      + "FDB_CLUSTER_FILE=/etc/foundationdb/fdb.cluster ${pkgs.nodejs_20}/bin/node node_modules/vitest/vitest.mjs "
-      + "run tests/unit/kv/foundationdb-conformance.test.ts"
+      "cp -r ${testSuite} /tmp/suite && chmod -R u+w /tmp/suite && cd /tmp/suite && "
+      + "FDB_CLUSTER_FILE=/etc/foundationdb/fdb.cluster "
+      + "LD_LIBRARY_PATH=${pkgs.lib.makeLibraryPath [ pkgs.foundationdb ]} "
+      + "${pkgs.nodejs_20}/bin/node node_modules/vitest/vitest.mjs run --reporter=verbose "
+      + "tests/unit/kv/foundationdb-conformance.test.ts tests/integration/meta/two-services.test.ts"
     )
   '';
 }

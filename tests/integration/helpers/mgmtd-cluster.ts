@@ -90,3 +90,14 @@ export function postgresKvToml(
     `table = "${table}"`,
   ].join('\n');
 }
+
+/** The `[kv]` section of the FoundationDB cluster `clusterFile` names, with every key under `keyPrefix`. */
+export function foundationDbKvToml(clusterFile: string, keyPrefix: string): string {
+  return [
+    '[kv]',
+    'engine = "foundationdb"',
+    '[kv.foundationdb]',
+    `cluster_file = "${clusterFile}"`,
+    `key_prefix = "${keyPrefix}"`,
+  ].join('\n');
+}
