@@ -77,13 +77,20 @@
 
       checks.x86_64-linux =
         let
-          pkgs = nixpkgs.legacyPackages.x86_64-linux;
+          # nixpkgs with the overlay, so pkgs."3fs" exists for the test and its nodes.
+          pkgs = import nixpkgs {
+            system = "x86_64-linux";
+            overlays = [ self.overlays.default ];
+          };
         in
         {
           build = self.packages.x86_64-linux."3fs";
           integration-test = import ./tests/nixos/integration.nix {
             inherit pkgs;
-            module = self.nixosModules."3fs";
+            # The plain module, not nixosModules."3fs": runNixOSTest hands its nodes this pkgs
+            # (node.pkgs), which makes nixpkgs.* read-only there, so no node may set
+            # nixpkgs.overlays; the package comes from the overlay already in pkgs.
+            module = ./module.nix;
             sources = ./.;
           };
         };
