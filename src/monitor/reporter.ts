@@ -19,6 +19,7 @@ import {
   MetricsPusher,
   MetricsRegistry,
   kvMetricsObserver,
+  reportQueueDepth,
   rpcMetricsObserver,
   startMetricsEndpoint,
   type KvObserverShape,
@@ -61,11 +62,15 @@ export class ServiceMetrics {
     return this.endpoint?.address;
   }
 
-  /** Opens the /metrics endpoint (if configured) and starts pushing (if a collector is configured). */
+  /**
+   * Opens the /metrics endpoint (if configured) and starts pushing (if a collector is configured);
+   * the calls queued on `rpc` are reported as a queue depth.
+   */
   async start(rpc: RpcClient): Promise<void> {
     assert(!this.started, 'service metrics start once');
     this.started = true;
     const { section, logger, clock, clusterId, node } = this.options;
+    reportQueueDepth(this.registry, 'rpc_client_calls', () => rpc.queuedCalls());
     if (section.listen !== undefined) {
       this.endpoint = await startMetricsEndpoint({ listen: section.listen, registry: this.registry, logger });
     }

@@ -102,6 +102,11 @@ export class ClientConnection {
     return this.closedReason !== undefined;
   }
 
+  /** Calls waiting for one of the connection's in-flight slots (the bounded queue behind them). */
+  get queuedCalls(): number {
+    return this.limiter.queued;
+  }
+
   /** Sends one call and resolves with its reply; rejects with an FsError. */
   async call(outgoing: OutgoingCall, cancellation: Cancellation): Promise<IncomingReply> {
     // Fast paths first: a free slot and an open connection cost no promise here.

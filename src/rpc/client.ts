@@ -184,6 +184,13 @@ export class RpcClient {
     }
   }
 
+  /** Calls waiting for an in-flight slot, summed over every connection (metrics). */
+  queuedCalls(): number {
+    let queued = 0;
+    for (const connection of this.connections.values()) queued += connection.queuedCalls;
+    return queued;
+  }
+
   /** Closes every connection; calls still running reject with ConnectionClosed. */
   close(): Promise<void> {
     this.closed = true;

@@ -187,6 +187,12 @@ export const metricDefs = {
     'Chunks recovery still has to copy to a target.',
     ['target'],
   ),
+  storageChecksumFailures: counter(
+    'threefs_storage_checksum_failures_total',
+    'Chunk reads on a target whose bytes on disk failed their checksum (the read fails; clients ' +
+      'read another replica).',
+    ['target'],
+  ),
 
   // --- FUSE daemon.
   fuseOperations: counter('threefs_fuse_operations_total', 'FUSE requests answered, by operation.', [
@@ -204,6 +210,14 @@ export const metricDefs = {
   ),
   fuseReadBytes: counter('threefs_fuse_read_bytes_total', 'Bytes returned to FUSE reads.'),
   fuseWrittenBytes: counter('threefs_fuse_written_bytes_total', 'Bytes accepted from FUSE writes.'),
+
+  // --- client library (in the FUSE daemon and the gateways).
+  clientReadChecksumFailures: counter(
+    'threefs_client_read_checksum_failures_total',
+    'Chunk reads whose reply failed the checksum the storage target sent with it (bytes damaged ' +
+      'on the way), by the target read from; the client reads another replica.',
+    ['target'],
+  ),
 
   // --- bounded queues anywhere (write buffers, lock waiters, recovery queues).
   queueDepth: gauge('threefs_queue_depth', 'Entries waiting in a bounded queue now, by queue name.', [

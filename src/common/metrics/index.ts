@@ -1,7 +1,8 @@
 /**
  * Metrics of every process (DESIGN §11): the catalogue of stable metric names, the per-process
  * registry (prom-client underneath), the `[monitor]` config section, the process's own /metrics
- * endpoint, the bounded pusher to the collector, and observers for the RPC and KV layers.
+ * endpoint, the bounded pusher to the collector, observers for the RPC and KV layers, and the depths
+ * of bounded queues.
  */
 export { latencyBucketsSeconds, metricDefs, MetricType } from './catalog.js';
 export type { CounterDef, GaugeDef, HistogramDef, MetricDef } from './catalog.js';
@@ -30,4 +31,5 @@ export {
   type RpcCallEventShape,
   type RpcObserverShape,
 } from './rpc-metrics.js';
+export { reportQueueDepth } from './queue-depth.js';
 export { kvMetricsObserver, type KvObserverShape, type KvTransactionEventShape } from './kv-metrics.js';

@@ -15,7 +15,12 @@
 import { assert, describeError } from '../../common/errors.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
-import { metricDefs, type MetricFamily, type MetricsRegistry } from '../../common/metrics/index.js';
+import {
+  metricDefs,
+  reportQueueDepth,
+  type MetricFamily,
+  type MetricsRegistry,
+} from '../../common/metrics/index.js';
 
 /** One row of the samples table. */
 export interface SampleRow {
@@ -129,6 +134,7 @@ export class ClickhouseWriter {
     assert(options.batchRows >= 1 && options.batchRows <= options.bufferedRowsMax, 'a batch fits the buffer');
     this.written = options.registry.counter(metricDefs.clickhouseRows);
     this.dropped = options.registry.counter(metricDefs.clickhouseDroppedRows);
+    reportQueueDepth(options.registry, 'clickhouse_rows', () => this.buffer.length);
   }
 
   start(): void {
