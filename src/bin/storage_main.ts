@@ -62,6 +62,7 @@ await runService({
       clock: systemClock,
       logger,
       onFenced: () => process.exit(fencedExitCode),
+      metrics: metrics.registry,
     });
     registerStorageMetrics(metrics.registry, () => node.stats());
     const bound = await rpcServer.listen(config.node.listen);

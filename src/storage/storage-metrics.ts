@@ -1,9 +1,10 @@
 /**
  * The storage service's metrics (common/metrics/catalog.ts, storage part), read from the per-target
- * counters and disk usage the service keeps anyway and from the recoveries it drives, when the
- * registry is read (scrape or push): nothing on the I/O path updates them.
+ * counters, recovery tallies, lock queues and disk usage the service keeps anyway and from the
+ * recoveries it drives, when the registry is read (scrape or push): nothing on the I/O path updates
+ * them. The errors and latencies of chunk operations are the exception (chunk-operation-metrics.ts).
  */
-import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
+import { metricDefs, reportQueueDepth, type MetricsRegistry } from '../common/metrics/index.js';
 import type { RecoveryProgress, TargetCounters } from './protocol/index.js';
 import type { DiskUsage } from './store/chunk-store.js';
 
@@ -12,7 +13,11 @@ export interface StorageStats {
   readonly targets: ReadonlyArray<{
     readonly targetId: number;
     readonly counters: TargetCounters;
+    /** Chunks and bytes recovery copied to the target while it was syncing. */
+    readonly recovered: { readonly chunks: number; readonly bytes: number };
     readonly usage: DiskUsage;
+    /** Writes waiting for one of the target's chunk locks now. */
+    readonly lockWaiters: number;
   }>;
   readonly recoveries: readonly RecoveryProgress[];
 }
@@ -40,6 +45,19 @@ export function registerStorageMetrics(registry: MetricsRegistry, stats: () => S
     gauge.reset();
     for (const { targetId, usage } of stats().targets) gauge.set({ target: targetId }, usage.capacityBytes);
   });
+  registry.counter(metricDefs.storageChecksumFailures, (set) => {
+    for (const { targetId, counters } of stats().targets)
+      set({ target: targetId }, counters.checksumFailures);
+  });
+  registry.counter(metricDefs.storageRecoveryChunks, (set) => {
+    for (const { targetId, recovered } of stats().targets) set({ target: targetId }, recovered.chunks);
+  });
+  registry.counter(metricDefs.storageRecoveryBytes, (set) => {
+    for (const { targetId, recovered } of stats().targets) set({ target: targetId }, recovered.bytes);
+  });
+  reportQueueDepth(registry, 'storage_chunk_lock_waiters', () =>
+    stats().targets.reduce((waiting, target) => waiting + target.lockWaiters, 0),
+  );
   registry.gauge(metricDefs.storageRecoveryRemainingChunks, (gauge) => {
     gauge.reset();
     for (const recovery of stats().recoveries) {

@@ -16,11 +16,13 @@ import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { FsError, describeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import type { MetricsRegistry } from '../common/metrics/index.js';
 import { StorageCode } from '../common/status-code.js';
 import { LocalState, PublicState, type RoutingInfo } from '../mgmtd/protocol/index.js';
 import { storageMethods } from './protocol/index.js';
 import type { RpcClient, RpcServer } from '../rpc/index.js';
 import type { StorageConfig } from './config.js';
+import { ChunkOperationMetrics } from './chunk-operation-metrics.js';
 import { ChunkLocks } from './craq/chunk-locks.js';
 import { Forwarder } from './craq/forwarder.js';
 import { Replicator } from './craq/replicator.js';
@@ -60,6 +62,8 @@ export interface StorageNodeOptions {
   readonly diskProbe?: (path: string) => Promise<void>;
   /** Opens a target's chunk store: the TypeScript store by default, the native engine when it lands. */
   readonly openStore?: (options: FileChunkStoreOptions) => Promise<ChunkStore>;
+  /** Where the errors and latencies of chunk operations go; none are recorded without it. */
+  readonly metrics?: MetricsRegistry;
 }
 
 export class StorageNode {
@@ -143,6 +147,7 @@ export class StorageNode {
     const node = new StorageNode(options, targets);
     suspect = (targetId) => node.diskHealth.suspect(targetId);
     const serving = (): boolean => node.joined && !node.fenced && !node.stopped;
+    const chunkMetrics = new ChunkOperationMetrics(options.metrics, options.clock);
     new StorageService({
       nodeId: config.node.id,
       targets,
@@ -150,6 +155,7 @@ export class StorageNode {
       replicator: node.replicator,
       chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
       logger: node.logger,
+      chunkMetrics,
       serving,
     }).register(options.rpcServer);
     new SyncReceiver({
@@ -158,6 +164,7 @@ export class StorageNode {
       clock: options.clock,
       logger: node.logger,
       chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,
+      chunkMetrics,
       serving,
       onSyncDone: (targetId) => node.markUpToDate(targetId),
     }).register(options.rpcServer);
@@ -185,13 +192,18 @@ export class StorageNode {
     this.clearFreshMarker(target);
   }
 
-  /** Each target's counters and last measured disk usage, and the recoveries this process drives. */
+  /**
+   * Each target's counters, what recovery copied to it, its last measured disk usage and the writes
+   * waiting for its chunk locks, and the recoveries this process drives.
+   */
   stats(): StorageStats {
     return {
       targets: this.targets.all().map((target) => ({
         targetId: target.targetId,
         counters: { ...target.counters },
+        recovered: { ...target.recovered },
         usage: target.usage,
+        lockWaiters: target.locks.waitingCount(),
       })),
       recoveries: this.recovery.progress(),
     };
@@ -458,6 +470,7 @@ async function openTarget(
     seenAlive: false,
     usage: await store.diskUsage(),
     counters,
+    recovered: { chunks: 0, bytes: 0 },
   };
 }
 

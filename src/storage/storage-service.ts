@@ -8,6 +8,7 @@ import { FsError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { StorageCode } from '../common/status-code.js';
 import type { CallContext, MethodDef, RpcServer } from '../rpc/index.js';
+import { ChunkOperation, type ChunkOperationMetrics } from './chunk-operation-metrics.js';
 import { formatChunkId, storageMethods, type ChunkId, type ChunkMetaRecord } from './protocol/index.js';
 import { isReadable } from './craq/forward-plan.js';
 import type { Replicator } from './craq/replicator.js';
@@ -19,6 +20,9 @@ type RequestOf<M> = M extends MethodDef<infer Req, unknown> ? Req : never;
 type ResponseOf<M> = M extends MethodDef<unknown, infer Res> ? Res : never;
 type ReadRequest = RequestOf<typeof storageMethods.read>;
 type ReadResponse = ResponseOf<typeof storageMethods.read>;
+type WriteRequest = RequestOf<typeof storageMethods.write>;
+type ForwardRequest = RequestOf<typeof storageMethods.forward>;
+type UpdateResponse = ResponseOf<typeof storageMethods.write>;
 type PageRequest = RequestOf<typeof storageMethods.dumpChunkMeta>;
 
 export interface StorageServiceOptions {
@@ -28,6 +32,8 @@ export interface StorageServiceOptions {
   readonly replicator: Replicator;
   readonly chunkSizeMaxBytes: number;
   readonly logger: Logger;
+  /** Errors and latencies of reads and writes. */
+  readonly chunkMetrics: ChunkOperationMetrics;
   /** False while the process rejoins the cluster or after it fenced itself: no reads or writes then. */
   readonly serving: () => boolean;
 }
@@ -37,16 +43,27 @@ export class StorageService {
 
   /** Registers the storage methods on `server`. */
   register(server: RpcServer): void {
-    const { replicator } = this.options;
-    server.handle(storageMethods.write, async (request, context) => {
-      this.checkServing();
-      return replicator.write(request, context.payload, context.payloadCrc32c);
-    });
-    server.handle(storageMethods.forward, async (request, context) => {
-      this.checkServing();
-      return replicator.forwarded(request, context.payload, context.payloadCrc32c);
-    });
-    server.handle(storageMethods.read, (request, context) => this.read(request, context));
+    const metrics = this.options.chunkMetrics;
+    // The start time is taken before the operation's promise is made (arguments run left to right).
+    server.handle(storageMethods.write, (request, context) =>
+      metrics.observe(
+        ChunkOperation.Write,
+        request.targetId,
+        metrics.startMs(),
+        this.write(request, context),
+      ),
+    );
+    server.handle(storageMethods.forward, (request, context) =>
+      metrics.observe(
+        ChunkOperation.Write,
+        request.targetId,
+        metrics.startMs(),
+        this.forward(request, context),
+      ),
+    );
+    server.handle(storageMethods.read, (request, context) =>
+      metrics.observe(ChunkOperation.Read, request.targetId, metrics.startMs(), this.read(request, context)),
+    );
     server.handle(storageMethods.queryLastChunk, async (request) => {
       const summary = this.readableTarget(request.targetId).store.lastChunk(request);
       return { ...summary, last: summary.last ?? null };
@@ -57,6 +74,16 @@ export class StorageService {
       nodeId: this.options.nodeId,
       targets: this.options.targets.all().map((target) => this.describeTarget(target)),
     }));
+  }
+
+  private async write(request: WriteRequest, context: CallContext): Promise<UpdateResponse> {
+    this.checkServing();
+    return this.options.replicator.write(request, context.payload, context.payloadCrc32c);
+  }
+
+  private async forward(request: ForwardRequest, context: CallContext): Promise<UpdateResponse> {
+    this.checkServing();
+    return this.options.replicator.forwarded(request, context.payload, context.payloadCrc32c);
   }
 
   private async read(request: ReadRequest, context: CallContext): Promise<ReadResponse> {

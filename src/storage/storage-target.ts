@@ -21,6 +21,8 @@ export interface StorageTarget {
   seenAlive: boolean;
   usage: DiskUsage;
   readonly counters: { -readonly [K in keyof TargetCounters]: TargetCounters[K] };
+  /** What recovery copied to this target while it was syncing, since the process started (metrics). */
+  readonly recovered: { chunks: number; bytes: number };
   /** Why the target's disk was declared failed (disk-health.ts); it serves nothing from then on. */
   diskFailure?: string;
   /** The target directory was missing or empty when the process started (a new or replaced disk). */

@@ -74,6 +74,13 @@ export class ChunkLocks {
     return this.locks.size;
   }
 
+  /** Writes waiting for a chunk's lock now, over every chunk (metrics; walks the locked chunks). */
+  waitingCount(): number {
+    let waiting = 0;
+    for (const state of this.locks.values()) waiting += state.waiters.length;
+    return waiting;
+  }
+
   private releaser(key: string): Release {
     let released = false;
     return () => {

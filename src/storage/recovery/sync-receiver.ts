@@ -10,6 +10,7 @@ import { FsError, assert } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { StorageCode } from '../../common/status-code.js';
 import type { CallContext, MethodDef, RpcServer } from '../../rpc/index.js';
+import { ChunkOperation, type ChunkOperationMetrics } from '../chunk-operation-metrics.js';
 import { toChunkUpdate } from '../craq/update-validation.js';
 import { nextUpdateVersion } from '../craq/update-version.js';
 import { formatChunkId, storageMethods, type UpdateReply } from '../protocol/index.js';
@@ -28,6 +29,8 @@ export interface SyncReceiverOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly chunkSizeMaxBytes: number;
+  /** Errors and latencies of the copies received. */
+  readonly chunkMetrics: ChunkOperationMetrics;
   /** False while the process rejoins the cluster or after it fenced itself. */
   readonly serving: () => boolean;
   /** Called when the predecessor reports recovery complete: the target reports up-to-date. */
@@ -48,7 +51,15 @@ export class SyncReceiver {
   }
 
   register(server: RpcServer): void {
-    server.handle(storageMethods.syncWrite, (request, context) => this.syncWrite(request, context));
+    const metrics = this.options.chunkMetrics;
+    server.handle(storageMethods.syncWrite, (request, context) =>
+      metrics.observe(
+        ChunkOperation.Recover,
+        request.targetId,
+        metrics.startMs(),
+        this.syncWrite(request, context),
+      ),
+    );
     server.handle(storageMethods.syncDone, (request) => this.syncDone(request));
   }
 
@@ -92,6 +103,8 @@ export class SyncReceiver {
       if (decision !== 'skip') {
         target.counters.forwardedWrites += 1;
         target.counters.bytesWritten += context.payload?.length ?? 0;
+        target.recovered.chunks += 1;
+        target.recovered.bytes += context.payload?.length ?? 0;
       }
       return toReply(result);
     } finally {

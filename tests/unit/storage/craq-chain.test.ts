@@ -14,6 +14,7 @@ import { silentLogger } from '../../../src/common/logger.js';
 import { CommonCode, StorageCode } from '../../../src/common/status-code.js';
 import type { PublicState, RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
 import { RpcClient, RpcServer } from '../../../src/rpc/index.js';
+import { ChunkOperationMetrics } from '../../../src/storage/chunk-operation-metrics.js';
 import { ChunkLocks } from '../../../src/storage/craq/chunk-locks.js';
 import { Forwarder } from '../../../src/storage/craq/forwarder.js';
 import { Replicator } from '../../../src/storage/craq/replicator.js';
@@ -96,6 +97,7 @@ async function startNode(index: number): Promise<TestNode> {
     seenAlive: true,
     usage: { usedBytes: 0, capacityBytes: 0, freeBytes: 0 },
     counters: newCounters(),
+    recovered: { chunks: 0, bytes: 0 },
   });
   const routing = new RoutingView(async () => {
     throw new FsError(CommonCode.NotImplemented, 'the test sets routing info');
@@ -117,6 +119,7 @@ async function startNode(index: number): Promise<TestNode> {
     replicator,
     chunkSizeMaxBytes: chunkSizeBytes,
     logger,
+    chunkMetrics: new ChunkOperationMetrics(undefined, systemClock),
     serving: () => true,
   }).register(server);
   const address = await server.listen('127.0.0.1:0');

@@ -31,6 +31,7 @@ function target(targetId: number, path: string, clock: ManualClock): StorageTarg
     seenAlive: true,
     usage: { usedBytes: 0, capacityBytes: 0, freeBytes: 0 },
     counters: newCounters(),
+    recovered: { chunks: 0, bytes: 0 },
   };
 }
 

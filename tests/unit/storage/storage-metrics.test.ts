@@ -1,6 +1,7 @@
-// Proves the storage metrics: per-target bytes and chunk operations read from the service's own
-// counters as counters, disk usage as gauges, chunks left only for recoveries still running, all
-// computed afresh at every read of the registry (text and pushed snapshot alike).
+// Proves the storage metrics: per-target bytes, chunk operations, checksum failures and what recovery
+// copied read from the service's own counters as counters, disk usage and lock waiters as gauges,
+// chunks left only for recoveries still running, all computed afresh at every read of the registry
+// (text and pushed snapshot alike).
 import { describe, expect, it } from 'vitest';
 import { MetricsRegistry } from '../../../src/common/metrics/index.js';
 import { registerStorageMetrics, type StorageStats } from '../../../src/storage/index.js';
@@ -23,18 +24,24 @@ function recovery(targetId: number, phase: RecoveryProgress['phase'], chunksDone
 }
 
 describe('storage metrics', () => {
-  it('reports every target’s counters and usage, and what running recoveries have left', async () => {
+  it('reports every target’s counters, usage and lock waiters, and what running recoveries have left', async () => {
     const counters = {
       clientWrites: 3,
       forwardedWrites: 4,
       reads: 5,
       bytesWritten: 7_000,
       bytesRead: 5_000,
-      checksumFailures: 0,
+      checksumFailures: 2,
     };
     let stats: StorageStats = {
       targets: [
-        { targetId: 101, counters, usage: { usedBytes: 1_000, capacityBytes: 9_000, freeBytes: 8_000 } },
+        {
+          targetId: 101,
+          counters,
+          recovered: { chunks: 6, bytes: 6_000 },
+          usage: { usedBytes: 1_000, capacityBytes: 9_000, freeBytes: 8_000 },
+          lockWaiters: 3,
+        },
       ],
       recoveries: [recovery(201, 'copying', 4), recovery(301, 'done', 10)],
     };
@@ -51,6 +58,10 @@ describe('storage metrics', () => {
     expect(text).toContain(`threefs_storage_target_capacity_bytes{target="101",${labels}} 9000`);
     expect(text).toContain(`threefs_storage_recovery_remaining_chunks{target="201",${labels}} 6`);
     expect(text).not.toMatch(/recovery_remaining_chunks\{target="301"/);
+    expect(text).toContain(`threefs_storage_checksum_failures_total{target="101",${labels}} 2`);
+    expect(text).toContain(`threefs_storage_recovery_chunks_total{target="101",${labels}} 6`);
+    expect(text).toContain(`threefs_storage_recovery_bytes_total{target="101",${labels}} 6000`);
+    expect(text).toContain(`threefs_queue_depth{queue="storage_chunk_lock_waiters",${labels}} 3`);
 
     // Read again after more I/O and the end of the recovery: totals follow, nothing doubles.
     stats = {
