@@ -7,7 +7,8 @@
  * or attempt bound (chunk-retry.ts decides which failures those are).
  *
  * Payloads are checked end to end: writes carry the CRC32C every target verifies, and read replies
- * are verified here against the checksum the replica computed from its stored data.
+ * are verified here against the checksum the replica computed from its stored data; a reply that
+ * fails it is reported (`onReadChecksumFailure`, for metrics) and the next replica is read.
  */
 import type { Clock } from '../common/clock.js';
 import { crc32c } from '../common/crc32c.js';
@@ -15,7 +16,7 @@ import { FsError, assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
-import { ClientCode, StorageCode, statusName } from '../common/status-code.js';
+import { ClientCode, RpcCode, StorageCode, statusName } from '../common/status-code.js';
 import { PublicState, type ChainInfo } from '../mgmtd/protocol/index.js';
 import type { RpcClient } from '../rpc/index.js';
 import {
@@ -38,6 +39,8 @@ export interface ChunkClientOptions {
   /** How long one operation keeps retrying. */
   ioDeadlineMs?: number;
   attemptsMax?: number;
+  /** Told of each read reply from `targetId` whose bytes fail their checksum (metrics). */
+  onReadChecksumFailure?: (targetId: number) => void;
 }
 
 /** Where an update goes. */
@@ -104,6 +107,7 @@ export class ChunkClient {
         return await this.readReplica(targetId, request, timeoutMs);
       } catch (error) {
         if (error instanceof FsError && error.code === StorageCode.ChunkNotFound) return Buffer.alloc(0);
+        if (isChecksumFailure(error)) this.options.onReadChecksumFailure?.(targetId);
         throw error;
       }
     });
@@ -300,4 +304,15 @@ export class ChunkClient {
 /** The CRC32C an update op announces for its payload; undefined for ops without one. */
 function checksumOf(op: ChunkUpdateOp): number | undefined {
   return op.kind === 'write' || op.kind === 'replace' ? op.checksum : undefined;
+}
+
+/**
+ * True for a read reply whose bytes fail a checksum here: the RPC layer's check of the payload
+ * against the frame's CRC32C, or ours of that CRC32C against the checksum the replica announced.
+ */
+function isChecksumFailure(error: unknown): boolean {
+  return (
+    error instanceof FsError &&
+    (error.code === RpcCode.PayloadChecksumMismatch || error.code === StorageCode.ChecksumMismatch)
+  );
 }

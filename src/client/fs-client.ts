@@ -15,6 +15,7 @@ import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
+import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
 import { seededRandom, type Random } from '../common/random.js';
 import { ClientCode, MetaCode } from '../common/status-code.js';
 import {
@@ -53,6 +54,8 @@ export interface FsClientOptions {
   readonly tuning?: Partial<ClientTuning>;
   /** Sees every RPC call (metrics). */
   readonly rpcObserver?: RpcClientOptions['observer'];
+  /** Where the client library's metrics go (checksum failures of reads); none without it. */
+  readonly metrics?: MetricsRegistry;
   /** Deadline of each call to mgmtd. */
   readonly mgmtdTimeoutMs?: number;
 }
@@ -134,10 +137,14 @@ export class FsClient {
     });
     const common = { rpc: this.rpc, routing: this.routing, clock: this.clock, logger: this.logger, random };
     this.meta = new MetaClient({ ...common, timeoutMs: this.tuning.metaTimeoutMs, clientId: this.clientId });
+    const checksumFailures = options.metrics?.counter(metricDefs.clientReadChecksumFailures);
     const chunks = new ChunkClient({
       ...common,
       chunkTimeoutMs: this.tuning.chunkTimeoutMs,
       ioDeadlineMs: this.tuning.ioDeadlineMs,
+      ...(checksumFailures === undefined
+        ? {}
+        : { onReadChecksumFailure: (targetId: number) => checksumFailures.inc({ target: targetId }) }),
     });
     this.io = new FileDataIo({
       chunks,

@@ -29,7 +29,7 @@ export interface FuseDaemonOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly rpcObserver?: RpcClientOptions['observer'];
-  /** Where FUSE operation metrics go; none are recorded without it. */
+  /** Where FUSE operation and client library metrics go; none are recorded without them. */
   readonly metrics?: MetricsRegistry;
 }
 
@@ -86,6 +86,7 @@ async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
     clientId: fuseClientId(config.node.id),
     mgmtdTimeoutMs: config.mgmtd.timeout_ms,
     ...(options.rpcObserver === undefined ? {} : { rpcObserver: options.rpcObserver }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     tuning: {
       metaTimeoutMs: fuse.meta_timeout_ms,
       ioDeadlineMs: fuse.io_deadline_ms,

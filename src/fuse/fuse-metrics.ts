@@ -1,7 +1,9 @@
 /**
  * FUSE operation metrics: wraps the file system's operation handlers so every request is
- * counted by operation, its failures by errno name, and its time from arrival to answer.
- * Handlers keep their own shape: a synchronous one stays synchronous.
+ * counted by operation, its failures by errno name, and its time from arrival to answer; the
+ * bytes a read returns and a write accepts are added up from their replies (a buffer's length,
+ * a count), so no byte is looked at. Handlers keep their own shape: a synchronous one stays
+ * synchronous.
  */
 import { constants } from 'node:os';
 import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
@@ -21,6 +23,8 @@ export function observeFuseOperations<T extends object>(
   const count = registry.counter(metricDefs.fuseOperations);
   const errors = registry.counter(metricDefs.fuseOperationErrors);
   const duration = registry.histogram(metricDefs.fuseOperationDuration);
+  const readBytes = registry.counter(metricDefs.fuseReadBytes);
+  const writtenBytes = registry.counter(metricDefs.fuseWrittenBytes);
   return new Proxy(operations, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
@@ -28,8 +32,10 @@ export function observeFuseOperations<T extends object>(
         return value;
       }
       const operation = property;
-      const finished = (startedMs: number, error?: unknown): void => {
+      const bytes = operation === 'read' ? readBytes : operation === 'write' ? writtenBytes : undefined;
+      const finished = (startedMs: number, error?: unknown, reply?: unknown): void => {
         count.inc({ operation });
+        if (bytes !== undefined && error === undefined) bytes.inc(replyBytes(reply));
         if (error !== undefined) {
           // Errors without an errno of their own are answered EIO.
           const errno = toErrno(error) ?? constants.errno.EIO;
@@ -49,7 +55,7 @@ export function observeFuseOperations<T extends object>(
         if (result instanceof Promise) {
           return result.then(
             (reply: unknown) => {
-              finished(startedMs);
+              finished(startedMs, undefined, reply);
               return reply;
             },
             (error: unknown) => {
@@ -58,9 +64,15 @@ export function observeFuseOperations<T extends object>(
             },
           );
         }
-        finished(startedMs);
+        finished(startedMs, undefined, result);
         return result;
       };
     },
   });
+}
+
+/** Bytes a read's reply carries (a buffer) or a write's reply accepted (a count). */
+function replyBytes(reply: unknown): number {
+  if (typeof reply === 'number') return reply;
+  return reply instanceof Uint8Array ? reply.length : 0;
 }

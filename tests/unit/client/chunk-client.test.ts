@@ -55,6 +55,7 @@ interface Call {
 function makeClient(options: {
   routings: RoutingInfo[];
   answer: (call: Call) => { response?: unknown; payload?: Buffer; error?: FsError };
+  onReadChecksumFailure?: (targetId: number) => void;
 }) {
   const calls: Call[] = [];
   let served = 0;
@@ -85,6 +86,9 @@ function makeClient(options: {
     clock: instantClock,
     logger: silentLogger(),
     random: seededRandom(3),
+    ...(options.onReadChecksumFailure === undefined
+      ? {}
+      : { onReadChecksumFailure: options.onReadChecksumFailure }),
   });
   return { client, calls };
 }
@@ -133,12 +137,18 @@ describe('ChunkClient', () => {
     expect(new Set(calls.map((call) => call.request['targetId']))).toEqual(new Set([101, 102, 103]));
   });
 
-  it('moves a read on from a dead replica and from one that sends bad bytes', async () => {
+  it('moves a read on from a dead replica and from one that sends bad bytes, reporting the bad bytes', async () => {
     const data = Buffer.from('abcd');
+    const checksumFailures: number[] = [];
+    let damagedFrames = 1;
     const { client } = makeClient({
       routings: [routingWith(1, 101)],
+      onReadChecksumFailure: (targetId) => checksumFailures.push(targetId),
       answer: (call) => {
         if (call.request['targetId'] === 101) return { error: new FsError(RpcCode.ConnectFailed, 'down') };
+        // A reply damaged on the way: the RPC layer's check of the payload fails.
+        if (call.request['targetId'] === 103 && damagedFrames-- > 0)
+          return { error: new FsError(RpcCode.PayloadChecksumMismatch, 'damaged') };
         if (call.request['targetId'] === 102)
           return {
             response: { version: 1, chunkLength: 4, length: 4, checksum: 1, uncommitted: false },
@@ -153,6 +163,10 @@ describe('ChunkClient', () => {
     for (let index = 0; index < 4; index++) {
       expect(await client.read({ ...target, offset: 0, length: 4 })).toEqual(data);
     }
+    // 102 lies on every read; 103's one damaged frame; 101's refused connection is no checksum failure.
+    expect(checksumFailures.filter((targetId) => targetId === 103)).toEqual([103]);
+    expect(checksumFailures.filter((targetId) => targetId === 102).length).toBeGreaterThan(0);
+    expect(checksumFailures).not.toContain(101);
   });
 
   it('reads a chunk that does not exist as empty (a hole)', async () => {
