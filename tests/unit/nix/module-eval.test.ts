@@ -1,58 +1,29 @@
-// Proves that the NixOS module evaluates (nixpkgs' module system) for a configuration enabling
-// every service, and that each rendered service configuration passes that service's own
-// validator. Needs nix-instantiate and a nixpkgs on NIX_PATH; says so and skips otherwise.
-import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+// Proves that the NixOS module evaluates for a configuration enabling every service and for the
+// README's configuration, and that what it renders passes each service's own validator: on real
+// nixpkgs (nix-instantiate with a nixpkgs on NIX_PATH) its settings, and on the offline evaluator
+// (nix-eval, a stand-in nixpkgs beside the repository) the rendered TOML files under /etc/3fs.
+// Each way skips, saying why, where it is not available; under CI=true at least one must be.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
+import { parseConfig } from '../../../src/common/config.js';
+import { adminConfigSchema } from '../../../src/admin/admin-config.js';
 import { mgmtdConfigSchema } from '../../../src/mgmtd/config.js';
 import { metaConfigSchema } from '../../../src/meta/config.js';
 import { storageConfigSchema } from '../../../src/storage/config.js';
 import { fuseConfigSchema } from '../../../src/fuse/config.js';
 import { collectorConfigSchema } from '../../../src/monitor/config.js';
+import { skipWithout } from '../../helpers/requirements.js';
 
 const root = resolve(import.meta.dirname, '../../..');
+const allServicesConfig = 'tests/nixos/eval-all-services.nix';
+const readmeConfig = 'tests/nixos/eval-readme.nix';
 
-function nixpkgsAvailable(): boolean {
-  try {
-    execFileSync('nix-instantiate', ['--eval', '-E', '<nixpkgs/lib>'], { stdio: 'ignore', timeout: 30_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = nixpkgsAvailable();
-const skipReason =
-  'nix-instantiate with a nixpkgs on NIX_PATH is not available here, so the module cannot be evaluated';
-if (!available) console.warn(`skipping NixOS module evaluation: ${skipReason}`);
-
-const expression = `
-let
-  nixos = import <nixpkgs/nixos/lib/eval-config.nix> {
-    system = "x86_64-linux";
-    modules = [
-      ${root}/module.nix
-      {
-        boot.isContainer = true;
-        system.stateVersion = "25.05";
-        services."3fs" = {
-          enable = true;
-          clusterSecretFile = "/run/keys/3fs-secret";
-          collectorAddresses = [ "127.0.0.1:8003" ];
-          mgmtd.enable = true;
-          meta.enable = true;
-          storage = { enable = true; targets = [ "/srv/t1" "/srv/t2" ]; };
-          monitor.enable = true;
-          fuse.enable = true;
-        };
-      }
-    ];
-  };
-in nixos.config.services."3fs".renderedSettings
-`;
-
+/** Each service's validator, by the name of its rendered file. */
 const schemas: Record<string, z.ZodType> = {
+  admin: adminConfigSchema,
   mgmtd: mgmtdConfigSchema,
   meta: metaConfigSchema,
   storage: storageConfigSchema,
@@ -60,17 +31,134 @@ const schemas: Record<string, z.ZodType> = {
   fuse: fuseConfigSchema,
 };
 
-describe.skipIf(!available)('the NixOS module', () => {
+/** Whether `command` runs here with `args` and exits 0. */
+function runs(command: string, args: string[]): boolean {
+  return spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 }).status === 0;
+}
+
+/** Why real nixpkgs cannot evaluate the module here, or undefined when it can. */
+function nixpkgsMissing(): string | undefined {
+  if (runs('nix-instantiate', ['--eval', '-E', '<nixpkgs/lib>'])) return undefined;
+  return 'nix-instantiate with a nixpkgs on NIX_PATH is not available here';
+}
+
+/**
+ * The offline evaluator's directory: `$THREEFS_SHARED_DIR/nix-eval` (by default the shared
+ * directory beside the repository), else beside the repository this one was cloned from when
+ * that is a local path.
+ */
+function findNixEval(): string | undefined {
+  const shared = process.env['THREEFS_SHARED_DIR'] || resolve(root, '../shared');
+  const candidates = [join(shared, 'nix-eval')];
+  const origin = spawnSync('git', ['-C', root, 'remote', 'get-url', 'origin'], { encoding: 'utf8' });
+  const originPath = origin.status === 0 ? origin.stdout.trim().replace(/^file:\/\//, '') : '';
+  if (isAbsolute(originPath)) candidates.push(resolve(originPath, '../shared/nix-eval'));
+  return candidates.find((directory) => {
+    try {
+      accessSync(join(directory, 'nix-eval-module.sh'), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const nixEval = findNixEval();
+
+/** Why the offline evaluator cannot run here, or undefined when it can. */
+function nixEvalMissing(): string | undefined {
+  const missing: string[] = [];
+  if (nixEval === undefined)
+    missing.push('the offline evaluator nix-eval ($THREEFS_SHARED_DIR/nix-eval or ../shared/nix-eval)');
+  if (!runs('nix', ['--version'])) missing.push('nix (Debian: nix-bin)');
+  if (!runs('python3', ['--version'])) missing.push('python3');
+  return missing.length === 0 ? undefined : `missing ${missing.join(', ')}`;
+}
+
+const nixpkgsSkipReason = nixpkgsMissing();
+const nixEvalSkipReason = nixEvalMissing();
+// Either way may be missing alone (real nixpkgs is not fetched in CI); under CI=true, not both.
+skipWithout(
+  'a way to evaluate the NixOS module (the offline evaluator or real nixpkgs)',
+  nixEvalSkipReason !== undefined && nixpkgsSkipReason !== undefined
+    ? `${nixEvalSkipReason}; and ${nixpkgsSkipReason}`
+    : undefined,
+);
+if (nixpkgsSkipReason !== undefined)
+  console.warn(`skipping the module on real nixpkgs: ${nixpkgsSkipReason}`);
+if (nixEvalSkipReason !== undefined)
+  console.warn(`skipping the module on the offline evaluator: ${nixEvalSkipReason}`);
+
+/** Expects each rendered file (its settings, or its TOML text) to pass its service's validator. */
+function expectAccepted(rendered: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(rendered)) {
+    const schema = schemas[name];
+    expect(schema, `a validator for ${name}`).toBeDefined();
+    if (schema === undefined) continue;
+    if (typeof value === 'string') {
+      expect(() => parseConfig(schema, value, `${name}.toml`)).not.toThrow();
+    } else {
+      const result = schema.safeParse(value);
+      expect(result.success, `${name}: ${JSON.stringify(result.error?.issues)}`).toBe(true);
+    }
+  }
+}
+
+describe.skipIf(nixpkgsSkipReason !== undefined)('the NixOS module on real nixpkgs', () => {
   it('renders settings every enabled service accepts', () => {
+    const expression = `
+      let
+        nixos = import <nixpkgs/nixos/lib/eval-config.nix> {
+          system = "x86_64-linux";
+          modules = [
+            ${root}/module.nix
+            ${root}/${allServicesConfig}
+            { boot.isContainer = true; system.stateVersion = "25.05"; }
+          ];
+        };
+      in nixos.config.services."3fs".renderedSettings
+    `;
     const output = execFileSync('nix-instantiate', ['--eval', '--strict', '--json', '-E', expression], {
       encoding: 'utf8',
       timeout: 120_000,
     });
     const settings = JSON.parse(output) as Record<string, unknown>;
     expect(Object.keys(settings).sort()).toEqual(['fuse', 'meta', 'mgmtd', 'monitor', 'storage']);
-    for (const [name, schema] of Object.entries(schemas)) {
-      const result = schema.safeParse(settings[name]);
-      expect(result.success, `${name}: ${JSON.stringify(result.error?.issues)}`).toBe(true);
-    }
+    expectAccepted(settings);
+  });
+});
+
+/** The module's /etc/3fs files with their text, as the offline evaluator renders them for `config`. */
+function renderOffline(config: string): Record<string, string> {
+  const result = spawnSync(
+    join(nixEval ?? '', 'nix-eval-module.sh'),
+    ['--no-files', '.#nixosModules.default', config],
+    { cwd: root, encoding: 'utf8', timeout: 120_000 },
+  );
+  expect(result.status, `nix-eval-module.sh ${config}:\n${result.stderr}`).toBe(0);
+  // The view is indented JSON, possibly followed by notes: the first document ends at "\n}".
+  const end = result.stdout.indexOf('\n}');
+  const view = JSON.parse(result.stdout.slice(0, end + 2)) as {
+    environment: { etc: Record<string, { renderedSource?: string }> };
+  };
+  const files: Record<string, string> = {};
+  for (const [path, file] of Object.entries(view.environment.etc)) {
+    const name = /^3fs\/(.+)\.toml$/.exec(path)?.[1];
+    if (name !== undefined) files[name] = file.renderedSource ?? '';
+  }
+  return files;
+}
+
+describe.skipIf(nixEvalSkipReason !== undefined)('the NixOS module on the offline evaluator', () => {
+  it('renders for every service a TOML file the service accepts, and the admin CLI’s', () => {
+    const files = renderOffline(allServicesConfig);
+    expect(Object.keys(files).sort()).toEqual(['admin', 'fuse', 'meta', 'mgmtd', 'monitor', 'storage']);
+    expectAccepted(files);
+  });
+
+  it('renders the README’s storage host configuration into files storage_main and the admin CLI accept', () => {
+    const files = renderOffline(readmeConfig);
+    expect(Object.keys(files).sort()).toEqual(['admin', 'storage']);
+    expectAccepted(files);
   });
 });

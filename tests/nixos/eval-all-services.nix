@@ -1,0 +1,22 @@
+# Every service of the module enabled on one host, metrics pushed to the collector: the
+# configuration test-build.sh evaluates the module with, and whose rendered settings
+# tests/unit/nix/module-eval.test.ts checks against each service's own validator.
+{
+  services."3fs" = {
+    enable = true;
+    clusterSecretFile = "/run/keys/3fs-cluster-secret";
+    collectorAddresses = [ "127.0.0.1:8003" ];
+    openFirewall = true;
+    mgmtd.enable = true;
+    meta.enable = true;
+    storage = {
+      enable = true;
+      targets = [
+        "/srv/3fs/target1"
+        "/srv/3fs/target2"
+      ];
+    };
+    monitor.enable = true;
+    fuse.enable = true;
+  };
+}
