@@ -5,9 +5,11 @@
 #
 # npm dependencies: package-lock.json carries no download addresses, so nixpkgs' per-entry npm
 # fetchers cannot use it. They are fetched by one fixed-output derivation that runs `npm ci
-# --ignore-scripts` against npm's default registry; its hash is `npmDepsHash` below. After any
-# change to package-lock.json, the first `nix build .#3fs` fails with the new hash ("got:
-# sha256-…"): put that value here.
+# --ignore-scripts` against npm's default registry. `npm ci` installs only the optional packages
+# of the platform it runs on (esbuild's, @node-rs/crc32's, ... for x64 or arm64), so that tree
+# and its hash differ per system: `npmDepsHashes` holds one per system. After any change to
+# package-lock.json, the first `nix build .#packages.<system>.3fs` on each system fails with that
+# system's new hash ("got: sha256-…"): put it under the system's name below.
 {
   lib,
   stdenv,
@@ -22,7 +24,15 @@
 let
   nodejs = nodejs_20;
   packageJson = lib.importJSON ./package.json;
-  npmDepsHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  # One hash per system the package builds on (see above); the systems listed are its platforms.
+  npmDepsHashes = {
+    x86_64-linux = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    aarch64-linux = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  };
+  inherit (stdenv.hostPlatform) system;
+  npmDepsHash =
+    npmDepsHashes.${system}
+      or (throw "3fs: package.nix has no npm dependency hash for ${system}; add one to npmDepsHashes");
 
   source = lib.fileset.toSource {
     root = ./.;
@@ -39,7 +49,9 @@ let
   };
 
   npmDeps = stdenv.mkDerivation {
-    pname = "3fs-npm-deps";
+    # The system in the name keeps the trees apart: a hash copied to the wrong system names a
+    # path that must be fetched again (and fails), not the other system's tree already stored.
+    pname = "3fs-npm-deps-${system}";
     inherit (packageJson) version;
     src = lib.fileset.toSource {
       root = ./.;
@@ -149,7 +161,7 @@ stdenv.mkDerivation {
   meta = {
     description = "Distributed file system for AI and data workloads in the architecture of DeepSeek's 3FS";
     license = lib.licenses.mit;
-    platforms = lib.platforms.linux;
+    platforms = lib.attrNames npmDepsHashes;
     mainProgram = "3fs-admin";
   };
 }
