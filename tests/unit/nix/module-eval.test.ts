@@ -2,9 +2,10 @@
 // README's configuration, and that what it renders passes each service's own validator: on real
 // nixpkgs (nix-instantiate with a nixpkgs on NIX_PATH) its settings, and on the offline evaluator
 // (nix-eval, a stand-in nixpkgs beside the repository) the rendered TOML files under /etc/3fs.
-// Each way skips, saying why, where it is not available; under CI=true at least one must be.
+// Each way skips, saying why, where it is not available; under CI=true at least one must be. The
+// README's configuration evaluated is the one the README shows.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -103,6 +104,27 @@ function expectAccepted(rendered: Record<string, unknown>): void {
     }
   }
 }
+
+/** The `services."3fs" = { ... };` block of a Nix text, without whitespace. */
+function servicesBlock(text: string): string {
+  const start = text.indexOf('services."3fs" = {');
+  expect(start, 'a services."3fs" block').toBeGreaterThanOrEqual(0);
+  let depth = 0;
+  for (let index = text.indexOf('{', start); index < text.length; index++) {
+    if (text[index] === '{') depth++;
+    if (text[index] === '}') depth--;
+    if (depth === 0) return text.slice(start, index + 1).replace(/\s+/g, '');
+  }
+  throw new Error('an unclosed services."3fs" block');
+}
+
+describe('the configurations the module is evaluated with', () => {
+  it('include the README’s, as the README shows it', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const example = /```nix\n([\s\S]*?)\n```/.exec(readme)?.[1] ?? '';
+    expect(servicesBlock(readFileSync(join(root, readmeConfig), 'utf8'))).toBe(servicesBlock(example));
+  });
+});
 
 describe.skipIf(nixpkgsSkipReason !== undefined)('the NixOS module on real nixpkgs', () => {
   it('renders settings every enabled service accepts', () => {
