@@ -9,6 +9,8 @@ import { CommonCode } from '../common/status-code.js';
 export interface ClientTuning {
   /** Deadline of one meta call attempt. */
   readonly metaTimeoutMs: number;
+  /** How long a meta call waits for a meta service to come back when none can be reached (0: no wait). */
+  readonly metaOutageWaitMs: number;
   /** Deadline of one chunk RPC attempt. */
   readonly chunkTimeoutMs: number;
   /** How long one chunk operation keeps retrying. */
@@ -29,6 +31,7 @@ export interface ClientTuning {
 
 export const defaultTuning: ClientTuning = {
   metaTimeoutMs: limits.clientMetaTimeoutMsDefault,
+  metaOutageWaitMs: limits.clientMetaOutageWaitMsDefault,
   chunkTimeoutMs: limits.clientChunkTimeoutMsDefault,
   ioDeadlineMs: limits.clientIoDeadlineMsDefault,
   ioConcurrency: limits.clientIoConcurrencyDefault,
@@ -67,6 +70,8 @@ export function resolveTuning(overrides: Partial<ClientTuning> = {}): ClientTuni
     problems.push(`writeBufferBytesPerFile must be at least ${writeBufferBytesMin}`);
   if (tuning.writeBufferBytesTotal < tuning.writeBufferBytesPerFile)
     problems.push('writeBufferBytesTotal must be at least writeBufferBytesPerFile');
+  if (!Number.isSafeInteger(tuning.metaOutageWaitMs) || tuning.metaOutageWaitMs < 0)
+    problems.push('metaOutageWaitMs must be a non-negative integer');
   if (!Number.isSafeInteger(tuning.readAheadBytes) || tuning.readAheadBytes < 0)
     problems.push('readAheadBytes must be a non-negative integer');
   if (tuning.requestIoConcurrency > tuning.ioConcurrency)

@@ -136,7 +136,12 @@ export class FsClient {
         : { refreshIntervalMs: this.tuning.routingRefreshMs }),
     });
     const common = { rpc: this.rpc, routing: this.routing, clock: this.clock, logger: this.logger, random };
-    this.meta = new MetaClient({ ...common, timeoutMs: this.tuning.metaTimeoutMs, clientId: this.clientId });
+    this.meta = new MetaClient({
+      ...common,
+      timeoutMs: this.tuning.metaTimeoutMs,
+      outageWaitMs: this.tuning.metaOutageWaitMs,
+      clientId: this.clientId,
+    });
     const checksumFailures = options.metrics?.counter(metricDefs.clientReadChecksumFailures);
     const chunks = new ChunkClient({
       ...common,

@@ -9,6 +9,14 @@
  * retry from that record, so they are retried after any transport failure too (a timeout, a
  * connection closed by a service that died with the call in flight). Without a request id (a
  * caller that turned them off) a mutation is retried only when it certainly never ran.
+ *
+ * A call makes `attemptsMax` attempts; when the last of them found no meta service at all
+ * (connection refused or closed, none listed) it goes on retrying until `outageWaitMs` after it
+ * began: with a
+ * single meta service, as in `3fs local`, a crash leaves no other service to go to, and the
+ * supervisor brings it back at the same address within seconds. A call that waits through a
+ * restart is better than an EIO at the mount. Each retry waits a jittered backoff of up to
+ * clientRetryBackoffMsMax, so the wait is a bounded number of attempts too.
  */
 import type { Clock } from '../common/clock.js';
 import { FsError, assert, describeError } from '../common/errors.js';
@@ -35,10 +43,20 @@ const transportCodes: ReadonlySet<number> = new Set<number>([
   RpcCode.Overloaded,
 ]);
 
+/** Failures that say no meta service is there to answer (rather than one answering slowly). */
+const outageCodes: ReadonlySet<number> = new Set<number>([
+  RpcCode.ConnectFailed,
+  RpcCode.ConnectionClosed,
+  CommonCode.ShuttingDown,
+  ClientCode.MetaUnreachable,
+]);
+
 /** Whether a failed call of a method may be tried again on another meta service. */
 export function metaRetryable(error: unknown, idempotent: boolean): boolean {
   if (!(error instanceof FsError)) return false;
   if (error.code === RpcCode.AuthFailed) return false;
+  // Routing info listed no meta service: the call went nowhere.
+  if (error.code === ClientCode.MetaUnreachable) return true;
   return idempotent ? transportCodes.has(error.code) : neverRanCodes.has(error.code);
 }
 
@@ -51,6 +69,8 @@ export interface MetaClientOptions {
   /** Deadline of each attempt. */
   timeoutMs?: number;
   attemptsMax?: number;
+  /** How long a call keeps retrying while no meta service can be reached; see the file comment. */
+  outageWaitMs?: number;
   /** Gives each mutation a request id (see the file comment); default true. */
   requestIds?: boolean;
   /** The client id in request ids; default a random one. */
@@ -62,6 +82,7 @@ export class MetaClient {
   private readonly penalties = new Map<string, number>();
   private readonly timeoutMs: number;
   private readonly attemptsMax: number;
+  private readonly outageWaitMs: number;
   private readonly clientId: string | undefined;
   private requestSequence = 0;
 
@@ -72,6 +93,8 @@ export class MetaClient {
         : (options.clientId ?? `c${options.random.nextInt(0x7fff_ffff).toString(36)}`);
     this.timeoutMs = options.timeoutMs ?? limits.clientMetaTimeoutMsDefault;
     this.attemptsMax = options.attemptsMax ?? limits.clientMetaAttemptsMax;
+    this.outageWaitMs = options.outageWaitMs ?? limits.clientMetaOutageWaitMsDefault;
+    assert(this.outageWaitMs >= 0, 'the meta outage wait is not negative');
     assert(this.timeoutMs > 0, 'the meta timeout is positive');
     assert(Number.isInteger(this.attemptsMax) && this.attemptsMax >= 1, 'meta attempts are at least one');
   }
@@ -91,10 +114,12 @@ export class MetaClient {
         } as Req)
       : request;
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
+    const startedMs = this.options.clock.monotonicMs();
+    for (let attempt = 0; attempt === 0 || this.mayRetry(attempt, lastError, startedMs); attempt++) {
       if (attempt > 0) await this.pause(attempt);
-      const address = await this.pick();
+      let address: string | undefined;
       try {
+        address = await this.pick();
         const response = await this.options.rpc.call(address, method, sent, {
           timeoutMs: this.timeoutMs,
           retries: 0,
@@ -104,7 +129,7 @@ export class MetaClient {
       } catch (error) {
         if (!metaRetryable(error, method.idempotent || recorded)) throw error;
         lastError = error;
-        this.penalize(address);
+        if (address !== undefined) this.penalize(address);
         this.options.logger.debug(
           { address, method: method.name, code: statusName((error as FsError).code) },
           'meta call failed; trying another meta service',
@@ -116,6 +141,13 @@ export class MetaClient {
       `${method.name}: no meta service answered: ${describeError(lastError)}`,
       { cause: lastError },
     );
+  }
+
+  /** After `attempt` attempts: the attempts are not spent, or every service is down and the wait is not over. */
+  private mayRetry(attempt: number, lastError: unknown, startedMs: number): boolean {
+    if (attempt < this.attemptsMax) return true;
+    if (!(lastError instanceof FsError) || !outageCodes.has(lastError.code)) return false;
+    return this.options.clock.monotonicMs() - startedMs < this.outageWaitMs;
   }
 
   /** The service to ask: the preferred one unless penalized, else the least recently failed. */

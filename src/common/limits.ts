@@ -325,6 +325,13 @@ export const limits = {
   clientMetaAttemptsMax: 6,
   /** How long a meta service that failed to answer is tried last. */
   clientMetaPenaltyMs: 5_000,
+  /**
+   * How long a meta call keeps retrying, past its attempts, while no meta service can be reached
+   * at all (connections refused or closed): a crashed service is restarted by its supervisor
+   * within seconds (systemd's RestartSec=2, `3fs local`'s backoff), and a call waiting for it is
+   * better than an EIO. Beyond it the call fails with MetaUnreachable.
+   */
+  clientMetaOutageWaitMsDefault: 60_000,
   /** Deadline of one chunk RPC attempt (a 64 MiB chunk on a slow disk still fits). */
   clientChunkTimeoutMsDefault: 20_000,
   /**

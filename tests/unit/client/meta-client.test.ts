@@ -1,11 +1,12 @@
 // Proves meta failover: idempotent calls move to another meta service after any transport failure;
 // mutations too, carrying one request id on every attempt (without request ids, only when they
-// cannot have run); answers of meta itself come back as they are; and an unreachable set of
-// services gives up with MetaUnreachable.
+// cannot have run); answers of meta itself come back as they are; a call waits for a meta service
+// that is down (refusing connections) to come back, within a bound; and services that stay
+// unreachable, or answer too slowly, give up with MetaUnreachable.
 import { describe, expect, it } from 'vitest';
 import { MetaClient } from '../../../src/client/meta-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
-import { systemClock, type Clock } from '../../../src/common/clock.js';
+import { ManualClock, systemClock, type Clock } from '../../../src/common/clock.js';
 import { FsError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { seededRandom } from '../../../src/common/random.js';
@@ -45,6 +46,17 @@ const routing: RoutingInfo = {
 /** A clock whose sleeps end at once, so backoffs do not slow the tests. */
 const instantClock: Clock = { ...systemClock, sleep: async () => undefined };
 
+/** A clock whose sleeps end at once but move its time on, so waits measured in time end too. */
+function steppingClock(): Clock {
+  const clock = new ManualClock();
+  return {
+    nowMs: () => clock.nowMs(),
+    monotonicMs: () => clock.monotonicMs(),
+    setTimer: (delayMs, callback) => clock.setTimer(delayMs, callback),
+    sleep: async (delayMs) => clock.advance(delayMs),
+  };
+}
+
 /** An RPC stand-in failing successive calls as `script` says, then answering with `reply`. */
 function fakeRpc(script: StatusCode[], reply: unknown) {
   const calls: string[] = [];
@@ -61,20 +73,26 @@ function fakeRpc(script: StatusCode[], reply: unknown) {
   return { rpc: rpc as unknown as RpcClient, calls, requests };
 }
 
-function makeClient(rpc: RpcClient, requestIds = true) {
+function makeClient(
+  rpc: RpcClient,
+  requestIds = true,
+  options: { clock?: Clock; outageWaitMs?: number } = {},
+) {
+  const clock = options.clock ?? instantClock;
   const cache = new RoutingCache({
     source: { refreshRoutingInfo: async () => routing },
-    clock: instantClock,
+    clock,
     logger: silentLogger(),
   });
   return new MetaClient({
     rpc,
     routing: cache,
-    clock: instantClock,
+    clock,
     logger: silentLogger(),
     random: seededRandom(1),
     requestIds,
     clientId: 'client-7',
+    ...(options.outageWaitMs === undefined ? {} : { outageWaitMs: options.outageWaitMs }),
   });
 }
 
@@ -133,10 +151,47 @@ describe('MetaClient', () => {
     expect(calls.length).toBe(1);
   });
 
-  it('gives up with MetaUnreachable after its attempts', async () => {
+  it('gives up with MetaUnreachable after its attempts when the services answer too slowly', async () => {
+    const slow = Array.from({ length: 20 }, () => RpcCode.Timeout);
+    const { rpc, calls } = fakeRpc(slow, {});
+    const client = makeClient(rpc, true, { clock: steppingClock() });
+    await expect(client.call(metaMethods.stat, { cred, at: { path: '/' } })).rejects.toMatchObject({
+      code: ClientCode.MetaUnreachable,
+    });
+    expect(calls.length).toBe(6);
+  });
+
+  it('waits past its attempts for a meta service that is down to come back, and sends the mutation once it is', async () => {
+    const restarting = [RpcCode.ConnectionClosed, ...Array.from({ length: 14 }, () => RpcCode.ConnectFailed)];
+    const { rpc, calls, requests } = fakeRpc(restarting, {});
+    const client = makeClient(rpc, true, { clock: steppingClock(), outageWaitMs: 60_000 });
+    await client.call(metaMethods.unlink, { cred, at: { path: '/x' } });
+    expect(calls.length).toBe(16);
+    const ids = requests.map((request) => (request as { requestId?: string }).requestId);
+    expect(new Set(ids).size).toBe(1);
+  });
+
+  it('gives up with MetaUnreachable once no meta service came back within the outage wait', async () => {
+    const down = Array.from({ length: 1_000 }, () => RpcCode.ConnectFailed);
+    const { rpc, calls } = fakeRpc(down, {});
+    const clock = steppingClock();
+    const client = makeClient(rpc, true, { clock, outageWaitMs: 10_000 });
+    const startedMs = clock.monotonicMs();
+    await expect(client.call(metaMethods.stat, { cred, at: { path: '/' } })).rejects.toMatchObject({
+      code: ClientCode.MetaUnreachable,
+    });
+    const waitedMs = clock.monotonicMs() - startedMs;
+    expect(waitedMs).toBeGreaterThanOrEqual(10_000);
+    // The last backoff (at most clientRetryBackoffMsMax) may carry it past the wait, no further.
+    expect(waitedMs).toBeLessThan(11_000);
+    expect(calls.length).toBeGreaterThan(6);
+    expect(calls.length).toBeLessThan(30);
+  });
+
+  it('with no outage wait, gives up after its attempts even when the services are down', async () => {
     const down = Array.from({ length: 20 }, () => RpcCode.ConnectFailed);
     const { rpc, calls } = fakeRpc(down, {});
-    const client = makeClient(rpc);
+    const client = makeClient(rpc, true, { clock: steppingClock(), outageWaitMs: 0 });
     await expect(client.call(metaMethods.stat, { cred, at: { path: '/' } })).rejects.toMatchObject({
       code: ClientCode.MetaUnreachable,
     });
