@@ -77,7 +77,9 @@ nix_eval_missing() {
   command -v python3 >/dev/null || missing+=("python3")
   [ -n "$nix_eval" ] && [ -x "$nix_eval/nix-eval-flake.sh" ] && [ -x "$nix_eval/nix-eval-module.sh" ] ||
     missing+=("the offline evaluator nix-eval (looked in ${THREEFS_SHARED_DIR:-$PWD/../shared}/nix-eval and in shared/nix-eval beside the origin repository)")
-  (IFS=';'; echo "${missing[*]}")
+  local joined="" item
+  for item in "${missing[@]}"; do joined="${joined:+$joined; }$item"; done
+  echo "$joined"
 }
 
 # One line per part of a JSON document read from stdin: $1 says which summary.
