@@ -1,6 +1,9 @@
 /**
  * The life cycle every service binary shares: start, tell systemd it is ready, stop cleanly on
- * SIGTERM/SIGINT (drain, flush, exit 0), and crash loudly on a bug rather than limp on.
+ * SIGTERM/SIGINT (drain, flush, exit 0), and crash loudly on a bug rather than limp on. A service
+ * started with an IPC channel (by `3fs local`) also stops when that channel closes: its supervisor
+ * is gone, even killed with SIGKILL (Linux's parent-death signal is out of Node's reach), and
+ * nothing else would ever stop it or, for the FUSE daemon, its mount.
  */
 import type { z } from 'zod';
 import { loadConfig } from './config.js';
@@ -48,6 +51,17 @@ export async function runService(options: {
     process.exit(70);
   });
 
+  // Until the service runs there is nothing to stop: the supervisor's death ends the process.
+  let stop = (reason: string): void => {
+    logger.warn({ reason }, `${options.name} exiting before it started`);
+    process.exit(1);
+  };
+  if (process.channel !== undefined) {
+    // The channel alone keeps no service alive; its closing is all that is watched.
+    process.channel.unref();
+    process.once('disconnect', () => stop('supervisor-gone'));
+  }
+
   let service: RunningService;
   try {
     service = await options.start();
@@ -57,7 +71,7 @@ export async function runService(options: {
   }
 
   let stopping = false;
-  const stop = (signal: string): void => {
+  stop = (signal: string): void => {
     if (stopping) {
       logger.warn({ signal }, 'second stop signal: exiting at once');
       process.exit(1);
