@@ -367,6 +367,28 @@ export const limits = {
   /** Directory entries one readdir page asks meta for. */
   clientReaddirPageEntries: 512,
 
+  // --- `3fs local`: the supervisor of a cluster on one machine
+  /** Wait before restarting a service that died: systemd's RestartSec=2 in module.nix. */
+  localRestartDelayMsInitial: 2_000,
+  /** The wait doubles with each restart in the window up to this, so a crash loop slows down. */
+  localRestartDelayMsMax: 16_000,
+  /**
+   * Restarts of one service within the window before the cluster is stopped (systemd's
+   * StartLimitBurst): a service that keeps dying needs a person, not more restarts. 5 restarts
+   * with the backoff above take 46 s at least, so the window must be longer (checkRestartLimits).
+   */
+  localRestartsMax: 5,
+  localRestartWindowMs: 120_000,
+  /**
+   * How long the FUSE daemon may take to unmount and flush on a stop before it is killed and its
+   * mount detached: its own unmount drain (fuseUnmountDrainMs) and a flush of buffered writes.
+   */
+  localStopFuseMsMax: 15_000,
+  /** How long each group of services may take to stop before it is killed. */
+  localStopServicesMsMax: 10_000,
+  /** How long probing a mount point left by an earlier run may take before it counts as dead. */
+  localMountProbeMsMax: 5_000,
+
   // --- FUSE daemon (DESIGN §10)
   /**
    * How long the kernel may cache attributes and names: short, so changes made by other clients
