@@ -2,17 +2,23 @@
  * `3fs local`: a whole cluster on one machine with the embedded metadata engine (DESIGN §10):
  * mgmtd, one meta service, three storage services with one target each and a chain table of
  * replication 3, the monitor collector, and (with --mount) the FUSE daemon mounted on a
- * directory. It prepares the data directory on the first run (local-cluster-config.ts), waits for
- * each stage to be ready, prints what runs where, and on SIGINT/SIGTERM unmounts first, then stops
- * the services in order. A second run on the same data directory finds the same files.
+ * directory. It prepares the data directory on the first run (local-cluster-config.ts), clears a
+ * dead mount an earlier run left on the mount point, waits for each stage to be ready, and prints
+ * what runs where. It supervises what it started (local-services.ts): a service that dies is
+ * reported and restarted with backoff, and one that keeps dying stops the cluster. On SIGINT or
+ * SIGTERM it unmounts first, then stops the services in order, each stage bounded; a mount still
+ * there after the FUSE daemon stopped is detached lazily. A second signal kills everything at
+ * once. A second run on the same data directory finds the same files.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FsClient, MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
 import { readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
 import { silentLogger } from '../common/logger.js';
 import { CommonCode } from '../common/status-code.js';
 import { mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
@@ -23,9 +29,18 @@ import {
   type LocalClusterOptions,
   type LocalLayout,
 } from './local-cluster-config.js';
-import { LocalServices, detachMount, type LocalService } from './local-services.js';
+import { clearDeadMount, isMounted, mountUsers } from './local-mount.js';
+import {
+  LocalServices,
+  describeExit,
+  detachMount,
+  localRestartLimits,
+  type LocalService,
+  type ServiceEvent,
+} from './local-services.js';
 
 export { prepareLocalCluster, type LocalClusterOptions, type LocalLayout } from './local-cluster-config.js';
+export { isMounted } from './local-mount.js';
 
 export interface LocalRunOptions extends LocalClusterOptions {
   /** Where to mount; no mount when absent. */
@@ -37,9 +52,6 @@ const chainTableId = 1;
 /** Deadlines of the start-up stages. */
 const startMsMax = 60_000;
 const mountMsMax = 30_000;
-/** How long each stop stage may take before its processes are killed. */
-const stopFuseMsMax = 30_000;
-const stopServicesMsMax = 15_000;
 const pollMs = 200;
 
 /** Thrown into a start-up wait when a stop was asked for or a service died. */
@@ -52,7 +64,15 @@ export async function runLocalCluster(
 ): Promise<number> {
   const mount = options.mount === undefined ? undefined : resolve(options.mount);
   const layout = prepareLocalCluster({ ...options, allowOther: mayAllowOther() });
-  if (mount !== undefined) mkdirSync(mount, { recursive: true });
+  if (mount !== undefined) {
+    try {
+      await clearDeadMount(mount, write);
+    } catch (error) {
+      write(`${describeError(error)}\n`);
+      return 1;
+    }
+    mkdirSync(mount, { recursive: true });
+  }
   let abortReason: string | undefined;
   let fatal = false;
   let wake: () => void = () => {};
@@ -64,18 +84,15 @@ export async function runLocalCluster(
     write(`${reason}\n`);
     wake();
   };
-  const services = new LocalServices(binDir, (service, code, signal) => {
-    const what = `${service.name} exited unexpectedly (code ${code ?? '-'}, signal ${signal ?? '-'})`;
-    // Without mgmtd or the mount the cluster is of no use; a storage or meta service is missed
-    // but the cluster goes on (the chain keeps serving from the other replicas).
-    if (service.name === 'mgmtd' || service.name === 'fuse')
-      requestStop(`${what}; stopping everything`, true);
-    else write(`${what}; the cluster goes on without it\n`);
+  const services = new LocalServices(binDir, (event) => {
+    const stop = reportServiceEvent(event, write);
+    if (stop !== undefined) requestStop(stop.reason, stop.failed);
   });
   const onSignal = (signal: string): void => {
     if (abortReason !== undefined) {
       write(`${signal} again: killing everything\n`);
       services.killAll();
+      if (mount !== undefined) detachMountNow(mount, write);
       process.exit(1);
     }
     requestStop(`${signal}: stopping the local cluster`, false);
@@ -149,12 +166,14 @@ async function start(
   );
   if (layout.fresh) await giveRootDirectory(layout);
   if (mount === undefined) return;
-  started.fuse = services.start('fuse', 'hf3fs_fuse_main', [
-    '--config',
-    layout.fuse.config,
-    '--mount-point',
-    mount,
-  ]);
+  // The FUSE daemon exits with status 0 only when its mount was removed from outside: the user
+  // unmounted it, which ends the cluster rather than bringing the mount back.
+  started.fuse = services.start(
+    'fuse',
+    'hf3fs_fuse_main',
+    ['--config', layout.fuse.config, '--mount-point', mount],
+    { cleanExitEnds: true },
+  );
   await waitFor(
     async () => isMounted(mount),
     (mounted) => mounted,
@@ -256,33 +275,79 @@ function mayAllowOther(): boolean {
   }
 }
 
-/** True when `path` is a mount point in this process's mount namespace. */
-export function isMounted(path: string): boolean {
-  const escaped = path.replace(/ /g, '\\040');
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[4] === escaped);
+/** Says what happened to a service; returns why the cluster must stop, when it must. */
+function reportServiceEvent(
+  event: ServiceEvent,
+  write: (text: string) => void,
+): { reason: string; failed: boolean } | undefined {
+  const { service } = event;
+  const windowS = localRestartLimits.windowMs / 1000;
+  switch (event.kind) {
+    case 'restarting':
+      write(
+        `${service.name} (pid ${service.child.pid}) died: ${describeExit(event.exit)}; restarting it in ` +
+          `${event.delayMs / 1000} s (restart ${event.restartsInWindow + 1} of at most ` +
+          `${localRestartLimits.restartsMax} within ${windowS} s)\n`,
+      );
+      return undefined;
+    case 'restarted':
+      write(`${service.name} restarted (pid ${service.child.pid})\n`);
+      return undefined;
+    case 'gave-up':
+      return {
+        reason:
+          `${service.name} (pid ${service.child.pid}) died: ${describeExit(event.exit)}, after ` +
+          `${event.restartsInWindow} restarts within ${windowS} s; stopping the local cluster`,
+        failed: true,
+      };
+    case 'ended':
+      // Someone unmounted the file system: a wish to stop, not a failure.
+      return {
+        reason: `${service.name} exited: its mount was removed from outside; stopping the local cluster`,
+        failed: false,
+      };
+  }
 }
 
-/** Unmount first (the FUSE daemon flushes what it buffered), then meta and storage, then the rest. */
+/**
+ * Unmount first (the FUSE daemon flushes what it buffered), then meta and storage, then the rest,
+ * each stage bounded; a mount still there after its daemon stopped is detached lazily. Returns
+ * whether everything stopped cleanly, having said what did not.
+ */
 async function stopAll(
   services: LocalServices,
   started: Started,
   mount: string | undefined,
   write: (text: string) => void,
 ): Promise<boolean> {
-  let clean = true;
-  if (started.fuse !== undefined) {
-    clean = (await services.stop([started.fuse], stopFuseMsMax)) && clean;
-    if (mount !== undefined && existsSync(mount) && isMounted(mount)) {
-      write(`${mount} is still mounted; detaching it\n`);
-      await detachMount(mount);
-      clean = false;
+  const failed: string[] = [];
+  if (started.fuse !== undefined && mount !== undefined) {
+    const users = mountUsers(mount);
+    if (users.length > 0) {
+      write(
+        `${mount} is still in use by ${users.length} process(es) (pid ${users.join(', ')}); ` +
+          'unmounting it lazily: they lose access to it\n',
+      );
+    }
+    failed.push(...(await services.stop([started.fuse], limits.localStopFuseMsMax)));
+    if (isMounted(mount)) {
+      write(`${mount} is still mounted after the FUSE daemon stopped; detaching it lazily\n`);
+      if (!(await detachMount(mount))) failed.push(`the mount (run "fusermount3 -u -z ${mount}")`);
     }
   }
-  clean = (await services.stop(started.data, stopServicesMsMax)) && clean;
-  clean = (await services.stop(started.core, stopServicesMsMax)) && clean;
-  return clean;
+  failed.push(...(await services.stop(started.data, limits.localStopServicesMsMax)));
+  failed.push(...(await services.stop(started.core, limits.localStopServicesMsMax)));
+  if (failed.length > 0) write(`not stopped cleanly: ${failed.join(', ')}\n`);
+  return failed.length === 0;
+}
+
+/** For an exit that cannot wait: detaches the mount lazily (bounded), saying so when it fails. */
+function detachMountNow(mount: string, write: (text: string) => void): void {
+  if (!isMounted(mount)) return;
+  const detached =
+    spawnSync('fusermount3', ['-u', '-z', '--', mount], { timeout: 5_000 }).status === 0 ||
+    (process.geteuid?.() === 0 && spawnSync('umount', ['-l', mount], { timeout: 5_000 }).status === 0);
+  write(detached ? `detached ${mount}\n` : `could not detach ${mount}: run "fusermount3 -u -z ${mount}"\n`);
 }
 
 function summary(layout: LocalLayout, mount: string | undefined): string {
@@ -299,6 +364,6 @@ function summary(layout: LocalLayout, mount: string | undefined): string {
       : `  mount:   ${mount}\n`) +
     `  try:     ${admin} list-chains\n` +
     `           ${admin} ls /\n` +
-    '  Ctrl-C unmounts and stops everything\n'
+    '  a service that dies is restarted; Ctrl-C unmounts and stops everything\n'
   );
 }
