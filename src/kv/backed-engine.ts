@@ -71,6 +71,7 @@ export class BackedKvEngine implements KvEngine {
     const promise = retryTransaction(() => this.runAttempt(mode, fn, options.signal), {
       attemptsMax,
       signal: options.signal,
+      onRetry: options.onRetry,
       clock: this.options.clock,
       random: this.options.random,
       logger: this.options.logger,

@@ -98,6 +98,9 @@ interface EngineOptions {
   transactionTimeoutMs: number;
 }
 
+/** What `onRetry` is told when the body runs again; FoundationDB's loop keeps the error itself. */
+const runAgain = new FsError(KvCode.Conflict, 'the transaction runs again after a retryable error');
+
 class FoundationDbKvEngine implements KvEngine {
   readonly name = 'foundationdb';
   private closing: Promise<void> | undefined;
@@ -141,7 +144,8 @@ class FoundationDbKvEngine implements KvEngine {
       return Promise.reject(error as Error);
     }
     const budget = { attempts: 0, attemptsMax };
-    const promise = retryTransaction(() => this.runLoop(mode, fn, budget, options.signal), {
+    // Every attempt runs the body once, whichever loop started it: the body tells of retries.
+    const promise = retryTransaction(() => this.runLoop(mode, fn, budget, options), {
       attemptsMax,
       signal: options.signal,
       clock: this.options.clock,
@@ -161,14 +165,15 @@ class FoundationDbKvEngine implements KvEngine {
     mode: AttemptMode,
     fn: (tx: CheckedTransaction) => Promise<T>,
     budget: { attempts: number; attemptsMax: number },
-    signal: AbortSignal | undefined,
+    options: TransactOptions,
   ): Promise<T> {
     try {
       return await this.database.doTn(
         async (transaction) => {
           if (this.closing) throw this.closedError();
-          signal?.throwIfAborted();
+          options.signal?.throwIfAborted();
           budget.attempts++;
+          if (budget.attempts > 1) options.onRetry?.(runAgain);
           if (budget.attempts > budget.attemptsMax) {
             throw new FsError(
               KvCode.RetriesExhausted,

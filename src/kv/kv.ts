@@ -6,6 +6,7 @@
  * Keys and values are byte strings compared bytewise (memcmp order, shorter first on a tie).
  * FoundationDB's size and duration limits hold for every engine (see common/limits.ts).
  */
+import type { FsError } from '../common/errors.js';
 
 /** One key and its value, as returned by range reads. */
 export interface KeyValue {
@@ -48,6 +49,11 @@ export interface TransactOptions {
   attemptsMax?: number;
   /** Aborts waiting and retrying when signalled. */
   signal?: AbortSignal;
+  /**
+   * Told of each attempt that failed with a retryable error when another attempt follows, whether
+   * or not the function ran in it (a sqlite writer can time out waiting for the lock first).
+   */
+  onRetry?: (error: FsError) => void;
 }
 
 /** A metadata engine: sqlite (embedded), postgres, or foundationdb. */

@@ -1,7 +1,7 @@
 /**
  * An engine wrapper that reports every transaction function to an observer (metrics): its kind,
- * how many times the function ran (more than once means retries after conflicts or other
- * retryable errors), how long it took, and how it ended. The wrapped engine behaves exactly as
+ * how many attempts it took (more than one means retries after conflicts or other retryable
+ * errors, as the engine reports them through `onRetry`), how long it took, and how it ended. The wrapped engine behaves exactly as
  * the engine it wraps; the observer only watches.
  */
 import { systemClock, type Clock } from '../common/clock.js';
@@ -13,7 +13,7 @@ import type { KvEngine, KvReadTransaction, KvTransaction, TransactOptions } from
 export interface KvTransactionEvent {
   readonly engine: string;
   readonly kind: 'read' | 'write';
-  /** Times the function ran; attempts - 1 retries. */
+  /** Attempts made, as the engine reports its retries; attempts - 1 retries. */
   readonly attempts: number;
   readonly durationMs: number;
   /** Ok, or the status code it failed with. */
@@ -32,19 +32,23 @@ export function observeKvEngine(
   observer: KvObserver,
   clock: Clock = systemClock,
 ): KvEngine {
-  const run = async <Tx, T>(
+  const run = async <T>(
     kind: 'read' | 'write',
-    fn: (tx: Tx) => Promise<T>,
-    start: (counted: (tx: Tx) => Promise<T>) => Promise<T>,
+    options: TransactOptions | undefined,
+    start: (counted: TransactOptions) => Promise<T>,
   ): Promise<T> => {
-    let attempts = 0;
+    // Retries are counted as the engine reports them: an attempt may fail before the function runs.
+    let attempts = 1;
     let status: number = Ok;
     const startedMs = clock.monotonicMs();
     observer.transactionStarted(engine.name);
     try {
-      return await start((tx) => {
-        attempts += 1;
-        return fn(tx);
+      return await start({
+        ...options,
+        onRetry: (error) => {
+          attempts += 1;
+          options?.onRetry?.(error);
+        },
       });
     } catch (error) {
       status = error instanceof FsError && error.code !== Ok ? error.code : CommonCode.Internal;
@@ -62,9 +66,9 @@ export function observeKvEngine(
   return {
     name: engine.name,
     transact: <T>(fn: (tx: KvTransaction) => Promise<T>, options?: TransactOptions) =>
-      run('write', fn, (counted) => engine.transact(counted, options)),
+      run('write', options, (counted) => engine.transact(fn, counted)),
     read: <T>(fn: (tx: KvReadTransaction) => Promise<T>, options?: TransactOptions) =>
-      run('read', fn, (counted) => engine.read(counted, options)),
+      run('read', options, (counted) => engine.read(fn, counted)),
     close: () => engine.close(),
   };
 }

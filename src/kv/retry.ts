@@ -39,6 +39,8 @@ export interface RetryOptions {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Told of each retryable failure that another attempt follows. */
+  onRetry?: ((error: FsError) => void) | undefined;
 }
 
 /** Checks a caller's attemptsMax, or returns the default. */
@@ -62,7 +64,7 @@ export async function retryTransaction<T>(
   attempt: (attemptNumber: number) => Promise<T>,
   options: RetryOptions,
 ): Promise<T> {
-  let lastError: unknown;
+  let lastError: FsError | undefined;
   for (let attemptNumber = 1; attemptNumber <= options.attemptsMax; attemptNumber++) {
     options.signal?.throwIfAborted();
     try {
@@ -76,6 +78,7 @@ export async function retryTransaction<T>(
       );
     }
     if (attemptNumber < options.attemptsMax) {
+      if (lastError !== undefined) options.onRetry?.(lastError);
       await options.clock.sleep(backoffDelayMs(attemptNumber, options.random), options.signal);
     }
   }

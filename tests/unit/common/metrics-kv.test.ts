@@ -1,12 +1,15 @@
 // Proves the KV observer, through kv's observed engine, counts transactions by kind, their retries
-// after conflicts, and final failures by status code, on the real sqlite engine.
+// after conflicts (also those that failed before the function ran: another process held sqlite's
+// write lock too long), and final failures by status code, on the real sqlite engine.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { MetricsRegistry, kvMetricsObserver } from '../../../src/common/metrics/index.js';
+import { limits } from '../../../src/common/limits.js';
 import { KvCode, MetaCode } from '../../../src/common/status-code.js';
 import { observeKvEngine, openSqliteKvEngine, type KvEngine } from '../../../src/kv/index.js';
 
@@ -50,5 +53,27 @@ describe('kv metrics observer', () => {
       `threefs_kv_transaction_errors_total{engine="sqlite",kind="write",code="Meta.NotFound",${labels}} 1`,
     );
     expect(text).toContain(`threefs_kv_transactions_running{engine="sqlite",${labels}} 0`);
+  });
+
+  it('counts a retry after another process held the write lock longer than a writer waits', async () => {
+    const other = new Database(join(dir, 'kv.db'));
+    try {
+      other.pragma('busy_timeout = 10000');
+      other.exec('BEGIN IMMEDIATE');
+      let runs = 0;
+      const written = engine.transact(async (tx) => {
+        runs += 1;
+        tx.set(Buffer.from('c'), Buffer.from('3'));
+      });
+      await new Promise((resolve) => setTimeout(resolve, limits.kvSqliteLockWaitMsMax + 300));
+      other.exec('COMMIT');
+      await written;
+      // The function ran once: the attempt that gave up waiting for the lock never started it.
+      expect(runs).toBe(1);
+    } finally {
+      other.close();
+    }
+    const text = await registry.text();
+    expect(text).toMatch(/threefs_kv_transaction_retries_total\{engine="sqlite",kind="write",[^}]*\} [1-9]/);
   });
 });
