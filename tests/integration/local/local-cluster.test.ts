@@ -2,7 +2,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -13,39 +12,11 @@ import {
 import { isMounted } from '../fuse-binding/harness.js';
 import { fuseClusterSkipReason } from '../helpers/fuse-cluster.js';
 import { TestWorld, eventually, type RunningProcess } from '../helpers/processes.js';
+import { alive, freeBasePort } from './local-run.js';
 
 const skipReason = fuseClusterSkipReason('3fs local mount tests');
 const postgres = postgresAvailability();
 if (!postgres.available) console.warn(`skipping 3fs local on postgres: ${postgres.reason}`);
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host: '127.0.0.1', port }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A base port whose whole family (mgmtd, meta, storage, collector) is free. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const family = [base, base + 10, base + 21, base + 22, base + 23, base + 90, base + 91];
-    let free = true;
-    for (const port of family) free &&= await portFree(port);
-    if (free) return base;
-  }
-  throw new Error('no free ports found');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(skipReason !== undefined)('3fs local --mount', () => {
   let world: TestWorld;
