@@ -186,7 +186,10 @@ export class LocalServices {
       const timer = setTimeout(() => {
         this.restartTimers.delete(service);
         if (service.stopping) return;
-        service.restartsMs.push(systemClock.monotonicMs());
+        const nowMs = systemClock.monotonicMs();
+        // Restarts out of the window no longer count: the list stays within the bound.
+        const recent = service.restartsMs.filter((atMs) => nowMs - atMs < this.restartLimits.windowMs);
+        service.restartsMs.splice(0, service.restartsMs.length, ...recent, nowMs);
         const next = this.spawnService(spec);
         service.child = next.child;
         service.exited = next.exited;
