@@ -220,14 +220,38 @@ async function startStorage(
   world: TestWorld,
   options: { dir: string; nodeId: number; secretFile: string; mgmtdAddress: string },
 ): Promise<StorageNode> {
-  const targetId = options.nodeId * 100 + 1;
-  const targetDir = join(options.dir, `storage-${options.nodeId}`);
-  const config = join(options.dir, `storage-${options.nodeId}.toml`);
+  const config = writeStorageConfig({ ...options, listen: '127.0.0.1:0' });
+  const process = await startStorageProcess(world, config);
+  return { nodeId: options.nodeId, targetId: storageTargetId(options.nodeId), process };
+}
+
+/** The one target of storage node `nodeId` in these clusters. */
+export function storageTargetId(nodeId: number): number {
+  return nodeId * 100 + 1;
+}
+
+/**
+ * Writes the config of storage node `nodeId` (one target, under `dir`) and returns its path;
+ * `extraToml` is appended (e.g. a [monitor] section), `advertise` set when given.
+ */
+export function writeStorageConfig(options: {
+  dir: string;
+  nodeId: number;
+  secretFile: string;
+  mgmtdAddress: string;
+  listen: string;
+  advertise?: string;
+  storageSettings?: string;
+  extraToml?: string;
+}): string {
+  const { dir, nodeId } = options;
+  const path = join(dir, `storage-${nodeId}.toml`);
   writeFileSync(
-    config,
+    path,
     `[node]
-id = ${options.nodeId}
-listen = "127.0.0.1:0"
+id = ${nodeId}
+listen = "${options.listen}"
+${options.advertise === undefined ? '' : `advertise = "${options.advertise}"`}
 
 [cluster]
 id = "test"
@@ -240,12 +264,18 @@ heartbeat_timeout_ms = ${storageTimings.heartbeatTimeoutMs}
 timeout_ms = 1000
 
 [storage]
-targets = [{ id = ${targetId}, path = "${targetDir}" }]
+targets = [{ id = ${storageTargetId(nodeId)}, path = "${join(dir, `storage-${nodeId}`)}" }]
 free_space_reserve_bytes = 0
 durability = "process-crash"
-`,
+${options.storageSettings ?? ''}
+${options.extraToml ?? ''}`,
   );
-  const process = world.spawnBinary('storage_main', ['--config', config]);
-  await process.waitForLog((line) => line['msg'] === 'storage listening', 20_000);
-  return { nodeId: options.nodeId, targetId, process };
+  return path;
+}
+
+/** Starts storage_main on a config and waits until it listens. */
+export async function startStorageProcess(world: TestWorld, configPath: string): Promise<RunningProcess> {
+  const running = world.spawnBinary('storage_main', ['--config', configPath]);
+  await running.waitForLog((line) => line['msg'] === 'storage listening', 20_000);
+  return running;
 }

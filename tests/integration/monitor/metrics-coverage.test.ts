@@ -14,7 +14,6 @@ import {
   openSync,
   readSync,
   readdirSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -29,7 +28,14 @@ import { monitorMethods } from '../../../src/monitor/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
 import { storageMethods } from '../../../src/storage/index.js';
 import { DamagingProxy } from '../helpers/damaging-proxy.js';
-import { FuseCluster, fuseClusterSkipReason, type StorageNode } from '../helpers/fuse-cluster.js';
+import {
+  FuseCluster,
+  fuseClusterSkipReason,
+  startStorageProcess,
+  storageTargetId,
+  writeStorageConfig,
+  type StorageNode,
+} from '../helpers/fuse-cluster.js';
 import { clusterSecret, startMeta, writeMetaConfig } from '../helpers/meta-cluster.js';
 import { startMgmtd, writeMgmtdConfig } from '../helpers/mgmtd-cluster.js';
 import {
@@ -144,7 +150,15 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     });
     addMonitorSection(metaConfig, { collector: collectorAddress, pushIntervalMs });
     const storageConfig = (nodeId: number, node: { listen: string; advertise?: string }): string =>
-      writeStorageConfig({ dir, nodeId, secretFile, mgmtdAddress: mgmtd.address, collectorAddress, ...node });
+      writeStorageConfig({
+        dir,
+        nodeId,
+        secretFile,
+        mgmtdAddress: mgmtd.address,
+        ...node,
+        storageSettings: `recovery_bandwidth_bytes_per_s = ${recoveryBytesPerSecond}`,
+        extraToml: `[monitor]\npush_interval_ms = ${pushIntervalMs}\ncollector = "${collectorAddress}"\n`,
+      });
     // Storage node 13 is reached through a proxy that can damage its read replies on the way.
     const node13Listen = `127.0.0.1:${await closedPort()}`;
     proxy = await DamagingProxy.start({
@@ -159,7 +173,7 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     ];
     const [meta, ...storage] = await Promise.all([
       startMeta(world, metaConfig).then((started) => started.process),
-      ...storageConfigs.map((config) => startStorage(world, config)),
+      ...storageConfigs.map((config) => startStorageProcess(world, config)),
     ]);
     const created = await world.runBinary('admin', [
       '--mgmtd',
@@ -173,7 +187,7 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     expect(created.code, created.stderr).toBe(0);
     const storageNodes: StorageNode[] = [11, 12, 13].map((nodeId, index) => ({
       nodeId,
-      targetId: nodeId * 100 + 1,
+      targetId: storageTargetId(nodeId),
       process: storage[index] as RunningProcess,
     }));
     const mountPoint = join(dir, 'mnt');
@@ -229,7 +243,7 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     await victim.process.exited;
     const fileB = randomBytes(8 * chunkSizeBytes);
     await writeFile(join(mountPoint, 'b'), fileB);
-    victim.process = await startStorage(world, storageConfigs[1] as string);
+    victim.process = await startStorageProcess(world, storageConfigs[1] as string);
     await eventually(everyTargetServing, 45_000, 'the restarted target serving again after recovery');
 
     // Every chunk file of node 11's target damaged on disk: reads there fail their checksum, and the
@@ -276,55 +290,6 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     expect(ingest.accepted()).toBeGreaterThan(0);
   }, 150_000);
 });
-
-/** Writes the config of storage node `nodeId` (one target) and returns its path. */
-function writeStorageConfig(options: {
-  dir: string;
-  nodeId: number;
-  secretFile: string;
-  mgmtdAddress: string;
-  collectorAddress: string;
-  listen: string;
-  advertise?: string;
-}): string {
-  const { dir, nodeId } = options;
-  const path = join(dir, `storage-${nodeId}.toml`);
-  writeFileSync(
-    path,
-    `[node]
-id = ${nodeId}
-listen = "${options.listen}"
-${options.advertise === undefined ? '' : `advertise = "${options.advertise}"`}
-
-[cluster]
-id = "test"
-secret_file = "${options.secretFile}"
-
-[mgmtd]
-addresses = ["${options.mgmtdAddress}"]
-heartbeat_interval_ms = ${storageTimings.heartbeatIntervalMs}
-heartbeat_timeout_ms = ${storageTimings.heartbeatTimeoutMs}
-timeout_ms = 1000
-
-[storage]
-targets = [{ id = ${nodeId * 100 + 1}, path = "${join(dir, `storage-${nodeId}`)}" }]
-free_space_reserve_bytes = 0
-durability = "process-crash"
-recovery_bandwidth_bytes_per_s = ${recoveryBytesPerSecond}
-
-[monitor]
-push_interval_ms = ${pushIntervalMs}
-collector = "${options.collectorAddress}"
-`,
-  );
-  return path;
-}
-
-async function startStorage(world: TestWorld, configPath: string): Promise<RunningProcess> {
-  const running = world.spawnBinary('storage_main', ['--config', configPath]);
-  await running.waitForLog((line) => line['msg'] === 'storage listening', 20_000);
-  return running;
-}
 
 /**
  * A stand-in for ClickHouse's HTTP interface (none runs here): it refuses the first insert, as a
