@@ -92,7 +92,7 @@ export async function prepareMountpoint(
   try {
     info = await stat(mountpoint);
   } catch (error) {
-    if (errnoOf(error) !== Errno.ENOTCONN || !options.recoverStale) {
+    if (!isStaleMountErrno(errnoOf(error)) || !options.recoverStale) {
       throw new FsError(CommonCode.InvalidArgument, `mountpoint ${mountpoint} is not usable`, {
         cause: error,
       });
@@ -106,13 +106,21 @@ export async function prepareMountpoint(
     throw new FsError(CommonCode.InvalidArgument, `mountpoint ${mountpoint} is not a directory`);
 }
 
+/**
+ * True for what a FUSE mount whose server is gone answers: ENOTCONN, or ECONNABORTED once the
+ * kernel has aborted the connection (which it may do while the dying server's requests drain).
+ */
+function isStaleMountErrno(errno: number | undefined): boolean {
+  return errno === Errno.ENOTCONN || errno === Errno.ECONNABORTED;
+}
+
 /** True when `mountpoint` is a FUSE mount whose server is gone. */
 export async function isStaleMount(mountpoint: string): Promise<boolean> {
   try {
     await stat(mountpoint);
     return false;
   } catch (error) {
-    return errnoOf(error) === Errno.ENOTCONN;
+    return isStaleMountErrno(errnoOf(error));
   }
 }
 
