@@ -217,15 +217,20 @@ function localCursor(target: StorageTarget): ChunkCursor {
   const pageSize = limits.storageDumpChunksMax;
   return new ChunkCursor(async (after) => {
     const page = target.store.list({ after, limit: pageSize });
+    // A chunk with an update in flight is listed with its pending version, even one that has no
+    // committed version yet: the update may have been sent down the chain by routing info from
+    // before the successor was syncing, so it never reached the successor, and it commits after
+    // this listing. Listed so, the chunk is looked at again under its lock once the update settled.
     const chunks = page.flatMap((info): ChunkMetaEntry[] =>
-      info.committed === undefined
+      info.committed === undefined && info.pending === undefined
         ? []
         : [
             {
               chunkId: info.chunkId,
-              version: info.committed.version,
-              length: info.committed.length,
-              checksum: info.committed.checksum,
+              version: info.committed?.version ?? 0,
+              length: info.committed?.length ?? 0,
+              checksum: info.committed?.checksum ?? 0,
+              pendingVersion: info.pending?.version,
             },
           ],
     );

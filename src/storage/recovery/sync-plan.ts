@@ -35,6 +35,8 @@ export function decideChunkSync(
   remote: ChunkMetaView | undefined,
 ): ChunkSyncAction {
   if (local === undefined) return remote === undefined ? 'skip' : 'remove';
+  // An update in flight on the predecessor: decided again under the chunk's lock once it settled.
+  if (local.pendingVersion !== undefined) return 'copy';
   if (remote === undefined) return 'copy';
   const same =
     remote.version === local.version &&

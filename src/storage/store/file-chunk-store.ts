@@ -24,7 +24,7 @@ import { FsError, assert, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
 import { CommonCode, StorageCode } from '../../common/status-code.js';
-import { formatChunkId, type ChunkId } from '../protocol/index.js';
+import { compareChunkIds, formatChunkId, parseChunkId, type ChunkId } from '../protocol/index.js';
 import {
   computeBlockChecksums,
   computeChunkChecksums,
@@ -249,10 +249,29 @@ export class FileChunkStore implements ChunkStore {
   }
 
   list(options: { after: ChunkId | undefined; limit: number }): ChunkInfo[] {
-    return this.database.list(options.after, options.limit).map(({ chunkId, version }) => {
-      const entry = this.pending.get(formatChunkId(chunkId));
-      return { chunkId, committed: publicInfo(version), pending: entry && pendingInfo(entry) };
-    });
+    const listed: ChunkInfo[] = this.database
+      .list(options.after, options.limit)
+      .map(({ chunkId, version }) => {
+        const entry = this.pending.get(formatChunkId(chunkId));
+        return { chunkId, committed: publicInfo(version), pending: entry && pendingInfo(entry) };
+      });
+    // Chunks that exist only as a pending version (their first update is in flight) are listed
+    // too, in order, within the range the committed rows cover: recovery must see them.
+    const after = options.after === undefined ? undefined : formatChunkId(options.after);
+    const last = listed.length === options.limit ? listed[listed.length - 1] : undefined;
+    const before = last === undefined ? undefined : formatChunkId(last.chunkId);
+    let added = false;
+    for (const [key, entry] of this.pending) {
+      if ((after !== undefined && key <= after) || (before !== undefined && key >= before)) continue;
+      const chunkId = parseChunkId(key);
+      assert(chunkId !== undefined, 'pending entries are keyed by formatted chunk ids');
+      if (this.database.get(chunkId) !== undefined) continue;
+      listed.push({ chunkId, committed: undefined, pending: pendingInfo(entry) });
+      added = true;
+    }
+    if (!added) return listed;
+    listed.sort((a, b) => compareChunkIds(a.chunkId, b.chunkId));
+    return listed.slice(0, options.limit);
   }
 
   lastChunk(options: { inode: bigint; beginIndex: number; endIndex: number }): LastChunkSummary {

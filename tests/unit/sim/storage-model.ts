@@ -1017,10 +1017,19 @@ export class SimStorageNode implements Endpoint {
     const remote = await this.call<DumpEntry[]>(address, 'dump', {}, this.timings.recoveryChunkTimeoutMs);
     this.checkStillSyncing(successor, signal);
     const remoteByChunk = new Map(remote.map((entry) => [entry.chunk, entry]));
-    const chunks = [...new Set([...this.store.committed.keys(), ...remoteByChunk.keys()])].sort();
+    // As the real pass lists them: a chunk with an update in flight is listed with its pending
+    // version, committed or not yet, and looked at again under its lock.
+    const chunks = [
+      ...new Set([...this.store.committed.keys(), ...this.store.pending.keys(), ...remoteByChunk.keys()]),
+    ].sort();
+    const localMeta = (chunk: string): ChunkMetaView | undefined => {
+      const committed = metaOf(this.store.committed.get(chunk));
+      const pending = this.store.pending.get(chunk);
+      if (pending === undefined) return committed;
+      return { ...(committed ?? { version: 0, length: 0, checksum: 0 }), pendingVersion: pending.version };
+    };
     const work = chunks.filter(
-      (chunk) =>
-        decideChunkSync(metaOf(this.store.committed.get(chunk)), remoteByChunk.get(chunk)) !== 'skip',
+      (chunk) => decideChunkSync(localMeta(chunk), remoteByChunk.get(chunk)) !== 'skip',
     );
     let next = 0;
     const worker = async (): Promise<void> => {

@@ -19,6 +19,10 @@ import { ChunkLocks } from '../../../src/storage/craq/chunk-locks.js';
 import { Forwarder } from '../../../src/storage/craq/forwarder.js';
 import { Replicator } from '../../../src/storage/craq/replicator.js';
 import { storageMethods, type ChunkId, type UpdateReply } from '../../../src/storage/protocol/index.js';
+import { BandwidthLimiter } from '../../../src/storage/recovery/bandwidth-limiter.js';
+import { runChainSync } from '../../../src/storage/recovery/chain-sync.js';
+import { RecoveryProgressTracker } from '../../../src/storage/recovery/recovery-progress.js';
+import { SyncReceiver } from '../../../src/storage/recovery/sync-receiver.js';
 import { RoutingView } from '../../../src/storage/routing-view.js';
 import { StorageService } from '../../../src/storage/storage-service.js';
 import { TargetRegistry, newCounters } from '../../../src/storage/storage-target.js';
@@ -62,6 +66,7 @@ function hooked(inner: ChunkStore, hooks: Hooks): ChunkStore {
 
 interface TestNode {
   targetId: number;
+  targets: TargetRegistry;
   store: FileChunkStore;
   replicator: Replicator;
   hooks: Hooks;
@@ -122,8 +127,18 @@ async function startNode(index: number): Promise<TestNode> {
     chunkMetrics: new ChunkOperationMetrics(undefined, systemClock),
     serving: () => true,
   }).register(server);
+  new SyncReceiver({
+    targets,
+    routing,
+    clock: systemClock,
+    logger,
+    chunkSizeMaxBytes: chunkSizeBytes,
+    chunkMetrics: new ChunkOperationMetrics(undefined, systemClock),
+    serving: () => true,
+    onSyncDone: () => undefined,
+  }).register(server);
   const address = await server.listen('127.0.0.1:0');
-  return { targetId, store, replicator, hooks, routing, server, client, address };
+  return { targetId, targets, store, replicator, hooks, routing, server, client, address };
 }
 
 /** Publishes chain 1 with these members (in order) to every node, under a new chain version. */
@@ -430,6 +445,58 @@ describe('CRAQ on a chain of three', () => {
       expect((await committed(node)).toString()).toBe('Z12ab5678!');
       expect(node.store.stat(chunk)?.committed?.version).toBe(4);
     }
+  });
+
+  it('copies to a syncing successor a chunk whose first write was in flight under the routing before it', async () => {
+    const [head, middle] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'waiting'],
+      ],
+      1,
+    );
+    // A write of a new chunk, not forwarded to the waiting target, holds at its commit.
+    const commitGate = gate();
+    head.hooks.beforeCommit = commitGate.wait;
+    const inFlight = write(head, Buffer.from('written before the sync'), 0);
+    await commitGate.reached;
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'syncing'],
+      ],
+      2,
+    );
+    const progress = new RecoveryProgressTracker(
+      { chainId: 1, chainVersion: 2, fromTargetId: head.targetId, targetId: middle.targetId },
+      systemClock,
+    );
+    const sync = runChainSync({
+      chainId: 1,
+      chainVersion: 2,
+      fromTargetId: head.targetId,
+      syncingTargetId: middle.targetId,
+      targets: head.targets,
+      routing: head.routing,
+      replicator: head.replicator,
+      rpc: head.client,
+      clock: systemClock,
+      logger: silentLogger(),
+      limiter: new BandwidthLimiter({ clock: systemClock, bytesPerSecond: 1 << 30 }),
+      concurrency: 4,
+      chunkSizeMaxBytes: chunkSizeBytes,
+      progress,
+      signal: new AbortController().signal,
+    });
+    // The pass lists the chunks while the write is still pending there; then the write commits.
+    await until(() => progress.snapshot().phase === 'copying');
+    delete head.hooks.beforeCommit;
+    commitGate.open();
+    await inFlight;
+    await sync;
+    expect((await committed(middle)).toString()).toBe((await committed(head)).toString());
+    expect(middle.store.stat(chunk)?.committed?.version).toBe(head.store.stat(chunk)?.committed?.version);
   });
 
   it('refuses a stale chain version, and writes arriving anywhere but the head', async () => {

@@ -272,6 +272,31 @@ describe('the file chunk store', () => {
     expect(store.list({ after: { inode: 5n, index: 1 }, limit: 1 })[0]?.pending?.version).toBe(2);
   });
 
+  it('lists chunks that exist only as a pending version in order among the committed ones, page by page', async () => {
+    const store = await openStore();
+    for (const index of [0, 2, 4]) {
+      await apply(store, { kind: 'write', offset: 0, data: text('c') }, { inode: 9n, index });
+    }
+    for (const index of [1, 5]) {
+      await store.prepare(
+        { inode: 9n, index },
+        { kind: 'write', offset: 0, data: text('p') },
+        { version: 1, chainVersion: 1 },
+      );
+    }
+    const describe = (infos: ReturnType<FileChunkStore['list']>) =>
+      infos.map((info) => `${info.chunkId.index}${info.committed === undefined ? 'p' : 'c'}`);
+    expect(describe(store.list({ after: undefined, limit: 10 }))).toEqual(['0c', '1p', '2c', '4c', '5p']);
+    // Pages of two: each page ends where the next begins, and nothing is listed twice or skipped.
+    const first = store.list({ after: undefined, limit: 2 });
+    expect(describe(first)).toEqual(['0c', '1p']);
+    const second = store.list({ after: first[1]?.chunkId, limit: 2 });
+    expect(describe(second)).toEqual(['2c', '4c']);
+    expect(describe(store.list({ after: second[1]?.chunkId, limit: 2 }))).toEqual(['5p']);
+    await store.commit({ inode: 9n, index: 1 }, 1);
+    expect(describe(store.list({ after: undefined, limit: 10 }))).toEqual(['0c', '1c', '2c', '4c', '5p']);
+  });
+
   it('refuses to open a directory that belongs to another target', async () => {
     const store = await openStore();
     await store.close();

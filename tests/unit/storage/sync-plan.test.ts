@@ -42,6 +42,11 @@ describe('comparing chunk metadata', () => {
     expect(decideChunkSync(undefined, undefined)).toBe('skip');
   });
 
+  it('looks again at every chunk the predecessor has an update in flight for, since the update may not reach the syncing target', () => {
+    expect(decideChunkSync(meta(0, 0, 0, 1), undefined)).toBe('copy');
+    expect(decideChunkSync(meta(3, 7, 100, 4), meta(3, 7, 100))).toBe('copy');
+  });
+
   it('copies a chunk the syncing target holds a pending update of, so nothing stays uncommitted there', () => {
     expect(decideChunkSync(meta(3), meta(3, 7, 100, 4))).toBe('copy');
   });
