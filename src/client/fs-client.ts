@@ -21,6 +21,7 @@ import { ClientCode, MetaCode } from '../common/status-code.js';
 import {
   metaMethods,
   type Credentials,
+  type DeviceNumber,
   type DirectoryEntry,
   type FileInode,
   type Inode,
@@ -80,6 +81,11 @@ export interface AttributeChanges {
   readonly mtime?: TimeSpec;
   readonly length?: bigint;
 }
+
+/** A special file to make: a FIFO, a socket, or a device node with its device number. */
+export type SpecialFile =
+  | { readonly type: 'fifo' | 'socket'; readonly mode: number }
+  | { readonly type: 'charDevice' | 'blockDevice'; readonly mode: number; readonly device: DeviceNumber };
 
 /** A layout change of a directory (for files created in it from now on). */
 export interface LayoutChanges {
@@ -224,7 +230,7 @@ export class FsClient {
         truncate: options.truncate ?? false,
         ...(session === undefined ? {} : { session }),
       });
-      if (inode.type !== 'file') throw new FsError(MetaCode.IsDirectory, `inode ${inode.ino} is not a file`);
+      requireFile(inode);
       return await this.handleFor(inode, { ...options, truncated: options.truncate ?? false, session });
     } catch (error) {
       this.openHandles -= 1;
@@ -260,7 +266,7 @@ export class FsClient {
         write: options.write,
         ...(session === undefined ? {} : { session }),
       });
-      if (inode.type !== 'file') throw new FsError(MetaCode.IsDirectory, `inode ${inode.ino} is not a file`);
+      requireFile(inode);
       const truncated = options.truncate && !created;
       const file = await this.handleFor(inode, { ...options, truncated, session });
       return { file, inode: this.withLocalLength(inode), created };
@@ -275,18 +281,28 @@ export class FsClient {
    * they come before the change; a time change is made after meta was told about those writes,
    * so a later report does not undo it; a truncate cuts the data in storage after meta took it.
    */
-  async setAttr(options: { at: PathAt; cred: Credentials; followLast?: boolean } & AttributeChanges) {
+  async setAttr(
+    options: {
+      at: PathAt;
+      cred: Credentials;
+      followLast?: boolean;
+      /** The open file the change comes through (ftruncate): its write permission holds. */
+      through?: OpenFile;
+    } & AttributeChanges,
+  ) {
     const record = options.at.path === '' ? this.inodes.get(options.at.parent ?? 1n) : undefined;
     const setsTimes = options.atime !== undefined || options.mtime !== undefined;
     if (record?.writer !== undefined && (setsTimes || options.length !== undefined)) {
       await record.writer.settle();
       if (setsTimes && record.reportDue) await this.inodes.report(record, record.reportCred ?? options.cred);
     }
-    const { at, cred, followLast, ...changes } = options;
+    const { at, cred, followLast, through, ...changes } = options;
+    const session = through?.session;
     const { inode } = await this.meta.call(metaMethods.setAttr, {
       cred,
       at,
       ...(followLast === undefined ? {} : { followLast }),
+      ...(session === undefined ? {} : { session }),
       ...changes,
     });
     if (inode.type === 'file') {
@@ -297,7 +313,28 @@ export class FsClient {
     return this.withLocalLength(inode);
   }
 
+  /** Makes a FIFO, socket or device node `path` relative to `parent` (mknod(2)). */
+  async mknodAt(
+    options: { parent?: InodeId; path: string; cred: Credentials } & SpecialFile,
+  ): Promise<Inode> {
+    const at: PathAt =
+      options.parent === undefined ? { path: options.path } : { parent: options.parent, path: options.path };
+    const { inode } = await this.meta.call(metaMethods.mknod, {
+      cred: options.cred,
+      at,
+      type: options.type,
+      mode: options.mode,
+      ...('device' in options ? { device: options.device } : {}),
+    });
+    return inode;
+  }
+
   // --- path-based calls (programs, admin) ---------------------------------------------------
+
+  /** mknod(2) with the client's credentials: a FIFO, a socket or a device node (root only). */
+  async mknod(path: string, special: SpecialFile): Promise<Inode> {
+    return this.mknodAt({ path, cred: this.credentials, ...special });
+  }
 
   /** stat(2): follows a symlink as the last component. */
   async stat(path: string): Promise<Inode> {
@@ -625,3 +662,17 @@ export class FsClient {
 }
 
 type OpenFileSession = ReturnType<SessionIds['take']> | undefined;
+
+/**
+ * Refuses to open what is not a regular file here: a directory, or a special file, whose I/O only
+ * the kernel (or a driver) of a machine that mounts the file system can do.
+ */
+function requireFile(inode: Inode): asserts inode is FileInode {
+  if (inode.type === 'file') return;
+  if (inode.type === 'directory' || inode.type === 'symlink')
+    throw new FsError(MetaCode.IsDirectory, `inode ${inode.ino} is not a file`);
+  throw new FsError(
+    MetaCode.NotSupported,
+    `inode ${inode.ino} is a ${inode.type}: open it through a mount, whose kernel does its I/O`,
+  );
+}

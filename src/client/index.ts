@@ -11,6 +11,7 @@ export {
   type FsClientOptions,
   type LayoutChanges,
   type OpenOptions,
+  type SpecialFile,
 } from './fs-client.js';
 export { OpenFile } from './open-file.js';
 export { defaultTuning, resolveTuning, type ClientTuning } from './client-tuning.js';
@@ -20,6 +21,8 @@ export { MetaClient } from './meta-client.js';
 export { ChunkClient } from './chunk-client.js';
 export type {
   Credentials,
+  DeviceInode,
+  DeviceNumber,
   DirectoryEntry,
   DirectoryInode,
   FileInode,
@@ -27,6 +30,8 @@ export type {
   Inode,
   InodeId,
   PathAt,
+  PipeInode,
+  SpecialInode,
   SymlinkInode,
   TimeSpec,
 } from '../meta/protocol/index.js';

@@ -47,6 +47,11 @@ export class OpenFile {
     return this.options.writable;
   }
 
+  /** The write session of a write handle (permission to write was checked when it opened). */
+  get session(): Session | undefined {
+    return this.options.session;
+  }
+
   /** The file's length as this client sees it (buffered writes included). */
   length(): bigint {
     return this.options.record.length();

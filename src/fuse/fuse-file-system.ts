@@ -18,7 +18,8 @@ import type { Logger } from '../common/logger.js';
 import { ClientCode, MetaCode } from '../common/status-code.js';
 import type { FsClient, OpenFile } from '../client/index.js';
 import { metaMethods, type Credentials, type Inode, type InodeId } from '../meta/protocol/index.js';
-import { S_IFMT, S_IFREG, attributesOf, typeBits } from './attributes.js';
+import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
+import { decodeDevice } from './device-number.js';
 import { DirectoryHandle } from './directory-handle.js';
 import {
   Errno,
@@ -160,9 +161,13 @@ export class FuseFileSystem implements FuseOperations {
 
   async setattr(context: RequestContext, request: SetattrRequest): Promise<AttributesReply> {
     const cred = credentialsOf(context);
+    // A change through an open file (ftruncate) is checked as POSIX says: against the access the
+    // file was opened with, not the mode it has now.
+    const through = request.fh === undefined ? undefined : this.files.get(request.fh);
     const inode = await this.client.setAttr({
       at: { parent: request.ino, path: '' },
       cred,
+      ...(through === undefined ? {} : { through }),
       ...(request.mode === undefined ? {} : { mode: request.mode & 0o7777 }),
       ...(request.uid === undefined ? {} : { uid: request.uid }),
       ...(request.gid === undefined ? {} : { gid: request.gid }),
@@ -186,18 +191,31 @@ export class FuseFileSystem implements FuseOperations {
     context: RequestContext,
     request: { parent: InodeId; name: string; mode: number; rdev: number },
   ): Promise<Entry> {
-    // Meta holds files, directories and symlinks; devices, FIFOs and sockets are refused as
-    // file systems without them refuse them.
-    if ((request.mode & S_IFMT) !== S_IFREG) throw fuseError(Errno.EPERM, 'only regular files can be made');
     const cred = credentialsOf(context);
-    const { inode } = await this.client.meta.call(metaMethods.create, {
-      cred,
-      at: { parent: request.parent, path: request.name },
-      mode: request.mode & 0o7777,
-      exclusive: true,
-      read: false,
-      write: false,
-    });
+    const fileType = request.mode & S_IFMT;
+    const mode = request.mode & 0o7777;
+    // Type bits 0 make a regular file, as mknod(2) says.
+    if (fileType === S_IFREG || fileType === 0) {
+      const { inode } = await this.client.meta.call(metaMethods.create, {
+        cred,
+        at: { parent: request.parent, path: request.name },
+        mode,
+        exclusive: true,
+        read: false,
+        write: false,
+      });
+      return this.entry(inode);
+    }
+    const type = specialTypeOf(request.mode);
+    if (type === undefined) {
+      throw fuseError(Errno.EINVAL, `mknod cannot make file type 0o${fileType.toString(8)}`);
+    }
+    const at = { parent: request.parent, path: request.name, cred };
+    // A FIFO's or socket's rdev means nothing and is dropped, as Linux's own file systems do.
+    const inode =
+      type === 'charDevice' || type === 'blockDevice'
+        ? await this.client.mknodAt({ ...at, type, mode, device: decodeDevice(request.rdev) })
+        : await this.client.mknodAt({ ...at, type, mode });
     return this.entry(inode);
   }
 

@@ -168,7 +168,9 @@ export function newInodeOwnership(
   const gid = inheritsGroup ? parent.gid : cred.gid;
   let mode = requestedMode & 0o7777;
   if (type === 'directory' && inheritsGroup) mode |= setGidBit;
-  if (type === 'file' && (mode & setGidBit) !== 0 && !isRoot(cred) && !inGroup(cred, gid)) mode &= ~setGidBit;
+  // Any non-directory, as Linux's inode_init_owner: a FIFO or device node cannot be made setgid either.
+  if (type !== 'directory' && (mode & setGidBit) !== 0 && !isRoot(cred) && !inGroup(cred, gid))
+    mode &= ~setGidBit;
   if (type === 'symlink') mode = 0o777;
   return { uid: cred.uid, gid, mode };
 }

@@ -26,6 +26,7 @@ function timeOf(ns: bigint): string {
 function sizeOf(inode: Inode): string {
   if (inode.type === 'file') return String(inode.length);
   if (inode.type === 'symlink') return String(Buffer.byteLength(inode.target));
+  if ('device' in inode) return `${inode.device.major}, ${inode.device.minor}`;
   return '-';
 }
 
@@ -56,6 +57,8 @@ function detailLines(inode: Inode, routing: RoutingInfo): string[] {
       `layout for new files: chain table ${layout.chainTableId}, chunk ${formatBytes(layout.chunkSizeBytes)}, stripe ${layout.stripeSize}`,
     ];
   }
+  if ('device' in inode) return [`device:  major ${inode.device.major}, minor ${inode.device.minor}`];
+  if (inode.type !== 'file') return [];
   const layout = inode.layout;
   const chains = layout.chains.map((chainId) => {
     const chain = routing.chains.find((candidate) => candidate.chainId === chainId);

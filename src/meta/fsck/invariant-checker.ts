@@ -2,7 +2,7 @@
  * The namespace's invariants, checked over one consistent snapshot (used by tests and by
  * `admin fsck`):
  * - every directory entry names an existing inode of the type it records, in an existing directory;
- * - a file or symlink has nlink = the entries naming it; a directory is named by exactly one
+ * - a non-directory (file, symlink, FIFO, socket, device node) has nlink = the entries naming it; a directory is named by exactly one
  *   entry (the root by none) and has nlink = 2 + its subdirectories;
  * - every directory's parent pointer is the directory holding its entry; the root is its own parent;
  * - no directory is its own ancestor (every parent chain reaches the root);

@@ -1,8 +1,8 @@
 /**
  * The building blocks every namespace change shares: adding and dropping links, releasing an
  * inode (deleted, and queued for chunk GC when it is a file), and touching a directory's times.
- * They keep the link counts the invariant checker verifies: a file or symlink has one link per
- * entry naming it; a directory has 2 plus one per subdirectory.
+ * They keep the link counts the invariant checker verifies: a non-directory (file, symlink, FIFO,
+ * socket, device node) has one link per entry naming it; a directory has 2 plus one per subdirectory.
  */
 import { FsError, assert } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
@@ -51,7 +51,7 @@ export function checkCanRemove(directory: DirectoryInode, victim: Inode, cred: O
 }
 
 /**
- * Drops one link of a file or symlink whose entry the caller removes. At zero links the inode is
+ * Drops one link of a non-directory whose entry the caller removes. At zero links the inode is
  * released, unless a file still has write sessions: then it stays as an orphan (nlink 0) until
  * the last session closes. Returns true when the inode was released.
  */

@@ -42,7 +42,8 @@ function namespaceOf(name: string): Namespace {
 /** Whether the caller may see attributes of `namespace` on `inode` at all. */
 function visible(namespace: Namespace, inode: Inode, cred: Credentials): boolean {
   if (namespace === 'trusted') return isRoot(cred);
-  if (namespace === 'user') return inode.type !== 'symlink';
+  // user.* belongs to regular files and directories only, as in Linux's xattr_permission.
+  if (namespace === 'user') return inode.type === 'file' || inode.type === 'directory';
   return true;
 }
 
@@ -57,8 +58,8 @@ function checkWrite(namespace: Namespace, inode: Inode, cred: Credentials): void
     if (!isRoot(cred)) throw new FsError(MetaCode.NotPermitted, `only root sets ${namespace}.* attributes`);
     return;
   }
-  if (inode.type === 'symlink')
-    throw new FsError(MetaCode.NotPermitted, 'symbolic links have no user.* attributes');
+  if (inode.type !== 'file' && inode.type !== 'directory')
+    throw new FsError(MetaCode.NotPermitted, `a ${inode.type} has no user.* attributes`);
   if (inode.type === 'directory' && (inode.mode & stickyBit) !== 0 && !ownsOrRoot(inode, cred)) {
     throw new FsError(MetaCode.NotPermitted, 'only the owner sets user.* attributes of a sticky directory');
   }

@@ -16,6 +16,7 @@ import {
   chunkSizeSchema,
   clientIdSchema,
   credentialsSchema,
+  deviceNumberSchema,
   directoryEntrySchema,
   fileLayoutSchema,
   inodeIdSchema,
@@ -24,6 +25,7 @@ import {
   pathAtSchema,
   requestIdSchema,
   sessionSchema,
+  specialTypeSchema,
   stripeSizeSchema,
   timeNsSchema,
   uidSchema,
@@ -228,6 +230,13 @@ export const setAttr = method(
     gid: gidSchema.optional(),
     atime: timeSpecSchema.optional(),
     mtime: timeSpecSchema.optional(),
+    /**
+     * The write session of the open file the change comes through (ftruncate): its writer's
+     * permission was checked when it opened the file, so a truncate through it is not checked
+     * against the mode the file has now (POSIX). Without it, or when the file no longer has that
+     * session, truncate needs write permission.
+     */
+    session: sessionSchema.optional(),
     /** Truncate (or extend) a file to this many bytes. */
     length: z
       .bigint()
@@ -421,4 +430,19 @@ export const checkInvariants = method(
     entries: z.number().int().min(0),
   }),
   true,
+);
+
+export const mknod = method(
+  28,
+  'mknod',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    type: specialTypeSchema,
+    mode: modeSchema,
+    /** Required for device nodes, refused for FIFOs and sockets. */
+    device: deviceNumberSchema.optional(),
+  }),
+  inodeReply,
+  false,
 );

@@ -19,10 +19,49 @@ export type InodeId = bigint;
 /** The root directory's inode id. */
 export const rootInodeId: InodeId = 1n;
 
-/** Kinds of inode. */
-export const InodeType = { File: 'file', Directory: 'directory', Symlink: 'symlink' } as const;
+/**
+ * Kinds of inode. FIFOs, sockets and device nodes are special files: meta keeps their inode and
+ * names like any other's, while their I/O belongs to the kernel (pipes, sockets) or a driver
+ * (devices) on the machine that opens them.
+ */
+export const InodeType = {
+  File: 'file',
+  Directory: 'directory',
+  Symlink: 'symlink',
+  Fifo: 'fifo',
+  Socket: 'socket',
+  CharDevice: 'charDevice',
+  BlockDevice: 'blockDevice',
+} as const;
 export type InodeType = (typeof InodeType)[keyof typeof InodeType];
-export const inodeTypeSchema = z.enum(['file', 'directory', 'symlink']);
+export const inodeTypeSchema = z.enum([
+  'file',
+  'directory',
+  'symlink',
+  'fifo',
+  'socket',
+  'charDevice',
+  'blockDevice',
+]);
+
+/** Special files without a device number. */
+export const pipeTypeSchema = z.enum(['fifo', 'socket']);
+/** Device nodes, which carry a device number. */
+export const deviceTypeSchema = z.enum(['charDevice', 'blockDevice']);
+/** The types mknod makes (regular files come from create). */
+export const specialTypeSchema = z.enum(['fifo', 'socket', 'charDevice', 'blockDevice']);
+export type SpecialType = z.infer<typeof specialTypeSchema>;
+
+/** The largest major and minor device numbers: Linux's dev_t holds 12 bits of major, 20 of minor. */
+export const deviceMajorMax = 0xfff;
+export const deviceMinorMax = 0xf_ffff;
+
+/** A device node's device number (st_rdev), as major and minor. */
+export const deviceNumberSchema = z.strictObject({
+  major: z.number().int().min(0).max(deviceMajorMax),
+  minor: z.number().int().min(0).max(deviceMinorMax),
+});
+export type DeviceNumber = z.infer<typeof deviceNumberSchema>;
 
 /** Permission bits with setuid (0o4000), setgid (0o2000) and sticky (0o1000). */
 export const modeSchema = z.number().int().min(0).max(0o7777);
@@ -114,14 +153,32 @@ export const symlinkInodeSchema = z.strictObject({
   ...inodeCommon,
   target: z.string().min(1).max(4096),
 });
+/** A FIFO or a socket: nothing but the inode (the kernel of the machine using it does the I/O). */
+export const pipeInodeSchema = z.strictObject({
+  type: pipeTypeSchema,
+  ...inodeCommon,
+});
+/** A character or block device node and the device it stands for. */
+export const deviceInodeSchema = z.strictObject({
+  type: deviceTypeSchema,
+  ...inodeCommon,
+  device: deviceNumberSchema,
+});
+// Records written before special files existed decode unchanged: the union only grew.
 export const inodeSchema = z.discriminatedUnion('type', [
   fileInodeSchema,
   directoryInodeSchema,
   symlinkInodeSchema,
+  pipeInodeSchema,
+  deviceInodeSchema,
 ]);
 export type FileInode = z.infer<typeof fileInodeSchema>;
 export type DirectoryInode = z.infer<typeof directoryInodeSchema>;
 export type SymlinkInode = z.infer<typeof symlinkInodeSchema>;
+export type PipeInode = z.infer<typeof pipeInodeSchema>;
+export type DeviceInode = z.infer<typeof deviceInodeSchema>;
+/** An inode of a special file (FIFO, socket, device node). */
+export type SpecialInode = PipeInode | DeviceInode;
 export type Inode = z.infer<typeof inodeSchema>;
 
 /** One directory entry as readdir returns it. */

@@ -1,6 +1,17 @@
-// Proves how meta inodes become struct stat: file type bits composed with the permission bits, sizes per type, and the preferred I/O size.
+// Proves how meta inodes become struct stat: file type bits composed with the permission bits, sizes per type, a device node's rdev, and the preferred I/O size.
 import { describe, expect, it } from 'vitest';
-import { S_IFDIR, S_IFLNK, S_IFREG, attributesOf } from '../../../src/fuse/attributes.js';
+import {
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFREG,
+  S_IFSOCK,
+  attributesOf,
+  specialTypeOf,
+  typeBits,
+} from '../../../src/fuse/attributes.js';
 import type { Inode } from '../../../src/meta/protocol/index.js';
 
 const common = { mode: 0o4755, uid: 10, gid: 20, nlink: 1, atimeNs: 1n, mtimeNs: 2n, ctimeNs: 3n };
@@ -49,5 +60,33 @@ describe('attributesOf', () => {
     const link: Inode = { type: 'symlink', ino: 9n, ...common, target: 'dé/x' };
     expect(attributesOf(link).mode).toBe(S_IFLNK | 0o4755);
     expect(attributesOf(link).size).toBe(5n);
+  });
+
+  it('gives FIFOs and sockets their type bits, no size and no rdev', () => {
+    const pipe: Inode = { type: 'fifo', ino: 11n, ...common };
+    expect(attributesOf(pipe)).toMatchObject({ mode: S_IFIFO | 0o4755, size: 0n, blocks: 0n });
+    expect(attributesOf(pipe).rdev).toBeUndefined();
+    expect(attributesOf({ type: 'socket', ino: 12n, ...common }).mode).toBe(S_IFSOCK | 0o4755);
+  });
+
+  it('gives device nodes their type bits and their device number as st_rdev', () => {
+    const device = { major: 8, minor: 17 };
+    expect(attributesOf({ type: 'blockDevice', ino: 13n, ...common, device })).toMatchObject({
+      mode: S_IFBLK | 0o4755,
+      rdev: 0x811,
+      size: 0n,
+    });
+    expect(attributesOf({ type: 'charDevice', ino: 14n, ...common, device }).mode).toBe(S_IFCHR | 0o4755);
+  });
+});
+
+describe('special file types from st_mode', () => {
+  it('names the special types and nothing else', () => {
+    for (const type of ['fifo', 'socket', 'charDevice', 'blockDevice'] as const)
+      expect(specialTypeOf(typeBits(type) | 0o644)).toBe(type);
+    expect(specialTypeOf(S_IFREG | 0o644)).toBeUndefined();
+    expect(specialTypeOf(S_IFDIR)).toBeUndefined();
+    expect(specialTypeOf(0o644)).toBeUndefined();
+    expect(specialTypeOf(0o030000)).toBeUndefined();
   });
 });
