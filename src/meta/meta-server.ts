@@ -1,7 +1,7 @@
 /**
  * A running meta service: the operations (MetaService) served over RPC, registration with mgmtd
  * and heartbeats as a node of type "meta", routing info (chain tables for new files' layouts,
- * storage capacity for statfs) kept fresh by the heartbeat loop, and the GC worker that deletes
+ * usable storage space for statfs) kept fresh by the heartbeat loop, and the GC worker that deletes
  * the chunks of removed and truncated files from storage (gc/), and the sweep of expired request
  * records (meta-service.ts).
  */
@@ -19,6 +19,7 @@ import type { ChainTableView } from './chain-picker.js';
 import type { MetaConfig } from './config.js';
 import { GcWorker } from './gc/gc-worker.js';
 import { MetaService } from './meta-service.js';
+import { usableSpace } from './usable-space.js';
 import type { DirectoryLayout } from './protocol/index.js';
 
 export interface MetaServerOptions {
@@ -62,7 +63,7 @@ export class MetaServer {
       inodeIdBatch: config.meta.inode_id_batch,
       chainTables: (chainTableId) => chainTableOf(mgmtd.cachedRoutingInfo(), chainTableId),
       refreshRouting: () => this.refreshRouting(),
-      capacity: () => capacityOf(mgmtd.cachedRoutingInfo()),
+      capacity: () => usableSpace(mgmtd.cachedRoutingInfo()),
     });
     this.heartbeat = new HeartbeatLoop({
       mgmtd,
@@ -142,14 +143,4 @@ export class MetaServer {
 
 function chainTableOf(routing: RoutingInfo | undefined, chainTableId: number): ChainTableView | undefined {
   return routing?.chainTables.find((table) => table.chainTableId === chainTableId);
-}
-
-function capacityOf(routing: RoutingInfo | undefined): { capacityBytes: number; usedBytes: number } {
-  let capacityBytes = 0;
-  let usedBytes = 0;
-  for (const target of routing?.targets ?? []) {
-    capacityBytes += target.capacityBytes;
-    usedBytes += target.usedBytes;
-  }
-  return { capacityBytes, usedBytes };
 }

@@ -44,7 +44,7 @@ export interface MetaServiceOptions {
   chainTables: ChainTableSource;
   /** Fetches fresh routing info; called once when a chain table is missing before giving up. */
   refreshRouting?: () => Promise<void>;
-  /** Storage capacity and usage in bytes, for statfs. */
+  /** Usable storage space in bytes (one copy per chain, see usable-space.ts), for statfs. */
   capacity: () => { capacityBytes: number; usedBytes: number };
 }
 
