@@ -173,7 +173,7 @@ export async function run(): Promise<void> {
     rootSquash: { enabled: false, uid: 65534, gid: 65534 },
     inodeIdBatch: 256,
     chainTables: () => ({ chainTableId: 1, chainTableVersion: 1, chains: [1, 2, 3, 4, 5, 6, 7, 8] }),
-    capacity: () => ({ capacityBytes: 0, usedBytes: 0 }),
+    capacity: () => ({ capacityBytes: 0, usedBytes: 0, freeBytes: 0 }),
   });
   const server = new RpcServer({ clusterSecret, logger });
   const client = new RpcClient({ clusterSecret, logger });

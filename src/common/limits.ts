@@ -410,6 +410,12 @@ export const limits = {
    * it before every write, and asking meta each time would double the cost of small writes.
    */
   fuseCapabilityCacheMs: 1_000,
+  /**
+   * Free inodes statfs reports (df -i): inodes are KV records with no table to fill, so the supply
+   * is a constant, large enough that no tool refuses to create files for want of inodes, and
+   * within 32 bits so that old statfs callers see it whole.
+   */
+  fuseStatfsInodesFree: 2 ** 31,
 } as const;
 
 /** Asserts the relationships between limits that the design relies on. */

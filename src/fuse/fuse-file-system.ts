@@ -449,17 +449,18 @@ export class FuseFileSystem implements FuseOperations {
     const reply = await this.client.meta.call(metaMethods.statFs, { cred: credentialsOf(context) });
     const blocks = Math.floor(reply.capacityBytes / statfsBlockBytes);
     const free = Math.floor(reply.freeBytes / statfsBlockBytes);
-    // Inodes are not a scarce resource here: report a large, constant supply.
-    const inodes = 2 ** 32;
+    // Inodes live in the KV, with no table to run out of: the free ones are a large constant
+    // supply, the total is that plus the ones in use (0 while meta has not counted them).
+    const inodesFree = limits.fuseStatfsInodesFree;
     return {
       blockSize: statfsBlockBytes,
       fragmentSize: statfsBlockBytes,
       blocks,
       blocksFree: free,
       blocksAvailable: free,
-      files: inodes,
-      filesFree: inodes,
-      filesAvailable: inodes,
+      files: inodesFree + (reply.inodesInUse ?? 0),
+      filesFree: inodesFree,
+      filesAvailable: inodesFree,
       nameMax: reply.nameBytesMax,
     };
   }

@@ -40,11 +40,13 @@ export function registerHandlers(service: MetaService, table: HandlerTable): voi
 
 function registerReads(service: MetaService, table: HandlerTable): void {
   table.on(m.statFs, async () => {
-    const { capacityBytes, usedBytes } = service.options.capacity();
+    const { capacityBytes, usedBytes, freeBytes } = service.options.capacity();
+    const inodes = await service.inodesInUse();
     return {
       capacityBytes,
       usedBytes,
-      freeBytes: Math.max(0, capacityBytes - usedBytes),
+      freeBytes,
+      inodesInUse: inodes === undefined ? null : Number(inodes),
       nameBytesMax: limits.metaNameBytesMax,
       chunkSizeBytes: await service.rootChunkSizeBytes(),
     };

@@ -14,7 +14,7 @@
 import type { Clock } from '../common/clock.js';
 import { formatIssues } from '../common/config.js';
 import { decodeRecord, encodeRecord } from '../common/record-codec.js';
-import { FsError, assert } from '../common/errors.js';
+import { FsError, assert, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
@@ -26,10 +26,11 @@ import type { OpContext } from './ops/context.js';
 import { squashCredentials, type RootSquash } from './permissions.js';
 import { requestIdTimeMs, rootInodeId, type Credentials, type DirectoryLayout } from './protocol/index.js';
 import { InodeIdAllocator } from './store/inode-alloc.js';
+import type { UsableSpace } from './usable-space.js';
 import { keys, tags } from './store/keys.js';
 import { requestRecordSchema } from './store/records.js';
 import { MetaReader, MetaWriter } from './store/meta-store.js';
-import { ensureRoot } from './store/root.js';
+import { ensureInodeCounts, ensureRoot } from './store/root.js';
 import { registerHandlers, type HandlerTable } from './meta-handlers.js';
 
 export interface MetaServiceOptions {
@@ -45,7 +46,7 @@ export interface MetaServiceOptions {
   /** Fetches fresh routing info; called once when a chain table is missing before giving up. */
   refreshRouting?: () => Promise<void>;
   /** Usable storage space in bytes (one copy per chain, see usable-space.ts), for statfs. */
-  capacity: () => { capacityBytes: number; usedBytes: number };
+  capacity: () => UsableSpace;
 }
 
 /** How a mutation runs. */
@@ -91,6 +92,14 @@ export class MetaService {
   async ensureRoot(layout: DirectoryLayout): Promise<void> {
     const { created } = await ensureRoot(this.options.kv, { layout, nowNs: this.nowNs() });
     if (created) this.options.logger.info({ layout }, 'created the root directory');
+    try {
+      const counted = await ensureInodeCounts(this.options.kv, this.nowNs());
+      if (counted !== undefined)
+        this.options.logger.info({ inodes: String(counted) }, 'counted the inodes of the namespace');
+    } catch (error) {
+      // A namespace too large to count in one transaction: statfs shows no inode use until fsck counts it.
+      this.options.logger.warn({ err: error }, `counting the inodes failed: ${describeError(error)}`);
+    }
   }
 
   /** Registers every method on an RPC server. */
@@ -209,6 +218,11 @@ export class MetaService {
   ): Promise<T> {
     const effective = squashCredentials(cred, this.options.rootSquash);
     return this.options.kv.read((tx) => operation(new MetaReader(tx), effective));
+  }
+
+  /** Inodes in use, or undefined while the namespace is not counted (see store/root.ts). */
+  async inodesInUse(): Promise<bigint | undefined> {
+    return this.options.kv.read((tx) => new MetaReader(tx).inodesInUse());
   }
 
   /** The root directory's default chunk size, reported by statfs as the block size. */

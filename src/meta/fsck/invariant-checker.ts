@@ -9,12 +9,14 @@
  * - every inode is reachable from the root, or is an orphan: a file with nlink 0, an ORPH mark
  *   and at least one open write session; removed files are in the GC queue and have no inode;
  * - sessions belong to existing files and are indexed by client both ways; attributes and
- *   pending truncations belong to existing inodes; every allocated id is below the counter.
+ *   pending truncations belong to existing inodes; every allocated id is below the counter;
+ * - once the inode counts are marked complete, each count shard holds the inodes of its ids.
  */
 import { limits } from '../../common/limits.js';
 import type { KvEngine } from '../../kv/index.js';
 import { rootInodeId, type InodeId } from '../protocol/index.js';
 import { firstAllocatedInodeId } from '../store/inode-alloc.js';
+import { inodeCountShard, inodeCountShards } from '../store/keys.js';
 import { readSnapshot, type NamespaceSnapshot } from './namespace-snapshot.js';
 
 export interface InvariantReport {
@@ -46,6 +48,7 @@ export async function checkInvariants(kv: KvEngine): Promise<InvariantReport> {
   checkAncestry(snapshot, problems);
   checkReachability(snapshot, problems);
   checkSideRecords(snapshot, problems);
+  checkInodeCounts(snapshot, problems);
   return {
     problems: problems.list,
     truncated: problems.truncated,
@@ -194,5 +197,20 @@ function checkSideRecords(snapshot: NamespaceSnapshot, problems: Problems): void
   for (const ino of snapshot.entryTimesOwners) {
     if (snapshot.inodes.get(ino)?.type !== 'directory')
       problems.add(`entry times of inode ${ino} belong to no directory`);
+  }
+}
+
+function checkInodeCounts(snapshot: NamespaceSnapshot, problems: Problems): void {
+  if (snapshot.inodeCounts === undefined) return;
+  const actual = new Map<number, bigint>();
+  for (const ino of snapshot.inodes.keys()) {
+    const shard = inodeCountShard(ino);
+    actual.set(shard, (actual.get(shard) ?? 0n) + 1n);
+  }
+  for (let shard = 0; shard < inodeCountShards; shard++) {
+    const counted = snapshot.inodeCounts.get(shard) ?? 0n;
+    const found = actual.get(shard) ?? 0n;
+    if (counted !== found)
+      problems.add(`inode count shard ${shard} says ${counted}, ${found} inodes are in it`);
   }
 }

@@ -25,6 +25,8 @@ import {
   entryRecordSchema,
   entryTimesRecordSchema,
   gcRecordSchema,
+  inodeCountCompleteRecordSchema,
+  inodeCountRecordSchema,
   inodeCounterRecordSchema,
   inodeRecordSchema,
   truncationRecordSchema,
@@ -50,6 +52,8 @@ export interface NamespaceSnapshot {
   /** Directories with entry times (DTIM). */
   entryTimesOwners: Set<InodeId>;
   nextInodeId: InodeId | undefined;
+  /** Inodes in use by count shard, when the counts are marked complete (ICOK); else undefined. */
+  inodeCounts: Map<number, bigint> | undefined;
   /** Records that did not decode. */
   unreadable: string[];
 }
@@ -90,6 +94,7 @@ export async function readSnapshot(tx: KvReadTransaction): Promise<NamespaceSnap
     xattrOwners: new Set(),
     entryTimesOwners: new Set(),
     nextInodeId: undefined,
+    inodeCounts: undefined,
     unreadable: [],
   };
   const { unreadable } = snapshot;
@@ -134,5 +139,20 @@ export async function readSnapshot(tx: KvReadTransaction): Promise<NamespaceSnap
   if (counter !== undefined) {
     snapshot.nextInodeId = decodeRecord(inodeCounterRecordSchema, counter, 'inode id counter').next;
   }
+  await readInodeCounts(tx, snapshot);
   return snapshot;
+}
+
+async function readInodeCounts(tx: KvReadTransaction, snapshot: NamespaceSnapshot): Promise<void> {
+  const complete = await tx.get(keys.inodeCountComplete());
+  if (complete === undefined) return;
+  const counts = new Map<number, bigint>();
+  each([{ key: keys.inodeCountComplete(), value: complete }], snapshot.unreadable, (pair) => {
+    decodeRecord(inodeCountCompleteRecordSchema, pair.value, 'inode count mark');
+    snapshot.inodeCounts = counts;
+  });
+  each(await readAll(tx, tags.inodeCount), snapshot.unreadable, (pair) => {
+    const shard = pair.key.readUInt8(pair.key.length - 1);
+    counts.set(shard, decodeRecord(inodeCountRecordSchema, pair.value, `inode count shard ${shard}`).count);
+  });
 }

@@ -69,13 +69,13 @@ export async function dropLink(writer: MetaWriter, ctx: OpContext, ino: InodeId)
     writer.putOrphan(ino, ctx.nowNs);
     return false;
   }
-  releaseInode(writer, inode, ctx.nowNs);
+  await releaseInode(writer, inode, ctx.nowNs);
   return true;
 }
 
 /** Deletes an inode that nothing names any more; a file's chunks go to the GC queue. */
-export function releaseInode(writer: MetaWriter, inode: Inode, nowNs: bigint): void {
-  writer.deleteInode(inode.ino);
+export async function releaseInode(writer: MetaWriter, inode: Inode, nowNs: bigint): Promise<void> {
+  await writer.deleteInode(inode.ino);
   if (inode.type === 'file') {
     writer.deleteOrphan(inode.ino);
     writer.queueGc({ ino: inode.ino, layout: inode.layout, length: inode.length, removedAtNs: nowNs });

@@ -47,7 +47,7 @@ async function makeDirectory(
     parent: parent.ino,
     layout: parent.layout,
   };
-  writer.putInode(directory);
+  await writer.createInode(directory);
   writer.putEntry(parent.ino, name, directory);
   await addSubdirectoryLink(writer, parent.ino, 1);
   await touchDirectory(writer, parent.ino, ctx.nowNs);
@@ -153,7 +153,7 @@ export async function makeSymlink(
     ctimeNs: ctx.nowNs,
     target: request.target,
   };
-  writer.putInode(symlink);
+  await writer.createInode(symlink);
   writer.putEntry(parent.ino, resolved.name, symlink);
   await touchDirectory(writer, parent.ino, ctx.nowNs);
   return symlink;

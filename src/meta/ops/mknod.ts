@@ -63,7 +63,7 @@ export async function makeSpecial(
     request.device === undefined || !isDeviceType(request.type)
       ? { type: request.type === 'socket' ? 'socket' : 'fifo', ...common }
       : { type: request.type, ...common, device: request.device };
-  writer.putInode(inode);
+  await writer.createInode(inode);
   writer.putEntry(parent.ino, resolved.name, inode);
   await touchDirectory(writer, parent.ino, ctx.nowNs);
   return inode;

@@ -113,7 +113,7 @@ export async function createFile(
     truncateVersion: 0,
     layout: ctx.fileLayout(parent.layout),
   };
-  writer.putInode(inode);
+  await writer.createInode(inode);
   writer.putEntry(parent.ino, resolved.name, inode);
   await touchDirectory(writer, parent.ino, ctx.nowNs);
   if (session !== undefined) await addSession(writer, ctx, inode.ino, session);

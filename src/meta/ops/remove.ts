@@ -57,7 +57,7 @@ async function removeEmptyDirectory(
   victim: { parent: DirectoryInode; name: string; inode: DirectoryInode },
 ): Promise<void> {
   writer.deleteEntry(victim.parent.ino, victim.name);
-  writer.deleteInode(victim.inode.ino);
+  await writer.deleteInode(victim.inode.ino);
   await addSubdirectoryLink(writer, victim.parent.ino, -1);
   await touchDirectory(writer, victim.parent.ino, ctx.nowNs);
 }
@@ -94,7 +94,7 @@ export async function removeRecursive(writer: MetaWriter, ctx: OpContext, at: Pa
       if (entry.type !== 'directory' && (await dropLink(writer, ctx, entry.ino))) removed += 1;
     }
     if (directory !== inode.ino) {
-      writer.deleteInode(directory);
+      await writer.deleteInode(directory);
       removed += 1;
     }
   }

@@ -135,7 +135,7 @@ async function removeReplaced(
 ): Promise<void> {
   if (replaced.type === 'directory') {
     assert(!(await writer.hasEntries(replaced.ino)), 'a replaced directory is empty');
-    writer.deleteInode(replaced.ino);
+    await writer.deleteInode(replaced.ino);
     await addSubdirectoryLink(writer, targetParent, -1);
     return;
   }

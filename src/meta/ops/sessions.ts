@@ -93,6 +93,6 @@ export async function reclaimIfOrphan(writer: MetaWriter, ctx: OpContext, ino: I
   assert(file.type === 'file', 'only files become orphans');
   assert(await writer.isOrphan(ino), `file ${ino} without links is marked as an orphan`);
   if ((await writer.sessions(ino, 1)).length > 0) return false;
-  releaseInode(writer, file, ctx.nowNs);
+  await releaseInode(writer, file, ctx.nowNs);
   return true;
 }

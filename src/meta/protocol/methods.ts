@@ -92,6 +92,8 @@ export const statFs = method(
     capacityBytes: z.number().int().min(0),
     usedBytes: z.number().int().min(0),
     freeBytes: z.number().int().min(0),
+    /** Inodes in use; null while a namespace from before inode counting is not counted yet. */
+    inodesInUse: z.number().int().min(0).nullable(),
     nameBytesMax: z.number().int().min(1),
     chunkSizeBytes: z.number().int().min(1),
   }),

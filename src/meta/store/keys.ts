@@ -12,6 +12,8 @@
  *   GCQU | ino (u64 BE)                               removed file whose chunks storage must delete
  *   TRNC | ino (u64 BE)                               truncate whose chunk data storage must cut
  *   IALC                                              the inode id counter
+ *   ICNT | shard (u8)                                  inodes in use whose id falls in the shard
+ *   ICOK                                              the ICNT counts cover every inode
  *   DTIM | ino (u64 LE)                               a directory's times of its last entry change
  *   REQD | requestId (ASCII) | 0x00 | step (u16 BE)    what a mutation's transaction returned
  *
@@ -42,6 +44,8 @@ export const tags = {
   gc: asciiKey('GCQU'),
   truncation: asciiKey('TRNC'),
   inodeCounter: asciiKey('IALC'),
+  inodeCount: asciiKey('ICNT'),
+  inodeCountComplete: asciiKey('ICOK'),
   request: asciiKey('REQD'),
   entryTimes: asciiKey('DTIM'),
 } as const;
@@ -79,6 +83,12 @@ export const keys = {
   gc: (ino: InodeId): Buffer => concatKey(tags.gc, u64BigEndian(ino)),
   truncation: (ino: InodeId): Buffer => concatKey(tags.truncation, u64BigEndian(ino)),
   inodeCounter: (): Buffer => tags.inodeCounter,
+  /** The count of inodes in use in shard `shard` (see inodeCountShard). */
+  inodeCount: (shard: number): Buffer => {
+    assert(Number.isInteger(shard) && shard >= 0 && shard < inodeCountShards, 'an inode count shard is a u8');
+    return concatKey(tags.inodeCount, Buffer.from([shard]));
+  },
+  inodeCountComplete: (): Buffer => tags.inodeCountComplete,
   entryTimes: (ino: InodeId): Buffer => concatKey(tags.entryTimes, u64LittleEndian(ino)),
   /** The result of transaction `step` of the mutation with `requestId` (ids lead with their time). */
   request: (requestId: string, step: number): Buffer => {
@@ -94,6 +104,18 @@ export const keys = {
       Buffer.from(Math.max(0, Math.floor(timeMs)).toString().padStart(13, '0'), 'ascii'),
     ),
 };
+
+/**
+ * Shards of the count of inodes in use. Every create and removal changes one shard, chosen by the
+ * inode id, so concurrent creates (whose ids differ) rarely conflict on a count. Part of the key
+ * layout: changing it changes which key counts an inode.
+ */
+export const inodeCountShards = 64;
+
+/** The count shard of inode `ino`. */
+export function inodeCountShard(ino: InodeId): number {
+  return Number(ino % BigInt(inodeCountShards));
+}
 
 function ascii(text: string): Buffer {
   assert(/^[A-Za-z0-9_.:-]+$/.test(text), 'session and request ids are checked before they reach a key');

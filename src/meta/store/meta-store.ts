@@ -19,12 +19,24 @@ import type {
   PendingTruncation,
   Session,
 } from '../protocol/index.js';
-import { keys, prefixRange, splitClientSessionKey, splitNamedKey, splitSessionKey, tags } from './keys.js';
+import {
+  inodeCountShard,
+  inodeCountShards,
+  inodeOfKey,
+  keys,
+  prefixRange,
+  splitClientSessionKey,
+  splitNamedKey,
+  splitSessionKey,
+  tags,
+} from './keys.js';
 import {
   clientSessionRecordSchema,
   entryRecordSchema,
   gcRecordSchema,
   entryTimesRecordSchema,
+  inodeCountCompleteRecordSchema,
+  inodeCountRecordSchema,
   inodeRecordSchema,
   orphanRecordSchema,
   sessionRecordSchema,
@@ -174,6 +186,22 @@ export class MetaReader {
     return pairs.map((pair) => splitNamedKey(pair.key).name);
   }
 
+  /**
+   * Inodes in use (statfs), or undefined when the namespace predates inode counting and has not
+   * been counted whole yet.
+   */
+  async inodesInUse(): Promise<bigint | undefined> {
+    const complete = await this.tx.get(keys.inodeCountComplete());
+    if (complete === undefined) return undefined;
+    decodeRecord(inodeCountCompleteRecordSchema, complete, 'inode count mark');
+    const range = prefixRange(tags.inodeCount);
+    const shards = await this.tx.getRange(range.begin, range.end, { limit: inodeCountShards });
+    let total = 0n;
+    for (const shard of shards)
+      total += decodeRecord(inodeCountRecordSchema, shard.value, 'inode count').count;
+    return total;
+  }
+
   async truncation(ino: InodeId): Promise<PendingTruncation | undefined> {
     const bytes = await this.tx.get(keys.truncation(ino));
     return bytes === undefined
@@ -191,6 +219,12 @@ export class MetaWriter extends MetaReader {
   putInode(inode: Inode): void {
     this.writeTx.set(keys.inode(inode.ino), encodeRecord(inodeRecordSchema, { format: 1, inode }));
     this.cache.set(inode.ino, inode);
+  }
+
+  /** Writes a new inode and counts it among the inodes in use. */
+  async createInode(inode: Inode): Promise<void> {
+    this.putInode(inode);
+    await this.countInode(inode.ino, 1n);
   }
 
   /** Applies `change` to the latest version of inode `ino` and writes the result. */
@@ -219,13 +253,59 @@ export class MetaWriter extends MetaReader {
     this.writeTx.clear(keys.entryTimes(ino));
   }
 
-  /** Deletes an inode with its extended attributes and entry times (sessions and queues are the caller's). */
-  deleteInode(ino: InodeId): void {
+  /**
+   * Deletes an inode with its extended attributes and entry times, and counts it out (sessions
+   * and queues are the caller's).
+   */
+  async deleteInode(ino: InodeId): Promise<void> {
     this.writeTx.clear(keys.inode(ino));
     this.writeTx.clear(keys.entryTimes(ino));
     const xattrs = prefixRange(keys.xattrs(ino));
     this.writeTx.clearRange(xattrs.begin, xattrs.end);
     this.cache.set(ino, null);
+    await this.countInode(ino, -1n);
+  }
+
+  /** Adds `delta` to the count shard of `ino`. */
+  private async countInode(ino: InodeId, delta: 1n | -1n): Promise<void> {
+    const key = keys.inodeCount(inodeCountShard(ino));
+    const bytes = await this.writeTx.get(key);
+    const count = bytes === undefined ? 0n : decodeRecord(inodeCountRecordSchema, bytes, 'inode count').count;
+    // A namespace not counted whole yet holds inodes no shard counted: their removal stops at 0.
+    const next = count + delta < 0n ? 0n : count + delta;
+    this.writeTx.set(key, encodeRecord(inodeCountRecordSchema, { format: 1, count: next }));
+  }
+
+  /**
+   * Counts every inode into the shards and marks the counts complete: for a namespace created
+   * before inodes were counted. Reads every inode key, so it belongs to one transaction of its own.
+   */
+  async countAllInodes(nowNs: bigint): Promise<bigint> {
+    const counts = new Array<bigint>(inodeCountShards).fill(0n);
+    const range = prefixRange(tags.inode);
+    let begin = range.begin;
+    for (;;) {
+      const page = await this.writeTx.getRange(begin, range.end, { limit: limits.kvRangeReadPairsMax });
+      for (const pair of page) {
+        const shard = inodeCountShard(inodeOfKey(pair.key));
+        counts[shard] = (counts[shard] ?? 0n) + 1n;
+      }
+      const last = page[page.length - 1];
+      if (page.length < limits.kvRangeReadPairsMax || last === undefined) break;
+      begin = keyAfter(last.key);
+    }
+    for (const [shard, count] of counts.entries())
+      this.writeTx.set(keys.inodeCount(shard), encodeRecord(inodeCountRecordSchema, { format: 1, count }));
+    this.markInodeCountsComplete(nowNs);
+    return counts.reduce((sum, count) => sum + count, 0n);
+  }
+
+  /** Marks the count shards as covering every inode (`countedAtNs` 0: counted since creation). */
+  markInodeCountsComplete(countedAtNs: bigint): void {
+    this.writeTx.set(
+      keys.inodeCountComplete(),
+      encodeRecord(inodeCountCompleteRecordSchema, { format: 1, countedAtNs }),
+    );
   }
 
   putEntry(parent: InodeId, name: string, entry: { ino: InodeId; type: Inode['type'] }): void {

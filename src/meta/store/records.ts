@@ -68,3 +68,12 @@ export const entryTimesRecordSchema = z.strictObject({
   mtimeNs: timeNsSchema,
   ctimeNs: timeNsSchema,
 });
+
+/** ICNT: how many inodes in use have their id in one shard (see keys.inodeCountShard). */
+export const inodeCountRecordSchema = z.strictObject({ format: format1, count: z.bigint().min(0n) });
+
+/**
+ * ICOK: the ICNT counts cover every inode, because the namespace was created with counting or was
+ * counted whole at `countedAtNs` (0 for a namespace counted from its creation).
+ */
+export const inodeCountCompleteRecordSchema = z.strictObject({ format: format1, countedAtNs: timeNsSchema });

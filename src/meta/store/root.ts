@@ -1,7 +1,8 @@
 /**
  * The root directory: inode 1, created by the first meta service that starts on a KV whose
  * cluster is initialized, in one transaction that does nothing when it exists (so any number of
- * services may race to create it).
+ * services may race to create it). A namespace created here is counted from its first inode; one
+ * created before inodes were counted is counted whole once, at start.
  */
 import { assert } from '../../common/errors.js';
 import type { KvEngine } from '../../kv/index.js';
@@ -37,7 +38,21 @@ export async function ensureRoot(
       parent: rootInodeId,
       layout: options.layout,
     };
-    writer.putInode(root);
+    await writer.createInode(root);
+    writer.markInodeCountsComplete(0n);
     return { root, created: true };
+  });
+}
+
+/**
+ * Counts the inodes of a namespace created before inodes were counted, once, in one transaction
+ * (so creates and removals racing it conflict and retry rather than go uncounted). Resolves with
+ * the count made, or undefined when the counts were complete already.
+ */
+export async function ensureInodeCounts(kv: KvEngine, nowNs: bigint): Promise<bigint | undefined> {
+  return kv.transact(async (tx) => {
+    const writer = new MetaWriter(tx);
+    if ((await writer.inodesInUse()) !== undefined) return undefined;
+    return writer.countAllInodes(nowNs);
   });
 }

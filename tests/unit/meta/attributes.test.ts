@@ -210,11 +210,13 @@ describe('reading', () => {
     expect(result.inodes.map((inode) => inode?.ino ?? null)).toEqual([file.ino, 1n, null]);
   });
 
-  it('reports capacity, name length and chunk size in statfs', async () => {
+  it('reports capacity, inodes in use, name length and chunk size in statfs', async () => {
+    await fs.create('/f');
     expect(await harness.call(m.statFs, { cred: alice })).toEqual({
       capacityBytes: 1000,
       usedBytes: 250,
       freeBytes: 750,
+      inodesInUse: 2,
       nameBytesMax: 255,
       chunkSizeBytes: 1 << 20,
     });

@@ -50,7 +50,7 @@ export async function openHarness(
     rootSquash: { enabled: options.rootSquash ?? false, uid: 65534, gid: 65534 },
     inodeIdBatch: 16,
     chainTables: (id) => chainTables.get(id),
-    capacity: () => ({ capacityBytes: 1000, usedBytes: 250 }),
+    capacity: () => ({ capacityBytes: 1000, usedBytes: 250, freeBytes: 750 }),
   });
   await service.ensureRoot({ chainTableId: 1, chunkSizeBytes: 1 << 20, stripeSize: options.stripeSize ?? 4 });
   return {
