@@ -81,7 +81,7 @@ function directoryTarget(name: string, root: string): Target {
 }
 
 /** The client library in this process, no FUSE. */
-function clientTarget(client: FsClient, root: string): Target {
+export function clientTarget(client: FsClient, root: string): Target {
   return {
     name: 'client library',
     async writeSequential(file, data) {
@@ -158,7 +158,7 @@ async function eachSmallFile(operation: (name: string) => Promise<void>): Promis
 }
 
 /** Empties the kernel's page cache (root only), so local reads come from the disk. */
-function dropCaches(): void {
+export function dropCaches(): void {
   try {
     writeFileSync('/proc/sys/vm/drop_caches', '3\n');
   } catch {
