@@ -88,10 +88,28 @@ export function ownsOrRoot(inode: Owned, cred: Credentials): boolean {
 }
 
 /**
+ * True when `requested` is `current` with some of its setuid and setgid bits cleared and nothing
+ * else changed.
+ */
+export function onlyDropsPrivileges(current: number, requested: number): boolean {
+  const cleared = current & ~requested;
+  return (requested & ~current) === 0 && cleared !== 0 && (cleared & ~(setUidBit | setGidBit)) === 0;
+}
+
+/**
  * The mode chmod stores: only the owner or root may chmod (else NotPermitted); a caller outside
- * the inode's group without root loses the setgid bit silently, as Linux does.
+ * the inode's group without root loses the setgid bit silently, as Linux does. One exception: a
+ * caller who may write the file may drop its setuid and setgid bits, because the kernel does
+ * exactly that as a mode change for whoever writes to it (file_remove_privs) and a write by them
+ * drops the bits anyway.
  */
 export function modeAfterChmod(inode: Owned & { ino: bigint }, cred: Credentials, requested: number): number {
+  if (
+    inode.type === 'file' &&
+    onlyDropsPrivileges(inode.mode, requested) &&
+    hasAccess(inode, cred, Access.Write)
+  )
+    return requested;
   if (!ownsOrRoot(inode, cred)) {
     throw new FsError(
       MetaCode.NotPermitted,

@@ -10,6 +10,7 @@ import {
   checkSetTimes,
   hasAccess,
   modeAfterChmod,
+  onlyDropsPrivileges,
   modeWithoutPrivileges,
   newInodeOwnership,
   squashCredentials,
@@ -115,6 +116,22 @@ describe('chmod', () => {
     expect(codeOf(() => modeAfterChmod(file(0o644), user(1001, 1000), 0o600))).toBe(MetaCode.NotPermitted);
     expect(modeAfterChmod(file(0o644), user(1000, 1000), 0o600)).toBe(0o600);
     expect(modeAfterChmod(file(0o644), root, 0o4755)).toBe(0o4755);
+  });
+
+  it('lets whoever may write a file drop its setuid and setgid bits, and nothing more', () => {
+    const writer = user(1001, 1001);
+    expect(modeAfterChmod(file(0o4777), writer, 0o777)).toBe(0o777);
+    expect(modeAfterChmod(file(0o6777), writer, 0o2777)).toBe(0o2777);
+    expect(modeAfterChmod(file(0o6777), writer, 0o777)).toBe(0o777);
+    // Anything else stays the owner's: other bits, a setuid file the caller may not write, a directory.
+    expect(codeOf(() => modeAfterChmod(file(0o4777), writer, 0o775))).toBe(MetaCode.NotPermitted);
+    expect(codeOf(() => modeAfterChmod(file(0o4755), writer, 0o755))).toBe(MetaCode.NotPermitted);
+    expect(codeOf(() => modeAfterChmod(file(0o777), writer, 0o777))).toBe(MetaCode.NotPermitted);
+    expect(codeOf(() => modeAfterChmod(directory(0o2777, 1000), writer, 0o777))).toBe(MetaCode.NotPermitted);
+    expect(onlyDropsPrivileges(0o6755, 0o4755)).toBe(true);
+    expect(onlyDropsPrivileges(0o4755, 0o6755)).toBe(false);
+    expect(onlyDropsPrivileges(0o4755, 0o4755)).toBe(false);
+    expect(onlyDropsPrivileges(0o4755, 0o0744)).toBe(false);
   });
 
   it('drops setgid silently when the owner is not in the file’s group', () => {
