@@ -280,6 +280,12 @@ export const limits = {
    * three (open, read, close). Bounds the descriptors a process holds: targets times this.
    */
   storageReadHandlesPerTargetMax: 32,
+  /**
+   * Committed chunk rows one target keeps parsed in memory, so a read neither queries sqlite nor
+   * validates the row again. A row is about 1 KiB with the block checksums of a 1 MiB chunk, so
+   * this bounds the cache near 8 MiB per target.
+   */
+  storageChunkMetadataCachedMax: 8192,
   /** Attempts of one client operation across replicas and routing refreshes before giving up. */
   storageClientAttemptsMax: 8,
   /**

@@ -12,6 +12,7 @@
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { FsError, assert, describeError } from '../../common/errors.js';
+import { limits } from '../../common/limits.js';
 import { CommonCode, StorageCode } from '../../common/status-code.js';
 import { decodeChunkId, encodeChunkId, type ChunkId } from '../protocol/index.js';
 import type { ChunkVersionInfo } from './chunk-store.js';
@@ -89,6 +90,13 @@ export class ChunkMetadataDb {
   private readonly rangeTotalsStatement: Database.Statement<[Buffer, Buffer], unknown>;
   private chunkCount = 0;
   private committedBytes = 0;
+  /**
+   * Recently read or written rows, parsed once, so a read does not query and validate its row
+   * again (`null`: known to have no committed version). This object is the only writer of the
+   * table and updates an entry after each commit, so the cache never disagrees with the table.
+   * Least recently used entries go first (a Map iterates in insertion order).
+   */
+  private readonly cache = new Map<string, StoredVersion | null>();
 
   private constructor(private readonly database: Database.Database) {
     this.getStatement = database.prepare('SELECT * FROM chunks WHERE chunk_id = ?');
@@ -157,8 +165,27 @@ export class ChunkMetadataDb {
   }
 
   get(chunkId: ChunkId): StoredVersion | undefined {
-    const raw = this.getStatement.get(encodeChunkId(chunkId));
-    return raw === undefined ? undefined : toStored(parseRow(raw));
+    const key = encodeChunkId(chunkId);
+    const cacheKey = key.toString('latin1');
+    const cached = this.cache.get(cacheKey);
+    if (cached !== undefined) {
+      this.cache.delete(cacheKey);
+      this.cache.set(cacheKey, cached);
+      return cached ?? undefined;
+    }
+    const raw = this.getStatement.get(key);
+    const version = raw === undefined ? undefined : toStored(parseRow(raw));
+    this.remember(cacheKey, version);
+    return version;
+  }
+
+  private remember(cacheKey: string, version: StoredVersion | undefined): void {
+    this.cache.delete(cacheKey);
+    this.cache.set(cacheKey, version ?? null);
+    if (this.cache.size > limits.storageChunkMetadataCachedMax) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) this.cache.delete(oldest.value);
+    }
   }
 
   /** Applies every change in one transaction: all of them become durable, or none. */
@@ -185,8 +212,11 @@ export class ChunkMetadataDb {
         }
       })();
     } catch (error) {
+      // The transaction rolled back: the table, and so the cache, are as before.
       throw metadataFailure(error, 'commit chunk metadata');
     }
+    for (const change of changes)
+      this.remember(encodeChunkId(change.chunkId).toString('latin1'), change.version);
     changes.forEach((change, index) => {
       const previous = before[index];
       if (previous !== undefined) {
