@@ -277,9 +277,16 @@ export const limits = {
   storageReadAttemptsMax: 4,
   /**
    * Data files one target keeps open for reading, so a read costs one system call instead of
-   * three (open, read, close). Bounds the descriptors a process holds: targets times this.
+   * three (open, read, close): as many as the open-file limit allows (a share of it divided over
+   * the targets), within these bounds. 4096 covers a 4 GiB working set of 1 MiB chunks.
    */
-  storageReadHandlesPerTargetMax: 32,
+  storageReadHandlesPerTargetMin: 32,
+  storageReadHandlesPerTargetMax: 4096,
+  /**
+   * Share of the process's open-file limit that read handles may take over all targets; the rest
+   * is for sockets, sqlite and the files being written.
+   */
+  storageReadHandlesLimitShare: 0.5,
   /**
    * Committed chunk rows one target keeps parsed in memory, so a read neither queries sqlite nor
    * validates the row again. A row is about 1 KiB with the block checksums of a 1 MiB chunk, so

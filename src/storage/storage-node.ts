@@ -14,9 +14,11 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
-import { FsError, describeError } from '../common/errors.js';
+import { FsError, assert, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { MetricsRegistry } from '../common/metrics/index.js';
+import { openFilesLimit } from '../common/open-files-limit.js';
 import { StorageCode } from '../common/status-code.js';
 import { LocalState, PublicState, type RoutingInfo } from '../mgmtd/protocol/index.js';
 import { storageMethods } from './protocol/index.js';
@@ -454,6 +456,7 @@ async function openTarget(
     path,
     durable: config.storage.durability === 'power-loss',
     freeSpaceReserveBytes: config.storage.free_space_reserve_bytes,
+    readHandlesMax: readHandlesPerTarget(openFilesLimit(), config.storage.targets.length),
     logger,
     ...(options.freeSpace === undefined ? {} : { freeSpace: options.freeSpace(path) }),
     onCorruption: () => {
@@ -495,4 +498,18 @@ async function isMissingOrEmpty(path: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
     throw error;
   }
+}
+
+/**
+ * Data files each target keeps open for reads: a share of the open-file limit divided over the
+ * targets, within the configured bounds, so cached handles never take the descriptors that
+ * sockets and writes need.
+ */
+export function readHandlesPerTarget(openFilesSoftLimit: number, targetCount: number): number {
+  assert(targetCount >= 1, 'a storage node has at least one target');
+  const share = Math.floor((openFilesSoftLimit * limits.storageReadHandlesLimitShare) / targetCount);
+  return Math.min(
+    limits.storageReadHandlesPerTargetMax,
+    Math.max(limits.storageReadHandlesPerTargetMin, share),
+  );
 }

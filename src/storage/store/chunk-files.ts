@@ -14,7 +14,6 @@ import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path';
 import { crc32c } from '../../common/crc32c.js';
 import { assert } from '../../common/errors.js';
-import { limits } from '../../common/limits.js';
 import { encodeChunkId, formatChunkId, parseChunkId, type ChunkId } from '../protocol/index.js';
 import { ReadHandles } from './read-handles.js';
 
@@ -33,21 +32,31 @@ function fanOutDirectory(chunkId: ChunkId): string {
 }
 
 export class ChunkDataFiles {
-  private readonly readHandles = new ReadHandles(limits.storageReadHandlesPerTargetMax);
+  private readonly readHandles: ReadHandles;
 
   private constructor(
     private readonly dataDir: string,
     private readonly durable: boolean,
-  ) {}
+    readHandlesMax: number,
+  ) {
+    this.readHandles = new ReadHandles(readHandlesMax);
+  }
 
-  /** Opens (creating when absent) the data directory of the target at `targetDir`. */
-  static async open(targetDir: string, durable: boolean): Promise<ChunkDataFiles> {
+  /**
+   * Opens (creating when absent) the data directory of the target at `targetDir`, keeping up to
+   * `readHandlesMax` data files open for reads.
+   */
+  static async open(
+    targetDir: string,
+    options: { durable: boolean; readHandlesMax: number },
+  ): Promise<ChunkDataFiles> {
+    const { durable } = options;
     const dataDir = join(targetDir, 'data');
     await mkdir(dataDir, { recursive: true });
     for (let index = 0; index < fanOut; index++) {
       await mkdir(join(dataDir, index.toString(16).padStart(2, '0')), { recursive: true });
     }
-    const files = new ChunkDataFiles(dataDir, durable);
+    const files = new ChunkDataFiles(dataDir, durable, options.readHandlesMax);
     if (durable) {
       await files.syncDirectory(dataDir);
       await files.syncDirectory(targetDir);

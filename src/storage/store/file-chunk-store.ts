@@ -66,6 +66,8 @@ export interface FileChunkStoreOptions {
   readonly logger: Logger;
   readonly freeSpace?: FreeSpaceProbe;
   readonly blockBytes?: number;
+  /** Data files kept open for reads (see readHandlesPerTarget in storage-node.ts). */
+  readonly readHandlesMax?: number;
   readonly onCorruption?: (event: CorruptionEvent) => void;
 }
 
@@ -118,7 +120,10 @@ export class FileChunkStore implements ChunkStore {
       synchronous: options.durable ? 'full' : 'normal',
     });
     try {
-      const files = await ChunkDataFiles.open(options.path, options.durable);
+      const files = await ChunkDataFiles.open(options.path, {
+        durable: options.durable,
+        readHandlesMax: options.readHandlesMax ?? limits.storageReadHandlesPerTargetMin,
+      });
       const store = new FileChunkStore(options, database, files);
       await store.collectGarbage();
       return store;
