@@ -30,6 +30,8 @@ const logger = createLogger({ component: 'fuse', level: config.log.level });
 
 await runService({
   name: 'fuse',
+  // It flushes its buffered writes and unmounts at once; the services it writes to wait for it.
+  supervisorGoneGraceMs: 0,
   logger,
   start: async () => {
     const metrics = createServiceMetrics({

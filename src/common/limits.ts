@@ -276,6 +276,12 @@ export const limits = {
   /** Attempts of a read at one replica when the chunk changed under it (a commit raced the read). */
   storageReadAttemptsMax: 4,
   /**
+   * How long meta, storage, mgmtd and the collector keep serving after the supervisor that started
+   * them (`3fs local`) is gone, so the FUSE daemon, stopping at the same moment, can flush the
+   * writes it buffered to them before they stop. A few seconds covers the daemon's write buffers.
+   */
+  serviceSupervisorGoneGraceMs: 5_000,
+  /**
    * Data files one target keeps open for reading, so a read costs one system call instead of
    * three (open, read, close): as many as the open-file limit allows (a share of it divided over
    * the targets), within these bounds. 4096 covers a 4 GiB working set of 1 MiB chunks.

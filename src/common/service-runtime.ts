@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import { loadConfig } from './config.js';
 import { describeError } from './errors.js';
+import { limits } from './limits.js';
 import type { Logger } from './logger.js';
 import { sdNotify } from './sd-notify.js';
 
@@ -40,6 +41,12 @@ export async function runService(options: {
   name: string;
   logger: Logger;
   start: () => Promise<RunningService>;
+  /**
+   * How long a started service keeps serving after its supervisor is gone (see the file comment),
+   * so that clients stopping at the same moment, the FUSE daemon flushing what it buffered, still
+   * reach it. The FUSE daemon itself passes 0: it is the one that must flush and unmount first.
+   */
+  supervisorGoneGraceMs?: number;
 }): Promise<void> {
   const { logger } = options;
   process.on('uncaughtException', (error) => {
@@ -56,10 +63,19 @@ export async function runService(options: {
     logger.warn({ reason }, `${options.name} exiting before it started`);
     process.exit(1);
   };
+  let started = false;
   if (process.channel !== undefined) {
     // The channel alone keeps no service alive; its closing is all that is watched.
     process.channel.unref();
-    process.once('disconnect', () => stop('supervisor-gone'));
+    process.once('disconnect', () => {
+      const graceMs = options.supervisorGoneGraceMs ?? limits.serviceSupervisorGoneGraceMs;
+      if (!started || graceMs === 0) {
+        stop('supervisor-gone');
+        return;
+      }
+      logger.warn({ graceMs }, `supervisor gone: ${options.name} stops in ${graceMs} ms`);
+      setTimeout(() => stop('supervisor-gone'), graceMs);
+    });
   }
 
   let service: RunningService;
@@ -70,6 +86,7 @@ export async function runService(options: {
     process.exit(1);
   }
 
+  started = true;
   let stopping = false;
   stop = (signal: string): void => {
     if (stopping) {

@@ -1,7 +1,7 @@
 // Proves that `3fs local` supervises what it started: a meta and a storage service killed with SIGKILL under a workload through the mount are restarted and the workload completes with correct data; a launcher killed with SIGKILL leaves no process of the cluster and no dead mount behind; and a dead mount a crash left on the mount point is detached by the next run, which starts.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isMounted } from '../fuse-binding/harness.js';
@@ -183,12 +183,20 @@ describe.skipIf(skipReason !== undefined)('3fs local supervision', () => {
     expect(workload.written.size).toBeGreaterThanOrEqual(9);
     for (const [path, digest] of workload.written) expect(sha256(await readFile(path))).toBe(digest);
 
+    // Written and not yet synced, on a descriptor still open when the launcher dies: the FUSE
+    // daemon flushes it while the services it writes to are still there.
+    const lastWords = randomBytes(3 * 1024 * 1024 + 17);
+    const lastPath = join(mount, 'last-words');
+    const open = await openFile(lastPath, 'w');
+    await open.write(lastWords, 0, lastWords.length, 0);
     await killLauncher(first, mount);
+    await open.close().catch(() => undefined);
 
     // The mount point is usable: a new run mounts on it and finds the files.
     const second = await start(args);
     const [path, digest] = [...workload.written][0] as [string, string];
     expect(sha256(await readFile(path))).toBe(digest);
+    expect(sha256(await readFile(lastPath))).toBe(sha256(lastWords));
     await stop(second, mount);
   }, 300_000);
 
