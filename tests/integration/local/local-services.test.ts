@@ -1,5 +1,5 @@
 // Proves the supervision of `3fs local` on real child processes: one that keeps dying is restarted with its exit status reported until the bound, then given up; a clean exit of a service whose clean exit is an end is not restarted; a stop cancels a pending restart; and a stop of one that ignores SIGTERM kills it at the deadline and says so.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,7 +19,8 @@ describe('LocalServices', () => {
     writeFileSync(join(binDir, 'clean.js'), 'process.exit(0);\n');
     writeFileSync(
       join(binDir, 'stubborn.js'),
-      "process.on('SIGTERM', () => {});\nsetInterval(() => {}, 1000);\n",
+      "process.on('SIGTERM', () => {});\nsetInterval(() => {}, 1000);\n" +
+        "require('node:fs').writeFileSync(__dirname + '/stubborn.ready', '');\n",
     );
     events.length = 0;
   });
@@ -71,8 +72,12 @@ describe('LocalServices', () => {
   it('kills a service that ignores SIGTERM at the deadline, and says so', async () => {
     services = new LocalServices(binDir, record, fastRestarts);
     const stubborn = services.start('stubborn', 'stubborn', []);
-    // Give it time to install its handler.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // It says when its handler is installed (a loaded machine may take a while to start it).
+    await eventually(
+      async () => (existsSync(join(binDir, 'stubborn.ready')) ? true : undefined),
+      20_000,
+      'the stubborn service to install its SIGTERM handler',
+    );
     expect(await services.stop([stubborn], 300)).toEqual(['stubborn (killed after 300 ms)']);
     expect(stubborn.child.signalCode).toBe('SIGKILL');
     expect(events).toEqual([]);
