@@ -137,6 +137,7 @@ Napi::Function SessionWrap::Define(Napi::Env env) {
                          InstanceMethod<&SessionWrap::Mount>("mount"),
                          InstanceMethod<&SessionWrap::StopWorkers>("stopWorkers"),
                          InstanceMethod<&SessionWrap::PendingCount>("pendingCount"),
+                         InstanceMethod<&SessionWrap::AutoUnmountSocket>("autoUnmountSocket"),
                          InstanceMethod<&SessionWrap::Close>("close"),
                          InstanceMethod<&SessionWrap::NotifyInvalidateInode>("notifyInvalidateInode"),
                          InstanceMethod<&SessionWrap::NotifyInvalidateEntry>("notifyInvalidateEntry"),
@@ -172,6 +173,10 @@ Napi::Value SessionWrap::StopWorkers(const Napi::CallbackInfo& info) {
 
 Napi::Value SessionWrap::PendingCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(core_->PendingCount()));
+}
+
+Napi::Value SessionWrap::AutoUnmountSocket(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), core_->autoUnmountSocket());
 }
 
 Napi::Value SessionWrap::Close(const Napi::CallbackInfo& info) {

@@ -21,6 +21,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Mount(const Napi::CallbackInfo& info);
   Napi::Value StopWorkers(const Napi::CallbackInfo& info);
   Napi::Value PendingCount(const Napi::CallbackInfo& info);
+  Napi::Value AutoUnmountSocket(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsMounted(const Napi::CallbackInfo& info);
   Napi::Value NotifyInvalidateInode(const Napi::CallbackInfo& info);

@@ -87,6 +87,8 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   /** Answers what is pending with EIO, unmounts and frees everything. Idempotent. */
   void Close();
   bool mounted() const { return mounted_; }
+  /** Our reference to fusermount3's auto-unmount socket, or -1 (see auto-unmount.h). */
+  int autoUnmountSocket() const { return autoUnmountSocket_; }
   bool closed() const { return closed_; }
   /** Removes `request` from the pending table and returns its slot, after it was answered. */
   void Complete(Request& request);

@@ -105,6 +105,8 @@ export interface NativeSession {
   stopWorkers(): void;
   /** Requests not answered yet, queued ones included. */
   pendingCount(): number;
+  /** This process's reference to fusermount3's auto-unmount socket, or -1 without one. */
+  autoUnmountSocket(): number;
   /** Answers what is pending with EIO, unmounts, frees. Idempotent. */
   close(): void;
   /** Resolves true when the kernel had the inode cached. Negative offset: attributes only. */

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../../common/clock.js';
 import { FsError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { CommonCode } from '../../common/status-code.js';
+import { startAutoUnmountSentinel, type AutoUnmountSentinel } from './auto-unmount-sentinel.js';
 import { fuseDefaults } from './defaults.js';
 import { RequestDispatcher } from './dispatcher.js';
 import {
@@ -128,6 +129,8 @@ export class FuseSession implements Unmountable {
   private endedResolve: () => void = () => {};
   /** Resolves once the session ended, however it ended. */
   readonly ended: Promise<void>;
+  /** Holds fusermount3's socket past this process's death (auto-unmount-sentinel.ts). */
+  sentinel: AutoUnmountSentinel | undefined;
 
   private constructor(
     readonly mountpoint: string,
@@ -194,6 +197,7 @@ export class FuseSession implements Unmountable {
     });
     const session = new FuseSession(mountpoint, connection, native, binding, operations, logger, clock);
     mounted.session = session;
+    session.sentinel = startAutoUnmountSentinel(native.autoUnmountSocket(), logger);
     registerSession(session, {
       handleSignals: options.handleSignals ?? true,
       signalDrainTimeoutMs: fuseDefaults.signalDrainTimeoutMs,
@@ -276,6 +280,7 @@ export class FuseSession implements Unmountable {
 
   private finish(): void {
     this.state = 'ended';
+    this.sentinel?.release();
     try {
       this.native.close();
     } finally {
