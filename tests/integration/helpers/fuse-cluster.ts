@@ -10,7 +10,7 @@ import { silentLogger } from '../../../src/common/logger.js';
 import { isMounted } from '../fuse-binding/harness.js';
 import { skipWithout } from '../../helpers/requirements.js';
 import { writeMetaConfig, startMeta, clusterSecret } from './meta-cluster.js';
-import { startMgmtd, writeMgmtdConfig } from './mgmtd-cluster.js';
+import { startMgmtd, writeMgmtdConfig, createChainTable } from './mgmtd-cluster.js';
 import { eventually, type RunningProcess, type TestWorld } from './processes.js';
 import { storageTimings } from './storage-cluster.js';
 
@@ -170,15 +170,7 @@ export async function startFuseCluster(
       startStorage(world, { dir, nodeId: 11 + index, secretFile, mgmtdAddress: mgmtd.address }),
     ),
   ]);
-  const created = await world.runBinary('admin', [
-    '--mgmtd',
-    mgmtd.address,
-    '--secret-file',
-    secretFile,
-    'create-chain-table',
-    '--replicas',
-    '3',
-  ]);
+  const created = await createChainTable(world, { mgmtdAddress: mgmtd.address, secretFile, replicas: 3 });
   if (created.code !== 0) throw new Error(`create-chain-table failed: ${created.stderr}`);
   const mountPoint = join(dir, 'mnt');
   mkdirSync(mountPoint, { mode: 0o755 });

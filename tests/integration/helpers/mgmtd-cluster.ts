@@ -69,6 +69,22 @@ export async function startMgmtd(
   return { process: running, address: String(line['address']) };
 }
 
+/** Runs `admin create-chain-table` against the mgmtd at `mgmtdAddress`; resolves with the run. */
+export function createChainTable(
+  world: TestWorld,
+  options: { mgmtdAddress: string; secretFile: string; replicas: number },
+): ReturnType<TestWorld['runBinary']> {
+  return world.runBinary('admin', [
+    '--mgmtd',
+    options.mgmtdAddress,
+    '--secret-file',
+    options.secretFile,
+    'create-chain-table',
+    '--replicas',
+    String(options.replicas),
+  ]);
+}
+
 /** The `[kv]` section of a sqlite database at `path`. */
 export function sqliteKvToml(path: string, synchronous: 'full' | 'normal' = 'full'): string {
   return `[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "${path}"\nsynchronous = "${synchronous}"`;

@@ -11,7 +11,7 @@ import type { RoutingInfo } from '../../../src/mgmtd/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
 import { StorageClient } from '../../../src/storage/index.js';
 import { startMeta, writeMetaConfig, type MetaProcess } from './meta-cluster.js';
-import { startMgmtd, writeMgmtdConfig, type MgmtdTimings } from './mgmtd-cluster.js';
+import { startMgmtd, writeMgmtdConfig, type MgmtdTimings, createChainTable } from './mgmtd-cluster.js';
 import { eventually, type RunningProcess, type TestWorld } from './processes.js';
 
 const secret = 'test-cluster-secret-0123456789';
@@ -118,15 +118,11 @@ export class StorageCluster {
     for (let nodeId = 1; nodeId <= options.storageNodes; nodeId++) started.push(cluster.startStorage(nodeId));
     await Promise.all(started);
     await cluster.waitForRegisteredTargets();
-    const created = await world.runBinary('admin', [
-      '--mgmtd',
-      cluster.mgmtd.address,
-      '--secret-file',
+    const created = await createChainTable(world, {
+      mgmtdAddress: cluster.mgmtd.address,
       secretFile,
-      'create-chain-table',
-      '--replicas',
-      String(options.replicas),
-    ]);
+      replicas: options.replicas,
+    });
     if (created.code !== 0) throw new Error(`create-chain-table failed: ${created.stderr}`);
     await cluster.waitForRouting(
       (routing) =>

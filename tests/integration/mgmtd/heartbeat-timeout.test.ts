@@ -9,7 +9,7 @@ import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { mgmtdMethods, type LocalState, type RoutingInfo } from '../../../src/mgmtd/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
-import { fastTimings, startMgmtd, writeMgmtdConfig } from '../helpers/mgmtd-cluster.js';
+import { fastTimings, startMgmtd, writeMgmtdConfig, createChainTable } from '../helpers/mgmtd-cluster.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
 
 const secret = 'test-cluster-secret-0123456789';
@@ -91,15 +91,7 @@ describe('node liveness and target states', () => {
     for (const node of nodes) await node.beat();
     for (const node of nodes) node.start();
 
-    const created = await world.runBinary('admin', [
-      '--mgmtd',
-      mgmtd.address,
-      '--secret-file',
-      secretFile,
-      'create-chain-table',
-      '--replicas',
-      '3',
-    ]);
+    const created = await createChainTable(world, { mgmtdAddress: mgmtd.address, secretFile, replicas: 3 });
     expect(created.stderr).toBe('');
     expect(created.stdout).toContain('created chain table 1 with 1 chain(s) of 3 replica(s)');
 

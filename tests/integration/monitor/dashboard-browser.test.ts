@@ -10,7 +10,7 @@ import { MgmtdClient } from '../../../src/client/index.js';
 import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { RpcClient } from '../../../src/rpc/index.js';
-import { fastTimings, startMgmtd, writeMgmtdConfig } from '../helpers/mgmtd-cluster.js';
+import { fastTimings, startMgmtd, writeMgmtdConfig, createChainTable } from '../helpers/mgmtd-cluster.js';
 import {
   FakeStorageNode,
   addMonitorSection,
@@ -91,15 +91,7 @@ describe('cluster dashboard in headless Chromium', () => {
     }
     for (const node of storageNodes) await node.beat();
     for (const node of storageNodes) node.start(fastTimings.heartbeatIntervalMs);
-    const created = await world.runBinary('admin', [
-      '--mgmtd',
-      mgmtd.address,
-      '--secret-file',
-      secretFile,
-      'create-chain-table',
-      '--replicas',
-      '3',
-    ]);
+    const created = await createChainTable(world, { mgmtdAddress: mgmtd.address, secretFile, replicas: 3 });
     expect(created.code).toBe(0);
 
     // Wait until the charts have something to draw: rates need two snapshots of each process.

@@ -37,7 +37,7 @@ import {
   type StorageNode,
 } from '../helpers/fuse-cluster.js';
 import { clusterSecret, startMeta, writeMetaConfig } from '../helpers/meta-cluster.js';
-import { startMgmtd, writeMgmtdConfig } from '../helpers/mgmtd-cluster.js';
+import { startMgmtd, writeMgmtdConfig, createChainTable } from '../helpers/mgmtd-cluster.js';
 import {
   addMonitorSection,
   closedPort,
@@ -175,15 +175,7 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
       startMeta(world, metaConfig).then((started) => started.process),
       ...storageConfigs.map((config) => startStorageProcess(world, config)),
     ]);
-    const created = await world.runBinary('admin', [
-      '--mgmtd',
-      mgmtd.address,
-      '--secret-file',
-      secretFile,
-      'create-chain-table',
-      '--replicas',
-      '3',
-    ]);
+    const created = await createChainTable(world, { mgmtdAddress: mgmtd.address, secretFile, replicas: 3 });
     expect(created.code, created.stderr).toBe(0);
     const storageNodes: StorageNode[] = [11, 12, 13].map((nodeId, index) => ({
       nodeId,
