@@ -448,3 +448,10 @@ export const mknod = method(
   inodeReply,
   false,
 );
+
+/**
+ * Makes every metadata change committed before the call durable (fsync and fsyncdir). Each change
+ * is acknowledged once it survives the death of any process; on sqlite "interval" it reaches the
+ * disk within the commit interval, and this waits for that at once. Other engines answer at once.
+ */
+export const syncMetadata = method(29, 'syncMetadata', z.strictObject({ cred }), empty, true);
