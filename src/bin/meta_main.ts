@@ -65,7 +65,10 @@ await runService({
       clock: systemClock,
       logger,
     });
-    const kv = observeKvEngine(await openKvEngine(config.kv, { logger }), metrics.kvObserver);
+    const kv = observeKvEngine(
+      await openKvEngine(config.kv, { logger, syncObserver: metrics.kvObserver }),
+      metrics.kvObserver,
+    );
     const rootLayout = await rootLayoutFrom(kv);
     const rpcServer = new RpcServer({
       clusterSecret,

@@ -35,7 +35,10 @@ await runService({
       clock: systemClock,
       logger,
     });
-    const kv = observeKvEngine(await openKvEngine(config.kv, { logger }), metrics.kvObserver);
+    const kv = observeKvEngine(
+      await openKvEngine(config.kv, { logger, syncObserver: metrics.kvObserver }),
+      metrics.kvObserver,
+    );
     const rpcServer = new RpcServer({
       clusterSecret,
       logger,

@@ -237,6 +237,16 @@ export const limits = {
   metaRequestSweepIntervalMs: 60_000,
   /** Expired request records removed per sweep transaction (about 100 bytes each). */
   metaRequestSweepPageMax: 10_000,
+  /**
+   * Changes one meta service remembers for clients that cache metadata (meta/change-log.ts): about
+   * 100 bytes each; a client further behind drops its whole cache. At 10,000 changes a second,
+   * 10 s of history, twenty times the clients' poll interval.
+   */
+  metaChangeLogItemsMax: 100_000,
+  /** Changes one transaction lists item by item; more (a large recursive remove) say "everything". */
+  metaChangesPerTransactionMax: 256,
+  /** Changes one poll of the change log returns at most. */
+  metaChangesPerPollMax: 4_096,
   /** How often the GC worker looks for removed and truncated files' chunks to delete, by default. */
   metaGcIntervalMsDefault: 5_000,
   /** Queue entries one meta service works on at once by default ([meta.gc] concurrency). */
@@ -435,6 +445,40 @@ export const limits = {
    * within 32 bits so that old statfs callers see it whole.
    */
   fuseStatfsInodesFree: 2 ** 31,
+  /**
+   * How often the FUSE daemon asks every meta service for the changes other clients made, and
+   * drops what it and the kernel cached of them: the bound on how stale a cached name or attribute
+   * can be (plus one round trip). Changes made through the mount itself show at once.
+   */
+  fuseMetadataPollMsDefault: 500,
+  /**
+   * How long the kernel may cache names and attributes the daemon's metadata cache tracks: the
+   * change polls invalidate them, so this only bounds how long an entry outlives a lost poll.
+   */
+  fuseCachedTimeoutMsDefault: 60_000,
+  /**
+   * Names and inodes the daemon's metadata cache holds (about 200 bytes each); the least recently
+   * used go first, and the kernel is told to forget them too.
+   */
+  fuseMetadataCacheEntriesMax: 500_000,
+  /**
+   * After this long without a successful poll of some meta service, the cache is dropped (and the
+   * kernel's copies with it) and not used until polls succeed again.
+   */
+  fuseMetadataPollStaleMs: 2_000,
+
+  // --- sqlite commit interval (kv/sqlite-wal-sync.ts)
+  /**
+   * With `synchronous = "interval"` a commit is in the WAL in the page cache when acknowledged
+   * (it survives the death of any process) and on disk at most this long after (plus one
+   * fdatasync). One second keeps the power-loss window five times shorter than ext4's default
+   * journal commit (5 s) while costing at most one fdatasync per second however many files are
+   * created; an application that needs more calls fsync on the file or its directory.
+   */
+  kvSqliteCommitIntervalMsDefault: 1_000,
+  /** Bounds of `commit_interval_ms`: below 10 ms the interval costs as much as syncing every commit. */
+  kvSqliteCommitIntervalMsMin: 10,
+  kvSqliteCommitIntervalMsMax: 60_000,
 } as const;
 
 /** Asserts the relationships between limits that the design relies on. */

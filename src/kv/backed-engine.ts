@@ -44,6 +44,11 @@ export class BackedKvEngine implements KvEngine {
     return this.run('read', (tx) => fn(tx.readView()), options);
   }
 
+  sync(): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    return this.backend.sync();
+  }
+
   close(): Promise<void> {
     this.closing ??= this.closeOnce();
     return this.closing;

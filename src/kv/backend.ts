@@ -48,6 +48,8 @@ export interface KvBackend {
   readonly name: string;
   /** Starts an attempt; waiting (for a connection or a lock) honours `signal` and is bounded. */
   begin(mode: AttemptMode, signal: AbortSignal | undefined): Promise<StorageAttempt>;
+  /** Resolves once every commit made before the call is durable (KvEngine.sync). */
+  sync(): Promise<void>;
   /** Refuses new attempts with KvCode.Closed, waits for running ones to end, releases resources. */
   close(): Promise<void>;
 }

@@ -120,6 +120,11 @@ class FoundationDbKvEngine implements KvEngine {
     return this.run('read', (tx) => fn(tx.readView()), options);
   }
 
+  /** Nothing to do: FoundationDB acknowledges a commit once it is durable on its logs. */
+  sync(): Promise<void> {
+    return this.closing ? Promise.reject(this.closedError()) : Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.closing ??= this.closeOnce();
     return this.closing;

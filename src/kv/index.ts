@@ -8,11 +8,19 @@ export type {
   KvEngine,
   KvReadTransaction,
   KvSnapshotReader,
+  KvSyncEvent,
+  KvSyncObserver,
   KvTransaction,
   RangeOptions,
   TransactOptions,
 } from './kv.js';
-export { kvSectionSchema, openKvEngine, sqliteSectionSchema, type KvSection } from './config.js';
+export {
+  kvSectionSchema,
+  kvSectionSchemaFor,
+  openKvEngine,
+  sqliteSectionSchema,
+  type KvSection,
+} from './config.js';
 export {
   asciiKey,
   compareKeys,

@@ -63,11 +63,32 @@ export interface KvEngine {
   /**
    * Runs `fn` in a serializable read-write transaction and commits it. On a conflict the whole
    * function runs again, so it must not have side effects outside the transaction. Resolves to
-   * `fn`'s result once the commit is durable.
+   * `fn`'s result once committed: durable at once on postgres, foundationdb and sqlite "full";
+   * on sqlite "interval" it survives the death of any process at once and a power loss within the
+   * commit interval, or after `sync`.
    */
   transact<T>(fn: (tx: KvTransaction) => Promise<T>, options?: TransactOptions): Promise<T>;
   /** Runs `fn` in a read-only transaction (a consistent snapshot). */
   read<T>(fn: (tx: KvReadTransaction) => Promise<T>, options?: TransactOptions): Promise<T>;
-  /** Waits for running transactions, then releases the engine's resources. */
+  /**
+   * Resolves once every transaction committed before the call is on stable storage. Engines whose
+   * commits are durable when acknowledged (postgres, foundationdb, sqlite "full") resolve at once;
+   * sqlite "interval" and "normal" fdatasync the WAL, one fdatasync shared by concurrent callers.
+   */
+  sync(): Promise<void>;
+  /** Waits for running transactions, makes their commits durable, then releases the resources. */
   close(): Promise<void>;
+}
+
+/** One sync that made an engine's commits durable; engines durable at each commit report none. */
+export interface KvSyncEvent {
+  readonly engine: string;
+  /** What asked for it: the commit interval, a `sync()` call, or closing the engine. */
+  readonly reason: 'interval' | 'request' | 'close';
+  readonly durationMs: number;
+}
+
+/** Watches an engine's syncs (metrics); runs inline, so it must be quick and must not throw. */
+export interface KvSyncObserver {
+  syncFinished(event: KvSyncEvent): void;
 }

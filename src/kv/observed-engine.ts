@@ -2,12 +2,14 @@
  * An engine wrapper that reports every transaction function to an observer (metrics): its kind,
  * how many attempts it took (more than one means retries after conflicts or other retryable
  * errors, as the engine reports them through `onRetry`), how long it took, and how it ended. The wrapped engine behaves exactly as
- * the engine it wraps; the observer only watches.
+ * the engine it wraps; the observer only watches. Syncs mostly run in the background, so the
+ * engine reports them itself to the observer given when it was opened (openKvEngine's
+ * `syncObserver`); the same observer object serves both.
  */
 import { systemClock, type Clock } from '../common/clock.js';
 import { FsError } from '../common/errors.js';
 import { CommonCode, Ok } from '../common/status-code.js';
-import type { KvEngine, KvReadTransaction, KvTransaction, TransactOptions } from './kv.js';
+import type { KvEngine, KvReadTransaction, KvSyncObserver, KvTransaction, TransactOptions } from './kv.js';
 
 /** One finished transaction function. */
 export interface KvTransactionEvent {
@@ -20,8 +22,8 @@ export interface KvTransactionEvent {
   readonly status: number;
 }
 
-/** Watches transactions; runs inline, so it must be quick and must not throw. */
-export interface KvObserver {
+/** Watches transactions and syncs; runs inline, so it must be quick and must not throw. */
+export interface KvObserver extends KvSyncObserver {
   transactionStarted(engine: string): void;
   transactionFinished(event: KvTransactionEvent): void;
 }
@@ -69,6 +71,7 @@ export function observeKvEngine(
       run('write', options, (counted) => engine.transact(fn, counted)),
     read: <T>(fn: (tx: KvReadTransaction) => Promise<T>, options?: TransactOptions) =>
       run('read', options, (counted) => engine.read(fn, counted)),
+    sync: () => engine.sync(),
     close: () => engine.close(),
   };
 }

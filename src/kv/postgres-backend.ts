@@ -86,6 +86,11 @@ export class PostgresBackend implements KvBackend {
     });
   }
 
+  /** Nothing to do: a commit is durable on the server (synchronous_commit) when COMMIT returns. */
+  sync(): Promise<void> {
+    return this.closing ? Promise.reject(this.closedError()) : Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.closing ??= this.closeOnce();
     return this.closing;

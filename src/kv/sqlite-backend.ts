@@ -19,9 +19,14 @@
  *
  * Reads (`KvEngine.read`) run on the reader connection, one at a time, in a deferred sqlite
  * transaction: a consistent WAL snapshot that neither blocks nor waits for writers.
+ *
+ * Durability: under "full" COMMIT fsyncs the WAL. Under "interval" and "normal" it does not, and
+ * a WalSyncer (sqlite-wal-sync.ts) counts commits and fdatasyncs the WAL on its own descriptor:
+ * within the commit interval of a commit ("interval"), on `sync()`, and at close. After a sync
+ * failed, no transaction begins: its commit could never be made durable.
  */
 import type { Clock } from '../common/clock.js';
-import { FsError, assert } from '../common/errors.js';
+import { FsError, assert, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
@@ -35,13 +40,18 @@ import {
   sqliteFailure,
   type SqliteSynchronous,
 } from './sqlite-connection.js';
+import { WalSyncer, openWalFile, type WalFile, type WalSyncEvent } from './sqlite-wal-sync.js';
 
 export interface SqliteBackendOptions {
   path: string;
   synchronous: SqliteSynchronous;
+  /** Under "interval": the longest time from a commit until the WAL sync that covers it starts. */
+  commitIntervalMs: number;
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Told of each sync of the WAL ("interval" and "normal" only). */
+  onSynced?: (event: WalSyncEvent) => void;
 }
 
 /** Transactions of this process sharing the open sqlite write transaction, waiting for its commit. */
@@ -62,12 +72,31 @@ export class SqliteBackend implements KvBackend {
   });
   private group: CommitGroup | undefined;
   private closing: Promise<void> | undefined;
+  /** Makes commits durable when COMMIT itself does not ("interval", "normal"). */
+  private readonly syncer: WalSyncer | undefined;
 
   private constructor(
     private readonly options: SqliteBackendOptions,
     private readonly writer: SqliteConnection,
     private readonly reader: SqliteConnection,
-  ) {}
+    private readonly wal: WalFile | undefined,
+  ) {
+    this.syncer =
+      wal === undefined
+        ? undefined
+        : new WalSyncer({
+            syncFile: () => wal.datasync(),
+            intervalMs: options.synchronous === 'interval' ? options.commitIntervalMs : undefined,
+            clock: options.clock,
+            walName: wal.path,
+            onSynced: options.onSynced ?? (() => {}),
+            onFailed: (error) =>
+              options.logger.error(
+                { err: error, path: wal.path },
+                'the sqlite WAL could not be made durable: no transaction begins until a restart',
+              ),
+          });
+  }
 
   /** Opens (or creates) the database file; its directory must exist. */
   static async open(options: SqliteBackendOptions): Promise<SqliteBackend> {
@@ -79,20 +108,38 @@ export class SqliteBackend implements KvBackend {
       random: options.random,
     };
     const writer = await SqliteConnection.open(connectionOptions);
-    let reader: SqliteConnection;
+    let reader: SqliteConnection | undefined;
+    let wal: WalFile | undefined;
     try {
       reader = await SqliteConnection.open(connectionOptions);
+      // Opened after the connections, which created the WAL and keep it from being deleted.
+      if (options.synchronous !== 'full') wal = await openWal(options.path);
     } catch (error) {
+      reader?.close();
       writer.close();
       throw error;
     }
-    options.logger.info({ path: options.path, synchronous: options.synchronous }, 'sqlite kv opened');
-    return new SqliteBackend(options, writer, reader);
+    options.logger.info(
+      {
+        path: options.path,
+        synchronous: options.synchronous,
+        ...(options.synchronous === 'interval' ? { commitIntervalMs: options.commitIntervalMs } : {}),
+      },
+      'sqlite kv opened',
+    );
+    return new SqliteBackend(options, writer, reader, wal);
   }
 
   begin(mode: AttemptMode, signal: AbortSignal | undefined): Promise<StorageAttempt> {
     if (this.closing) return Promise.reject(this.closedError());
+    const failed = this.syncer?.failed;
+    if (failed !== undefined) return Promise.reject(failed);
     return mode === 'read' ? this.beginRead(signal) : this.beginWrite(signal);
+  }
+
+  sync(): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    return this.syncer?.sync() ?? Promise.resolve();
   }
 
   close(): Promise<void> {
@@ -107,8 +154,14 @@ export class SqliteBackend implements KvBackend {
     ]);
     // With nobody left to join it, the last member's turn has committed the group.
     assert(this.group === undefined, 'no sqlite write transaction is open once the writer is idle');
-    this.reader.close();
-    this.writer.close();
+    try {
+      // Before the connections close: the last one to close deletes the WAL.
+      await this.syncer?.close();
+    } finally {
+      this.reader.close();
+      this.writer.close();
+      await this.wal?.close();
+    }
   }
 
   private async beginRead(signal: AbortSignal | undefined): Promise<StorageAttempt> {
@@ -224,6 +277,7 @@ export class SqliteBackend implements KvBackend {
       for (const member of group.members) member.reject(failure);
       return;
     }
+    this.syncer?.noteCommit();
     for (const member of group.members) member.resolve();
   }
 
@@ -328,8 +382,28 @@ class SqliteReadAttempt implements StorageAttempt {
   }
 }
 
+/** Opens the WAL of the database at `path` for syncing, mapping a failure onto a KV status code. */
+async function openWal(path: string): Promise<WalFile> {
+  try {
+    return await openWalFile(path);
+  } catch (error) {
+    throw new FsError(
+      KvCode.EngineFailure,
+      `cannot open the WAL of ${path} for syncing: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
 /** The relationships between the sqlite limits this engine relies on. */
 function checkLimitRelations(): void {
+  assert(
+    limits.kvSqliteCommitIntervalMsMin <= limits.kvSqliteCommitIntervalMsDefault &&
+      limits.kvSqliteCommitIntervalMsDefault <= limits.kvSqliteCommitIntervalMsMax,
+    'the default commit interval lies within its bounds',
+  );
   // Waiting for the lock in sqlite's busy handler blocks the event loop: it must stay brief.
   assert(limits.kvSqliteBusyTimeoutMs <= 10, 'sqlite busy timeout blocks the event loop for at most 10 ms');
   // A group must commit long before its members reach the transaction age limit.

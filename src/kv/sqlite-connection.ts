@@ -14,10 +14,13 @@ import type { KeyValue } from './kv.js';
 
 /**
  * How a commit reaches the disk. `full`: the WAL is fsynced at every commit, so an acknowledged
- * commit survives power loss. `normal`: the WAL is fsynced only at checkpoints, so a commit
- * survives a crash of the process but the last ones may be lost on power loss.
+ * commit survives power loss. `interval`: sqlite's NORMAL, and the engine fdatasyncs the WAL in the
+ * background within the commit interval of a commit and on `sync()` (sqlite-wal-sync.ts): a commit
+ * survives the death of any process at once and a power loss within the interval. `normal`: the
+ * WAL is fsynced only at checkpoints and on `sync()`, so a commit survives the death of any
+ * process but the last ones may be lost on power loss.
  */
-export type SqliteSynchronous = 'full' | 'normal';
+export type SqliteSynchronous = 'full' | 'interval' | 'normal';
 
 /** True for sqlite's "another connection holds the lock" family (SQLITE_BUSY, SQLITE_BUSY_*). */
 export function isSqliteBusy(error: unknown): boolean {
@@ -163,6 +166,7 @@ function configure(database: Database.Database, synchronous: SqliteSynchronous):
       `sqlite refused WAL mode (journal_mode is ${String(journalMode)})`,
     );
   }
+  // "interval" commits as NORMAL does; the engine syncs the WAL itself (sqlite-wal-sync.ts).
   database.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   database.pragma(`journal_size_limit = ${limits.kvSqliteWalBytesMax}`);
   database.exec(

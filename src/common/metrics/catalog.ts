@@ -128,6 +128,17 @@ export const metricDefs = {
     'Transactions started and not yet finished, queued ones included.',
     ['engine'],
   ),
+  kvSyncs: counter(
+    'threefs_kv_syncs_total',
+    'Syncs that made committed transactions durable (fdatasync of the sqlite WAL under ' +
+      'synchronous "interval" or "normal"), by engine and reason (interval, request, close).',
+    ['engine', 'reason'],
+  ),
+  kvSyncDuration: histogram(
+    'threefs_kv_sync_duration_seconds',
+    'Time of one sync that made committed transactions durable.',
+    ['engine'],
+  ),
 
   // --- meta service.
   metaOperations: counter('threefs_meta_operations_total', 'Metadata operations served, by type.', [

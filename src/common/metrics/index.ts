@@ -32,4 +32,9 @@ export {
   type RpcObserverShape,
 } from './rpc-metrics.js';
 export { reportQueueDepth } from './queue-depth.js';
-export { kvMetricsObserver, type KvObserverShape, type KvTransactionEventShape } from './kv-metrics.js';
+export {
+  kvMetricsObserver,
+  type KvObserverShape,
+  type KvSyncEventShape,
+  type KvTransactionEventShape,
+} from './kv-metrics.js';

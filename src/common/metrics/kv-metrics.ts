@@ -1,7 +1,8 @@
 /**
  * KV metrics: an observer for the KV layer's observed engine (kv's `observeKvEngine`) that counts
- * transactions, their retries and failures, and times them, by engine and kind. It matches the
- * KV layer's observer interface by shape, so common/ needs no import from kv/.
+ * transactions, their retries and failures, and times them, by engine and kind, and counts and
+ * times the engine's syncs (given to the engine as its `syncObserver`). It matches the KV layer's
+ * observer interfaces by shape, so common/ needs no import from kv/.
  */
 import { statusName } from '../status-code.js';
 import { metricDefs } from './catalog.js';
@@ -18,10 +19,18 @@ export interface KvTransactionEventShape {
   readonly status: number;
 }
 
+/** One sync that made committed transactions durable, as the KV layer reports it. */
+export interface KvSyncEventShape {
+  readonly engine: string;
+  readonly reason: 'interval' | 'request' | 'close';
+  readonly durationMs: number;
+}
+
 /** The observer the KV layer calls. */
 export interface KvObserverShape {
   transactionStarted(engine: string): void;
   transactionFinished(event: KvTransactionEventShape): void;
+  syncFinished(event: KvSyncEventShape): void;
 }
 
 /** An observer recording KV transactions into `registry`. */
@@ -31,6 +40,8 @@ export function kvMetricsObserver(registry: MetricsRegistry): KvObserverShape {
   const retries = registry.counter(metricDefs.kvTransactionRetries);
   const duration = registry.histogram(metricDefs.kvTransactionDuration);
   const running = registry.gauge(metricDefs.kvTransactionsRunning);
+  const syncs = registry.counter(metricDefs.kvSyncs);
+  const syncDuration = registry.histogram(metricDefs.kvSyncDuration);
   return {
     transactionStarted(engine) {
       running.inc({ engine });
@@ -42,6 +53,10 @@ export function kvMetricsObserver(registry: MetricsRegistry): KvObserverShape {
       if (event.attempts > 1) retries.inc(labels, event.attempts - 1);
       if (event.status !== 0) errors.inc({ ...labels, code: statusName(event.status) });
       duration.observe(labels, event.durationMs / 1000);
+    },
+    syncFinished(event) {
+      syncs.inc({ engine: event.engine, reason: event.reason });
+      syncDuration.observe({ engine: event.engine }, event.durationMs / 1000);
     },
   };
 }

@@ -56,7 +56,7 @@ listen = "127.0.0.1:0"
 id = "test"
 secret_file = "${options.secretFile}"
 
-${options.kvToml ?? sqliteKvToml(options.databasePath, 'normal')}
+${options.kvToml ?? sqliteKvToml(options.databasePath, 'interval')}
 
 [mgmtd]
 addresses = ${JSON.stringify(typeof options.mgmtdAddress === 'string' ? [options.mgmtdAddress] : options.mgmtdAddress)}

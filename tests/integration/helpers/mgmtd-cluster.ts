@@ -86,7 +86,7 @@ export function createChainTable(
 }
 
 /** The `[kv]` section of a sqlite database at `path`. */
-export function sqliteKvToml(path: string, synchronous: 'full' | 'normal' = 'full'): string {
+export function sqliteKvToml(path: string, synchronous: 'full' | 'interval' | 'normal' = 'full'): string {
   return `[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "${path}"\nsynchronous = "${synchronous}"`;
 }
 

@@ -1,6 +1,7 @@
 // Proves the KV observer, through kv's observed engine, counts transactions by kind, their retries
 // after conflicts (also those that failed before the function ran: another process held sqlite's
-// write lock too long), and final failures by status code, on the real sqlite engine.
+// write lock too long), and final failures by status code, and counts and times the engine's
+// syncs of its WAL by reason, on the real sqlite engine.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,5 +76,26 @@ describe('kv metrics observer', () => {
     }
     const text = await registry.text();
     expect(text).toMatch(/threefs_kv_transaction_retries_total\{engine="sqlite",kind="write",[^}]*\} [1-9]/);
+  });
+
+  it('counts and times the syncs the engine reports, by reason', async () => {
+    const observer = kvMetricsObserver(registry);
+    const synced = await openSqliteKvEngine({
+      path: join(dir, 'synced.db'),
+      synchronous: 'interval',
+      commitIntervalMs: 60_000,
+      logger: silentLogger(),
+      syncObserver: observer,
+    });
+    const observed = observeKvEngine(synced, observer);
+    await observed.transact(async (tx) => tx.set(Buffer.from('a'), Buffer.from('1')));
+    await observed.sync();
+    await observed.transact(async (tx) => tx.set(Buffer.from('b'), Buffer.from('2')));
+    await observed.close();
+    const text = await registry.text();
+    const labels = 'node="1",node_type="mgmtd"';
+    expect(text).toContain(`threefs_kv_syncs_total{engine="sqlite",reason="request",${labels}} 1`);
+    expect(text).toContain(`threefs_kv_syncs_total{engine="sqlite",reason="close",${labels}} 1`);
+    expect(text).toContain(`threefs_kv_sync_duration_seconds_count{${labels},engine="sqlite"} 2`);
   });
 });

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseConfig } from '../../../src/common/config.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { CommonCode } from '../../../src/common/status-code.js';
-import { kvSectionSchema, openKvEngine, type KvSection } from '../../../src/kv/index.js';
+import { kvSectionSchema, kvSectionSchemaFor, openKvEngine, type KvSection } from '../../../src/kv/index.js';
 
 const fileSchema = z.strictObject({ kv: kvSectionSchema });
 
@@ -38,6 +38,38 @@ describe('kvSectionSchema', () => {
       '[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "a.sqlite"\nsynchronous = "normal"\n',
     );
     expect(section).toMatchObject({ engine: 'sqlite', sqlite: { synchronous: 'normal' } });
+  });
+
+  it('reads synchronous = "interval" with its commit interval, which it leaves to the engine when absent', () => {
+    const section = parse(
+      '[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "a.sqlite"\nsynchronous = "interval"\ncommit_interval_ms = 250\n',
+    );
+    expect(section).toEqual({
+      engine: 'sqlite',
+      sqlite: { path: 'a.sqlite', synchronous: 'interval', commit_interval_ms: 250 },
+    });
+    const defaulted = parse('[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "a"\nsynchronous = "interval"\n');
+    expect(defaulted).toEqual({ engine: 'sqlite', sqlite: { path: 'a', synchronous: 'interval' } });
+  });
+
+  it('defaults synchronous to what the service chooses', () => {
+    const schema = z.strictObject({ kv: kvSectionSchemaFor({ sqliteSynchronous: 'interval' }) });
+    const section = parseConfig(schema, '[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "a"\n', 'meta.toml');
+    expect(section.kv).toEqual({ engine: 'sqlite', sqlite: { path: 'a', synchronous: 'interval' } });
+  });
+
+  it('refuses a commit interval out of bounds or without synchronous = "interval"', () => {
+    const interval = (value: string, synchronous = 'interval'): string =>
+      errorOf(
+        `[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "a"\nsynchronous = "${synchronous}"\ncommit_interval_ms = ${value}\n`,
+      ).message;
+    expect(interval('0')).toContain('kv.sqlite.commit_interval_ms');
+    expect(interval('3600000')).toContain('kv.sqlite.commit_interval_ms');
+    expect(interval('1.5')).toContain('kv.sqlite.commit_interval_ms');
+    expect(interval('500', 'full')).toMatch(/kv\.sqlite\.commit_interval_ms: .*"interval" only/);
+    expect(
+      errorOf('[kv]\nengine = "sqlite"\n[kv.sqlite]\npath = "a"\ncommit_interval_ms = 500\n').message,
+    ).toContain('kv.sqlite.commit_interval_ms');
   });
 
   it('refuses unknown keys, naming them', () => {
