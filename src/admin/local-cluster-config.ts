@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { FsError, describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
 import { CommonCode } from '../common/status-code.js';
 
 /** Storage services of a local cluster: one per replica of its one chain. */
@@ -126,7 +127,10 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
   const host = '127.0.0.1';
   const mgmtdAddress = `${host}:${record.mgmtdPort}`;
   const initializedMarker = join(etcDir, 'initialized');
-  const kvSection = record.kvUrl === undefined ? sqliteSection(databasePath) : postgresSection(record.kvUrl);
+  const kvSection =
+    record.kvUrl === undefined ? sqliteSection(databasePath, 'full') : postgresSection(record.kvUrl);
+  const metaKvSection =
+    record.kvUrl === undefined ? sqliteSection(databasePath, 'interval') : postgresSection(record.kvUrl);
   const common = { clusterId: record.clusterId, secretFile, mgmtdAddress, kvSection };
   const layout: LocalLayout = {
     dataDir,
@@ -156,7 +160,7 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
     fuse: { config: join(etcDir, 'fuse.toml'), nodeId: localFuseNodeId },
   };
   writeIfMissing(layout.mgmtd.config, mgmtdConfig(layout, common));
-  writeIfMissing(layout.meta.config, metaConfig(layout, common));
+  writeIfMissing(layout.meta.config, metaConfig(layout, { ...common, kvSection: metaKvSection }));
   for (const storage of layout.storage) {
     const targetDir = join(dataDir, storage.name, `target-${storage.targetId}`);
     mkdirSync(targetDir, { recursive: true });
@@ -170,13 +174,20 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
 
 type Common = { clusterId: string; secretFile: string; mgmtdAddress: string; kvSection: string };
 
-function sqliteSection(databasePath: string): string {
+function sqliteSection(databasePath: string, synchronous: 'full' | 'interval'): string {
+  const durability =
+    synchronous === 'full'
+      ? `# An acknowledged commit survives a power loss: the cluster's chains and targets never go back.
+synchronous = "full"`
+      : `# An acknowledged commit survives the death of any process at once, and a power loss within
+# commit_interval_ms or once the file or its directory is fsynced, as on a local file system.
+synchronous = "interval"
+commit_interval_ms = ${limits.kvSqliteCommitIntervalMsDefault}`;
   return `[kv]
 engine = "sqlite"
 [kv.sqlite]
 path = ${quoted(databasePath)}
-# An acknowledged commit survives a power loss ("normal": only the crash of a process).
-synchronous = "full"
+${durability}
 `;
 }
 

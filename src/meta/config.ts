@@ -3,7 +3,8 @@
  *
  *   [node]     id, listen, advertise, hostname, tags
  *   [cluster]  id, secret_file
- *   [kv]       the metadata engine shared with mgmtd and the other meta services
+ *   [kv]       the metadata engine shared with mgmtd and the other meta services; on sqlite
+ *              `synchronous` defaults to "interval" here (README, "Durability")
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
  *   [meta]     root_squash, squash_uid, squash_gid, inode_id_batch
  *   [meta.gc]  enabled, interval_ms, concurrency (the worker deleting removed and truncated chunks)
@@ -19,7 +20,7 @@ import {
 } from '../common/config.js';
 import { limits } from '../common/limits.js';
 import { monitorSectionSchema } from '../common/metrics/index.js';
-import { kvSectionSchema } from '../kv/index.js';
+import { kvSectionSchemaFor } from '../kv/index.js';
 
 /** The conventional "nobody" user and group that squashed root becomes. */
 const nobodyId = 65_534;
@@ -47,7 +48,9 @@ export const metaSectionSchema = z.strictObject({
 export const metaConfigSchema = z.strictObject({
   node: nodeSectionSchema,
   cluster: clusterSectionSchema,
-  kv: kvSectionSchema,
+  // A namespace change is acknowledged once it survives the death of any process, and reaches the
+  // disk within the commit interval or at the caller's fsync, as on a local file system.
+  kv: kvSectionSchemaFor({ sqliteSynchronous: 'interval' }),
   mgmtd: mgmtdClientSectionSchema,
   meta: metaSectionSchema.prefault({}),
   monitor: monitorSectionSchema.prefault({}),

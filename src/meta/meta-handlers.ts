@@ -75,6 +75,9 @@ function registerReads(service: MetaService, table: HandlerTable): void {
   table.on(m.getXattr, async (request) => ({
     value: await service.read(request.cred, (reader, cred) => getXattr(reader, cred, request)),
   }));
+  table.on(m.changes, async (request) =>
+    service.changeLog.since(request.epoch, request.after, request.limit),
+  );
   table.on(m.listXattr, async (request) => ({
     names: await service.read(request.cred, (reader, cred) => listXattr(reader, cred, request)),
   }));
@@ -139,6 +142,11 @@ function registerFileChanges(service: MetaService, table: HandlerTable): void {
       applyWriterReport(writer, ctx, request.ino, { length: request.length, wrote: request.wrote ?? false }),
     ),
   }));
+  // fsync and fsyncdir: whatever the caller committed is durable once every commit so far is.
+  table.on(m.syncMetadata, async () => {
+    await service.options.kv.sync();
+    return {};
+  });
   table.on(m.setXattr, async (request) => {
     await service.mutate(request, { ids: 0 }, (writer, ctx) => setXattr(writer, ctx, request));
     return {};

@@ -34,6 +34,19 @@ describe('the meta configuration', () => {
     expect(config.mgmtd.heartbeat_interval_ms).toBe(1000);
   });
 
+  it('commits sqlite metadata with a commit interval unless told otherwise', () => {
+    expect(parseConfig(metaConfigSchema, base, 'meta.toml').kv).toEqual({
+      engine: 'sqlite',
+      sqlite: { path: '/var/lib/3fs/meta.db', synchronous: 'interval' },
+    });
+    const full = parseConfig(
+      metaConfigSchema,
+      base.replace('[mgmtd]', 'synchronous = "full"\n[mgmtd]'),
+      'meta.toml',
+    );
+    expect(full.kv).toMatchObject({ sqlite: { synchronous: 'full' } });
+  });
+
   it('reads the GC worker settings', () => {
     const config = parseConfig(
       metaConfigSchema,
