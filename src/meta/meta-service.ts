@@ -22,6 +22,7 @@ import { MetaCode, RpcCode } from '../common/status-code.js';
 import { keyAfter, type KvEngine } from '../kv/index.js';
 import type { MethodDef, RpcServer } from '../rpc/index.js';
 import { ChainPicker, type ChainTableSource } from './chain-picker.js';
+import { ChangeLog, ChangeSet, originOf } from './change-log.js';
 import type { OpContext } from './ops/context.js';
 import { squashCredentials, type RootSquash } from './permissions.js';
 import { requestIdTimeMs, rootInodeId, type Credentials, type DirectoryLayout } from './protocol/index.js';
@@ -67,6 +68,8 @@ export interface Caller {
 
 export class MetaService {
   readonly chains: ChainPicker;
+  /** What this service committed lately, for clients that cache metadata. */
+  readonly changeLog: ChangeLog;
   private readonly ids: InodeIdAllocator;
   private readonly handlers = new Map<string, { method: MethodDef<unknown, unknown>; handler: AnyHandler }>();
   /** Transactions each request has run so far: the step of its next record. */
@@ -76,6 +79,7 @@ export class MetaService {
     checkLimitRelations();
     this.chains = new ChainPicker(options.chainTables, options.random);
     this.ids = new InodeIdAllocator(options.kv, options.inodeIdBatch);
+    this.changeLog = new ChangeLog({ startMs: options.clock.nowMs(), random: options.random });
     const table: HandlerTable = {
       on: (method, handler) => {
         assert(!this.handlers.has(method.name), `${method.name} has one handler`);
@@ -150,6 +154,8 @@ export class MetaService {
     }
     const reservation = await this.ids.reserve(options.ids);
     let committed = false;
+    // What the attempt that committed changed (each attempt starts a new set).
+    let changes: ChangeSet | undefined;
     try {
       const result = await this.withFreshRouting(() =>
         this.options.kv.transact(async (tx) => {
@@ -166,13 +172,15 @@ export class MetaService {
             takeInodeId: () => reservation.take(),
             fileLayout: (directory) => this.chains.fileLayout(directory),
           };
-          const result = await operation(new MetaWriter(tx), ctx);
+          changes = new ChangeSet();
+          const result = await operation(new MetaWriter(tx, changes), ctx);
           if (recordKey !== undefined)
             tx.set(recordKey, encodeRecord(requestRecordSchema, { format: 1, result }));
           return result;
         }),
       );
       committed = true;
+      if (changes !== undefined) this.changeLog.record(changes, originOf(caller.requestId));
       return result;
     } finally {
       // A failed operation used none of its ids: every one goes back.

@@ -6,11 +6,13 @@ export * from './types.js';
 export * from './layout.js';
 export * as metaMethods from './methods.js';
 export {
+  changeItemSchema,
   gcEntrySchema,
   lengthReportSchema,
   metaServiceId,
   pendingTruncationSchema,
   timeSpecSchema,
+  type ChangeItem,
   type GcEntry,
   type LengthReport,
   type PendingTruncation,

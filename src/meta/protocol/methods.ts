@@ -455,3 +455,40 @@ export const mknod = method(
  * disk within the commit interval, and this waits for that at once. Other engines answer at once.
  */
 export const syncMetadata = method(29, 'syncMetadata', z.strictObject({ cred }), empty, true);
+
+/** One change a meta service committed (change-log.ts); `origin` is the client that made it. */
+export const changeItemSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('entry'),
+    parent: inodeIdSchema,
+    name: nameSchema,
+    origin: clientIdSchema.optional(),
+  }),
+  z.strictObject({ kind: z.literal('inode'), ino: inodeIdSchema, origin: clientIdSchema.optional() }),
+  /** More changed in one transaction than an item lists: everything cached may be stale. */
+  z.strictObject({ kind: z.literal('all'), origin: clientIdSchema.optional() }),
+]);
+export type ChangeItem = z.infer<typeof changeItemSchema>;
+
+/**
+ * The changes this service committed after position (`epoch`, `after`), for clients that cache
+ * metadata. `reset` says the position is not in the service's log (it restarted, or the caller
+ * fell behind): the caller drops everything it cached and goes on from (`epoch`, `last`).
+ */
+export const changes = method(
+  30,
+  'changes',
+  z.strictObject({
+    epoch: z.string().max(32).optional(),
+    after: z.number().int().min(0),
+    limit: z.number().int().min(1).max(limits.metaChangesPerPollMax),
+  }),
+  z.strictObject({
+    epoch: z.string().max(32),
+    last: z.number().int().min(0),
+    items: z.array(changeItemSchema),
+    reset: z.boolean(),
+    more: z.boolean(),
+  }),
+  true,
+);

@@ -11,6 +11,7 @@ import { limits } from '../../common/limits.js';
 import { decodeRecord, encodeRecord } from '../../common/record-codec.js';
 import { MetaCode } from '../../common/status-code.js';
 import { keyAfter, type KvReadTransaction, type KvTransaction } from '../../kv/index.js';
+import { ChangeSet } from '../change-log.js';
 import type {
   DirectoryInode,
   GcEntry,
@@ -211,7 +212,14 @@ export class MetaReader {
 }
 
 export class MetaWriter extends MetaReader {
-  constructor(private readonly writeTx: KvTransaction) {
+  /**
+   * @param changes collects the entries and inodes this transaction changes, for the service's
+   * change log (clients that cache metadata learn of them there).
+   */
+  constructor(
+    private readonly writeTx: KvTransaction,
+    readonly changes: ChangeSet = new ChangeSet(),
+  ) {
     super(writeTx);
   }
 
@@ -219,6 +227,7 @@ export class MetaWriter extends MetaReader {
   putInode(inode: Inode): void {
     this.writeTx.set(keys.inode(inode.ino), encodeRecord(inodeRecordSchema, { format: 1, inode }));
     this.cache.set(inode.ino, inode);
+    this.changes.inode(inode.ino);
   }
 
   /** Writes a new inode and counts it among the inodes in use. */
@@ -242,6 +251,7 @@ export class MetaWriter extends MetaReader {
    * changes in one directory at once do not conflict (the later write wins, both being "now").
    */
   touchEntries(ino: InodeId, nowNs: bigint): void {
+    this.changes.inode(ino);
     this.writeTx.set(
       keys.entryTimes(ino),
       encodeRecord(entryTimesRecordSchema, { format: 1, mtimeNs: nowNs, ctimeNs: nowNs }),
@@ -250,6 +260,7 @@ export class MetaWriter extends MetaReader {
 
   /** Drops a directory's entry times: its inode's own times are set explicitly (utimes). */
   clearEntryTimes(ino: InodeId): void {
+    this.changes.inode(ino);
     this.writeTx.clear(keys.entryTimes(ino));
   }
 
@@ -258,6 +269,7 @@ export class MetaWriter extends MetaReader {
    * and queues are the caller's).
    */
   async deleteInode(ino: InodeId): Promise<void> {
+    this.changes.inode(ino);
     this.writeTx.clear(keys.inode(ino));
     this.writeTx.clear(keys.entryTimes(ino));
     const xattrs = prefixRange(keys.xattrs(ino));
@@ -309,6 +321,7 @@ export class MetaWriter extends MetaReader {
   }
 
   putEntry(parent: InodeId, name: string, entry: { ino: InodeId; type: Inode['type'] }): void {
+    this.changes.entry(parent, name);
     this.writeTx.set(
       keys.entry(parent, name),
       encodeRecord(entryRecordSchema, { format: 1, ino: entry.ino, type: entry.type }),
@@ -316,6 +329,7 @@ export class MetaWriter extends MetaReader {
   }
 
   deleteEntry(parent: InodeId, name: string): void {
+    this.changes.entry(parent, name);
     this.writeTx.clear(keys.entry(parent, name));
   }
 
@@ -357,10 +371,12 @@ export class MetaWriter extends MetaReader {
   }
 
   putXattr(ino: InodeId, name: string, value: Uint8Array): void {
+    this.changes.inode(ino);
     this.writeTx.set(keys.xattr(ino, name), encodeRecord(xattrRecordSchema, { format: 1, value }));
   }
 
   deleteXattr(ino: InodeId, name: string): void {
+    this.changes.inode(ino);
     this.writeTx.clear(keys.xattr(ino, name));
   }
 }
