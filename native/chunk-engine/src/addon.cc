@@ -1,0 +1,605 @@
+// The N-API face of the chunk engine: `open(options)` resolves to an engine object whose methods
+// mirror engine.h. Disk work runs in napi async work (the libuv thread pool), never on the
+// JavaScript thread; every failure reaches JavaScript as an Error with an `engineCode` (and
+// `errno`, `block` where they apply), which the one TypeScript loader maps onto status codes. No
+// C++ exception escapes into the runtime: each entry point turns them into JavaScript errors.
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "crc32c.h"
+#include "engine.h"
+
+namespace chunk_engine {
+namespace {
+
+const char* KindName(EngineFailure::Kind kind) {
+  switch (kind) {
+    case EngineFailure::Kind::Io: return "io";
+    case EngineFailure::Kind::NoSpace: return "no-space";
+    case EngineFailure::Kind::CorruptLog: return "corrupt-log";
+    case EngineFailure::Kind::Config: return "config";
+    case EngineFailure::Kind::Closed: return "closed";
+    case EngineFailure::Kind::Busy: return "busy";
+    case EngineFailure::Kind::Invalid: return "invalid";
+    case EngineFailure::Kind::NotFound: return "not-found";
+    case EngineFailure::Kind::Corrupted: return "corrupted";
+    case EngineFailure::Kind::OutOfRange: return "out-of-range";
+    case EngineFailure::Kind::LengthMismatch: return "length-mismatch";
+    case EngineFailure::Kind::TooLarge: return "too-large";
+    case EngineFailure::Kind::None: break;
+  }
+  return "internal";
+}
+
+Napi::Value MakeError(Napi::Env env, const EngineFailure& failure) {
+  Napi::Error error = Napi::Error::New(env, failure.message.empty() ? "chunk engine failure" : failure.message);
+  error.Set("engineCode", Napi::String::New(env, KindName(failure.kind)));
+  error.Set("errno", Napi::Number::New(env, failure.error));
+  error.Set("block", Napi::Number::New(env, static_cast<double>(failure.block)));
+  return error.Value();
+}
+
+[[noreturn]] void ThrowFailure(Napi::Env env, EngineFailure::Kind kind, const std::string& message) {
+  EngineFailure failure;
+  failure.kind = kind;
+  failure.message = message;
+  throw Napi::Error(env, MakeError(env, failure));
+}
+
+[[noreturn]] void ThrowInvalid(Napi::Env env, const std::string& message) {
+  ThrowFailure(env, EngineFailure::Kind::Invalid, message);
+}
+
+ChunkKey ReadKey(const Napi::Value& value) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowInvalid(value.Env(), "a chunk id is a 12-byte Buffer");
+  }
+  auto bytes = value.As<Napi::Uint8Array>();
+  if (bytes.ByteLength() != 12) ThrowInvalid(value.Env(), "a chunk id is a 12-byte Buffer");
+  ChunkKey key{};
+  std::memcpy(key.data(), bytes.Data(), key.size());
+  return key;
+}
+
+/** A non-negative integer up to `max` (at most 2^53), or a typed error naming `name`. */
+uint64_t ReadInteger(const Napi::Value& value, const char* name, double max) {
+  if (!value.IsNumber()) ThrowInvalid(value.Env(), std::string(name) + " is not a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || number < 0 || number != std::floor(number) || number > max) {
+    ThrowFailure(value.Env(), EngineFailure::Kind::OutOfRange, std::string(name) + " is out of range");
+  }
+  return static_cast<uint64_t>(number);
+}
+
+constexpr double kU32Max = 4294967295.0;
+constexpr double kSafeMax = 9007199254740991.0;
+
+Napi::Value InfoObject(Napi::Env env, const std::optional<VersionInfo>& info) {
+  if (!info) return env.Undefined();
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("version", Napi::Number::New(env, info->version));
+  object.Set("chainVersion", Napi::Number::New(env, info->chainVersion));
+  object.Set("length", Napi::Number::New(env, info->length));
+  object.Set("checksum", Napi::Number::New(env, info->checksum));
+  return object;
+}
+
+Napi::Object StateObject(Napi::Env env, const ChunkState& state) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("committed", InfoObject(env, state.committed));
+  object.Set("pending", InfoObject(env, state.pending));
+  object.Set("removed", Napi::Boolean::New(env, state.removed));
+  return object;
+}
+
+/** Async work settled through a promise. Finish runs once on the JavaScript thread, ok or not. */
+class PromiseWork : public Napi::AsyncWorker {
+ public:
+  explicit PromiseWork(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Start() {
+    Queue();
+    return deferred_.Promise();
+  }
+
+ protected:
+  virtual bool Run(EngineFailure* failure) = 0;
+  virtual Napi::Value Settle(Napi::Env env, bool ok) = 0;
+
+  void Execute() override {
+    bool ok = false;
+    try {
+      ok = Run(&failure_);
+    } catch (const std::exception& error) {
+      failure_ = {EngineFailure::Kind::Io, 0, std::string("chunk engine: ") + error.what()};
+    }
+    if (!ok) SetError(failure_.message.empty() ? "failure" : failure_.message);
+  }
+  void OnOK() override { Complete(true); }
+  void OnError(const Napi::Error&) override { Complete(false); }
+
+  EngineFailure failure_;
+
+ private:
+  void Complete(bool ok) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      Napi::Value value = Settle(env, ok);
+      if (ok) {
+        deferred_.Resolve(value);
+      } else {
+        deferred_.Reject(MakeError(env, failure_));
+      }
+    } catch (const Napi::Error& error) {
+      deferred_.Reject(error.Value());
+    } catch (const std::exception& error) {
+      deferred_.Reject(Napi::Error::New(env, error.what()).Value());
+    }
+  }
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Promise Rejected(Napi::Env env, const Napi::Error& error) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error.Value());
+  return deferred.Promise();
+}
+
+class PrepareWork : public PromiseWork {
+ public:
+  PrepareWork(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<PrepareJob> job, Napi::Value data)
+      : PromiseWork(env), engine_(std::move(engine)), job_(std::move(job)) {
+    if (data.IsObject()) data_ = Napi::Persistent(data.As<Napi::Object>());
+  }
+
+ protected:
+  bool Run(EngineFailure* failure) override { return engine_->RunPrepare(*job_, failure); }
+  Napi::Value Settle(Napi::Env env, bool ok) override {
+    VersionInfo info = engine_->FinishPrepare(*job_, ok);
+    if (!ok) return env.Undefined();
+    Napi::Object object = InfoObject(env, info).As<Napi::Object>();
+    object.Set("removed", Napi::Boolean::New(env, job_->removed));
+    return object;
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  std::unique_ptr<PrepareJob> job_;
+  Napi::ObjectReference data_;  // keeps the payload alive while a worker reads it
+};
+
+class CompactWork : public PromiseWork {
+ public:
+  CompactWork(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWork(env), engine_(std::move(engine)) {}
+
+ protected:
+  bool Run(EngineFailure* failure) override { return engine_->RunCompaction(failure); }
+  Napi::Value Settle(Napi::Env env, bool ok) override {
+    engine_->FinishCompaction(ok);
+    engine_->FinishBackground();
+    return Napi::Boolean::New(env, ok);
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+};
+
+/** Starts a compaction when the log has grown enough; its outcome only moves the next threshold. */
+Napi::Promise StartCompaction(Napi::Env env, const std::shared_ptr<Engine>& engine, bool force) {
+  EngineFailure failure;
+  if (!force && !engine->WantsCompaction()) return Rejected(env, Napi::Error::New(env, "not needed"));
+  if (!engine->BeginBackground(&failure)) {
+    engine->FinishCompaction(false);
+    return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+  }
+  auto* work = new CompactWork(env, engine);
+  return work->Start();
+}
+
+class CommitWork : public PromiseWork {
+ public:
+  CommitWork(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<CommitJob> job)
+      : PromiseWork(env), engine_(std::move(engine)), job_(std::move(job)) {}
+
+ protected:
+  bool Run(EngineFailure* failure) override { return engine_->RunCommit(*job_, failure); }
+  Napi::Value Settle(Napi::Env env, bool ok) override {
+    std::optional<VersionInfo> info = engine_->FinishCommit(*job_, ok);
+    if (ok && engine_->WantsCompaction()) {
+      EngineFailure failure;
+      if (engine_->BeginBackground(&failure)) {
+        (new CompactWork(env, engine_))->Start();  // settles to true or false, never rejects
+      } else {
+        engine_->FinishCompaction(false);
+      }
+    }
+    return InfoObject(env, info);
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  std::unique_ptr<CommitJob> job_;
+};
+
+class ReadWork : public PromiseWork {
+ public:
+  ReadWork(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<ReadJob> job)
+      : PromiseWork(env), engine_(std::move(engine)), job_(std::move(job)) {}
+
+ protected:
+  bool Run(EngineFailure* failure) override { return engine_->RunRead(*job_, failure); }
+  Napi::Value Settle(Napi::Env env, bool ok) override {
+    engine_->FinishRead(*job_);
+    if (!ok) return env.Undefined();
+    const size_t length = static_cast<size_t>(job_->end - job_->start);
+    Napi::Object result = Napi::Object::New(env);
+    if (length == 0) {
+      result.Set("data", Napi::Buffer<uint8_t>::New(env, 0));
+    } else {
+      uint8_t* bytes = job_->data.release();
+      result.Set("data", Napi::Buffer<uint8_t>::NewOrCopy(env, bytes, length,
+                                                          [](Napi::Env, uint8_t* owned) { delete[] owned; }));
+    }
+    result.Set("checksum", Napi::Number::New(env, job_->checksum));
+    result.Set("info", InfoObject(env, job_->info));
+    result.Set("uncommitted", Napi::Boolean::New(env, job_->uncommitted));
+    return result;
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  std::unique_ptr<ReadJob> job_;
+};
+
+class SyncWork : public PromiseWork {
+ public:
+  SyncWork(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWork(env), engine_(std::move(engine)) {}
+
+ protected:
+  bool Run(EngineFailure* failure) override { return engine_->RunSync(failure); }
+  Napi::Value Settle(Napi::Env env, bool) override {
+    engine_->FinishBackground();
+    return env.Undefined();
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+};
+
+class CloseWork : public PromiseWork {
+ public:
+  CloseWork(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWork(env), engine_(std::move(engine)) {}
+
+ protected:
+  bool Run(EngineFailure* failure) override { return engine_->RunClose(failure); }
+  Napi::Value Settle(Napi::Env env, bool) override { return env.Undefined(); }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+};
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ChunkEngine",
+                       {
+                           InstanceMethod<&EngineWrap::Stat>("stat"),
+                           InstanceMethod<&EngineWrap::HasPending>("hasPending"),
+                           InstanceMethod<&EngineWrap::List>("list"),
+                           InstanceMethod<&EngineWrap::Summarize>("summarize"),
+                           InstanceMethod<&EngineWrap::Totals>("totals"),
+                           InstanceMethod<&EngineWrap::Prepare>("prepare"),
+                           InstanceMethod<&EngineWrap::Commit>("commit"),
+                           InstanceMethod<&EngineWrap::Discard>("discard"),
+                           InstanceMethod<&EngineWrap::Read>("read"),
+                           InstanceMethod<&EngineWrap::Sync>("sync"),
+                           InstanceMethod<&EngineWrap::Compact>("compact"),
+                           InstanceMethod<&EngineWrap::Close>("close"),
+                           InstanceMethod<&EngineWrap::Stats>("stats"),
+                       });
+  }
+
+  explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {}
+  void Attach(std::shared_ptr<Engine> engine) { engine_ = std::move(engine); }
+
+ private:
+  Engine& Require(Napi::Env env) {
+    if (!engine_) ThrowFailure(env, EngineFailure::Kind::Closed, "the chunk engine is not open");
+    return *engine_;
+  }
+
+  template <typename Body>
+  static Napi::Value Guard(Napi::Env env, Body body) {
+    try {
+      return body();
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& error) {
+      EngineFailure failure{EngineFailure::Kind::Io, 0, std::string("chunk engine: ") + error.what()};
+      throw Napi::Error(env, MakeError(env, failure));
+    }
+  }
+
+  template <typename Body>
+  static Napi::Value GuardAsync(Napi::Env env, Body body) {
+    try {
+      return Guard(env, body);
+    } catch (const Napi::Error& error) {
+      return Rejected(env, error);
+    }
+  }
+
+  Napi::Value Stat(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&]() -> Napi::Value {
+      Engine& engine = Require(info.Env());
+      auto state = engine.Stat(ReadKey(info[0]));
+      if (!state) return info.Env().Undefined();
+      return StateObject(info.Env(), *state);
+    });
+  }
+
+  Napi::Value HasPending(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&]() -> Napi::Value {
+      return Napi::Boolean::New(info.Env(), Require(info.Env()).HasPending(ReadKey(info[0])));
+    });
+  }
+
+  Napi::Value List(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Engine& engine = Require(env);
+      std::optional<ChunkKey> after;
+      if (!info[0].IsUndefined() && !info[0].IsNull()) after = ReadKey(info[0]);
+      const uint32_t limit = static_cast<uint32_t>(ReadInteger(info[1], "limit", kU32Max));
+      auto listed = engine.List(after ? &*after : nullptr, limit);
+      Napi::Array array = Napi::Array::New(env, listed.size());
+      for (uint32_t index = 0; index < listed.size(); index++) {
+        Napi::Object object = StateObject(env, listed[index].second);
+        object.Set("key", Napi::Buffer<uint8_t>::Copy(env, listed[index].first.data(), 12));
+        array.Set(index, object);
+      }
+      return array;
+    });
+  }
+
+  Napi::Value Summarize(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Engine& engine = Require(env);
+      if (!info[0].IsBigInt()) ThrowInvalid(env, "an inode id is a bigint");
+      bool lossless = false;
+      const uint64_t inode = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+      if (!lossless) ThrowFailure(env, EngineFailure::Kind::OutOfRange, "an inode id is a u64");
+      const uint64_t begin = ReadInteger(info[1], "beginIndex", 4294967296.0);
+      const uint64_t end = ReadInteger(info[2], "endIndex", 4294967296.0);
+      RangeSummary summary = engine.Summarize(inode, begin, end);
+      Napi::Object object = Napi::Object::New(env);
+      if (summary.hasLast) {
+        Napi::Object last = Napi::Object::New(env);
+        last.Set("index", Napi::Number::New(env, summary.lastIndex));
+        last.Set("version", Napi::Number::New(env, summary.last.version));
+        last.Set("length", Napi::Number::New(env, summary.last.length));
+        object.Set("last", last);
+      } else {
+        object.Set("last", env.Undefined());
+      }
+      object.Set("chunkCount", Napi::Number::New(env, static_cast<double>(summary.chunkCount)));
+      object.Set("totalBytes", Napi::Number::New(env, static_cast<double>(summary.totalBytes)));
+      object.Set("uncommittedCount", Napi::Number::New(env, static_cast<double>(summary.uncommittedCount)));
+      return object;
+    });
+  }
+
+  Napi::Value Totals(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&]() -> Napi::Value {
+      auto [count, bytes] = Require(info.Env()).Totals();
+      Napi::Object object = Napi::Object::New(info.Env());
+      object.Set("chunkCount", Napi::Number::New(info.Env(), static_cast<double>(count)));
+      object.Set("committedBytes", Napi::Number::New(info.Env(), static_cast<double>(bytes)));
+      return object;
+    });
+  }
+
+  // prepare(key, kind, offset, length, data | undefined, version, chainVersion)
+  Napi::Value Prepare(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Require(env);
+      const ChunkKey key = ReadKey(info[0]);
+      UpdateInput input;
+      const uint64_t kind = ReadInteger(info[1], "kind", 3);
+      input.kind = static_cast<UpdateKind>(kind);
+      input.offset = ReadInteger(info[2], "offset", kSafeMax);
+      input.length = ReadInteger(info[3], "length", kSafeMax);
+      Napi::Value data = info[4];
+      if (input.kind == UpdateKind::Write || input.kind == UpdateKind::Replace) {
+        if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+          ThrowInvalid(env, "a write carries its payload as a Buffer");
+        }
+        auto bytes = data.As<Napi::Uint8Array>();
+        input.data = bytes.Data();
+        input.dataLength = bytes.ByteLength();
+      }
+      input.version = static_cast<uint32_t>(ReadInteger(info[5], "version", kU32Max));
+      input.chainVersion = static_cast<uint32_t>(ReadInteger(info[6], "chainVersion", kU32Max));
+      EngineFailure failure;
+      auto job = engine_->BeginPrepare(key, input, &failure);
+      if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+      return (new PrepareWork(env, engine_, std::move(job), data))->Start();
+    });
+  }
+
+  Napi::Value Commit(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Engine& engine = Require(env);
+      const ChunkKey key = ReadKey(info[0]);
+      const uint32_t version = static_cast<uint32_t>(ReadInteger(info[1], "version", kU32Max));
+      EngineFailure failure;
+      auto job = engine.BeginCommit(key, version, &failure);
+      if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+      return (new CommitWork(env, engine_, std::move(job)))->Start();
+    });
+  }
+
+  Napi::Value Discard(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      EngineFailure failure;
+      if (!Require(env).Discard(ReadKey(info[0]), &failure)) throw Napi::Error(env, MakeError(env, failure));
+      return env.Undefined();
+    });
+  }
+
+  // read(key, offset, length, pending)
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Engine& engine = Require(env);
+      const ChunkKey key = ReadKey(info[0]);
+      const uint64_t offset = ReadInteger(info[1], "offset", kSafeMax);
+      const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
+      const bool pending = info[3].ToBoolean().Value();
+      EngineFailure failure;
+      auto job = engine.BeginRead(key, offset, length, pending, &failure);
+      if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+      return (new ReadWork(env, engine_, std::move(job)))->Start();
+    });
+  }
+
+  Napi::Value Sync(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      EngineFailure failure;
+      if (!Require(env).BeginBackground(&failure)) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+      return (new SyncWork(env, engine_))->Start();
+    });
+  }
+
+  Napi::Value Compact(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Require(info.Env());
+      return StartCompaction(info.Env(), engine_, true);
+    });
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      if (!engine_ || !engine_->MarkClosed()) {
+        auto deferred = Napi::Promise::Deferred::New(env);
+        deferred.Resolve(env.Undefined());
+        return deferred.Promise();
+      }
+      return (new CloseWork(env, engine_))->Start();
+    });
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Engine& engine = Require(env);
+      Napi::Object object = Napi::Object::New(env);
+      object.Set("logBytes", Napi::Number::New(env, static_cast<double>(engine.LogBytes())));
+      object.Set("logGeneration", Napi::Number::New(env, static_cast<double>(engine.LogGeneration())));
+      object.Set("usedSlots", Napi::Number::New(env, static_cast<double>(engine.UsedSlots())));
+      object.Set("blockBytes", Napi::Number::New(env, engine.blockBytes()));
+      return object;
+    });
+  }
+
+  std::shared_ptr<Engine> engine_;
+};
+
+struct AddonData {
+  Napi::FunctionReference engineClass;
+};
+
+class OpenWork : public PromiseWork {
+ public:
+  OpenWork(Napi::Env env, EngineOptions options) : PromiseWork(env), options_(std::move(options)) {}
+
+ protected:
+  bool Run(EngineFailure* failure) override {
+    engine_ = Engine::Open(options_, failure);
+    return engine_ != nullptr;
+  }
+  Napi::Value Settle(Napi::Env env, bool ok) override {
+    if (!ok) return env.Undefined();
+    Napi::Object object = env.GetInstanceData<AddonData>()->engineClass.New({});
+    EngineWrap::Unwrap(object)->Attach(engine_);
+    return object;
+  }
+
+ private:
+  EngineOptions options_;
+  std::shared_ptr<Engine> engine_;
+};
+
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (!info[0].IsObject()) ThrowInvalid(env, "open takes an options object");
+    Napi::Object object = info[0].As<Napi::Object>();
+    EngineOptions options;
+    Napi::Value directory = object.Get("directory");
+    if (!directory.IsString()) ThrowInvalid(env, "directory is a string");
+    options.directory = directory.As<Napi::String>().Utf8Value();
+    options.targetId = static_cast<uint32_t>(ReadInteger(object.Get("targetId"), "targetId", kU32Max));
+    options.blockBytes = static_cast<uint32_t>(ReadInteger(object.Get("blockBytes"), "blockBytes", 64 << 20));
+    options.minSlotBytes = static_cast<uint32_t>(ReadInteger(object.Get("minSlotBytes"), "minSlotBytes", 64 << 20));
+    options.dataFileBytes = ReadInteger(object.Get("dataFileBytes"), "dataFileBytes", kSafeMax);
+    options.growBytes = ReadInteger(object.Get("growBytes"), "growBytes", kSafeMax);
+    options.chunkBytesMax = static_cast<uint32_t>(ReadInteger(object.Get("chunkBytesMax"), "chunkBytesMax", kU32Max));
+    options.compactMinBytes = ReadInteger(object.Get("compactMinBytes"), "compactMinBytes", kSafeMax);
+    options.durable = object.Get("durable").ToBoolean().Value();
+    if (options.blockBytes == 0 || options.minSlotBytes == 0 || options.minSlotBytes > options.blockBytes ||
+        options.dataFileBytes < options.blockBytes) {
+      ThrowInvalid(env, "block, slot and file sizes are inconsistent");
+    }
+    return (new OpenWork(env, std::move(options)))->Start();
+  } catch (const Napi::Error& error) {
+    return Rejected(env, error);
+  }
+}
+
+Napi::Value Crc32cOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowInvalid(env, "crc32c takes a Buffer");
+  }
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  const uint32_t initial = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  return Napi::Number::New(env, Crc32c(bytes.Data(), bytes.ByteLength(), initial));
+}
+
+Napi::Value Crc32cCombineOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t first = static_cast<uint32_t>(ReadInteger(info[0], "first", kU32Max));
+  const uint32_t second = static_cast<uint32_t>(ReadInteger(info[1], "second", kU32Max));
+  const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
+  return Napi::Number::New(env, Crc32cCombine(first, second, length));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->engineClass = Napi::Persistent(EngineWrap::Define(env));
+  env.SetInstanceData(data);
+  exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32cOf));
+  exports.Set("crc32cCombine", Napi::Function::New(env, Crc32cCombineOf));
+  exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));
+  return exports;
+}
+
+}  // namespace
+}  // namespace chunk_engine
+
+static Napi::Object InitChunkEngine(Napi::Env env, Napi::Object exports) {
+  return chunk_engine::Init(env, exports);
+}
+
+NODE_API_MODULE(chunk_engine, InitChunkEngine)

@@ -1,0 +1,178 @@
+#include "data-files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace chunk_engine {
+namespace {
+
+bool Fail(IoFailure* failure, int error, const std::string& what) {
+  failure->error = error;
+  failure->what = what + ": " + std::strerror(error);
+  return false;
+}
+
+}  // namespace
+
+DataFiles::DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes)
+    : directory_(std::move(directory)), classes_(std::move(classes)), growBytes_(growBytes) {}
+
+DataFiles::~DataFiles() { Close(); }
+
+bool DataFiles::Prepare(IoFailure* failure) {
+  std::string data = directory_ + "/data";
+  if (mkdir(data.c_str(), 0755) != 0 && errno != EEXIST) return Fail(failure, errno, "mkdir " + data);
+  return true;
+}
+
+uint64_t DataFiles::SlotOffset(SlotRef slot) const {
+  return static_cast<uint64_t>(SlotIndex(slot)) * classes_.slotBytes.at(SlotClass(slot));
+}
+
+DataFiles::File* DataFiles::Open(uint32_t sizeClass, uint32_t file, IoFailure* failure) {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (closed_) {
+    Fail(failure, EBADF, "the engine is closed");
+    return nullptr;
+  }
+  auto key = std::make_pair(sizeClass, file);
+  auto found = files_.find(key);
+  if (found != files_.end()) return found->second.get();
+  std::string path = directory_ + "/data/" + std::to_string(classes_.slotBytes.at(sizeClass)) + "-" +
+                     std::to_string(file) + ".dat";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    directoryDirty_ = true;
+  } else if (errno == EEXIST) {
+    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  }
+  if (fd < 0) {
+    Fail(failure, errno, "open " + path);
+    return nullptr;
+  }
+  struct stat status {};
+  if (fstat(fd, &status) != 0) {
+    Fail(failure, errno, "fstat " + path);
+    ::close(fd);
+    return nullptr;
+  }
+  auto entry = std::make_unique<File>();
+  entry->fd = fd;
+  entry->allocatedBytes = static_cast<uint64_t>(status.st_size);
+  File* result = entry.get();
+  files_.emplace(key, std::move(entry));
+  // A new file's directory entry must be durable before metadata points into it: SyncWritten
+  // fsyncs the data directory too when a file was created.
+  return result;
+}
+
+bool DataFiles::Reserve(SlotRef slot, IoFailure* failure) {
+  File* file = Open(SlotClass(slot), SlotFile(slot), failure);
+  if (file == nullptr) return false;
+  const uint64_t end = SlotOffset(slot) + classes_.slotBytes[SlotClass(slot)];
+  std::lock_guard<std::mutex> guard(file->growLock);
+  if (end <= file->allocatedBytes) return true;
+  uint64_t target = file->allocatedBytes + growBytes_;
+  if (target < end) target = end;
+  if (target > classes_.fileBytes) target = classes_.fileBytes;
+  int result = posix_fallocate(file->fd, 0, static_cast<off_t>(target));
+  if (result == EOPNOTSUPP || result == EINVAL) {
+    // A file system without preallocation: the file grows as blocks are written.
+    if (ftruncate(file->fd, static_cast<off_t>(target)) != 0) return Fail(failure, errno, "ftruncate");
+    result = 0;
+  }
+  if (result != 0) return Fail(failure, result, "preallocating a data file");
+  file->allocatedBytes = target;
+  return true;
+}
+
+bool DataFiles::Write(SlotRef slot, uint32_t offsetInSlot, const uint8_t* data, size_t length,
+                      IoFailure* failure) {
+  File* file = Open(SlotClass(slot), SlotFile(slot), failure);
+  if (file == nullptr) return false;
+  uint64_t position = SlotOffset(slot) + offsetInSlot;
+  size_t done = 0;
+  while (done < length) {
+    ssize_t written = pwrite(file->fd, data + done, length - done, static_cast<off_t>(position + done));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return Fail(failure, errno, "writing a data file");
+    }
+    done += static_cast<size_t>(written);
+  }
+  std::lock_guard<std::mutex> guard(lock_);
+  written_.insert(file);
+  return true;
+}
+
+bool DataFiles::Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length,
+                     IoFailure* failure) {
+  File* file = Open(SlotClass(slot), SlotFile(slot), failure);
+  if (file == nullptr) return false;
+  uint64_t position = SlotOffset(slot) + offsetInSlot;
+  size_t done = 0;
+  while (done < length) {
+    ssize_t got = pread(file->fd, data + done, length - done, static_cast<off_t>(position + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return Fail(failure, errno, "reading a data file");
+    }
+    if (got == 0) return Fail(failure, EIO, "a data file ends before a block it holds");
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+bool DataFiles::SyncWritten(IoFailure* failure) {
+  std::vector<File*> files;
+  bool directoryDirty = false;
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    files.assign(written_.begin(), written_.end());
+    written_.clear();
+    directoryDirty = directoryDirty_;
+    directoryDirty_ = false;
+  }
+  bool ok = true;
+  for (File* file : files) {
+    if (fdatasync(file->fd) != 0 && ok) {
+      ok = Fail(failure, errno, "fdatasync of a data file");
+      std::lock_guard<std::mutex> guard(lock_);
+      written_.insert(file);
+    }
+  }
+  if (!ok || !directoryDirty) {
+    if (directoryDirty) {
+      std::lock_guard<std::mutex> guard(lock_);
+      directoryDirty_ = true;
+    }
+    return ok;
+  }
+  std::string data = directory_ + "/data";
+  int fd = ::open(data.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Fail(failure, errno, "open " + data);
+  if (fsync(fd) != 0) {
+    ok = Fail(failure, errno, "fsync " + data);
+    std::lock_guard<std::mutex> guard(lock_);
+    directoryDirty_ = true;
+  }
+  ::close(fd);
+  return ok;
+}
+
+void DataFiles::Close() {
+  std::lock_guard<std::mutex> guard(lock_);
+  closed_ = true;
+  for (auto& [key, file] : files_) {
+    if (file->fd >= 0) ::close(file->fd);
+    file->fd = -1;
+  }
+  written_.clear();
+}
+
+}  // namespace chunk_engine

@@ -1,0 +1,64 @@
+// The data files of an engine: `<dir>/data/<slot bytes>-<file number>.dat`, one series per size
+// class, each file holding a fixed number of slots. Files are preallocated (fallocate) ahead of use
+// in steps, so a full disk shows up as ENOSPC before any byte of a block is written, and writes
+// into preallocated space do not grow the file.
+//
+// Thread-safe: workers on several threads read and write at once. A file's descriptor, once
+// opened, stays open until the engine closes; growth of a file is serialized by its own lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "slot-allocator.h"
+
+namespace chunk_engine {
+
+/** An I/O failure with its errno, as the engine reports it. */
+struct IoFailure {
+  int error = 0;
+  std::string what;
+};
+
+class DataFiles {
+ public:
+  DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes);
+  ~DataFiles();
+
+  /** Creates the data directory; false with `failure` set on an error. */
+  bool Prepare(IoFailure* failure);
+  /** Makes sure the slot's bytes are allocated on disk (grows the file in steps). */
+  bool Reserve(SlotRef slot, IoFailure* failure);
+  bool Write(SlotRef slot, uint32_t offsetInSlot, const uint8_t* data, size_t length, IoFailure* failure);
+  /** Reads exactly `length` bytes; a file that ends early is an error (EIO). */
+  bool Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length, IoFailure* failure);
+  /** fdatasyncs every file written since the last call (the caller groups concurrent calls). */
+  bool SyncWritten(IoFailure* failure);
+  /** Closes every descriptor; later calls fail. */
+  void Close();
+  uint64_t SlotOffset(SlotRef slot) const;
+
+ private:
+  struct File {
+    int fd = -1;
+    uint64_t allocatedBytes = 0;
+    std::mutex growLock;
+  };
+  File* Open(uint32_t sizeClass, uint32_t file, IoFailure* failure);
+
+  const std::string directory_;
+  const SizeClasses classes_;
+  const uint64_t growBytes_;
+  std::mutex lock_;  // guards files_ and written_
+  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<File>> files_;
+  std::set<File*> written_;
+  bool directoryDirty_ = false;  // a data file was created since the last SyncWritten
+  bool closed_ = false;
+};
+
+}  // namespace chunk_engine

@@ -1,0 +1,798 @@
+// The native chunk engine. Chunk data lives in slots of large preallocated data files, one series
+// per size class (slot-allocator.h, data-files.h); each chunk version is a list of blocks, each
+// block a slot and the CRC32C of its bytes; the committed versions are kept in memory and made
+// durable by an append-only metadata log with checksummed, group-committed records and periodic
+// compaction (meta-log.h). Why a crash at any instant (SIGKILL mid-write included) leaves every
+// chunk at its old or its new committed version, with verified checksums:
+//
+// - Copy on write at block granularity: an update that changes bytes of a committed block writes
+//   the new block into a fresh slot. The only in-place write is an append into a block's own slot
+//   past the committed length, which no reader of the committed version looks at. So the bytes a
+//   committed version names are never written while it is committed.
+// - A slot is reused only after the version that named it is gone for good: freed at the commit
+//   that drops it, after that commit's log record is written (and, when durable, fdatasynced), and
+//   only once every read that might still look at it has finished. Pending versions' slots are
+//   never named by the log, so a crash frees them implicitly: replay rebuilds the free map from the
+//   committed versions alone.
+// - Data before metadata: a prepare writes its blocks (and, when durable, fdatasyncs them with
+//   any new data file's directory entry) before it resolves; the commit's log record, written
+//   after, is what makes the version committed. A crash before the record is complete leaves the
+//   old version (replay ignores a torn record); after it, the new version is whole.
+// - The log is replayed record by record, each verified by its CRC32C and its sequence number; the
+//   first record that fails ends the log and the file is cut there, so a torn or stale tail is
+//   never read as valid. Compaction writes the new generation aside, fdatasyncs it, renames it into
+//   place and fsyncs the directory; until the rename the old generation is the log.
+// - Pending versions live in memory only, as in the TypeScript store: a storage process that
+//   restarts goes through recovery before it serves again (DESIGN §7), so an update lost in a
+//   crash is never missed.
+// - Every read verifies the CRC32C of each block it touches (and a whole-chunk read the chunk's
+//   CRC32C too), so damage on disk is reported, never returned.
+// - Without `durable`, nothing is fdatasynced until sync() (or close): a crash of the process still
+//   loses nothing acknowledged (the writes are in the page cache), and sync() makes everything
+//   committed before it survive power loss. A power loss between syncs may bring back chunks
+//   changed since the last sync at an older version or failing their checksums, never silently
+//   wrong data.
+#include "engine.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "crc32c.h"
+
+namespace chunk_engine {
+namespace {
+
+constexpr SlotRef kUnsetSlot = ~0ull;
+constexpr uint64_t kLogGrowBytes = 1ull << 20;
+
+EngineFailure FromIo(const IoFailure& io) {
+  EngineFailure failure{EngineFailure::Kind::Io, io.error, io.what};
+  if (io.error == ENOSPC || io.error == EDQUOT) failure.kind = EngineFailure::Kind::NoSpace;
+  return failure;
+}
+
+bool Refuse(EngineFailure* failure, EngineFailure::Kind kind, const std::string& message) {
+  failure->kind = kind;
+  failure->error = 0;
+  failure->message = message;
+  return false;
+}
+
+VersionInfo InfoOf(const ChunkVersion& version) {
+  return {version.version, version.chainVersion, version.length, version.checksum};
+}
+
+}  // namespace
+
+bool SyncGroup::Sync(const std::function<bool(EngineFailure*)>& action, EngineFailure* failure) {
+  std::unique_lock<std::mutex> lock(lock_);
+  const uint64_t ticket = ++requested_;
+  while (completed_ < ticket) {
+    if (failed_) break;
+    if (running_) {
+      changed_.wait(lock);
+      continue;
+    }
+    running_ = true;
+    const uint64_t upTo = requested_;
+    lock.unlock();
+    EngineFailure outcome;
+    const bool ok = action(&outcome);
+    lock.lock();
+    running_ = false;
+    if (!ok) {
+      // A failed fdatasync may have dropped the dirty pages: no later sync can vouch for them.
+      failed_ = true;
+      failedWith_ = outcome;
+    }
+    completed_ = upTo;
+    changed_.notify_all();
+  }
+  if (failed_) {
+    *failure = failedWith_;
+    return false;
+  }
+  return true;
+}
+
+std::shared_ptr<Engine> Engine::Open(const EngineOptions& options, EngineFailure* failure) {
+  if (mkdir(options.directory.c_str(), 0755) != 0 && errno != EEXIST) {
+    *failure = {EngineFailure::Kind::Io, errno, "mkdir " + options.directory + ": " + std::strerror(errno)};
+    return nullptr;
+  }
+  LogHeader requested;
+  requested.targetId = options.targetId;
+  requested.blockBytes = options.blockBytes;
+  requested.minSlotBytes = options.minSlotBytes;
+  requested.fileBytes = options.dataFileBytes;
+  auto log = std::make_unique<MetaLog>(options.directory, options.durable, kLogGrowBytes);
+  ReplayState state;
+  if (!log->Open(requested, &state, failure)) return nullptr;
+  const LogHeader& header = state.header;
+  if (header.targetId != options.targetId) {
+    Refuse(failure, EngineFailure::Kind::Config,
+           "this target directory belongs to target " + std::to_string(header.targetId) + ", not to target " +
+               std::to_string(options.targetId));
+    return nullptr;
+  }
+  if (header.format != 1) {
+    Refuse(failure, EngineFailure::Kind::Config,
+           "chunk engine format " + std::to_string(header.format) + " is not supported (expected 1)");
+    return nullptr;
+  }
+  if (header.blockBytes == 0 || header.blockBytes > (64u << 20) || header.minSlotBytes == 0 ||
+      header.minSlotBytes > header.blockBytes || header.fileBytes < header.blockBytes) {
+    Refuse(failure, EngineFailure::Kind::CorruptLog, "the metadata log's header names impossible sizes");
+    return nullptr;
+  }
+  // An existing engine keeps the layout it was created with, whatever the options say now.
+  SizeClasses classes = SizeClasses::Make(header.blockBytes, header.minSlotBytes, header.fileBytes);
+  std::shared_ptr<Engine> engine(new Engine(options, header, classes, std::move(log)));
+  IoFailure io;
+  if (!engine->data_->Prepare(&io)) {
+    *failure = FromIo(io);
+    return nullptr;
+  }
+  for (auto& [key, version] : state.chunks) {
+    const uint32_t count = (version.length + header.blockBytes - 1) / header.blockBytes;
+    bool valid = version.blocks.size() == count;
+    for (uint32_t index = 0; valid && index < count; index++) {
+      const SlotRef slot = version.blocks[index].slot;
+      valid = slot != kUnsetSlot && engine->allocator_.Valid(slot) &&
+              classes.slotBytes[SlotClass(slot)] >= engine->BlockLength(version.length, index) &&
+              engine->allocator_.MarkUsed(slot);
+    }
+    if (!valid) {
+      Refuse(failure, EngineFailure::Kind::CorruptLog,
+             "the metadata log names a chunk whose block map is inconsistent (a slot used twice, or missing)");
+      return nullptr;
+    }
+    engine->chunkCount_++;
+    engine->committedBytes_ += version.length;
+    engine->chunks_[key].committed = std::move(version);
+  }
+  engine->compactAtBytes_ = std::max<uint64_t>(options.compactMinBytes, 2 * engine->log_->Bytes());
+  return engine;
+}
+
+Engine::Engine(const EngineOptions& options, const LogHeader& header, SizeClasses classes,
+               std::unique_ptr<MetaLog> log)
+    : options_(options),
+      blockBytes_(header.blockBytes),
+      log_(std::move(log)),
+      data_(std::make_unique<DataFiles>(options.directory, classes, std::max<uint64_t>(options.growBytes, 1))),
+      allocator_(classes) {}
+
+Engine::~Engine() {
+  log_->Close();
+  data_->Close();
+}
+
+uint32_t Engine::BlockLength(uint32_t length, uint32_t index) const {
+  const uint64_t start = static_cast<uint64_t>(index) * blockBytes_;
+  if (start >= length) return 0;
+  return static_cast<uint32_t>(std::min<uint64_t>(blockBytes_, length - start));
+}
+
+uint32_t Engine::CombineBlocks(const ChunkVersion& version) const {
+  uint32_t checksum = 0;
+  for (uint32_t index = 0; index < version.blocks.size(); index++) {
+    checksum = Crc32cCombine(checksum, version.blocks[index].crc, BlockLength(version.length, index));
+  }
+  return checksum;
+}
+
+bool Engine::CheckUsable(EngineFailure* failure) {
+  if (closed_) return Refuse(failure, EngineFailure::Kind::Closed, "the chunk engine is closed");
+  if (failed_) {
+    *failure = failedWith_;
+    return false;
+  }
+  return true;
+}
+
+ChunkState Engine::StateOf(const Entry& entry) const {
+  ChunkState state;
+  if (entry.committed) state.committed = InfoOf(*entry.committed);
+  if (entry.pending) state.pending = InfoOf(*entry.pending);
+  state.removed = entry.removed;
+  return state;
+}
+
+std::optional<ChunkState> Engine::Stat(const ChunkKey& key) {
+  std::lock_guard<std::mutex> guard(lock_);
+  auto found = chunks_.find(key);
+  if (found == chunks_.end() || (!found->second.committed && !found->second.pending)) return std::nullopt;
+  return StateOf(found->second);
+}
+
+bool Engine::HasPending(const ChunkKey& key) {
+  std::lock_guard<std::mutex> guard(lock_);
+  auto found = chunks_.find(key);
+  return found != chunks_.end() && found->second.pending.has_value();
+}
+
+std::vector<std::pair<ChunkKey, ChunkState>> Engine::List(const ChunkKey* after, uint32_t limit) {
+  std::lock_guard<std::mutex> guard(lock_);
+  std::vector<std::pair<ChunkKey, ChunkState>> listed;
+  auto position = after == nullptr ? chunks_.begin() : chunks_.upper_bound(*after);
+  for (; position != chunks_.end() && listed.size() < limit; ++position) {
+    const Entry& entry = position->second;
+    if (!entry.committed && !entry.pending) continue;
+    listed.emplace_back(position->first, StateOf(entry));
+  }
+  return listed;
+}
+
+RangeSummary Engine::Summarize(uint64_t inode, uint64_t beginIndex, uint64_t endIndex) {
+  std::lock_guard<std::mutex> guard(lock_);
+  RangeSummary summary;
+  ChunkKey begin{};
+  for (int byte = 0; byte < 8; byte++) begin[byte] = static_cast<uint8_t>(inode >> (56 - 8 * byte));
+  const uint32_t first = static_cast<uint32_t>(std::min<uint64_t>(beginIndex, 0xffffffffull));
+  for (int byte = 0; byte < 4; byte++) begin[8 + byte] = static_cast<uint8_t>(first >> (24 - 8 * byte));
+  if (beginIndex > 0xffffffffull) return summary;
+  for (auto position = chunks_.lower_bound(begin); position != chunks_.end(); ++position) {
+    const ChunkKey& key = position->first;
+    if (!std::equal(key.begin(), key.begin() + 8, begin.begin())) break;
+    const uint64_t index = (static_cast<uint64_t>(key[8]) << 24) | (key[9] << 16) | (key[10] << 8) | key[11];
+    if (index >= endIndex) break;
+    const Entry& entry = position->second;
+    if (entry.pending) summary.uncommittedCount++;
+    if (!entry.committed) continue;
+    summary.hasLast = true;
+    summary.lastIndex = static_cast<uint32_t>(index);
+    summary.last = InfoOf(*entry.committed);
+    summary.chunkCount++;
+    summary.totalBytes += entry.committed->length;
+  }
+  return summary;
+}
+
+std::pair<uint64_t, uint64_t> Engine::Totals() {
+  std::lock_guard<std::mutex> guard(lock_);
+  return {chunkCount_, committedBytes_};
+}
+
+uint64_t Engine::UsedSlots() {
+  std::lock_guard<std::mutex> guard(lock_);
+  return allocator_.UsedSlots();
+}
+
+// --- slots ------------------------------------------------------------------------------
+
+void Engine::FreeSlot(SlotRef slot) {
+  if (activeReads_.empty()) {
+    allocator_.Free(slot);
+  } else {
+    deferredFrees_.emplace_back(readSequence_, slot);
+  }
+}
+
+void Engine::ReleaseDeferred() {
+  const uint64_t oldest = activeReads_.empty() ? UINT64_MAX : *activeReads_.begin();
+  while (!deferredFrees_.empty() && deferredFrees_.front().first < oldest) {
+    allocator_.Free(deferredFrees_.front().second);
+    deferredFrees_.pop_front();
+  }
+}
+
+void Engine::DropPending(Entry& entry) {
+  if (!entry.pending) return;
+  const ChunkVersion& pending = *entry.pending;
+  for (uint32_t index = 0; index < pending.blocks.size(); index++) {
+    const bool shared = entry.committed && index < entry.committed->blocks.size() &&
+                        entry.committed->blocks[index].slot == pending.blocks[index].slot;
+    if (!shared) FreeSlot(pending.blocks[index].slot);
+  }
+  entry.pending.reset();
+  entry.removed = false;
+}
+
+void Engine::EraseIfEmpty(std::map<ChunkKey, Entry>::iterator found) {
+  const Entry& entry = found->second;
+  if (!entry.committed && !entry.pending && !entry.busy) chunks_.erase(found);
+}
+
+// --- prepare ----------------------------------------------------------------------------
+
+std::unique_ptr<PrepareJob> Engine::BeginPrepare(const ChunkKey& key, const UpdateInput& input,
+                                                 EngineFailure* failure) {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (!CheckUsable(failure)) return nullptr;
+  auto found = chunks_.try_emplace(key).first;
+  Entry& entry = found->second;
+  if (entry.busy) {
+    Refuse(failure, EngineFailure::Kind::Busy, "an update of the chunk is already in flight");
+    return nullptr;
+  }
+  DropPending(entry);
+  auto job = std::make_unique<PrepareJob>();
+  job->key = key;
+  job->input = input;
+  const ChunkVersion* base = entry.committed ? &*entry.committed : nullptr;
+  if (input.version == 0 || (base != nullptr && input.version <= base->version)) {
+    Refuse(failure, EngineFailure::Kind::Invalid, "a pending version must be newer than the committed one");
+    EraseIfEmpty(found);
+    return nullptr;
+  }
+  if (!Plan(*job, base, failure)) {
+    for (SlotRef slot : job->freshSlots) allocator_.Free(slot);
+    EraseIfEmpty(found);
+    return nullptr;
+  }
+  entry.busy = true;
+  jobsInFlight_++;
+  return job;
+}
+
+bool Engine::Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* failure) {
+  const UpdateInput& input = job.input;
+  const uint64_t max = options_.chunkBytesMax;
+  const uint64_t oldLength = base != nullptr ? base->length : 0;
+  job.oldLength = static_cast<uint32_t>(oldLength);
+  job.oldChecksum = base != nullptr ? base->checksum : 0;
+  job.next.version = input.version;
+  job.next.chainVersion = input.chainVersion;
+  uint64_t newLength = 0, changeStart = 0, changeEnd = 0;
+  bool fromScratch = false;
+  switch (input.kind) {
+    case UpdateKind::Write:
+      if (input.length != input.dataLength) {
+        return Refuse(failure, EngineFailure::Kind::LengthMismatch, "the payload's length differs from the length announced");
+      }
+      if (input.dataLength > max) return Refuse(failure, EngineFailure::Kind::TooLarge, "the payload is larger than a chunk");
+      if (input.offset > max || input.offset + input.dataLength > max) {
+        return Refuse(failure, EngineFailure::Kind::OutOfRange, "the write ends past the chunk size");
+      }
+      newLength = std::max(oldLength, input.offset + input.dataLength);
+      changeStart = std::min(input.offset, oldLength);
+      changeEnd = input.offset + input.dataLength;
+      break;
+    case UpdateKind::Replace:
+      if (input.length != input.dataLength) {
+        return Refuse(failure, EngineFailure::Kind::LengthMismatch, "the payload's length differs from the length announced");
+      }
+      if (input.dataLength > max) return Refuse(failure, EngineFailure::Kind::TooLarge, "the payload is larger than a chunk");
+      newLength = input.dataLength;
+      changeEnd = newLength;
+      fromScratch = true;
+      break;
+    case UpdateKind::Truncate:
+      if (input.length > max) return Refuse(failure, EngineFailure::Kind::OutOfRange, "the length is past the chunk size");
+      newLength = input.length;
+      changeStart = std::min(oldLength, newLength);
+      changeEnd = newLength;
+      break;
+    case UpdateKind::Remove:
+      job.removed = true;
+      return true;
+  }
+  // An append continues the old checksum; a replace starts from nothing.
+  if (fromScratch) job.oldChecksum = 0;
+  const uint32_t count = static_cast<uint32_t>((newLength + blockBytes_ - 1) / blockBytes_);
+  job.next.length = static_cast<uint32_t>(newLength);
+  if (fromScratch || base == nullptr) {
+    job.next.blocks.assign(count, BlockRef{kUnsetSlot, 0});
+  } else {
+    job.next.blocks.assign(base->blocks.begin(), base->blocks.begin() + std::min<size_t>(count, base->blocks.size()));
+    job.next.blocks.resize(count, BlockRef{kUnsetSlot, 0});
+  }
+  const uint64_t baseLength = fromScratch ? 0 : oldLength;
+  const SizeClasses& classes = allocator_.classes();
+  if (newLength < baseLength) {
+    // A shrink writes nothing; a partial new last block needs its checksum over fewer bytes.
+    if (newLength % blockBytes_ != 0) {
+      BlockWrite fix;
+      fix.index = count - 1;
+      fix.slot = base->blocks[fix.index].slot;
+      fix.oldSlot = fix.slot;
+      fix.oldLength = BlockLength(base->length, fix.index);
+      fix.oldCrc = base->blocks[fix.index].crc;
+      fix.newLength = BlockLength(job.next.length, fix.index);
+      job.shrink = fix;
+    }
+    return true;
+  }
+  job.pureAppend = changeStart >= baseLength;
+  if (changeEnd <= changeStart) return true;
+  const uint32_t firstBlock = static_cast<uint32_t>(changeStart / blockBytes_);
+  const uint32_t endBlock = static_cast<uint32_t>((changeEnd + blockBytes_ - 1) / blockBytes_);
+  for (uint32_t index = firstBlock; index < endBlock; index++) {
+    const uint64_t blockStart = static_cast<uint64_t>(index) * blockBytes_;
+    BlockWrite write;
+    write.index = index;
+    write.newLength = BlockLength(job.next.length, index);
+    write.changeFrom = static_cast<uint32_t>(std::max(changeStart, blockStart) - blockStart);
+    const uint32_t changeTo = static_cast<uint32_t>(std::min(changeEnd, blockStart + write.newLength) - blockStart);
+    const uint32_t oldBlockLength = fromScratch || base == nullptr ? 0 : BlockLength(base->length, index);
+    bool fresh = true;
+    if (oldBlockLength > 0) {
+      const BlockRef& old = base->blocks[index];
+      write.oldSlot = old.slot;
+      write.oldLength = oldBlockLength;
+      write.oldCrc = old.crc;
+      if (write.changeFrom >= oldBlockLength && classes.slotBytes[SlotClass(old.slot)] >= write.newLength) {
+        // Only bytes past the committed end of the block change, and its slot has room: in place.
+        write.inPlace = true;
+        write.slot = old.slot;
+        write.writeFrom = oldBlockLength;
+        fresh = false;
+      } else {
+        // Copy on write; the old bytes are needed unless the update covers all of them.
+        write.readOld = !(write.changeFrom == 0 && changeTo >= oldBlockLength);
+      }
+    }
+    if (fresh) {
+      write.slot = allocator_.Allocate(classes.ClassFor(write.newLength));
+      job.freshSlots.push_back(write.slot);
+    }
+    job.next.blocks[index] = BlockRef{write.slot, 0};
+    job.writes.push_back(write);
+  }
+  return true;
+}
+
+bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
+  const UpdateInput& input = job.input;
+  const uint64_t dataStart = input.kind == UpdateKind::Replace ? 0 : input.offset;
+  const uint64_t dataEnd = dataStart + input.dataLength;
+  uint32_t appendChecksum = job.oldChecksum;
+  std::vector<uint8_t> buffer;
+  IoFailure io;
+  for (const BlockWrite& write : job.writes) {
+    const uint64_t blockStart = static_cast<uint64_t>(write.index) * blockBytes_;
+    const uint64_t from = blockStart + write.writeFrom;
+    const uint64_t to = blockStart + write.newLength;
+    const uint8_t* source = nullptr;  // the block's bytes from `writeFrom`
+    if (!write.readOld && input.data != nullptr && from >= dataStart && to <= dataEnd) {
+      source = input.data + (from - dataStart);  // wholly inside the payload: written from it directly
+    } else {
+      buffer.assign(write.newLength, 0);
+      if (write.readOld) {
+        if (!data_->Read(write.oldSlot, 0, buffer.data(), write.oldLength, &io)) return *failure = FromIo(io), false;
+        if (Crc32c(buffer.data(), write.oldLength) != write.oldCrc) {
+          failure->kind = EngineFailure::Kind::Corrupted;
+          failure->block = write.index;
+          failure->message = "block " + std::to_string(write.index) + " fails its CRC32C";
+          return false;
+        }
+      }
+      const uint64_t overlapStart = std::max(dataStart, blockStart);
+      const uint64_t overlapEnd = std::min(dataEnd, to);
+      if (input.data != nullptr && overlapStart < overlapEnd) {
+        std::memcpy(buffer.data() + (overlapStart - blockStart), input.data + (overlapStart - dataStart),
+                    overlapEnd - overlapStart);
+      }
+      source = buffer.data() + write.writeFrom;
+    }
+    const uint32_t written = write.newLength - write.writeFrom;
+    const uint32_t crc = write.inPlace ? Crc32c(source, written, write.oldCrc) : Crc32c(source, written);
+    if (!data_->Reserve(write.slot, &io) || !data_->Write(write.slot, write.writeFrom, source, written, &io)) {
+      return *failure = FromIo(io), false;
+    }
+    job.next.blocks[write.index].crc = crc;
+    if (job.pureAppend) {
+      appendChecksum = Crc32c(source + (write.changeFrom - write.writeFrom), write.newLength - write.changeFrom,
+                              appendChecksum);
+    }
+  }
+  if (job.shrink) {
+    const BlockWrite& fix = *job.shrink;
+    buffer.assign(fix.oldLength, 0);
+    if (!data_->Read(fix.oldSlot, 0, buffer.data(), fix.oldLength, &io)) return *failure = FromIo(io), false;
+    if (Crc32c(buffer.data(), fix.oldLength) != fix.oldCrc) {
+      failure->kind = EngineFailure::Kind::Corrupted;
+      failure->block = fix.index;
+      failure->message = "block " + std::to_string(fix.index) + " fails its CRC32C";
+      return false;
+    }
+    job.next.blocks[fix.index].crc = Crc32c(buffer.data(), fix.newLength);
+  }
+  if (job.removed) return true;
+  job.next.checksum = job.pureAppend ? appendChecksum : CombineBlocks(job.next);
+  if (options_.durable && !job.writes.empty()) return SyncData(failure);
+  return true;
+}
+
+VersionInfo Engine::FinishPrepare(PrepareJob& job, bool ok) {
+  std::lock_guard<std::mutex> guard(lock_);
+  jobsInFlight_--;
+  idle_.notify_all();
+  auto found = chunks_.find(job.key);
+  Entry& entry = found->second;
+  entry.busy = false;
+  if (!ok) {
+    // Nothing names these slots: they were never visible to a reader.
+    for (SlotRef slot : job.freshSlots) allocator_.Free(slot);
+    EraseIfEmpty(found);
+    return {};
+  }
+  entry.removed = job.removed;
+  entry.pending = std::move(job.next);
+  return InfoOf(*entry.pending);
+}
+
+bool Engine::SyncData(EngineFailure* failure) {
+  const bool ok = dataSync_.Sync(
+      [this](EngineFailure* outcome) {
+        IoFailure io;
+        if (data_->SyncWritten(&io)) return true;
+        *outcome = FromIo(io);
+        outcome->kind = EngineFailure::Kind::Io;
+        return false;
+      },
+      failure);
+  if (!ok) {
+    std::lock_guard<std::mutex> guard(lock_);
+    failed_ = true;
+    failedWith_ = *failure;
+  }
+  return ok;
+}
+
+// --- commit and discard -----------------------------------------------------------------
+
+std::unique_ptr<CommitJob> Engine::BeginCommit(const ChunkKey& key, uint32_t version, EngineFailure* failure) {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (!CheckUsable(failure)) return nullptr;
+  auto found = chunks_.find(key);
+  if (found == chunks_.end() || !found->second.pending || found->second.pending->version != version) {
+    Refuse(failure, EngineFailure::Kind::NotFound, "the chunk has no pending version " + std::to_string(version));
+    return nullptr;
+  }
+  Entry& entry = found->second;
+  if (entry.busy) {
+    Refuse(failure, EngineFailure::Kind::Busy, "an update of the chunk is already in flight");
+    return nullptr;
+  }
+  auto job = std::make_unique<CommitJob>();
+  job->key = key;
+  job->version = version;
+  job->payload = entry.removed ? EncodeDelete(key)
+                               : EncodePut(key, *entry.pending, entry.committed ? &*entry.committed : nullptr);
+  inFlightCommits_[key] = job->payload;
+  entry.busy = true;
+  jobsInFlight_++;
+  return job;
+}
+
+bool Engine::RunCommit(CommitJob& job, EngineFailure* failure) { return log_->Append(job.payload, failure); }
+
+std::optional<VersionInfo> Engine::FinishCommit(CommitJob& job, bool ok) {
+  std::lock_guard<std::mutex> guard(lock_);
+  jobsInFlight_--;
+  idle_.notify_all();
+  inFlightCommits_.erase(job.key);
+  auto found = chunks_.find(job.key);
+  Entry& entry = found->second;
+  entry.busy = false;
+  if (!ok) return std::nullopt;
+  std::optional<ChunkVersion> next;
+  if (!entry.removed) next = std::move(entry.pending);
+  if (entry.committed) {
+    const ChunkVersion& old = *entry.committed;
+    for (uint32_t index = 0; index < old.blocks.size(); index++) {
+      const bool kept = next && index < next->blocks.size() && next->blocks[index].slot == old.blocks[index].slot;
+      if (!kept) FreeSlot(old.blocks[index].slot);
+    }
+    chunkCount_--;
+    committedBytes_ -= old.length;
+  }
+  if (next) {
+    chunkCount_++;
+    committedBytes_ += next->length;
+  }
+  entry.committed = std::move(next);
+  entry.pending.reset();
+  entry.removed = false;
+  std::optional<VersionInfo> info;
+  if (entry.committed) info = InfoOf(*entry.committed);
+  EraseIfEmpty(found);
+  return info;
+}
+
+bool Engine::Discard(const ChunkKey& key, EngineFailure* failure) {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (!CheckUsable(failure)) return false;
+  auto found = chunks_.find(key);
+  if (found == chunks_.end()) return true;
+  if (found->second.busy) return Refuse(failure, EngineFailure::Kind::Busy, "an update of the chunk is in flight");
+  DropPending(found->second);
+  EraseIfEmpty(found);
+  return true;
+}
+
+// --- reads ------------------------------------------------------------------------------
+
+std::unique_ptr<ReadJob> Engine::BeginRead(const ChunkKey& key, uint64_t offset, uint64_t length, bool pending,
+                                           EngineFailure* failure) {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (!CheckUsable(failure)) return nullptr;
+  if (offset > options_.chunkBytesMax) {
+    Refuse(failure, EngineFailure::Kind::OutOfRange, "the read starts past the chunk size");
+    return nullptr;
+  }
+  auto found = chunks_.find(key);
+  const ChunkVersion* source = nullptr;
+  bool uncommitted = false;
+  if (found != chunks_.end()) {
+    const Entry& entry = found->second;
+    if (pending && entry.pending) {
+      if (!entry.removed) source = &*entry.pending;
+      uncommitted = true;
+    } else if (entry.committed) {
+      source = &*entry.committed;
+    }
+  }
+  if (source == nullptr) {
+    Refuse(failure, EngineFailure::Kind::NotFound, "the chunk does not exist");
+    return nullptr;
+  }
+  auto job = std::make_unique<ReadJob>();
+  job->info = InfoOf(*source);
+  job->uncommitted = uncommitted;
+  job->start = std::min<uint64_t>(offset, source->length);
+  job->end = std::min<uint64_t>(source->length, offset + std::min<uint64_t>(length, options_.chunkBytesMax));
+  if (job->end > job->start) {
+    job->firstBlock = static_cast<uint32_t>(job->start / blockBytes_);
+    const uint32_t endBlock = static_cast<uint32_t>((job->end + blockBytes_ - 1) / blockBytes_);
+    job->blocks.assign(source->blocks.begin() + job->firstBlock, source->blocks.begin() + endBlock);
+  }
+  job->readSequence = ++readSequence_;
+  activeReads_.insert(job->readSequence);
+  jobsInFlight_++;
+  return job;
+}
+
+bool Engine::RunRead(ReadJob& job, EngineFailure* failure) {
+  const uint64_t total = job.end - job.start;
+  job.data.reset(new uint8_t[total > 0 ? total : 1]);
+  if (total == 0) return true;
+  const SizeClasses& classes = allocator_.classes();
+  std::vector<uint8_t> scratch;
+  uint32_t checksum = 0;
+  IoFailure io;
+  size_t first = 0;
+  while (first < job.blocks.size()) {
+    // A run of blocks in consecutive slots of one file is read with one pread.
+    size_t last = first;
+    uint64_t runBytes = BlockLength(job.info.length, job.firstBlock + static_cast<uint32_t>(first));
+    while (last + 1 < job.blocks.size()) {
+      const SlotRef slot = job.blocks[last].slot;
+      const SlotRef next = job.blocks[last + 1].slot;
+      const bool full = BlockLength(job.info.length, job.firstBlock + static_cast<uint32_t>(last)) ==
+                        classes.slotBytes[SlotClass(slot)];
+      if (!full || next != slot + 1 || SlotIndex(next) == 0) break;
+      last++;
+      runBytes += BlockLength(job.info.length, job.firstBlock + static_cast<uint32_t>(last));
+    }
+    const uint64_t runStart = static_cast<uint64_t>(job.firstBlock + first) * blockBytes_;
+    const bool inside = runStart >= job.start && runStart + runBytes <= job.end;
+    uint8_t* target = nullptr;
+    if (inside) {
+      target = job.data.get() + (runStart - job.start);
+    } else {
+      scratch.resize(runBytes);
+      target = scratch.data();
+    }
+    if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io)) return *failure = FromIo(io), false;
+    uint64_t offsetInRun = 0;
+    for (size_t position = first; position <= last; position++) {
+      const uint32_t index = job.firstBlock + static_cast<uint32_t>(position);
+      const uint32_t length = BlockLength(job.info.length, index);
+      const uint8_t* bytes = target + offsetInRun;
+      if (Crc32c(bytes, length) != job.blocks[position].crc) {
+        failure->kind = EngineFailure::Kind::Corrupted;
+        failure->block = index;
+        failure->message = "block " + std::to_string(index) + " fails its CRC32C";
+        return false;
+      }
+      const uint64_t blockStart = static_cast<uint64_t>(index) * blockBytes_;
+      const uint64_t pieceStart = std::max(blockStart, job.start);
+      const uint64_t pieceEnd = std::min(blockStart + length, job.end);
+      const uint8_t* piece = bytes + (pieceStart - blockStart);
+      if (!inside) std::memcpy(job.data.get() + (pieceStart - job.start), piece, pieceEnd - pieceStart);
+      const bool whole = pieceStart == blockStart && pieceEnd == blockStart + length;
+      const uint32_t pieceCrc = whole ? job.blocks[position].crc : Crc32c(piece, pieceEnd - pieceStart);
+      checksum = Crc32cCombine(checksum, pieceCrc, pieceEnd - pieceStart);
+      offsetInRun += length;
+    }
+    first = last + 1;
+  }
+  if (job.start == 0 && job.end == job.info.length && checksum != job.info.checksum) {
+    failure->kind = EngineFailure::Kind::Corrupted;
+    failure->block = -1;
+    failure->message = "the chunk fails its CRC32C";
+    return false;
+  }
+  job.checksum = checksum;
+  return true;
+}
+
+void Engine::FinishRead(ReadJob& job) {
+  std::lock_guard<std::mutex> guard(lock_);
+  activeReads_.erase(activeReads_.find(job.readSequence));
+  ReleaseDeferred();
+  jobsInFlight_--;
+  idle_.notify_all();
+}
+
+// --- sync, compaction, close ------------------------------------------------------------
+
+bool Engine::BeginBackground(EngineFailure* failure) {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (!CheckUsable(failure)) return false;
+  jobsInFlight_++;
+  return true;
+}
+
+void Engine::FinishBackground() {
+  std::lock_guard<std::mutex> guard(lock_);
+  jobsInFlight_--;
+  idle_.notify_all();
+}
+
+bool Engine::RunSync(EngineFailure* failure) {
+  // Data first: the log records that name the blocks must not be durable before the blocks are.
+  return SyncData(failure) && log_->Sync(failure);
+}
+
+bool Engine::WantsCompaction() {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (compacting_ || closed_ || failed_ || log_->Bytes() < compactAtBytes_) return false;
+  compacting_ = true;
+  return true;
+}
+
+bool Engine::RunCompaction(EngineFailure* failure) {
+  return log_->Compact(
+      [this]() {
+        std::lock_guard<std::mutex> guard(lock_);
+        std::vector<Payload> records;
+        records.reserve(chunkCount_ + inFlightCommits_.size());
+        for (const auto& [key, entry] : chunks_) {
+          if (entry.committed) records.push_back(EncodePut(key, *entry.committed, nullptr));
+        }
+        // Commits whose records may or may not be in the old file follow the state without them.
+        for (const auto& [key, payload] : inFlightCommits_) records.push_back(payload);
+        return records;
+      },
+      failure);
+}
+
+void Engine::FinishCompaction(bool ok) {
+  std::lock_guard<std::mutex> guard(lock_);
+  compacting_ = false;
+  const uint64_t bytes = log_->Bytes();
+  compactAtBytes_ = ok ? std::max<uint64_t>(options_.compactMinBytes, 2 * bytes) : compactAtBytes_ * 2;
+}
+
+bool Engine::MarkClosed() {
+  std::lock_guard<std::mutex> guard(lock_);
+  if (closed_) return false;
+  closed_ = true;
+  return true;
+}
+
+bool Engine::RunClose(EngineFailure* failure) {
+  {
+    std::unique_lock<std::mutex> lock(lock_);
+    idle_.wait(lock, [this] { return jobsInFlight_ == 0; });
+  }
+  bool failed = false;
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    failed = failed_;
+  }
+  bool ok = true;
+  if (!failed) ok = SyncData(failure) && log_->Sync(failure);
+  log_->Close();
+  data_->Close();
+  return ok;
+}
+
+}  // namespace chunk_engine
