@@ -34,33 +34,26 @@ import { openSqliteKvEngine } from './sqlite-engine.js';
 
 /** `[kv.sqlite]` with `synchronous` defaulting to `synchronousDefault`. */
 function sqliteSectionSchemaWith(synchronousDefault: SqliteSynchronous) {
-  return z
-    .strictObject({
-      /** The database file; missing parent directories are created. */
-      path: z.string().min(1),
-      /**
-       * "full": an acknowledged commit survives power loss. "interval": it survives the death of
-       * any process, and power loss once commit_interval_ms has passed or after a sync. "normal":
-       * it survives the death of any process, and power loss after the next checkpoint or sync.
-       */
-      synchronous: z.enum(['full', 'interval', 'normal']).default(synchronousDefault),
-      /** "interval" only: how long after a commit the WAL sync covering it starts at the latest. */
-      commit_interval_ms: z
-        .number()
-        .int()
-        .min(limits.kvSqliteCommitIntervalMsMin)
-        .max(limits.kvSqliteCommitIntervalMsMax)
-        .optional(),
-    })
-    .superRefine((section, context) => {
-      if (section.commit_interval_ms !== undefined && section.synchronous !== 'interval') {
-        context.addIssue({
-          code: 'custom',
-          path: ['commit_interval_ms'],
-          message: `applies to synchronous = "interval" only, not "${section.synchronous}"`,
-        });
-      }
-    });
+  return z.strictObject({
+    /** The database file; missing parent directories are created. */
+    path: z.string().min(1),
+    /**
+     * "full": an acknowledged commit survives power loss. "interval": it survives the death of
+     * any process, and power loss once commit_interval_ms has passed or after a sync. "normal":
+     * it survives the death of any process, and power loss after the next checkpoint or sync.
+     */
+    synchronous: z.enum(['full', 'interval', 'normal']).default(synchronousDefault),
+    /**
+     * Under "interval": how long after a commit the WAL sync covering it starts at the latest.
+     * Ignored otherwise, so that mgmtd ("full") and meta ("interval") may share one [kv] section.
+     */
+    commit_interval_ms: z
+      .number()
+      .int()
+      .min(limits.kvSqliteCommitIntervalMsMin)
+      .max(limits.kvSqliteCommitIntervalMsMax)
+      .optional(),
+  });
 }
 
 /** `[kv.sqlite]`: the embedded engine's database file and how its commits reach the disk. */
