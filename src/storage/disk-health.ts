@@ -163,6 +163,7 @@ export function reportingIoErrors(store: ChunkStore, onIoError: (error: FsError)
     lastChunk: (options) => store.lastChunk(options),
     totals: () => store.totals(),
     diskUsage: () => watch(store.diskUsage()),
+    sync: () => watch(store.sync()),
     close: () => store.close(),
   };
 }

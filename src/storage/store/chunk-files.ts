@@ -11,7 +11,7 @@
  * a later file at the same path (a chunk removed and written again) is always opened afresh.
  */
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { crc32c } from '../../common/crc32c.js';
 import { assert } from '../../common/errors.js';
 import { encodeChunkId, formatChunkId, parseChunkId, type ChunkId } from '../protocol/index.js';
@@ -33,6 +33,8 @@ function fanOutDirectory(chunkId: ChunkId): string {
 
 export class ChunkDataFiles {
   private readonly readHandles: ReadHandles;
+  /** Data files written without fdatasync since the last syncWritten (only when not durable). */
+  private unsynced = new Set<string>();
 
   private constructor(
     private readonly dataDir: string,
@@ -81,6 +83,7 @@ export class ChunkDataFiles {
       await handle.close();
     }
     if (this.durable) await this.syncDirectory(join(this.dataDir, fanOutDirectory(chunkId)));
+    else this.unsynced.add(path);
   }
 
   /** Writes `segments` at `position` of an existing data file, or of a new one when `create`. */
@@ -103,6 +106,38 @@ export class ChunkDataFiles {
     }
     if (options.create && this.durable)
       await this.syncDirectory(join(this.dataDir, fanOutDirectory(chunkId)));
+    if (!this.durable) this.unsynced.add(path);
+  }
+
+  /**
+   * fdatasyncs every data file written since the last call, and the directories holding them (a
+   * store opened without `durable` calls this from sync()). Files deleted meanwhile are skipped.
+   */
+  async syncWritten(): Promise<void> {
+    const paths = [...this.unsynced];
+    this.unsynced = new Set();
+    const directories = new Set<string>();
+    try {
+      for (const path of paths) {
+        const handle = await open(path, 'r+').catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw error;
+        });
+        if (handle === undefined) continue;
+        try {
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+        directories.add(dirname(path));
+      }
+      // The data directory and the target directory were created without a sync when not durable.
+      if (directories.size > 0) directories.add(this.dataDir).add(dirname(this.dataDir));
+      for (const directory of directories) await this.syncDirectory(directory);
+    } catch (error) {
+      for (const path of paths) this.unsynced.add(path);
+      throw error;
+    }
   }
 
   /** Reads up to `length` bytes at `position`; shorter only where the file ends. */

@@ -113,5 +113,11 @@ export interface ChunkStore {
   /** Usage of the file system the target lives on. */
   diskUsage(): Promise<DiskUsage>;
 
+  /**
+   * Makes every version committed before the call survive power loss. A store opened `durable`
+   * already does that at each prepare and commit; one opened without defers it to this call.
+   */
+  sync(): Promise<void>;
+
   close(): Promise<void>;
 }

@@ -17,6 +17,7 @@
  *   finds the version changed and reads again, so only data that fails against an unchanged
  *   version is reported as corruption.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../../common/crc32c.js';
@@ -46,6 +47,7 @@ import type {
 } from './chunk-store.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { statfsProbe, type FreeSpaceProbe } from './free-space.js';
+import { checkChunkIdInput, checkReadInput, checkUpdateInput } from './update-input.js';
 import { planUpdate, plannedWriteBytes, type UpdatePlan } from './update-plan.js';
 
 /** A corruption found by a read, for the owner's counters. */
@@ -114,6 +116,12 @@ export class FileChunkStore implements ChunkStore {
   /** Opens the target directory (creating it when absent) and deletes data files no version uses. */
   static async open(options: FileChunkStoreOptions): Promise<FileChunkStore> {
     await mkdir(options.path, { recursive: true });
+    if (existsSync(join(options.path, 'chunk-engine'))) {
+      throw new FsError(
+        CommonCode.ConfigInvalid,
+        `target directory ${options.path} holds a "native" chunk engine; it cannot be opened with chunk_engine = "files"`,
+      );
+    }
     const database = ChunkMetadataDb.open({
       path: join(options.path, 'chunks.db'),
       targetId: options.targetId,
@@ -134,6 +142,8 @@ export class FileChunkStore implements ChunkStore {
   }
 
   stat(chunkId: ChunkId): ChunkInfo | undefined {
+    this.checkOpen();
+    checkChunkIdInput(chunkId);
     const committed = this.database.get(chunkId);
     const pending = this.pending.get(formatChunkId(chunkId));
     if (committed === undefined && pending === undefined) return undefined;
@@ -145,6 +155,8 @@ export class FileChunkStore implements ChunkStore {
   }
 
   hasPending(chunkId: ChunkId): boolean {
+    this.checkOpen();
+    checkChunkIdInput(chunkId);
     return this.pending.has(formatChunkId(chunkId));
   }
 
@@ -154,6 +166,8 @@ export class FileChunkStore implements ChunkStore {
     options: { version: number; chainVersion: number },
   ): Promise<PendingVersionInfo> {
     this.checkOpen();
+    checkChunkIdInput(chunkId);
+    checkUpdateInput(update, limits.storageChunkBytesMax);
     const key = formatChunkId(chunkId);
     assert(!this.preparing.has(key), 'the caller serializes updates of a chunk');
     this.preparing.add(key);
@@ -166,7 +180,7 @@ export class FileChunkStore implements ChunkStore {
       );
       const plan = planUpdate(committed?.length ?? 0, update);
       if (plan.kind !== 'remove' && plan.kind !== 'shrink') {
-        assert(plan.newLength <= limits.storageChunkBytesMax, 'the caller checked the chunk size');
+        assert(plan.newLength <= limits.storageChunkBytesMax, 'checkUpdateInput bounds the chunk size');
       }
       await this.checkFreeSpace(plannedWriteBytes(plan));
       const entry = await this.carryOut(chunkId, plan, committed, options);
@@ -182,6 +196,7 @@ export class FileChunkStore implements ChunkStore {
 
   async commit(chunkId: ChunkId, version: number): Promise<ChunkVersionInfo | undefined> {
     this.checkOpen();
+    checkChunkIdInput(chunkId);
     const key = formatChunkId(chunkId);
     const entry = this.pending.get(key);
     assert(entry !== undefined && entry.version === version, `chunk ${key} has pending version ${version}`);
@@ -213,6 +228,8 @@ export class FileChunkStore implements ChunkStore {
   }
 
   async discardPending(chunkId: ChunkId): Promise<void> {
+    this.checkOpen();
+    checkChunkIdInput(chunkId);
     const key = formatChunkId(chunkId);
     const entry = this.pending.get(key);
     if (entry === undefined) return;
@@ -228,6 +245,8 @@ export class FileChunkStore implements ChunkStore {
     range: { offset: number; length: number; pending: boolean },
   ): Promise<ChunkReadResult> {
     this.checkOpen();
+    checkChunkIdInput(chunkId);
+    checkReadInput(range, limits.storageChunkBytesMax);
     for (let attempt = 1; attempt <= limits.storageReadAttemptsMax; attempt++) {
       const source = this.readSource(chunkId, range.pending);
       const outcome = await this.readVerified(chunkId, source, range);
@@ -254,6 +273,7 @@ export class FileChunkStore implements ChunkStore {
   }
 
   list(options: { after: ChunkId | undefined; limit: number }): ChunkInfo[] {
+    this.checkOpen();
     const listed: ChunkInfo[] = this.database
       .list(options.after, options.limit)
       .map(({ chunkId, version }) => {
@@ -280,6 +300,7 @@ export class FileChunkStore implements ChunkStore {
   }
 
   lastChunk(options: { inode: bigint; beginIndex: number; endIndex: number }): LastChunkSummary {
+    this.checkOpen();
     const { inode, beginIndex, endIndex } = options;
     assert(beginIndex >= 0 && beginIndex <= endIndex && endIndex <= 0x1_0000_0000, 'a chunk index range');
     const begin = Buffer.alloc(12);
@@ -313,11 +334,28 @@ export class FileChunkStore implements ChunkStore {
   }
 
   totals(): { chunkCount: number; committedBytes: number } {
+    this.checkOpen();
     return this.database.totals();
   }
 
   diskUsage(): Promise<DiskUsage> {
     return this.freeSpace.probe();
+  }
+
+  /** Durable stores are synced at every prepare and commit; others sync their data files and WAL now. */
+  async sync(): Promise<void> {
+    this.checkOpen();
+    if (this.options.durable) return;
+    try {
+      await this.files.syncWritten();
+    } catch (error) {
+      throw new FsError(
+        CommonCode.IoError,
+        `target ${this.options.targetId}: cannot sync chunk data files: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+    this.database.syncToDisk();
   }
 
   async close(): Promise<void> {
@@ -592,7 +630,10 @@ export class FileChunkStore implements ChunkStore {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new FsError(CommonCode.ShuttingDown, `target ${this.options.targetId} is closed`);
+    // A closed store is a target that no longer serves: callers retry another replica.
+    if (this.closed) {
+      throw new FsError(StorageCode.TargetNotServing, `target ${this.options.targetId} is closed`);
+    }
   }
 }
 

@@ -60,6 +60,7 @@ function hooked(inner: ChunkStore, hooks: Hooks): ChunkStore {
     lastChunk: (options) => inner.lastChunk(options),
     totals: () => inner.totals(),
     diskUsage: () => inner.diskUsage(),
+    sync: () => inner.sync(),
     close: () => inner.close(),
   };
 }
