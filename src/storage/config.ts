@@ -55,6 +55,13 @@ export const storageConfigSchema = z.strictObject({
        * no fsync; an acknowledged write survives a crash of the process but not of the machine.
        */
       durability: z.enum(['power-loss', 'process-crash']).default('power-loss'),
+      /**
+       * The chunk store of each target: `native`, the C++ chunk engine (native/chunk-engine: size-class
+       * slots in preallocated files, block copy-on-write, hardware CRC32C); `files`, the TypeScript
+       * store (one data file per chunk generation, metadata in sqlite). A target directory keeps the
+       * engine it was created with: opening it with the other one fails.
+       */
+      chunk_engine: z.enum(['native', 'files']).default('files'),
       /** Writes that may wait for one chunk's lock. */
       chunk_lock_waiters_max: z.number().int().min(0).max(65_536).default(limits.storageChunkLockWaitersMax),
       /** Bytes per second this process copies to syncing targets (recovery), so client I/O keeps the rest. */

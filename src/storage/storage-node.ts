@@ -46,6 +46,7 @@ import type { StorageStats } from './storage-metrics.js';
 import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
 import type { ChunkStore } from './store/chunk-store.js';
 import { FileChunkStore, type FileChunkStoreOptions } from './store/file-chunk-store.js';
+import { NativeChunkStore } from './store/native-chunk-store.js';
 import type { FreeSpaceProbe } from './store/free-space.js';
 
 export interface StorageNodeOptions {
@@ -62,7 +63,7 @@ export interface StorageNodeOptions {
   readonly recovery?: TargetRecovery;
   /** Checks a target's disk (probeTargetDisk when absent). */
   readonly diskProbe?: (path: string) => Promise<void>;
-  /** Opens a target's chunk store: the TypeScript store by default, the native engine when it lands. */
+  /** Opens a target's chunk store (the store `[storage] chunk_engine` names when absent). */
   readonly openStore?: (options: FileChunkStoreOptions) => Promise<ChunkStore>;
   /** Where the errors and latencies of chunk operations go; none are recorded without it. */
   readonly metrics?: MetricsRegistry;
@@ -443,7 +444,11 @@ async function openTarget(
   const { config, clock, logger } = options;
   // The counters object exists before the store, whose corruption reports increment it.
   const counters = newCounters();
-  const openStore = options.openStore ?? ((storeOptions) => FileChunkStore.open(storeOptions));
+  const openStore =
+    options.openStore ??
+    (config.storage.chunk_engine === 'native'
+      ? (storeOptions: FileChunkStoreOptions) => NativeChunkStore.open(storeOptions)
+      : (storeOptions: FileChunkStoreOptions) => FileChunkStore.open(storeOptions));
   // A store that started empty stays fresh across restarts until it holds its chain's data, so a
   // second restart cannot pass the empty store off as a full one (freshStoreRefusal).
   const freshStore = (await isMissingOrEmpty(path)) || (await exists(join(path, freshMarkerName)));

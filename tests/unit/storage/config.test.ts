@@ -32,6 +32,7 @@ describe('the storage configuration', () => {
       chunk_size_max_bytes: limits.storageChunkBytesMax,
       free_space_reserve_bytes: limits.storageFreeSpaceReserveBytesDefault,
       durability: 'power-loss',
+      chunk_engine: 'files',
       chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
       recovery_bandwidth_bytes_per_s: limits.storageRecoveryBandwidthBytesPerSDefault,
       recovery_concurrency: limits.storageRecoveryConcurrencyDefault,
@@ -51,6 +52,9 @@ describe('the storage configuration', () => {
       /storage\.fsync: unknown key/,
     );
     expect(() => parse(`${base}[storage]\ntargets = []\n`)).toThrow(/storage\.targets/);
+    expect(() =>
+      parse(`${base}[storage]\ntargets = [{ id = 301, path = "/a" }]\nchunk_engine = "rocksdb"\n`),
+    ).toThrow(/storage\.chunk_engine/);
     expect(() =>
       parse(`${base}[storage]\ntargets = [{ id = 301, path = "/a" }]\nrecovery_concurrency = 0\n`),
     ).toThrow(/storage\.recovery_concurrency/);

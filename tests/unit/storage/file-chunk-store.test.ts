@@ -1,7 +1,7 @@
-// Proves the TypeScript chunk store keeps committed and pending versions apart, applies partial,
-// unaligned and appending writes, truncates and removes, survives a crash between prepare and
-// commit, detects a flipped byte on read (and never returns it), and refuses writes on a full disk
-// before writing anything.
+// Proves each chunk store (the TypeScript store and the native engine, case by case) keeps
+// committed and pending versions apart, applies partial, unaligned and appending writes, truncates
+// and removes, survives a crash between prepare and commit, detects a flipped byte on read (and
+// never returns it), and refuses writes on a full disk before writing anything.
 import fc from 'fast-check';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,29 +9,28 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../src/common/crc32c.js';
 import { hasCode } from '../../../src/common/errors.js';
-import { silentLogger } from '../../../src/common/logger.js';
-import { StorageCode } from '../../../src/common/status-code.js';
+import { CommonCode, StorageCode } from '../../../src/common/status-code.js';
 import { formatChunkId, type ChunkId } from '../../../src/storage/protocol/index.js';
-import type { ChunkUpdate, DiskUsage } from '../../../src/storage/store/chunk-store.js';
-import { FileChunkStore, type CorruptionEvent } from '../../../src/storage/store/file-chunk-store.js';
+import type { ChunkStore, ChunkUpdate, DiskUsage } from '../../../src/storage/store/chunk-store.js';
+import type { CorruptionEvent } from '../../../src/storage/store/file-chunk-store.js';
+import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
+import { chunkStoreKinds, openTestStore, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
 
 const blockBytes = 64;
 const chunk: ChunkId = { inode: 0x1234n, index: 7 };
 
 let dir: string;
-let stores: FileChunkStore[];
+let stores: ChunkStore[];
 let free: DiskUsage;
 let corruptions: CorruptionEvent[];
+let kind: ChunkStoreKind;
 
-async function openStore(path = join(dir, 'target')): Promise<FileChunkStore> {
-  const store = await FileChunkStore.open({
-    targetId: 101,
+async function openStore(path = join(dir, 'target')): Promise<ChunkStore> {
+  const store = await openTestStore({
+    kind,
     path,
-    durable: false,
     freeSpaceReserveBytes: 1_000,
-    logger: silentLogger(),
-    blockBytes,
-    freeSpace: { probe: async () => free },
+    free: () => free,
     onCorruption: (event) => corruptions.push(event),
   });
   stores.push(store);
@@ -39,13 +38,13 @@ async function openStore(path = join(dir, 'target')): Promise<FileChunkStore> {
 }
 
 /** Prepares and commits one update, as the tail of a chain does. */
-async function apply(store: FileChunkStore, update: ChunkUpdate, chunkId = chunk): Promise<void> {
+async function apply(store: ChunkStore, update: ChunkUpdate, chunkId = chunk): Promise<void> {
   const version = (store.stat(chunkId)?.committed?.version ?? 0) + 1;
   await store.prepare(chunkId, update, { version, chainVersion: 1 });
   await store.commit(chunkId, version);
 }
 
-async function readAll(store: FileChunkStore, chunkId = chunk): Promise<Buffer> {
+async function readAll(store: ChunkStore, chunkId = chunk): Promise<Buffer> {
   return (await store.read(chunkId, { offset: 0, length: 1 << 20, pending: false })).data;
 }
 
@@ -54,6 +53,25 @@ function dataFiles(): string[] {
   return readdirSync(root).flatMap((sub) =>
     readdirSync(join(root, sub)).map((name) => join(root, sub, name)),
   );
+}
+
+/**
+ * What holds chunk bytes: data files of the TypeScript store, used slots of the native engine (a
+ * fresh engine hands out slots front to back, so the first blocks of the first chunk sit at the
+ * start of the block-sized class's first file).
+ */
+function dataUnits(store: ChunkStore): number {
+  return store instanceof NativeChunkStore ? store.engineStats().usedSlots : dataFiles().length;
+}
+
+/** Flips the byte at `offset` of the first chunk written into a fresh store (blocks 0-2 only). */
+function flipByte(offset: number): void {
+  const file =
+    kind === 'files' ? dataFiles()[0] : join(dir, 'target', 'chunk-engine', 'data', `${blockBytes}-0.dat`);
+  if (file === undefined) throw new Error('no data file');
+  const bytes = readFileSync(file);
+  bytes[offset] = (bytes[offset] ?? 0) ^ 0xff;
+  writeFileSync(file, bytes);
 }
 
 const text = (value: string): Buffer => Buffer.from(value);
@@ -69,7 +87,11 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('the file chunk store', () => {
+describe.each(chunkStoreKinds)('the %s chunk store', (storeKind) => {
+  beforeEach(() => {
+    kind = storeKind;
+  });
+
   it('keeps the committed version readable while a pending version exists', async () => {
     const store = await openStore();
     await apply(store, { kind: 'write', offset: 0, data: text('hello') });
@@ -126,9 +148,9 @@ describe('the file chunk store', () => {
     await apply(store, { kind: 'write', offset: 0, data: text('abc') });
     await apply(store, { kind: 'write', offset: 3, data: text('def') });
     await apply(store, { kind: 'write', offset: 10, data: text('xyz') });
-    // Appends reuse the data file: still one generation on disk.
-    expect(dataFiles()).toHaveLength(1);
-    expect(dataFiles()[0]).toMatch(new RegExp(`${formatChunkId(chunk)}\\.1$`));
+    // Appends reuse the data file (or the block's slot): still one unit on disk.
+    expect(dataUnits(store)).toBe(1);
+    if (kind === 'files') expect(dataFiles()[0]).toMatch(new RegExp(`${formatChunkId(chunk)}\\.1$`));
     const expected = Buffer.concat([text('abcdef'), Buffer.alloc(4), text('xyz')]);
     expect(await readAll(store)).toEqual(expected);
     expect(store.stat(chunk)?.committed).toMatchObject({
@@ -136,10 +158,10 @@ describe('the file chunk store', () => {
       length: 13,
       checksum: crc32c(expected),
     });
-    // An overwrite of committed bytes writes a new generation and drops the old one at commit.
+    // An overwrite of committed bytes writes a new generation (block) and drops the old one at commit.
     await apply(store, { kind: 'write', offset: 1, data: text('B') });
-    expect(dataFiles()).toHaveLength(1);
-    expect(dataFiles()[0]).toMatch(/\.2$/);
+    expect(dataUnits(store)).toBe(1);
+    if (kind === 'files') expect(dataFiles()[0]).toMatch(/\.2$/);
   });
 
   it('truncates down and up, replaces and removes', async () => {
@@ -155,7 +177,7 @@ describe('the file chunk store', () => {
     await apply(store, { kind: 'remove' });
     expect(store.stat(chunk)).toBeUndefined();
     await expect(readAll(store)).rejects.toSatisfy((error) => hasCode(error, StorageCode.ChunkNotFound));
-    expect(dataFiles()).toHaveLength(0);
+    expect(dataUnits(store)).toBe(0);
     expect(store.totals()).toEqual({ chunkCount: 0, committedBytes: 0 });
   });
 
@@ -180,11 +202,7 @@ describe('the file chunk store', () => {
   it('detects a flipped byte on read, reports it, and never returns the bytes', async () => {
     const store = await openStore();
     await apply(store, { kind: 'write', offset: 0, data: Buffer.alloc(200, 1) });
-    const [file] = dataFiles();
-    if (file === undefined) throw new Error('no data file');
-    const bytes = readFileSync(file);
-    bytes[150] = (bytes[150] ?? 0) ^ 0xff;
-    writeFileSync(file, bytes);
+    flipByte(150);
     // A read of an untouched block still succeeds; one covering the damaged block fails.
     expect((await store.read(chunk, { offset: 0, length: 64, pending: false })).data).toEqual(
       Buffer.alloc(64, 1),
@@ -196,8 +214,9 @@ describe('the file chunk store', () => {
     expect(corruptions[0]).toMatchObject({ version: 1, detail: 'block 2 fails its CRC32C' });
     // An update that must copy the damaged bytes refuses rather than spread them.
     await expect(
-      store.prepare(chunk, { kind: 'write', offset: 0, data: text('x') }, { version: 2, chainVersion: 1 }),
+      store.prepare(chunk, { kind: 'write', offset: 130, data: text('x') }, { version: 2, chainVersion: 1 }),
     ).rejects.toSatisfy((error) => hasCode(error, StorageCode.ChunkCorrupted));
+    expect(store.stat(chunk)?.pending).toBeUndefined();
   });
 
   it('refuses a write on a full disk before writing, and keeps the committed version', async () => {
@@ -234,15 +253,15 @@ describe('the file chunk store', () => {
       { kind: 'write', offset: 4, data: text('+tail') },
       { version: 2, chainVersion: 1 },
     );
-    expect(dataFiles()).toHaveLength(3);
+    expect(dataUnits(store)).toBe(3);
     // No close: the process dies with both updates pending.
     stores.pop();
     const reopened = await openStore(path);
     expect((await readAll(reopened)).toString()).toBe('old');
     expect((await readAll(reopened, other)).toString()).toBe('base');
     expect(reopened.stat(chunk)?.pending).toBeUndefined();
-    // The orphan generation written for the overwrite is collected; the appended file stays.
-    expect(dataFiles()).toHaveLength(2);
+    // The orphan generation (block) written for the overwrite is collected; the appended one stays.
+    expect(dataUnits(reopened)).toBe(2);
     await store.close();
   });
 
@@ -284,7 +303,7 @@ describe('the file chunk store', () => {
         { version: 1, chainVersion: 1 },
       );
     }
-    const describe = (infos: ReturnType<FileChunkStore['list']>) =>
+    const describe = (infos: ReturnType<ChunkStore['list']>) =>
       infos.map((info) => `${info.chunkId.index}${info.committed === undefined ? 'p' : 'c'}`);
     expect(describe(store.list({ after: undefined, limit: 10 }))).toEqual(['0c', '1p', '2c', '4c', '5p']);
     // Pages of two: each page ends where the next begins, and nothing is listed twice or skipped.
@@ -297,18 +316,36 @@ describe('the file chunk store', () => {
     expect(describe(store.list({ after: undefined, limit: 10 }))).toEqual(['0c', '1c', '2c', '4c', '5p']);
   });
 
+  it('syncs what it committed without durability, and finds it again after a reopen', async () => {
+    const path = join(dir, 'target');
+    const store = await openStore(path);
+    await apply(store, { kind: 'write', offset: 0, data: Buffer.alloc(150, 7) });
+    await apply(store, { kind: 'write', offset: 10, data: text('synced') });
+    await store.sync();
+    await store.close();
+    await expect(store.sync()).rejects.toSatisfy((error) => hasCode(error, StorageCode.TargetNotServing));
+    const reopened = await openStore(path);
+    const expected = Buffer.alloc(150, 7);
+    text('synced').copy(expected, 10);
+    expect(await readAll(reopened)).toEqual(expected);
+  });
+
+  it('refuses a target directory that the other chunk store created', async () => {
+    const store = await openStore(join(dir, 'target'));
+    await apply(store, { kind: 'write', offset: 0, data: text('mine') });
+    await store.close();
+    const other = kind === 'files' ? 'native' : 'files';
+    await expect(openTestStore({ kind: other, path: join(dir, 'target') })).rejects.toSatisfy((error) =>
+      hasCode(error, CommonCode.ConfigInvalid),
+    );
+  });
+
   it('refuses to open a directory that belongs to another target', async () => {
     const store = await openStore();
     await store.close();
-    await expect(
-      FileChunkStore.open({
-        targetId: 999,
-        path: join(dir, 'target'),
-        durable: false,
-        freeSpaceReserveBytes: 0,
-        logger: silentLogger(),
-      }),
-    ).rejects.toThrow(/belongs to target 101/);
+    await expect(openTestStore({ kind, path: join(dir, 'target'), targetId: 999 })).rejects.toThrow(
+      /belongs to target 101/,
+    );
   });
 
   it('matches a byte-array model over random update sequences', async () => {

@@ -1,0 +1,140 @@
+/**
+ * The one loader of the native chunk engine (native/chunk-engine, C++ via node-gyp): its typed
+ * interface, and the mapping of its failures onto status codes. The engine reports each failure
+ * as an Error with an `engineCode`; nothing else in the project touches the addon.
+ */
+import { FsError } from '../../common/errors.js';
+import { loadNativeAddon, findNativeAddon } from '../../common/native-addon.js';
+import { CommonCode, StorageCode, type StatusCode } from '../../common/status-code.js';
+
+/** One version as the engine reports it. */
+export interface EngineVersionInfo {
+  readonly version: number;
+  readonly chainVersion: number;
+  readonly length: number;
+  readonly checksum: number;
+}
+
+export interface EngineChunkState {
+  readonly committed: EngineVersionInfo | undefined;
+  readonly pending: EngineVersionInfo | undefined;
+  readonly removed: boolean;
+}
+
+export interface EngineOpenOptions {
+  readonly directory: string;
+  readonly targetId: number;
+  readonly blockBytes: number;
+  readonly minSlotBytes: number;
+  readonly dataFileBytes: number;
+  readonly growBytes: number;
+  readonly chunkBytesMax: number;
+  readonly compactMinBytes: number;
+  readonly durable: boolean;
+}
+
+/** Update kinds as the engine numbers them. */
+export const EngineUpdateKind = { write: 0, replace: 1, truncate: 2, remove: 3 } as const;
+export type EngineUpdateKind = (typeof EngineUpdateKind)[keyof typeof EngineUpdateKind];
+
+export interface NativeChunkEngine {
+  stat(key: Buffer): EngineChunkState | undefined;
+  hasPending(key: Buffer): boolean;
+  list(after: Buffer | undefined, limit: number): Array<EngineChunkState & { readonly key: Buffer }>;
+  summarize(
+    inode: bigint,
+    beginIndex: number,
+    endIndex: number,
+  ): {
+    last: { index: number; version: number; length: number } | undefined;
+    chunkCount: number;
+    totalBytes: number;
+    uncommittedCount: number;
+  };
+  totals(): { chunkCount: number; committedBytes: number };
+  prepare(
+    key: Buffer,
+    kind: EngineUpdateKind,
+    offset: number,
+    length: number,
+    data: Buffer | undefined,
+    version: number,
+    chainVersion: number,
+  ): Promise<EngineVersionInfo & { readonly removed: boolean }>;
+  commit(key: Buffer, version: number): Promise<EngineVersionInfo | undefined>;
+  discard(key: Buffer): void;
+  read(
+    key: Buffer,
+    offset: number,
+    length: number,
+    pending: boolean,
+  ): Promise<{ data: Buffer; checksum: number; info: EngineVersionInfo; uncommitted: boolean }>;
+  sync(): Promise<void>;
+  /** Rewrites the metadata log as a snapshot now (it also happens by itself as the log grows). */
+  compact(): Promise<boolean>;
+  close(): Promise<void>;
+  stats(): { logBytes: number; logGeneration: number; usedSlots: number; blockBytes: number };
+}
+
+interface ChunkEngineAddon {
+  open(options: EngineOpenOptions): Promise<NativeChunkEngine>;
+  crc32c(data: Buffer, initial?: number): number;
+  crc32cCombine(first: number, second: number, secondLength: number): number;
+  readonly crc32cImplementation: string;
+}
+
+let addon: ChunkEngineAddon | undefined;
+
+/** True when the addon is built (`npm run build`). */
+export function nativeChunkEngineAvailable(): boolean {
+  return findNativeAddon('chunk-engine') !== undefined;
+}
+
+/** The addon; throws a clear error naming the build step when it is not built. */
+export function chunkEngineAddon(): ChunkEngineAddon {
+  addon ??= loadNativeAddon('chunk-engine') as ChunkEngineAddon;
+  return addon;
+}
+
+/** What the engine says went wrong, as the status code callers branch on. */
+const codeOfEngineFailure: Readonly<Record<string, StatusCode>> = {
+  io: CommonCode.IoError,
+  'no-space': StorageCode.NoSpace,
+  'corrupt-log': CommonCode.CorruptRecord,
+  config: CommonCode.ConfigInvalid,
+  // A closed engine is a target that no longer serves: callers retry elsewhere.
+  closed: StorageCode.TargetNotServing,
+  busy: StorageCode.ChunkBusy,
+  invalid: CommonCode.InvalidArgument,
+  'not-found': StorageCode.ChunkNotFound,
+  corrupted: StorageCode.ChunkCorrupted,
+  'out-of-range': StorageCode.OffsetOutOfRange,
+  'length-mismatch': StorageCode.PayloadLengthMismatch,
+  'too-large': StorageCode.PayloadTooLarge,
+};
+
+/** A failure of the engine as reported: its kind, errno and (for corruption) the block. */
+export interface EngineFailureDetail {
+  readonly engineCode: string;
+  readonly errno: number;
+  readonly block: number;
+}
+
+export function engineFailureDetail(error: unknown): EngineFailureDetail | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { engineCode, errno, block } = error as Error & Partial<Record<string, unknown>>;
+  if (typeof engineCode !== 'string') return undefined;
+  return {
+    engineCode,
+    errno: typeof errno === 'number' ? errno : 0,
+    block: typeof block === 'number' ? block : -1,
+  };
+}
+
+/** The engine's error as an FsError (the original on `cause`); other errors pass through. */
+export function toFsError(error: unknown, context: string): unknown {
+  const detail = engineFailureDetail(error);
+  if (detail === undefined) return error;
+  const code = codeOfEngineFailure[detail.engineCode] ?? CommonCode.Internal;
+  return new FsError(code, `${context}: ${(error as Error).message}`, { cause: error });
+}

@@ -1,0 +1,326 @@
+/**
+ * The chunk store on the native chunk engine (native/chunk-engine; see its engine.cc for the
+ * layout and the crash-safety argument): chunk data in size-class slots of large preallocated
+ * files under `<target>/chunk-engine/`, copy-on-write per block, CRC32C in hardware on the engine's
+ * threads, committed metadata in memory and in a group-committed log. This file adds what the
+ * engine leaves to its caller: input checks shared with the TypeScript store (update-input.ts),
+ * the free-space reserve, corruption reports, and status codes on every failure.
+ *
+ * With `durable`, a prepare resolves once its blocks are fdatasynced and a commit once its log
+ * record is; without, both reach the page cache only, and `sync()` makes everything committed
+ * before it durable (close does too).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FsError, assert, hasCode } from '../../common/errors.js';
+import { limits } from '../../common/limits.js';
+import type { Logger } from '../../common/logger.js';
+import { CommonCode, StorageCode } from '../../common/status-code.js';
+import { decodeChunkId, encodeChunkId, formatChunkId, type ChunkId } from '../protocol/index.js';
+import type {
+  ChunkInfo,
+  ChunkReadResult,
+  ChunkStore,
+  ChunkUpdate,
+  ChunkVersionInfo,
+  DiskUsage,
+  LastChunkSummary,
+  PendingVersionInfo,
+} from './chunk-store.js';
+import type { FileChunkStoreOptions } from './file-chunk-store.js';
+import { statfsProbe, type FreeSpaceProbe } from './free-space.js';
+import {
+  EngineUpdateKind,
+  chunkEngineAddon,
+  engineFailureDetail,
+  toFsError,
+  type EngineChunkState,
+  type EngineVersionInfo,
+  type NativeChunkEngine,
+} from './native-chunk-engine.js';
+import { checkChunkIdInput, checkReadInput, checkUpdateInput } from './update-input.js';
+import { planUpdate, plannedWriteBytes } from './update-plan.js';
+
+/** The engine's sizes, each with why it is what it is. */
+export const nativeChunkEngineDefaults = {
+  /** The smallest slot: a small chunk's only block takes a 4 KiB slot (one page), not a whole block. */
+  minSlotBytes: 4096,
+  /** Bytes per data file: large enough that a target holds few files, small enough to copy. */
+  dataFileBytes: 1024 * 1024 * 1024,
+  /** A data file is preallocated this much ahead, so a full disk fails a prepare before it writes. */
+  growBytes: 8 * 1024 * 1024,
+  /** The metadata log is rewritten as a snapshot once past this size (and twice the last snapshot). */
+  compactMinBytes: 64 * 1024 * 1024,
+} as const;
+
+/** The directory of the engine's files inside a target directory. */
+export const nativeEngineDirectoryName = 'chunk-engine';
+
+export interface NativeChunkStoreOptions extends FileChunkStoreOptions {
+  readonly minSlotBytes?: number;
+  readonly dataFileBytes?: number;
+  readonly growBytes?: number;
+  readonly compactMinBytes?: number;
+  /** Largest chunk the store accepts (limits.storageChunkBytesMax when absent). */
+  readonly chunkBytesMax?: number;
+}
+
+export class NativeChunkStore implements ChunkStore {
+  private readonly logger: Logger;
+  private readonly freeSpace: FreeSpaceProbe;
+  private readonly chunkBytesMax: number;
+  private closed = false;
+
+  private constructor(
+    private readonly options: NativeChunkStoreOptions,
+    private readonly engine: NativeChunkEngine,
+  ) {
+    this.logger = options.logger.child({ targetId: options.targetId });
+    this.freeSpace = options.freeSpace ?? statfsProbe(options.path);
+    this.chunkBytesMax = options.chunkBytesMax ?? limits.storageChunkBytesMax;
+  }
+
+  /** Opens the engine in `<path>/chunk-engine`, creating it when absent, and replays its log. */
+  static async open(options: NativeChunkStoreOptions): Promise<NativeChunkStore> {
+    await mkdir(options.path, { recursive: true });
+    if (existsSync(join(options.path, 'chunks.db'))) {
+      throw new FsError(
+        CommonCode.ConfigInvalid,
+        `target directory ${options.path} holds a "files" chunk store; it cannot be opened with chunk_engine = "native"`,
+      );
+    }
+    const blockBytes = options.blockBytes ?? limits.storageChecksumBlockBytes;
+    const chunkBytesMax = options.chunkBytesMax ?? limits.storageChunkBytesMax;
+    let engine: NativeChunkEngine;
+    try {
+      engine = await chunkEngineAddon().open({
+        directory: join(options.path, nativeEngineDirectoryName),
+        targetId: options.targetId,
+        blockBytes,
+        minSlotBytes: Math.min(blockBytes, options.minSlotBytes ?? nativeChunkEngineDefaults.minSlotBytes),
+        dataFileBytes: Math.max(blockBytes, options.dataFileBytes ?? nativeChunkEngineDefaults.dataFileBytes),
+        growBytes: options.growBytes ?? nativeChunkEngineDefaults.growBytes,
+        chunkBytesMax,
+        compactMinBytes: options.compactMinBytes ?? nativeChunkEngineDefaults.compactMinBytes,
+        durable: options.durable,
+      });
+    } catch (error) {
+      throw toFsError(error, `target ${options.targetId}: cannot open the chunk engine in ${options.path}`);
+    }
+    return new NativeChunkStore(options, engine);
+  }
+
+  stat(chunkId: ChunkId): ChunkInfo | undefined {
+    const state = this.call(() => this.engine.stat(this.keyOf(chunkId)), chunkId);
+    if (state === undefined) return undefined;
+    return chunkInfo(chunkId, state);
+  }
+
+  hasPending(chunkId: ChunkId): boolean {
+    return this.call(() => this.engine.hasPending(this.keyOf(chunkId)), chunkId);
+  }
+
+  async prepare(
+    chunkId: ChunkId,
+    update: ChunkUpdate,
+    options: { version: number; chainVersion: number },
+  ): Promise<PendingVersionInfo> {
+    const key = this.keyOf(chunkId);
+    checkUpdateInput(update, this.chunkBytesMax);
+    const committed = this.stat(chunkId)?.committed;
+    await this.checkFreeSpace(plannedWriteBytes(planUpdate(committed?.length ?? 0, update)));
+    this.checkOpen();
+    const kind = EngineUpdateKind[update.kind];
+    const offset = update.kind === 'write' ? update.offset : 0;
+    const length =
+      update.kind === 'write' || update.kind === 'replace'
+        ? update.data.length
+        : update.kind === 'truncate'
+          ? update.length
+          : 0;
+    const data = update.kind === 'write' || update.kind === 'replace' ? update.data : undefined;
+    try {
+      const pending = await this.engine.prepare(
+        key,
+        kind,
+        offset,
+        length,
+        data,
+        options.version,
+        options.chainVersion,
+      );
+      return { ...versionInfo(pending), removed: pending.removed };
+    } catch (error) {
+      throw this.failure(error, chunkId, committed?.version ?? 0, 'prepare');
+    }
+  }
+
+  async commit(chunkId: ChunkId, version: number): Promise<ChunkVersionInfo | undefined> {
+    const key = this.keyOf(chunkId);
+    try {
+      const committed = await this.engine.commit(key, version);
+      return committed && versionInfo(committed);
+    } catch (error) {
+      throw this.failure(error, chunkId, version, 'commit');
+    }
+  }
+
+  async discardPending(chunkId: ChunkId): Promise<void> {
+    const key = this.keyOf(chunkId);
+    this.call(() => this.engine.discard(key), chunkId);
+  }
+
+  async read(
+    chunkId: ChunkId,
+    range: { offset: number; length: number; pending: boolean },
+  ): Promise<ChunkReadResult> {
+    const key = this.keyOf(chunkId);
+    checkReadInput(range, this.chunkBytesMax);
+    // The version the engine reads is decided in the same turn, so this names it for reports.
+    const state = this.stat(chunkId);
+    const version = (range.pending ? state?.pending?.version : undefined) ?? state?.committed?.version ?? 0;
+    try {
+      const result = await this.engine.read(key, range.offset, range.length, range.pending);
+      return {
+        data: result.data,
+        checksum: result.checksum,
+        info: versionInfo(result.info),
+        uncommitted: result.uncommitted,
+      };
+    } catch (error) {
+      throw this.failure(error, chunkId, version, 'read');
+    }
+  }
+
+  list(options: { after: ChunkId | undefined; limit: number }): ChunkInfo[] {
+    const after = options.after === undefined ? undefined : this.keyOf(options.after);
+    const listed = this.call(() => this.engine.list(after, options.limit), options.after);
+    return listed.map((entry) => chunkInfo(decodeChunkId(entry.key), entry));
+  }
+
+  lastChunk(options: { inode: bigint; beginIndex: number; endIndex: number }): LastChunkSummary {
+    const { inode, beginIndex, endIndex } = options;
+    assert(beginIndex >= 0 && beginIndex <= endIndex && endIndex <= 0x1_0000_0000, 'a chunk index range');
+    checkChunkIdInput({ inode, index: 0 });
+    return this.call(() => this.engine.summarize(inode, beginIndex, endIndex), undefined);
+  }
+
+  totals(): { chunkCount: number; committedBytes: number } {
+    return this.call(() => this.engine.totals(), undefined);
+  }
+
+  diskUsage(): Promise<DiskUsage> {
+    return this.freeSpace.probe();
+  }
+
+  async sync(): Promise<void> {
+    this.checkOpen();
+    try {
+      await this.engine.sync();
+    } catch (error) {
+      throw toFsError(error, `target ${this.options.targetId}: cannot sync the chunk engine`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.engine.close();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'the chunk engine could not flush everything at close');
+    }
+  }
+
+  /** The engine's counters and log position (for tests and diagnostics). */
+  engineStats(): ReturnType<NativeChunkEngine['stats']> {
+    return this.call(() => this.engine.stats(), undefined);
+  }
+
+  /** Rewrites the engine's metadata log as a snapshot now (for tests). */
+  async compact(): Promise<void> {
+    this.checkOpen();
+    try {
+      await this.engine.compact();
+    } catch (error) {
+      throw toFsError(error, `target ${this.options.targetId}: cannot compact the chunk engine's log`);
+    }
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new FsError(StorageCode.TargetNotServing, `target ${this.options.targetId} is closed`);
+    }
+  }
+
+  private keyOf(chunkId: ChunkId): Buffer {
+    this.checkOpen();
+    checkChunkIdInput(chunkId);
+    return encodeChunkId(chunkId);
+  }
+
+  /** Runs a synchronous engine call, turning its failures into status codes. */
+  private call<T>(body: () => T, chunkId: ChunkId | undefined): T {
+    this.checkOpen();
+    try {
+      return body();
+    } catch (error) {
+      const where = chunkId === undefined ? '' : ` chunk ${formatChunkId(chunkId)}`;
+      throw toFsError(error, `target ${this.options.targetId}${where}`);
+    }
+  }
+
+  private async checkFreeSpace(bytes: number): Promise<void> {
+    if (bytes === 0) return;
+    const usage = await this.freeSpace.probe();
+    if (usage.freeBytes - bytes < this.options.freeSpaceReserveBytes) {
+      throw new FsError(
+        StorageCode.NoSpace,
+        `target ${this.options.targetId}: writing ${bytes} bytes would leave less than the reserve of ${this.options.freeSpaceReserveBytes} bytes (${usage.freeBytes} free)`,
+      );
+    }
+  }
+
+  /** The engine's failure as an FsError; corruption is logged and reported to the owner first. */
+  private failure(error: unknown, chunkId: ChunkId, version: number, action: string): unknown {
+    const converted = toFsError(
+      error,
+      `target ${this.options.targetId}: cannot ${action} chunk ${formatChunkId(chunkId)}`,
+    );
+    if (hasCode(converted, StorageCode.ChunkCorrupted)) {
+      const detail = engineFailureDetail(error);
+      const problem = (error as Error).message;
+      this.logger.error(
+        { chunkId: formatChunkId(chunkId), version, block: detail?.block, problem },
+        'chunk checksum mismatch',
+      );
+      this.options.onCorruption?.({ chunkId, version, detail: problem });
+      return new FsError(
+        StorageCode.ChunkCorrupted,
+        `chunk ${formatChunkId(chunkId)} version ${version} on target ${this.options.targetId} is corrupted: ${problem}`,
+        { cause: error },
+      );
+    }
+    return converted;
+  }
+}
+
+function versionInfo(info: EngineVersionInfo): ChunkVersionInfo {
+  return {
+    version: info.version,
+    chainVersion: info.chainVersion,
+    length: info.length,
+    checksum: info.checksum,
+  };
+}
+
+function chunkInfo(chunkId: ChunkId, state: EngineChunkState): ChunkInfo {
+  return {
+    chunkId,
+    committed: state.committed && versionInfo(state.committed),
+    pending: state.pending && { ...versionInfo(state.pending), removed: state.removed },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Opens either chunk store over a test directory with small blocks, so that the suites shared by
+ * both stores (file-chunk-store.test.ts, chunk-store-model.test.ts, ...) run each case against the
+ * TypeScript store and the native engine alike. The native engine must be built (`npm run build`):
+ * a missing addon fails the native cases, it never skips them.
+ */
+import { silentLogger } from '../../../../src/common/logger.js';
+import type { ChunkStore, DiskUsage } from '../../../../src/storage/store/chunk-store.js';
+import { FileChunkStore, type CorruptionEvent } from '../../../../src/storage/store/file-chunk-store.js';
+import { NativeChunkStore } from '../../../../src/storage/store/native-chunk-store.js';
+
+export const chunkStoreKinds = ['files', 'native'] as const;
+export type ChunkStoreKind = (typeof chunkStoreKinds)[number];
+
+/** Block size of the test stores: small, so a few hundred bytes span several blocks. */
+export const testBlockBytes = 64;
+/** The native engine's smallest slot in tests: four size classes (16, 32, 64 bytes). */
+export const testMinSlotBytes = 16;
+/** The native engine's data files in tests: 64 blocks each, so a few chunks fill several files. */
+export const testDataFileBytes = 64 * testBlockBytes;
+
+export interface TestStoreOptions {
+  readonly kind: ChunkStoreKind;
+  readonly path: string;
+  readonly targetId?: number;
+  readonly durable?: boolean;
+  readonly freeSpaceReserveBytes?: number;
+  readonly free?: () => DiskUsage;
+  readonly onCorruption?: (event: CorruptionEvent) => void;
+  readonly compactMinBytes?: number;
+}
+
+export async function openTestStore(options: TestStoreOptions): Promise<ChunkStore> {
+  const common = {
+    targetId: options.targetId ?? 101,
+    path: options.path,
+    durable: options.durable ?? false,
+    freeSpaceReserveBytes: options.freeSpaceReserveBytes ?? 0,
+    logger: silentLogger(),
+    blockBytes: testBlockBytes,
+    ...(options.free === undefined
+      ? {}
+      : { freeSpace: { probe: async () => options.free?.() as DiskUsage } }),
+    ...(options.onCorruption === undefined ? {} : { onCorruption: options.onCorruption }),
+  };
+  if (options.kind === 'files') return FileChunkStore.open(common);
+  return NativeChunkStore.open({
+    ...common,
+    minSlotBytes: testMinSlotBytes,
+    dataFileBytes: testDataFileBytes,
+    growBytes: 16 * testBlockBytes,
+    ...(options.compactMinBytes === undefined ? {} : { compactMinBytes: options.compactMinBytes }),
+  });
+}
