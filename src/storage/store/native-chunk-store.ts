@@ -268,7 +268,9 @@ export class NativeChunkStore implements ChunkStore {
     try {
       return body();
     } catch (error) {
-      const where = chunkId === undefined ? '' : ` chunk ${formatChunkId(chunkId)}`;
+      // The id was checked before any engine call; formatting an unchecked one would assert.
+      const where =
+        chunkId === undefined ? '' : ` chunk (${String(chunkId.inode)}, ${String(chunkId.index)})`;
       throw toFsError(error, `target ${this.options.targetId}${where}`);
     }
   }

@@ -1,0 +1,61 @@
+/**
+ * The deterministic update sequence of the kill -9 test: update `version` of chunk `index` is a
+ * function of the two alone, so the test can rebuild the content of any committed version and
+ * check that a chunk came back from a crash at exactly one of them.
+ */
+import type { ChunkUpdate } from '../../../../src/storage/store/chunk-store.js';
+
+/** A small seeded generator (mulberry32): the same seed gives the same numbers everywhere. */
+function generator(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), state | 1);
+    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** The update that makes version `version` (from 1) of chunk `index`. */
+export function crashUpdate(index: number, version: number): ChunkUpdate {
+  const next = generator(index * 1_000_003 + version);
+  const bytes = (length: number): Buffer => {
+    const data = Buffer.alloc(length);
+    for (let at = 0; at < length; at++) data[at] = Math.floor(next() * 256);
+    return data;
+  };
+  const pick = next();
+  if (version === 1 || pick < 0.15) return { kind: 'replace', data: bytes(Math.floor(next() * 3000)) };
+  if (pick < 0.3) return { kind: 'truncate', length: Math.floor(next() * 3000) };
+  return { kind: 'write', offset: Math.floor(next() * 2500), data: bytes(1 + Math.floor(next() * 1500)) };
+}
+
+/** Applies an update to a byte-array model of a chunk. */
+export function applyToModel(model: Buffer, update: ChunkUpdate): Buffer {
+  switch (update.kind) {
+    case 'write': {
+      const next = Buffer.alloc(Math.max(model.length, update.offset + update.data.length));
+      model.copy(next);
+      update.data.copy(next, update.offset);
+      return next;
+    }
+    case 'replace':
+      return Buffer.from(update.data);
+    case 'truncate': {
+      const next = Buffer.alloc(update.length);
+      model.copy(next, 0, 0, Math.min(model.length, update.length));
+      return next;
+    }
+    case 'remove':
+      return Buffer.alloc(0);
+  }
+}
+
+/** The content of version `version` of chunk `index`. */
+export function crashContent(index: number, version: number): Buffer {
+  let model: Buffer = Buffer.alloc(0);
+  for (let step = 1; step <= version; step++) model = applyToModel(model, crashUpdate(index, step));
+  return model;
+}
+
+export const crashChunks = 4;

@@ -1,0 +1,157 @@
+// Proves what the native chunk engine adds to the shared chunk store suite: its CRC32C (hardware
+// where the CPU has it) agrees with the project's, an overwrite inside a chunk writes only the
+// blocks it touches and never the committed ones, the metadata log compacts and replays, concurrent
+// durable updates group their syncs and all land, and reads racing replacements of the same chunk
+// always see one whole version.
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { arch, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { crc32c, crc32cCombine } from '../../../src/common/crc32c.js';
+import { hasCode } from '../../../src/common/errors.js';
+import { StorageCode } from '../../../src/common/status-code.js';
+import type { ChunkId } from '../../../src/storage/protocol/index.js';
+import type { ChunkUpdate } from '../../../src/storage/store/chunk-store.js';
+import { chunkEngineAddon } from '../../../src/storage/store/native-chunk-engine.js';
+import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
+import { openTestStore, testBlockBytes } from './helpers/chunk-store-kinds.js';
+
+let dir: string;
+let stores: NativeChunkStore[];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), '3fs-native-chunk-store-'));
+  stores = [];
+});
+afterEach(async () => {
+  for (const store of stores) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(
+  options: { durable?: boolean; compactMinBytes?: number } = {},
+): Promise<NativeChunkStore> {
+  const store = await openTestStore({ kind: 'native', path: join(dir, 'target'), ...options });
+  if (!(store instanceof NativeChunkStore)) throw new Error('not the native store');
+  stores.push(store);
+  return store;
+}
+
+async function apply(store: NativeChunkStore, update: ChunkUpdate, chunkId: ChunkId): Promise<void> {
+  const version = (store.stat(chunkId)?.committed?.version ?? 0) + 1;
+  await store.prepare(chunkId, update, { version, chainVersion: 1 });
+  await store.commit(chunkId, version);
+}
+
+const readAll = async (store: NativeChunkStore, chunkId: ChunkId) =>
+  (await store.read(chunkId, { offset: 0, length: 1 << 20, pending: false })).data;
+
+describe('the native chunk engine', () => {
+  it('computes the same CRC32C as the project, in hardware on x86-64 and aarch64', () => {
+    const addon = chunkEngineAddon();
+    if (arch() === 'x64' || arch() === 'arm64')
+      expect(['sse4.2', 'armv8']).toContain(addon.crc32cImplementation);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 300 }), (first, second) => {
+        const a = Buffer.from(first);
+        const b = Buffer.from(second);
+        expect(addon.crc32c(a)).toBe(crc32c(a));
+        expect(addon.crc32c(b, addon.crc32c(a))).toBe(crc32c(Buffer.concat([a, b])));
+        expect(addon.crc32cCombine(crc32c(a), crc32c(b), b.length)).toBe(
+          crc32cCombine(crc32c(a), crc32c(b), b.length),
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('writes only the touched block on an overwrite and never the committed blocks', async () => {
+    const store = await open();
+    const chunkId = { inode: 1n, index: 0 };
+    const original = Buffer.alloc(10 * testBlockBytes);
+    for (let at = 0; at < original.length; at++) original[at] = at % 251;
+    await apply(store, { kind: 'replace', data: original }, chunkId);
+    expect(store.engineStats().usedSlots).toBe(10);
+    const file = join(dir, 'target', 'chunk-engine', 'data', `${testBlockBytes}-0.dat`);
+    const before = readFileSync(file).subarray(0, original.length);
+    await store.prepare(
+      chunkId,
+      { kind: 'write', offset: 200, data: Buffer.from('ABCD') },
+      { version: 2, chainVersion: 1 },
+    );
+    // One new block for the pending version; the committed blocks' bytes did not move.
+    expect(store.engineStats().usedSlots).toBe(11);
+    expect(readFileSync(file).subarray(0, original.length).equals(before)).toBe(true);
+    expect((await readAll(store, chunkId)).equals(original)).toBe(true);
+    await store.commit(chunkId, 2);
+    expect(store.engineStats().usedSlots).toBe(10);
+    const expected = Buffer.from(original);
+    expected.write('ABCD', 200);
+    expect((await readAll(store, chunkId)).equals(expected)).toBe(true);
+    // A 4-byte read touches (and verifies) one block only: damage elsewhere does not fail it.
+    const damaged = readFileSync(file);
+    damaged[5] = (damaged[5] ?? 0) ^ 0xff;
+    writeFileSync(file, damaged);
+    const { data } = await store.read(chunkId, { offset: 200, length: 4, pending: false });
+    expect(data.toString()).toBe('ABCD');
+    await expect(store.read(chunkId, { offset: 0, length: 4, pending: false })).rejects.toSatisfy((error) =>
+      hasCode(error, StorageCode.ChunkCorrupted),
+    );
+  });
+
+  it('compacts its metadata log as it grows and replays it after a reopen', async () => {
+    const store = await open({ compactMinBytes: 4096 });
+    const chunks = Array.from({ length: 8 }, (_, index) => ({ inode: 2n, index }));
+    const models = new Map<number, Buffer>();
+    for (let round = 0; round < 40; round++) {
+      for (const chunkId of chunks) {
+        const data = Buffer.alloc(50 + ((round * 7 + chunkId.index) % 200), round + chunkId.index);
+        await apply(store, { kind: 'write', offset: round % 5, data }, chunkId);
+        const base = models.get(chunkId.index) ?? Buffer.alloc(0);
+        const next = Buffer.alloc(Math.max(base.length, (round % 5) + data.length));
+        base.copy(next);
+        data.copy(next, round % 5);
+        models.set(chunkId.index, next);
+      }
+    }
+    const stats = store.engineStats();
+    expect(stats.logGeneration).toBeGreaterThan(1);
+    expect(stats.logBytes).toBeLessThan(64 * 1024);
+    await store.close();
+    const reopened = await open({ compactMinBytes: 4096 });
+    for (const chunkId of chunks) expect(await readAll(reopened, chunkId)).toEqual(models.get(chunkId.index));
+    expect(reopened.engineStats().usedSlots).toBe(stats.usedSlots);
+  });
+
+  it('lands many concurrent durable updates, their syncs grouped', async () => {
+    const store = await open({ durable: true });
+    const chunks = Array.from({ length: 40 }, (_, index) => ({ inode: 3n, index }));
+    await Promise.all(
+      chunks.map((chunkId) =>
+        apply(store, { kind: 'replace', data: Buffer.alloc(100 + chunkId.index, chunkId.index) }, chunkId),
+      ),
+    );
+    await store.close();
+    const reopened = await open({ durable: true });
+    for (const chunkId of chunks) {
+      expect(await readAll(reopened, chunkId)).toEqual(Buffer.alloc(100 + chunkId.index, chunkId.index));
+    }
+  });
+
+  it('gives reads that race replacements of the chunk one whole version each', async () => {
+    const store = await open();
+    const chunkId = { inode: 4n, index: 0 };
+    const versionData = (version: number) => Buffer.alloc(300, version);
+    await apply(store, { kind: 'replace', data: versionData(1) }, chunkId);
+    const reads: Array<Promise<Buffer>> = [];
+    for (let version = 2; version <= 30; version++) {
+      for (let reader = 0; reader < 3; reader++) reads.push(readAll(store, chunkId));
+      await apply(store, { kind: 'replace', data: versionData(version) }, chunkId);
+    }
+    for (const data of await Promise.all(reads)) {
+      expect(data.length).toBe(300);
+      expect(data.every((byte) => byte === data[0])).toBe(true);
+    }
+  });
+});
