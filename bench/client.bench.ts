@@ -3,6 +3,7 @@
 // each beside the same workload on a plain directory of the local disk: sequential write and read
 // of 1 GiB with 1 MiB I/O, 4 KiB random reads, and create, stat and unlink of 10,000 small files.
 // Replication writes three copies where the local disk writes one.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { open, stat, unlink, writeFile } from 'node:fs/promises';
@@ -157,12 +158,20 @@ async function eachSmallFile(operation: (name: string) => Promise<void>): Promis
   return smallFiles / ((performance.now() - started) / 1_000);
 }
 
-/** Empties the kernel's page cache (root only), so local reads come from the disk. */
-export function dropCaches(): void {
+/**
+ * Empties the kernel's page cache, dentries and inodes (root only), so local reads and lookups come
+ * from the disk and lookups on a mount reach its daemon. Dirty pages are written back first (as
+ * `sync; echo 3 > /proc/sys/vm/drop_caches`), since only clean ones can be dropped. Returns whether
+ * the caches were dropped.
+ */
+export function dropCaches(): boolean {
+  spawnSync('sync', { timeout: 60_000 });
   try {
     writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+    return true;
   } catch {
     // Not root: local reads may come from memory, which the ratio then shows.
+    return false;
   }
 }
 

@@ -3,13 +3,14 @@
 // client library without FUSE. Each line gives ours beside the raw disk as a ratio, and the CPU time
 // all of the cluster's processes spent per MiB or per 4 KiB read, since the machine's cores are the
 // budget every replica shares. Needs fio, and root for dropping the page cache before reads.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsClient } from '../src/client/index.js';
 import { silentLogger } from '../src/common/logger.js';
 import { clientTarget, dropCaches } from './client.bench.js';
+import { cpuMs, descendants, startLocalCluster, type LocalCluster } from './local-cluster.js';
 import { reportRatio } from './report.js';
 
 const mib = 1024 * 1024;
@@ -18,8 +19,6 @@ const fileSize = '1G';
 const fileBytes = 1024 * mib;
 /** Seconds each random-read job runs. */
 const randomSeconds = Number(process.env['DATA_BENCH_RANDOM_SECONDS'] ?? '10');
-const mountTimeoutMs = 60_000;
-const stopTimeoutMs = 30_000;
 
 interface Job {
   name: string;
@@ -81,107 +80,6 @@ function runFio(job: Job, file: string): number {
   if (result === undefined) throw new Error(`fio printed no job for ${job.name}`);
   const side = job.args.includes('--rw=write') ? result.write : result.read;
   return job.unit === 'MiB/s' ? side.bw_bytes / mib : side.iops;
-}
-
-/** CPU time (user + system) of these processes so far, in milliseconds. */
-function cpuMs(pids: readonly number[]): number {
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      // Fields after the command name (which may hold spaces) start after its closing parenthesis.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()?.trim().split(' ') ?? [];
-      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-    } catch {
-      // The process ended; its time is lost to the count, which the note under the table says.
-    }
-  }
-  return (ticks / ticksPerSecond) * 1_000;
-}
-
-/** Every descendant of `pid` (the launcher's services and the FUSE daemon). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(')').pop()?.trim().split(' ') ?? [];
-      const parent = Number(fields[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {
-      // gone
-    }
-  }
-  const found: number[] = [];
-  const walk = (parent: number): void => {
-    for (const child of children.get(parent) ?? []) {
-      found.push(child);
-      walk(child);
-    }
-  };
-  walk(pid);
-  return found;
-}
-
-function isMounted(path: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[4] === path);
-}
-
-async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** A running `3fs local`: its mount, its mgmtd port and the launcher's pid. */
-interface LocalCluster {
-  mount: string;
-  dataDir: string;
-  mgmtdPort: number;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function startLocalCluster(workDir: string): Promise<LocalCluster> {
-  const dataDir = join(workDir, 'cluster');
-  const mount = join(workDir, 'mnt');
-  const mgmtdPort = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(
-    process.execPath,
-    ['dist/3fs.js', 'local', '--data', dataDir, '--mount', mount, '--mgmtd-port', String(mgmtdPort)],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('3fs local did not start');
-  await waitUntil(() => isMounted(mount) || child.exitCode !== null, mountTimeoutMs, 'the local mount').catch(
-    (error: unknown) => {
-      child.kill('SIGKILL');
-      throw error;
-    },
-  );
-  if (!isMounted(mount)) throw new Error(`3fs local stopped before mounting:\n${log}`);
-  return {
-    mount,
-    dataDir,
-    mgmtdPort,
-    pid,
-    async stop() {
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
-      await exited;
-      clearTimeout(timer);
-      if (isMounted(mount)) spawnSync('umount', ['-l', mount]);
-    },
-  };
 }
 
 /** The fio jobs on one directory; with `pids`, the CPU those processes spent per unit. */

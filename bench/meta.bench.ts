@@ -1,211 +1,416 @@
-// Metadata operations per second over RPC (creates, mkdirs, stats, readdir entries) at concurrency 1
-// and 16, beside the same namespace operations on the local disk with node:fs.
+// Metadata as users meet it: creates, stats, directory entries and unlinks per second through the
+// FUSE mount of a `3fs local` cluster this benchmark starts (defaults of `npm start`, embedded sqlite
+// engine), beside the same workload on a directory of the disk that holds the cluster's data.
 //
-// The meta service runs in this process on the embedded sqlite engine with synchronous = "full"
-// (every acknowledged create is durable, as meta_main's default), behind a real RpcServer on
-// loopback; the client shares the process, as in the RPC benchmark. The local-disk baseline does
-// not fsync, so the ratio also shows what durability and a network hop cost. Creates and mkdirs
-// carry request ids, as the client library sends them (their results are recorded for retries).
-import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+// The callers are worker processes (meta-worker.py) making the system calls of a user's shell tools:
+// empty files created with open(O_CREAT|O_EXCL|O_WRONLY) and close, a stat of every file right after
+// (warm) and again after `sync; echo 3 > /proc/sys/vm/drop_caches` (cold), a listing of the whole
+// directory after dropping the caches, and an unlink of every file. They run as one process in one
+// directory, as 16 processes each in a directory of its own, and as 16 processes in one shared
+// directory, so the kernel and the FUSE daemon see 16 callers at once. Each worker starts and
+// prepares before the clock starts; a phase's rate is all workers' units over the time from the
+// command to the last answer. Under each line, the CPU the cluster's processes (and the callers,
+// whose system time holds the kernel's part) spent per unit, from /proc/<pid>/stat, shows where a
+// profile should look.
+//
+// When a PostgreSQL server can be started (as the tests start one: fsync off, data thrown away),
+// the same workload runs on a cluster with the PostgreSQL engine, with a quarter of the files, as a
+// ratio to the sqlite figures. Last, the meta service alone over in-process RPC (meta-service.ts).
+//
+// META_BENCH_FILES (default 2,000) is the files of the single process; each of the 16 processes
+// gets an eighth of it, twice the files in all, so each process still runs long beside its start.
+// At ~300 creates/s through the mount the defaults finish within five minutes.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { systemClock } from '../src/common/clock.js';
-import { silentLogger } from '../src/common/logger.js';
-import { seededRandom } from '../src/common/random.js';
-import { openSqliteKvEngine } from '../src/kv/index.js';
-import { MetaService } from '../src/meta/index.js';
-import { formatRequestId, metaMethods as m, type Credentials } from '../src/meta/protocol/index.js';
-import { RpcClient, RpcServer, type MethodDef } from '../src/rpc/index.js';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import {
+  postgresAvailability,
+  startPostgresTestServer,
+  type PostgresAvailability,
+} from '../tests/helpers/postgres-server.js';
+import { dropCaches } from './client.bench.js';
+import {
+  cpuMs,
+  descendants,
+  processesNamed,
+  serviceProcesses,
+  startLocalCluster,
+  type LocalCluster,
+} from './local-cluster.js';
+import { runMetaServiceAlone } from './meta-service.js';
 import { reportRatio } from './report.js';
 
-const clusterSecret = 'benchmark-cluster-secret';
-const measureMs = 2_000;
-const readdirFiles = 2_000;
-const readdirPage = 1_024;
-const cred: Credentials = { uid: 0, gid: 0, groups: [] };
+const workerScript = join(dirname(fileURLToPath(import.meta.url)), 'meta-worker.py');
+const singleFiles = Number(process.env['META_BENCH_FILES'] ?? '2000');
+const manyWorkers = 16;
+/**
+ * The PostgreSQL engine runs a quarter of the files: it creates and unlinks several times slower
+ * than sqlite here, and the whole benchmark should stay within a few minutes.
+ */
+const postgresFiles = Math.max(1, Math.ceil(singleFiles / 4));
+/** Bounds one phase even at a few creates per second with the default file counts. */
+const phaseTimeoutMs = 600_000;
+const workerStartTimeoutMs = 30_000;
+/** A directory on the disk (not tmpfs, as /tmp may be) for the cluster's data and the baseline. */
+const workBase = existsSync('/var/tmp') ? '/var/tmp' : tmpdir();
 
-/** Runs `concurrency` loops of `operation` for measureMs; returns operations (or counted units) per second. */
-async function rate(
-  concurrency: number,
-  operation: (worker: number, index: number) => Promise<number>,
-): Promise<number> {
-  const started = performance.now();
-  const deadline = started + measureMs;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      for (let index = 0; performance.now() < deadline; index++) {
-        // Awaited first, then added: `done += await …` would read `done` before the await and lose
-        // the other workers' counts.
-        const units = await operation(worker, index);
-        done += units;
-      }
-    }),
-  );
-  return done / ((performance.now() - started) / 1000);
-}
-
-interface Workload {
+/** How the callers are arranged: how many processes, each with how many files, in which directories. */
+interface Layout {
   name: string;
+  key: string;
+  workers: number;
+  filesPerWorker: number;
+  shared: boolean;
+}
+
+/** The three arrangements, with `files` files for the single process and an eighth of it per process of 16. */
+function layoutsFor(files: number): Layout[] {
+  const perProcess = Math.max(1, Math.ceil(files / 8));
+  return [
+    { name: '1 proc', key: 'single', workers: 1, filesPerWorker: files, shared: false },
+    {
+      name: `${manyWorkers} procs, own dirs`,
+      key: 'own',
+      workers: manyWorkers,
+      filesPerWorker: perProcess,
+      shared: false,
+    },
+    {
+      name: `${manyWorkers} procs, one dir`,
+      key: 'shared',
+      workers: manyWorkers,
+      filesPerWorker: perProcess,
+      shared: true,
+    },
+  ];
+}
+
+const Command = { create: 'create', stat: 'stat', readdir: 'readdir', unlink: 'unlink' } as const;
+type Command = (typeof Command)[keyof typeof Command];
+
+interface Phase {
+  name: string;
+  command: Command;
+  /** Whether the caches are dropped before it. */
+  cold: boolean;
   unit: string;
-  ours: (concurrency: number) => Promise<number>;
-  disk: (concurrency: number) => Promise<number>;
+  /** What one unit is, for the CPU line. */
+  per: string;
 }
 
-/** Calls one meta method on the benchmarked service. */
-type Call = <Req, Res>(method: MethodDef<Req, Res>, request: Req) => Promise<Res>;
-
-/** Fresh directory names, so every run creates into an empty directory. */
-let round = 0;
-let requests = 0;
-
-/** A request id as the client library gives every mutation. */
-function requestId(): { requestId: string } {
-  return { requestId: formatRequestId(Date.now(), 'bench', ++requests) };
+function phases(cacheDroppable: boolean): Phase[] {
+  const cold = cacheDroppable ? 'cold' : 'not cold';
+  return [
+    { name: 'create', command: Command.create, cold: false, unit: 'creates/s', per: 'create' },
+    { name: 'stat, warm', command: Command.stat, cold: false, unit: 'stats/s', per: 'stat' },
+    { name: `stat, ${cold}`, command: Command.stat, cold: true, unit: 'stats/s', per: 'stat' },
+    { name: `readdir, ${cold}`, command: Command.readdir, cold: true, unit: 'entries/s', per: 'entry' },
+    { name: 'unlink', command: Command.unlink, cold: false, unit: 'unlinks/s', per: 'unlink' },
+  ];
 }
 
-/** Creates (or mkdirs, with `directories`) of new names in one fresh directory. */
-function creating(rpc: Call, diskRoot: string, directories: boolean): Workload {
-  const name = directories ? 'mkdir' : 'create';
+/** Processes whose CPU is counted, by name; looked up at the start of each phase. */
+type Watched = () => { name: string; pids: number[] }[];
+
+interface PhaseResult {
+  rate: number;
+  /** CPU milliseconds per unit, by process name. */
+  cpuMsPerUnit: { name: string; ms: number }[];
+}
+
+const replySchema = z.union([
+  z.object({ ready: z.literal(true) }),
+  z.object({ units: z.number().int().nonnegative(), seconds: z.number().nonnegative() }),
+  z.object({ error: z.string() }),
+]);
+type Reply = z.infer<typeof replySchema>;
+
+/** One worker process: sends it commands and reads its one-line answers, each within a deadline. */
+class Worker {
+  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private readonly lines: AsyncIterator<string>;
+  private stderr = '';
+
+  constructor(directory: string, prefix: string, files: number) {
+    this.child = spawn('python3', [workerScript, directory, prefix, String(files)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child.stderr.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-4_000);
+    });
+    // A worker that died is reported by its missing answer, not by a write error.
+    this.child.stdin.on('error', () => {});
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  async ready(): Promise<void> {
+    const reply = await this.reply(workerStartTimeoutMs);
+    if (!('ready' in reply)) throw new Error(`a worker started with ${JSON.stringify(reply)}`);
+  }
+
+  send(command: Command): void {
+    this.child.stdin.write(`${command}\n`);
+  }
+
+  /** The answer to the command sent last: the units it did. */
+  async units(): Promise<number> {
+    const reply = await this.reply(phaseTimeoutMs);
+    if ('error' in reply) throw new Error(`a worker failed: ${reply.error}`);
+    if (!('units' in reply)) throw new Error(`a worker answered ${JSON.stringify(reply)}`);
+    return reply.units;
+  }
+
+  /** Ends the worker: end of input, and SIGKILL should it be stuck in a call. */
+  stop(): void {
+    this.child.stdin.end();
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+
+  private async reply(timeoutMs: number): Promise<Reply> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`a worker did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      const line = await Promise.race([this.lines.next(), timeout]);
+      if (line.done === true) throw new Error(`a worker exited:\n${this.stderr}`);
+      return replySchema.parse(JSON.parse(line.value));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Starts the layout's workers in fresh directories under `root`. */
+async function startWorkers(root: string, layout: Layout): Promise<Worker[]> {
+  const base = join(root, layout.key);
+  mkdirSync(base);
+  const workers: Worker[] = [];
+  try {
+    for (let index = 0; index < layout.workers; index++) {
+      const directory = layout.shared ? base : join(base, `d${index}`);
+      if (!layout.shared) mkdirSync(directory);
+      workers.push(new Worker(directory, `w${index}-`, layout.filesPerWorker));
+    }
+    await Promise.all(workers.map((worker) => worker.ready()));
+    return workers;
+  } catch (error) {
+    for (const worker of workers) worker.stop();
+    throw error;
+  }
+}
+
+/** Runs one phase on every worker at once; returns its rate and the CPU spent per unit. */
+async function runPhase(workers: Worker[], phase: Phase, watched: Watched): Promise<PhaseResult> {
+  if (phase.cold) dropCaches();
+  const groups = [...watched(), { name: 'callers', pids: workers.map((worker) => worker.pid) }];
+  const before = groups.map((group) => cpuMs(group.pids));
+  const started = performance.now();
+  for (const worker of workers) worker.send(phase.command);
+  const units = (await Promise.all(workers.map((worker) => worker.units()))).reduce((a, b) => a + b, 0);
+  const seconds = (performance.now() - started) / 1_000;
+  const cpuMsPerUnit = groups.map((group, index) => ({
+    name: group.name,
+    ms: (cpuMs(group.pids) - (before[index] ?? 0)) / units,
+  }));
+  return { rate: units / seconds, cpuMsPerUnit };
+}
+
+/** Every phase of one layout under `root`; the directories are removed afterwards. */
+async function runLayout(root: string, layout: Layout, allPhases: Phase[], watched: Watched) {
+  const workers = await startWorkers(root, layout);
+  const directory = join(root, layout.key);
+  const results: PhaseResult[] = [];
+  try {
+    for (const phase of allPhases) results.push(await runPhase(workers, phase, watched));
+  } catch (error) {
+    // The phase's error is the one to see; what removal can do after it is only tidying up.
+    for (const worker of workers) worker.stop();
+    try {
+      rmSync(directory, { recursive: true, force: true });
+    } catch {
+      // The work directory goes as a whole at the end, after the unmount.
+    }
+    throw error;
+  } finally {
+    for (const worker of workers) worker.stop();
+  }
+  // After the unlink phase the directories are empty: failing to remove them is a finding.
+  try {
+    rmSync(directory, { recursive: true, force: true });
+  } catch (error) {
+    throw new Error(`removing ${directory} after the unlink phase failed`, { cause: error });
+  }
+  return results;
+}
+
+/** What one pass of the workload runs: which arrangements, which phases, whose CPU is counted. */
+interface Workload {
+  layouts: Layout[];
+  phases: Phase[];
+  /** Called with each layout's results as they come, so lines print while the rest still runs. */
+  report: (layoutIndex: number, results: PhaseResult[]) => void;
+}
+
+/** Every layout of `workload` under `root`; returns the results by layout, then by phase. */
+async function runAll(root: string, workload: Workload, watched: Watched): Promise<PhaseResult[][]> {
+  mkdirSync(root, { recursive: true });
+  const all: PhaseResult[][] = [];
+  for (const [index, layout] of workload.layouts.entries()) {
+    const results = await runLayout(root, layout, workload.phases, watched);
+    workload.report(index, results);
+    all.push(results);
+  }
+  return all;
+}
+
+/** The cluster's processes worth a profile, and the PostgreSQL server's when it is the engine. */
+function clusterProcesses(cluster: LocalCluster, withPostgres: boolean): Watched {
+  return () => [
+    { name: 'meta_main', pids: serviceProcesses(cluster, 'meta_main') },
+    { name: 'hf3fs_fuse_main', pids: serviceProcesses(cluster, 'hf3fs_fuse_main') },
+    ...(withPostgres
+      ? [{ name: 'postgres', pids: processesNamed(descendants(process.pid), 'postgres') }]
+      : []),
+  ];
+}
+
+/** Runs the workload on a fresh cluster's mount; always unmounts and stops the cluster. */
+async function onCluster(
+  workDir: string,
+  options: { kvUrl?: string },
+  workload: Workload,
+): Promise<PhaseResult[][]> {
+  const cluster = await startLocalCluster(workDir, options);
+  try {
+    const watched = clusterProcesses(cluster, options.kvUrl !== undefined);
+    return await runAll(join(cluster.mount, 'meta-bench'), workload, watched);
+  } catch (error) {
+    console.log(`(the cluster's last log lines:)\n${cluster.log().split('\n').slice(-30).join('\n')}`);
+    throw error;
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** A workload whose lines compare each phase with `baseline`'s result for the same layout and phase. */
+function comparedWith(options: {
+  engine: string;
+  layouts: Layout[];
+  phases: Phase[];
+  baselineName: string;
+  baseline: PhaseResult[][];
+}): Workload {
   return {
-    name,
-    unit: `${name}s/s`,
-    ours: async (concurrency) => {
-      const dir = `/${name}-${++round}`;
-      await rpc(m.mkdirs, { cred, at: { path: dir }, mode: 0o755 });
-      return rate(concurrency, async (worker, index) => {
-        const at = { path: `${dir}/w${worker}-${index}` };
-        // Mutations accept a request id beside their own fields (meta/protocol/methods.ts).
-        if (directories) await rpc(m.mkdirs, { cred, at, mode: 0o755, ...requestId() } as never);
-        else
-          await rpc(m.create, {
-            cred,
-            at,
-            mode: 0o644,
-            exclusive: true,
-            write: false,
-            ...requestId(),
-          } as never);
-        return 1;
-      });
+    layouts: options.layouts,
+    phases: options.phases,
+    report: (layoutIndex, results) => {
+      const layout = options.layouts[layoutIndex];
+      for (const [index, phase] of options.phases.entries()) {
+        const ours = results[index];
+        if (ours === undefined || layout === undefined) continue;
+        reportRatio({
+          workload: `${options.engine}, ${layout.name}: ${phase.name}`,
+          unit: phase.unit,
+          ours: ours.rate,
+          baselineName: options.baselineName,
+          baseline: options.baseline[layoutIndex]?.[index]?.rate ?? Number.NaN,
+        });
+        const cpu = ours.cpuMsPerUnit.map((entry) => `${entry.name} ${entry.ms.toFixed(3)}`).join(', ');
+        console.log(`${''.padEnd(4)}CPU ms per ${phase.per}: ${cpu}`);
+      }
     },
-    disk: async (concurrency) => {
-      const dir = join(diskRoot, `${name}-${++round}`);
-      await mkdir(dir);
-      return rate(concurrency, async (worker, index) => {
-        const path = join(dir, `w${worker}-${index}`);
-        if (directories) await mkdir(path);
-        else await (await open(path, 'wx')).close();
-        return 1;
-      });
-    },
   };
 }
 
-/** Stats of existing files, by path. */
-function statting(rpc: Call, diskRoot: string): Workload {
-  return {
-    name: 'stat',
-    unit: 'stats/s',
-    ours: (concurrency) =>
-      rate(concurrency, async (_, index) => {
-        await rpc(m.stat, { cred, at: { path: `/listing/f${index % readdirFiles}` } });
-        return 1;
-      }),
-    disk: (concurrency) =>
-      rate(concurrency, async (_, index) => {
-        await stat(join(diskRoot, 'listing', `f${index % readdirFiles}`));
-        return 1;
-      }),
-  };
+/** Why the PostgreSQL part cannot run here, or the way to start its server. */
+function postgresServer(): { skipped: string } | { availability: PostgresAvailability } {
+  let availability: PostgresAvailability;
+  try {
+    availability = postgresAvailability();
+  } catch (error) {
+    return { skipped: String(error) };
+  }
+  if (!availability.available) return { skipped: availability.reason };
+  // `3fs local` would initialize a new cluster in a database that may hold an earlier one.
+  if (!availability.startsServer) {
+    return { skipped: 'it needs a server of its own and THREEFS_TEST_POSTGRES_URL names a shared one' };
+  }
+  return { availability };
 }
 
-/** Whole listings of one directory, counted in entries. */
-function listing(rpc: Call, diskRoot: string): Workload {
-  return {
-    name: 'readdir',
-    unit: 'entries/s',
-    ours: (concurrency) =>
-      rate(concurrency, async () => {
-        let count = 0;
-        let cursor: string | undefined;
-        for (;;) {
-          const page = await rpc(m.readDir, {
-            cred,
-            at: { path: '/listing' },
-            limit: readdirPage,
-            ...(cursor === undefined ? {} : { cursor }),
-          });
-          count += page.entries.length;
-          if (page.nextCursor === null) return count;
-          cursor = page.nextCursor;
-        }
-      }),
-    disk: (concurrency) => rate(concurrency, async () => (await readdir(join(diskRoot, 'listing'))).length),
-  };
-}
-
-async function prepareListing(rpc: Call, diskRoot: string): Promise<void> {
-  await rpc(m.mkdirs, { cred, at: { path: '/listing' }, mode: 0o755 });
-  await mkdir(join(diskRoot, 'listing'));
-  for (let start = 0; start < readdirFiles; start += 100) {
-    await Promise.all(
-      Array.from({ length: 100 }, async (_, offset) => {
-        const name = `f${start + offset}`;
-        await rpc(m.create, { cred, at: { path: `/listing/${name}` }, mode: 0o644, write: false });
-        await (await open(join(diskRoot, 'listing', name), 'w')).close();
-      }),
-    );
+/** The PostgreSQL part, compared with sqlite; skipped, with the reason printed, when it cannot run. */
+async function runPostgres(workDir: string, allPhases: Phase[], sqlite: PhaseResult[][]): Promise<void> {
+  const found = postgresServer();
+  if ('skipped' in found) {
+    console.log(`(postgres engine: skipped, ${found.skipped})`);
+    return;
+  }
+  const layouts = layoutsFor(postgresFiles);
+  console.log(
+    `(postgres engine: a throwaway server with fsync off; ${postgresFiles} files for 1 process, ` +
+      `${layouts[1]?.filesPerWorker} per process for ${manyWorkers}, compared with sqlite's larger run)`,
+  );
+  const server = await startPostgresTestServer(found.availability);
+  try {
+    const workload = comparedWith({
+      engine: 'postgres',
+      layouts,
+      phases: allPhases,
+      baselineName: 'sqlite',
+      baseline: sqlite,
+    });
+    await onCluster(workDir, { kvUrl: server.url }, workload);
+  } finally {
+    await server.close();
   }
 }
 
 export async function run(): Promise<void> {
-  const directory = await mkdtemp(join(tmpdir(), '3fs-meta-bench-'));
-  const diskRoot = join(directory, 'disk');
-  await mkdir(diskRoot);
-  const logger = silentLogger();
-  const kv = await openSqliteKvEngine({ path: join(directory, 'meta.sqlite'), synchronous: 'full', logger });
-  const service = new MetaService({
-    kv,
-    clock: systemClock,
-    random: seededRandom(1),
-    logger,
-    rootSquash: { enabled: false, uid: 65534, gid: 65534 },
-    inodeIdBatch: 256,
-    chainTables: () => ({ chainTableId: 1, chainTableVersion: 1, chains: [1, 2, 3, 4, 5, 6, 7, 8] }),
-    capacity: () => ({ capacityBytes: 0, usedBytes: 0, freeBytes: 0 }),
-  });
-  const server = new RpcServer({ clusterSecret, logger });
-  const client = new RpcClient({ clusterSecret, logger });
+  if (!Number.isInteger(singleFiles) || singleFiles < 1) {
+    throw new Error(`META_BENCH_FILES must be a positive integer, not ${process.env['META_BENCH_FILES']}`);
+  }
+  const workDir = mkdtempSync(join(workBase, '3fs-meta-bench-'));
   try {
-    await service.ensureRoot({ chainTableId: 1, chunkSizeBytes: 1 << 20, stripeSize: 4 });
-    service.register(server);
-    const address = await server.listen('127.0.0.1:0');
-    const rpc: Call = (method, request) => client.call(address, method, request);
-    await prepareListing(rpc, diskRoot);
-    const workloads = [
-      creating(rpc, diskRoot, false),
-      creating(rpc, diskRoot, true),
-      statting(rpc, diskRoot),
-      listing(rpc, diskRoot),
-    ];
-    for (const workload of workloads) {
-      for (const concurrency of [1, 16]) {
-        const ours = await workload.ours(concurrency);
-        const disk = await workload.disk(concurrency);
-        reportRatio({
-          workload: `meta ${workload.name}, concurrency ${concurrency}`,
-          unit: workload.unit,
-          ours,
-          baselineName: 'local fs',
-          baseline: disk,
-        });
-      }
-    }
+    const cacheDroppable = dropCaches();
+    if (!cacheDroppable) console.log('(the page cache cannot be dropped here, not root: no phase runs cold)');
+    const allPhases = phases(cacheDroppable);
+    const layouts = layoutsFor(singleFiles);
+    console.log(
+      `(files: ${singleFiles} for 1 process, ${layouts[1]?.filesPerWorker} per process for ${manyWorkers}; ` +
+        `local disk: ${workDir})`,
+    );
+    const disk = await runAll(
+      join(workDir, 'disk'),
+      { layouts, phases: allPhases, report: () => {} },
+      () => [],
+    );
+    const sqlite = await onCluster(
+      join(workDir, 'sqlite'),
+      {},
+      comparedWith({
+        engine: 'sqlite',
+        layouts,
+        phases: allPhases,
+        baselineName: 'local disk',
+        baseline: disk,
+      }),
+    );
+    await runPostgres(join(workDir, 'postgres'), allPhases, sqlite);
+    await runMetaServiceAlone(workDir);
   } finally {
-    await client.close();
-    await server.close({ drainMs: 1_000 });
-    await kv.close();
-    await rm(directory, { recursive: true, force: true });
+    rmSync(workDir, { recursive: true, force: true });
   }
 }
