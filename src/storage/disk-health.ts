@@ -32,7 +32,14 @@ function isFull(error: unknown): boolean {
 
 /** The real probe: the directories exist, and a small synced write reads back intact. */
 export async function probeTargetDisk(path: string): Promise<void> {
-  for (const directory of [path, join(path, 'data')]) {
+  // The chunk data directory: the native engine's under chunk-engine/, or the files store's.
+  const engineDirectory = join(path, 'chunk-engine');
+  const nativeEngine = await stat(engineDirectory).then(
+    () => true,
+    () => false,
+  );
+  const dataDirectory = nativeEngine ? join(engineDirectory, 'data') : join(path, 'data');
+  for (const directory of [path, dataDirectory]) {
     const info = await stat(directory);
     if (!info.isDirectory()) throw new Error(`${directory} is not a directory`);
   }

@@ -48,6 +48,15 @@ describe('the disk probe', () => {
     rmSync(dir, { recursive: true, force: true });
     await expect(probeTargetDisk(dir)).rejects.toThrow(/ENOENT/);
   });
+
+  it("checks the native chunk engine's data directory in a target that holds one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), '3fs-disk-'));
+    dirs.push(dir);
+    mkdirSync(join(dir, 'chunk-engine', 'data'), { recursive: true });
+    await expect(probeTargetDisk(dir)).resolves.toBeUndefined();
+    rmSync(join(dir, 'chunk-engine', 'data'), { recursive: true, force: true });
+    await expect(probeTargetDisk(dir)).rejects.toThrow(/ENOENT/);
+  });
 });
 
 describe('the disk health monitor', () => {
