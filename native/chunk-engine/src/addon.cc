@@ -171,20 +171,28 @@ class PrepareWork : public PromiseWork {
   Napi::ObjectReference data_;  // keeps the payload alive while a worker reads it
 };
 
+/**
+ * A compaction resolves to whether it succeeded and never rejects: one started by a commit has no
+ * one waiting for it, and a failed one only leaves the old log in place for the next attempt.
+ */
 class CompactWork : public PromiseWork {
  public:
   CompactWork(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWork(env), engine_(std::move(engine)) {}
 
  protected:
-  bool Run(EngineFailure* failure) override { return engine_->RunCompaction(failure); }
-  Napi::Value Settle(Napi::Env env, bool ok) override {
-    engine_->FinishCompaction(ok);
+  bool Run(EngineFailure* failure) override {
+    compacted_ = engine_->RunCompaction(failure);
+    return true;
+  }
+  Napi::Value Settle(Napi::Env env, bool) override {
+    engine_->FinishCompaction(compacted_);
     engine_->FinishBackground();
-    return Napi::Boolean::New(env, ok);
+    return Napi::Boolean::New(env, compacted_);
   }
 
  private:
   std::shared_ptr<Engine> engine_;
+  bool compacted_ = false;
 };
 
 /** Starts a compaction when the log has grown enough; its outcome only moves the next threshold. */
