@@ -27,6 +27,8 @@ import {
   type Inode,
   type InodeId,
   type PathAt,
+  type RequestOf,
+  type ResponseOf,
   type TimeSpec,
 } from '../meta/protocol/index.js';
 import { RpcClient, type RpcClientOptions } from '../rpc/index.js';
@@ -38,6 +40,7 @@ import { ByteBudget, Limiter } from './limiter.js';
 import { MetaClient } from './meta-client.js';
 import { MgmtdClient } from './mgmtd-client.js';
 import { OpenFile } from './open-file.js';
+import { SessionCloser } from './session-closer.js';
 import { OpenInodes, type OpenInode } from './open-inodes.js';
 import { ReadAhead } from './read-ahead.js';
 import { RoutingCache } from './routing-cache.js';
@@ -106,6 +109,7 @@ export class FsClient {
   private readonly inodes: OpenInodes;
   private readonly readAheadBudget: ByteBudget;
   private readonly sessions: SessionIds;
+  private readonly closer: SessionCloser;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private reportTimer: TimerHandle | undefined;
@@ -162,7 +166,14 @@ export class FsClient {
       limiter: new Limiter(this.tuning.ioConcurrency),
       requestConcurrency: this.tuning.requestIoConcurrency,
     });
+    this.closer = new SessionCloser({
+      meta: this.meta,
+      clock: this.clock,
+      logger: this.logger,
+      delayMs: limits.clientSessionCloseDelayMs,
+    });
     this.inodes = new OpenInodes({
+      closer: this.closer,
       meta: this.meta,
       io: this.io,
       writeBudget: new ByteBudget(this.tuning.writeBufferBytesTotal),
@@ -189,6 +200,15 @@ export class FsClient {
 
   // --- inode-based calls (the FUSE daemon) ------------------------------------------------
 
+  /** One poll of one meta service's change log (the FUSE daemon's metadata cache). */
+  async metaChanges(
+    address: string,
+    request: RequestOf<typeof metaMethods.changes>,
+    timeoutMs: number,
+  ): Promise<ResponseOf<typeof metaMethods.changes>> {
+    return this.rpc.call(address, metaMethods.changes, request, { timeoutMs, retries: 0 });
+  }
+
   /** The inode `ino`, with this client's view of a file's length. */
   async statInode(ino: InodeId, cred: Credentials): Promise<Inode> {
     return this.withFreshLength(ino, () =>
@@ -202,12 +222,15 @@ export class FsClient {
     return this.withLocalLength(inode);
   }
 
-  /** A file inode's length as this client sees it (its own buffered writes included). */
-  withLocalLength(inode: Inode): Inode {
+  /**
+   * A file inode's length as this client sees it (its own buffered writes included). `fresh`:
+   * the inode is meta's latest answer, which the open file then takes in; a cached copy is not.
+   */
+  withLocalLength(inode: Inode, fresh = true): Inode {
     if (inode.type !== 'file') return inode;
     const record = this.inodes.get(inode.ino);
     if (record === undefined) return inode;
-    record.observe(inode);
+    if (fresh) record.observe(inode);
     return { ...inode, length: record.length(inode.length) };
   }
 
@@ -546,6 +569,7 @@ export class FsClient {
   async flushAll(): Promise<void> {
     for (const record of this.inodes.all()) await record.writer?.settle();
     await this.inodes.reportAll();
+    await this.closer.flush();
   }
 
   /** Stops timers, reports what is owed, and closes connections. Open handles are not closed. */

@@ -106,9 +106,11 @@ export class OpenFile {
     this.check(true, 'fsync');
     if (!this.options.writable) {
       await this.options.record.writer?.settle();
-      return;
+    } else {
+      await this.flush();
     }
-    await this.flush();
+    // The file's metadata (its length just reported, its creation) on stable storage as well.
+    await this.options.inodes.syncMetadata(this.options.cred);
   }
 
   /**
@@ -128,7 +130,7 @@ export class OpenFile {
     }
     if (session !== undefined) {
       try {
-        await inodes.closeSession(record, cred, session);
+        await inodes.endSession(record, cred, session);
       } catch (error) {
         failure ??= { error };
       }

@@ -23,6 +23,7 @@ import type { FileDataIo, FileRef } from './file-data.js';
 import { FileWriter, type WriterHost } from './file-writer.js';
 import type { ByteBudget } from './limiter.js';
 import type { MetaClient } from './meta-client.js';
+import type { SessionCloser } from './session-closer.js';
 
 /** One open file's shared state. */
 export class OpenInode {
@@ -93,6 +94,8 @@ export class OpenInodes {
       perFileBytesMax: number;
       extentsMax: number;
       logger: Logger;
+      /** Closes sessions that wrote nothing later, in batches. */
+      closer: SessionCloser;
     },
   ) {
     this.writerHost = {
@@ -157,6 +160,18 @@ export class OpenInodes {
     if (inode.type === 'file') record.observe(inode);
   }
 
+  /**
+   * Closes a write session; one through which nothing was written in this client has nothing to
+   * report and is closed later, in a batch (session-closer.ts), without waiting.
+   */
+  async endSession(record: OpenInode, cred: Credentials, session: Session): Promise<void> {
+    if (record.writer === undefined) {
+      this.options.closer.add(record.file.ino, session, cred);
+      return;
+    }
+    await this.closeSession(record, cred, session);
+  }
+
   /** Closes a write session, reporting the length and "wrote" with it. */
   async closeSession(record: OpenInode, cred: Credentials, session: Session): Promise<void> {
     const writer = record.writer;
@@ -173,6 +188,11 @@ export class OpenInodes {
     if (truncateVersion === record.truncateVersion && bytes > record.reportedEnd) record.reportedEnd = bytes;
     if (writeCount > record.reportedWriteCount) record.reportedWriteCount = writeCount;
     if (inode?.type === 'file') record.observe(inode);
+  }
+
+  /** Makes every metadata change committed so far durable (fsync). */
+  async syncMetadata(cred: Credentials): Promise<void> {
+    await this.options.meta.call(metaMethods.syncMetadata, { cred });
   }
 
   /** Sends every buffered extent and reports every owed length (the periodic tick). */

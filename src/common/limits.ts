@@ -214,6 +214,13 @@ export const limits = {
   metaRecursiveRemoveInodesMax: 10_000,
   /** Write sessions open at once on one file; beyond it ENFILE. */
   metaSessionsPerInodeMax: 1_024,
+  /** Sessions one closeSessions call closes at most (one transaction). */
+  metaSessionsClosedPerCallMax: 256,
+  /**
+   * How long a client holds the close of a write session that wrote nothing, to close many in one
+   * call (session-closer.ts): short, since the session keeps an unlinked file's data until then.
+   */
+  clientSessionCloseDelayMs: 20,
   /** Sessions of a dead client pruned per transaction; pruning loops until none remain. */
   metaSessionsPrunedPerTransaction: 256,
   /** Bytes of an extended attribute's name and value: Linux's XATTR_NAME_MAX and XATTR_SIZE_MAX. */

@@ -44,6 +44,20 @@ export const fuseSectionSchema = z.strictObject({
   /** How long one chunk operation keeps retrying, and one meta call attempt may take. */
   io_deadline_ms: ms(3_600_000).min(100).default(limits.clientIoDeadlineMsDefault),
   meta_timeout_ms: ms(600_000).min(10).default(limits.clientMetaTimeoutMsDefault),
+  /**
+   * Names and attributes kept in the daemon and given to the kernel for `cached_timeout_ms`, made
+   * fresh by polling meta's change log every `metadata_poll_ms`: another client's change shows
+   * within that interval (plus a round trip). Off: the kernel caches for the timeouts above only.
+   */
+  metadata_cache: z.boolean().default(true),
+  metadata_poll_ms: ms(60_000).min(10).default(limits.fuseMetadataPollMsDefault),
+  metadata_cache_entries: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(100_000_000)
+    .default(limits.fuseMetadataCacheEntriesMax),
+  cached_timeout_ms: ms(3_600_000).default(limits.fuseCachedTimeoutMsDefault),
   /** Threads reading /dev/fuse (they only copy; handlers run on the event loop). */
   threads: z.number().int().min(1).max(64).default(2),
 });

@@ -18,7 +18,9 @@ import { CommonCode } from '../common/status-code.js';
 import type { RpcClientOptions } from '../rpc/index.js';
 import type { FuseConfig } from './config.js';
 import { toErrno } from './errno-map.js';
+import { ChangePoller } from './change-poller.js';
 import { FuseFileSystem } from './fuse-file-system.js';
+import { MetadataCache } from './metadata-cache.js';
 import { observeFuseOperations } from './fuse-metrics.js';
 import { FuseSession } from './lowlevel/index.js';
 
@@ -117,17 +119,52 @@ async function mountWith(
 ): Promise<FuseDaemon> {
   const { config, logger, clock } = options;
   const fuse = config.fuse;
+  // The kernel is told to forget cached entries through the session, once there is one.
+  const attached: { session?: FuseSession } = {};
+  const notifyFailed = (error: unknown) =>
+    logger.debug({ err: error }, `kernel cache invalidation failed: ${describeError(error)}`);
+  const cache = fuse.metadata_cache
+    ? new MetadataCache({
+        entriesMax: fuse.metadata_cache_entries,
+        notifier: {
+          entry: (parent, name) => {
+            const session = attached.session;
+            if (session?.mounted === true) session.invalidateEntry(parent, name).catch(notifyFailed);
+          },
+          inode: (ino) => {
+            const session = attached.session;
+            if (session?.mounted === true) session.invalidateInode(ino, 'attributes').catch(notifyFailed);
+          },
+        },
+      })
+    : undefined;
+  const poller =
+    cache === undefined
+      ? undefined
+      : new ChangePoller({
+          cache,
+          source: {
+            addresses: () => client.routing.metaAddresses(),
+            poll: (address, request, timeoutMs) => client.metaChanges(address, request, timeoutMs),
+          },
+          clientId: client.clientId,
+          clock,
+          logger,
+          intervalMs: fuse.metadata_poll_ms,
+          staleMs: Math.max(limits.fuseMetadataPollStaleMs, 4 * fuse.metadata_poll_ms),
+        });
   const fileSystem = new FuseFileSystem({
     client,
     logger,
     attrTimeoutMs: fuse.attr_timeout_ms,
     entryTimeoutMs: fuse.entry_timeout_ms,
     negativeTimeoutMs: fuse.negative_timeout_ms,
+    ...(cache === undefined ? {} : { cache, cachedTimeoutMs: fuse.cached_timeout_ms }),
     now: () => clock.monotonicMs(),
   });
   const operations =
     options.metrics === undefined ? fileSystem : observeFuseOperations(fileSystem, options.metrics, toErrno);
-  const session = await FuseSession.mount(operations, {
+  const mounted = await FuseSession.mount(operations, {
     mountpoint: mountPoint,
     fsName: fuse.fs_name,
     subtype: '3fs',
@@ -145,7 +182,9 @@ async function mountWith(
     clock,
     toErrno,
   });
-  fileSystem.attach(session);
+  attached.session = mounted;
+  fileSystem.attach(mounted);
+  poller?.start();
   raiseKernelReadAhead(mountPoint, fuse.max_readahead_bytes, logger);
   const heartbeat = new HeartbeatLoop({
     mgmtd: client.mgmtd,
@@ -167,8 +206,8 @@ async function mountWith(
     {
       mountPoint,
       allowOther: fuse.allow_other,
-      maxWriteBytes: session.connection.maxWriteBytes,
-      maxReadaheadBytes: session.connection.maxReadaheadBytes,
+      maxWriteBytes: mounted.connection.maxWriteBytes,
+      maxReadaheadBytes: mounted.connection.maxReadaheadBytes,
       nodeId: config.node.id,
     },
     'fuse mounted',
@@ -176,14 +215,15 @@ async function mountWith(
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await session.unmount({ drainTimeoutMs: limits.fuseUnmountDrainMs });
+      await poller?.stop();
+      await mounted.unmount({ drainTimeoutMs: limits.fuseUnmountDrainMs });
       await fileSystem.closeAll();
       await heartbeat.stop();
       await client.close();
     })();
     return stopping;
   };
-  return { mountPoint, ended: session.ended, stop };
+  return { mountPoint, ended: mounted.ended, stop };
 }
 
 /**

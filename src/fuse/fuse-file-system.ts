@@ -20,7 +20,8 @@ import type { FsClient, OpenFile } from '../client/index.js';
 import { metaMethods, type Credentials, type Inode, type InodeId } from '../meta/protocol/index.js';
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
-import { DirectoryHandle } from './directory-handle.js';
+import { DirectoryHandle, type PageReader } from './directory-handle.js';
+import type { MetadataCache } from './metadata-cache.js';
 import {
   Errno,
   fuseError,
@@ -58,6 +59,12 @@ export interface FuseFileSystemOptions {
   readonly attrTimeoutMs: number;
   readonly entryTimeoutMs: number;
   readonly negativeTimeoutMs: number;
+  /**
+   * The metadata cache kept fresh by meta's change log (metadata-cache.ts); what it tracks is
+   * given to the kernel with `cachedTimeoutMs` instead of the timeouts above.
+   */
+  readonly cache?: MetadataCache;
+  readonly cachedTimeoutMs?: number;
   /** Monotonic milliseconds (for the capability cache). */
   readonly now: () => number;
 }
@@ -79,6 +86,8 @@ function accessOf(flags: number): { read: boolean; write: boolean } {
 
 export class FuseFileSystem implements FuseOperations {
   private readonly files = new Map<bigint, OpenFile>();
+  /** Handles that wrote: closing them changes the file's length and times in meta. */
+  private readonly wrote = new Set<bigint>();
   private readonly directories = new Map<bigint, DirectoryHandle>();
   private nextHandle = 1n;
   private session: FuseSession | undefined;
@@ -101,22 +110,71 @@ export class FuseFileSystem implements FuseOperations {
     return this.options.client;
   }
 
-  private entry(inode: Inode): Entry {
+  /** An entry reply; `tracked` when the metadata cache tracks its name and attributes. */
+  private entry(inode: Inode, tracked = false): Entry {
+    const cachedMs = this.options.cachedTimeoutMs;
+    const long = tracked && cachedMs !== undefined;
     return {
       ino: inode.ino,
       generation: 0n,
       attributes: attributesOf(inode),
-      attrTimeoutMs: this.options.attrTimeoutMs,
-      entryTimeoutMs: this.options.entryTimeoutMs,
+      attrTimeoutMs: long ? cachedMs : this.options.attrTimeoutMs,
+      entryTimeoutMs: long ? cachedMs : this.options.entryTimeoutMs,
     };
   }
 
-  private attributes(inode: Inode): AttributesReply {
-    return { attributes: attributesOf(inode), attrTimeoutMs: this.options.attrTimeoutMs };
+  private attributes(inode: Inode, tracked = false): AttributesReply {
+    const cachedMs = this.options.cachedTimeoutMs;
+    const long = tracked && cachedMs !== undefined;
+    return { attributes: attributesOf(inode), attrTimeoutMs: long ? cachedMs : this.options.attrTimeoutMs };
+  }
+
+  /**
+   * Caches what meta answered about the name `name` of `parent` (and the inode behind it),
+   * unless another client's change came in since `since`; true when both are tracked.
+   */
+  private remember(parent: InodeId, name: string, inode: Inode, since: number | undefined): boolean {
+    const cache = this.options.cache;
+    if (cache === undefined || since === undefined) return false;
+    return (
+      cache.putName(parent, name, { ino: inode.ino, type: inode.type }, since) && cache.putInode(inode, since)
+    );
+  }
+
+  /** After a change made here: the inodes whose attributes changed in ways not worth tracking. */
+  private dropCachedInodes(...inos: Array<InodeId | undefined>): void {
+    const cache = this.options.cache;
+    if (cache === undefined) return;
+    for (const ino of inos) if (ino !== undefined) cache.forgetInode(ino);
+  }
+
+  /** The inode the cache knows behind a name, if any (before a change that removes it). */
+  private cachedIno(parent: InodeId, name: string): InodeId | undefined {
+    const hit = this.options.cache?.lookup(parent, name);
+    return hit?.kind === 'found' ? hit.inode.ino : undefined;
+  }
+
+  /** A name made here: cache it with its new inode; the directory's times changed. */
+  private made(parent: InodeId, name: string, inode: Inode): Entry {
+    const cache = this.options.cache;
+    if (cache === undefined) return this.entry(inode);
+    cache.forgetInode(parent);
+    const tracked = this.remember(parent, name, inode, cache.generation);
+    if (inode.type === 'directory' && tracked) cache.putEmptyDirectory(inode.ino);
+    return this.entry(inode, tracked);
+  }
+
+  /** A name removed here: it is absent now, and the removed inode and the directory changed. */
+  private removed(parent: InodeId, name: string, ino: InodeId | undefined): void {
+    const cache = this.options.cache;
+    if (cache === undefined) return;
+    this.dropCachedInodes(parent, ino);
+    cache.putName(parent, name, null);
   }
 
   /** Drops the kernel's cached attributes of `ino` (changed here, not visible in a reply). */
   private invalidate(ino: InodeId): void {
+    this.options.cache?.forgetInode(ino);
     const session = this.session;
     if (session === undefined || !session.mounted) return;
     session.invalidateInode(ino, 'attributes').catch((error: unknown) => {
@@ -145,18 +203,39 @@ export class FuseFileSystem implements FuseOperations {
   // --- names --------------------------------------------------------------------------------
 
   async lookup(context: RequestContext, request: { parent: InodeId; name: string }) {
+    const { parent, name } = request;
+    const cache = this.options.cache;
+    const hit = cache?.lookup(parent, name);
+    if (hit?.kind === 'found') return this.entry(this.client.withLocalLength(hit.inode, false), true);
+    if (hit?.kind === 'absent') return this.negative(true);
+    const since = cache?.generation;
     const cred = credentialsOf(context);
     try {
-      return this.entry(await this.client.lookup(request.parent, request.name, cred));
+      const inode = await this.client.lookup(parent, name, cred);
+      return this.entry(inode, this.remember(parent, name, inode, since));
     } catch (error) {
       if (!hasCode(error, MetaCode.NotFound)) throw error;
-      const negative: NegativeEntry = { negative: true, entryTimeoutMs: this.options.negativeTimeoutMs };
-      return negative;
+      const tracked = cache !== undefined && since !== undefined && cache.putName(parent, name, null, since);
+      return this.negative(tracked);
     }
   }
 
+  private negative(tracked: boolean): NegativeEntry {
+    const cachedMs = this.options.cachedTimeoutMs;
+    return {
+      negative: true,
+      entryTimeoutMs: tracked && cachedMs !== undefined ? cachedMs : this.options.negativeTimeoutMs,
+    };
+  }
+
   async getattr(context: RequestContext, request: { ino: InodeId }): Promise<AttributesReply> {
-    return this.attributes(await this.client.statInode(request.ino, credentialsOf(context)));
+    const cache = this.options.cache;
+    const cached = cache?.inode(request.ino);
+    if (cached !== undefined) return this.attributes(this.client.withLocalLength(cached, false), true);
+    const since = cache?.generation;
+    const inode = await this.client.statInode(request.ino, credentialsOf(context));
+    const tracked = cache !== undefined && since !== undefined && cache.putInode(inode, since);
+    return this.attributes(inode, tracked);
   }
 
   async setattr(context: RequestContext, request: SetattrRequest): Promise<AttributesReply> {
@@ -175,7 +254,8 @@ export class FuseFileSystem implements FuseOperations {
       ...(request.mtimeNs === undefined ? {} : { mtime: request.mtimeNs }),
       ...(request.size === undefined ? {} : { length: request.size }),
     });
-    return this.attributes(inode);
+    const cache = this.options.cache;
+    return this.attributes(inode, cache !== undefined && cache.putInode(inode));
   }
 
   async readlink(context: RequestContext, request: { ino: InodeId }): Promise<string> {
@@ -204,7 +284,7 @@ export class FuseFileSystem implements FuseOperations {
         read: false,
         write: false,
       });
-      return this.entry(inode);
+      return this.made(request.parent, request.name, inode);
     }
     const type = specialTypeOf(request.mode);
     if (type === undefined) {
@@ -216,7 +296,7 @@ export class FuseFileSystem implements FuseOperations {
       type === 'charDevice' || type === 'blockDevice'
         ? await this.client.mknodAt({ ...at, type, mode, device: decodeDevice(request.rdev) })
         : await this.client.mknodAt({ ...at, type, mode });
-    return this.entry(inode);
+    return this.made(request.parent, request.name, inode);
   }
 
   async mkdir(context: RequestContext, request: { parent: InodeId; name: string; mode: number }) {
@@ -226,23 +306,33 @@ export class FuseFileSystem implements FuseOperations {
       at: { parent: request.parent, path: request.name },
       mode: request.mode & 0o7777,
     });
-    return this.entry(inode);
+    return this.made(request.parent, request.name, inode);
   }
 
   async unlink(context: RequestContext, request: { parent: InodeId; name: string }): Promise<void> {
     const cred = credentialsOf(context);
-    await this.client.meta.call(metaMethods.unlink, {
-      cred,
-      at: { parent: request.parent, path: request.name },
-    });
+    const victim = this.cachedIno(request.parent, request.name);
+    try {
+      await this.client.meta.call(metaMethods.unlink, {
+        cred,
+        at: { parent: request.parent, path: request.name },
+      });
+    } finally {
+      this.removed(request.parent, request.name, victim);
+    }
   }
 
   async rmdir(context: RequestContext, request: { parent: InodeId; name: string }): Promise<void> {
     const cred = credentialsOf(context);
-    await this.client.meta.call(metaMethods.rmdir, {
-      cred,
-      at: { parent: request.parent, path: request.name },
-    });
+    const victim = this.cachedIno(request.parent, request.name);
+    try {
+      await this.client.meta.call(metaMethods.rmdir, {
+        cred,
+        at: { parent: request.parent, path: request.name },
+      });
+    } finally {
+      this.removed(request.parent, request.name, victim);
+    }
   }
 
   async symlink(context: RequestContext, request: { parent: InodeId; name: string; target: string }) {
@@ -252,7 +342,7 @@ export class FuseFileSystem implements FuseOperations {
       at: { parent: request.parent, path: request.name },
       target: request.target,
     });
-    return this.entry(inode);
+    return this.made(request.parent, request.name, inode);
   }
 
   async rename(
@@ -262,14 +352,31 @@ export class FuseFileSystem implements FuseOperations {
     // RENAME_EXCHANGE (and any other flag) is not something meta does.
     if ((request.flags & ~RENAME_NOREPLACE) !== 0) throw fuseError(Errno.EINVAL, 'unsupported rename flags');
     const cred = credentialsOf(context);
-    const { inode } = await this.client.meta.call(metaMethods.rename, {
-      cred,
-      source: { parent: request.parent, path: request.name },
-      target: { parent: request.newParent, path: request.newName },
-      noReplace: (request.flags & RENAME_NOREPLACE) !== 0,
-    });
+    const replaced = this.cachedIno(request.newParent, request.newName);
+    let moved: Inode | undefined;
+    try {
+      ({ inode: moved } = await this.client.meta.call(metaMethods.rename, {
+        cred,
+        source: { parent: request.parent, path: request.name },
+        target: { parent: request.newParent, path: request.newName },
+        noReplace: (request.flags & RENAME_NOREPLACE) !== 0,
+      }));
+    } finally {
+      const cache = this.options.cache;
+      if (cache !== undefined) {
+        this.dropCachedInodes(request.parent, request.newParent, replaced, moved?.ino);
+        if (moved === undefined) {
+          // A failure (or a lost reply hiding a rename that was done): neither name is trusted.
+          cache.forgetName(request.parent, request.name);
+          cache.forgetName(request.newParent, request.newName);
+        } else {
+          cache.putName(request.parent, request.name, null);
+          cache.putName(request.newParent, request.newName, { ino: moved.ino, type: moved.type });
+        }
+      }
+    }
     // The moved inode's ctime (and a directory's ".." entry) changed.
-    this.invalidate(inode.ino);
+    this.invalidate(moved.ino);
   }
 
   async link(context: RequestContext, request: { ino: InodeId; newParent: InodeId; newName: string }) {
@@ -279,7 +386,7 @@ export class FuseFileSystem implements FuseOperations {
       source: { parent: request.ino, path: '' },
       target: { parent: request.newParent, path: request.newName },
     });
-    return this.entry(this.client.withLocalLength(inode));
+    return this.made(request.newParent, request.newName, this.client.withLocalLength(inode));
   }
 
   // --- files --------------------------------------------------------------------------------
@@ -292,6 +399,7 @@ export class FuseFileSystem implements FuseOperations {
       ...accessOf(request.flags),
       truncate: (request.flags & O_TRUNC) !== 0,
     });
+    if ((request.flags & O_TRUNC) !== 0) this.dropCachedInodes(request.ino);
     const fh = this.handle();
     this.files.set(fh, file);
     return { fh, keepCache: false };
@@ -313,7 +421,7 @@ export class FuseFileSystem implements FuseOperations {
     });
     const fh = this.handle();
     this.files.set(fh, file);
-    return { ...this.entry(inode), open: { fh, keepCache: false } };
+    return { ...this.made(request.parent, request.name, inode), open: { fh, keepCache: false } };
   }
 
   async read(_context: RequestContext, request: { fh: bigint; offset: bigint; size: number }) {
@@ -321,7 +429,13 @@ export class FuseFileSystem implements FuseOperations {
   }
 
   async write(_context: RequestContext, request: { fh: bigint; offset: bigint; data: Buffer }) {
-    return this.file(request.fh).write(request.offset, request.data);
+    const file = this.file(request.fh);
+    if (!this.wrote.has(request.fh)) {
+      this.wrote.add(request.fh);
+      // Meta's length and times of the file will change (reports, close): not cached meanwhile.
+      this.dropCachedInodes(file.ino);
+    }
+    return file.write(request.offset, request.data);
   }
 
   async flush(_context: RequestContext, request: { fh: bigint }): Promise<void> {
@@ -336,11 +450,15 @@ export class FuseFileSystem implements FuseOperations {
     const file = this.files.get(request.fh);
     if (file === undefined) return;
     this.files.delete(request.fh);
+    const wrote = this.wrote.delete(request.fh);
     try {
       await file.close();
     } finally {
       // Closing a written file set its mtime (and length) in meta.
-      if (file.writable) this.invalidate(request.ino);
+      if (wrote) {
+        this.dropCachedInodes(request.ino);
+        this.invalidate(request.ino);
+      }
     }
   }
 
@@ -351,16 +469,26 @@ export class FuseFileSystem implements FuseOperations {
       throw new FsError(ClientCode.TooManyOpenFiles, `${this.directories.size} directories are open`);
     }
     const cred = credentialsOf(context);
-    const inode = await this.client.statInode(request.ino, cred);
+    const cache = this.options.cache;
+    const inode = cache?.inode(request.ino) ?? (await this.client.statInode(request.ino, cred));
     if (inode.type !== 'directory')
       throw new FsError(MetaCode.NotDirectory, `inode ${inode.ino} is not a directory`);
-    const directory = new DirectoryHandle(inode.ino, inode.parent, (cursor) =>
+    const fromMeta: PageReader = (cursor) =>
       this.client.meta.call(metaMethods.readDir, {
         cred,
         at: { parent: inode.ino, path: '' },
         limit: limits.clientReaddirPageEntries,
         ...(cursor === undefined ? {} : { cursor }),
-      }),
+      });
+    const listing = cache?.listing(inode.ino);
+    const directory = new DirectoryHandle(
+      inode.ino,
+      inode.parent,
+      listing !== undefined
+        ? listingPages(listing)
+        : cache === undefined
+          ? fromMeta
+          : rememberListing(fromMeta, (entries, since) => cache.putListing(inode.ino, entries, since), cache),
     );
     const fh = this.handle();
     this.directories.set(fh, directory);
@@ -401,12 +529,23 @@ export class FuseFileSystem implements FuseOperations {
     for (;;) {
       const batch = await directory.entriesAfter(offset, readdirBatch);
       if (batch.length === 0) return;
-      const { inodes } = await this.client.meta.call(metaMethods.batchStat, {
-        cred,
-        inos: batch.map((entry) => entry.ino),
-      });
+      const cache = this.options.cache;
+      const inodes: Array<Inode | undefined> = batch.map((entry) => cache?.inode(entry.ino));
+      const missing = batch.filter((_, index) => inodes[index] === undefined).map((entry) => entry.ino);
+      const fetched = new Map<InodeId, Inode>();
+      if (missing.length > 0) {
+        const since = cache?.generation;
+        const reply = await this.client.meta.call(metaMethods.batchStat, { cred, inos: missing });
+        for (const inode of reply.inodes) if (inode !== null) fetched.set(inode.ino, inode);
+        for (const entry of batch) {
+          const inode = fetched.get(entry.ino);
+          if (inode !== undefined && !this.remember(directory.ino, entry.name, inode, since))
+            fetched.delete(entry.ino);
+        }
+      }
       for (const [index, entry] of batch.entries()) {
-        const inode = inodes[index];
+        const cached = inodes[index];
+        const inode = cached ?? fetched.get(entry.ino);
         const item = {
           name: entry.name,
           ino: entry.ino,
@@ -414,10 +553,14 @@ export class FuseFileSystem implements FuseOperations {
           nextOffset: entry.cookie,
         };
         // An entry removed since it was listed goes out as a plain name; a lookup will tell.
+        const tracked = inode !== undefined && cache?.tracks(directory.ino, entry.name) === true;
         const added =
-          inode === null || inode === undefined
+          inode === undefined
             ? sink.add(item)
-            : sink.add({ ...item, entry: this.entry(this.client.withLocalLength(inode)) });
+            : sink.add({
+                ...item,
+                entry: this.entry(this.client.withLocalLength(inode, cached === undefined), tracked),
+              });
         if (!added) return;
         offset = entry.cookie;
       }
@@ -441,8 +584,9 @@ export class FuseFileSystem implements FuseOperations {
     this.directories.delete(request.fh);
   }
 
-  async fsyncdir(): Promise<void> {
-    // Every namespace change is one committed KV transaction already.
+  async fsyncdir(context: RequestContext): Promise<void> {
+    // Every namespace change is one committed KV transaction; this makes them durable now.
+    await this.client.meta.call(metaMethods.syncMetadata, { cred: credentialsOf(context) });
   }
 
   async statfs(context: RequestContext): Promise<StatfsReply> {
@@ -549,4 +693,61 @@ export class FuseFileSystem implements FuseOperations {
         );
     }
   }
+}
+
+/** Pages of a listing the metadata cache holds whole (cursors are names, as meta's). */
+function listingPages(
+  entries: ReadonlyArray<{ name: string; ino: InodeId; type: Inode['type'] }>,
+): PageReader {
+  return async (cursor) => {
+    let start = 0;
+    if (cursor !== undefined) {
+      // The first name after the cursor (names are sorted).
+      let low = 0;
+      let high = entries.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if ((entries[middle] as { name: string }).name <= cursor) low = middle + 1;
+        else high = middle;
+      }
+      start = low;
+    }
+    const end = Math.min(entries.length, start + limits.clientReaddirPageEntries);
+    const page = entries.slice(start, end);
+    return { entries: page, nextCursor: end < entries.length ? (page[page.length - 1]?.name ?? null) : null };
+  };
+}
+
+/**
+ * Reads pages from meta and, when one handle read a directory from its first page to its last
+ * with no other client's change in between, gives the whole listing to `keep`.
+ */
+function rememberListing(
+  read: PageReader,
+  keep: (entries: Array<{ name: string; ino: InodeId; type: Inode['type'] }>, since: number) => void,
+  cache: MetadataCache,
+): PageReader {
+  let collected: Array<{ name: string; ino: InodeId; type: Inode['type'] }> | undefined;
+  let since = 0;
+  let expected: string | undefined;
+  return async (cursor) => {
+    if (cursor === undefined) {
+      collected = [];
+      since = cache.generation;
+    } else if (cursor !== expected) {
+      collected = undefined;
+    }
+    const page = await read(cursor);
+    if (collected !== undefined) {
+      for (const entry of page.entries)
+        collected.push({ name: entry.name, ino: entry.ino, type: entry.type });
+      if (collected.length > limits.fuseMetadataCacheEntriesMax / 2) collected = undefined;
+    }
+    expected = page.nextCursor ?? undefined;
+    if (page.nextCursor === null && collected !== undefined) {
+      keep(collected, since);
+      collected = undefined;
+    }
+    return page;
+  };
 }

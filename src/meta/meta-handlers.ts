@@ -137,6 +137,17 @@ function registerFileChanges(service: MetaService, table: HandlerTable): void {
         }),
       )) ?? null,
   }));
+  table.on(m.closeSessions, async (request) => ({
+    closed: await service.mutate(request, { ids: 0 }, async (writer, ctx) => {
+      let closed = 0;
+      for (const { ino, session } of request.sessions) {
+        if (!(await writer.hasSession(ino, session))) continue;
+        await closeSession(writer, ctx, ino, session, { length: undefined, wrote: false });
+        closed += 1;
+      }
+      return closed;
+    }),
+  }));
   table.on(m.sync, async (request) => ({
     inode: await service.mutate(request, { ids: 0 }, (writer, ctx) =>
       applyWriterReport(writer, ctx, request.ino, { length: request.length, wrote: request.wrote ?? false }),

@@ -492,3 +492,22 @@ export const changes = method(
   }),
   true,
 );
+
+/**
+ * Closes write sessions that wrote nothing, several in one transaction (the client defers them, so
+ * that closing an unwritten file costs no round trip). Like close without a report; a session or
+ * file already gone is skipped.
+ */
+export const closeSessions = method(
+  31,
+  'closeSessions',
+  z.strictObject({
+    cred,
+    sessions: z
+      .array(z.strictObject({ ino: inodeIdSchema, session: sessionSchema }))
+      .min(1)
+      .max(limits.metaSessionsClosedPerCallMax),
+  }),
+  z.strictObject({ closed: z.number().int().min(0) }),
+  true,
+);

@@ -58,6 +58,7 @@ export interface StorageNode {
 export class FuseCluster {
   fuse: RunningProcess | undefined;
   private clients: FsClient[] = [];
+  private readonly others: Array<{ fuse: RunningProcess; mountPoint: string }> = [];
 
   constructor(
     readonly world: TestWorld,
@@ -85,11 +86,34 @@ export class FuseCluster {
   /** Mounts (again) with hf3fs_fuse_main and waits for its "fuse mounted" line. */
   async mount(settings = ''): Promise<RunningProcess> {
     if (this.fuse !== undefined) throw new Error('already mounted');
-    const config = join(this.dir, 'fuse.toml');
+    const fuse = await this.spawnFuse({ nodeId: 200, mountPoint: this.mountPoint, settings });
+    this.fuse = fuse;
+    return fuse;
+  }
+
+  /**
+   * A second mount of the cluster by another FUSE daemon (another client, as on another host),
+   * unmounted by `stop`.
+   */
+  async mountAnother(settings = ''): Promise<string> {
+    const index = this.others.length + 1;
+    const mountPoint = join(this.dir, `mnt-${index}`);
+    mkdirSync(mountPoint, { mode: 0o755 });
+    const fuse = await this.spawnFuse({ nodeId: 200 + index, mountPoint, settings });
+    this.others.push({ fuse, mountPoint });
+    return mountPoint;
+  }
+
+  private async spawnFuse(options: {
+    nodeId: number;
+    mountPoint: string;
+    settings: string;
+  }): Promise<RunningProcess> {
+    const config = join(this.dir, `fuse-${options.nodeId}.toml`);
     writeFileSync(
       config,
       `[node]
-id = 200
+id = ${options.nodeId}
 
 [cluster]
 id = "test"
@@ -100,14 +124,18 @@ addresses = ["${this.mgmtdAddress}"]
 heartbeat_interval_ms = ${storageTimings.heartbeatIntervalMs}
 
 [fuse]
-mount_point = "${this.mountPoint}"
+mount_point = "${options.mountPoint}"
 allow_other = ${mayAllowOther()}
-${settings}
+${options.settings}
 `,
     );
     const fuse = this.world.spawnBinary('hf3fs_fuse_main', ['--config', config]);
-    this.fuse = fuse;
-    await fuse.waitForLog((line) => line['msg'] === 'fuse mounted', 30_000);
+    try {
+      await fuse.waitForLog((line) => line['msg'] === 'fuse mounted', 30_000);
+    } catch (error) {
+      await stopFuse(fuse, options.mountPoint);
+      throw error;
+    }
     return fuse;
   }
 
@@ -115,22 +143,28 @@ ${settings}
   async unmount(): Promise<void> {
     const fuse = this.fuse;
     this.fuse = undefined;
-    if (fuse !== undefined && fuse.child.exitCode === null && fuse.child.signalCode === null) {
-      fuse.child.kill('SIGTERM');
-      const timer = setTimeout(() => fuse.child.kill('SIGKILL'), 15_000);
-      await fuse.exited;
-      clearTimeout(timer);
-    }
-    if (isMounted(this.mountPoint)) {
-      spawnSync('fusermount3', ['-u', '-z', this.mountPoint], { timeout: 10_000 });
-      if (isMounted(this.mountPoint)) spawnSync('umount', ['-l', this.mountPoint], { timeout: 10_000 });
-    }
+    await stopFuse(fuse, this.mountPoint);
   }
 
   /** Unmounts, closes clients; the world's cleanup kills the rest and removes the directories. */
   async stop(): Promise<void> {
+    for (const other of this.others.splice(0)) await stopFuse(other.fuse, other.mountPoint);
     await this.unmount();
     for (const client of this.clients.splice(0)) await client.close().catch(() => undefined);
+  }
+}
+
+/** Stops a FUSE daemon (SIGTERM, then SIGKILL) and makes sure nothing stays mounted; bounded. */
+async function stopFuse(fuse: RunningProcess | undefined, mountPoint: string): Promise<void> {
+  if (fuse !== undefined && fuse.child.exitCode === null && fuse.child.signalCode === null) {
+    fuse.child.kill('SIGTERM');
+    const timer = setTimeout(() => fuse.child.kill('SIGKILL'), 15_000);
+    await fuse.exited;
+    clearTimeout(timer);
+  }
+  if (isMounted(mountPoint)) {
+    spawnSync('fusermount3', ['-u', '-z', mountPoint], { timeout: 10_000 });
+    if (isMounted(mountPoint)) spawnSync('umount', ['-l', mountPoint], { timeout: 10_000 });
   }
 }
 

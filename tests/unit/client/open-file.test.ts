@@ -6,6 +6,8 @@ import { ByteBudget, Limiter } from '../../../src/client/limiter.js';
 import type { MetaClient } from '../../../src/client/meta-client.js';
 import { OpenFile } from '../../../src/client/open-file.js';
 import { OpenInodes } from '../../../src/client/open-inodes.js';
+import { SessionCloser } from '../../../src/client/session-closer.js';
+import { systemClock } from '../../../src/common/clock.js';
 import { FsError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { StorageCode } from '../../../src/common/status-code.js';
@@ -78,6 +80,12 @@ function setUp() {
     perFileBytesMax: 1 << 20,
     extentsMax: 16,
     logger: silentLogger(),
+    closer: new SessionCloser({
+      meta: meta as unknown as MetaClient,
+      clock: systemClock,
+      logger: silentLogger(),
+      delayMs: 1,
+    }),
   });
   const file = fileRef(inode.ino, layout);
   const handle = (writable: boolean) => {
@@ -112,14 +120,20 @@ describe('OpenFile', () => {
     const writer = handle(true);
     await writer.write(0n, Buffer.alloc(5000, 1));
     await writer.fsync();
+    // The report, then the metadata made durable.
     expect(metaCalls).toEqual([
       {
         method: 'Meta.sync',
         request: { cred, ino: 77n, length: { bytes: 5000n, truncateVersion: 3 }, wrote: true },
       },
+      { method: 'Meta.syncMetadata', request: { cred } },
     ]);
     await writer.fsync();
-    expect(metaCalls.length).toBe(1);
+    expect(metaCalls.map((call) => call.method)).toEqual([
+      'Meta.sync',
+      'Meta.syncMetadata',
+      'Meta.syncMetadata',
+    ]);
   });
 
   it('tells meta the length on flush (close(2) through FUSE), and the session close repeats nothing', async () => {

@@ -1,0 +1,67 @@
+/**
+ * Closes write sessions that wrote nothing later, in batches: such a close changes nothing anyone
+ * can see (no length, no times), so close(2) of a file created or opened for writing and left
+ * empty (touch, untar of empty files, lock files) returns at once instead of waiting for a meta
+ * transaction, and meta runs one transaction for many closes.
+ *
+ * A session still open in meta only keeps an unlinked file's data until it closes, so the delay is
+ * harmless; it is bounded (`delayMs`, or a full batch), and `flush` sends everything (shutdown).
+ * Sessions a crashed client never closed are pruned as before (pruneSessions).
+ */
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { metaMethods, type Credentials, type InodeId, type Session } from '../meta/protocol/index.js';
+import type { MetaClient } from './meta-client.js';
+
+export class SessionCloser {
+  private pending: Array<{ ino: InodeId; session: Session }> = [];
+  private cred: Credentials | undefined;
+  private timer: TimerHandle | undefined;
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly options: { meta: MetaClient; clock: Clock; logger: Logger; delayMs: number },
+  ) {}
+
+  /** Closes `session` of `ino` soon. */
+  add(ino: InodeId, session: Session, cred: Credentials): void {
+    this.pending.push({ ino, session });
+    this.cred ??= cred;
+    if (this.pending.length >= limits.metaSessionsClosedPerCallMax) {
+      this.send();
+      return;
+    }
+    this.timer ??= this.options.clock.setTimer(this.options.delayMs, () => this.send());
+  }
+
+  /** Sends every pending close and waits for all sent so far. */
+  async flush(): Promise<void> {
+    this.send();
+    await Promise.all([...this.inFlight]);
+  }
+
+  private send(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    const sessions = this.pending;
+    const cred = this.cred;
+    this.pending = [];
+    this.cred = undefined;
+    if (sessions.length === 0 || cred === undefined) return;
+    const sent = this.options.meta
+      .call(metaMethods.closeSessions, { cred, sessions })
+      .then(
+        () => undefined,
+        (error: unknown) =>
+          // Left open in meta: pruned with this client's other sessions at its next start.
+          this.options.logger.warn(
+            { sessions: sessions.length, err: error },
+            `closing unwritten write sessions failed: ${describeError(error)}`,
+          ),
+      )
+      .finally(() => this.inFlight.delete(sent));
+    this.inFlight.add(sent);
+  }
+}
