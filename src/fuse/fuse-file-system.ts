@@ -154,21 +154,39 @@ export class FuseFileSystem implements FuseOperations {
     return hit?.kind === 'found' ? hit.inode.ino : undefined;
   }
 
-  /** A name made here: cache it with its new inode; the directory's times changed. */
+  /**
+   * A name made here: cache it with its new inode; the directory's times became the inode's
+   * ctime (meta sets both in the same transaction), and a new subdirectory adds a link.
+   */
   private made(parent: InodeId, name: string, inode: Inode): Entry {
     const cache = this.options.cache;
     if (cache === undefined) return this.entry(inode);
-    cache.forgetInode(parent);
+    cache.directoryChanged(parent, inode.ctimeNs, inode.type === 'directory' ? 1 : 0);
     const tracked = this.remember(parent, name, inode, cache.generation);
     if (inode.type === 'directory' && tracked) cache.putEmptyDirectory(inode.ino);
     return this.entry(inode, tracked);
   }
 
-  /** A name removed here: it is absent now, and the removed inode and the directory changed. */
-  private removed(parent: InodeId, name: string, ino: InodeId | undefined): void {
+  /**
+   * A name removed here: it is absent now, the removed inode changed, and so did the directory
+   * (at `removal.changedAtNs`, or unknown when the call failed or meta did not say).
+   */
+  private removed(
+    parent: InodeId,
+    name: string,
+    victim: InodeId | undefined,
+    removal: { ino?: InodeId | undefined; changedAtNs?: bigint | undefined } | undefined,
+    directory: boolean,
+  ): void {
     const cache = this.options.cache;
     if (cache === undefined) return;
-    this.dropCachedInodes(parent, ino);
+    this.dropCachedInodes(victim, removal?.ino);
+    if (removal?.changedAtNs === undefined) {
+      this.dropCachedInodes(parent);
+      cache.forgetName(parent, name);
+      return;
+    }
+    cache.directoryChanged(parent, removal.changedAtNs, directory ? -1 : 0);
     cache.putName(parent, name, null);
   }
 
@@ -312,26 +330,28 @@ export class FuseFileSystem implements FuseOperations {
   async unlink(context: RequestContext, request: { parent: InodeId; name: string }): Promise<void> {
     const cred = credentialsOf(context);
     const victim = this.cachedIno(request.parent, request.name);
+    let removal: { ino?: InodeId | undefined; changedAtNs?: bigint | undefined } | undefined;
     try {
-      await this.client.meta.call(metaMethods.unlink, {
+      removal = await this.client.meta.call(metaMethods.unlink, {
         cred,
         at: { parent: request.parent, path: request.name },
       });
     } finally {
-      this.removed(request.parent, request.name, victim);
+      this.removed(request.parent, request.name, victim, removal, false);
     }
   }
 
   async rmdir(context: RequestContext, request: { parent: InodeId; name: string }): Promise<void> {
     const cred = credentialsOf(context);
     const victim = this.cachedIno(request.parent, request.name);
+    let removal: { ino?: InodeId | undefined; changedAtNs?: bigint | undefined } | undefined;
     try {
-      await this.client.meta.call(metaMethods.rmdir, {
+      removal = await this.client.meta.call(metaMethods.rmdir, {
         cred,
         at: { parent: request.parent, path: request.name },
       });
     } finally {
-      this.removed(request.parent, request.name, victim);
+      this.removed(request.parent, request.name, victim, removal, true);
     }
   }
 
@@ -364,7 +384,15 @@ export class FuseFileSystem implements FuseOperations {
     } finally {
       const cache = this.options.cache;
       if (cache !== undefined) {
-        this.dropCachedInodes(request.parent, request.newParent, replaced, moved?.ino);
+        this.dropCachedInodes(replaced, moved?.ino);
+        if (moved === undefined || moved.type === 'directory') {
+          // A directory's move changes link counts in ways simplest fetched again.
+          this.dropCachedInodes(request.parent, request.newParent);
+        } else {
+          // Meta set both directories' times to the moved inode's new ctime.
+          cache.directoryChanged(request.parent, moved.ctimeNs, 0);
+          cache.directoryChanged(request.newParent, moved.ctimeNs, 0);
+        }
         if (moved === undefined) {
           // A failure (or a lost reply hiding a rename that was done): neither name is trusted.
           cache.forgetName(request.parent, request.name);
@@ -410,7 +438,7 @@ export class FuseFileSystem implements FuseOperations {
     request: { parent: InodeId; name: string; mode: number; flags: number },
   ): Promise<CreateReply> {
     const cred = credentialsOf(context);
-    const { file, inode } = await this.client.createAt({
+    const { file, inode, created } = await this.client.createAt({
       parent: request.parent,
       path: request.name,
       mode: request.mode & 0o7777,
@@ -421,7 +449,11 @@ export class FuseFileSystem implements FuseOperations {
     });
     const fh = this.handle();
     this.files.set(fh, file);
-    return { ...this.made(request.parent, request.name, inode), open: { fh, keepCache: false } };
+    // An existing file opened (no O_EXCL) left the directory as it was; a truncate changed the file.
+    const entry = created
+      ? this.made(request.parent, request.name, inode)
+      : this.entry(inode, this.remember(request.parent, request.name, inode, this.options.cache?.generation));
+    return { ...entry, open: { fh, keepCache: false } };
   }
 
   async read(_context: RequestContext, request: { fh: bigint; offset: bigint; size: number }) {

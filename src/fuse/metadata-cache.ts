@@ -171,6 +171,26 @@ export class MetadataCache {
     return true;
   }
 
+  /**
+   * A change made here set directory `ino`'s mtime and ctime to `atNs` (meta's time, from its
+   * answer) and changed its link count by `nlinkDelta`: the cached attributes follow.
+   */
+  directoryChanged(ino: InodeId, atNs: bigint, nlinkDelta: number): void {
+    const cached = this.inodes.get(ino);
+    if (cached === undefined) return;
+    if (cached.type !== 'directory' || cached.nlink + nlinkDelta < 0) {
+      this.inodes.delete(ino);
+      return;
+    }
+    const later = (time: bigint) => (atNs > time ? atNs : time);
+    this.inodes.set(ino, {
+      ...cached,
+      mtimeNs: later(cached.mtimeNs),
+      ctimeNs: later(cached.ctimeNs),
+      nlink: cached.nlink + nlinkDelta,
+    });
+  }
+
   // --- forgetting -----------------------------------------------------------------------------
 
   /** Drops an inode's cached attributes (changed through this mount in a way not worth tracking). */

@@ -101,14 +101,12 @@ function registerNamespaceChanges(service: MetaService, table: HandlerTable): vo
   table.on(m.hardLink, async (request) => ({
     inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => hardLink(writer, ctx, request)),
   }));
-  table.on(m.unlink, async (request) => {
-    await service.mutate(request, { ids: 0 }, (writer, ctx) => unlink(writer, ctx, request.at));
-    return {};
-  });
-  table.on(m.rmdir, async (request) => {
-    await service.mutate(request, { ids: 0 }, (writer, ctx) => rmdir(writer, ctx, request.at));
-    return {};
-  });
+  table.on(m.unlink, async (request) =>
+    service.mutate(request, { ids: 0 }, (writer, ctx) => unlink(writer, ctx, request.at)),
+  );
+  table.on(m.rmdir, async (request) =>
+    service.mutate(request, { ids: 0 }, (writer, ctx) => rmdir(writer, ctx, request.at)),
+  );
   table.on(m.removeRecursive, async (request) => ({
     removedInodes: await service.mutate(request, { ids: 0 }, (writer, ctx) =>
       removeRecursive(writer, ctx, request.at),

@@ -9,7 +9,13 @@ import { limits } from '../../common/limits.js';
 import { MetaCode } from '../../common/status-code.js';
 import { Access, checkAccess } from '../permissions.js';
 import { resolveExisting, type ResolvedPath } from '../path-resolve.js';
-import { rootInodeId, type DirectoryInode, type Inode, type PathAt } from '../protocol/index.js';
+import {
+  rootInodeId,
+  type DirectoryInode,
+  type Inode,
+  type InodeId,
+  type PathAt,
+} from '../protocol/index.js';
 import type { MetaWriter, NamedEntry } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 import { addSubdirectoryLink, checkCanRemove, dropLink, touchDirectory } from './links.js';
@@ -39,7 +45,7 @@ async function resolveVictim(
 }
 
 /** unlink(2). */
-export async function unlink(writer: MetaWriter, ctx: OpContext, at: PathAt): Promise<void> {
+export async function unlink(writer: MetaWriter, ctx: OpContext, at: PathAt): Promise<Removal> {
   const victim = await resolveVictim(writer, ctx, at, false);
   if (victim.inode.type === 'directory') {
     throw new FsError(MetaCode.IsDirectory, `${JSON.stringify(at.path)} is a directory`);
@@ -48,6 +54,13 @@ export async function unlink(writer: MetaWriter, ctx: OpContext, at: PathAt): Pr
   writer.deleteEntry(victim.parent.ino, victim.name);
   await dropLink(writer, ctx, victim.inode.ino);
   await touchDirectory(writer, victim.parent.ino, ctx.nowNs);
+  return { ino: victim.inode.ino, changedAtNs: ctx.nowNs };
+}
+
+/** What a removal did (see the protocol's removalReply). */
+export interface Removal {
+  readonly ino: InodeId;
+  readonly changedAtNs: bigint;
 }
 
 /** Removes the entry of empty directory `directory` from `parent` and deletes it. */
@@ -63,7 +76,7 @@ async function removeEmptyDirectory(
 }
 
 /** rmdir(2). */
-export async function rmdir(writer: MetaWriter, ctx: OpContext, at: PathAt): Promise<void> {
+export async function rmdir(writer: MetaWriter, ctx: OpContext, at: PathAt): Promise<Removal> {
   const victim = await resolveVictim(writer, ctx, at, true);
   const inode = victim.inode;
   if (inode.type !== 'directory')
@@ -73,6 +86,7 @@ export async function rmdir(writer: MetaWriter, ctx: OpContext, at: PathAt): Pro
   if (await writer.hasEntries(inode.ino))
     throw new FsError(MetaCode.NotEmpty, `${JSON.stringify(at.path)} is not empty`);
   await removeEmptyDirectory(writer, ctx, { ...victim, inode });
+  return { ino: inode.ino, changedAtNs: ctx.nowNs };
 }
 
 /** rm -r as one transaction; returns how many inodes were released (files still open for writing stay as orphans). */

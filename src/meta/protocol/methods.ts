@@ -193,9 +193,15 @@ export const hardLink = method(
   false,
 );
 
-export const unlink = method(10, 'unlink', z.strictObject({ cred, at: pathAtSchema }), empty, false);
+/**
+ * What a removal did: the inode whose name went (its link count changed), and the time the
+ * directory's mtime and ctime were set to, so a client that caches attributes keeps them exact.
+ */
+const removalReply = z.strictObject({ ino: inodeIdSchema.optional(), changedAtNs: timeNsSchema.optional() });
 
-export const rmdir = method(11, 'rmdir', z.strictObject({ cred, at: pathAtSchema }), empty, false);
+export const unlink = method(10, 'unlink', z.strictObject({ cred, at: pathAtSchema }), removalReply, false);
+
+export const rmdir = method(11, 'rmdir', z.strictObject({ cred, at: pathAtSchema }), removalReply, false);
 
 export const removeRecursive = method(
   12,
