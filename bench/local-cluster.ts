@@ -6,7 +6,7 @@
 // SIGKILL to services that outlived the launcher are the fallbacks, so a benchmark that fails
 // midway leaves no process and no mount behind. Also the CPU accounting of its processes from /proc.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ const stopTimeoutMs = 30_000;
 /** Offsets of the ports `3fs local` derives from the mgmtd port (local-cluster-config.ts). */
 const portOffsets = [0, 10, 21, 22, 23, 90, 91];
 const portAttemptsMax = 50;
+/** Lines of the cluster's log shown when it fails. */
+const logLinesKept = 40;
 
 /** A running `3fs local`: its mount, data directory, mgmtd port and the launcher's pid. */
 export interface LocalCluster {
@@ -44,15 +46,15 @@ export async function startLocalCluster(
   const mgmtdPort = await freeBasePort();
   const args = ['local', '--data', dataDir, '--mount', mount, '--mgmtd-port', String(mgmtdPort)];
   if (options.kvUrl !== undefined) args.push('--kv', options.kvUrl);
-  // The services write to the launcher's stdout and stderr; both are read (a full pipe would stall
-  // them) and their tail kept for failure messages.
-  const child = spawn(process.execPath, [launcher, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const keep = (chunk: Buffer): void => {
-    log = (log + chunk.toString()).slice(-20_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  // The launcher and its services write to a file, not to a pipe of this process: a pipe is only
+  // drained while this process's event loop runs, and a synchronous call on the mount (mkdirSync,
+  // rmSync) would then wait for a FUSE daemon blocked writing its log into the full pipe.
+  const logPath = join(workDir, 'local.log');
+  mkdirSync(workDir, { recursive: true });
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [launcher, ...args], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const log = (): string => logTail(logPath);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid;
   if (pid === undefined) throw new Error('3fs local did not start');
@@ -62,12 +64,12 @@ export async function startLocalCluster(
     dataDir,
     mgmtdPort,
     pid,
-    log: () => log,
+    log,
     stop: () => (stopped ??= stopCluster({ child, exited, pid, mount })),
   };
   try {
     await waitUntil(() => isMounted(mount) || child.exitCode !== null, mountTimeoutMs, 'the local mount');
-    if (!isMounted(mount)) throw new Error(`3fs local stopped before mounting:\n${log}`);
+    if (!isMounted(mount)) throw new Error(`3fs local stopped before mounting:\n${log()}`);
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -96,6 +98,15 @@ async function stopCluster(launcher: {
     } catch {
       // Already gone, as after a clean stop.
     }
+  }
+}
+
+/** The last lines of the cluster's log file. */
+function logTail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-logLinesKept).join('\n');
+  } catch {
+    return '(no log)';
   }
 }
 

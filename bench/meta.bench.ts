@@ -298,7 +298,7 @@ async function onCluster(
     const watched = clusterProcesses(cluster, options.kvUrl !== undefined);
     return await runAll(join(cluster.mount, 'meta-bench'), workload, watched);
   } catch (error) {
-    console.log(`(the cluster's last log lines:)\n${cluster.log().split('\n').slice(-30).join('\n')}`);
+    console.log(`(the cluster's last log lines:)\n${cluster.log()}`);
     throw error;
   } finally {
     await cluster.stop();
