@@ -265,9 +265,9 @@ ${clusterSection(common)}
 ${mgmtdSection(common, `heartbeat_timeout_ms = ${heartbeatTimeoutMs}\n`)}
 [storage]
 targets = [{ id = ${storage.targetId}, path = ${quoted(targetDir)} }]
-# All replicas share one disk here, so only fsync protects an acknowledged write from a power
-# loss; "process-crash" is faster and still survives the crash of any process.
-durability = "power-loss"
+# An acknowledged write is in every replica's page cache (it survives the death of any process);
+# an fsync of the file puts it on disk. true puts every write on disk before it is acknowledged.
+sync_writes = false
 
 ${monitorSection(layout)}`;
 }

@@ -1,4 +1,11 @@
 // storage_main: the storage service (DESIGN §7). Usage: storage_main --config storage.toml
+//
+// The native chunk engine, node:fs and sqlite share libuv's thread pool (4 threads unless
+// UV_THREADPOOL_SIZE says otherwise), and a sync holds a thread for as long as the disk takes.
+// The size cannot be raised from here: Node's ES module loader reads this very file through the
+// pool, which starts with the size it finds then, before any line of it runs. Set
+// UV_THREADPOOL_SIZE in the service's environment instead (e.g. 16 for a few NVMe targets); the
+// start-up log names the size in effect.
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
@@ -14,6 +21,8 @@ import { StorageNode, registerStorageMetrics, storageConfigSchema } from '../sto
 
 /** Exit status of a fenced process: it stopped on purpose and must rejoin through recovery. */
 const fencedExitCode = 3;
+/** libuv's thread pool size when UV_THREADPOOL_SIZE is not set. */
+const uvThreadpoolSizeDefault = 4;
 
 const program = new Command('storage_main')
   .description('3fs-ts storage service: chunk stores on local targets, replicated with CRAQ')
@@ -67,7 +76,17 @@ await runService({
     registerStorageMetrics(metrics.registry, () => node.stats());
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;
-    logger.info({ listen: bound, address, nodeId: config.node.id }, 'storage listening');
+    logger.info(
+      {
+        listen: bound,
+        address,
+        nodeId: config.node.id,
+        chunkEngine: config.storage.chunk_engine,
+        syncWrites: config.storage.sync_writes,
+        uvThreadpoolSize: Number(process.env['UV_THREADPOOL_SIZE'] ?? uvThreadpoolSizeDefault),
+      },
+      'storage listening',
+    );
     node.start(address);
     await metrics.start(rpcClient);
     return {

@@ -4,7 +4,8 @@
  * spread over them, and move on to the next replica when one is down, has the chunk mid-update or
  * sends bad bytes. Failures that fresher routing info may cure (chain version mismatch, a moved
  * head, a dead target) are retried after a refresh and a backoff, until the operation's deadline
- * or attempt bound (chunk-retry.ts decides which failures those are).
+ * or attempt bound (chunk-retry.ts decides which failures those are). An fsync asks every serving
+ * replica of the file's chains to make what it committed durable, under the same rules.
  *
  * Payloads are checked end to end: writes carry the CRC32C every target verifies, and read replies
  * are verified here against the checksum the replica computed from its stored data; a reply that
@@ -16,13 +17,21 @@ import { FsError, assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
-import { ClientCode, RpcCode, StorageCode, statusName } from '../common/status-code.js';
+import {
+  ClientCode,
+  CommonCode,
+  RpcCode,
+  StorageCode,
+  isKnownStatus,
+  statusName,
+} from '../common/status-code.js';
 import { PublicState, type ChainInfo } from '../mgmtd/protocol/index.js';
 import type { RpcClient } from '../rpc/index.js';
 import {
   storageMethods,
   type ChunkId,
   type ChunkUpdateOp,
+  type TargetSyncResult,
   type UpdateReply,
 } from '../storage/protocol/index.js';
 import { decideAfterReadFailure, decideAfterUpdateFailure, retryDelayMs } from './chunk-retry.js';
@@ -128,6 +137,95 @@ export class ChunkClient {
         { timeoutMs, retries: 0 },
       ),
     );
+  }
+
+  /**
+   * Makes what every serving replica of `chainIds` committed durable (fsync): one
+   * `Storage.syncTargets` per storage node, all in parallel. A replica that cannot sync now (down,
+   * moved, busy) is tried again after fresh routing info, within the I/O deadline; one that left
+   * the serving replicas meanwhile is no longer waited for (recovery refills it from one that
+   * synced). Fails with the first failure that retrying cannot cure (a disk error).
+   */
+  async syncChains(chainIds: readonly number[]): Promise<void> {
+    const deadline = this.options.clock.monotonicMs() + this.ioDeadlineMs;
+    const synced = new Set<number>();
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
+      if (attempt > 0 && !(await this.pause(attempt, deadline, lastError))) break;
+      try {
+        const pending = await this.servingTargets(chainIds, synced);
+        if (pending.length === 0) return;
+        lastError = await this.syncTargets(
+          pending,
+          synced,
+          this.attemptTimeout(deadline, limits.storageSyncTimeoutMs),
+        );
+        if (lastError === undefined) return;
+      } catch (error) {
+        lastError = error;
+      }
+      if (decideAfterUpdateFailure(lastError) === 'fail') throw lastError;
+    }
+    throw this.exhausted('sync', lastError);
+  }
+
+  /** The serving targets of the chains not yet in `synced`; NoServingReplica for a chain with none. */
+  private async servingTargets(chainIds: readonly number[], synced: ReadonlySet<number>): Promise<number[]> {
+    const targets = new Set<number>();
+    for (const chainId of new Set(chainIds)) {
+      const chain = await this.options.routing.requireChain(chainId);
+      const serving = chain.targets.filter((member) => member.publicState === PublicState.Serving);
+      if (serving.length === 0) {
+        throw new FsError(ClientCode.NoServingReplica, `chain ${chain.chainId} has no serving replica`);
+      }
+      for (const { targetId } of serving) if (!synced.has(targetId)) targets.add(targetId);
+    }
+    return [...targets];
+  }
+
+  /**
+   * Asks each node of `targetIds` to sync them, adding those that synced to `synced`; resolves with
+   * the first failure (undefined when every target synced).
+   */
+  private async syncTargets(
+    targetIds: readonly number[],
+    synced: Set<number>,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    const byAddress = new Map<string, number[]>();
+    for (const targetId of targetIds) {
+      const address = this.addressOf(targetId);
+      const group = byAddress.get(address) ?? [];
+      group.push(targetId);
+      byAddress.set(address, group);
+    }
+    const failures = await Promise.all(
+      [...byAddress].map(async ([address, group]): Promise<unknown> => {
+        try {
+          const reply = await this.options.rpc.call(
+            address,
+            storageMethods.syncTargets,
+            { targetIds: group },
+            { timeoutMs, retries: 0 },
+          );
+          let failure: FsError | undefined;
+          for (const result of reply.targets) {
+            if (result.code === 0) synced.add(result.targetId);
+            else failure ??= syncFailure(result);
+          }
+          const missing = group.find((targetId) => !synced.has(targetId));
+          return (
+            failure ??
+            (missing === undefined
+              ? undefined
+              : new FsError(RpcCode.BadResponse, `no answer for target ${missing}`))
+          );
+        } catch (error) {
+          return error;
+        }
+      }),
+    );
+    return failures.find((failure) => failure !== undefined);
   }
 
   private async update(
@@ -265,9 +363,9 @@ export class ChunkClient {
     return address;
   }
 
-  private attemptTimeout(deadline: number): number {
+  private attemptTimeout(deadline: number, timeoutMs = this.chunkTimeoutMs): number {
     const remaining = Math.ceil(deadline - this.options.clock.monotonicMs());
-    return Math.max(1, Math.min(this.chunkTimeoutMs, remaining));
+    return Math.max(1, Math.min(timeoutMs, remaining));
   }
 
   /** Refreshes routing info and backs off; false when the deadline leaves no room for another attempt. */
@@ -315,4 +413,12 @@ function isChecksumFailure(error: unknown): boolean {
     error instanceof FsError &&
     (error.code === RpcCode.PayloadChecksumMismatch || error.code === StorageCode.ChecksumMismatch)
   );
+}
+
+/** A target's refusal to sync as an FsError, under its own status code when the code is known. */
+function syncFailure(result: TargetSyncResult): FsError {
+  const message = result.message ?? `target ${result.targetId} did not sync`;
+  return isKnownStatus(result.code)
+    ? new FsError(result.code, message)
+    : new FsError(CommonCode.Internal, `${message} (status ${result.code})`);
 }

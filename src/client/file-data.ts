@@ -1,6 +1,7 @@
 /**
  * File bytes on storage: reads of a file range (its chunk pieces fetched in parallel, with a bound
- * per request and one for the whole client), writes of one piece, and the cut of a truncate. A
+ * per request and one for the whole client), writes of one piece, the cut of a truncate, and the
+ * sync of an fsync. A
  * chunk that does not exist, or ends early, reads as zeros up to the file's length: holes and
  * sparse extensions are zeros, as POSIX wants.
  */
@@ -114,6 +115,11 @@ export class FileDataIo {
         );
       });
     });
+  }
+
+  /** Makes what every serving replica of the file's chains committed durable (fsync). */
+  sync(file: FileRef): Promise<void> {
+    return this.options.chunks.syncChains(file.layout.chains);
   }
 
   private readPiece(file: FileRef, piece: ChunkPiece): Promise<Buffer> {

@@ -286,6 +286,12 @@ export const limits = {
   storageForwardMarginMs: 200,
   /** Targets one storage process serves at most: bounds every per-target list it keeps and reports. */
   storageTargetsPerNodeMax: 256,
+  /**
+   * Deadline of one `Storage.syncTargets` call (a client's fsync): a sync writes back everything
+   * dirty on the target's disk since the last one, seconds after a burst of writes on a slow disk,
+   * so it gets longer than a chunk RPC. The client retries within its I/O deadline as for writes.
+   */
+  storageSyncTimeoutMs: 60_000,
   /** Chunk records one dump page returns at most, so one reply stays well below the RPC body limit. */
   storageDumpChunksMax: 10_000,
   /** Chunks one scrub page reads and verifies at most, so one call stays within its deadline. */

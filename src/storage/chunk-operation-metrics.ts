@@ -1,10 +1,10 @@
 /**
  * Errors and latencies of the chunk operations a storage process serves (catalogue, storage part):
- * reads, writes (a client's at the head and those forwarded along the chain, the forward included)
- * and recovery's copies arriving at a syncing target. Unlike the counters of storage-metrics.ts,
- * which are read from the service's own tallies, these are recorded as each operation ends: one
- * histogram observation per operation with label objects made once, and a counter increment only
- * when the operation fails. Without a registry (tests, tools) nothing is recorded.
+ * reads, writes (a client's at the head and those forwarded along the chain, the forward included),
+ * recovery's copies arriving at a syncing target, and syncs of a target's store to stable storage.
+ * Unlike the counters of storage-metrics.ts, which are read from the service's own tallies, these
+ * are recorded as each operation ends: one histogram observation per operation with label objects
+ * made once, and a counter increment only when the operation fails. Without a registry (tests, tools) nothing is recorded.
  */
 import type { Clock } from '../common/clock.js';
 import { FsError } from '../common/errors.js';
@@ -12,7 +12,7 @@ import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
 import { CommonCode, statusName } from '../common/status-code.js';
 
 /** The operations timed, as the `operation` label names them. */
-export const ChunkOperation = { Read: 'read', Write: 'write', Recover: 'recover' } as const;
+export const ChunkOperation = { Read: 'read', Write: 'write', Recover: 'recover', Sync: 'sync' } as const;
 export type ChunkOperation = (typeof ChunkOperation)[keyof typeof ChunkOperation];
 
 type Instruments = {
@@ -38,6 +38,7 @@ export class ChunkOperationMetrics {
               read: { operation: ChunkOperation.Read },
               write: { operation: ChunkOperation.Write },
               recover: { operation: ChunkOperation.Recover },
+              sync: { operation: ChunkOperation.Sync },
             },
           };
   }

@@ -51,10 +51,18 @@ export const storageConfigSchema = z.strictObject({
         .max(Number.MAX_SAFE_INTEGER)
         .default(limits.storageFreeSpaceReserveBytesDefault),
       /**
-       * `power-loss`: data and metadata are fsynced before a write is acknowledged. `process-crash`:
-       * no fsync; an acknowledged write survives a crash of the process but not of the machine.
+       * True: every prepare and commit reaches stable storage before the write is acknowledged (an
+       * acknowledged write survives power loss; one fsync per write and replica). False (default,
+       * what POSIX and local file systems promise): an acknowledged write is in every replica's
+       * page cache, so it survives the death of any process, and a client's fsync makes the file's
+       * data durable on every serving replica (`Storage.syncTargets`).
        */
-      durability: z.enum(['power-loss', 'process-crash']).default('power-loss'),
+      sync_writes: z.boolean().optional(),
+      /**
+       * The older spelling of `sync_writes`, still read: `power-loss` is `sync_writes = true`,
+       * `process-crash` is `sync_writes = false`.
+       */
+      durability: z.enum(['power-loss', 'process-crash']).optional(),
       /**
        * The chunk store of each target: `native`, the C++ chunk engine (native/chunk-engine: size-class
        * slots in preallocated files, block copy-on-write, hardware CRC32C); `files`, the TypeScript
@@ -102,7 +110,22 @@ export const storageConfigSchema = z.strictObject({
         ids.add(target.id);
         paths.add(target.path);
       });
-    }),
+      if (
+        section.sync_writes !== undefined &&
+        section.durability !== undefined &&
+        section.sync_writes !== (section.durability === 'power-loss')
+      ) {
+        context.addIssue({
+          code: 'custom',
+          path: ['durability'],
+          message: `contradicts sync_writes = ${section.sync_writes}; keep only sync_writes`,
+        });
+      }
+    })
+    .transform(({ sync_writes, durability, ...section }) => ({
+      ...section,
+      sync_writes: sync_writes ?? durability === 'power-loss',
+    })),
   monitor: monitorSectionSchema.prefault({}),
   log: logSectionSchema.prefault({}),
 });

@@ -49,6 +49,9 @@ export function registerStorageMetrics(registry: MetricsRegistry, stats: () => S
     for (const { targetId, counters } of stats().targets)
       set({ target: targetId }, counters.checksumFailures);
   });
+  registry.counter(metricDefs.storageTargetSyncs, (set) => {
+    for (const { targetId, counters } of stats().targets) set({ target: targetId }, counters.syncs);
+  });
   registry.counter(metricDefs.storageRecoveryChunks, (set) => {
     for (const { targetId, recovered } of stats().targets) set({ target: targetId }, recovered.chunks);
   });

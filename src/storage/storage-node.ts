@@ -41,6 +41,7 @@ import { DiskHealthMonitor, reportingIoErrors } from './disk-health.js';
 import { SyncReceiver } from './recovery/sync-receiver.js';
 import { RecoveryManager, type SyncingSuccessor, type TargetRecovery } from './recovery/target-recovery.js';
 import { RoutingView } from './routing-view.js';
+import { SharedSync } from './shared-sync.js';
 import { StorageService } from './storage-service.js';
 import type { StorageStats } from './storage-metrics.js';
 import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
@@ -459,7 +460,7 @@ async function openTarget(
   const store = await openStore({
     targetId,
     path,
-    durable: config.storage.durability === 'power-loss',
+    durable: config.storage.sync_writes,
     freeSpaceReserveBytes: config.storage.free_space_reserve_bytes,
     readHandlesMax: readHandlesPerTarget(openFilesLimit(), config.storage.targets.length),
     logger,
@@ -468,10 +469,17 @@ async function openTarget(
       counters.checksumFailures += 1;
     },
   });
+  const reporting = reportingIoErrors(store, () => onIoError(targetId));
   return {
     targetId,
     path,
-    store: reportingIoErrors(store, () => onIoError(targetId)),
+    store: reporting,
+    syncs: new SharedSync(
+      () => reporting.sync(),
+      () => {
+        counters.syncs += 1;
+      },
+    ),
     freshStore,
     locks: new ChunkLocks({ clock, waitersMax: config.storage.chunk_lock_waiters_max }),
     localState: LocalState.Online,

@@ -1,6 +1,6 @@
 /**
  * The RPC face of a storage process: registers every method of the storage protocol and maps
- * each onto the replicator (writes) or a target's chunk store (reads, queries, dumps, scrubs).
+ * each onto the replicator (writes) or a target's chunk store (reads, queries, dumps, scrubs, syncs).
  * Reads and last-chunk queries are answered only by targets that are serving in this process's
  * routing info; dumps and scrubs by any target, since recovery reads returning targets.
  */
@@ -9,7 +9,14 @@ import type { Logger } from '../common/logger.js';
 import { StorageCode } from '../common/status-code.js';
 import type { CallContext, MethodDef, RpcServer } from '../rpc/index.js';
 import { ChunkOperation, type ChunkOperationMetrics } from './chunk-operation-metrics.js';
-import { formatChunkId, storageMethods, type ChunkId, type ChunkMetaRecord } from './protocol/index.js';
+import { PublicState } from '../mgmtd/protocol/index.js';
+import {
+  formatChunkId,
+  storageMethods,
+  type ChunkId,
+  type ChunkMetaRecord,
+  type TargetSyncResult,
+} from './protocol/index.js';
 import { isReadable } from './craq/forward-plan.js';
 import type { Replicator } from './craq/replicator.js';
 import { checkReadRange } from './craq/update-validation.js';
@@ -70,6 +77,7 @@ export class StorageService {
     });
     server.handle(storageMethods.dumpChunkMeta, async (request) => this.dumpChunkMeta(request));
     server.handle(storageMethods.scrubChunks, (request) => this.scrubChunks(request));
+    server.handle(storageMethods.syncTargets, (request) => this.syncTargets(request.targetIds));
     server.handle(storageMethods.listTargets, async () => ({
       nodeId: this.options.nodeId,
       targets: this.options.targets.all().map((target) => this.describeTarget(target)),
@@ -111,6 +119,40 @@ export class StorageService {
       checksum: result.checksum,
       uncommitted: result.uncommitted,
     };
+  }
+
+  /** Syncs each named target, answering each on its own (a bad target id fails only its entry). */
+  private async syncTargets(targetIds: readonly number[]): Promise<{ targets: TargetSyncResult[] }> {
+    const metrics = this.options.chunkMetrics;
+    const targets = await Promise.all(
+      [...new Set(targetIds)].map(async (targetId): Promise<TargetSyncResult> => {
+        try {
+          await metrics.observe(ChunkOperation.Sync, targetId, metrics.startMs(), this.syncTarget(targetId));
+          return { targetId, code: 0 };
+        } catch (error) {
+          if (!(error instanceof FsError)) throw error;
+          return { targetId, code: error.code, message: error.message.slice(0, 1024) };
+        }
+      }),
+    );
+    return { targets };
+  }
+
+  /**
+   * A target that holds acknowledged writes (serving, or syncing: it takes writes during recovery)
+   * syncs its store, sharing a sync running or about to run.
+   */
+  private async syncTarget(targetId: number): Promise<void> {
+    this.checkServing();
+    const target = this.options.targets.get(targetId);
+    const state = this.options.routing.publicState(targetId);
+    if (state !== PublicState.Serving && state !== PublicState.Syncing) {
+      throw new FsError(
+        StorageCode.TargetNotServing,
+        `target ${targetId} is ${state ?? 'unknown to routing info'}, neither serving nor syncing: nothing to sync`,
+      );
+    }
+    await target.syncs.request();
   }
 
   private dumpChunkMeta(request: PageRequest): { chunks: ChunkMetaRecord[]; next: ChunkId | null } {

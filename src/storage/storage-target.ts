@@ -1,5 +1,5 @@
 /**
- * One target served by this process: its chunk store, its chunk locks, its local state as
+ * One target served by this process: its chunk store (and its shared syncs), its chunk locks, its local state as
  * reported in heartbeats, its last measured disk usage, and its counters. The registry maps the
  * target ids of requests onto targets and refuses ids this process does not serve, and targets
  * whose disk failed.
@@ -9,6 +9,7 @@ import { StorageCode } from '../common/status-code.js';
 import type { LocalState } from '../mgmtd/protocol/index.js';
 import type { TargetCounters } from './protocol/index.js';
 import type { ChunkLocks } from './craq/chunk-locks.js';
+import type { SharedSync } from './shared-sync.js';
 import type { ChunkStore, DiskUsage } from './store/chunk-store.js';
 
 export interface StorageTarget {
@@ -16,6 +17,8 @@ export interface StorageTarget {
   readonly path: string;
   readonly store: ChunkStore;
   readonly locks: ChunkLocks;
+  /** Syncs of `store` to stable storage, shared by concurrent callers. */
+  readonly syncs: SharedSync;
   localState: LocalState;
   /** Set once routing info has shown the target in a chain in a live state (serving, syncing, waiting). */
   seenAlive: boolean;
@@ -43,6 +46,7 @@ export function newCounters(): StorageTarget['counters'] {
     bytesWritten: 0,
     bytesRead: 0,
     checksumFailures: 0,
+    syncs: 0,
   };
 }
 

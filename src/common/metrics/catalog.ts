@@ -167,7 +167,7 @@ export const metricDefs = {
   ),
   storageChunkOperationErrors: counter(
     'threefs_storage_chunk_operation_errors_total',
-    'Chunk operations that failed, by target, operation and status code name.',
+    'Chunk operations (read, write, recover, sync) that failed, by target, operation and status code name.',
     ['target', 'operation', 'code'],
   ),
   storageChunkOperationDuration: histogram(
@@ -202,6 +202,12 @@ export const metricDefs = {
     'threefs_storage_checksum_failures_total',
     'Chunk reads on a target whose bytes on disk failed their checksum (the read fails; clients ' +
       'read another replica).',
+    ['target'],
+  ),
+  storageTargetSyncs: counter(
+    'threefs_storage_target_syncs_total',
+    "Syncs of a target's chunk store to stable storage (a client's fsync; concurrent requests " +
+      'share one), by target.',
     ['target'],
   ),
 

@@ -14,5 +14,6 @@ export {
   type RecoveryProgress,
   type SyncChunkState,
   type TargetCounters,
+  type TargetSyncResult,
   type UpdateReply,
 } from './methods.js';

@@ -212,6 +212,8 @@ export const targetCountersSchema = z.strictObject({
   bytesWritten: byteCount,
   bytesRead: byteCount,
   checksumFailures: byteCount,
+  /** Syncs of the target's chunk store to stable storage (`syncTargets`, a client's fsync). */
+  syncs: byteCount,
 });
 export type TargetCounters = z.infer<typeof targetCountersSchema>;
 
@@ -341,6 +343,34 @@ export const recoveryProgress = defineMethod({
     recoveries: z
       .array(recoveryProgressSchema)
       .max(limits.storageTargetsPerNodeMax + limits.storageRecoveryFinishedKept),
+  }),
+  idempotent: true,
+});
+
+/** What `syncTargets` says of one target: 0 when it synced, else the status code and why. */
+export const targetSyncResultSchema = z.strictObject({
+  targetId: targetIdSchema,
+  code: u32,
+  message: z.string().max(1024).optional(),
+});
+export type TargetSyncResult = z.infer<typeof targetSyncResultSchema>;
+
+/**
+ * Makes everything each named target of this process committed before the call survive power loss
+ * (its chunk store's `sync()`): a client's fsync asks every serving target of the file's chains.
+ * Concurrent calls for one target share one sync. Each target is answered on its own: one this
+ * process does not serve, or that is not serving or syncing in its routing info, gets that status
+ * code while the others sync.
+ */
+export const syncTargets = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 11,
+  name: 'Storage.syncTargets',
+  request: z.strictObject({
+    targetIds: z.array(targetIdSchema).min(1).max(limits.storageTargetsPerNodeMax),
+  }),
+  response: z.strictObject({
+    targets: z.array(targetSyncResultSchema).max(limits.storageTargetsPerNodeMax),
   }),
   idempotent: true,
 });

@@ -47,6 +47,8 @@ export interface StorageClusterOptions {
   timings?: MgmtdTimings;
   /** Extra arguments of `admin init-cluster` (e.g. --chunk-size, --stripe). */
   initArgs?: string[];
+  /** Extra lines of every storage process's [storage] section (e.g. chunk_engine, sync_writes). */
+  storageSettings?: string;
 }
 
 export interface MgmtdProcess {
@@ -163,6 +165,7 @@ timeout_ms = 1000
 targets = [${targets}]
 chunk_size_max_bytes = ${this.options.chunkSizeMaxBytes}
 free_space_reserve_bytes = 0
+${this.options.storageSettings ?? ''}
 
 [log]
 level = "info"

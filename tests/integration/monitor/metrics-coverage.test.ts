@@ -1,24 +1,25 @@
 // Proves that every metric the catalogue (common/metrics/catalog.ts) declares is recorded by the
 // running system: a whole cluster (mgmtd, meta, three storage services, a FUSE mount, the monitor
 // collector with a ClickHouse endpoint) pushes to the collector while a small workload runs, with
-// failures planted where metrics move only on failure (a missing file, the metadata database held
-// locked, a storage service killed and recovered, a chunk corrupted on disk, a read reply damaged
-// on the wire, an unreachable collector, a refused ClickHouse insert, the collector's history
-// overflowing). Then each metric of the catalogue must have a sample in the collector's history or
+// an fsync, and failures planted where metrics move only on failure (a missing file, the metadata
+// database held locked, a storage service killed and recovered, a chunk corrupted on disk, a read
+// reply damaged on the wire, an unreachable collector, a refused ClickHouse insert, the collector's
+// history overflowing). Then each metric of the catalogue must have a sample in the collector's history or
 // its Prometheus text: a counter above zero, a histogram with observations, a gauge with a value.
 import {
   appendFileSync,
   chmodSync,
   closeSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readSync,
   readdirSync,
   writeSync,
 } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -215,6 +216,10 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     const fileA = randomBytes(4 * chunkSizeBytes);
     await writeFile(join(mountPoint, 'a'), fileA);
     expect((await readFile(join(mountPoint, 'a'))).equals(fileA)).toBe(true);
+    // An fsync makes every replica of the file's chains sync its chunk store.
+    const synced = await open(join(mountPoint, 'a'), 'r+');
+    await synced.sync();
+    await synced.close();
     await expect(stat(join(mountPoint, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
 
     // The metadata database held locked by another process for longer than a writer waits: the
@@ -313,19 +318,31 @@ async function startClickhouse(): Promise<{
   return { server, url: `http://127.0.0.1:${port}`, accepted: () => accepted, refused: () => refused };
 }
 
-/** Flips the first byte of every chunk data file under a target directory. */
+/**
+ * Damages every chunk under a target directory, whichever chunk store holds them: the first byte
+ * of every data file of the files store (one file per chunk generation), or of every slot of the
+ * native engine's data files (`chunk-engine/data/<slot bytes>-<n>.dat`: every block of every chunk
+ * starts at a slot's first byte).
+ */
 function damageChunkFiles(targetDir: string): void {
-  const files = readdirSync(join(targetDir, 'data'), { recursive: true, withFileTypes: true }).filter(
-    (entry) => entry.isFile(),
-  );
+  const files = readdirSync(targetDir, { recursive: true, withFileTypes: true }).filter((entry) => {
+    const where = relative(targetDir, entry.parentPath).split(sep);
+    return entry.isFile() && (where[0] === 'data' || (where[0] === 'chunk-engine' && where[1] === 'data'));
+  });
   expect(files.length).toBeGreaterThan(0);
   for (const entry of files) {
-    const fd = openSync(join(entry.parentPath, entry.name), 'r+');
+    const path = join(entry.parentPath, entry.name);
+    const slot = /^(\d+)-\d+\.dat$/.exec(entry.name);
+    const slotBytes = slot === null ? Number.MAX_SAFE_INTEGER : Number(slot[1]);
+    const fd = openSync(path, 'r+');
     try {
-      const byte = Buffer.alloc(1);
-      readSync(fd, byte, 0, 1, 0);
-      byte[0] = (byte[0] ?? 0) ^ 0xff;
-      writeSync(fd, byte, 0, 1, 0);
+      const size = fstatSync(fd).size;
+      for (let offset = 0; offset < Math.max(1, size); offset += slotBytes) {
+        const byte = Buffer.alloc(1);
+        readSync(fd, byte, 0, 1, offset);
+        byte[0] = (byte[0] ?? 0) ^ 0xff;
+        writeSync(fd, byte, 0, 1, offset);
+      }
     } finally {
       closeSync(fd);
     }

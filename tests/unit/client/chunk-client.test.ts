@@ -1,4 +1,4 @@
-// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead or lying one; a missing chunk reads as a hole; a full disk fails at once.
+// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead or lying one; a missing chunk reads as a hole; a full disk fails at once; an fsync syncs every serving replica, retrying those that could not and failing on a disk error.
 import { describe, expect, it } from 'vitest';
 import { ChunkClient } from '../../../src/client/chunk-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
@@ -7,7 +7,7 @@ import { crc32c } from '../../../src/common/crc32c.js';
 import { FsError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { seededRandom } from '../../../src/common/random.js';
-import { RpcCode, StorageCode } from '../../../src/common/status-code.js';
+import { ClientCode, CommonCode, RpcCode, StorageCode } from '../../../src/common/status-code.js';
 import type { ChainInfo, RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
 import type { MethodDef, RpcClient } from '../../../src/rpc/index.js';
 
@@ -175,5 +175,61 @@ describe('ChunkClient', () => {
       answer: () => ({ error: new FsError(StorageCode.ChunkNotFound, 'none') }),
     });
     expect((await client.read({ ...target, offset: 0, length: 4 })).length).toBe(0);
+  });
+
+  it('syncs every serving replica once per node, retrying one that could not sync until it did', async () => {
+    let refusals = 1;
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: (call) => {
+        const targetIds = call.request['targetIds'] as number[];
+        return {
+          response: {
+            targets: targetIds.map((targetId) =>
+              targetId === 102 && refusals-- > 0
+                ? { targetId, code: StorageCode.TargetNotServing, message: 'rejoining' }
+                : { targetId, code: 0 },
+            ),
+          },
+        };
+      },
+    });
+    await client.syncChains([1, 1]);
+    expect(calls.map((call) => [call.method, call.address, call.request['targetIds']])).toEqual([
+      ['Storage.syncTargets', 'storage-1:1', [101]],
+      ['Storage.syncTargets', 'storage-2:1', [102]],
+      ['Storage.syncTargets', 'storage-3:1', [103]],
+      // Only the replica that refused is asked again.
+      ['Storage.syncTargets', 'storage-2:1', [102]],
+    ]);
+  });
+
+  it('fails a sync at once on a disk error, and after its deadline when a replica stays unreachable', async () => {
+    const failing = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: (call) => ({
+        response: {
+          targets: (call.request['targetIds'] as number[]).map((targetId) =>
+            targetId === 103
+              ? { targetId, code: CommonCode.IoError, message: 'fdatasync: EIO' }
+              : { targetId, code: 0 },
+          ),
+        },
+      }),
+    });
+    await expect(failing.client.syncChains([1])).rejects.toMatchObject({ code: CommonCode.IoError });
+    expect(failing.calls).toHaveLength(3);
+    const unreachable = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: (call) =>
+        call.address === 'storage-3:1'
+          ? { error: new FsError(RpcCode.ConnectFailed, 'refused') }
+          : {
+              response: {
+                targets: (call.request['targetIds'] as number[]).map((targetId) => ({ targetId, code: 0 })),
+              },
+            },
+    });
+    await expect(unreachable.client.syncChains([1])).rejects.toMatchObject({ code: ClientCode.IoTimeout });
   });
 });

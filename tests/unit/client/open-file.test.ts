@@ -1,4 +1,7 @@
-// Proves open-file semantics over the write buffer and meta: reads see buffered writes, fsync and close report the length (and "wrote") to meta, a storage failure surfaces on close while the session still closes, and a reader's close never takes a writer's error.
+// Proves open-file semantics over the write buffer and meta: reads see buffered writes, fsync and
+// close report the length (and "wrote") to meta, fsync syncs the file's chains on storage once its
+// writes are acknowledged, a storage failure surfaces on close while the session still closes, and
+// a reader's close never takes a writer's error.
 import { describe, expect, it } from 'vitest';
 import type { ChunkClient } from '../../../src/client/chunk-client.js';
 import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
@@ -10,7 +13,7 @@ import { SessionCloser } from '../../../src/client/session-closer.js';
 import { systemClock } from '../../../src/common/clock.js';
 import { FsError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { StorageCode } from '../../../src/common/status-code.js';
+import { CommonCode, StorageCode } from '../../../src/common/status-code.js';
 import type { FileInode } from '../../../src/meta/protocol/index.js';
 import type { MethodDef } from '../../../src/rpc/index.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
@@ -42,8 +45,20 @@ const cred = { uid: 0, gid: 0, groups: [] };
 
 function setUp() {
   const chunks = new Map<number, Buffer>();
-  const storage = { fail: undefined as FsError | undefined };
+  const storage = {
+    fail: undefined as FsError | undefined,
+    syncFail: undefined as FsError | undefined,
+    /** The chains each sync named, and the chunk bytes acknowledged when it was asked. */
+    syncs: [] as Array<{ chains: readonly number[]; bytes: number }>,
+  };
   const chunkClient = {
+    async syncChains(chainIds: readonly number[]) {
+      storage.syncs.push({
+        chains: chainIds,
+        bytes: [...chunks.values()].reduce((sum, chunk) => sum + chunk.length, 0),
+      });
+      if (storage.syncFail !== undefined) throw storage.syncFail;
+    },
     async write(target: { chunkId: ChunkId; offset: number; data: Buffer }) {
       if (storage.fail !== undefined) throw storage.fail;
       const old = chunks.get(target.chunkId.index) ?? Buffer.alloc(0);
@@ -134,6 +149,20 @@ describe('OpenFile', () => {
       'Meta.syncMetadata',
       'Meta.syncMetadata',
     ]);
+  });
+
+  it("syncs the file's chains on storage after its writes were acknowledged, and fails with a sync's failure", async () => {
+    const { handle, storage } = setUp();
+    const writer = handle(true);
+    await writer.write(0n, Buffer.alloc(5000, 1));
+    await writer.fsync();
+    expect(storage.syncs).toEqual([{ chains: layout.chains, bytes: 5000 }]);
+    // A handle that wrote nothing syncs too: the data may be another writer's.
+    const reader = handle(false);
+    await reader.fsync();
+    expect(storage.syncs).toHaveLength(2);
+    storage.syncFail = new FsError(CommonCode.IoError, 'fdatasync failed');
+    await expect(writer.fsync()).rejects.toMatchObject({ code: CommonCode.IoError });
   });
 
   it('tells meta the length on flush (close(2) through FUSE), and the session close repeats nothing', async () => {

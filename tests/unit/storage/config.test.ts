@@ -1,6 +1,6 @@
-// Proves storage_main's configuration: a minimal file gets the documented defaults, and unknown
-// keys, duplicate targets, oversize chunks and a heartbeat timeout too short for the interval are
-// refused with the offending key named.
+// Proves storage_main's configuration: a minimal file gets the documented defaults, sync_writes and
+// its older spelling are read alike, and unknown keys, duplicate targets, oversize chunks and a
+// heartbeat timeout too short for the interval are refused with the offending key named.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/common/config.js';
 import { limits } from '../../../src/common/limits.js';
@@ -31,7 +31,7 @@ describe('the storage configuration', () => {
       ],
       chunk_size_max_bytes: limits.storageChunkBytesMax,
       free_space_reserve_bytes: limits.storageFreeSpaceReserveBytesDefault,
-      durability: 'power-loss',
+      sync_writes: false,
       chunk_engine: 'files',
       chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
       recovery_bandwidth_bytes_per_s: limits.storageRecoveryBandwidthBytesPerSDefault,
@@ -40,6 +40,18 @@ describe('the storage configuration', () => {
     });
     expect(config.mgmtd.heartbeat_timeout_ms).toBe(limits.heartbeatTimeoutMsDefault);
     expect(config.log.level).toBe('info');
+  });
+
+  it('reads sync_writes, and the older durability key as its other spelling', () => {
+    const section = `${base}[storage]\ntargets = [{ id = 301, path = "/a" }]\n`;
+    expect(parse(`${section}sync_writes = true\n`).storage.sync_writes).toBe(true);
+    expect(parse(`${section}durability = "power-loss"\n`).storage.sync_writes).toBe(true);
+    expect(parse(`${section}durability = "process-crash"\n`).storage.sync_writes).toBe(false);
+    expect(parse(`${section}durability = "power-loss"\nsync_writes = true\n`).storage.sync_writes).toBe(true);
+    expect(() => parse(`${section}durability = "power-loss"\nsync_writes = false\n`)).toThrow(
+      /storage\.durability: contradicts sync_writes = false/,
+    );
+    expect(() => parse(`${section}sync_writes = "yes"\n`)).toThrow(/storage\.sync_writes/);
   });
 
   it('refuses duplicate targets and unknown keys, naming them', () => {

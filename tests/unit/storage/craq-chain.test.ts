@@ -26,6 +26,7 @@ import { SyncReceiver } from '../../../src/storage/recovery/sync-receiver.js';
 import { RoutingView } from '../../../src/storage/routing-view.js';
 import { StorageService } from '../../../src/storage/storage-service.js';
 import { TargetRegistry, newCounters } from '../../../src/storage/storage-target.js';
+import { SharedSync } from '../../../src/storage/shared-sync.js';
 import type { ChunkStore } from '../../../src/storage/store/chunk-store.js';
 import { FileChunkStore } from '../../../src/storage/store/file-chunk-store.js';
 
@@ -98,6 +99,7 @@ async function startNode(index: number): Promise<TestNode> {
     targetId,
     path: '',
     store: hooked(store, hooks),
+    syncs: new SharedSync(() => store.sync()),
     locks: new ChunkLocks({ clock: systemClock, waitersMax: 32 }),
     localState: 'up-to-date',
     seenAlive: true,

@@ -13,6 +13,7 @@ import { silentLogger } from '../../../src/common/logger.js';
 import { CommonCode, StorageCode } from '../../../src/common/status-code.js';
 import { DiskHealthMonitor, probeTargetDisk, reportingIoErrors } from '../../../src/storage/disk-health.js';
 import { TargetRegistry, newCounters, type StorageTarget } from '../../../src/storage/storage-target.js';
+import { SharedSync } from '../../../src/storage/shared-sync.js';
 import type { ChunkStore } from '../../../src/storage/store/chunk-store.js';
 import { ChunkLocks } from '../../../src/storage/craq/chunk-locks.js';
 
@@ -26,6 +27,7 @@ function target(targetId: number, path: string, clock: ManualClock): StorageTarg
     targetId,
     path,
     store: {} as ChunkStore,
+    syncs: new SharedSync(async () => undefined),
     locks: new ChunkLocks({ clock, waitersMax: 1 }),
     localState: 'up-to-date',
     seenAlive: true,

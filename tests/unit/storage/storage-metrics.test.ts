@@ -32,6 +32,7 @@ describe('storage metrics', () => {
       bytesWritten: 7_000,
       bytesRead: 5_000,
       checksumFailures: 2,
+      syncs: 8,
     };
     let stats: StorageStats = {
       targets: [
@@ -60,6 +61,7 @@ describe('storage metrics', () => {
     expect(text).not.toMatch(/recovery_remaining_chunks\{target="301"/);
     expect(text).toContain(`threefs_storage_checksum_failures_total{target="101",${labels}} 2`);
     expect(text).toContain(`threefs_storage_recovery_chunks_total{target="101",${labels}} 6`);
+    expect(text).toContain(`threefs_storage_target_syncs_total{target="101",${labels}} 8`);
     expect(text).toContain(`threefs_storage_recovery_bytes_total{target="101",${labels}} 6000`);
     expect(text).toContain(`threefs_queue_depth{queue="storage_chunk_lock_waiters",${labels}} 3`);
 

@@ -2,14 +2,16 @@
 // heartbeat until its chain target is shown offline and then reports it online (up-to-date once
 // serving); a fresh node heartbeats at once with an up-to-date target and its disk usage; an empty
 // target shown as its chain's last serving target stays offline until routing info shows it
-// otherwise, across restarts until it has caught up; and a node fences itself when routing info shows its target offline or mgmtd stops
-// answering.
+// otherwise, across restarts until it has caught up; it syncs a serving target on request and
+// answers unknown and non-serving ones with a status; and a node fences itself when routing info
+// shows its target offline or mgmtd stops answering.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
+import { RpcCode, StorageCode } from '../../../src/common/status-code.js';
 import {
   mgmtdMethods,
   type HeartbeatTarget,
@@ -18,7 +20,7 @@ import {
 } from '../../../src/mgmtd/protocol/index.js';
 import { RpcClient, RpcServer } from '../../../src/rpc/index.js';
 import { eventually } from '../../integration/helpers/processes.js';
-import { StorageNode, storageConfigSchema } from '../../../src/storage/index.js';
+import { StorageNode, storageConfigSchema, storageMethods } from '../../../src/storage/index.js';
 import { freshMarkerName } from '../../../src/storage/storage-node.js';
 
 const secret = 'unit-test-cluster-secret-42';
@@ -224,6 +226,43 @@ describe('a storage node in the cluster', () => {
       'an ordinary restart reports online',
     );
     expect(fenced).toEqual([]);
+  });
+
+  it('syncs a serving target on request, and answers unknown and non-serving targets with a status', async () => {
+    const address = await storageServer.listen('127.0.0.1:0');
+    const sync = (targetIds: number[]) =>
+      rpcClient.call(address, storageMethods.syncTargets, { targetIds }, { timeoutMs: 5_000 });
+    const started = await startNode();
+    const synced = () => started.stats().targets[0]?.counters.syncs;
+    // Before it has joined, nothing is served.
+    expect((await sync([targetId])).targets).toEqual([
+      expect.objectContaining({ targetId, code: StorageCode.TargetNotServing }),
+    ]);
+    await eventually(async () => (mgmtd.heartbeats.length > 0 ? true : undefined), 5_000, 'a heartbeat');
+    mgmtd.publish('waiting');
+    await eventually(
+      async () => ((await sync([targetId])).targets[0]?.message?.includes('waiting') ? true : undefined),
+      5_000,
+      'the target shown waiting',
+    );
+    mgmtd.publish('serving');
+    await eventually(
+      async () => ((await sync([targetId])).targets[0]?.code === 0 ? true : undefined),
+      5_000,
+      'the target synced once serving',
+    );
+    const before = synced() ?? 0;
+    expect(before).toBeGreaterThan(0);
+    // A target this process does not serve fails alone; a repeated id is synced once.
+    const reply = await sync([targetId, 999, targetId]);
+    expect(reply.targets).toEqual([
+      { targetId, code: 0 },
+      expect.objectContaining({ targetId: 999, code: StorageCode.TargetNotFound }),
+    ]);
+    expect(synced()).toBe(before + 1);
+    // Bad input is refused by the schema, and the process goes on serving.
+    await expect(sync([])).rejects.toMatchObject({ code: RpcCode.BadRequest });
+    expect((await sync([targetId])).targets[0]?.code).toBe(0);
   });
 
   it('fences itself when routing info shows its serving target offline', async () => {
