@@ -116,6 +116,7 @@ export async function createFile(
   await writer.createInode(inode);
   writer.putEntry(parent.ino, resolved.name, inode);
   await touchDirectory(writer, parent.ino, ctx.nowNs);
-  if (session !== undefined) await addSession(writer, ctx, inode.ino, session);
+  // A file made in this transaction has no sessions yet: nothing to look up or count.
+  if (session !== undefined) writer.putSession(inode.ino, session, ctx.nowNs);
   return { inode, created: true };
 }
