@@ -19,8 +19,8 @@ const stopTimeoutMs = 30_000;
 /** Offsets of the ports `3fs local` derives from the mgmtd port (local-cluster-config.ts). */
 const portOffsets = [0, 10, 21, 22, 23, 90, 91];
 const portAttemptsMax = 50;
-/** Lines of the cluster's log shown when it fails. */
-const logLinesKept = 40;
+/** Warnings and errors of the cluster's log shown when it fails. */
+const logLinesKept = 20;
 
 /** A running `3fs local`: its mount, data directory, mgmtd port and the launcher's pid. */
 export interface LocalCluster {
@@ -28,7 +28,7 @@ export interface LocalCluster {
   dataDir: string;
   mgmtdPort: number;
   pid: number;
-  /** The last lines the launcher and its services wrote, for failure messages. */
+  /** The last lines above info level the launcher and its services wrote, for failure messages. */
   log(): string;
   /** Unmounts and stops every process of the cluster; safe to call twice. */
   stop(): Promise<void>;
@@ -101,10 +101,15 @@ async function stopCluster(launcher: {
   }
 }
 
-/** The last lines of the cluster's log file. */
+/** The last warnings and errors in the cluster's log file. */
 function logTail(path: string): string {
   try {
-    return readFileSync(path, 'utf8').split('\n').slice(-logLinesKept).join('\n');
+    // Services log JSON lines; the launcher's own lines (its banner) are plain text.
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{') && !line.startsWith('{"level":"info"'))
+      .slice(-logLinesKept)
+      .join('\n');
   } catch {
     return '(no log)';
   }

@@ -298,7 +298,7 @@ async function onCluster(
     const watched = clusterProcesses(cluster, options.kvUrl !== undefined);
     return await runAll(join(cluster.mount, 'meta-bench'), workload, watched);
   } catch (error) {
-    console.log(`(the cluster's last log lines:)\n${cluster.log()}`);
+    console.log(`(the cluster's last warnings and errors:)\n${cluster.log()}`);
     throw error;
   } finally {
     await cluster.stop();
@@ -408,8 +408,14 @@ export async function run(): Promise<void> {
         baseline: disk,
       }),
     );
-    await runPostgres(join(workDir, 'postgres'), allPhases, sqlite);
+    // A failing PostgreSQL part still lets the meta service's figures print; its error ends the run.
+    const postgresFailure = await runPostgres(join(workDir, 'postgres'), allPhases, sqlite).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (postgresFailure !== undefined) console.log(`(postgres engine: failed, ${String(postgresFailure)})`);
     await runMetaServiceAlone(workDir);
+    if (postgresFailure !== undefined) throw postgresFailure;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
