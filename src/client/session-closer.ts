@@ -29,7 +29,7 @@ export class SessionCloser {
   add(ino: InodeId, session: Session, cred: Credentials): void {
     this.pending.push({ ino, session });
     this.cred ??= cred;
-    if (this.pending.length >= limits.metaSessionsClosedPerCallMax) {
+    if (this.pending.length >= limits.clientSessionsClosedPerCallMax) {
       this.send();
       return;
     }
@@ -50,18 +50,33 @@ export class SessionCloser {
     this.pending = [];
     this.cred = undefined;
     if (sessions.length === 0 || cred === undefined) return;
-    const sent = this.options.meta
-      .call(metaMethods.closeSessions, { cred, sessions })
-      .then(
-        () => undefined,
-        (error: unknown) =>
-          // Left open in meta: pruned with this client's other sessions at its next start.
-          this.options.logger.warn(
-            { sessions: sessions.length, err: error },
-            `closing unwritten write sessions failed: ${describeError(error)}`,
-          ),
-      )
-      .finally(() => this.inFlight.delete(sent));
+    const sent = this.close(cred, sessions, true).finally(() => this.inFlight.delete(sent));
     this.inFlight.add(sent);
+  }
+
+  /**
+   * One call for the batch; when it fails (a transaction that kept conflicting with others on an
+   * engine that checks conflicts by range), each half once more on its own.
+   */
+  private async close(
+    cred: Credentials,
+    sessions: Array<{ ino: InodeId; session: Session }>,
+    split: boolean,
+  ): Promise<void> {
+    try {
+      await this.options.meta.call(metaMethods.closeSessions, { cred, sessions });
+    } catch (error) {
+      if (split && sessions.length > 1) {
+        const half = Math.ceil(sessions.length / 2);
+        await this.close(cred, sessions.slice(0, half), false);
+        await this.close(cred, sessions.slice(half), false);
+        return;
+      }
+      // Left open in meta: pruned with this client's other sessions at its next start.
+      this.options.logger.warn(
+        { sessions: sessions.length, err: error },
+        `closing unwritten write sessions failed: ${describeError(error)}`,
+      );
+    }
   }
 }

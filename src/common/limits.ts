@@ -221,6 +221,11 @@ export const limits = {
    * call (session-closer.ts): short, since the session keeps an unlinked file's data until then.
    */
   clientSessionCloseDelayMs: 20,
+  /**
+   * Sessions a client closes in one call: few, since a transaction that reads many keys conflicts
+   * with more concurrent ones (PostgreSQL's serializable isolation widens its read locks then).
+   */
+  clientSessionsClosedPerCallMax: 32,
   /** Sessions of a dead client pruned per transaction; pruning loops until none remain. */
   metaSessionsPrunedPerTransaction: 256,
   /** Bytes of an extended attribute's name and value: Linux's XATTR_NAME_MAX and XATTR_SIZE_MAX. */
