@@ -5,6 +5,7 @@
       "sources": [
         "src/addon.cc",
         "src/auto-unmount.cc",
+        "src/directory-reply.cc",
         "src/dispatch.cc",
         "src/js-values.cc",
         "src/libfuse-log.cc",

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "addon-data.h"
+#include "directory-reply.h"
 #include "js-values.h"
 #include "session.h"
 
@@ -117,6 +118,7 @@ Napi::Function RequestHandle::Define(Napi::Env env) {
                          InstanceMethod<&RequestHandle::AddDirentry>("addDirentry"),
                          InstanceMethod<&RequestHandle::AddDirentryPlus>("addDirentryPlus"),
                          InstanceMethod<&RequestHandle::ReplyDirectory>("replyDirectory"),
+                         InstanceMethod<&RequestHandle::DirectoryBytes>("directoryBytes"),
                      });
 }
 
@@ -408,11 +410,31 @@ Napi::Value RequestHandle::AddDirentryPlus(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RequestHandle::ReplyDirectory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   Request& request = Expect(info, "replyDirectory", Bit(Opcode::Readdir) | Bit(Opcode::Readdirplus));
-  std::vector<char> entries;
-  entries.swap(request.directory);
-  size_t used = request.directoryUsed;
-  return Finish(info.Env(), fuse_reply_buf(Take(request), entries.data(), used));
+  if (info.Length() == 0 || info[0].IsUndefined()) {
+    // The entries addDirentry and addDirentryPlus assembled (possibly none: the end of the listing).
+    std::vector<char> entries;
+    entries.swap(request.directory);
+    size_t used = request.directoryUsed;
+    return Finish(env, fuse_reply_buf(Take(request), entries.data(), used));
+  }
+  Napi::Uint8Array bytes = ToBytes(env, info[0], "directory entries");
+  // The kernel sized its buffer for `length` bytes; more would be refused and the caller get EIO.
+  if (bytes.ByteLength() > request.length) {
+    js::ThrowInvalid(env, "directory entries are " + std::to_string(bytes.ByteLength()) + " bytes, more than the " +
+                              std::to_string(request.length) + " requested");
+  }
+  const uint8_t* start = bytes.Data();
+  std::string problem = CheckDirectoryReply(start, bytes.ByteLength(), request.op == Opcode::Readdirplus);
+  if (!problem.empty()) js::ThrowInvalid(env, problem);
+  // Sent straight from JavaScript's memory: the kernel's copy is the only one.
+  return Finish(env, fuse_reply_buf(Take(request), reinterpret_cast<const char*>(start), bytes.ByteLength()));
+}
+
+Napi::Value RequestHandle::DirectoryBytes(const Napi::CallbackInfo& info) {
+  Request& request = Expect(info, "directoryBytes", Bit(Opcode::Readdir) | Bit(Opcode::Readdirplus));
+  return Napi::Buffer<char>::Copy(info.Env(), request.directory.data(), request.directoryUsed);
 }
 
 }  // namespace fusebinding

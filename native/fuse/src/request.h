@@ -113,7 +113,8 @@ struct Request {
   std::vector<fuse_forget_data> forgets;
   std::unique_ptr<ConnectionReport> connection;
 
-  // readdir/readdirplus reply being assembled by addDirentry calls.
+  // readdir/readdirplus reply being assembled by addDirentry calls (the per-entry path, which the
+  // file systems no longer use: it is the reference their packed replies are tested against).
   std::vector<char> directory;
   size_t directoryUsed = 0;
 };
@@ -154,7 +155,10 @@ class RequestHandle : public Napi::ObjectWrap<RequestHandle> {
   Napi::Value ReplyLseek(const Napi::CallbackInfo& info);
   Napi::Value AddDirentry(const Napi::CallbackInfo& info);
   Napi::Value AddDirentryPlus(const Napi::CallbackInfo& info);
+  /** Sends the entries added so far, or (with one argument) entries packed by JavaScript. */
   Napi::Value ReplyDirectory(const Napi::CallbackInfo& info);
+  /** A copy of the entries addDirentry and addDirentryPlus assembled so far (libfuse's packing). */
+  Napi::Value DirectoryBytes(const Napi::CallbackInfo& info);
 
   /** Throws unless the request is unanswered and `reply` is a valid answer to its opcode. */
   Request& Expect(const Napi::CallbackInfo& info, const char* reply, uint64_t allowedOps);

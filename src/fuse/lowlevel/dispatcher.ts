@@ -10,6 +10,8 @@
 import type { Logger } from '../../common/logger.js';
 import { describeError } from '../../common/errors.js';
 import { Errno, errnoOf, fuseError } from './errno.js';
+import { fuseDefaults } from './defaults.js';
+import { DirectoryWriter } from './directory-writer.js';
 import type { NativeDispatch, NativeRequest } from './native-binding.js';
 import { FlockOperation, OpenFlag, Opcode, SetattrField } from './opcodes.js';
 import type {
@@ -104,6 +106,15 @@ function setattrRequest(ino: bigint, args: readonly unknown[]): SetattrRequest {
         : {}),
     ...(has(SetattrField.ctime) ? { ctimeNs } : {}),
   };
+}
+
+/**
+ * The size of a directory reply's buffer: what the kernel asked for, which it bounds by its
+ * largest request (fuseDefaults.maxReadBytes); a larger number would be a bug, not a reason to
+ * allocate more.
+ */
+function replySizeBytes(requested: number): number {
+  return Math.min(requested, fuseDefaults.maxReadBytes);
 }
 
 /** Names of an xattr list as the kernel wants them: each followed by a NUL byte. */
@@ -371,11 +382,13 @@ export class RequestDispatcher {
       }
       case Opcode.readdir: {
         if (!ops.readdir) return missing();
+        const [, offset, size] = args as [bigint, bigint, number];
+        const writer = new DirectoryWriter(replySizeBytes(size), false);
         const sink: DirectorySink = {
-          add: (entry) => handle.addDirentry(entry.name, entry.nextOffset, entry.ino, entry.mode),
+          add: (entry) => writer.add(entry.name, entry.ino, entry.mode, entry.nextOffset),
         };
-        await ops.readdir(context, { ino, fh, offset: args[1] as bigint }, sink);
-        handle.replyDirectory();
+        await ops.readdir(context, { ino, fh, offset }, sink);
+        handle.replyDirectory(writer.bytes());
         return;
       }
       case Opcode.readdirplus:
@@ -507,33 +520,34 @@ export class RequestDispatcher {
   ): Promise<void> {
     const readdirplus = this.options.operations.readdirplus;
     if (!readdirplus) throw fuseError(Errno.ENOSYS, 'no handler for readdirplus');
+    const [fh, offset, size] = args as [bigint, bigint, number];
+    const writer = new DirectoryWriter(replySizeBytes(size), true);
+    // Entries with attributes in the reply: each is a lookup reference once the kernel takes it.
     const referenced: bigint[] = [];
+    const { attrTimeoutMs, entryTimeoutMs } = this.options;
     const sink: DirectoryPlusSink = {
       add: (item) => {
         const entry = item.entry;
-        if (entry === undefined)
-          return handle.addDirentryPlus(item.name, item.nextOffset, item.ino, item.mode);
-        const added = handle.addDirentryPlus(
-          item.name,
-          item.nextOffset,
-          item.ino,
-          item.mode,
-          entry.generation ?? 0n,
-          entry.attributes,
-          entry.attrTimeoutMs ?? this.options.attrTimeoutMs,
-          entry.entryTimeoutMs ?? this.options.entryTimeoutMs,
-        );
+        if (entry === undefined) return writer.add(item.name, item.ino, item.mode, item.nextOffset);
+        const added = writer.addEntry(item.name, item.ino, item.mode, item.nextOffset, {
+          generation: entry.generation ?? 0n,
+          attributes: entry.attributes,
+          attrTimeoutMs: entry.attrTimeoutMs ?? attrTimeoutMs,
+          entryTimeoutMs: entry.entryTimeoutMs ?? entryTimeoutMs,
+        });
         if (added) referenced.push(item.ino);
         return added;
       },
     };
-    await readdirplus.call(
-      this.options.operations,
-      context,
-      { ino, fh: args[0] as bigint, offset: args[1] as bigint },
-      sink,
-    );
-    if (!handle.replyDirectory()) for (const child of referenced) this.forgetUndelivered(child);
+    let delivered = false;
+    try {
+      await readdirplus.call(this.options.operations, context, { ino, fh, offset }, sink);
+      delivered = handle.replyDirectory(writer.bytes());
+    } finally {
+      // Not delivered (the caller was interrupted, the handler failed, the reply was refused):
+      // the kernel took none of these references.
+      if (!delivered) for (const child of referenced) this.forgetUndelivered(child);
+    }
   }
 
   private replyXattr(handle: NativeRequest, size: number, value: Uint8Array): void {

@@ -49,6 +49,11 @@ export interface NativeRequest {
   replyStatfs(statfs: unknown): boolean;
   replyLock(type: number, start: bigint | number, length: bigint | number, pid: number): boolean;
   replyLseek(offset: bigint | number): boolean;
+  /**
+   * Adds one entry to a directory reply through libfuse's own packing (a crossing and a struct
+   * stat per entry). The dispatcher packs replies itself (DirectoryWriter) and sends them with
+   * replyDirectory(bytes); these remain as the reference that packing is tested against.
+   */
   addDirentry(name: string, nextOffset: bigint | number, ino: bigint | number, mode: number): boolean;
   addDirentryPlus(
     name: string,
@@ -60,7 +65,14 @@ export interface NativeRequest {
     attrTimeoutMs?: number,
     entryTimeoutMs?: number,
   ): boolean;
-  replyDirectory(): boolean;
+  /**
+   * Answers readdir or readdirplus: with `entries`, packed in the kernel's wire layout (fuse_dirent
+   * or fuse_direntplus records, at most the requested size; the addon checks every record, and
+   * anything addDirentry/addDirentryPlus assembled is dropped), else with what those assembled.
+   */
+  replyDirectory(entries?: Uint8Array): boolean;
+  /** A copy of the bytes addDirentry/addDirentryPlus assembled so far (for comparison in tests). */
+  directoryBytes(): Buffer;
 }
 
 /**

@@ -1,0 +1,264 @@
+/**
+ * Packs one readdir or readdirplus reply in the kernel's wire layout (struct fuse_dirent, struct
+ * fuse_direntplus of <linux/fuse.h>: a stable ABI), so the addon sends the whole reply with one
+ * call instead of one crossing and a struct stat conversion per entry. Invariants:
+ *  - The reply never exceeds the kernel's requested size: an entry that does not fit is not
+ *    written and `add` returns false.
+ *  - A rejected entry (bad name, offset, mode) throws a TypeError with code ERR_FUSE_INVALID_REPLY
+ *    before any byte of it is written, as the addon's own checks do; the addon walks the bytes
+ *    again before they reach the kernel (native/fuse/src/directory-reply.cc).
+ *  - The bytes are those libfuse's fuse_add_direntry / fuse_add_direntry_plus would produce for
+ *    the same entry (tests/integration/fuse-binding/directory-replies.test.ts compares them).
+ */
+import { endianness } from 'node:os';
+
+import type { Attributes } from './types.js';
+
+/** Bytes before a readdir entry's name: ino, off (u64), namelen, type (u32). */
+const direntNameOffset = 24;
+/** Bytes before a readdirplus entry's name: struct fuse_entry_out (128), then a fuse_dirent. */
+const direntplusNameOffset = 152;
+/** Where the fuse_dirent starts in a readdirplus entry. */
+const direntplusDirentOffset = 128;
+/** Where struct fuse_attr starts in struct fuse_entry_out. */
+const entryAttrOffset = 40;
+/** NAME_MAX: the kernel refuses longer names in a listing. */
+const nameBytesMax = 255;
+const fileTypeMask = 0o170000;
+const knownFileTypes = new Set([0o140000, 0o120000, 0o100000, 0o060000, 0o040000, 0o020000, 0o010000]);
+const int64Max = (1n << 63n) - 1n;
+const uint64Max = (1n << 64n) - 1n;
+const nanosPerSecond = 1_000_000_000n;
+const defaultBlockSizeBytes = 4096;
+/** A day in milliseconds times ten thousand years, the addon's bound on timeouts. */
+const timeoutMsMax = 86_400_000 * 365 * 10_000;
+/** The wire layout is in the host's byte order. */
+const littleEndian = endianness() === 'LE';
+
+function invalid(message: string): TypeError {
+  const error = new TypeError(message);
+  (error as TypeError & { code: string }).code = 'ERR_FUSE_INVALID_REPLY';
+  return error;
+}
+
+/** A 64-bit field given as a bigint or a safe-integer number, checked against [0, max]. */
+function toUint64(value: bigint | number, what: string, max: bigint = uint64Max): bigint {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw invalid(`${what} must be a non-negative safe integer or a bigint`);
+    }
+    value = BigInt(value);
+  } else if (typeof value !== 'bigint' || value < 0n) {
+    throw invalid(`${what} must be a non-negative 64-bit integer`);
+  }
+  if (value > max) throw invalid(`${what} is too large`);
+  return value;
+}
+
+function toUint32(value: unknown, what: string, max = 0xffff_ffff): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw invalid(`${what} must be an integer between 0 and ${max}`);
+  }
+  return value;
+}
+
+/** Timeouts already split: replies use one or two values over and over. */
+const timeoutPartsCache = new Map<number, { seconds: bigint; nanos: number }>();
+const timeoutPartsCacheMax = 64;
+
+/** Seconds and nanoseconds of a timeout, rounded as libfuse rounds a double of seconds. */
+function timeoutParts(ms: number, what: string): { seconds: bigint; nanos: number } {
+  const cached = timeoutPartsCache.get(ms);
+  if (cached !== undefined) return cached;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > timeoutMsMax) {
+    throw invalid(`${what} must be a finite, non-negative number of milliseconds`);
+  }
+  const total = ms / 1000;
+  const seconds = Math.floor(total);
+  const fraction = total - seconds;
+  const parts = {
+    seconds: BigInt(seconds),
+    nanos: fraction >= 0.999999999 ? 999_999_999 : Math.trunc(fraction * 1e9),
+  };
+  if (timeoutPartsCache.size >= timeoutPartsCacheMax) timeoutPartsCache.clear();
+  timeoutPartsCache.set(ms, parts);
+  return parts;
+}
+
+/** Nanoseconds since the epoch as seconds (floored, so before 1970 too) and nanoseconds. */
+function splitTime(value: unknown, what: string): { seconds: bigint; nanos: number } {
+  if (typeof value !== 'bigint') throw invalid(`${what} must be a bigint (nanoseconds since the epoch)`);
+  if (value > int64Max || value < -int64Max - 1n) throw invalid(`${what} is out of range`);
+  let seconds = value / nanosPerSecond;
+  let nanos = value - seconds * nanosPerSecond;
+  if (nanos < 0n) {
+    nanos += nanosPerSecond;
+    seconds -= 1n;
+  }
+  return { seconds, nanos: Number(nanos) };
+}
+
+/** An entry's name as UTF-8: 1..255 bytes, no '/' or NUL (what the kernel accepts in a listing). */
+function checkName(name: string, bytes: number): void {
+  if (typeof name !== 'string') throw invalid('entry name must be a string');
+  if (bytes === 0) throw invalid('entry name must not be empty');
+  if (bytes > nameBytesMax) throw invalid(`entry name is longer than ${nameBytesMax} bytes`);
+  if (name.includes('/')) throw invalid("entry name must not contain '/'");
+  if (name.includes('\0')) throw invalid('entry name must not contain NUL');
+}
+
+/** Cache lifetimes and generation of an instantiated readdirplus entry. */
+export interface DirectoryEntryAttributes {
+  readonly generation: bigint | number;
+  readonly attributes: Attributes;
+  readonly attrTimeoutMs: number;
+  readonly entryTimeoutMs: number;
+}
+
+/** One reply's entries, packed into a buffer of at most the kernel's requested size. */
+export class DirectoryWriter {
+  private buffer: Buffer | undefined;
+  private view: DataView | undefined;
+  private used = 0;
+  /** Entries written so far. */
+  count = 0;
+
+  /**
+   * @param sizeBytes the kernel's requested size (the reply may be shorter, never longer)
+   * @param plus readdirplus (fuse_direntplus) rather than readdir (fuse_dirent) entries
+   */
+  constructor(
+    private readonly sizeBytes: number,
+    readonly plus: boolean,
+  ) {
+    toUint32(sizeBytes, 'reply size');
+  }
+
+  /** The packed entries (a view of the writer's buffer: send it before adding more). */
+  bytes(): Buffer {
+    return this.buffer === undefined ? Buffer.alloc(0) : this.buffer.subarray(0, this.used);
+  }
+
+  /**
+   * Adds a plain entry: for readdir, or for readdirplus a name the kernel does not instantiate
+   * (node id 0, no lookup reference), as for "." and "..". False when it does not fit.
+   */
+  add(name: string, ino: bigint | number, mode: number, nextOffset: bigint | number): boolean {
+    return this.write(name, ino, mode, nextOffset, undefined);
+  }
+
+  /** Adds a readdirplus entry with attributes: the kernel takes one lookup reference to `ino`. */
+  addEntry(
+    name: string,
+    ino: bigint | number,
+    mode: number,
+    nextOffset: bigint | number,
+    entry: DirectoryEntryAttributes,
+  ): boolean {
+    if (!this.plus) throw invalid('a readdir reply carries no attributes');
+    return this.write(name, ino, mode, nextOffset, entry);
+  }
+
+  private write(
+    name: string,
+    ino: bigint | number,
+    mode: number,
+    nextOffset: bigint | number,
+    entry: DirectoryEntryAttributes | undefined,
+  ): boolean {
+    const nameBytes = typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0;
+    checkName(name, nameBytes);
+    const inode = toUint64(ino, 'entry ino');
+    const offset = toUint64(nextOffset, 'entry nextOffset', int64Max);
+    if (offset === 0n) throw invalid('entry nextOffset must not be 0 (0 means the start of the directory)');
+    const type = toUint32(mode, 'entry mode', 0xffff);
+    if (entry !== undefined && inode === 0n) throw invalid('an entry with attributes needs a non-zero ino');
+    const nameOffset = this.plus ? direntplusNameOffset : direntNameOffset;
+    // Records are padded to 8 bytes (FUSE_DIRENT_ALIGN); the buffer is zeroed, so is the padding.
+    const record = (nameOffset + nameBytes + 7) & ~7;
+    if (this.used + record > this.sizeBytes) return false;
+    const start = this.used;
+    if (this.plus) {
+      if (entry !== undefined) this.writeEntryOut(start, inode, entry);
+      else this.writePlainEntryOut(start, inode, type);
+    }
+    const view = this.ensureView();
+    const dirent = start + (this.plus ? direntplusDirentOffset : 0);
+    view.setBigUint64(dirent, inode, littleEndian);
+    view.setBigUint64(dirent + 8, offset, littleEndian);
+    view.setUint32(dirent + 16, nameBytes, littleEndian);
+    // The dirent's type is the file type of the attributes when there are any, as libfuse does.
+    const direntMode = entry === undefined ? type : entry.attributes.mode;
+    view.setUint32(dirent + 20, (direntMode & fileTypeMask) >>> 12, littleEndian);
+    (this.buffer as Buffer).write(name, start + nameOffset, nameBytes, 'utf8');
+    this.used = start + record;
+    this.count += 1;
+    return true;
+  }
+
+  /** A readdirplus entry the kernel does not instantiate: only attr.ino and attr.mode are set. */
+  private writePlainEntryOut(start: number, ino: bigint, mode: number): void {
+    const view = this.ensureView();
+    view.setBigUint64(start + entryAttrOffset, ino, littleEndian);
+    view.setUint32(start + entryAttrOffset + 60, mode, littleEndian);
+  }
+
+  private writeEntryOut(start: number, ino: bigint, entry: DirectoryEntryAttributes): void {
+    const attributes = entry.attributes;
+    if (typeof attributes !== 'object' || attributes === null) throw invalid('attributes must be an object');
+    const mode = toUint32(attributes.mode, 'mode');
+    if (!knownFileTypes.has(mode & fileTypeMask)) {
+      throw invalid('attributes.mode must include a file type (S_IFREG, S_IFDIR, ...)');
+    }
+    const nlink = toUint32(attributes.nlink, 'nlink');
+    const uid = toUint32(attributes.uid, 'uid');
+    const gid = toUint32(attributes.gid, 'gid');
+    const rdev = attributes.rdev === undefined ? 0 : toUint32(attributes.rdev, 'rdev');
+    const size = toUint64(attributes.size, 'size', int64Max);
+    const blocks =
+      attributes.blocks === undefined
+        ? (size + 511n) / 512n
+        : toUint64(attributes.blocks, 'blocks', int64Max);
+    const blksize =
+      attributes.blksize === undefined ? defaultBlockSizeBytes : toUint32(attributes.blksize, 'blksize');
+    const entryTimeout = timeoutParts(entry.entryTimeoutMs, 'entryTimeoutMs');
+    const attrTimeout = timeoutParts(entry.attrTimeoutMs, 'attrTimeoutMs');
+    const generation = toUint64(entry.generation, 'generation');
+    const atime = splitTime(attributes.atimeNs, 'atimeNs');
+    const mtime = splitTime(attributes.mtimeNs, 'mtimeNs');
+    const ctime = splitTime(attributes.ctimeNs, 'ctimeNs');
+    // Everything is checked: from here on nothing throws, so no entry is ever half written.
+    const view = this.ensureView();
+    view.setBigUint64(start, ino, littleEndian);
+    view.setBigUint64(start + 8, generation, littleEndian);
+    view.setBigUint64(start + 16, entryTimeout.seconds, littleEndian);
+    view.setBigUint64(start + 24, attrTimeout.seconds, littleEndian);
+    view.setUint32(start + 32, entryTimeout.nanos, littleEndian);
+    view.setUint32(start + 36, attrTimeout.nanos, littleEndian);
+    const attr = start + entryAttrOffset;
+    view.setBigUint64(attr, ino, littleEndian);
+    view.setBigUint64(attr + 8, size, littleEndian);
+    view.setBigUint64(attr + 16, blocks, littleEndian);
+    view.setBigInt64(attr + 24, atime.seconds, littleEndian);
+    view.setBigInt64(attr + 32, mtime.seconds, littleEndian);
+    view.setBigInt64(attr + 40, ctime.seconds, littleEndian);
+    view.setUint32(attr + 48, atime.nanos, littleEndian);
+    view.setUint32(attr + 52, mtime.nanos, littleEndian);
+    view.setUint32(attr + 56, ctime.nanos, littleEndian);
+    view.setUint32(attr + 60, mode, littleEndian);
+    view.setUint32(attr + 64, nlink, littleEndian);
+    view.setUint32(attr + 68, uid, littleEndian);
+    view.setUint32(attr + 72, gid, littleEndian);
+    view.setUint32(attr + 76, rdev, littleEndian);
+    view.setUint32(attr + 80, blksize, littleEndian);
+  }
+
+  private ensureView(): DataView {
+    if (this.view === undefined) {
+      // Zeroed: padding and the fields an entry leaves unset must read as 0.
+      this.buffer = Buffer.alloc(this.sizeBytes);
+      this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+    }
+    return this.view;
+  }
+}

@@ -1,0 +1,89 @@
+// Proves the directory reply writer keeps replies within the kernel's size, pads records to 8 bytes, refuses bad names, offsets and attributes before writing a byte, and leaves no trace of an entry it refused.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { DirectoryWriter } from '../../../src/fuse/lowlevel/directory-writer.js';
+import type { Attributes } from '../../../src/fuse/lowlevel/index.js';
+
+const attributes: Attributes = {
+  mode: 0o100644,
+  nlink: 1,
+  uid: 0,
+  gid: 0,
+  size: 10n,
+  atimeNs: 1n,
+  mtimeNs: 2n,
+  ctimeNs: 3n,
+};
+const entry = { generation: 0n, attributes, attrTimeoutMs: 1_000, entryTimeoutMs: 1_000 };
+
+function codeOf(action: () => unknown): unknown {
+  try {
+    action();
+    return 'accepted';
+  } catch (error) {
+    return (error as { code?: unknown }).code;
+  }
+}
+
+describe('DirectoryWriter', () => {
+  it('pads every record to 8 bytes and never writes past the requested size', () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.integer({ min: 0, max: 2_000 }),
+        fc.array(
+          fc.string({ minLength: 1, maxLength: 80 }).filter((name) => !/[/\0]/.test(name)),
+          {
+            maxLength: 60,
+          },
+        ),
+        (plus, size, names) => {
+          const writer = new DirectoryWriter(size, plus);
+          let expected = 0;
+          for (const [index, name] of names.entries()) {
+            if (Buffer.byteLength(name) > 255) continue;
+            const record = ((plus ? 152 : 24) + Buffer.byteLength(name) + 7) & ~7;
+            const added = writer.add(name, BigInt(index + 1), 0o100644, BigInt(index + 1));
+            expect(added).toBe(expected + record <= size);
+            if (added) expected += record;
+          }
+          expect(writer.bytes().length).toBe(expected);
+          expect(writer.bytes().length).toBeLessThanOrEqual(size);
+        },
+      ),
+    );
+  });
+
+  it('refuses empty, long, slashed and NUL names, offset 0, and attributes without a file type', () => {
+    const writer = new DirectoryWriter(4_096, true);
+    const refusals = [
+      () => writer.add('', 2n, 0o100644, 1n),
+      () => writer.add('a'.repeat(256), 2n, 0o100644, 1n),
+      () => writer.add('日'.repeat(86), 2n, 0o100644, 1n),
+      () => writer.add('a/b', 2n, 0o100644, 1n),
+      () => writer.add('a\0b', 2n, 0o100644, 1n),
+      () => writer.add('a', 2n, 0o100644, 0n),
+      () => writer.add('a', 2n, 0o100644, 1n << 63n),
+      () => writer.add('a', -1n, 0o100644, 1n),
+      () => writer.addEntry('a', 0n, 0o100644, 1n, entry),
+      () => writer.addEntry('a', 2n, 0o100644, 1n, { ...entry, attributes: { ...attributes, mode: 0o644 } }),
+      () => writer.addEntry('a', 2n, 0o100644, 1n, { ...entry, attrTimeoutMs: -1 }),
+      () => new DirectoryWriter(64, false).addEntry('a', 2n, 0o100644, 1n, entry),
+    ];
+    expect(refusals.map(codeOf)).toEqual(refusals.map(() => 'ERR_FUSE_INVALID_REPLY'));
+    expect(writer.bytes().length).toBe(0);
+    expect(writer.add('a'.repeat(255), 2n, 0o100644, 1n)).toBe(true);
+    expect(writer.add('日'.repeat(85), 3n, 0o100644, 2n)).toBe(true);
+  });
+
+  it('leaves no byte of an entry whose attributes it refused midway', () => {
+    const writer = new DirectoryWriter(4_096, true);
+    const bad = { ...entry, attributes: { ...attributes, ctimeNs: 1 as unknown as bigint } };
+    expect(codeOf(() => writer.addEntry('a', 2n, 0o100644, 1n, bad))).toBe('ERR_FUSE_INVALID_REPLY');
+    expect(writer.add('b', 3n, 0o040755, 2n)).toBe(true);
+    const clean = new DirectoryWriter(4_096, true);
+    clean.add('b', 3n, 0o040755, 2n);
+    expect(writer.bytes().equals(clean.bytes())).toBe(true);
+  });
+});
