@@ -6,7 +6,8 @@
  * names: later pages continue after the last name read, whatever happened before it.
  *
  * Entries the kernel consumed are dropped once the handle holds many; a rewind (offset 0) or a
- * seek before them starts the listing again from meta.
+ * seek before them starts the listing again from meta. The entries held always have consecutive
+ * cookies, so finding where a readdir resumes costs the same for the first page and the last.
  */
 import { assert } from '../common/errors.js';
 import type { DirectoryEntry, InodeId } from '../meta/protocol/index.js';
@@ -15,7 +16,10 @@ import type { DirectoryEntry, InodeId } from '../meta/protocol/index.js';
 const entriesKeptMax = 4_096;
 const firstEntryCookie = 3n;
 
-export interface NumberedEntry extends DirectoryEntry {
+export interface NumberedEntry {
+  readonly name: string;
+  readonly ino: InodeId;
+  readonly type: DirectoryEntry['type'];
   readonly cookie: bigint;
 }
 
@@ -45,29 +49,41 @@ export class DirectoryHandle {
     const first = this.entries[0];
     // A rewind lists afresh; a seek to entries already dropped reads them again from meta.
     if (offset === 0n || (first !== undefined && first.cookie > offset + 1n)) this.restart();
-    if (this.entries.length > entriesKeptMax) {
-      this.entries = this.entries.filter((entry) => entry.cookie > offset);
-    }
-    const result: NumberedEntry[] = [];
-    let index = this.entries.findIndex((entry) => entry.cookie > offset);
-    if (index < 0) index = this.entries.length;
+    if (this.entries.length > entriesKeptMax) this.dropBefore(offset);
     for (;;) {
-      while (index < this.entries.length && result.length < max) {
-        const entry = this.entries[index++] as NumberedEntry;
-        if (entry.cookie > offset) result.push(entry);
+      // Cookies are consecutive from the first entry kept, so the entry after `offset` is found
+      // by subtraction rather than by a search through the entries.
+      const start = this.indexAfter(offset);
+      if (this.entries.length - start >= max || this.nextCursor === null) {
+        return this.entries.slice(start, start + max);
       }
-      if (result.length >= max || this.nextCursor === null) return result;
       await this.loadPage();
     }
+  }
+
+  /** Index of the first entry with a cookie above `offset` (the length when there is none yet). */
+  private indexAfter(offset: bigint): number {
+    const first = this.entries[0];
+    if (first === undefined || offset < first.cookie) return 0;
+    const index = Number(offset - first.cookie) + 1;
+    return Math.min(index, this.entries.length);
+  }
+
+  /** Drops the entries the kernel has consumed (cookies up to `offset`). */
+  private dropBefore(offset: bigint): void {
+    this.entries = this.entries.slice(this.indexAfter(offset));
   }
 
   private async loadPage(): Promise<void> {
     const cursor = this.nextCursor === undefined ? undefined : (this.nextCursor ?? undefined);
     const page = await this.readPage(cursor);
+    let cookie = this.nextCookie;
     for (const entry of page.entries) {
-      this.entries.push({ ...entry, cookie: this.nextCookie });
-      this.nextCookie += 1n;
+      // One object shape for every entry, whatever the page's objects carry besides.
+      this.entries.push({ name: entry.name, ino: entry.ino, type: entry.type, cookie });
+      cookie += 1n;
     }
+    this.nextCookie = cookie;
     this.nextCursor = page.nextCursor;
   }
 
