@@ -67,9 +67,11 @@ export const storageConfigSchema = z.strictObject({
        * The chunk store of each target: `native`, the C++ chunk engine (native/chunk-engine: size-class
        * slots in preallocated files, block copy-on-write, hardware CRC32C); `files`, the TypeScript
        * store (one data file per chunk generation, metadata in sqlite). A target directory keeps the
-       * engine it was created with: opening it with the other one fails.
+       * engine it was created with: opening it with the other one fails. When absent, a target that
+       * already holds a `files` store keeps it and any other target uses `native`
+       * (chunkEngineOf in storage-node.ts).
        */
-      chunk_engine: z.enum(['native', 'files']).default('files'),
+      chunk_engine: z.enum(['native', 'files']).optional(),
       /** Writes that may wait for one chunk's lock. */
       chunk_lock_waiters_max: z.number().int().min(0).max(65_536).default(limits.storageChunkLockWaitersMax),
       /** Bytes per second this process copies to syncing targets (recovery), so client I/O keeps the rest. */

@@ -445,9 +445,10 @@ async function openTarget(
   const { config, clock, logger } = options;
   // The counters object exists before the store, whose corruption reports increment it.
   const counters = newCounters();
+  const engine = await chunkEngineOf(path, config.storage.chunk_engine);
   const openStore =
     options.openStore ??
-    (config.storage.chunk_engine === 'native'
+    (engine === 'native'
       ? (storeOptions: FileChunkStoreOptions) => NativeChunkStore.open(storeOptions)
       : (storeOptions: FileChunkStoreOptions) => FileChunkStore.open(storeOptions));
   // A store that started empty stays fresh across restarts until it holds its chain's data, so a
@@ -489,6 +490,22 @@ async function openTarget(
     recovered: { chunks: 0, bytes: 0 },
   };
 }
+
+/**
+ * The chunk engine of the target at `path`: the configured one, or when none is configured, the
+ * `files` store for a directory that already holds one (created before `native` became the
+ * default) and `native` for any other.
+ */
+export async function chunkEngineOf(
+  path: string,
+  configured: 'native' | 'files' | undefined,
+): Promise<'native' | 'files'> {
+  if (configured !== undefined) return configured;
+  return (await exists(join(path, filesStoreMarkerName))) ? 'files' : 'native';
+}
+
+/** The metadata database every `files` chunk store keeps in its target directory. */
+const filesStoreMarkerName = 'chunks.db';
 
 /** The marker of a target that started empty and has not yet caught up with its chain. */
 export const freshMarkerName = 'FRESH';

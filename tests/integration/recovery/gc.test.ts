@@ -125,6 +125,9 @@ beforeAll(async () => {
     targetsPerNode: 2,
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
+    // dataFilesOf looks for the files store's per-chunk data files (the native engine frees slots
+    // inside its data files instead); what storage reports is checked on either engine.
+    storageSettings: 'chunk_engine = "files"',
   });
   const gc = `[meta.gc]\ninterval_ms = ${gcIntervalMs}\nconcurrency = 2`;
   await Promise.all([51, 52].map((nodeId) => cluster.startMeta(nodeId, gc)));

@@ -1,9 +1,10 @@
 // Proves CRAQ replication across three real storage_main processes (two targets each, chains of
 // three): acknowledged writes are committed on every replica, concurrent writes leave replicas
 // identical, partial and unaligned I/O is exact, reads spread over replicas, a byte flipped on
-// disk is detected and never returned, bad input is refused with a clear error and writes
-// nothing, and heartbeats report disk usage.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// disk (in whichever chunk store the targets use) is detected and never returned, bad input is
+// refused with a clear error and writes nothing, and heartbeats report disk usage.
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../src/common/crc32c.js';
@@ -44,6 +45,38 @@ function pattern(length: number, seed: number): Buffer {
   const data = Buffer.alloc(length);
   for (let index = 0; index < length; index++) data[index] = (index * 31 + seed * 7) & 0xff;
   return data;
+}
+
+/**
+ * Flips the stored copy of `data[offset]` on a target's disk, whichever chunk store holds it: the
+ * files store keeps a chunk in a file of its own, the native engine in blocks inside slots of
+ * large data files, so the bytes around `offset` are looked for in every data file of the target.
+ * Returns how many copies were flipped.
+ */
+function flipStoredByte(targetDir: string, data: Buffer, offset: number): number {
+  const needleBytes = 256;
+  const needleStart = offset - needleBytes / 2;
+  const needle = data.subarray(needleStart, needleStart + needleBytes);
+  let flipped = 0;
+  const files = readdirSync(targetDir, { recursive: true, withFileTypes: true }).filter((entry) =>
+    entry.isFile(),
+  );
+  for (const entry of files) {
+    const path = join(entry.parentPath, entry.name);
+    const bytes = readFileSync(path);
+    for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 1)) {
+      const position = at + (offset - needleStart);
+      // One byte written in place: the store keeps the file open, and its size must not change.
+      const fd = openSync(path, 'r+');
+      try {
+        writeSync(fd, Buffer.from([(bytes[position] ?? 0) ^ 0x01]), 0, 1, position);
+      } finally {
+        closeSync(fd);
+      }
+      flipped += 1;
+    }
+  }
+  return flipped;
 }
 
 beforeAll(async () => {
@@ -175,19 +208,13 @@ describe('CRAQ replication across storage processes', () => {
 
   it('detects a byte flipped on disk, reports it, and never returns it', async () => {
     const chunkId = { inode: 5n, index: 2 };
-    const data = pattern(100_000, 5);
+    // Random bytes: the run around the flipped byte is found nowhere else on the target's disk.
+    const data = randomBytes(100_000);
     await cluster.client.write({ chainId: 1, chunkId, chunkSizeBytes, offset: 0, data });
     const victim = chain.targets[1]?.targetId ?? 0;
     const nodeId = Math.floor(victim / 100);
-    const dataDir = join(targetDirectory(cluster.dir, nodeId, victim), 'data');
     const name = formatChunkId(chunkId);
-    const file = readdirSync(dataDir)
-      .flatMap((sub) => readdirSync(join(dataDir, sub)).map((entry) => join(dataDir, sub, entry)))
-      .find((path) => path.includes(name));
-    if (file === undefined) throw new Error(`no data file for chunk ${name}`);
-    const bytes = readFileSync(file);
-    bytes[70_000] = (bytes[70_000] ?? 0) ^ 0x01;
-    writeFileSync(file, bytes);
+    expect(flipStoredByte(targetDirectory(cluster.dir, nodeId, victim), data, 70_000)).toBe(1);
 
     expect(await codeOf(readTarget(victim, chunkId))).toBe(StorageCode.ChunkCorrupted);
     const handle = cluster.storage.get(nodeId);

@@ -1,10 +1,15 @@
-// Proves storage_main's configuration: a minimal file gets the documented defaults, sync_writes and
-// its older spelling are read alike, and unknown keys, duplicate targets, oversize chunks and a
-// heartbeat timeout too short for the interval are refused with the offending key named.
+// Proves storage_main's configuration: a minimal file gets the documented defaults (the native
+// engine for new targets, a files store kept where one exists), sync_writes and its older spelling
+// are read alike, and unknown keys, duplicate targets, oversize chunks and a heartbeat timeout too
+// short for the interval are refused with the offending key named.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/common/config.js';
 import { limits } from '../../../src/common/limits.js';
 import { storageConfigSchema } from '../../../src/storage/index.js';
+import { chunkEngineOf } from '../../../src/storage/storage-node.js';
 
 const base = `
 [node]
@@ -32,7 +37,6 @@ describe('the storage configuration', () => {
       chunk_size_max_bytes: limits.storageChunkBytesMax,
       free_space_reserve_bytes: limits.storageFreeSpaceReserveBytesDefault,
       sync_writes: false,
-      chunk_engine: 'files',
       chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
       recovery_bandwidth_bytes_per_s: limits.storageRecoveryBandwidthBytesPerSDefault,
       recovery_concurrency: limits.storageRecoveryConcurrencyDefault,
@@ -40,6 +44,19 @@ describe('the storage configuration', () => {
     });
     expect(config.mgmtd.heartbeat_timeout_ms).toBe(limits.heartbeatTimeoutMsDefault);
     expect(config.log.level).toBe('info');
+  });
+
+  it('uses the native engine for a new target and keeps the files store a target already holds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), '3fs-engine-'));
+    try {
+      expect(await chunkEngineOf(join(dir, 'missing'), undefined)).toBe('native');
+      writeFileSync(join(dir, 'chunks.db'), '');
+      expect(await chunkEngineOf(dir, undefined)).toBe('files');
+      expect(await chunkEngineOf(dir, 'native')).toBe('native');
+      expect(await chunkEngineOf(join(dir, 'missing'), 'files')).toBe('files');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads sync_writes, and the older durability key as its other spelling', () => {
