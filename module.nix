@@ -368,6 +368,9 @@ in
         "3fs-storage" = unitOf "storage" {
           description = "3fs storage service";
           extraServiceConfig.ReadWritePaths = cfg.storage.targets;
+        } // {
+          # The chunk engine's disk work and syncs run on libuv's thread pool (4 threads by default).
+          environment.UV_THREADPOOL_SIZE = lib.mkDefault "16";
         };
       })
       (lib.mkIf cfg.monitor.enable { "3fs-monitor" = unitOf "monitor" { description = "3fs monitor collector"; }; })

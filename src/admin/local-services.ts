@@ -149,6 +149,7 @@ export class LocalServices {
       // The IPC channel is how the service learns that this process is gone (see the file comment).
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
+      env: serviceEnvironment(spec.binary),
     });
     // This end of the channel must not keep this process alive either.
     child.channel?.unref();
@@ -231,4 +232,13 @@ export async function detachMount(mountPoint: string): Promise<boolean> {
   if (await run('fusermount3', ['-u', '-z', '--', mountPoint])) return true;
   if (process.geteuid?.() === 0) return run('umount', ['-l', mountPoint]);
   return false;
+}
+
+/**
+ * A service's environment: this process's, and for storage_main a larger libuv thread pool (the
+ * chunk engine's disk work and syncs run there; libuv starts 4 threads) unless one is set already.
+ */
+function serviceEnvironment(binary: string): NodeJS.ProcessEnv {
+  if (binary !== 'storage_main' || process.env['UV_THREADPOOL_SIZE'] !== undefined) return process.env;
+  return { ...process.env, UV_THREADPOOL_SIZE: String(limits.storageThreadPoolSizeDefault) };
 }

@@ -297,6 +297,11 @@ export const limits = {
    * so it gets longer than a chunk RPC. The client retries within its I/O deadline as for writes.
    */
   storageSyncTimeoutMs: 60_000,
+  /**
+   * libuv threads `3fs local` and the NixOS module give storage_main (UV_THREADPOOL_SIZE): the
+   * native chunk engine's reads, writes and syncs run there, and libuv's own default is 4.
+   */
+  storageThreadPoolSizeDefault: 16,
   /** Chunk records one dump page returns at most, so one reply stays well below the RPC body limit. */
   storageDumpChunksMax: 10_000,
   /** Chunks one scrub page reads and verifies at most, so one call stays within its deadline. */
