@@ -45,6 +45,8 @@ const O_WRONLY = 0o1;
 const O_RDONLY = 0o0;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
+/** O_DSYNC; O_SYNC is O_DSYNC with one more bit, so this finds both. */
+const O_DSYNC = 0o10000;
 const RENAME_NOREPLACE = 1;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
@@ -88,6 +90,8 @@ export class FuseFileSystem implements FuseOperations {
   private readonly files = new Map<bigint, OpenFile>();
   /** Handles that wrote: closing them changes the file's length and times in meta. */
   private readonly wrote = new Set<bigint>();
+  /** Handles opened O_SYNC or O_DSYNC: each write is on stable storage when it returns. */
+  private readonly synchronous = new Set<bigint>();
   private readonly directories = new Map<bigint, DirectoryHandle>();
   private nextHandle = 1n;
   private session: FuseSession | undefined;
@@ -430,6 +434,7 @@ export class FuseFileSystem implements FuseOperations {
     if ((request.flags & O_TRUNC) !== 0) this.dropCachedInodes(request.ino);
     const fh = this.handle();
     this.files.set(fh, file);
+    if ((request.flags & O_DSYNC) !== 0) this.synchronous.add(fh);
     return { fh, keepCache: false };
   }
 
@@ -449,6 +454,7 @@ export class FuseFileSystem implements FuseOperations {
     });
     const fh = this.handle();
     this.files.set(fh, file);
+    if ((request.flags & O_DSYNC) !== 0) this.synchronous.add(fh);
     // An existing file opened (no O_EXCL) left the directory as it was; a truncate changed the file.
     const entry = created
       ? this.made(request.parent, request.name, inode)
@@ -467,7 +473,10 @@ export class FuseFileSystem implements FuseOperations {
       // Meta's length and times of the file will change (reports, close): not cached meanwhile.
       this.dropCachedInodes(file.ino);
     }
-    return file.write(request.offset, request.data);
+    const written = await file.write(request.offset, request.data);
+    // O_SYNC / O_DSYNC: the write returns once it is on every replica's stable storage.
+    if (this.synchronous.has(request.fh)) await file.fsync();
+    return written;
   }
 
   async flush(_context: RequestContext, request: { fh: bigint }): Promise<void> {
@@ -483,6 +492,7 @@ export class FuseFileSystem implements FuseOperations {
     if (file === undefined) return;
     this.files.delete(request.fh);
     const wrote = this.wrote.delete(request.fh);
+    this.synchronous.delete(request.fh);
     try {
       await file.close();
     } finally {
