@@ -31,10 +31,19 @@ export interface KernelNotifier {
 /** A name in a cached directory: its inode and type, or null for "no such name". */
 export type CachedName = { readonly ino: InodeId; readonly type: Inode['type'] } | null;
 
+/** A name of a listing. */
+export interface ListedName {
+  readonly name: string;
+  readonly ino: InodeId;
+  readonly type: Inode['type'];
+}
+
 interface DirectoryState {
   readonly names: Map<string, CachedName>;
   /** Every name the directory has is in `names` (absent names do not exist). */
   complete: boolean;
+  /** The sorted listing of a complete directory, kept until a name changes (read-only). */
+  sorted?: readonly ListedName[] | undefined;
 }
 
 /** What a lookup found in the cache. */
@@ -105,16 +114,19 @@ export class MetadataCache {
     return inode;
   }
 
-  /** Every name of a directory whose names are all known, sorted; undefined otherwise. */
-  listing(parent: InodeId): Array<{ name: string; ino: InodeId; type: Inode['type'] }> | undefined {
+  /** Every name of a directory whose names are all known, sorted (do not change it); undefined otherwise. */
+  listing(parent: InodeId): readonly ListedName[] | undefined {
     if (!this.usableValue) return undefined;
     const directory = this.touchDirectory(parent);
     if (directory === undefined || !directory.complete) return undefined;
-    const entries: Array<{ name: string; ino: InodeId; type: Inode['type'] }> = [];
-    for (const [name, cached] of directory.names) {
-      if (cached !== null) entries.push({ name, ino: cached.ino, type: cached.type });
+    if (directory.sorted === undefined) {
+      const entries: ListedName[] = [];
+      for (const [name, cached] of directory.names) {
+        if (cached !== null) entries.push({ name, ino: cached.ino, type: cached.type });
+      }
+      directory.sorted = entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
-    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return directory.sorted;
   }
 
   /** True when `name` is tracked (positively or negatively) or its directory is complete. */
@@ -142,7 +154,9 @@ export class MetadataCache {
   putName(parent: InodeId, name: string, cached: CachedName, since: number = this.generationValue): boolean {
     if (!this.usableValue || since !== this.generationValue) return false;
     const directory = this.touchDirectory(parent) ?? this.newDirectory(parent, false);
-    if (!directory.names.has(name)) this.names += 1;
+    const before = directory.names.get(name);
+    if (before === undefined) this.names += 1;
+    if (cached !== null || (before !== null && before !== undefined)) directory.sorted = undefined;
     directory.names.set(name, cached);
     this.evict();
     return true;
@@ -204,6 +218,7 @@ export class MetadataCache {
     if (directory === undefined) return;
     if (directory.names.delete(name)) this.names -= 1;
     directory.complete = false;
+    directory.sorted = undefined;
     this.options.notifier.entry(parent, name);
   }
 
@@ -214,6 +229,7 @@ export class MetadataCache {
     if (directory !== undefined) {
       if (directory.names.delete(name)) this.names -= 1;
       directory.complete = false;
+      directory.sorted = undefined;
     }
     this.options.notifier.entry(parent, name);
   }

@@ -70,6 +70,21 @@ describe('MetadataCache', () => {
     expect(cache.listing(8n)).toEqual([{ name: 'b', ino: 9n, type: 'file' }]);
   });
 
+  it('keeps a complete listing sorted and up to date as names come and go', () => {
+    const { cache } = cacheWithNotes();
+    cache.putListing(8n, [{ name: 'b', ino: 9n, type: 'file' }], cache.generation);
+    const first = cache.listing(8n);
+    expect(cache.listing(8n)).toBe(first); // kept, not rebuilt
+    cache.putName(8n, 'a', { ino: 10n, type: 'file' });
+    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['a', 'b']);
+    cache.lookup(8n, 'missing'); // remembered as absent: the listing stays
+    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['a', 'b']);
+    cache.putName(8n, 'b', null);
+    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['a']);
+    cache.invalidateEntry(8n, 'c');
+    expect(cache.listing(8n)).toBeUndefined();
+  });
+
   it('caches nothing from an answer that raced another client change', () => {
     const { cache } = cacheWithNotes();
     const since = cache.generation;
