@@ -149,8 +149,14 @@ stdenv.mkDerivation {
     done
     cp etc/*.toml $out/etc/3fs/
     for bin in ${lib.concatStringsSep " " binaries}; do
+      # The data path's payload buffers make V8 collect its whole heap often unless the old
+      # generation starts larger (limits.dataPathInitialOldSpaceMiB; 3fs local passes the same).
+      case $bin in
+        storage_main | hf3fs_fuse_main) heap="--initial-old-space-size=256" ;;
+        *) heap="" ;;
+      esac
       makeWrapper ${nodejs}/bin/node $out/bin/$bin \
-        --add-flags "--enable-source-maps $app/dist/$bin.js" \
+        --add-flags "--enable-source-maps $heap $app/dist/$bin.js" \
         --prefix LD_LIBRARY_PATH : ${lib.makeLibraryPath [ foundationdb fuse3 ]} \
         --prefix PATH : ${lib.makeBinPath [ fuse3 ]}
     done

@@ -145,7 +145,8 @@ export class LocalServices {
   }
 
   private spawnService(spec: ServiceSpec): { child: ChildProcess; exited: Promise<ServiceExit> } {
-    const child = spawn(process.execPath, [join(this.binDir, `${spec.binary}.js`), ...spec.args], {
+    const script = join(this.binDir, `${spec.binary}.js`);
+    const child = spawn(process.execPath, [...nodeFlagsOf(spec.binary), script, ...spec.args], {
       // The IPC channel is how the service learns that this process is gone (see the file comment).
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
@@ -232,6 +233,17 @@ export async function detachMount(mountPoint: string): Promise<boolean> {
   if (await run('fusermount3', ['-u', '-z', '--', mountPoint])) return true;
   if (process.geteuid?.() === 0) return run('umount', ['-l', mountPoint]);
   return false;
+}
+
+/**
+ * Node flags of a service: the data path (storage_main, the FUSE daemon) moves a payload buffer
+ * per request; V8 counts them against a heap limit that starts small and collects the whole heap
+ * again and again (a third of the CPU of a sequential write). A larger initial old generation
+ * makes those collections rare. The Nix package's wrappers pass the same flag.
+ */
+export function nodeFlagsOf(binary: string): string[] {
+  if (binary !== 'storage_main' && binary !== 'hf3fs_fuse_main') return [];
+  return [`--initial-old-space-size=${limits.dataPathInitialOldSpaceMiB}`];
 }
 
 /**

@@ -302,6 +302,12 @@ export const limits = {
    * native chunk engine's reads, writes and syncs run there, and libuv's own default is 4.
    */
   storageThreadPoolSizeDefault: 16,
+  /**
+   * V8's initial old generation (MiB) for the data-path processes (storage_main, the FUSE
+   * daemon): their payload buffers otherwise set off a full collection every few hundred MiB
+   * moved. Memory is only committed as the heap grows.
+   */
+  dataPathInitialOldSpaceMiB: 256,
   /** Chunk records one dump page returns at most, so one reply stays well below the RPC body limit. */
   storageDumpChunksMax: 10_000,
   /** Chunks one scrub page reads and verifies at most, so one call stays within its deadline. */
