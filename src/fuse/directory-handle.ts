@@ -26,7 +26,7 @@ export interface NumberedEntry {
 /** Reads one page after `cursor` (undefined: the first page). */
 export type PageReader = (
   cursor: string | undefined,
-) => Promise<{ entries: DirectoryEntry[]; nextCursor: string | null }>;
+) => Promise<{ entries: readonly DirectoryEntry[]; nextCursor: string | null }>;
 
 export class DirectoryHandle {
   private entries: NumberedEntry[] = [];

@@ -21,7 +21,7 @@ import { metaMethods, type Credentials, type Inode, type InodeId } from '../meta
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
 import { DirectoryHandle, type PageReader } from './directory-handle.js';
-import type { MetadataCache } from './metadata-cache.js';
+import type { ListedName, MetadataCache } from './metadata-cache.js';
 import {
   Errno,
   fuseError,
@@ -737,27 +737,12 @@ export class FuseFileSystem implements FuseOperations {
   }
 }
 
-/** Pages of a listing the metadata cache holds whole (cursors are names, as meta's). */
-function listingPages(
-  entries: ReadonlyArray<{ name: string; ino: InodeId; type: Inode['type'] }>,
-): PageReader {
-  return async (cursor) => {
-    let start = 0;
-    if (cursor !== undefined) {
-      // The first name after the cursor (names are sorted).
-      let low = 0;
-      let high = entries.length;
-      while (low < high) {
-        const middle = (low + high) >>> 1;
-        if ((entries[middle] as { name: string }).name <= cursor) low = middle + 1;
-        else high = middle;
-      }
-      start = low;
-    }
-    const end = Math.min(entries.length, start + limits.clientReaddirPageEntries);
-    const page = entries.slice(start, end);
-    return { entries: page, nextCursor: end < entries.length ? (page[page.length - 1]?.name ?? null) : null };
-  };
+/**
+ * A listing the metadata cache holds whole, as one page: the handle numbers the entries, in the
+ * cache's order (not sorted), which stays fixed for the handle's life since it keeps this array.
+ */
+function listingPages(entries: readonly ListedName[]): PageReader {
+  return async (cursor) => ({ entries: cursor === undefined ? entries : [], nextCursor: null });
 }
 
 /**

@@ -42,8 +42,8 @@ interface DirectoryState {
   readonly names: Map<string, CachedName>;
   /** Every name the directory has is in `names` (absent names do not exist). */
   complete: boolean;
-  /** The sorted listing of a complete directory, kept until a name changes (read-only). */
-  sorted?: readonly ListedName[] | undefined;
+  /** The listing of a complete directory, kept until a name changes (read-only). */
+  listed?: readonly ListedName[] | undefined;
 }
 
 /** What a lookup found in the cache. */
@@ -114,19 +114,19 @@ export class MetadataCache {
     return inode;
   }
 
-  /** Every name of a directory whose names are all known, sorted (do not change it); undefined otherwise. */
+  /** Every name of a directory whose names are all known (do not change it); undefined otherwise. */
   listing(parent: InodeId): readonly ListedName[] | undefined {
     if (!this.usableValue) return undefined;
     const directory = this.touchDirectory(parent);
     if (directory === undefined || !directory.complete) return undefined;
-    if (directory.sorted === undefined) {
+    if (directory.listed === undefined) {
       const entries: ListedName[] = [];
       for (const [name, cached] of directory.names) {
         if (cached !== null) entries.push({ name, ino: cached.ino, type: cached.type });
       }
-      directory.sorted = entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      directory.listed = entries;
     }
-    return directory.sorted;
+    return directory.listed;
   }
 
   /** True when `name` is tracked (positively or negatively) or its directory is complete. */
@@ -156,7 +156,7 @@ export class MetadataCache {
     const directory = this.touchDirectory(parent) ?? this.newDirectory(parent, false);
     const before = directory.names.get(name);
     if (before === undefined) this.names += 1;
-    if (cached !== null || (before !== null && before !== undefined)) directory.sorted = undefined;
+    if (cached !== null || (before !== null && before !== undefined)) directory.listed = undefined;
     directory.names.set(name, cached);
     this.evict();
     return true;
@@ -218,7 +218,7 @@ export class MetadataCache {
     if (directory === undefined) return;
     if (directory.names.delete(name)) this.names -= 1;
     directory.complete = false;
-    directory.sorted = undefined;
+    directory.listed = undefined;
     this.options.notifier.entry(parent, name);
   }
 
@@ -229,7 +229,7 @@ export class MetadataCache {
     if (directory !== undefined) {
       if (directory.names.delete(name)) this.names -= 1;
       directory.complete = false;
-      directory.sorted = undefined;
+      directory.listed = undefined;
     }
     this.options.notifier.entry(parent, name);
   }

