@@ -308,6 +308,12 @@ export const limits = {
    * moved. Memory is only committed as the heap grows.
    */
   dataPathInitialOldSpaceMiB: 256,
+  /**
+   * How long a storage target reuses its last statfs for the free-space check before a write, and
+   * how much free space it needs to: nearer to full, every write asks the file system again.
+   */
+  storageFreeSpaceProbeMaxAgeMs: 1_000,
+  storageFreeSpaceProbeMarginBytes: 4 * 1024 ** 3,
   /** Chunk records one dump page returns at most, so one reply stays well below the RPC body limit. */
   storageDumpChunksMax: 10_000,
   /** Chunks one scrub page reads and verifies at most, so one call stays within its deadline. */

@@ -376,6 +376,7 @@ export class FileChunkStore implements ChunkStore {
         `target ${this.options.targetId}: writing ${bytes} bytes would leave less than the reserve of ${this.options.freeSpaceReserveBytes} bytes (${usage.freeBytes} free)`,
       );
     }
+    this.freeSpace.consumed?.(bytes);
   }
 
   /** Writes what `plan` needs and returns the pending version; maps disk errors to status codes. */

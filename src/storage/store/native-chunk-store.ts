@@ -284,6 +284,7 @@ export class NativeChunkStore implements ChunkStore {
         `target ${this.options.targetId}: writing ${bytes} bytes would leave less than the reserve of ${this.options.freeSpaceReserveBytes} bytes (${usage.freeBytes} free)`,
       );
     }
+    this.freeSpace.consumed?.(bytes);
   }
 
   /** The engine's failure as an FsError; corruption is logged and reported to the owner first. */
