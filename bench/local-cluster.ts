@@ -210,7 +210,14 @@ function commandLine(pid: number): string[] {
  * Looked up afresh for each measurement, since the launcher restarts a service that died.
  */
 export function serviceProcesses(cluster: LocalCluster, binary: string): number[] {
-  return descendants(cluster.pid).filter((pid) => commandLine(pid)[1]?.endsWith(`/${binary}.js`) === true);
+  // The script is the first argument that is not a node flag (3fs local passes some to the data path).
+  return descendants(cluster.pid).filter(
+    (pid) =>
+      commandLine(pid)
+        .slice(1)
+        .find((argument) => !argument.startsWith('-'))
+        ?.endsWith(`/${binary}.js`) === true,
+  );
 }
 
 /** The pids among `pids` whose command name (/proc/<pid>/comm) is `name`. */
