@@ -18,7 +18,7 @@
         "/data/nvme0/3fs"
         "/data/nvme1/3fs"
       ];
-      config.storage.durability = "power-loss";
+      config.storage.sync_writes = true;
     };
   };
 }
