@@ -46,7 +46,7 @@ import type {
   PendingVersionInfo,
 } from './chunk-store.js';
 import { CommitBatcher } from './commit-batcher.js';
-import { statfsProbe, type FreeSpaceProbe } from './free-space.js';
+import { checkFreeSpace, statfsProbe, type FreeSpaceProbe } from './free-space.js';
 import { checkChunkIdInput, checkReadInput, checkUpdateInput } from './update-input.js';
 import { planUpdate, plannedWriteBytes, type UpdatePlan } from './update-plan.js';
 
@@ -368,15 +368,7 @@ export class FileChunkStore implements ChunkStore {
   // --- updates --------------------------------------------------------------------------
 
   private async checkFreeSpace(bytes: number): Promise<void> {
-    if (bytes === 0) return;
-    const usage = await this.freeSpace.probe();
-    if (usage.freeBytes - bytes < this.options.freeSpaceReserveBytes) {
-      throw new FsError(
-        StorageCode.NoSpace,
-        `target ${this.options.targetId}: writing ${bytes} bytes would leave less than the reserve of ${this.options.freeSpaceReserveBytes} bytes (${usage.freeBytes} free)`,
-      );
-    }
-    this.freeSpace.consumed?.(bytes);
+    await checkFreeSpace(this.freeSpace, bytes, this.options);
   }
 
   /** Writes what `plan` needs and returns the pending version; maps disk errors to status codes. */

@@ -3,7 +3,9 @@
  * The store refuses an update whose bytes would eat into the reserve, before writing anything.
  */
 import { statfs } from 'node:fs/promises';
+import { FsError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
+import { StorageCode } from '../../common/status-code.js';
 import type { DiskUsage } from './chunk-store.js';
 
 export interface FreeSpaceProbe {
@@ -68,4 +70,24 @@ export function statfsProbe(
       consumedSince += bytes;
     },
   };
+}
+
+/**
+ * Refuses (NoSpace) a write of `bytes` that would eat into the target's reserve, before anything
+ * is written; counts the bytes as taken when it goes ahead.
+ */
+export async function checkFreeSpace(
+  probe: FreeSpaceProbe,
+  bytes: number,
+  target: { targetId: number; freeSpaceReserveBytes: number },
+): Promise<void> {
+  if (bytes === 0) return;
+  const usage = await probe.probe();
+  if (usage.freeBytes - bytes < target.freeSpaceReserveBytes) {
+    throw new FsError(
+      StorageCode.NoSpace,
+      `target ${target.targetId}: writing ${bytes} bytes would leave less than the reserve of ${target.freeSpaceReserveBytes} bytes (${usage.freeBytes} free)`,
+    );
+  }
+  probe.consumed?.(bytes);
 }

@@ -29,7 +29,7 @@ import type {
   PendingVersionInfo,
 } from './chunk-store.js';
 import type { FileChunkStoreOptions } from './file-chunk-store.js';
-import { statfsProbe, type FreeSpaceProbe } from './free-space.js';
+import { checkFreeSpace, statfsProbe, type FreeSpaceProbe } from './free-space.js';
 import {
   EngineUpdateKind,
   chunkEngineAddon,
@@ -276,15 +276,7 @@ export class NativeChunkStore implements ChunkStore {
   }
 
   private async checkFreeSpace(bytes: number): Promise<void> {
-    if (bytes === 0) return;
-    const usage = await this.freeSpace.probe();
-    if (usage.freeBytes - bytes < this.options.freeSpaceReserveBytes) {
-      throw new FsError(
-        StorageCode.NoSpace,
-        `target ${this.options.targetId}: writing ${bytes} bytes would leave less than the reserve of ${this.options.freeSpaceReserveBytes} bytes (${usage.freeBytes} free)`,
-      );
-    }
-    this.freeSpace.consumed?.(bytes);
+    await checkFreeSpace(this.freeSpace, bytes, this.options);
   }
 
   /** The engine's failure as an FsError; corruption is logged and reported to the owner first. */
