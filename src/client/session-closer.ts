@@ -19,7 +19,9 @@ export class SessionCloser {
   private pending: Array<{ ino: InodeId; session: Session }> = [];
   private cred: Credentials | undefined;
   private timer: TimerHandle | undefined;
-  private inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Closes given up on because too many waited (see `add`). */
+  private dropped = 0;
 
   constructor(
     private readonly options: { meta: MetaClient; clock: Clock; logger: Logger; delayMs: number },
@@ -27,6 +29,18 @@ export class SessionCloser {
 
   /** Closes `session` of `ino` soon. */
   add(ino: InodeId, session: Session, cred: Credentials): void {
+    if (this.pending.length >= limits.clientSessionClosesWaitingMax) {
+      // Meta has not kept up for a long while: this one stays open in meta until the sessions of
+      // this client are pruned (at its next start), as after a crash.
+      this.dropped += 1;
+      if (this.dropped === 1 || this.dropped % 10_000 === 0) {
+        this.options.logger.warn(
+          { dropped: this.dropped },
+          'too many write sessions wait to be closed; leaving some open',
+        );
+      }
+      return;
+    }
     this.pending.push({ ino, session });
     this.cred ??= cred;
     if (this.pending.length >= limits.clientSessionsClosedPerCallMax) {
@@ -36,22 +50,30 @@ export class SessionCloser {
     this.timer ??= this.options.clock.setTimer(this.options.delayMs, () => this.send());
   }
 
-  /** Sends every pending close and waits for all sent so far. */
+  /** Sends every pending close and waits for all of them. */
   async flush(): Promise<void> {
-    this.send();
-    await Promise.all([...this.inFlight]);
+    do {
+      this.send();
+      await Promise.all([...this.inFlight]);
+    } while (this.pending.length > 0);
   }
 
+  /** Sends pending closes, a call per batch, while fewer than the bound of calls are in flight. */
   private send(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    const sessions = this.pending;
     const cred = this.cred;
-    this.pending = [];
-    this.cred = undefined;
-    if (sessions.length === 0 || cred === undefined) return;
-    const sent = this.close(cred, sessions, true).finally(() => this.inFlight.delete(sent));
-    this.inFlight.add(sent);
+    if (cred === undefined) return;
+    while (this.pending.length > 0 && this.inFlight.size < limits.clientSessionCloseCallsMax) {
+      const sessions = this.pending.splice(0, limits.clientSessionsClosedPerCallMax);
+      const sent = this.close(cred, sessions, true).finally(() => {
+        this.inFlight.delete(sent);
+        // What waited for a free call goes now.
+        if (this.pending.length > 0) this.send();
+      });
+      this.inFlight.add(sent);
+    }
+    if (this.pending.length === 0) this.cred = undefined;
   }
 
   /**

@@ -226,6 +226,13 @@ export const limits = {
    * with more concurrent ones (PostgreSQL's serializable isolation widens its read locks then).
    */
   clientSessionsClosedPerCallMax: 32,
+  /** closeSessions calls one client has in flight at once; more batches wait for one to end. */
+  clientSessionCloseCallsMax: 4,
+  /**
+   * Closes of unwritten sessions waiting for a call; beyond it (meta unreachable for long) more
+   * stay open in meta until the client's sessions are pruned at its next start.
+   */
+  clientSessionClosesWaitingMax: 65_536,
   /** Sessions of a dead client pruned per transaction; pruning loops until none remain. */
   metaSessionsPrunedPerTransaction: 256,
   /** Bytes of an extended attribute's name and value: Linux's XATTR_NAME_MAX and XATTR_SIZE_MAX. */
