@@ -1,36 +1,42 @@
 /**
  * Bounds for the client's concurrent work: a Limiter runs at most N tasks at once (chunk I/Os),
- * a ByteBudget hands out at most N bytes at once (buffered writes, read-ahead). Waiters are served
- * in arrival order. Waiting is bounded by whoever waits: every waiter is a request in flight, and
- * those are bounded by the FUSE session and the callers.
+ * a ByteBudget hands out at most N bytes at once (buffered writes, read-ahead). Both are pools of
+ * permits (common/permits.ts): waiters are served in arrival order, and at most
+ * limits.clientWaitersMax may wait at once (Client.Overloaded beyond: callers bound their waits
+ * long before, so only a runaway one meets it).
  */
 import { assert } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import { Permits } from '../common/permits.js';
+import { ClientCode } from '../common/status-code.js';
 
 /** Runs at most `max` tasks at once. */
 export class Limiter {
-  private running = 0;
-  private readonly waiters: Array<() => void> = [];
+  private readonly slots: Permits;
 
-  constructor(private readonly max: number) {
+  constructor(max: number, waitersMax: number = limits.clientWaitersMax) {
     assert(Number.isInteger(max) && max >= 1, 'a limiter admits at least one task');
+    this.slots = new Permits({
+      name: `the client's ${max} concurrent chunk I/Os`,
+      permits: max,
+      waitersMax,
+      code: ClientCode.Overloaded,
+    });
   }
 
   /** Tasks running now. */
   get active(): number {
-    return this.running;
+    return this.slots.inUse;
   }
 
   /** Runs `task` once a slot is free. */
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.max) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    else this.running += 1;
+    if (!this.slots.tryAcquire()) await this.slots.acquire();
     try {
       return await task();
     } finally {
-      const next = this.waiters.shift();
       // The slot passes straight to the next waiter, so nobody overtakes it.
-      if (next !== undefined) next();
-      else this.running -= 1;
+      this.slots.release();
     }
   }
 }
@@ -60,48 +66,48 @@ export async function forEachLimited<T>(
 
 /** Hands out at most `max` bytes at once; a request larger than `max` waits for all of it. */
 export class ByteBudget {
-  private used = 0;
-  private readonly waiters: Array<{ bytes: number; resolve: () => void }> = [];
+  private readonly bytes: Permits;
 
-  constructor(readonly max: number) {
+  constructor(
+    readonly max: number,
+    waitersMax: number = limits.clientWaitersMax,
+  ) {
     assert(Number.isSafeInteger(max) && max >= 1, 'a byte budget holds at least one byte');
+    this.bytes = new Permits({
+      name: `the client's budget of ${max} bytes`,
+      permits: max,
+      waitersMax,
+      code: ClientCode.Overloaded,
+    });
   }
 
   get inUse(): number {
-    return this.used;
+    return this.bytes.inUse;
   }
 
   /** Whether someone waits for bytes. */
   get contended(): boolean {
-    return this.waiters.length > 0;
+    return this.bytes.waiting > 0;
   }
 
   /** Takes `bytes` (capped at the whole budget) if they are free now; returns the bytes taken or 0. */
   tryAcquire(bytes: number): number {
     const wanted = Math.min(bytes, this.max);
-    if (this.waiters.length > 0 || this.used + wanted > this.max) return 0;
-    this.used += wanted;
-    return wanted;
+    if (wanted === 0) return 0;
+    return this.bytes.tryAcquire(wanted) ? wanted : 0;
   }
 
   /** Waits for `bytes` (capped at the whole budget); resolves with the bytes taken. */
   async acquire(bytes: number): Promise<number> {
     const wanted = Math.min(bytes, this.max);
-    if (this.tryAcquire(wanted) === wanted) return wanted;
-    await new Promise<void>((resolve) => this.waiters.push({ bytes: wanted, resolve }));
+    if (wanted === 0) return 0;
+    await this.bytes.acquire({ count: wanted });
     return wanted;
   }
 
   /** Gives back bytes taken before. */
   release(bytes: number): void {
-    assert(bytes >= 0 && bytes <= this.used, 'released bytes were taken');
-    this.used -= bytes;
-    for (;;) {
-      const first = this.waiters[0];
-      if (first === undefined || this.used + first.bytes > this.max) return;
-      this.waiters.shift();
-      this.used += first.bytes;
-      first.resolve();
-    }
+    assert(bytes >= 0 && bytes <= this.bytes.inUse, 'released bytes were taken');
+    this.bytes.release(bytes);
   }
 }

@@ -419,6 +419,12 @@ export const limits = {
   clientRequestIoConcurrencyDefault: 8,
   /** Chunk I/Os the whole client runs at once; more wait in line (bounded by the requests waiting). */
   clientIoConcurrencyDefault: 64,
+  /**
+   * Chunk I/Os, and writes waiting for buffer space, that may wait in line at once in one client.
+   * Callers bound them long before (a FUSE session's requests, a program's threads); beyond it a
+   * runaway caller gets Client.Overloaded instead of unbounded memory.
+   */
+  clientWaitersMax: 65_536,
   /** Buffered, not yet stored bytes of one file: a writer waits beyond it. */
   clientWriteBufferBytesPerFileDefault: 16 * 1024 * 1024,
   /** Buffered, not yet stored bytes of the whole client. */

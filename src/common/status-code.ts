@@ -189,6 +189,8 @@ export const ClientCode = {
   OffsetTooLarge: 6006,
   /** A file I/O was still being retried (replicas down, chain changing) when its deadline passed. */
   IoTimeout: 6007,
+  /** The client's queue of chunk I/Os or of writes waiting for buffer space is full: a runaway caller. */
+  Overloaded: 6008,
 } as const;
 
 /** Monitor collector: 7000–7999. */

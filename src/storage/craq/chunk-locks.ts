@@ -3,70 +3,47 @@
  * serializes a chunk's writes, DESIGN §7); the wait queue of a chunk is bounded, and every wait
  * has a deadline, so a hot or stuck chunk answers ChunkBusy instead of piling up requests.
  * Ownership passes directly from the releasing holder to the first waiter, in arrival order.
+ * Each locked chunk is a pool of one permit (common/permits.ts), dropped when nobody holds or
+ * waits for it.
  */
-import type { Clock, TimerHandle } from '../../common/clock.js';
-import { FsError, assert } from '../../common/errors.js';
+import type { Clock } from '../../common/clock.js';
+import { assert } from '../../common/errors.js';
+import { Permits, type Release } from '../../common/permits.js';
 import { StorageCode } from '../../common/status-code.js';
 
-interface Waiter {
-  grant: () => void;
-  timer: TimerHandle;
-}
-
-interface LockState {
-  waiters: Waiter[];
-}
-
-/** Releases a held lock; calling it twice is a bug. */
-export type Release = () => void;
+export type { Release } from '../../common/permits.js';
 
 export class ChunkLocks {
-  private readonly locks = new Map<string, LockState>();
+  private readonly locks = new Map<string, Permits>();
 
   constructor(private readonly options: { clock: Clock; waitersMax: number }) {
     assert(Number.isInteger(options.waitersMax) && options.waitersMax >= 0, 'waitersMax is a count');
   }
 
   /** Takes the lock of `key`, waiting until `deadlineMs` (monotonic) at most. */
-  acquire(key: string, deadlineMs: number): Promise<Release> {
-    const state = this.locks.get(key);
-    if (state === undefined) {
-      this.locks.set(key, { waiters: [] });
-      return Promise.resolve(this.releaser(key));
+  async acquire(key: string, deadlineMs: number): Promise<Release> {
+    let lock = this.locks.get(key);
+    if (lock === undefined) {
+      lock = new Permits({
+        name: `the lock of chunk ${key}`,
+        permits: 1,
+        waitersMax: this.options.waitersMax,
+        code: StorageCode.ChunkBusy,
+        clock: this.options.clock,
+      });
+      this.locks.set(key, lock);
     }
-    if (state.waiters.length >= this.options.waitersMax) {
-      return Promise.reject(
-        new FsError(
-          StorageCode.ChunkBusy,
-          `chunk ${key} already has ${state.waiters.length} writes waiting for it`,
-        ),
-      );
+    try {
+      await lock.acquire({ deadlineMs });
+    } catch (error) {
+      this.dropIfIdle(key, lock);
+      throw error;
     }
-    const waitMs = deadlineMs - this.options.clock.monotonicMs();
-    if (waitMs <= 0) {
-      return Promise.reject(
-        new FsError(StorageCode.ChunkBusy, `chunk ${key} is locked and the request has no time left`),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        grant: () => {
-          waiter.timer.cancel();
-          resolve(this.releaser(key));
-        },
-        timer: this.options.clock.setTimer(waitMs, () => {
-          const index = state.waiters.indexOf(waiter);
-          if (index >= 0) state.waiters.splice(index, 1);
-          reject(
-            new FsError(
-              StorageCode.ChunkBusy,
-              `waited ${Math.round(waitMs)} ms for the lock of chunk ${key}`,
-            ),
-          );
-        }),
-      };
-      state.waiters.push(waiter);
-    });
+    const release = lock.releaser();
+    return () => {
+      release();
+      this.dropIfIdle(key, lock);
+    };
   }
 
   /** Chunks locked right now (for tests and diagnostics). */
@@ -77,20 +54,11 @@ export class ChunkLocks {
   /** Writes waiting for a chunk's lock now, over every chunk (metrics; walks the locked chunks). */
   waitingCount(): number {
     let waiting = 0;
-    for (const state of this.locks.values()) waiting += state.waiters.length;
+    for (const lock of this.locks.values()) waiting += lock.waiting;
     return waiting;
   }
 
-  private releaser(key: string): Release {
-    let released = false;
-    return () => {
-      assert(!released, `the lock of chunk ${key} is released once`);
-      released = true;
-      const state = this.locks.get(key);
-      assert(state !== undefined, `chunk ${key} is locked when released`);
-      const next = state.waiters.shift();
-      if (next === undefined) this.locks.delete(key);
-      else next.grant();
-    };
+  private dropIfIdle(key: string, lock: Permits): void {
+    if (lock.inUse === 0 && lock.waiting === 0 && this.locks.get(key) === lock) this.locks.delete(key);
   }
 }

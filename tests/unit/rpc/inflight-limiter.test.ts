@@ -22,7 +22,8 @@ describe('inflight limiter', () => {
     expect(limiter.queued).toBe(2);
     expect(limiter.tryAcquire()).toBeUndefined();
     first();
-    first(); // a second release of the same slot changes nothing
+    // A second release of the same slot is a bug, and says so instead of freeing another's slot.
+    expect(() => first()).toThrow(/released once/);
     (await third)();
     await fourth;
     expect(order).toEqual([3, 4]);
