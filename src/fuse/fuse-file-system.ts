@@ -226,6 +226,11 @@ export class FuseFileSystem implements FuseOperations {
 
   async lookup(context: RequestContext, request: { parent: InodeId; name: string }) {
     const { parent, name } = request;
+    // A name no entry can have: ENAMETOOLONG as local file systems say, even where a cached
+    // complete listing would answer "absent".
+    if (Buffer.byteLength(name, 'utf8') > limits.metaNameBytesMax) {
+      throw fuseError(Errno.ENAMETOOLONG, `name of over ${limits.metaNameBytesMax} bytes`);
+    }
     const cache = this.options.cache;
     const hit = cache?.lookup(parent, name);
     if (hit?.kind === 'found') return this.entry(this.client.withLocalLength(hit.inode, false), true);

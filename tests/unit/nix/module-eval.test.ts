@@ -5,8 +5,8 @@
 // Each way skips, saying why, where it is not available; under CI=true at least one must be. The
 // README's configuration evaluated is the one the README shows.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { constants, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { parseConfig } from '../../../src/common/config.js';
@@ -17,6 +17,7 @@ import { storageConfigSchema } from '../../../src/storage/config.js';
 import { fuseConfigSchema } from '../../../src/fuse/config.js';
 import { collectorConfigSchema } from '../../../src/monitor/config.js';
 import { skipWithout } from '../../helpers/requirements.js';
+import { findSharedFile } from '../../helpers/shared-tools.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const allServicesConfig = 'tests/nixos/eval-all-services.nix';
@@ -43,28 +44,9 @@ function nixpkgsMissing(): string | undefined {
   return 'nix-instantiate with a nixpkgs on NIX_PATH is not available here';
 }
 
-/**
- * The offline evaluator's directory: `$THREEFS_SHARED_DIR/nix-eval` (by default the shared
- * directory beside the repository), else beside the repository this one was cloned from when
- * that is a local path.
- */
-function findNixEval(): string | undefined {
-  const shared = process.env['THREEFS_SHARED_DIR'] || resolve(root, '../shared');
-  const candidates = [join(shared, 'nix-eval')];
-  const origin = spawnSync('git', ['-C', root, 'remote', 'get-url', 'origin'], { encoding: 'utf8' });
-  const originPath = origin.status === 0 ? origin.stdout.trim().replace(/^file:\/\//, '') : '';
-  if (isAbsolute(originPath)) candidates.push(resolve(originPath, '../shared/nix-eval'));
-  return candidates.find((directory) => {
-    try {
-      accessSync(join(directory, 'nix-eval-module.sh'), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-const nixEval = findNixEval();
+/** The offline evaluator's directory, beside the project or beside its origin (shared-tools.ts). */
+const nixEvalScript = findSharedFile('nix-eval/nix-eval-module.sh', constants.X_OK);
+const nixEval = nixEvalScript === undefined ? undefined : dirname(nixEvalScript);
 
 /** Why the offline evaluator cannot run here, or undefined when it can. */
 function nixEvalMissing(): string | undefined {
