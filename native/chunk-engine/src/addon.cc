@@ -418,7 +418,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       Require(env);
       const ChunkKey key = ReadKey(info[0]);
       UpdateInput input;
-      const uint64_t kind = ReadInteger(info[1], "kind", 3);
+      const uint64_t kind = ReadInteger(info[1], "kind", 4);
       input.kind = static_cast<UpdateKind>(kind);
       input.offset = ReadInteger(info[2], "offset", kSafeMax);
       input.length = ReadInteger(info[3], "length", kSafeMax);

@@ -27,6 +27,12 @@
 //   crash is never missed.
 // - Every read verifies the CRC32C of each block it touches (and a whole-chunk read the chunk's
 //   CRC32C too), so damage on disk is reported, never returned.
+// - Zeroing a range (fallocate's punch hole and zero range) follows the same rules: a block partly
+//   in the range is copied on write with those bytes zeroed; a block wholly in it becomes a hole
+//   (kHoleSlot in the block map: no slot, read as zeros, its crc that of zeros), and the slot it
+//   had is freed at the commit like any slot a new version drops. The engine's data files stay
+//   preallocated: the slot goes back to the engine's free map for the next blocks written, not to
+//   the file system, so a full disk still shows up when a data file grows, never mid-write.
 // - Without `durable`, nothing is fdatasynced until sync() (or close): a crash of the process still
 //   loses nothing acknowledged (the writes are in the page cache), and sync() makes everything
 //   committed before it survive power loss. A power loss between syncs may bring back chunks
@@ -141,6 +147,7 @@ std::shared_ptr<Engine> Engine::Open(const EngineOptions& options, EngineFailure
     bool valid = version.blocks.size() == count;
     for (uint32_t index = 0; valid && index < count; index++) {
       const SlotRef slot = version.blocks[index].slot;
+      if (slot == kHoleSlot) continue;  // a hole takes no slot
       valid = slot != kUnsetSlot && engine->allocator_.Valid(slot) &&
               classes.slotBytes[SlotClass(slot)] >= engine->BlockLength(version.length, index) &&
               engine->allocator_.MarkUsed(slot);
@@ -162,6 +169,7 @@ Engine::Engine(const EngineOptions& options, const LogHeader& header, SizeClasse
                std::unique_ptr<MetaLog> log)
     : options_(options),
       blockBytes_(header.blockBytes),
+      zeroBlockCrc_(Crc32c(std::vector<uint8_t>(header.blockBytes, 0).data(), header.blockBytes)),
       log_(std::move(log)),
       data_(std::make_unique<DataFiles>(options.directory, classes, std::max<uint64_t>(options.growBytes, 1))),
       allocator_(classes) {}
@@ -175,6 +183,12 @@ uint32_t Engine::BlockLength(uint32_t length, uint32_t index) const {
   const uint64_t start = static_cast<uint64_t>(index) * blockBytes_;
   if (start >= length) return 0;
   return static_cast<uint32_t>(std::min<uint64_t>(blockBytes_, length - start));
+}
+
+uint32_t Engine::ZeroCrc(uint32_t length) const {
+  if (length == blockBytes_) return zeroBlockCrc_;
+  const std::vector<uint8_t> zeros(length, 0);
+  return Crc32c(zeros.data(), length);
 }
 
 uint32_t Engine::CombineBlocks(const ChunkVersion& version) const {
@@ -265,6 +279,7 @@ uint64_t Engine::UsedSlots() {
 // --- slots ------------------------------------------------------------------------------
 
 void Engine::FreeSlot(SlotRef slot) {
+  if (slot == kHoleSlot) return;  // a hole has no slot to give back
   if (activeReads_.empty()) {
     allocator_.Free(slot);
   } else {
@@ -370,6 +385,27 @@ bool Engine::Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* fail
     case UpdateKind::Remove:
       job.removed = true;
       return true;
+    case UpdateKind::Zero: {
+      if (input.offset > max || input.length > max || input.offset + input.length > max) {
+        return Refuse(failure, EngineFailure::Kind::OutOfRange, "the zeroed range ends past the chunk size");
+      }
+      // Zeroing never creates a chunk nor makes one longer: an absent chunk stays absent, a range
+      // reaching the end cuts the chunk there (removing it when the range starts at 0).
+      const uint64_t zeroEnd = std::min(oldLength, input.offset + input.length);
+      if (base == nullptr || (input.offset == 0 && zeroEnd == oldLength && oldLength > 0)) {
+        job.removed = true;
+        return true;
+      }
+      if (input.offset < zeroEnd && zeroEnd < oldLength) {
+        PlanZero(job, *base, input.offset, zeroEnd);
+        return true;
+      }
+      // Nothing inside the chunk to zero (the same bytes under a new version), or a cut at the offset.
+      newLength = input.offset < zeroEnd ? input.offset : oldLength;
+      changeStart = newLength;
+      changeEnd = newLength;
+      break;
+    }
   }
   // An append continues the old checksum; a replace starts from nothing.
   if (fromScratch) job.oldChecksum = 0;
@@ -410,7 +446,9 @@ bool Engine::Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* fail
     const uint32_t changeTo = static_cast<uint32_t>(std::min(changeEnd, blockStart + write.newLength) - blockStart);
     const uint32_t oldBlockLength = fromScratch || base == nullptr ? 0 : BlockLength(base->length, index);
     bool fresh = true;
-    if (oldBlockLength > 0) {
+    if (oldBlockLength > 0 && base->blocks[index].slot == kHoleSlot) {
+      // A hole's bytes are zeros: the new block starts from a zeroed buffer, nothing to read.
+    } else if (oldBlockLength > 0) {
       const BlockRef& old = base->blocks[index];
       write.oldSlot = old.slot;
       write.oldLength = oldBlockLength;
@@ -434,6 +472,41 @@ bool Engine::Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* fail
     job.writes.push_back(write);
   }
   return true;
+}
+
+void Engine::PlanZero(PrepareJob& job, const ChunkVersion& base, uint64_t zeroStart, uint64_t zeroEnd) {
+  job.next.length = base.length;
+  job.next.blocks = base.blocks;
+  const SizeClasses& classes = allocator_.classes();
+  const uint32_t firstBlock = static_cast<uint32_t>(zeroStart / blockBytes_);
+  const uint32_t endBlock = static_cast<uint32_t>((zeroEnd + blockBytes_ - 1) / blockBytes_);
+  for (uint32_t index = firstBlock; index < endBlock; index++) {
+    const BlockRef& old = base.blocks[index];
+    if (old.slot == kHoleSlot) continue;  // zeros already
+    const uint64_t blockStart = static_cast<uint64_t>(index) * blockBytes_;
+    const uint32_t length = BlockLength(base.length, index);
+    const uint32_t from = static_cast<uint32_t>(std::max(zeroStart, blockStart) - blockStart);
+    const uint32_t to = static_cast<uint32_t>(std::min(zeroEnd, blockStart + length) - blockStart);
+    if (from == 0 && to == length) {
+      job.next.blocks[index] = BlockRef{kHoleSlot, ZeroCrc(length)};
+      continue;
+    }
+    // Partly zeroed: copied on write into a fresh slot with those bytes cleared.
+    BlockWrite write;
+    write.index = index;
+    write.newLength = length;
+    write.changeFrom = from;
+    write.zeroFrom = from;
+    write.zeroTo = to;
+    write.readOld = true;
+    write.oldSlot = old.slot;
+    write.oldLength = length;
+    write.oldCrc = old.crc;
+    write.slot = allocator_.Allocate(classes.ClassFor(length));
+    job.freshSlots.push_back(write.slot);
+    job.next.blocks[index] = BlockRef{write.slot, 0};
+    job.writes.push_back(write);
+  }
 }
 
 bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
@@ -467,6 +540,7 @@ bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
         std::memcpy(buffer.data() + (overlapStart - blockStart), input.data + (overlapStart - dataStart),
                     overlapEnd - overlapStart);
       }
+      if (write.zeroTo > write.zeroFrom) std::memset(buffer.data() + write.zeroFrom, 0, write.zeroTo - write.zeroFrom);
       source = buffer.data() + write.writeFrom;
     }
     const uint32_t written = write.newLength - write.writeFrom;
@@ -480,7 +554,9 @@ bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
                               appendChecksum);
     }
   }
-  if (job.shrink) {
+  if (job.shrink && job.shrink->oldSlot == kHoleSlot) {
+    job.next.blocks[job.shrink->index].crc = ZeroCrc(job.shrink->newLength);
+  } else if (job.shrink) {
     const BlockWrite& fix = *job.shrink;
     buffer.assign(fix.oldLength, 0);
     if (!data_->Read(fix.oldSlot, 0, buffer.data(), fix.oldLength, &io)) return *failure = FromIo(io), false;
@@ -658,15 +734,17 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure) {
   IoFailure io;
   size_t first = 0;
   while (first < job.blocks.size()) {
-    // A run of blocks in consecutive slots of one file is read with one pread.
+    // A run of blocks in consecutive slots of one file is read with one pread; a hole is a run of
+    // its own, of zeros, verified against its crc like any block.
+    const bool hole = job.blocks[first].slot == kHoleSlot;
     size_t last = first;
     uint64_t runBytes = BlockLength(job.info.length, job.firstBlock + static_cast<uint32_t>(first));
-    while (last + 1 < job.blocks.size()) {
+    while (!hole && last + 1 < job.blocks.size()) {
       const SlotRef slot = job.blocks[last].slot;
       const SlotRef next = job.blocks[last + 1].slot;
       const bool full = BlockLength(job.info.length, job.firstBlock + static_cast<uint32_t>(last)) ==
                         classes.slotBytes[SlotClass(slot)];
-      if (!full || next != slot + 1 || SlotIndex(next) == 0) break;
+      if (!full || next == kHoleSlot || next != slot + 1 || SlotIndex(next) == 0) break;
       last++;
       runBytes += BlockLength(job.info.length, job.firstBlock + static_cast<uint32_t>(last));
     }
@@ -679,7 +757,11 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure) {
       scratch.resize(runBytes);
       target = scratch.data();
     }
-    if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io)) return *failure = FromIo(io), false;
+    if (hole) {
+      std::memset(target, 0, runBytes);
+    } else if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io)) {
+      return *failure = FromIo(io), false;
+    }
     uint64_t offsetInRun = 0;
     for (size_t position = first; position <= last; position++) {
       const uint32_t index = job.firstBlock + static_cast<uint32_t>(position);

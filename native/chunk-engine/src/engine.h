@@ -50,12 +50,13 @@ struct ChunkState {
   bool removed = false;  // the pending version removes the chunk
 };
 
-enum class UpdateKind { Write = 0, Replace = 1, Truncate = 2, Remove = 3 };
+enum class UpdateKind { Write = 0, Replace = 1, Truncate = 2, Remove = 3, Zero = 4 };
 
 struct UpdateInput {
   UpdateKind kind = UpdateKind::Write;
-  uint64_t offset = 0;          // write
-  uint64_t length = 0;          // write / replace: the payload's announced length; truncate: the new length
+  uint64_t offset = 0;          // write, zero
+  uint64_t length = 0;          // write / replace: the payload's announced length; truncate: the new length;
+                                // zero: the length of the range
   const uint8_t* data = nullptr;
   uint64_t dataLength = 0;
   uint32_t version = 0;
@@ -69,6 +70,8 @@ struct BlockWrite {
   uint32_t newLength = 0;   // the block's length in the new version
   uint32_t writeFrom = 0;   // first byte of the block written (the old length for an in-place append)
   uint32_t changeFrom = 0;  // first byte that differs from the old version (for the chunk checksum)
+  uint32_t zeroFrom = 0;    // zero: the block's bytes [zeroFrom, zeroTo) become zeros
+  uint32_t zeroTo = 0;
   bool readOld = false;     // copy the old block's bytes (verified) before patching
   bool inPlace = false;     // extend the old block in its own slot
   SlotRef oldSlot = 0;
@@ -189,6 +192,8 @@ class Engine {
   bool CheckUsable(EngineFailure* failure);
   uint32_t BlockLength(uint32_t length, uint32_t index) const;
   bool Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* failure);
+  void PlanZero(PrepareJob& job, const ChunkVersion& base, uint64_t zeroStart, uint64_t zeroEnd);
+  uint32_t ZeroCrc(uint32_t length) const;
   void DropPending(Entry& entry);
   void FreeSlot(SlotRef slot);
   void ReleaseDeferred();
@@ -199,6 +204,7 @@ class Engine {
 
   const EngineOptions options_;
   const uint32_t blockBytes_;
+  const uint32_t zeroBlockCrc_;  // the CRC32C of a whole block of zeros (a hole's)
   std::unique_ptr<MetaLog> log_;
   std::unique_ptr<DataFiles> data_;
   SyncGroup dataSync_;

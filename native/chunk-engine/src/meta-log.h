@@ -39,6 +39,14 @@ struct BlockRef {
   uint32_t crc;
 };
 
+/**
+ * The slot of a block that holds only zeros and takes no slot (a range zeroed by fallocate's punch
+ * hole or zero range): reads fill it with zeros, and its crc is that of its zero bytes. No size
+ * class reaches 0xff, so no real slot has this reference. An engine from before holes refuses a
+ * log that names one (an inconsistent block map) rather than misreading it.
+ */
+constexpr SlotRef kHoleSlot = ~1ull;
+
 struct ChunkVersion {
   uint32_t version = 0;
   uint32_t chainVersion = 0;

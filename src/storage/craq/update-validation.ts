@@ -120,6 +120,19 @@ export function toChunkUpdate(input: {
     case 'remove':
       checkNoPayload(payload, 'remove');
       return { kind: 'remove' };
+    case 'zero':
+      checkNoPayload(payload, 'zero');
+      if (
+        op.offset > chunkSizeBytes ||
+        op.length > chunkSizeBytes ||
+        op.offset + op.length > chunkSizeBytes
+      ) {
+        throw new FsError(
+          StorageCode.OffsetOutOfRange,
+          `zeroing bytes [${op.offset}, ${op.offset + op.length}) reaches past the chunk size of ${chunkSizeBytes}`,
+        );
+      }
+      return { kind: 'zero', offset: op.offset, length: op.length };
   }
 }
 

@@ -33,12 +33,17 @@ const timeoutMsSchema = z.number().int().min(1).max(600_000);
  * One update of a chunk. `write` puts the payload at `offset` (partial and unaligned writes are
  * fine; bytes between the old end and `offset` read as zeros); `replace` makes the payload the
  * whole chunk; `truncate` sets the length (shrinking, or extending with zeros); `remove` deletes it.
+ * `zero` makes [offset, offset + length) read as zeros (fallocate's punch hole and zero range) and
+ * frees the whole blocks inside it; it never makes a chunk longer or creates one: a range reaching
+ * the chunk's end cuts the chunk there (removing it when the range starts at 0), and a chunk that
+ * does not exist stays absent.
  */
 export const chunkUpdateOpSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('write'), offset: byteCount, length: byteCount, checksum: u32 }),
   z.strictObject({ kind: z.literal('replace'), length: byteCount, checksum: u32 }),
   z.strictObject({ kind: z.literal('truncate'), length: byteCount }),
   z.strictObject({ kind: z.literal('remove') }),
+  z.strictObject({ kind: z.literal('zero'), offset: byteCount, length: byteCount }),
 ]);
 export type ChunkUpdateOp = z.infer<typeof chunkUpdateOpSchema>;
 

@@ -86,6 +86,33 @@ export class ChunkDataFiles {
     else this.unsynced.add(path);
   }
 
+  /**
+   * Writes a new data file of `length` bytes holding `pieces` at their positions; the bytes between
+   * them are never written, so the file system keeps them as holes that read as zeros and take no
+   * space (an existing file is replaced).
+   */
+  async createSparse(
+    chunkId: ChunkId,
+    generation: number,
+    options: { length: number; pieces: ReadonlyArray<{ position: number; data: Buffer }> },
+  ): Promise<void> {
+    const path = this.pathOf(chunkId, generation);
+    this.readHandles.drop(path);
+    const handle = await open(path, 'w');
+    try {
+      for (const piece of options.pieces) {
+        assert(piece.position + piece.data.length <= options.length, 'a piece lies inside the file');
+        await writeAll(handle, [piece.data], piece.position);
+      }
+      await handle.truncate(options.length);
+      if (this.durable) await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    if (this.durable) await this.syncDirectory(join(this.dataDir, fanOutDirectory(chunkId)));
+    else this.unsynced.add(path);
+  }
+
   /** Writes `segments` at `position` of an existing data file, or of a new one when `create`. */
   async writeAt(
     chunkId: ChunkId,

@@ -43,7 +43,8 @@ export type ChunkUpdate =
   | { readonly kind: 'write'; readonly offset: number; readonly data: Buffer; readonly dataChecksum?: number }
   | { readonly kind: 'replace'; readonly data: Buffer; readonly dataChecksum?: number }
   | { readonly kind: 'truncate'; readonly length: number }
-  | { readonly kind: 'remove' };
+  | { readonly kind: 'remove' }
+  | { readonly kind: 'zero'; readonly offset: number; readonly length: number };
 
 /** What a read returns: the bytes (already verified), their CRC32C, and the version they belong to. */
 export interface ChunkReadResult {

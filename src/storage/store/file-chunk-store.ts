@@ -5,6 +5,8 @@
  * - A committed version names a data file generation and a length; bytes inside that length are
  *   never written again (update-plan.ts). Appends write past the length into the same file;
  *   any other change writes a new generation. Either way the committed version's bytes stay put.
+ * - Zeroing a range (fallocate's punch hole) is no exception: the new generation is written
+ *   around the range, which stays a hole of the file system, and replaces the old one at commit.
  * - Data is written (and, when `durable`, fdatasync'ed with its directory entry) before the
  *   metadata that points at it commits, in one sqlite transaction. A crash before that commit
  *   leaves the old version and at most an orphan file, deleted at the next start; after it, the
@@ -178,7 +180,7 @@ export class FileChunkStore implements ChunkStore {
         options.version > (committed?.version ?? 0),
         'a pending version is newer than the committed one',
       );
-      const plan = planUpdate(committed?.length ?? 0, update);
+      const plan = planUpdate(committed?.length, update);
       if (plan.kind !== 'remove' && plan.kind !== 'shrink') {
         assert(plan.newLength <= limits.storageChunkBytesMax, 'checkUpdateInput bounds the chunk size');
       }
@@ -380,7 +382,11 @@ export class FileChunkStore implements ChunkStore {
   ): Promise<PendingEntry> {
     const base = { version: options.version, chainVersion: options.chainVersion, removed: false };
     const createdGeneration =
-      plan.kind === 'rewrite' ? (committed?.generation ?? 0) + 1 : committed === undefined ? 1 : 0;
+      plan.kind === 'rewrite' || plan.kind === 'zero'
+        ? (committed?.generation ?? 0) + 1
+        : committed === undefined
+          ? 1
+          : 0;
     try {
       switch (plan.kind) {
         case 'append':
@@ -389,6 +395,8 @@ export class FileChunkStore implements ChunkStore {
           return { ...base, ...(await this.shrink(chunkId, plan.newLength, committed)) };
         case 'rewrite':
           return { ...base, ...(await this.rewrite(chunkId, plan, committed)) };
+        case 'zero':
+          return { ...base, ...(await this.zero(chunkId, plan, committed)) };
         case 'remove':
           return {
             ...base,
@@ -497,6 +505,40 @@ export class FileChunkStore implements ChunkStore {
         ? computeChunkChecksums(content, this.blockBytes)
         : { checksum: knownChecksum, blockChecksums: computeBlockChecksums(content, this.blockBytes) };
     return { length: content.length, ...checksums, generation, ownsFile: true };
+  }
+
+  /**
+   * A new generation equal to the committed version with a range zeroed, written around the range:
+   * the file system leaves it a hole, so the blocks under it take no space once the old generation
+   * is deleted at commit.
+   */
+  private async zero(
+    chunkId: ChunkId,
+    plan: Extract<UpdatePlan, { kind: 'zero' }>,
+    committed: StoredVersion | undefined,
+  ): Promise<Omit<PendingEntry, 'version' | 'chainVersion' | 'removed'>> {
+    assert(
+      committed !== undefined && plan.keepBytes === committed.length,
+      'a zeroed range lies in a committed chunk',
+    );
+    const zeroEnd = plan.zeroOffset + plan.zeroLength;
+    assert(plan.zeroLength > 0 && zeroEnd < plan.newLength, 'the planned range is inside the chunk');
+    const content = await this.readCommittedPrefix(chunkId, committed, plan.keepBytes);
+    content.fill(0, plan.zeroOffset, zeroEnd);
+    const generation = committed.generation + 1;
+    await this.files.createSparse(chunkId, generation, {
+      length: content.length,
+      pieces: [
+        { position: 0, data: content.subarray(0, plan.zeroOffset) },
+        { position: zeroEnd, data: content.subarray(zeroEnd) },
+      ],
+    });
+    return {
+      length: content.length,
+      ...computeChunkChecksums(content, this.blockBytes),
+      generation,
+      ownsFile: true,
+    };
   }
 
   /** The first `length` bytes of the committed version, verified; corruption fails the update. */

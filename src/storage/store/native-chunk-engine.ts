@@ -34,7 +34,7 @@ export interface EngineOpenOptions {
 }
 
 /** Update kinds as the engine numbers them. */
-export const EngineUpdateKind = { write: 0, replace: 1, truncate: 2, remove: 3 } as const;
+export const EngineUpdateKind = { write: 0, replace: 1, truncate: 2, remove: 3, zero: 4 } as const;
 export type EngineUpdateKind = (typeof EngineUpdateKind)[keyof typeof EngineUpdateKind];
 
 export interface NativeChunkEngine {

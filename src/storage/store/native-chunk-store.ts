@@ -70,6 +70,8 @@ export class NativeChunkStore implements ChunkStore {
   private readonly logger: Logger;
   private readonly freeSpace: FreeSpaceProbe;
   private readonly chunkBytesMax: number;
+  /** The engine's block size (an existing engine keeps the one it was created with). */
+  private readonly blockBytes: number;
   private closed = false;
 
   private constructor(
@@ -79,6 +81,7 @@ export class NativeChunkStore implements ChunkStore {
     this.logger = options.logger.child({ targetId: options.targetId });
     this.freeSpace = options.freeSpace ?? statfsProbe(options.path);
     this.chunkBytesMax = options.chunkBytesMax ?? limits.storageChunkBytesMax;
+    this.blockBytes = engine.stats().blockBytes;
   }
 
   /** Opens the engine in `<path>/chunk-engine`, creating it when absent, and replays its log. */
@@ -129,14 +132,14 @@ export class NativeChunkStore implements ChunkStore {
     const key = this.keyOf(chunkId);
     checkUpdateInput(update, this.chunkBytesMax);
     const committed = this.stat(chunkId)?.committed;
-    await this.checkFreeSpace(plannedWriteBytes(planUpdate(committed?.length ?? 0, update)));
+    await this.checkFreeSpace(this.writeBytesOf(update, committed?.length));
     this.checkOpen();
     const kind = EngineUpdateKind[update.kind];
-    const offset = update.kind === 'write' ? update.offset : 0;
+    const offset = update.kind === 'write' || update.kind === 'zero' ? update.offset : 0;
     const length =
       update.kind === 'write' || update.kind === 'replace'
         ? update.data.length
-        : update.kind === 'truncate'
+        : update.kind === 'truncate' || update.kind === 'zero'
           ? update.length
           : 0;
     const data = update.kind === 'write' || update.kind === 'replace' ? update.data : undefined;
@@ -273,6 +276,16 @@ export class NativeChunkStore implements ChunkStore {
         chunkId === undefined ? '' : ` chunk (${String(chunkId.inode)}, ${String(chunkId.index)})`;
       throw toFsError(error, `target ${this.options.targetId}${where}`);
     }
+  }
+
+  /**
+   * Bytes an update puts on disk. The engine copies on write per block, so zeroing a range writes
+   * at most its two partial end blocks (whole blocks inside become holes), not the rest of the chunk.
+   */
+  private writeBytesOf(update: ChunkUpdate, committedLength: number | undefined): number {
+    const planned = plannedWriteBytes(planUpdate(committedLength, update));
+    if (update.kind !== 'zero') return planned;
+    return Math.min(planned, 2 * this.blockBytes);
   }
 
   private async checkFreeSpace(bytes: number): Promise<void> {

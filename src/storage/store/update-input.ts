@@ -1,7 +1,8 @@
 /**
  * Checks of what a caller hands a chunk store, shared by both stores so that they refuse the same
  * input with the same status codes, before anything is planned or written: a chunk id outside
- * (u64 inode, u32 index), an offset or length past the chunk size, a payload larger than a chunk.
+ * (u64 inode, u32 index), an offset or length past the chunk size (a zeroed range included), a
+ * payload larger than a chunk.
  * A refused update leaves the chunk untouched.
  */
 import { FsError } from '../../common/errors.js';
@@ -59,6 +60,18 @@ export function checkUpdateInput(update: ChunkUpdate, chunkBytesMax: number): vo
       }
       return;
     case 'remove':
+      return;
+    case 'zero':
+      if (
+        !isByteCount(update.offset, chunkBytesMax) ||
+        !isByteCount(update.length, chunkBytesMax) ||
+        update.offset + update.length > chunkBytesMax
+      ) {
+        throw new FsError(
+          StorageCode.OffsetOutOfRange,
+          `zeroing ${String(update.length)} bytes at ${String(update.offset)} reaches past the chunk size (${chunkBytesMax} bytes)`,
+        );
+      }
       return;
   }
 }

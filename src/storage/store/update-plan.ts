@@ -5,6 +5,9 @@
  * past the committed end (an append, or a truncate that extends) writes them in place, because
  * readers of the committed version never look past its length; an update that changes bytes
  * inside it builds the new version in a new data file (copy on write); a shrink writes nothing.
+ * Zeroing a range inside the chunk is a copy on write too, whose new data file leaves the range
+ * unwritten (a hole of the file system), so the disk blocks under it are freed; a range reaching
+ * the end is a shrink, and one covering the whole chunk a remove.
  */
 import { assert } from '../../common/errors.js';
 import type { ChunkUpdate } from './chunk-store.js';
@@ -32,12 +35,27 @@ export type UpdatePlan =
       /** The verified CRC32C of `data`, when the caller passed it. */
       readonly dataChecksum?: number;
     }
+  /**
+   * A new data file: the committed version's `keepBytes` with [zeroOffset, zeroOffset + zeroLength)
+   * zeroed; the zeroed range is not written. The range lies inside the chunk and ends before its end.
+   */
+  | {
+      readonly kind: 'zero';
+      readonly keepBytes: number;
+      readonly zeroOffset: number;
+      readonly zeroLength: number;
+      readonly newLength: number;
+    }
   | { readonly kind: 'remove' };
 
 const empty = Buffer.alloc(0);
 
-/** The plan for `update` on a committed version of `baseLength` bytes (0 for a new chunk). */
-export function planUpdate(baseLength: number, update: ChunkUpdate): UpdatePlan {
+/**
+ * The plan for `update` on a committed version of `committedLength` bytes (undefined when the
+ * chunk does not exist; a write, replace or truncate then starts from an empty chunk).
+ */
+export function planUpdate(committedLength: number | undefined, update: ChunkUpdate): UpdatePlan {
+  const baseLength = committedLength ?? 0;
   assert(Number.isSafeInteger(baseLength) && baseLength >= 0, 'the base length is a byte count');
   switch (update.kind) {
     case 'write': {
@@ -78,7 +96,28 @@ export function planUpdate(baseLength: number, update: ChunkUpdate): UpdatePlan 
       return { kind: 'shrink', newLength: update.length };
     case 'remove':
       return { kind: 'remove' };
+    case 'zero':
+      return planZero(committedLength, update);
   }
+}
+
+/** Zeroing never creates a chunk nor makes one longer (see ChunkUpdateOp in the protocol). */
+function planZero(
+  committedLength: number | undefined,
+  update: Extract<ChunkUpdate, { kind: 'zero' }>,
+): UpdatePlan {
+  if (committedLength === undefined) return { kind: 'remove' };
+  const start = update.offset;
+  const end = Math.min(committedLength, update.offset + update.length);
+  if (start >= end) return { kind: 'append', zeroFillBytes: 0, data: empty, newLength: committedLength };
+  if (end === committedLength) return start === 0 ? { kind: 'remove' } : { kind: 'shrink', newLength: start };
+  return {
+    kind: 'zero',
+    keepBytes: committedLength,
+    zeroOffset: start,
+    zeroLength: end - start,
+    newLength: committedLength,
+  };
 }
 
 /** Bytes the plan puts on disk, for the free-space check before it runs. */
@@ -88,6 +127,8 @@ export function plannedWriteBytes(plan: UpdatePlan): number {
       return plan.zeroFillBytes + plan.data.length;
     case 'rewrite':
       return plan.newLength;
+    case 'zero':
+      return plan.newLength - plan.zeroLength;
     case 'shrink':
     case 'remove':
       return 0;

@@ -88,6 +88,9 @@ describe.each(chunkStoreKinds)('the %s chunk store given bad input', (kind) => {
       [{ kind: 'replace', data: Buffer.alloc(max + 1) }, StorageCode.PayloadTooLarge],
       [{ kind: 'truncate', length: max + 1 }, StorageCode.OffsetOutOfRange],
       [{ kind: 'truncate', length: -5 }, StorageCode.OffsetOutOfRange],
+      [{ kind: 'zero', offset: 1, length: max }, StorageCode.OffsetOutOfRange],
+      [{ kind: 'zero', offset: -1, length: 2 }, StorageCode.OffsetOutOfRange],
+      [{ kind: 'zero', offset: 0, length: 1.5 }, StorageCode.OffsetOutOfRange],
       [
         { kind: 'write', offset: 0, data: 'not a buffer' as unknown as Buffer },
         StorageCode.PayloadLengthMismatch,

@@ -1,6 +1,6 @@
 // Proves each chunk store behaves as a byte-array model over random sequences of prepared and
-// committed writes, replaces, truncates and removes, discarded updates, committed and relaxed
-// (pending) reads of random ranges, syncs and reopens, on a few chunks at once.
+// committed writes, replaces, truncates, zeroed ranges and removes, discarded updates, committed
+// and relaxed (pending) reads of random ranges, syncs and reopens, on a few chunks at once.
 import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { StorageCode } from '../../../src/common/status-code.js';
 import type { ChunkStore, ChunkUpdate } from '../../../src/storage/store/chunk-store.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
 import { chunkStoreKinds, openTestStore, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
-import { applyToModel } from './helpers/crash-workload.js';
+import { applyToModel, zeroedModel } from './helpers/crash-workload.js';
 
 const chunkCount = 3;
 
@@ -23,6 +23,9 @@ const updateArbitrary: fc.Arbitrary<ChunkUpdate> = fc.oneof(
   fc.uint8Array({ maxLength: 300 }).map((data) => ({ kind: 'replace' as const, data: Buffer.from(data) })),
   fc.nat(500).map((length) => ({ kind: 'truncate' as const, length })),
   fc.constant({ kind: 'remove' as const }),
+  fc
+    .record({ offset: fc.nat(450), length: fc.nat(450) })
+    .map(({ offset, length }) => ({ kind: 'zero' as const, offset, length })),
 );
 
 type Step =
@@ -85,6 +88,7 @@ afterEach(() => {
 });
 
 function modelAfter(model: Buffer | undefined, update: ChunkUpdate): Buffer | undefined {
+  if (update.kind === 'zero') return zeroedModel(model, update.offset, update.length);
   return update.kind === 'remove' ? undefined : applyToModel(model ?? Buffer.alloc(0), update);
 }
 

@@ -1,9 +1,10 @@
 // Proves each chunk store (the TypeScript store and the native engine, case by case) keeps
-// committed and pending versions apart, applies partial, unaligned and appending writes, truncates
-// and removes, survives a crash between prepare and commit, detects a flipped byte on read (and
-// never returns it), and refuses writes on a full disk before writing anything.
+// committed and pending versions apart, applies partial, unaligned and appending writes, truncates,
+// zeroed ranges (whose whole blocks are freed) and removes, survives a crash between prepare and
+// commit, detects a flipped byte on read (and never returns it), and refuses writes on a full disk
+// before writing anything.
 import fc from 'fast-check';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import type { ChunkStore, ChunkUpdate, DiskUsage } from '../../../src/storage/st
 import type { CorruptionEvent } from '../../../src/storage/store/file-chunk-store.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
 import { chunkStoreKinds, openTestStore, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
+import { zeroedModel } from './helpers/crash-workload.js';
 
 const blockBytes = 64;
 const chunk: ChunkId = { inode: 0x1234n, index: 7 };
@@ -179,6 +181,96 @@ describe.each(chunkStoreKinds)('the %s chunk store', (storeKind) => {
     await expect(readAll(store)).rejects.toSatisfy((error) => hasCode(error, StorageCode.ChunkNotFound));
     expect(dataUnits(store)).toBe(0);
     expect(store.totals()).toEqual({ chunkCount: 0, committedBytes: 0 });
+  });
+
+  it('zeroes a range inside a chunk at its length, frees the whole blocks in it, and fills them again on a write', async () => {
+    const store = await openStore();
+    const model = Buffer.alloc(10 * blockBytes);
+    for (let at = 0; at < model.length; at++) model[at] = 1 + (at % 250);
+    await apply(store, { kind: 'replace', data: Buffer.from(model) });
+    // Blocks 2-5 lie wholly in [100, 400); blocks 1 and 6 only partly.
+    await apply(store, { kind: 'zero', offset: 100, length: 300 });
+    model.fill(0, 100, 400);
+    expect(await readAll(store)).toEqual(model);
+    expect(store.stat(chunk)?.committed).toMatchObject({ version: 2, length: 640, checksum: crc32c(model) });
+    if (store instanceof NativeChunkStore) expect(store.engineStats().usedSlots).toBe(6);
+    for (const [offset, length] of [
+      [150, 50],
+      [90, 40],
+      [380, 100],
+      [0, 640],
+    ] as const) {
+      const { data, checksum } = await store.read(chunk, { offset, length, pending: false });
+      expect(data).toEqual(model.subarray(offset, offset + length));
+      expect(checksum).toBe(crc32c(data));
+    }
+    await apply(store, { kind: 'write', offset: 200, data: text('in the hole') });
+    model.write('in the hole', 200);
+    expect(await readAll(store)).toEqual(model);
+    if (store instanceof NativeChunkStore) expect(store.engineStats().usedSlots).toBe(7);
+    // A cut inside a freed block leaves it the (shorter) last block; extending reads zeros after it.
+    await apply(store, { kind: 'truncate', length: 300 });
+    await apply(store, { kind: 'truncate', length: 700 });
+    const cut = Buffer.concat([model.subarray(0, 300), Buffer.alloc(400)]);
+    expect(await readAll(store)).toEqual(cut);
+    await store.close();
+    stores.pop();
+    const reopened = await openStore();
+    expect(await readAll(reopened)).toEqual(cut);
+    expect(reopened.stat(chunk)?.committed).toMatchObject({ length: 700, checksum: crc32c(cut) });
+    if (reopened instanceof NativeChunkStore) {
+      await reopened.compact();
+      await reopened.close();
+      stores.pop();
+      expect(await readAll(await openStore())).toEqual(cut);
+    }
+    expect(corruptions).toHaveLength(0);
+  });
+
+  it('never creates or lengthens a chunk by zeroing: a range reaching the end cuts it, one over all of it removes it', async () => {
+    const store = await openStore();
+    const pending = await store.prepare(
+      chunk,
+      { kind: 'zero', offset: 0, length: 100 },
+      { version: 1, chainVersion: 1 },
+    );
+    expect(pending.removed).toBe(true);
+    await store.commit(chunk, 1);
+    expect(store.stat(chunk)).toBeUndefined();
+    await apply(store, { kind: 'write', offset: 0, data: text('abcdefgh') });
+    await apply(store, { kind: 'zero', offset: 20, length: 5 });
+    expect(store.stat(chunk)?.committed).toMatchObject({ version: 2, length: 8 });
+    expect((await readAll(store)).toString()).toBe('abcdefgh');
+    await apply(store, { kind: 'zero', offset: 5, length: 100 });
+    expect((await readAll(store)).toString()).toBe('abcde');
+    await apply(store, { kind: 'zero', offset: 0, length: 5 });
+    expect(store.stat(chunk)).toBeUndefined();
+    expect(dataUnits(store)).toBe(0);
+    await expect(
+      store.prepare(
+        chunk,
+        { kind: 'zero', offset: 10, length: 64 * 1024 * 1024 },
+        { version: 1, chainVersion: 1 },
+      ),
+    ).rejects.toSatisfy((error) => hasCode(error, StorageCode.OffsetOutOfRange));
+  });
+
+  it('keeps the committed bytes whole when the process dies with a zeroed range pending', async () => {
+    const path = join(dir, 'target');
+    const store = await openStore(path);
+    const model = Buffer.alloc(5 * blockBytes, 7);
+    await apply(store, { kind: 'replace', data: model });
+    await store.prepare(chunk, { kind: 'zero', offset: 10, length: 200 }, { version: 2, chainVersion: 1 });
+    expect((await store.read(chunk, { offset: 0, length: 1000, pending: true })).data).toEqual(
+      Buffer.concat([Buffer.alloc(10, 7), Buffer.alloc(200), Buffer.alloc(110, 7)]),
+    );
+    // No close: the process dies with the update pending.
+    stores.pop();
+    const reopened = await openStore(path);
+    expect(await readAll(reopened)).toEqual(model);
+    expect(reopened.stat(chunk)?.pending).toBeUndefined();
+    expect(dataUnits(reopened)).toBe(kind === 'files' ? 1 : 5);
+    await store.close();
   });
 
   it('reads a chunk removed and written again from its new data file, not a handle kept from the old one', async () => {
@@ -348,6 +440,21 @@ describe.each(chunkStoreKinds)('the %s chunk store', (storeKind) => {
     );
   });
 
+  it.skipIf(storeKind !== 'files')('leaves a zeroed range a hole of the file system', async () => {
+    const store = await openStore();
+    const kib = 1024;
+    await apply(store, { kind: 'replace', data: Buffer.alloc(256 * kib, 5) });
+    await apply(store, { kind: 'zero', offset: 64 * kib, length: 128 * kib });
+    const [file] = dataFiles();
+    if (file === undefined) throw new Error('no data file');
+    expect(statSync(file).size).toBe(256 * kib);
+    // 512-byte units; the file system may round the written 128 KiB up to its own blocks.
+    expect(statSync(file).blocks * 512).toBeLessThanOrEqual(128 * kib + 16 * kib);
+    const expected = Buffer.alloc(256 * kib, 5);
+    expected.fill(0, 64 * kib, 192 * kib);
+    expect(await readAll(store)).toEqual(expected);
+  });
+
   it('matches a byte-array model over random update sequences', async () => {
     const update = fc.oneof(
       fc.record({
@@ -358,6 +465,7 @@ describe.each(chunkStoreKinds)('the %s chunk store', (storeKind) => {
       fc.record({ kind: fc.constant('replace' as const), data: fc.uint8Array({ maxLength: 300 }) }),
       fc.record({ kind: fc.constant('truncate' as const), length: fc.nat(500) }),
       fc.record({ kind: fc.constant('remove' as const) }),
+      fc.record({ kind: fc.constant('zero' as const), offset: fc.nat(450), length: fc.nat(450) }),
     );
     const store = await openStore();
     let run = 0;
@@ -405,5 +513,7 @@ function applyToModel(model: Buffer | undefined, update: ChunkUpdate): Buffer | 
     }
     case 'remove':
       return undefined;
+    case 'zero':
+      return zeroedModel(model, update.offset, update.length);
   }
 }

@@ -1,5 +1,5 @@
 // Proves the copy-on-write rule of the chunk store's plans: only bytes past the committed end are
-// written in place; anything that changes committed bytes builds a new data file.
+// written in place; anything that changes committed bytes (a zeroed range too) builds a new data file.
 import { describe, expect, it } from 'vitest';
 import { planUpdate, plannedWriteBytes } from '../../../src/storage/store/update-plan.js';
 
@@ -47,8 +47,36 @@ describe('update plans', () => {
     expect(planUpdate(10, { kind: 'remove' })).toEqual({ kind: 'remove' });
   });
 
+  it('zeroes inside a chunk in a new file, cuts at a range reaching the end, and never creates a chunk', () => {
+    const inside = planUpdate(100, { kind: 'zero', offset: 10, length: 30 });
+    expect(inside).toEqual({ kind: 'zero', keepBytes: 100, zeroOffset: 10, zeroLength: 30, newLength: 100 });
+    // Only the bytes around the range are written: the range stays a hole.
+    expect(plannedWriteBytes(inside)).toBe(70);
+    expect(planUpdate(100, { kind: 'zero', offset: 10, length: 90 })).toEqual({
+      kind: 'shrink',
+      newLength: 10,
+    });
+    expect(planUpdate(100, { kind: 'zero', offset: 10, length: 500 })).toEqual({
+      kind: 'shrink',
+      newLength: 10,
+    });
+    expect(planUpdate(100, { kind: 'zero', offset: 0, length: 100 })).toEqual({ kind: 'remove' });
+    const past = planUpdate(100, { kind: 'zero', offset: 100, length: 5 });
+    expect(past).toMatchObject({ kind: 'append', zeroFillBytes: 0, newLength: 100 });
+    expect(plannedWriteBytes(past)).toBe(0);
+    expect(planUpdate(100, { kind: 'zero', offset: 50, length: 0 })).toMatchObject({
+      kind: 'append',
+      newLength: 100,
+    });
+    expect(planUpdate(undefined, { kind: 'zero', offset: 0, length: 5 })).toEqual({ kind: 'remove' });
+    expect(planUpdate(0, { kind: 'zero', offset: 0, length: 5 })).toMatchObject({
+      kind: 'append',
+      newLength: 0,
+    });
+  });
+
   it('treats a new chunk as empty', () => {
-    expect(planUpdate(0, { kind: 'write', offset: 3, data: bytes(1) })).toMatchObject({
+    expect(planUpdate(undefined, { kind: 'write', offset: 3, data: bytes(1) })).toMatchObject({
       kind: 'append',
       zeroFillBytes: 3,
       newLength: 4,

@@ -39,11 +39,14 @@ describe('update validation', () => {
     );
     expect(check({ kind: 'truncate', length: 100 }, undefined)).toBeUndefined();
     expect(check({ kind: 'remove' }, undefined)).toBeUndefined();
+    expect(check({ kind: 'zero', offset: 10, length: 90 }, undefined)).toBeUndefined();
   });
 
   it('refuses ranges past the chunk size', () => {
     expect(check({ ...good, offset: 95 }, data)).toBe(StorageCode.OffsetOutOfRange);
     expect(check({ kind: 'truncate', length: 101 }, undefined)).toBe(StorageCode.OffsetOutOfRange);
+    expect(check({ kind: 'zero', offset: 10, length: 91 }, undefined)).toBe(StorageCode.OffsetOutOfRange);
+    expect(check({ kind: 'zero', offset: 101, length: 0 }, undefined)).toBe(StorageCode.OffsetOutOfRange);
   });
 
   it('refuses oversize payloads and chunk sizes', () => {
@@ -74,6 +77,7 @@ describe('update validation', () => {
     expect(verified(crc32c(data) ^ 1)).toBe(StorageCode.ChecksumMismatch);
     expect(check(good, undefined)).toBe(StorageCode.PayloadLengthMismatch);
     expect(check({ kind: 'remove' }, data)).toBe(StorageCode.PayloadLengthMismatch);
+    expect(check({ kind: 'zero', offset: 0, length: 1 }, data)).toBe(StorageCode.PayloadLengthMismatch);
   });
 
   it('bounds reads by the largest chunk', () => {

@@ -27,7 +27,25 @@ export function crashUpdate(index: number, version: number): ChunkUpdate {
   const pick = next();
   if (version === 1 || pick < 0.15) return { kind: 'replace', data: bytes(Math.floor(next() * 3000)) };
   if (pick < 0.3) return { kind: 'truncate', length: Math.floor(next() * 3000) };
+  // Zeroing from offset 1 on never removes the chunk, so versions keep counting up.
+  if (pick < 0.45)
+    return { kind: 'zero', offset: 1 + Math.floor(next() * 2500), length: Math.floor(next() * 2000) };
   return { kind: 'write', offset: Math.floor(next() * 2500), data: bytes(1 + Math.floor(next() * 1500)) };
+}
+
+/**
+ * A `zero` update on a byte-array model of a chunk (undefined: no chunk): the range reads as zeros,
+ * nothing gets longer, a range reaching the end cuts the chunk there, and one from 0 to the end (or
+ * any range of an absent chunk) leaves no chunk.
+ */
+export function zeroedModel(model: Buffer | undefined, offset: number, length: number): Buffer | undefined {
+  if (model === undefined) return undefined;
+  const end = Math.min(model.length, offset + length);
+  if (offset >= end) return model;
+  if (end === model.length) return offset === 0 ? undefined : Buffer.from(model.subarray(0, offset));
+  const next = Buffer.from(model);
+  next.fill(0, offset, end);
+  return next;
 }
 
 /** Applies an update to a byte-array model of a chunk. */
@@ -48,6 +66,8 @@ export function applyToModel(model: Buffer, update: ChunkUpdate): Buffer {
     }
     case 'remove':
       return Buffer.alloc(0);
+    case 'zero':
+      return zeroedModel(model, update.offset, update.length) ?? Buffer.alloc(0);
   }
 }
 
