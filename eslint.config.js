@@ -32,6 +32,42 @@ const layering = Object.entries(forbidden).map(([component, banned]) => ({
   },
 }));
 
+/**
+ * Code that decides (replication, recovery, cluster state, metadata, the client's retries) reads
+ * time, arms timers and draws random numbers only through what it is given (common/clock.ts,
+ * common/random.ts), so the simulation and the tests can drive it deterministically.
+ */
+const decidingCode = {
+  files: [
+    'src/storage/craq/**/*.ts',
+    'src/storage/recovery/**/*.ts',
+    'src/mgmtd/**/*.ts',
+    'src/meta/**/*.ts',
+    'src/client/**/*.ts',
+  ],
+  rules: {
+    'no-restricted-properties': [
+      'error',
+      ...[
+        ['Date', 'now'],
+        ['Math', 'random'],
+        ['performance', 'now'],
+      ].map(([object, property]) => ({
+        object,
+        property,
+        message: 'deciding code reads time and randomness through its injected Clock and Random',
+      })),
+    ],
+    'no-restricted-globals': [
+      'error',
+      ...['setTimeout', 'setInterval'].map((name) => ({
+        name,
+        message: 'deciding code arms timers and reads time through its injected Clock',
+      })),
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'native/**/build/**'] },
   js.configs.recommended,
@@ -47,4 +83,5 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' } },
   },
   ...layering,
+  decidingCode,
 );
