@@ -2,7 +2,8 @@
 // info set by the test: a write is acknowledged after every replica committed it, a pending
 // version makes reads answer ChunkNotCommitted (a relaxed read returns it), an update left pending
 // by a lost acknowledgement is settled by the next write with all replicas identical, a syncing
-// successor and one that lacks an update get whole chunks, and a stale chain version is refused.
+// successor and one that lacks an update get whole chunks, a zeroed range reaches every replica,
+// and a stale chain version is refused.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +213,18 @@ function write(head: TestNode, data: Buffer, offset: number, chainVersion = 1): 
     },
     { payload: data },
   );
+}
+
+function zero(head: TestNode, offset: number, length: number, chainVersion = 1): Promise<UpdateReply> {
+  return rpc.call(head.address, storageMethods.write, {
+    targetId: head.targetId,
+    chainId: 1,
+    chainVersion,
+    chunkId: chunk,
+    chunkSizeBytes,
+    op: { kind: 'zero', offset, length },
+    timeoutMs: 5_000,
+  });
 }
 
 async function committed(node: TestNode): Promise<Buffer> {
@@ -448,6 +461,53 @@ describe('CRAQ on a chain of three', () => {
       expect((await committed(node)).toString()).toBe('Z12ab5678!');
       expect(node.store.stat(chunk)?.committed?.version).toBe(4);
     }
+  });
+
+  it('carries a zeroed range to every replica, a syncing one as the whole chunk, and a cut and a removal alike', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    const kib = 1024;
+    const model = Buffer.alloc(300 * kib);
+    for (let at = 0; at < model.length; at++) model[at] = 1 + (at % 253);
+    await servingChainHolding(head, '');
+    await write(head, model, 0);
+    // Whole 64 KiB blocks [128 KiB, 192 KiB) and parts of two more.
+    const reply = await zero(head, 70_000, 150_000);
+    model.fill(0, 70_000, 220_000);
+    expect(reply).toEqual({ exists: true, version: 3, length: model.length, checksum: crc32c(model) });
+    for (const node of nodes) {
+      expect(node.store.stat(chunk)).toMatchObject({ committed: { version: 3 }, pending: undefined });
+      expect((await committed(node)).equals(model)).toBe(true);
+    }
+    // A syncing tail cannot apply a partial update to the copy it kept: it gets the chunk whole.
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'syncing'],
+      ],
+      2,
+    );
+    await zero(head, 10, 20, 2);
+    model.fill(0, 10, 30);
+    for (const node of nodes) expect((await committed(node)).equals(model)).toBe(true);
+    publish(
+      nodes.map((node) => [node, 'serving']),
+      3,
+    );
+    expect(await zero(head, 250 * kib, 100 * kib, 3)).toMatchObject({ exists: true, length: 250 * kib });
+    for (const node of nodes) {
+      expect((await committed(node)).equals(model.subarray(0, 250 * kib))).toBe(true);
+    }
+    expect(await zero(head, 0, chunkSizeBytes, 3)).toEqual({
+      exists: false,
+      version: 0,
+      length: 0,
+      checksum: 0,
+    });
+    for (const node of nodes) expect(node.store.stat(chunk)).toBeUndefined();
+    // Zeroing an absent chunk leaves it absent everywhere.
+    await zero(head, 0, 10, 3);
+    for (const node of nodes) expect(node.store.stat(chunk)).toBeUndefined();
   });
 
   it('copies to a syncing successor a chunk whose first write was in flight under the routing before it', async () => {
