@@ -261,11 +261,15 @@ export class FsClient {
     }
   }
 
-  /** Creates (or, without `exclusive`, opens) the file `path` relative to `parent`. */
+  /**
+   * Creates (or, without `exclusive`, opens) the file `path` relative to `parent`. `umask`, when
+   * given, is applied by meta unless the directory has a default ACL (which replaces it).
+   */
   async createAt(options: {
     parent?: InodeId;
     path: string;
     mode: number;
+    umask?: number;
     cred: Credentials;
     exclusive: boolean;
     truncate: boolean;
@@ -283,6 +287,7 @@ export class FsClient {
         cred: options.cred,
         at,
         mode: options.mode,
+        ...(options.umask === undefined ? {} : { umask: options.umask }),
         exclusive: options.exclusive,
         truncate: options.truncate,
         read: options.read,
@@ -336,9 +341,9 @@ export class FsClient {
     return this.withLocalLength(inode);
   }
 
-  /** Makes a FIFO, socket or device node `path` relative to `parent` (mknod(2)). */
+  /** Makes a FIFO, socket or device node `path` relative to `parent` (mknod(2)); `umask` as in createAt. */
   async mknodAt(
-    options: { parent?: InodeId; path: string; cred: Credentials } & SpecialFile,
+    options: { parent?: InodeId; path: string; cred: Credentials; umask?: number } & SpecialFile,
   ): Promise<Inode> {
     const at: PathAt =
       options.parent === undefined ? { path: options.path } : { parent: options.parent, path: options.path };
@@ -347,6 +352,7 @@ export class FsClient {
       at,
       type: options.type,
       mode: options.mode,
+      ...(options.umask === undefined ? {} : { umask: options.umask }),
       ...('device' in options ? { device: options.device } : {}),
     });
     return inode;

@@ -240,6 +240,12 @@ export const limits = {
   metaXattrValueBytesMax: 65_536,
   /** Extended attributes one inode may hold, so listing them is one bounded read. */
   metaXattrsPerInodeMax: 256,
+  /**
+   * Entries of one POSIX ACL, its base entries included: what the kernel's FUSE module carries in
+   * the one page it reads an ACL into ((4096 - 4) / 8 bytes), about what ext4 fits in a block.
+   * ACLs live in the inode record, which every path step reads: this also bounds that record.
+   */
+  metaAclEntriesMax: 511,
   /** Largest file length: the largest signed 64-bit offset, as off_t allows. */
   metaFileLengthBytesMax: (1n << 63n) - 1n,
   /** Records one GC-queue or pending-truncation listing returns at most. */

@@ -1,13 +1,13 @@
 /**
- * POSIX permission rules, pure functions of an inode's owner and mode and the caller's
- * credentials, as Linux applies them (the kernel's generic_permission, may_delete,
- * inode_init_owner, chown_ok, setattr_prepare). uid 0 stands for a caller with every capability
- * (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_FSETID); root squash, applied before these
- * checks, takes that away from remote root users when configured.
+ * POSIX permission rules, pure functions of an inode's owner, mode and access ACL and the
+ * caller's credentials, as Linux applies them (the kernel's generic_permission with
+ * posix_acl_permission, may_delete, inode_init_owner, chown_ok, setattr_prepare). uid 0 stands
+ * for a caller with every capability (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_FSETID); root
+ * squash, applied before these checks, takes that away from remote root users when configured.
  */
 import { FsError } from '../common/errors.js';
 import { MetaCode } from '../common/status-code.js';
-import type { Credentials, Inode, InodeType } from './protocol/index.js';
+import type { AccessAcl, Credentials, Inode, InodeType } from './protocol/index.js';
 
 /** Bits of a permission request, as in access(2). */
 export const Access = { Read: 4, Write: 2, Execute: 1 } as const;
@@ -18,8 +18,8 @@ export const stickyBit = 0o1000;
 const groupExecuteBit = 0o010;
 const anyExecuteBits = 0o111;
 
-/** What the rules need of an inode. */
-export type Owned = Pick<Inode, 'type' | 'mode' | 'uid' | 'gid'>;
+/** What the rules need of an inode (its access ACL, when it has one). */
+export type Owned = Pick<Inode, 'type' | 'mode' | 'uid' | 'gid' | 'accessAcl'>;
 
 export function isRoot(cred: Credentials): boolean {
   return cred.uid === 0;
@@ -33,8 +33,9 @@ export function inGroup(cred: Credentials, gid: number): boolean {
 /**
  * True when the caller may access `inode` as `want` (a mask of Access bits). Only one class of
  * bits applies: the owner's when the caller owns the inode, else the group's when it is in the
- * inode's group, else the others' (so an owner with fewer rights than others is refused). Root
- * may read and write anything and execute what anyone may execute (and search any directory).
+ * inode's group, else the others' (so an owner with fewer rights than others is refused). An
+ * inode with an access ACL is checked as acl(5) says (aclAllows). Root may read and write
+ * anything and execute what anyone may execute (and search any directory).
  */
 export function hasAccess(inode: Owned, cred: Credentials, want: number): boolean {
   if (isRoot(cred)) {
@@ -43,9 +44,36 @@ export function hasAccess(inode: Owned, cred: Credentials, want: number): boolea
   }
   let granted: number;
   if (cred.uid === inode.uid) granted = (inode.mode >> 6) & 7;
+  else if (inode.accessAcl !== undefined) return aclAllows(inode.accessAcl, inode, cred, want);
   else if (inGroup(cred, inode.gid)) granted = (inode.mode >> 3) & 7;
   else granted = inode.mode & 7;
   return (granted & want) === want;
+}
+
+/**
+ * acl(5)'s access check for a caller who does not own the inode: a named user entry for the
+ * caller decides alone; else, if the caller is in the owning group or a named group, access is
+ * granted when one of those entries grants all of `want` and refused otherwise; else the other
+ * bits decide. Named and group entries count only as far as the MASK (the mode's group bits)
+ * lets them.
+ */
+function aclAllows(acl: AccessAcl, inode: Owned, cred: Credentials, want: number): boolean {
+  const mask = (inode.mode >> 3) & 7;
+  const grants = (perm: number) => (perm & mask & want) === want;
+  const user = acl.users.find((entry) => entry.id === cred.uid);
+  if (user !== undefined) return grants(user.perm);
+  let inSomeGroup = false;
+  if (inGroup(cred, inode.gid)) {
+    if (grants(acl.groupObj)) return true;
+    inSomeGroup = true;
+  }
+  for (const entry of acl.groups) {
+    if (!inGroup(cred, entry.id)) continue;
+    if (grants(entry.perm)) return true;
+    inSomeGroup = true;
+  }
+  if (inSomeGroup) return false;
+  return (inode.mode & 7 & want) === want;
 }
 
 /** Throws PermissionDenied (EACCES) unless the caller may access `inode` as `want`. */

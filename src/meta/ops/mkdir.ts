@@ -5,6 +5,7 @@
 import { FsError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import { MetaCode } from '../../common/status-code.js';
+import { inheritedDefaultAcl, newInodeAccess } from '../acl.js';
 import { newInodeOwnership } from '../permissions.js';
 import { resolvePath, type ResolvedPath } from '../path-resolve.js';
 import { checkPath, pathComponents } from '../names.js';
@@ -32,20 +33,21 @@ async function makeDirectory(
   ctx: OpContext,
   parent: DirectoryInode,
   name: string,
-  mode: number,
+  request: { mode: number; umask?: number | undefined },
 ): Promise<DirectoryInode> {
   checkCanChangeEntries(parent, ctx.cred);
   checkLinkRoom(parent);
   const directory: DirectoryInode = {
     type: 'directory',
     ino: ctx.takeInodeId(),
-    ...newInodeOwnership(parent, ctx.cred, 'directory', mode),
+    ...newInodeAccess(parent, ctx.cred, 'directory', request),
     nlink: 2,
     atimeNs: ctx.nowNs,
     mtimeNs: ctx.nowNs,
     ctimeNs: ctx.nowNs,
     parent: parent.ino,
     layout: parent.layout,
+    ...inheritedDefaultAcl(parent),
   };
   await writer.createInode(directory);
   writer.putEntry(parent.ino, name, directory);
@@ -68,7 +70,7 @@ export async function mkdirs(
   const resolved = await resolvePath(writer, ctx.cred, request.at, { followLast: false });
   if (resolved.inode !== undefined) throw exists(request.at.path);
   const parent = requireEntryParent(resolved, () => exists(request.at.path));
-  return makeDirectory(writer, ctx, parent, resolved.name, request.mode);
+  return makeDirectory(writer, ctx, parent, resolved.name, request);
 }
 
 /** The number of inode ids a mkdirs request may need. */
@@ -106,13 +108,10 @@ async function mkdirRecursive(
       continue;
     }
     const parent = requireEntryParent(resolved, () => exists(path));
-    current = await makeDirectory(
-      writer,
-      ctx,
-      parent,
-      resolved.name,
-      isLast ? request.mode : request.mode | 0o300,
-    );
+    current = await makeDirectory(writer, ctx, parent, resolved.name, {
+      mode: isLast ? request.mode : request.mode | 0o300,
+      umask: request.umask,
+    });
   }
   return writer.presented(current);
 }

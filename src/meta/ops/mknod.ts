@@ -9,7 +9,8 @@
  */
 import { FsError } from '../../common/errors.js';
 import { MetaCode } from '../../common/status-code.js';
-import { isRoot, newInodeOwnership } from '../permissions.js';
+import { newInodeAccess } from '../acl.js';
+import { isRoot } from '../permissions.js';
 import { resolvePath } from '../path-resolve.js';
 import type { DeviceNumber, RequestOf, SpecialInode, SpecialType, metaMethods } from '../protocol/index.js';
 import type { MetaWriter } from '../store/meta-store.js';
@@ -53,7 +54,7 @@ export async function makeSpecial(
   checkCanChangeEntries(parent, ctx.cred);
   const common = {
     ino: ctx.takeInodeId(),
-    ...newInodeOwnership(parent, ctx.cred, request.type, request.mode),
+    ...newInodeAccess(parent, ctx.cred, request.type, request),
     nlink: 1,
     atimeNs: ctx.nowNs,
     mtimeNs: ctx.nowNs,

@@ -4,7 +4,8 @@
  */
 import { FsError } from '../../common/errors.js';
 import { MetaCode } from '../../common/status-code.js';
-import { Access, checkAccess, newInodeOwnership } from '../permissions.js';
+import { newInodeAccess } from '../acl.js';
+import { Access, checkAccess } from '../permissions.js';
 import { resolveExisting, resolvePath } from '../path-resolve.js';
 import type { FileInode, Inode, RequestOf, Session, metaMethods } from '../protocol/index.js';
 import type { MetaWriter } from '../store/meta-store.js';
@@ -104,7 +105,7 @@ export async function createFile(
   const inode: FileInode = {
     type: 'file',
     ino: ctx.takeInodeId(),
-    ...newInodeOwnership(parent, ctx.cred, 'file', request.mode),
+    ...newInodeAccess(parent, ctx.cred, 'file', request),
     nlink: 1,
     atimeNs: ctx.nowNs,
     mtimeNs: ctx.nowNs,

@@ -2,19 +2,27 @@
  * Extended attributes, with Linux's namespace rules: "user." attributes need read permission to
  * get and write permission to set, exist only on files and directories, and in a sticky
  * directory only its owner may set them; "trusted." attributes are root's alone (hidden from
- * others); "security." attributes are readable by all and set by root. "system." (ACLs) and
- * unknown namespaces are not supported.
+ * others); "security." attributes are readable by all and set by root. Of "system.", the POSIX
+ * ACLs system.posix_acl_access and system.posix_acl_default exist (acl-xattr.ts, kept in the
+ * inode, not as xattr records); other "system." names and unknown namespaces are not supported.
  */
 import { FsError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import { MetaCode } from '../../common/status-code.js';
 import { Access, checkAccess, isRoot, ownsOrRoot, stickyBit } from '../permissions.js';
 import { resolveExisting } from '../path-resolve.js';
-import type { Credentials, Inode, RequestOf, metaMethods } from '../protocol/index.js';
+import {
+  isAclXattr,
+  type Credentials,
+  type Inode,
+  type RequestOf,
+  type metaMethods,
+} from '../protocol/index.js';
 import type { MetaReader, MetaWriter } from '../store/meta-store.js';
+import { aclXattrNames, getAclXattr, removeAclXattr, setAclXattr } from './acl-xattr.js';
 import type { OpContext } from './context.js';
 
-type Namespace = 'user' | 'trusted' | 'security';
+type Namespace = 'user' | 'trusted' | 'security' | 'system';
 
 /** The namespace of a valid attribute name, or the error for an invalid one. */
 function namespaceOf(name: string): Namespace {
@@ -26,6 +34,7 @@ function namespaceOf(name: string): Namespace {
     );
   }
   if (name.includes('\0')) throw new FsError(MetaCode.InvalidArgument, 'an xattr name contains no NUL byte');
+  if (isAclXattr(name)) return 'system';
   const dot = name.indexOf('.');
   const namespace = dot > 0 ? name.slice(0, dot) : '';
   if (namespace !== 'user' && namespace !== 'trusted' && namespace !== 'security') {
@@ -83,6 +92,7 @@ export async function getXattr(
 ): Promise<Uint8Array> {
   const namespace = namespaceOf(request.name);
   const inode = await target(reader, cred, request);
+  if (isAclXattr(request.name)) return getAclXattr(inode, request.name);
   checkRead(namespace, inode, cred, request.name);
   const value = await reader.xattr(inode.ino, request.name);
   if (value === undefined)
@@ -97,7 +107,7 @@ export async function listXattr(
 ): Promise<string[]> {
   const inode = await target(reader, cred, request);
   const names = await reader.xattrNames(inode.ino, limits.metaXattrsPerInodeMax);
-  return names.filter((name) => visible(namespaceOf(name), inode, cred));
+  return [...aclXattrNames(inode), ...names.filter((name) => visible(namespaceOf(name), inode, cred))];
 }
 
 export async function setXattr(
@@ -113,6 +123,8 @@ export async function setXattr(
     );
   }
   const inode = await target(writer, ctx.cred, request);
+  // Like Linux, an ACL is set whatever the create / replace flag says.
+  if (isAclXattr(request.name)) return setAclXattr(writer, ctx, inode, request.name, request.value);
   checkWrite(namespace, inode, ctx.cred);
   const exists = (await writer.xattr(inode.ino, request.name)) !== undefined;
   const flag = request.flag ?? 'any';
@@ -137,6 +149,7 @@ export async function removeXattr(
 ): Promise<void> {
   const namespace = namespaceOf(request.name);
   const inode = await target(writer, ctx.cred, request);
+  if (isAclXattr(request.name)) return removeAclXattr(writer, ctx, inode, request.name);
   checkWrite(namespace, inode, ctx.cred);
   if ((await writer.xattr(inode.ino, request.name)) === undefined) {
     throw new FsError(MetaCode.NoAttribute, `no xattr ${JSON.stringify(request.name)}`);

@@ -129,6 +129,12 @@ export const batchStat = method(
   true,
 );
 
+/**
+ * The caller's umask, for a create, mkdir or mknod whose `mode` it was not applied to yet: meta
+ * applies it unless the parent directory has a default ACL, which replaces it (acl(5)).
+ */
+const umaskSchema = z.number().int().min(0).max(0o777);
+
 export const create = method(
   5,
   'create',
@@ -136,6 +142,7 @@ export const create = method(
     cred,
     at: pathAtSchema,
     mode: modeSchema,
+    umask: umaskSchema.optional(),
     /** O_EXCL: fail with Exists when the name exists (a symlink as the last component included). */
     exclusive: z.boolean().optional(),
     /** O_TRUNC: an existing file is truncated to zero. */
@@ -157,6 +164,7 @@ export const mkdirs = method(
     cred,
     at: pathAtSchema,
     mode: modeSchema,
+    umask: umaskSchema.optional(),
     /** mkdir -p (default false). */ recursive: z.boolean().optional(),
   }),
   inodeReply,
@@ -448,6 +456,7 @@ export const mknod = method(
     at: pathAtSchema,
     type: specialTypeSchema,
     mode: modeSchema,
+    umask: umaskSchema.optional(),
     /** Required for device nodes, refused for FIFOs and sockets. */
     device: deviceNumberSchema.optional(),
   }),

@@ -113,6 +113,54 @@ export const fileLayoutSchema = z
   .refine((layout) => layout.chains.length === layout.stripeSize, 'a layout names stripeSize chains');
 export type FileLayout = z.infer<typeof fileLayoutSchema>;
 
+/** The two extended attribute names POSIX ACLs are read and written through (meta/acl.ts). */
+export const AclXattr = {
+  Access: 'system.posix_acl_access',
+  Default: 'system.posix_acl_default',
+} as const;
+export type AclXattr = (typeof AclXattr)[keyof typeof AclXattr];
+
+/** True for the names of ACL attributes. */
+export function isAclXattr(name: string): name is AclXattr {
+  return name === AclXattr.Access || name === AclXattr.Default;
+}
+
+/** Permission bits of one ACL entry: read 4, write 2, execute 1. */
+export const aclPermSchema = z.number().int().min(0).max(7);
+
+/** A named user's or named group's entry of an ACL. */
+export const aclNamedEntrySchema = z.strictObject({ id: u32, perm: aclPermSchema });
+export type AclNamedEntry = z.infer<typeof aclNamedEntrySchema>;
+
+/** Named entries of one ACL, sorted by id without repeats (meta/acl.ts checks the order). */
+const aclNamedEntriesSchema = z.array(aclNamedEntrySchema).max(limits.metaAclEntriesMax);
+
+/**
+ * An access ACL beyond what the mode says (acl(5)), kept only when it is not equivalent to a
+ * mode. The mode holds the rest: its owner bits are USER_OBJ, its other bits OTHER, and its group
+ * bits the MASK, which every such ACL has. So chmod changes the ACL as POSIX wants with no
+ * second copy to keep in step.
+ */
+export const accessAclSchema = z.strictObject({
+  /** GROUP_OBJ: the owning group's own permissions (limited by the mask when checked). */
+  groupObj: aclPermSchema,
+  users: aclNamedEntriesSchema,
+  groups: aclNamedEntriesSchema,
+});
+export type AccessAcl = z.infer<typeof accessAclSchema>;
+
+/** A directory's default ACL, whole: what new inodes in it inherit (meta/acl.ts). */
+export const defaultAclSchema = z.strictObject({
+  userObj: aclPermSchema,
+  groupObj: aclPermSchema,
+  other: aclPermSchema,
+  /** Required when named entries exist. */
+  mask: aclPermSchema.optional(),
+  users: aclNamedEntriesSchema,
+  groups: aclNamedEntriesSchema,
+});
+export type DefaultAcl = z.infer<typeof defaultAclSchema>;
+
 const inodeCommon = {
   ino: inodeIdSchema,
   mode: modeSchema,
@@ -127,6 +175,8 @@ const inodeCommon = {
   atimeNs: timeNsSchema,
   mtimeNs: timeNsSchema,
   ctimeNs: timeNsSchema,
+  /** POSIX ACL entries beyond the mode; absent for most inodes (and in records older than ACLs). */
+  accessAcl: accessAclSchema.optional(),
 };
 
 export const fileInodeSchema = z.strictObject({
@@ -147,6 +197,8 @@ export const directoryInodeSchema = z.strictObject({
   /** The directory holding this one's entry; the root is its own parent. */
   parent: inodeIdSchema,
   layout: directoryLayoutSchema,
+  /** What inodes made in this directory inherit; absent: they get the mode less the umask. */
+  defaultAcl: defaultAclSchema.optional(),
 });
 export const symlinkInodeSchema = z.strictObject({
   type: z.literal('symlink'),

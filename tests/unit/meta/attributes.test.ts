@@ -117,7 +117,7 @@ describe('extended attributes', () => {
       MetaCode.NotPermitted,
     );
     await expectCode(
-      harness.call(m.getXattr, { cred: root, at, name: 'system.posix_acl_access' }),
+      harness.call(m.getXattr, { cred: root, at, name: 'system.nfs4_acl' }),
       MetaCode.NotSupported,
     );
     await expectCode(harness.call(m.getXattr, { cred: root, at, name: 'noprefix' }), MetaCode.NotSupported);
