@@ -286,6 +286,36 @@ export const limits = {
   /** Deadline of one chunk removal or truncation through its chain. */
   metaGcChunkOpTimeoutMs: 20_000,
 
+  // --- cluster-wide flock and POSIX locks (meta/locks/, client/lock-client.ts)
+  /** Owners holding locks of one kind on one file; a conflict check reads them all in one range read. */
+  metaLockHoldersPerInodeMax: 1_024,
+  /** Byte ranges one owner holds on one file: its record (about 30 bytes a range) stays one KV value. */
+  metaLockRangesPerHolderMax: 1_024,
+  /** Byte ranges of all owners of one file: bounds what one conflict check reads (about 250 KB). */
+  metaLockRangesPerInodeMax: 8_192,
+  /** Bounds of a lease a client may ask for: renewals every lease/3 must fit, and a dead holder must not block for long. */
+  metaLockLeaseMsMin: 1_000,
+  metaLockLeaseMsMax: 600_000,
+  /**
+   * How long a lapsed lease's record is kept once its locks are gone: it carries the client's
+   * last epoch, so a later lease of that client id starts above it (meta/locks/lock-store.ts).
+   */
+  metaLockLeaseKeepMs: 24 * 3_600_000,
+  /** Locks (or leases) one transaction of the lapsed-lease sweep or of an unmount's release handles. */
+  metaLockReleasePageMax: 256,
+  /** Pages one release or sweep runs at most: a bound on one call's work (a million locks). */
+  metaLockReleasePagesMax: 4_096,
+  /** How long the FUSE daemon's lease lasts by default: a SIGKILLed daemon's locks free within it. */
+  fuseLockLeaseMsDefault: 15_000,
+  /**
+   * How long a blocking lock request (F_SETLKW, flock without LOCK_NB) waits by default before it
+   * fails (EDEADLK, EWOULDBLOCK): POSIX sets no bound, but a FUSE request must not hang forever.
+   */
+  fuseLockWaitMsMaxDefault: 3_600_000,
+  /** Backoff between attempts of a waiting lock request: doubles from the first to the maximum. */
+  clientLockRetryMsInitial: 5,
+  clientLockRetryMsMax: 200,
+
   // --- storage
   /** Largest chunk any target accepts: 64 MiB, as 3FS; the default RPC frame limit leaves room for it. */
   storageChunkBytesMax: 64 * 1024 * 1024,

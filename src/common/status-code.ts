@@ -134,6 +134,8 @@ export const MetaCode = {
   OperationTooLarge: 4018,
   /** ENFILE: the file already has metaSessionsPerInodeMax write sessions open. */
   TooManyOpenFiles: 4019,
+  /** ENOLCK: a lock would exceed the bounds on one file's locks (metaLockHoldersPerInodeMax and the like). */
+  TooManyLocks: 4030,
 } as const;
 
 /** Storage service: 5000–5999. */
@@ -191,6 +193,12 @@ export const ClientCode = {
   IoTimeout: 6007,
   /** The client's queue of chunk I/Os or of writes waiting for buffer space is full: a runaway caller. */
   Overloaded: 6008,
+  /** EAGAIN (EWOULDBLOCK): another holder's lock conflicts and the caller would not wait. */
+  LockConflict: 6030,
+  /** EDEADLK: a blocking lock request waited its whole bound (possibly a deadlock across clients). */
+  LockWaitTimedOut: 6031,
+  /** EINTR: a blocking lock request was interrupted (a signal to the waiting process). */
+  LockWaitInterrupted: 6032,
 } as const;
 
 /** Monitor collector: 7000–7999. */

@@ -50,6 +50,7 @@ const errnoByCode = new Map<number, number>([
   // A recursive removal too large for one transaction: E2BIG, "argument list too long".
   [MetaCode.OperationTooLarge, E.E2BIG],
   [MetaCode.TooManyOpenFiles, E.ENFILE],
+  [MetaCode.TooManyLocks, E.ENOLCK],
 
   // A full target: the write did not happen anywhere in the chain.
   [StorageCode.NoSpace, E.ENOSPC],
@@ -59,6 +60,12 @@ const errnoByCode = new Map<number, number>([
   // the per-process EMFILE.
   [ClientCode.TooManyOpenFiles, E.ENFILE],
   [ClientCode.OffsetTooLarge, E.EFBIG],
+  [ClientCode.LockConflict, E.EAGAIN],
+  // A blocking lock request that waited its whole bound ([fuse] lock_wait_max_ms): fcntl's
+  // F_SETLKW names EDEADLK for a wait that would never end; flock answers EWOULDBLOCK instead
+  // (fuse/locks.ts), since flock(2) has no EDEADLK.
+  [ClientCode.LockWaitTimedOut, E.EDEADLK],
+  [ClientCode.LockWaitInterrupted, E.EINTR],
 
   // The caller gave up (the kernel interrupted the request).
   [RpcCode.Cancelled, E.EINTR],

@@ -19,6 +19,7 @@ import { applyWriterReport, closeSession } from './ops/sessions.js';
 import { setAttr } from './ops/setattr.js';
 import { getXattr, listXattr, removeXattr, setXattr } from './ops/xattr.js';
 import { metaMethods as m, type Credentials } from './protocol/index.js';
+import { registerLockHandlers } from './locks/lock-handlers.js';
 
 /** Where handlers are registered. */
 export interface HandlerTable {
@@ -36,6 +37,7 @@ export function registerHandlers(service: MetaService, table: HandlerTable): voi
   registerNamespaceChanges(service, table);
   registerFileChanges(service, table);
   registerHousekeeping(service, table);
+  registerLockHandlers({ kv: service.options.kv, clock: service.options.clock }, table);
 }
 
 function registerReads(service: MetaService, table: HandlerTable): void {

@@ -3,7 +3,7 @@
  * and heartbeats as a node of type "meta", routing info (chain tables for new files' layouts,
  * usable storage space for statfs) kept fresh by the heartbeat loop, and the GC worker that deletes
  * the chunks of removed and truncated files from storage (gc/), and the sweep of expired request
- * records (meta-service.ts).
+ * records (meta-service.ts) and of locks whose lease lapsed (locks/).
  */
 import { hostname } from 'node:os';
 import { HeartbeatLoop, type MgmtdClient } from '../client/index.js';
@@ -18,6 +18,7 @@ import type { RpcClient, RpcServer } from '../rpc/index.js';
 import type { ChainTableView } from './chain-picker.js';
 import type { MetaConfig } from './config.js';
 import { GcWorker } from './gc/gc-worker.js';
+import { sweepLapsedLocks } from './locks/lock-handlers.js';
 import { MetaService } from './meta-service.js';
 import { usableSpace } from './usable-space.js';
 import type { DirectoryLayout } from './protocol/index.js';
@@ -125,8 +126,19 @@ export class MetaServer {
             `sweeping request records failed: ${describeError(error)}`,
           ),
         )
+        .then(() => this.sweepLocks())
         .finally(() => this.scheduleSweep());
     });
+  }
+
+  /** Removes the locks of clients whose lease lapsed (meta/locks/lock-handlers.ts). */
+  private async sweepLocks(): Promise<void> {
+    try {
+      const released = await sweepLapsedLocks({ kv: this.options.kv, clock: this.options.clock });
+      if (released > 0) this.options.logger.info({ released }, 'removed locks of lapsed leases');
+    } catch (error) {
+      this.options.logger.warn({ err: error }, `sweeping lapsed locks failed: ${describeError(error)}`);
+    }
   }
 
   /** Fetches routing info now; concurrent callers share one fetch. */

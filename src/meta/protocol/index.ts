@@ -4,6 +4,7 @@
  */
 export * from './types.js';
 export * from './layout.js';
+export * from './locks.js';
 export * as metaMethods from './methods.js';
 export {
   changeItemSchema,

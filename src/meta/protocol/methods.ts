@@ -12,6 +12,17 @@ import { limits } from '../../common/limits.js';
 import { defineMethod, type MethodDef } from '../../rpc/index.js';
 import { chainTableIdSchema } from '../../mgmtd/protocol/index.js';
 import {
+  byteRangeSchema,
+  lockConflictSchema,
+  lockHolderSchema,
+  lockKindSchema,
+  lockLeaseMsSchema,
+  lockInstanceSchema,
+  lockModeSchema,
+  lockPidSchema,
+  lockReleaseScopeSchema,
+} from './locks.js';
+import {
   bytesSchema,
   chunkSizeSchema,
   clientIdSchema,
@@ -524,5 +535,81 @@ export const closeSessions = method(
       .max(limits.metaSessionsClosedPerCallMax),
   }),
   z.strictObject({ closed: z.number().int().min(0) }),
+  true,
+);
+
+// --- cluster-wide flock and POSIX locks (locks.ts, meta/ops/locks.ts). None of these waits: a
+// caller that wants to wait for a conflicting lock asks again. Each is idempotent (asking twice
+// leaves what asking once did), so clients retry them after any transport failure.
+
+/**
+ * F_GETLK: the first lock of another holder (another client, or another owner of the same client)
+ * that conflicts with `range` in `mode`, with its holder; null when none does. Locks whose
+ * client's lease lapsed do not count.
+ */
+export const getLock = method(
+  32,
+  'getLock',
+  z.strictObject({
+    ino: inodeIdSchema,
+    kind: lockKindSchema,
+    holder: lockHolderSchema,
+    mode: lockModeSchema,
+    range: byteRangeSchema,
+  }),
+  z.strictObject({ conflict: lockConflictSchema.nullable() }),
+  true,
+);
+
+/**
+ * Sets (`read`, `write`) or clears (`unlock`) `holder`'s lock on `range` (a flock lock covers the
+ * whole file whatever the range says). A conflict answers `granted: false` with the lock in the
+ * way; a granted lock is tied to the client's lease, created or extended by `leaseMs` when needed,
+ * whose `epoch` is returned. `holds` says whether the client still holds any lock on the file.
+ */
+export const setLock = method(
+  33,
+  'setLock',
+  z.strictObject({
+    ino: inodeIdSchema,
+    kind: lockKindSchema,
+    holder: lockHolderSchema,
+    mode: z.enum(['read', 'write', 'unlock']),
+    range: byteRangeSchema,
+    /** The process setting the lock, reported by F_GETLK to others. */
+    pid: lockPidSchema,
+    leaseMs: lockLeaseMsSchema,
+  }),
+  z.strictObject({
+    granted: z.boolean(),
+    conflict: lockConflictSchema.nullable(),
+    holds: z.boolean(),
+    epoch: z.number().int().min(0).nullable(),
+  }),
+  true,
+);
+
+/**
+ * Releases one owner's locks of one kind on one file (a close: flush for POSIX locks, the last
+ * release of an open file for flock), or every lock of the client (unmount; its lease ends too).
+ * `holds`: whether the client still holds any lock on that file (false for the whole client).
+ */
+export const releaseLocks = method(
+  34,
+  'releaseLocks',
+  z.strictObject({ clientId: clientIdSchema, release: lockReleaseScopeSchema }),
+  z.strictObject({ released: z.number().int().min(0), holds: z.boolean() }),
+  true,
+);
+
+/**
+ * Extends the client's lock lease by `leaseMs` while this life of it (`instance`) holds it and it
+ * has not lapsed: its epoch, or null when the lease was lost (its locks are gone).
+ */
+export const renewLockLease = method(
+  35,
+  'renewLockLease',
+  z.strictObject({ clientId: clientIdSchema, instance: lockInstanceSchema, leaseMs: lockLeaseMsSchema }),
+  z.strictObject({ epoch: z.number().int().min(0).nullable() }),
   true,
 );

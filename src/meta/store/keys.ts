@@ -16,6 +16,9 @@
  *   ICOK                                              the ICNT counts cover every inode
  *   DTIM | ino (u64 LE)                               a directory's times of its last entry change
  *   REQD | requestId (ASCII) | 0x00 | step (u16 BE)    what a mutation's transaction returned
+ *   LOCK | ino (u64 LE) | kind | clientId | 0x00 | owner  one owner's file locks (meta/locks/lock-store.ts)
+ *   LKCL | clientId | 0x00 | ino (u64 LE) | kind | owner  the same lock, indexed by client
+ *   LEAS | clientId                                    a client's lock lease
  *
  * Inode ids are little-endian where they lead a key (inodes, entries, attributes, sessions), so
  * consecutive ids spread over the key space as in 3FS; the worker queues (GCQU, TRNC) use
@@ -48,6 +51,9 @@ export const tags = {
   inodeCountComplete: asciiKey('ICOK'),
   request: asciiKey('REQD'),
   entryTimes: asciiKey('DTIM'),
+  lock: asciiKey('LOCK'),
+  clientLock: asciiKey('LKCL'),
+  lockLease: asciiKey('LEAS'),
 } as const;
 
 const separator = Buffer.from([0]);
