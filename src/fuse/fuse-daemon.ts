@@ -170,6 +170,8 @@ async function mountWith(
     subtype: '3fs',
     allowOther: fuse.allow_other,
     defaultPermissions: true,
+    // The kernel caches and checks POSIX ACLs; meta keeps them and applies default ACLs and umasks.
+    posixAcl: true,
     autoUnmount: true,
     maxWriteBytes: fuse.max_write_bytes,
     maxReadBytes: fuse.max_read_bytes,

@@ -17,7 +17,13 @@ import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { ClientCode, MetaCode } from '../common/status-code.js';
 import type { FsClient, OpenFile } from '../client/index.js';
-import { metaMethods, type Credentials, type Inode, type InodeId } from '../meta/protocol/index.js';
+import {
+  isAclXattr,
+  metaMethods,
+  type Credentials,
+  type Inode,
+  type InodeId,
+} from '../meta/protocol/index.js';
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
 import { DirectoryHandle, type PageReader } from './directory-handle.js';
@@ -79,6 +85,15 @@ export function credentialsOf(context: RequestContext): Credentials {
     gid: context.gid,
     groups: groups.filter((group) => group !== context.gid).slice(0, limits.metaGroupsMax),
   };
+}
+
+/**
+ * The umask meta applies to a new inode unless its directory has a default ACL. With POSIX ACLs
+ * the kernel passes modes unmasked; without, it masked them already and applying it again
+ * changes nothing.
+ */
+function umaskOf(context: RequestContext): number {
+  return context.umask & 0o777;
 }
 
 function accessOf(flags: number): { read: boolean; write: boolean } {
@@ -307,6 +322,7 @@ export class FuseFileSystem implements FuseOperations {
         cred,
         at: { parent: request.parent, path: request.name },
         mode,
+        umask: umaskOf(context),
         exclusive: true,
         read: false,
         write: false,
@@ -317,7 +333,7 @@ export class FuseFileSystem implements FuseOperations {
     if (type === undefined) {
       throw fuseError(Errno.EINVAL, `mknod cannot make file type 0o${fileType.toString(8)}`);
     }
-    const at = { parent: request.parent, path: request.name, cred };
+    const at = { parent: request.parent, path: request.name, cred, umask: umaskOf(context) };
     // A FIFO's or socket's rdev means nothing and is dropped, as Linux's own file systems do.
     const inode =
       type === 'charDevice' || type === 'blockDevice'
@@ -332,6 +348,7 @@ export class FuseFileSystem implements FuseOperations {
       cred,
       at: { parent: request.parent, path: request.name },
       mode: request.mode & 0o7777,
+      umask: umaskOf(context),
     });
     return this.made(request.parent, request.name, inode);
   }
@@ -452,6 +469,7 @@ export class FuseFileSystem implements FuseOperations {
       parent: request.parent,
       path: request.name,
       mode: request.mode & 0o7777,
+      umask: umaskOf(context),
       cred,
       exclusive: (request.flags & O_EXCL) !== 0,
       truncate: (request.flags & O_TRUNC) !== 0,
@@ -677,6 +695,7 @@ export class FuseFileSystem implements FuseOperations {
       flag,
     });
     this.noCapability.delete(request.ino);
+    this.aclChanged(request.name, request.ino);
     this.invalidate(request.ino);
   }
 
@@ -715,7 +734,16 @@ export class FuseFileSystem implements FuseOperations {
       at: { parent: request.ino, path: '' },
       name: request.name,
     });
+    this.aclChanged(request.name, request.ino);
     this.invalidate(request.ino);
+  }
+
+  /**
+   * An ACL set or removed here may have changed the mode: the cache drops the inode as for another
+   * client's change, so an answer read before the change and arriving after it is not kept.
+   */
+  private aclChanged(name: string, ino: InodeId): void {
+    if (isAclXattr(name)) this.options.cache?.invalidateInode(ino);
   }
 
   private rememberNoCapability(ino: InodeId): void {

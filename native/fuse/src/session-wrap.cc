@@ -64,6 +64,7 @@ SessionOptions ParseOptions(Napi::Env env, const Napi::Value& value) {
   options.readdirplus = static_cast<int>(OptionalUint32(env, o, "readdirplus", 1, 2));
   options.posixLocks = OptionalBool(env, o, "posixLocks", true);
   options.flockLocks = OptionalBool(env, o, "flockLocks", true);
+  options.posixAcl = OptionalBool(env, o, "posixAcl", false);
   options.threads = OptionalUint32(env, o, "threads", 2, kThreadsMax);
   options.maxInflight = OptionalUint32(env, o, "maxInflight", 128, kInflightMax);
   if (options.threads == 0) js::ThrowWithCode(env, "ERR_FUSE_OPTIONS", "threads must be at least 1");

@@ -376,6 +376,13 @@ void SessionCore::Negotiate(struct fuse_conn_info* connection) {
   // libfuse enables lock forwarding whenever the handlers exist; the options can keep locks local.
   if (!o.posixLocks) connection->want &= ~FUSE_CAP_POSIX_LOCKS;
   if (!o.flockLocks) connection->want &= ~FUSE_CAP_FLOCK_LOCKS;
+  // POSIX ACLs: the kernel reads them through getxattr, caches them and checks them (it turns
+  // default_permissions on). The file system keeps the mode in step and makes new inodes inherit
+  // a directory's default ACL, which replaces the umask: so the kernel must pass create modes
+  // unmasked, with the umask beside them (DONT_MASK), for the file system to apply when no
+  // default ACL does.
+  choose(FUSE_CAP_POSIX_ACL, o.posixAcl);
+  choose(FUSE_CAP_DONT_MASK, o.posixAcl);
   if (o.readdirplus == 0) connection->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   if (o.readdirplus == 2) connection->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   // Asking for a capability the kernel lacks makes libfuse abort the connection.

@@ -53,6 +53,7 @@ struct SessionOptions {
   int readdirplus = 1;              // 0 never, 1 auto (kernel decides), 2 always
   bool posixLocks = true;           // only with getlk and setlk handlers
   bool flockLocks = true;           // only with a flock handler
+  bool posixAcl = false;            // the kernel enforces ACLs; modes arrive without the umask
   uint32_t threads = 2;
   uint32_t maxInflight = 128;
   std::vector<std::string> operations;  // names of the handlers JavaScript implements

@@ -105,6 +105,7 @@ export interface NativeSessionOptions {
   readdirplus?: number;
   posixLocks?: boolean;
   flockLocks?: boolean;
+  posixAcl?: boolean;
   threads?: number;
   maxInflight?: number;
 }

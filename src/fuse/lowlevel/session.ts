@@ -65,6 +65,12 @@ export interface MountOptions {
   /** Forward POSIX locks / flock to the handlers when they exist (default true). */
   readonly posixLocks?: boolean;
   readonly flockLocks?: boolean;
+  /**
+   * POSIX ACLs (default false): the kernel caches and enforces them, and passes create modes
+   * without applying the umask (RequestContext.umask carries it); the handlers keep modes in step
+   * with ACLs, apply default ACLs to new inodes, and apply the umask where none does.
+   */
+  readonly posixAcl?: boolean;
   readonly threads?: number;
   readonly maxInflight?: number;
   /** Cache lifetimes used when a reply does not give its own. */
@@ -327,6 +333,7 @@ function createNativeSession(
     readdirplus: ReaddirplusMode[options.readdirplus ?? 'auto'],
     posixLocks: options.posixLocks ?? true,
     flockLocks: options.flockLocks ?? true,
+    posixAcl: options.posixAcl ?? false,
     threads: options.threads ?? fuseDefaults.threads,
     maxInflight: options.maxInflight ?? fuseDefaults.maxInflight,
   };

@@ -21,7 +21,10 @@ export interface RequestContext {
   readonly gid: number;
   /** Thread id of the caller (0 for requests the kernel makes on its own, e.g. writeback). */
   readonly pid: number;
-  /** The caller's umask; meaningful for mknod, mkdir and create (the kernel already applied it). */
+  /**
+   * The caller's umask; meaningful for mknod, mkdir and create. The kernel already applied it to
+   * their mode unless the session has posixAcl (then the handler applies it, or a default ACL).
+   */
   readonly umask: number;
   /**
    * Supplementary groups of the caller, read on demand from /proc (fuse_req_getgroups), or
