@@ -96,6 +96,14 @@ export class ChunkClient {
     return this.update(target, { kind: 'truncate', length: target.length }, undefined);
   }
 
+  /**
+   * Makes [offset, offset + length) of the chunk read as zeros on every replica, freeing the whole
+   * blocks in it; never creates or lengthens the chunk (a range reaching its end cuts it there).
+   */
+  zero(target: ChunkTarget & { offset: number; length: number }): Promise<UpdateReply> {
+    return this.update(target, { kind: 'zero', offset: target.offset, length: target.length }, undefined);
+  }
+
   /** Deletes the chunk on every replica; a chunk that does not exist is fine. */
   remove(target: ChunkTarget): Promise<UpdateReply> {
     return this.update(target, { kind: 'remove' }, undefined);

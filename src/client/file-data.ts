@@ -1,11 +1,12 @@
 /**
  * File bytes on storage: reads of a file range (its chunk pieces fetched in parallel, with a bound
- * per request and one for the whole client), writes of one piece, the cut of a truncate, and the
- * sync of an fsync. A
- * chunk that does not exist, or ends early, reads as zeros up to the file's length: holes and
- * sparse extensions are zeros, as POSIX wants.
+ * per request and one for the whole client), writes of one piece, the cut of a truncate, the zeroed
+ * range of a punched hole, and the sync of an fsync. A chunk that does not exist, or ends early,
+ * reads as zeros up to the file's length: holes and sparse extensions are zeros, as POSIX wants,
+ * which is also why a chunk wholly inside a punched hole may simply be removed.
  */
 import { assert } from '../common/errors.js';
+import { limits } from '../common/limits.js';
 import type { FileLayout, InodeId } from '../meta/protocol/index.js';
 import { Placement } from '../meta/protocol/index.js';
 import type { ChunkClient } from './chunk-client.js';
@@ -115,6 +116,34 @@ export class FileDataIo {
         );
       });
     });
+  }
+
+  /**
+   * Makes [from, to) of `file` read as zeros in storage (punch hole, zero range): each chunk wholly
+   * inside is removed, each other one zeroed in part on every replica, which frees the whole blocks
+   * in the range and cuts a chunk the range reaches the end of. A window of chunks at a time, so a
+   * large range costs bounded memory.
+   */
+  async zero(file: FileRef, from: bigint, to: bigint): Promise<void> {
+    assert(from >= 0n && from <= to, 'a zeroed range is a range');
+    const chunkSizeBytes = file.layout.chunkSizeBytes;
+    const window = BigInt(chunkSizeBytes) * BigInt(limits.clientZeroChunksPerRoundMax);
+    for (let start = from; start < to; start += window) {
+      const end = to - start < window ? to : start + window;
+      const pieces = this.pieces(file, start, Number(end - start));
+      await forEachLimited(pieces, this.options.requestConcurrency, async (piece) => {
+        const target = {
+          chainId: piece.chainId,
+          chunkId: { inode: file.ino, index: piece.chunkIndex },
+          chunkSizeBytes,
+        };
+        await this.options.limiter.run(() =>
+          piece.length === chunkSizeBytes
+            ? this.options.chunks.remove(target)
+            : this.options.chunks.zero({ ...target, offset: piece.offsetInChunk, length: piece.length }),
+        );
+      });
+    }
   }
 
   /** Makes what every serving replica of the file's chains committed durable (fsync). */

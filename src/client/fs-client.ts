@@ -495,6 +495,24 @@ export class FsClient {
     });
   }
 
+  /**
+   * fallocate(2) on a file, by path (opened for writing for the call) or through an open handle:
+   * `mode` 0 or FallocateFlag.keepSize promise space (ENOSPC when the file system lacks it),
+   * punchHole | keepSize and zeroRange (with or without keepSize) make the range read as zeros and
+   * free its whole blocks; other modes fail with NotImplemented (EOPNOTSUPP). See fallocate.ts.
+   */
+  async fallocate(target: string | OpenFile, mode: number, offset: bigint, length: bigint): Promise<void> {
+    if (typeof target !== 'string') return target.fallocate(mode, offset, length);
+    const file = await this.open(target, { read: false, write: true });
+    try {
+      await file.fallocate(mode, offset, length);
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      throw error;
+    }
+    await file.close();
+  }
+
   /** The whole content of a file. */
   async readFile(path: string): Promise<Buffer> {
     const file = await this.open(path);

@@ -7,6 +7,7 @@
 import { FsError, assert } from '../common/errors.js';
 import { ClientCode } from '../common/status-code.js';
 import type { Credentials, Session } from '../meta/protocol/index.js';
+import { checkFallocate } from './fallocate.js';
 import type { FileDataIo } from './file-data.js';
 import type { OpenInode, OpenInodes } from './open-inodes.js';
 import type { ReadAhead } from './read-ahead.js';
@@ -83,6 +84,18 @@ export class OpenFile {
       await writer.write(offset + BigInt(done), slice);
     }
     return data.length;
+  }
+
+  /**
+   * fallocate(2) through this handle, which must be open for writing (EBADF otherwise): `mode` 0
+   * or FALLOC_FL_KEEP_SIZE promise space, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE and
+   * FALLOC_FL_ZERO_RANGE make the range read as zeros (see fallocate.ts); others are EOPNOTSUPP.
+   */
+  async fallocate(mode: number, offset: bigint, length: bigint): Promise<void> {
+    this.check(this.options.writable, 'fallocate');
+    const request = checkFallocate(mode, offset, length);
+    this.options.readAhead?.clear();
+    await this.options.inodes.fallocate(this.options.record, this.options.cred, request);
   }
 
   /**

@@ -10,8 +10,9 @@
  * ctime: it is sent when data was written since the last report or explicit time change, so
  * `cp -a`'s utimes after its writes is not undone by a later report.
  */
-import { assert, describeError } from '../common/errors.js';
+import { FsError, assert, describeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { ClientCode } from '../common/status-code.js';
 import {
   metaMethods,
   type Credentials,
@@ -19,6 +20,7 @@ import {
   type InodeId,
   type Session,
 } from '../meta/protocol/index.js';
+import { planFallocate, type FallocateRequest } from './fallocate.js';
 import type { FileDataIo, FileRef } from './file-data.js';
 import { FileWriter, type WriterHost } from './file-writer.js';
 import type { ByteBudget } from './limiter.js';
@@ -188,6 +190,76 @@ export class OpenInodes {
     if (truncateVersion === record.truncateVersion && bytes > record.reportedEnd) record.reportedEnd = bytes;
     if (writeCount > record.reportedWriteCount) record.reportedWriteCount = writeCount;
     if (inode?.type === 'file') record.observe(inode);
+  }
+
+  /**
+   * fallocate(2) on the file of `record` (fallocate.ts says what each mode does). The file's
+   * buffered writes land first, so none of them fills a hole punched after it; then the range is
+   * zeroed in storage, read-ahead blocks fetched before go stale, and meta takes the new length
+   * and times last.
+   */
+  async fallocate(record: OpenInode, cred: Credentials, request: FallocateRequest): Promise<void> {
+    await record.writer?.settle();
+    let fileLength = record.length();
+    if (request.kind !== 'allocate') {
+      // The hole is cut at the file's end: what others wrote and reported counts too.
+      const { inode } = await this.options.meta.call(metaMethods.stat, {
+        cred,
+        at: { parent: record.file.ino, path: '' },
+      });
+      if (inode.type === 'file') {
+        record.observe(inode);
+        fileLength = record.length(inode.length);
+      }
+    }
+    const plan = planFallocate(request, fileLength);
+    if (plan.promisedBytes > 0n) await this.checkFreeSpace(cred, plan.promisedBytes);
+    if (plan.zero !== undefined) {
+      try {
+        await this.options.io.zero(record.file, plan.zero.from, plan.zero.to);
+      } finally {
+        // Even a range zeroed in part makes prefetched blocks stale.
+        record.dataVersion += 1;
+      }
+    }
+    if (plan.modifies) await this.grow(record, cred, plan.extendTo);
+  }
+
+  /** ENOSPC unless the file system's usable space (statfs) has `bytes` free. */
+  private async checkFreeSpace(cred: Credentials, bytes: bigint): Promise<void> {
+    const space = await this.options.meta.call(metaMethods.statFs, { cred });
+    if (BigInt(space.freeBytes) < bytes) {
+      throw new FsError(
+        ClientCode.NoSpace,
+        `fallocate promises ${bytes} bytes; the file system has ${space.freeBytes} free`,
+      );
+    }
+  }
+
+  /**
+   * Sets mtime and ctime of the file and, with `length`, makes it at least that long: a length
+   * report, adopted by meta when larger and no truncate came since the truncate version it names.
+   * Meta refusing the record's version means a truncate this client did not see; once more under
+   * the version meta answered, and a refusal then means a truncate came during this call, which
+   * the call is ordered before.
+   */
+  private async grow(record: OpenInode, cred: Credentials, length: bigint | undefined): Promise<void> {
+    let truncateVersion = record.truncateVersion;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { inode } = await this.options.meta.call(metaMethods.sync, {
+        cred,
+        ino: record.file.ino,
+        length: { bytes: length ?? 0n, truncateVersion },
+        wrote: attempt === 0,
+      });
+      if (inode.type !== 'file') return;
+      const done =
+        length === undefined || inode.length >= length || inode.truncateVersion === truncateVersion;
+      if (done && truncateVersion === record.truncateVersion) record.observe(inode);
+      else if (done) record.adopt(inode);
+      if (done) return;
+      truncateVersion = inode.truncateVersion;
+    }
   }
 
   /** Makes every metadata change committed so far durable (fsync). */

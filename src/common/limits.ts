@@ -479,6 +479,11 @@ export const limits = {
   clientRoutingRefreshMsDefault: 2_000,
   /** Directory entries one readdir page asks meta for. */
   clientReaddirPageEntries: 512,
+  /**
+   * Chunks a punched hole or zeroed range is planned for at a time (their updates run a request's
+   * concurrency at once): a hole over a huge file costs bounded memory, not one entry per chunk.
+   */
+  clientZeroChunksPerRoundMax: 1_024,
 
   // --- `3fs local`: the supervisor of a cluster on one machine
   /** Wait before restarting a service that died: systemd's RestartSec=2 in module.nix. */

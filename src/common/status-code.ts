@@ -199,6 +199,8 @@ export const ClientCode = {
   LockWaitTimedOut: 6031,
   /** EINTR: a blocking lock request was interrupted (a signal to the waiting process). */
   LockWaitInterrupted: 6032,
+  /** ENOSPC: fallocate promised more bytes than the file system's usable space has free. */
+  NoSpace: 6040,
 } as const;
 
 /** Monitor collector: 7000–7999. */

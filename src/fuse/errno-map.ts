@@ -60,6 +60,7 @@ const errnoByCode = new Map<number, number>([
   // the per-process EMFILE.
   [ClientCode.TooManyOpenFiles, E.ENFILE],
   [ClientCode.OffsetTooLarge, E.EFBIG],
+  [ClientCode.NoSpace, E.ENOSPC],
   [ClientCode.LockConflict, E.EAGAIN],
   // A blocking lock request that waited its whole bound ([fuse] lock_wait_max_ms): fcntl's
   // F_SETLKW names EDEADLK for a wait that would never end; flock answers EWOULDBLOCK instead

@@ -510,6 +510,24 @@ export class FuseFileSystem implements FuseOperations {
     await this.file(request.fh).fsync();
   }
 
+  /**
+   * fallocate(2): the client's OpenFile does the work (client/fallocate.ts). The kernel checked
+   * the range, refused the modes FUSE does not pass on, and drops the page cache of a punched hole
+   * or zeroed range itself once this succeeds; it also sets the new size it expects.
+   */
+  async fallocate(
+    _context: RequestContext,
+    request: { ino: InodeId; fh: bigint; mode: number; offset: bigint; length: bigint },
+  ): Promise<void> {
+    const file = this.file(request.fh);
+    try {
+      await file.fallocate(request.mode, request.offset, request.length);
+    } finally {
+      // The file's length and times in meta may have changed, even by a call that failed midway.
+      this.dropCachedInodes(request.ino);
+    }
+  }
+
   async release(_context: RequestContext, request: { ino: InodeId; fh: bigint }): Promise<void> {
     const file = this.files.get(request.fh);
     if (file === undefined) return;
