@@ -16,6 +16,7 @@ import { limits } from '../common/limits.js';
 import { copyKvStores, kvSectionSchema, openKvEngine, type KvSection } from '../kv/index.js';
 import { PublicState, initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
 import { RpcClient } from '../rpc/index.js';
+import { fsckCommand } from './commands/fsck.js';
 import { recoveryProgressCommand } from './commands/recovery-progress.js';
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
 import { commandCat, commandLs, commandSetLayout, commandStat } from './commands/fs-commands.js';
@@ -475,6 +476,31 @@ function addFileSystemCommands(
           timeoutMs: program.opts<GlobalOptions>().timeoutMs,
           ...(flags.watch === true ? { watch: true } : {}),
         });
+      }),
+    );
+  program
+    .command('fsck')
+    .description(
+      'check the namespace and every replica of every chunk (read-only; safe on a live cluster); --repair fixes what it can',
+    )
+    .option('--repair', 'remove dangling entries and orphan chunks, rewrite chunks whose replicas differ')
+    .option('--no-scrub', "compare the replicas' chunk metadata only, without reading their bytes")
+    .action((flags: { repair?: boolean; scrub: boolean }) =>
+      context().withMgmtd(async (mgmtd, rpc) => {
+        const global = program.opts<GlobalOptions>();
+        const report = await fsckCommand({
+          mgmtd,
+          rpc,
+          logger: createLogger({ component: 'admin', level: 'warn' }),
+          output: context().output,
+          timeoutMs: global.timeoutMs,
+          repair: flags.repair === true,
+          scrub: flags.scrub,
+        });
+        if (!report.clean) {
+          const left = report.findings.filter((finding) => finding.repaired !== true).length;
+          throw new FsError(CommonCode.CorruptRecord, `fsck: ${left} problem(s) left`);
+        }
       }),
     );
   program

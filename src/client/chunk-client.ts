@@ -91,6 +91,12 @@ export class ChunkClient {
     return this.update(target, op, target.data);
   }
 
+  /** Makes `data` the whole chunk on every replica (a repair writes a chunk whole this way). */
+  replace(target: ChunkTarget & { data: Buffer }): Promise<UpdateReply> {
+    const op: ChunkUpdateOp = { kind: 'replace', length: target.data.length, checksum: crc32c(target.data) };
+    return this.update(target, op, target.data);
+  }
+
   /** Sets the chunk's length (cutting it, or extending it with zeros). */
   truncate(target: ChunkTarget & { length: number }): Promise<UpdateReply> {
     return this.update(target, { kind: 'truncate', length: target.length }, undefined);

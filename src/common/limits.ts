@@ -252,6 +252,10 @@ export const limits = {
   metaGcListMax: 1_024,
   /** Problems the invariant checker reports before it stops listing more. */
   metaFsckProblemsMax: 1_000,
+  /** Replaces `admin fsck --repair` sends one chunk to number it above every replica's version. */
+  adminFsckReplacesMax: 16,
+  /** Dangling entries one removeDanglingEntries call (one transaction) removes at most. */
+  metaFsckRepairsPerCallMax: 256,
   /**
    * How long a mutation's result is kept for retries of its request id (longer than any client
    * retries one call), and how far a request id's time may be from the service's clock for the

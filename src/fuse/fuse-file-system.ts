@@ -18,8 +18,10 @@ import type { Logger } from '../common/logger.js';
 import { ClientCode, MetaCode } from '../common/status-code.js';
 import type { FsClient, OpenFile } from '../client/index.js';
 import {
+  aclXattrValue,
   isAclXattr,
   metaMethods,
+  type AclXattr,
   type Credentials,
   type Inode,
   type InodeId,
@@ -722,6 +724,10 @@ export class FuseFileSystem implements FuseOperations {
     if (capability && (this.noCapability.get(request.ino) ?? 0) > this.options.now()) {
       throw new FsError(MetaCode.NoAttribute, `no ${capabilityXattr} on inode ${request.ino}`);
     }
+    if (isAclXattr(request.name)) {
+      const cached = this.cachedAcl(request.ino, request.name);
+      if (cached !== undefined) return cached;
+    }
     const cred = credentialsOf(context);
     try {
       const { value } = await this.client.meta.call(metaMethods.getXattr, {
@@ -734,6 +740,19 @@ export class FuseFileSystem implements FuseOperations {
       if (capability && hasCode(error, MetaCode.NoAttribute)) this.rememberNoCapability(request.ino);
       throw error;
     }
+  }
+
+  /**
+   * An ACL of an inode the metadata cache holds (its record carries the ACLs), or undefined to
+   * ask meta. The kernel reads an inode's access ACL before its first permission check for anyone
+   * but the owner; this spares that round trip.
+   */
+  private cachedAcl(ino: InodeId, name: AclXattr): Uint8Array | undefined {
+    const inode = this.options.cache?.inode(ino);
+    if (inode === undefined || inode.type === 'symlink') return undefined;
+    const value = aclXattrValue(inode, name);
+    if (value === undefined) throw new FsError(MetaCode.NoAttribute, `no ${name} on inode ${ino}`);
+    return value;
   }
 
   async listxattr(context: RequestContext, request: { ino: InodeId }): Promise<readonly string[]> {

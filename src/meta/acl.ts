@@ -1,7 +1,7 @@
 /**
- * POSIX ACLs (acl(5)) as Linux keeps them, in pure functions: the xattr form they cross the
- * system.posix_acl_access / system.posix_acl_default interface in (parsed, checked, encoded),
- * the mode an access ACL sets, and what a new inode inherits from its directory's default ACL.
+ * POSIX ACLs (acl(5)) as Linux keeps them, in pure functions: which ACLs are valid (their xattr
+ * form is protocol/acl-codec.ts), the mode an access ACL sets, and what a new inode inherits from
+ * its directory's default ACL.
  *
  * Invariants:
  * - A stored access ACL (Inode.accessAcl) is never equivalent to a mode: one that is becomes just
@@ -12,95 +12,24 @@
  * - Nothing here throws anything but FsError(InvalidArgument / ValueTooLarge) on bad input.
  */
 import { FsError } from '../common/errors.js';
-import { limits } from '../common/limits.js';
 import { MetaCode } from '../common/status-code.js';
 import { inGroup, isRoot, newInodeOwnership, setGidBit } from './permissions.js';
-import type {
-  AccessAcl,
-  AclNamedEntry,
-  Credentials,
-  DefaultAcl,
-  DirectoryInode,
-  InodeType,
+import {
+  AclTag,
+  aclUndefinedId,
+  type AccessAcl,
+  type AclEntry,
+  type AclParts,
+  type Credentials,
+  type DefaultAcl,
+  type DirectoryInode,
+  type InodeType,
 } from './protocol/index.js';
 
-/** Entry tags of the xattr form (linux/posix_acl.h). */
-export const AclTag = {
-  UserObj: 0x01,
-  User: 0x02,
-  GroupObj: 0x04,
-  Group: 0x08,
-  Mask: 0x10,
-  Other: 0x20,
-} as const;
-export type AclTag = (typeof AclTag)[keyof typeof AclTag];
-
-/** One entry as the xattr form carries it; `id` matters for User and Group entries only. */
-export interface AclEntry {
-  readonly tag: number;
-  readonly perm: number;
-  readonly id: number;
-}
-
-/** POSIX_ACL_XATTR_VERSION, the u32 every ACL value starts with. */
-const xattrVersion = 2;
-const headerBytes = 4;
-const entryBytes = 8;
-/** ACL_UNDEFINED_ID: the id written for entries without a qualifier, never a valid named id. */
-const undefinedId = 0xffff_ffff;
 const allPermissionBits = 0o777;
 
 function invalid(message: string): FsError {
   return new FsError(MetaCode.InvalidArgument, message);
-}
-
-/**
- * Reads the xattr form: version 2 (u32 LE), then entries {tag u16, perm u16, id u32} (LE). A
- * header with no entries means "no ACL" (an empty list), as in Linux. Checks the form only; see
- * checkAclEntries for the rules of a valid ACL.
- */
-export function parseAclXattr(value: Uint8Array): AclEntry[] {
-  if (value.byteLength < headerBytes) {
-    throw invalid(`an ACL of ${value.byteLength} bytes is shorter than its header`);
-  }
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const version = view.getUint32(0, true);
-  if (version !== xattrVersion) throw invalid(`ACL version ${version} is not ${xattrVersion}`);
-  const bodyBytes = value.byteLength - headerBytes;
-  if (bodyBytes % entryBytes !== 0) {
-    throw invalid(`an ACL's ${bodyBytes} bytes of entries are not whole ${entryBytes}-byte entries`);
-  }
-  const count = bodyBytes / entryBytes;
-  if (count > limits.metaAclEntriesMax) {
-    throw new FsError(
-      MetaCode.ValueTooLarge,
-      `an ACL of ${count} entries exceeds ${limits.metaAclEntriesMax}`,
-    );
-  }
-  const entries: AclEntry[] = [];
-  for (let index = 0; index < count; index++) {
-    const at = headerBytes + index * entryBytes;
-    entries.push({
-      tag: view.getUint16(at, true),
-      perm: view.getUint16(at + 2, true),
-      id: view.getUint32(at + 4, true),
-    });
-  }
-  return entries;
-}
-
-/** The xattr form of `entries` (which must be valid). */
-export function encodeAclXattr(entries: readonly AclEntry[]): Buffer {
-  const bytes = Buffer.alloc(headerBytes + entries.length * entryBytes);
-  bytes.writeUInt32LE(xattrVersion, 0);
-  for (const [index, entry] of entries.entries()) {
-    const at = headerBytes + index * entryBytes;
-    bytes.writeUInt16LE(entry.tag, at);
-    bytes.writeUInt16LE(entry.perm, at + 2);
-    const named = entry.tag === AclTag.User || entry.tag === AclTag.Group;
-    bytes.writeUInt32LE(named ? entry.id : undefinedId, at + 4);
-  }
-  return bytes;
 }
 
 /** Where checkAclEntries is in the required order USER_OBJ, USER*, GROUP_OBJ, GROUP*, MASK?, OTHER. */
@@ -125,7 +54,7 @@ export function checkAclEntries(entries: readonly AclEntry[]): void {
     if (next !== stage) previousId = -1;
     stage = next;
     if (entry.tag === AclTag.User || entry.tag === AclTag.Group) {
-      if (entry.id === undefinedId) throw invalid('a named ACL entry has the undefined id');
+      if (entry.id === aclUndefinedId) throw invalid('a named ACL entry has the undefined id');
       if (entry.id <= previousId) throw invalid(`named ACL entries are not sorted by id (${entry.id})`);
       previousId = entry.id;
       named = true;
@@ -155,16 +84,6 @@ function nextStage(stage: Stage, tag: number, named: boolean): Stage | undefined
   }
 }
 
-/** The parts of a valid ACL, by tag. */
-interface AclParts {
-  userObj: number;
-  groupObj: number;
-  other: number;
-  mask: number | undefined;
-  users: AclNamedEntry[];
-  groups: AclNamedEntry[];
-}
-
 function partsOf(entries: readonly AclEntry[]): AclParts {
   const parts: AclParts = { userObj: 0, groupObj: 0, other: 0, mask: undefined, users: [], groups: [] };
   for (const entry of entries) {
@@ -176,18 +95,6 @@ function partsOf(entries: readonly AclEntry[]): AclParts {
     else parts.groups.push({ id: entry.id, perm: entry.perm });
   }
   return parts;
-}
-
-function entriesOf(parts: AclParts): AclEntry[] {
-  const base = (tag: AclTag, perm: number): AclEntry => ({ tag, perm, id: undefinedId });
-  return [
-    base(AclTag.UserObj, parts.userObj),
-    ...parts.users.map((entry) => ({ tag: AclTag.User, perm: entry.perm, id: entry.id })),
-    base(AclTag.GroupObj, parts.groupObj),
-    ...parts.groups.map((entry) => ({ tag: AclTag.Group, perm: entry.perm, id: entry.id })),
-    ...(parts.mask === undefined ? [] : [base(AclTag.Mask, parts.mask)]),
-    base(AclTag.Other, parts.other),
-  ];
 }
 
 /**
@@ -205,27 +112,10 @@ export function accessAclOf(entries: readonly AclEntry[]): {
   return { permissionBits, acl: { groupObj: parts.groupObj, users: parts.users, groups: parts.groups } };
 }
 
-/** The xattr entries of an inode's access ACL: the stored part with the rest from `mode`. */
-export function accessAclEntries(mode: number, acl: AccessAcl): AclEntry[] {
-  return entriesOf({
-    userObj: (mode >> 6) & 7,
-    groupObj: acl.groupObj,
-    other: mode & 7,
-    mask: (mode >> 3) & 7,
-    users: acl.users,
-    groups: acl.groups,
-  });
-}
-
 /** A default ACL from its valid entries. */
 export function defaultAclOf(entries: readonly AclEntry[]): DefaultAcl {
   const { mask, ...rest } = partsOf(entries);
   return mask === undefined ? rest : { ...rest, mask };
-}
-
-/** The xattr entries of a default ACL. */
-export function defaultAclEntries(acl: DefaultAcl): AclEntry[] {
-  return entriesOf({ ...acl, mask: acl.mask });
 }
 
 /**

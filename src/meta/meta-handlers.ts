@@ -7,7 +7,7 @@ import { limits } from '../common/limits.js';
 import type { MethodDef } from '../rpc/index.js';
 import { checkInvariants } from './fsck/invariant-checker.js';
 import type { MetaService } from './meta-service.js';
-import { pruneSessionsPage, setDirectoryLayout } from './ops/admin.js';
+import { pruneSessionsPage, removeDanglingEntries, setDirectoryLayout } from './ops/admin.js';
 import { hardLink } from './ops/link.js';
 import { makeSymlink, mkdirs, mkdirsIdsNeeded } from './ops/mkdir.js';
 import { makeSpecial } from './ops/mknod.js';
@@ -201,4 +201,9 @@ function registerHousekeeping(service: MetaService, table: HandlerTable): void {
     return { entries: found.slice(0, request.limit), more: found.length > request.limit };
   });
   table.on(m.checkInvariants, async () => checkInvariants(service.options.kv));
+  table.on(m.removeDanglingEntries, async (request) => ({
+    removed: await service.mutate(request, { ids: 0, squash: false }, (writer, ctx) =>
+      removeDanglingEntries(writer, ctx, request.entries),
+    ),
+  }));
 }

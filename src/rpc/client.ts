@@ -61,6 +61,12 @@ export interface ReplyWithPayload<Res> {
   readonly payloadCrc32c: number;
 }
 
+/**
+ * The calling half of RpcClient, as the components that only call remote methods depend on it (so
+ * a test can put a simulated network in its place).
+ */
+export type RpcCaller = Pick<RpcClient, 'call' | 'callWithPayload'>;
+
 /** Node fires longer timers at once, so a longer deadline would silently mean none. */
 const timerDelayMsMax = 2 ** 31 - 1;
 

@@ -4,5 +4,11 @@
  */
 export { defineMethod, type MethodDef } from './method.js';
 export type { CallContext } from './request-dispatch.js';
-export { RpcServer, type RpcServerOptions } from './server.js';
-export { RpcClient, type CallOptions, type RpcClientOptions } from './client.js';
+export { RpcServer, type RpcHandlers, type RpcServerOptions } from './server.js';
+export {
+  RpcClient,
+  type CallOptions,
+  type ReplyWithPayload,
+  type RpcCaller,
+  type RpcClientOptions,
+} from './client.js';

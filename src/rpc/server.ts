@@ -70,6 +70,9 @@ function formatAddress(info: AddressInfo): string {
 }
 
 /** Serves registered methods over authenticated connections; see the file comment. */
+/** The registering half of RpcServer, as services that only register handlers depend on it. */
+export type RpcHandlers = Pick<RpcServer, 'handle'>;
+
 export class RpcServer {
   private readonly clusterSecret: string;
   private readonly logger: Logger;

@@ -102,7 +102,7 @@ export class StorageNode {
     this.replicator = new Replicator({
       targets,
       routing: this.routing,
-      forwarder: new Forwarder(rpcClient, this.logger),
+      forwarder: new Forwarder(rpcClient),
       clock,
       logger: this.logger,
       chunkSizeMaxBytes: config.storage.chunk_size_max_bytes,

@@ -75,6 +75,11 @@ export class TargetRegistry {
     return target;
   }
 
+  /** The target `targetId` whatever its disk's state, or undefined when this process does not serve it. */
+  find(targetId: number): StorageTarget | undefined {
+    return this.targets.get(targetId);
+  }
+
   all(): StorageTarget[] {
     return [...this.targets.values()];
   }

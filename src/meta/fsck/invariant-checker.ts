@@ -21,6 +21,8 @@ import { readSnapshot, type NamespaceSnapshot } from './namespace-snapshot.js';
 
 export interface InvariantReport {
   problems: string[];
+  /** Entries naming missing inodes, also among `problems` (at most metaFsckProblemsMax). */
+  danglingEntries: Array<{ parent: InodeId; name: string; ino: InodeId }>;
   /** True when more problems were found than metaFsckProblemsMax. */
   truncated: boolean;
   inodes: number;
@@ -29,6 +31,7 @@ export interface InvariantReport {
 
 class Problems {
   readonly list: string[] = [];
+  readonly dangling: InvariantReport['danglingEntries'] = [];
   truncated = false;
 
   add(problem: string): void {
@@ -51,6 +54,7 @@ export async function checkInvariants(kv: KvEngine): Promise<InvariantReport> {
   checkInodeCounts(snapshot, problems);
   return {
     problems: problems.list,
+    danglingEntries: problems.dangling,
     truncated: problems.truncated,
     inodes: snapshot.inodes.size,
     entries: snapshot.entries.length,
@@ -73,6 +77,8 @@ function checkEntries(snapshot: NamespaceSnapshot, problems: Problems): void {
     const child = snapshot.inodes.get(entry.ino);
     if (child === undefined) {
       problems.add(`${where} names missing inode ${entry.ino}`);
+      if (problems.dangling.length < limits.metaFsckProblemsMax)
+        problems.dangling.push({ parent: entry.parent, name: entry.name, ino: entry.ino });
       continue;
     }
     if (child.type !== entry.type)

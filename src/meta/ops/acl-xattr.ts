@@ -9,18 +9,16 @@
  */
 import { FsError } from '../../common/errors.js';
 import { MetaCode } from '../../common/status-code.js';
-import {
-  accessAclEntries,
-  accessAclOf,
-  checkAclEntries,
-  defaultAclEntries,
-  defaultAclOf,
-  encodeAclXattr,
-  modeAfterAccessAcl,
-  parseAclXattr,
-} from '../acl.js';
+import { accessAclOf, checkAclEntries, defaultAclOf, modeAfterAccessAcl } from '../acl.js';
 import { ownsOrRoot } from '../permissions.js';
-import { AclXattr, type AccessAcl, type Credentials, type Inode } from '../protocol/index.js';
+import {
+  AclXattr,
+  aclXattrValue,
+  parseAclXattr,
+  type AccessAcl,
+  type Credentials,
+  type Inode,
+} from '../protocol/index.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 
@@ -47,12 +45,9 @@ function checkMayChange(inode: Inode, cred: Credentials): void {
 /** The xattr form of one of the inode's ACLs; NoAttribute when it has none. */
 export function getAclXattr(inode: Inode, name: AclXattr): Uint8Array {
   checkHasAcls(inode);
-  if (name === AclXattr.Access) {
-    if (inode.accessAcl === undefined) throw noAcl(inode, name);
-    return encodeAclXattr(accessAclEntries(inode.mode, inode.accessAcl));
-  }
-  if (inode.type !== 'directory' || inode.defaultAcl === undefined) throw noAcl(inode, name);
-  return encodeAclXattr(defaultAclEntries(inode.defaultAcl));
+  const value = aclXattrValue(inode, name);
+  if (value === undefined) throw noAcl(inode, name);
+  return value;
 }
 
 /** The ACL attribute names the inode has, for listxattr. */

@@ -8,8 +8,10 @@ import { MetaCode } from '../../common/status-code.js';
 import type { ChainPicker } from '../chain-picker.js';
 import { resolveExisting } from '../path-resolve.js';
 import type { DirectoryInode, RequestOf, metaMethods } from '../protocol/index.js';
+import type { DanglingEntry } from '../protocol/methods.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
+import { addSubdirectoryLink, touchDirectory } from './links.js';
 import { reclaimIfOrphan } from './sessions.js';
 
 /**
@@ -58,4 +60,31 @@ export async function pruneSessionsPage(
     reclaimedInodes,
     done: page.length < limits.metaSessionsPrunedPerTransaction,
   };
+}
+
+/**
+ * Removes the given entries where each still names its inode and that inode is still missing (a
+ * directory entry's parent loses the subdirectory link it counted); root only. Returns those removed.
+ */
+export async function removeDanglingEntries(
+  writer: MetaWriter,
+  ctx: OpContext,
+  entries: readonly DanglingEntry[],
+): Promise<DanglingEntry[]> {
+  if (ctx.cred.uid !== 0) throw new FsError(MetaCode.NotPermitted, 'only root repairs the namespace');
+  const removed: DanglingEntry[] = [];
+  for (const entry of entries) {
+    const record = await writer.entry(entry.parent, entry.name);
+    if (record === undefined || record.ino !== entry.ino) continue;
+    if ((await writer.inode(entry.ino)) !== undefined) continue;
+    writer.deleteEntry(entry.parent, entry.name);
+    const parent = await writer.inode(entry.parent);
+    if (parent?.type === 'directory') {
+      if (record.type === 'directory' && parent.nlink > 2)
+        await addSubdirectoryLink(writer, entry.parent, -1);
+      await touchDirectory(writer, entry.parent, ctx.nowNs);
+    }
+    removed.push(entry);
+  }
+  return removed;
 }

@@ -3,6 +3,7 @@
  * every caller (client library, FUSE daemon, admin CLI).
  */
 export * from './types.js';
+export * from './acl-codec.js';
 export * from './layout.js';
 export * from './locks.js';
 export * as metaMethods from './methods.js';

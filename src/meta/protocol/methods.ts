@@ -445,6 +445,14 @@ export const listPendingTruncations = method(
   true,
 );
 
+/** A directory entry naming an inode that does not exist. */
+export const danglingEntrySchema = z.strictObject({
+  parent: inodeIdSchema,
+  name: nameSchema,
+  ino: inodeIdSchema,
+});
+export type DanglingEntry = z.infer<typeof danglingEntrySchema>;
+
 export const checkInvariants = method(
   27,
   'checkInvariants',
@@ -455,8 +463,25 @@ export const checkInvariants = method(
     truncated: z.boolean(),
     inodes: z.number().int().min(0),
     entries: z.number().int().min(0),
+    /** The entries among the problems that name missing inodes (removeDanglingEntries takes them). */
+    danglingEntries: z.array(danglingEntrySchema).max(limits.metaFsckProblemsMax).optional(),
   }),
   true,
+);
+
+/**
+ * Removes directory entries that name missing inodes (`admin fsck --repair`), each only if it
+ * still names that inode and the inode is still missing; root only. Returns those removed.
+ */
+export const removeDanglingEntries = method(
+  39,
+  'removeDanglingEntries',
+  z.strictObject({
+    cred,
+    entries: z.array(danglingEntrySchema).min(1).max(limits.metaFsckRepairsPerCallMax),
+  }),
+  z.strictObject({ removed: z.array(danglingEntrySchema) }),
+  false,
 );
 
 export const mknod = method(

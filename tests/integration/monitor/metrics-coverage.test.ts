@@ -6,20 +6,10 @@
 // reply damaged on the wire, an unreachable collector, a refused ClickHouse insert, the collector's
 // history overflowing). Then each metric of the catalogue must have a sample in the collector's history or
 // its Prometheus text: a counter above zero, a histogram with observations, a gauge with a value.
-import {
-  appendFileSync,
-  chmodSync,
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  readdirSync,
-  writeSync,
-} from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +18,7 @@ import { metricDefs } from '../../../src/common/metrics/index.js';
 import { monitorMethods } from '../../../src/monitor/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
 import { storageMethods } from '../../../src/storage/index.js';
+import { damageChunkFiles } from '../helpers/chunk-damage.js';
 import { DamagingProxy } from '../helpers/damaging-proxy.js';
 import {
   FuseCluster,
@@ -316,37 +307,6 @@ async function startClickhouse(): Promise<{
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   return { server, url: `http://127.0.0.1:${port}`, accepted: () => accepted, refused: () => refused };
-}
-
-/**
- * Damages every chunk under a target directory, whichever chunk store holds them: the first byte
- * of every data file of the files store (one file per chunk generation), or of every slot of the
- * native engine's data files (`chunk-engine/data/<slot bytes>-<n>.dat`: every block of every chunk
- * starts at a slot's first byte).
- */
-function damageChunkFiles(targetDir: string): void {
-  const files = readdirSync(targetDir, { recursive: true, withFileTypes: true }).filter((entry) => {
-    const where = relative(targetDir, entry.parentPath).split(sep);
-    return entry.isFile() && (where[0] === 'data' || (where[0] === 'chunk-engine' && where[1] === 'data'));
-  });
-  expect(files.length).toBeGreaterThan(0);
-  for (const entry of files) {
-    const path = join(entry.parentPath, entry.name);
-    const slot = /^(\d+)-\d+\.dat$/.exec(entry.name);
-    const slotBytes = slot === null ? Number.MAX_SAFE_INTEGER : Number(slot[1]);
-    const fd = openSync(path, 'r+');
-    try {
-      const size = fstatSync(fd).size;
-      for (let offset = 0; offset < Math.max(1, size); offset += slotBytes) {
-        const byte = Buffer.alloc(1);
-        readSync(fd, byte, 0, 1, offset);
-        byte[0] = (byte[0] ?? 0) ^ 0xff;
-        writeSync(fd, byte, 0, 1, offset);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
 }
 
 /**

@@ -4,8 +4,15 @@
 // default ACL in place of the umask, and every permission check (open, path search) obeys them.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MetaCode } from '../../../src/common/status-code.js';
-import { AclTag, encodeAclXattr, parseAclXattr, type AclEntry } from '../../../src/meta/acl.js';
-import { AclXattr, metaMethods as m, type Credentials } from '../../../src/meta/protocol/index.js';
+import {
+  AclTag,
+  AclXattr,
+  encodeAclXattr,
+  metaMethods as m,
+  parseAclXattr,
+  type AclEntry,
+  type Credentials,
+} from '../../../src/meta/protocol/index.js';
 import {
   alice,
   bob,

@@ -7,20 +7,24 @@ import { describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/common/errors.js';
 import { statusName, MetaCode } from '../../../src/common/status-code.js';
 import {
-  AclTag,
-  accessAclEntries,
   accessAclOf,
   checkAclEntries,
-  defaultAclEntries,
   defaultAclOf,
-  encodeAclXattr,
   inheritedAccess,
   modeAfterAccessAcl,
-  parseAclXattr,
-  type AclEntry,
 } from '../../../src/meta/acl.js';
 import { Access, hasAccess, type Owned } from '../../../src/meta/permissions.js';
-import type { AccessAcl, Credentials, DefaultAcl } from '../../../src/meta/protocol/index.js';
+import {
+  AclTag,
+  accessAclEntries,
+  defaultAclEntries,
+  encodeAclXattr,
+  parseAclXattr,
+  type AccessAcl,
+  type AclEntry,
+  type Credentials,
+  type DefaultAcl,
+} from '../../../src/meta/protocol/index.js';
 
 const undefinedId = 0xffff_ffff;
 const base = (tag: number, perm: number): AclEntry => ({ tag, perm, id: undefinedId });

@@ -116,7 +116,7 @@ async function startNode(index: number): Promise<TestNode> {
   const replicator = new Replicator({
     targets,
     routing,
-    forwarder: new Forwarder(client, logger),
+    forwarder: new Forwarder(client),
     clock: systemClock,
     logger,
     chunkSizeMaxBytes: chunkSizeBytes,
