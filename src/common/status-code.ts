@@ -209,6 +209,14 @@ export const MonitorCode = {
   ClusterIdMismatch: 7000,
 } as const;
 
+/** NFS gateway: 8000–8999. */
+export const NfsCode = {
+  /** An ONC RPC message or its XDR arguments were truncated or malformed. */
+  MalformedXdr: 8000,
+  /** A record (the RPC message in record marking) exceeds the gateway's bound. */
+  RecordTooLarge: 8001,
+} as const;
+
 type ValueOf<T> = T[keyof T];
 
 /** Any status code of the system. */
@@ -221,7 +229,8 @@ export type StatusCode =
   | ValueOf<typeof MetaCode>
   | ValueOf<typeof StorageCode>
   | ValueOf<typeof ClientCode>
-  | ValueOf<typeof MonitorCode>;
+  | ValueOf<typeof MonitorCode>
+  | ValueOf<typeof NfsCode>;
 
 const tables = {
   Common: CommonCode,
@@ -232,6 +241,7 @@ const tables = {
   Storage: StorageCode,
   Client: ClientCode,
   Monitor: MonitorCode,
+  Nfs: NfsCode,
 } as const;
 
 const names = new Map<number, string>([[Ok, 'Ok']]);
