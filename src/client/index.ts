@@ -14,6 +14,7 @@ export {
   type SpecialFile,
 } from './fs-client.js';
 export { OpenFile } from './open-file.js';
+export { LockClient, type LockChange, type LockClientOptions } from './lock-client.js';
 export { FallocateFlag } from './fallocate.js';
 export { defaultTuning, resolveTuning, type ClientTuning } from './client-tuning.js';
 export { fuseClientId, processCredentials } from './identity.js';

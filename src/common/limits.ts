@@ -316,6 +316,8 @@ export const limits = {
    * fails (EDEADLK, EWOULDBLOCK): POSIX sets no bound, but a FUSE request must not hang forever.
    */
   fuseLockWaitMsMaxDefault: 3_600_000,
+  /** POSIX lock owners the FUSE daemon remembers per open file, to drop OFD locks at its last close. */
+  fuseLockOwnersPerOpenFileMax: 1_024,
   /** Backoff between attempts of a waiting lock request: doubles from the first to the maximum. */
   clientLockRetryMsInitial: 5,
   clientLockRetryMsMax: 200,

@@ -4,7 +4,8 @@
  *   [node]     id (registers as a node of type "fuse"), hostname, tags
  *   [cluster]  id, secret_file
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
- *   [fuse]     mount_point, allow_other, cache timeouts, request sizes, buffers, report interval
+ *   [fuse]     mount_point, allow_other, cache timeouts, request sizes, buffers, report interval,
+ *              lock lease and wait bound
  *   [monitor]  where to push metrics (optional)
  *   [log]      level
  */
@@ -60,6 +61,19 @@ export const fuseSectionSchema = z.strictObject({
   cached_timeout_ms: ms(3_600_000).default(limits.fuseCachedTimeoutMsDefault),
   /** Threads reading /dev/fuse (they only copy; handlers run on the event loop). */
   threads: z.number().int().min(1).max(64).default(2),
+  /**
+   * flock and fcntl locks are held in meta for the whole cluster, tied to this daemon's lease: a
+   * daemon that dies without unmounting (SIGKILL, a lost host) keeps its locks until the lease
+   * runs out. Renewed every lock_lease_ms / 3 while any lock is held.
+   */
+  lock_lease_ms: z
+    .number()
+    .int()
+    .min(limits.metaLockLeaseMsMin)
+    .max(limits.metaLockLeaseMsMax)
+    .default(limits.fuseLockLeaseMsDefault),
+  /** How long a blocking lock request (F_SETLKW, flock without LOCK_NB) waits before it fails. */
+  lock_wait_max_ms: ms(24 * 3_600_000).default(limits.fuseLockWaitMsMaxDefault),
 });
 
 export const fuseConfigSchema = z

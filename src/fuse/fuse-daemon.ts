@@ -20,6 +20,7 @@ import type { FuseConfig } from './config.js';
 import { toErrno } from './errno-map.js';
 import { ChangePoller } from './change-poller.js';
 import { FuseFileSystem } from './fuse-file-system.js';
+import { startFuseLocks } from './locks.js';
 import { MetadataCache } from './metadata-cache.js';
 import { observeFuseOperations } from './fuse-metrics.js';
 import { FuseSession } from './lowlevel/index.js';
@@ -153,9 +154,16 @@ async function mountWith(
           intervalMs: fuse.metadata_poll_ms,
           staleMs: Math.max(limits.fuseMetadataPollStaleMs, 4 * fuse.metadata_poll_ms),
         });
+  const locks = await startFuseLocks(client, {
+    leaseMs: fuse.lock_lease_ms,
+    waitMsMax: fuse.lock_wait_max_ms,
+    clock,
+    logger,
+  });
   const fileSystem = new FuseFileSystem({
     client,
     logger,
+    locks: locks.fuse,
     attrTimeoutMs: fuse.attr_timeout_ms,
     entryTimeoutMs: fuse.entry_timeout_ms,
     negativeTimeoutMs: fuse.negative_timeout_ms,
@@ -220,6 +228,8 @@ async function mountWith(
       await poller?.stop();
       await mounted.unmount({ drainTimeoutMs: limits.fuseUnmountDrainMs });
       await fileSystem.closeAll();
+      // What the kernel did not release on its way out: every lock of this client goes at once.
+      await locks.client.close();
       await heartbeat.stop();
       await client.close();
     })();

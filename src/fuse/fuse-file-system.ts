@@ -29,6 +29,7 @@ import {
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
 import { DirectoryHandle, type PageReader } from './directory-handle.js';
+import type { FuseLocks } from './locks.js';
 import type { ListedName, MetadataCache } from './metadata-cache.js';
 import {
   Errno,
@@ -38,13 +39,17 @@ import {
   type DirectoryPlusSink,
   type DirectorySink,
   type Entry,
+  type FlockRequest,
   type FuseOperations,
   type FuseSession,
+  type LockRange,
+  type LockRequest,
   type NegativeEntry,
   type OpenReply,
   type ReaddirRequest,
   type RequestContext,
   type SetattrRequest,
+  type SetlkRequest,
   type StatfsReply,
 } from './lowlevel/index.js';
 
@@ -77,6 +82,8 @@ export interface FuseFileSystemOptions {
   readonly cachedTimeoutMs?: number;
   /** Monotonic milliseconds (for the capability cache). */
   readonly now: () => number;
+  /** Cluster-wide flock and fcntl locks; without them the kernel keeps locks local to this mount. */
+  readonly locks?: FuseLocks;
 }
 
 /** The credentials of a request's caller (root's groups do not matter to any check). */
@@ -504,8 +511,13 @@ export class FuseFileSystem implements FuseOperations {
     return written;
   }
 
-  async flush(_context: RequestContext, request: { fh: bigint }): Promise<void> {
-    await this.file(request.fh).flush();
+  async flush(_context: RequestContext, request: { ino: InodeId; fh: bigint; lockOwner: bigint }) {
+    try {
+      await this.file(request.fh).flush();
+    } finally {
+      // Any close by a process drops its POSIX locks on the file, as POSIX says.
+      await this.options.locks?.flush(request.ino, request.lockOwner);
+    }
   }
 
   async fsync(_context: RequestContext, request: { fh: bigint }): Promise<void> {
@@ -530,7 +542,11 @@ export class FuseFileSystem implements FuseOperations {
     }
   }
 
-  async release(_context: RequestContext, request: { ino: InodeId; fh: bigint }): Promise<void> {
+  async release(
+    _context: RequestContext,
+    request: { ino: InodeId; fh: bigint; lockOwner: bigint; flockRelease: boolean },
+  ): Promise<void> {
+    await this.options.locks?.release(request.ino, request);
     const file = this.files.get(request.fh);
     if (file === undefined) return;
     this.files.delete(request.fh);
@@ -545,6 +561,27 @@ export class FuseFileSystem implements FuseOperations {
         this.invalidate(request.ino);
       }
     }
+  }
+
+  // --- locks (locks.ts) --------------------------------------------------------------------
+
+  async getlk(context: RequestContext, request: LockRequest): Promise<LockRange> {
+    return this.locks().getlk(context, request);
+  }
+
+  async setlk(context: RequestContext, request: SetlkRequest): Promise<void> {
+    await this.locks().setlk(context, request);
+  }
+
+  async flock(context: RequestContext, request: FlockRequest): Promise<void> {
+    await this.locks().flock(context, request);
+  }
+
+  /** The cluster-wide locks; without them ENOSYS, after which the kernel locks locally. */
+  private locks(): FuseLocks {
+    const locks = this.options.locks;
+    if (locks === undefined) throw fuseError(Errno.ENOSYS, 'locks are not kept cluster-wide here');
+    return locks;
   }
 
   // --- directories --------------------------------------------------------------------------
