@@ -191,7 +191,6 @@ describe.skipIf(skipReason !== undefined)('admin fsck', () => {
     }
 
     const found = await fsck();
-    console.log(JSON.stringify(found.report.findings, null, 1));
     expect(found.code).toBe(1);
     const kinds = new Set(found.report.findings.map((finding) => finding.kind));
     expect([...kinds].sort()).toEqual([
