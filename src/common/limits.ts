@@ -252,7 +252,7 @@ export const limits = {
   metaGcListMax: 1_024,
   /** Problems the invariant checker reports before it stops listing more. */
   metaFsckProblemsMax: 1_000,
-  /** Replaces `admin fsck --repair` sends one chunk to number it above every replica's version. */
+  /** Replaces `admin fsck --repair` sends a chunk's head to bring it to the version its replicas got. */
   adminFsckReplacesMax: 16,
   /** Dangling entries one removeDanglingEntries call (one transaction) removes at most. */
   metaFsckRepairsPerCallMax: 256,

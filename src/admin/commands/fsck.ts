@@ -26,6 +26,7 @@ import type { MgmtdClient } from '../../client/index.js';
 import { ChunkClient, MetaClient, RoutingCache } from '../../client/index.js';
 import type { Clock } from '../../common/clock.js';
 import { systemClock } from '../../common/clock.js';
+import { crc32c } from '../../common/crc32c.js';
 import { FsError, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
@@ -499,25 +500,60 @@ class Fsck {
         const data = payload ?? Buffer.alloc(0);
         if (data.length !== source.length || response.checksum !== source.checksum)
           throw new Error(`target ${sourceId}'s copy changed while it was read`);
-        const target = {
-          chainId: chunk.chainId,
-          chunkId: chunk.chunkId,
-          chunkSizeBytes: limits.storageChunkBytesMax,
-        };
-        // The head numbers the replace above its own version; a replica holding a higher one
-        // (bytes of its own under that number) would take it for done. Replace again until the
-        // chunk's version passes every replica's, so each one applies the last replace.
-        const highest = Math.max(...[...chunk.replicas.values()].map((copy) => copy.version));
-        let reply = await this.chunks.replace({ ...target, data });
-        for (let extra = 0; reply.version <= highest; extra++) {
-          if (extra >= limits.adminFsckReplacesMax)
-            throw new Error(`the chunk's version stays at ${reply.version}, not above ${highest}`);
-          reply = await this.chunks.replace({ ...target, data });
-        }
+        await this.writeWhole(chunk, data);
         for (const kind of kinds) this.markRepair(kind, where);
       } catch (error) {
         for (const kind of kinds) this.markRepair(kind, where, describeError(error));
       }
+    }
+  }
+
+  /**
+   * Makes `data` the chunk on every replica under one version above every replica's. A replace at
+   * the head alone would be numbered from the head's own version, and a replica already holding
+   * that number with other bytes must not see it (the replicator stops on such a disagreement). So
+   * the head's successor gets the copy first, as a whole chunk forwarded under the new version
+   * (it applies it and passes it down the chain); then the head replaces until it reaches that
+   * version, which the replicas below acknowledge as held, with the same bytes.
+   */
+  private async writeWhole(chunk: ChainChunk, data: Buffer): Promise<void> {
+    const chain = await this.routing.requireChain(chunk.chainId);
+    const version = Math.max(...[...chunk.replicas.values()].map((copy) => copy.version)) + 1;
+    const [head, successor] = chain.targets;
+    if (head === undefined || head.publicState !== PublicState.Serving)
+      throw new Error('the chain has no serving head');
+    const target = {
+      chainId: chunk.chainId,
+      chunkId: chunk.chunkId,
+      chunkSizeBytes: limits.storageChunkBytesMax,
+    };
+    if (
+      successor !== undefined &&
+      (successor.publicState === PublicState.Serving || successor.publicState === PublicState.Syncing)
+    ) {
+      const address = this.routing.addressOfTarget(successor.targetId);
+      if (address === undefined) throw new Error(`no address for target ${successor.targetId}`);
+      const checksum = crc32c(data);
+      await this.options.rpc.call(
+        address,
+        storageMethods.forward,
+        {
+          ...target,
+          targetId: successor.targetId,
+          chainVersion: chain.chainVersion,
+          op: { kind: 'replace', length: data.length, checksum },
+          timeoutMs: this.options.timeoutMs,
+          updateVersion: version,
+          fromTargetId: head.targetId,
+        },
+        { timeoutMs: this.options.timeoutMs + 100, payload: data, payloadCrc32c: checksum },
+      );
+    }
+    for (let attempt = 0; ; attempt++) {
+      const reply = await this.chunks.replace({ ...target, data });
+      if (reply.version >= version) return;
+      if (attempt + 1 >= limits.adminFsckReplacesMax)
+        throw new Error(`the head's version stays at ${reply.version}, below ${version}`);
     }
   }
 
