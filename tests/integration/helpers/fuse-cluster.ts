@@ -47,6 +47,8 @@ export interface FuseClusterOptions {
   stripe?: number;
   /** Extra lines for the [fuse] section. */
   fuseSettings?: string;
+  /** Extra lines for every storage process's [storage] section (e.g. chunk_engine = "files"). */
+  storageSettings?: string;
 }
 
 export interface StorageNode {
@@ -201,7 +203,13 @@ export async function startFuseCluster(
   const [meta, ...storage] = await Promise.all([
     startMeta(world, metaConfig).then((started) => started.process),
     ...Array.from({ length: options.storageNodes ?? 3 }, (_, index) =>
-      startStorage(world, { dir, nodeId: 11 + index, secretFile, mgmtdAddress: mgmtd.address }),
+      startStorage(world, {
+        dir,
+        nodeId: 11 + index,
+        secretFile,
+        mgmtdAddress: mgmtd.address,
+        ...(options.storageSettings === undefined ? {} : { storageSettings: options.storageSettings }),
+      }),
     ),
   ]);
   const created = await createChainTable(world, { mgmtdAddress: mgmtd.address, secretFile, replicas: 3 });
@@ -244,7 +252,13 @@ export async function startFuseCluster(
 
 async function startStorage(
   world: TestWorld,
-  options: { dir: string; nodeId: number; secretFile: string; mgmtdAddress: string },
+  options: {
+    dir: string;
+    nodeId: number;
+    secretFile: string;
+    mgmtdAddress: string;
+    storageSettings?: string;
+  },
 ): Promise<StorageNode> {
   const config = writeStorageConfig({ ...options, listen: '127.0.0.1:0' });
   const process = await startStorageProcess(world, config);
