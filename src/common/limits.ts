@@ -574,6 +574,47 @@ export const limits = {
   /** Bounds of `commit_interval_ms`: below 10 ms the interval costs as much as syncing every commit. */
   kvSqliteCommitIntervalMsMin: 10,
   kvSqliteCommitIntervalMsMax: 60_000,
+
+  // --- NFS gateway (src/nfs)
+  /**
+   * The largest READ and WRITE the gateway offers (rtmax, wtmax, and NFSv4's maxread/maxwrite):
+   * 1 MiB, the size FUSE requests and the client library's write slices have, so one NFS request
+   * is one client-library call.
+   */
+  nfsIoBytesMax: 1024 * 1024,
+  /** A record (one RPC call) at most: the largest WRITE with room for its headers and a COMPOUND's other operations. */
+  nfsRecordBytesMax: 1024 * 1024 + 64 * 1024,
+  /** Fragments of one record at most (clients send one; many tiny ones only cost us). */
+  nfsRecordFragmentsMax: 256,
+  /** A reply at most: the largest READ with room for its attributes. */
+  nfsReplyBytesMax: 1024 * 1024 + 64 * 1024,
+  /** Calls of one connection handled at once; further records wait (bounded by one socket read) and reading pauses. */
+  nfsCallsPerConnectionMax: 32,
+  /** Reply bytes a connection's socket may hold unsent before the gateway stops reading its calls. */
+  nfsConnectionUnsentBytesMax: 8 * 1024 * 1024,
+  /** Client connections at once by default; more are refused at accept. */
+  nfsConnectionsMaxDefault: 1_024,
+  /** A connection idle this long is closed (clients reconnect on their next call), as Linux's server does after 6 minutes. */
+  nfsConnectionIdleMsDefault: 6 * 60_000,
+  /**
+   * How long a file opened for NFS reads or writes stays open after its last use. NFSv3 has no
+   * open or close: the gateway keeps files open between requests (read-ahead, write buffers) and
+   * closes them when idle, which sends their writes and reports their length to meta, so other
+   * clients see the file within about this long plus the client library's report interval.
+   */
+  nfsOpenFileIdleMsDefault: 3_000,
+  /** Files the gateway keeps open at most; past it the least recently used idle ones are closed. */
+  nfsOpenFilesMaxDefault: 1_024,
+  /** Directory positions remembered for READDIR cookies (a miss re-reads the directory from its start). */
+  nfsReaddirCursorsMax: 16_384,
+  /** Entries one READDIR or READDIRPLUS reply lists at most, whatever the client's byte counts allow. */
+  nfsReaddirEntriesMax: 1_024,
+  /** How long a stop waits for calls in flight before it closes connections. */
+  nfsStopDrainMs: 5_000,
+  /** The NFSv4 lease (seconds) clients renew within; the gateway keeps no state that expires with it. */
+  nfs4LeaseSeconds: 90,
+  /** Operations one NFSv4 COMPOUND may carry (Linux sends at most about 20). */
+  nfs4CompoundOperationsMax: 128,
 } as const;
 
 /** Asserts the relationships between limits that the design relies on. */

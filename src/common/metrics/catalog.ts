@@ -228,6 +228,36 @@ export const metricDefs = {
   fuseReadBytes: counter('threefs_fuse_read_bytes_total', 'Bytes returned to FUSE reads.'),
   fuseWrittenBytes: counter('threefs_fuse_written_bytes_total', 'Bytes accepted from FUSE writes.'),
 
+  // --- NFS gateway.
+  nfsOperations: counter(
+    'threefs_nfs_operations_total',
+    'NFS and MOUNT operations answered (each operation of an NFSv4 COMPOUND counts), by protocol ' +
+      'version ("3", "4", "mount") and operation.',
+    ['version', 'operation'],
+  ),
+  nfsOperationErrors: counter(
+    'threefs_nfs_operation_errors_total',
+    'NFS and MOUNT operations answered with an error status, by version, operation and status name.',
+    ['version', 'operation', 'status'],
+  ),
+  nfsOperationDuration: histogram(
+    'threefs_nfs_operation_duration_seconds',
+    'Time from an NFS or MOUNT operation starting until its result was ready.',
+    ['version', 'operation'],
+  ),
+  nfsReadBytes: counter('threefs_nfs_read_bytes_total', 'Bytes returned to NFS READs.'),
+  nfsWrittenBytes: counter('threefs_nfs_written_bytes_total', 'Bytes accepted from NFS WRITEs.'),
+  nfsConnections: gauge('threefs_nfs_connections', 'Client connections open now.'),
+  nfsConnectionsRefused: counter(
+    'threefs_nfs_connections_refused_total',
+    'Connections refused at accept, by reason ("address": no export allows the client; "limit").',
+    ['reason'],
+  ),
+  nfsMalformedStreams: counter(
+    'threefs_nfs_malformed_streams_total',
+    'Connections closed because they broke record marking or sent an unreadable RPC header.',
+  ),
+
   // --- client library (in the FUSE daemon and the gateways).
   clientReadChecksumFailures: counter(
     'threefs_client_read_checksum_failures_total',

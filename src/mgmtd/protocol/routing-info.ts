@@ -27,9 +27,11 @@ export const NodeType = {
   Client: 'client',
   Fuse: 'fuse',
   Monitor: 'monitor',
+  /** An NFS gateway (nfs_gateway_main). */
+  Nfs: 'nfs',
 } as const;
 export type NodeType = (typeof NodeType)[keyof typeof NodeType];
-export const nodeTypeSchema = z.enum(['mgmtd', 'meta', 'storage', 'client', 'fuse', 'monitor']);
+export const nodeTypeSchema = z.enum(['mgmtd', 'meta', 'storage', 'client', 'fuse', 'monitor', 'nfs']);
 
 /** A node's liveness as judged by mgmtd from its heartbeats. */
 export const NodeStatus = { Online: 'online', Offline: 'offline' } as const;

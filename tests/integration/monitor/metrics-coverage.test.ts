@@ -1,10 +1,11 @@
 // Proves that every metric the catalogue (common/metrics/catalog.ts) declares is recorded by the
-// running system: a whole cluster (mgmtd, meta, three storage services, a FUSE mount, the monitor
-// collector with a ClickHouse endpoint) pushes to the collector while a small workload runs, with
-// an fsync, and failures planted where metrics move only on failure (a missing file, the metadata
-// database held locked, a storage service killed and recovered, a chunk corrupted on disk, a read
-// reply damaged on the wire, an unreachable collector, a refused ClickHouse insert, the collector's
-// history overflowing). Then each metric of the catalogue must have a sample in the collector's history or
+// running system: a whole cluster (mgmtd, meta, three storage services, a FUSE mount, an NFS
+// gateway, the monitor collector with a ClickHouse endpoint) pushes to the collector while a small
+// workload runs, with an fsync, and failures planted where metrics move only on failure (a missing
+// file, the metadata database held locked, a storage service killed and recovered, a chunk
+// corrupted on disk, a read reply damaged on the wire, an unreachable collector, a refused
+// ClickHouse insert, the collector's history overflowing, a client no NFS export allows, a garbage
+// NFS stream). Then each metric of the catalogue must have a sample in the collector's history or
 // its Prometheus text: a counter above zero, a histogram with observations, a gauge with a value.
 import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
@@ -38,7 +39,10 @@ import {
   startCollector,
   writeCollectorConfig,
 } from '../helpers/monitor-cluster.js';
+import { startGateway, writeGatewayConfig } from '../helpers/nfs-gateway.js';
 import { TestWorld, eventually, type RunningProcess } from '../helpers/processes.js';
+import { Nfs3Client } from '../nfs/nfs3-client.js';
+import { OncRpcClient } from '../../../src/nfs/rpc-client.js';
 import { storageTimings } from '../helpers/storage-cluster.js';
 
 const skipReason = fuseClusterSkipReason('the metrics coverage test');
@@ -212,6 +216,40 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     await synced.sync();
     await synced.close();
     await expect(stat(join(mountPoint, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+    // An NFS gateway serves a mount, a read, a write and a missing name; it refuses a client no
+    // export allows and closes a connection that sends garbage.
+    const gateway = await startGateway(
+      cluster,
+      writeGatewayConfig(cluster, {
+        nodeId: 300,
+        exports: [{ path: '/' }],
+        extraToml: `[monitor]\npush_interval_ms = ${pushIntervalMs}\ncollector = "${collectorAddress}"\n`,
+      }),
+    );
+    const nfs = await Nfs3Client.connect(gateway.port);
+    try {
+      const nfsRoot = (await nfs.mount('/')).handle as Buffer;
+      const nfsFile = (await nfs.lookup(nfsRoot, 'a')).handle as Buffer;
+      expect((await nfs.read(nfsFile, 0n, 4096)).status).toBe(0);
+      const nfsMade = (await nfs.create(nfsRoot, 'over-nfs', { mode: 'guarded' })).handle as Buffer;
+      expect((await nfs.write(nfsMade, 0n, Buffer.from('nfs'))).status).toBe(0);
+      expect((await nfs.lookup(nfsRoot, 'missing')).status).toBe(2);
+      await expect(
+        Nfs3Client.connect(gateway.port, { localAddress: '127.0.0.2' }).then((stranger) =>
+          stranger.getattr(nfsRoot).finally(() => stranger.close()),
+        ),
+      ).rejects.toThrow();
+      const garbage = await OncRpcClient.connect({ host: '127.0.0.1', port: gateway.port, timeoutMs: 5_000 });
+      garbage.writeRaw(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+      await eventually(
+        async () => (garbage.closed ? true : undefined),
+        5_000,
+        'the garbage connection closed',
+      );
+    } finally {
+      nfs.close();
+    }
 
     // The metadata database held locked by another process for longer than a writer waits: the
     // writer's transaction fails with a conflict and runs again once the lock is free.
