@@ -1,4 +1,4 @@
-// Proves file data over chunks: a range read assembles its chunks and reads holes and short chunks as zeros up to the file's length, and a truncate cuts exactly the chunks past the new end on every chain.
+// Proves file data over chunks: a range read assembles its chunks and reads holes and short chunks as zeros up to the file's length, a truncate cuts exactly the chunks past the new end on every chain, and a punched hole removes the chunks inside it and zeroes the parts of the others.
 import { describe, expect, it } from 'vitest';
 import type { ChunkClient } from '../../../src/client/chunk-client.js';
 import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
@@ -16,7 +16,7 @@ const layout = {
 };
 const file = fileRef(42n, layout);
 
-/** Chunks by index; `updates` records truncates and removes. */
+/** Chunks by index; `updates` records truncates, removes and zeroed ranges. */
 function fakeChunks(chunks: Map<number, Buffer>) {
   const updates: string[] = [];
   const client = {
@@ -45,6 +45,10 @@ function fakeChunks(chunks: Map<number, Buffer>) {
     async remove(target: { chunkId: ChunkId }) {
       updates.push(`remove ${target.chunkId.index}`);
     },
+    async zero(target: { chainId: number; chunkId: ChunkId; offset: number; length: number }) {
+      expect(target.chainId).toBe(file.placement.chainOf(BigInt(target.chunkId.index)));
+      updates.push(`zero ${target.chunkId.index} ${target.offset} +${target.length}`);
+    },
   };
   const io = new FileDataIo({
     chunks: client as unknown as ChunkClient,
@@ -55,6 +59,18 @@ function fakeChunks(chunks: Map<number, Buffer>) {
 }
 
 describe('FileDataIo', () => {
+  it('punches a hole by removing the chunks wholly inside it and zeroing the parts of the others', async () => {
+    const { io, updates } = fakeChunks(new Map());
+    await io.zero(file, 100n, BigInt(3 * chunkSize + 7));
+    expect(updates.sort()).toEqual(['remove 1', 'remove 2', 'zero 0 100 +3996', 'zero 3 0 +7']);
+    updates.length = 0;
+    await io.zero(file, BigInt(chunkSize + 1), BigInt(chunkSize + 2));
+    expect(updates).toEqual(['zero 1 1 +1']);
+    updates.length = 0;
+    await io.zero(file, 5n, 5n);
+    expect(updates).toEqual([]);
+  });
+
   it('reads across chunks, with holes and short chunks as zeros, cut at the file length', async () => {
     const chunks = new Map([
       [0, Buffer.alloc(chunkSize, 1)],

@@ -1,9 +1,11 @@
 // Proves open-file semantics over the write buffer and meta: reads see buffered writes, fsync and
 // close report the length (and "wrote") to meta, fsync syncs the file's chains on storage once its
-// writes are acknowledged, a storage failure surfaces on close while the session still closes, and
-// a reader's close never takes a writer's error.
+// writes are acknowledged, a storage failure surfaces on close while the session still closes, a
+// reader's close never takes a writer's error, and fallocate sends buffered writes before it punches
+// a hole, checks the usable space before it extends, and extends under meta's truncate version.
 import { describe, expect, it } from 'vitest';
 import type { ChunkClient } from '../../../src/client/chunk-client.js';
+import { FallocateFlag } from '../../../src/client/fallocate.js';
 import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
 import { ByteBudget, Limiter } from '../../../src/client/limiter.js';
 import type { MetaClient } from '../../../src/client/meta-client.js';
@@ -11,9 +13,9 @@ import { OpenFile } from '../../../src/client/open-file.js';
 import { OpenInodes } from '../../../src/client/open-inodes.js';
 import { SessionCloser } from '../../../src/client/session-closer.js';
 import { systemClock } from '../../../src/common/clock.js';
-import { FsError } from '../../../src/common/errors.js';
+import { FsError, hasCode } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { CommonCode, StorageCode } from '../../../src/common/status-code.js';
+import { ClientCode, CommonCode, StorageCode } from '../../../src/common/status-code.js';
 import type { FileInode } from '../../../src/meta/protocol/index.js';
 import type { MethodDef } from '../../../src/rpc/index.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
@@ -74,6 +76,23 @@ function setUp() {
         request.offset + request.length,
       );
     },
+    async zero(target: { chunkId: ChunkId; offset: number; length: number }) {
+      const old = chunks.get(target.chunkId.index);
+      if (old !== undefined) {
+        const next = Buffer.from(old);
+        next.fill(
+          0,
+          Math.min(old.length, target.offset),
+          Math.min(old.length, target.offset + target.length),
+        );
+        chunks.set(target.chunkId.index, next);
+      }
+      return { exists: old !== undefined, version: 1, length: old?.length ?? 0, checksum: 0 };
+    },
+    async remove(target: { chunkId: ChunkId }) {
+      chunks.delete(target.chunkId.index);
+      return { exists: false, version: 0, length: 0, checksum: 0 };
+    },
   };
   const io = new FileDataIo({
     chunks: chunkClient as unknown as ChunkClient,
@@ -81,11 +100,21 @@ function setUp() {
     requestConcurrency: 2,
   });
   const metaCalls: Array<{ method: string; request: Record<string, unknown> }> = [];
+  /** What meta holds: a truncate by another client raises `truncateVersion`; `freeBytes` is statfs's. */
+  const metaState = { truncateVersion: inode.truncateVersion, length: 0n, freeBytes: 1 << 30 };
   const meta = {
     async call(method: MethodDef<unknown, unknown>, request: Record<string, unknown>) {
       metaCalls.push({ method: method.name, request });
-      const length = (request['length'] as { bytes: bigint } | undefined)?.bytes ?? 0n;
-      return { inode: { ...inode, length } };
+      if (method.name === 'Meta.statFs') {
+        return { capacityBytes: 1 << 30, usedBytes: 0, freeBytes: metaState.freeBytes, inodesInUse: 1 };
+      }
+      // A length report is taken under the truncate version meta holds, as meta does.
+      const report = request['length'] as { bytes: bigint; truncateVersion: number } | undefined;
+      if (report?.truncateVersion === metaState.truncateVersion && report.bytes > metaState.length) {
+        metaState.length = report.bytes;
+      }
+      const length = report === undefined ? 0n : metaState.length;
+      return { inode: { ...inode, length, truncateVersion: metaState.truncateVersion } };
     },
   };
   const inodes = new OpenInodes({
@@ -117,7 +146,7 @@ function setUp() {
       readAhead: undefined,
     });
   };
-  return { handle, metaCalls, storage, inodes };
+  return { handle, metaCalls, storage, inodes, metaState, chunks };
 }
 
 describe('OpenFile', () => {
@@ -197,5 +226,55 @@ describe('OpenFile', () => {
     await reader.fsync();
     await reader.close();
     await expect(writer.flush()).rejects.toMatchObject({ code: StorageCode.NoSpace });
+  });
+
+  it('sends buffered writes before punching a hole, zeroes the range in storage, and sets the times in meta', async () => {
+    const { handle, metaCalls, chunks } = setUp();
+    const writer = handle(true);
+    await writer.write(0n, Buffer.alloc(5000, 1));
+    await writer.fallocate(FallocateFlag.punchHole | FallocateFlag.keepSize, 100n, 4000n);
+    const expected = Buffer.alloc(5000, 1);
+    expected.fill(0, 100, 4100);
+    expect(Buffer.concat([chunks.get(0)!, chunks.get(1)!])).toEqual(expected);
+    expect((await writer.read(0n, 10_000)).equals(expected)).toBe(true);
+    expect(metaCalls.map((call) => [call.method, call.request['length'], call.request['wrote']])).toEqual([
+      ['Meta.stat', undefined, undefined],
+      ['Meta.sync', { bytes: 0n, truncateVersion: 3 }, true],
+    ]);
+    expect(writer.length()).toBe(5000n);
+  });
+
+  it('extends with mode 0 after checking the usable space, and refuses with NoSpace past it', async () => {
+    const { handle, metaCalls, metaState } = setUp();
+    const writer = handle(true);
+    await writer.fallocate(0, 1000n, 9000n);
+    expect(writer.length()).toBe(10_000n);
+    expect(metaCalls.map((call) => call.method)).toEqual(['Meta.statFs', 'Meta.sync']);
+    expect((await writer.read(0n, 20_000)).equals(Buffer.alloc(10_000))).toBe(true);
+    metaState.freeBytes = 100;
+    await expect(writer.fallocate(FallocateFlag.keepSize, 0n, 20_000n)).rejects.toSatisfy((error) =>
+      hasCode(error, ClientCode.NoSpace),
+    );
+    await expect(writer.fallocate(FallocateFlag.collapseRange, 0n, 4096n)).rejects.toSatisfy((error) =>
+      hasCode(error, CommonCode.NotImplemented),
+    );
+    await expect(handle(false).fallocate(0, 0n, 1n)).rejects.toSatisfy((error) =>
+      hasCode(error, ClientCode.BadFileHandle),
+    );
+  });
+
+  it('extends under the truncate version meta holds when another client truncated since the open', async () => {
+    const { handle, metaCalls, metaState } = setUp();
+    const writer = handle(true);
+    metaState.truncateVersion = 4;
+    await writer.fallocate(0, 0n, 8192n);
+    expect(
+      metaCalls.filter((call) => call.method === 'Meta.sync').map((call) => call.request['length']),
+    ).toEqual([
+      { bytes: 8192n, truncateVersion: 3 },
+      { bytes: 8192n, truncateVersion: 4 },
+    ]);
+    expect(metaState.length).toBe(8192n);
+    expect(writer.length()).toBe(8192n);
   });
 });
