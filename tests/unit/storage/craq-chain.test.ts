@@ -510,6 +510,54 @@ describe('CRAQ on a chain of three', () => {
     for (const node of nodes) expect(node.store.stat(chunk)).toBeUndefined();
   });
 
+  it('recovers a replica that missed a zeroed range by copying the chunk whole, zeros included', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    const model = Buffer.alloc(200 * 1024, 9);
+    await servingChainHolding(head, '');
+    await write(head, model, 0);
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+      ],
+      2,
+    );
+    await zero(head, 10_000, 150_000, 2);
+    model.fill(0, 10_000, 160_000);
+    expect((await committed(tail)).equals(model)).toBe(false);
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'syncing'],
+      ],
+      3,
+    );
+    await runChainSync({
+      chainId: 1,
+      chainVersion: 3,
+      fromTargetId: middle.targetId,
+      syncingTargetId: tail.targetId,
+      targets: middle.targets,
+      routing: middle.routing,
+      replicator: middle.replicator,
+      rpc: middle.client,
+      clock: systemClock,
+      logger: silentLogger(),
+      limiter: new BandwidthLimiter({ clock: systemClock, bytesPerSecond: 1 << 30 }),
+      concurrency: 4,
+      chunkSizeMaxBytes: chunkSizeBytes,
+      progress: new RecoveryProgressTracker(
+        { chainId: 1, chainVersion: 3, fromTargetId: middle.targetId, targetId: tail.targetId },
+        systemClock,
+      ),
+      signal: new AbortController().signal,
+    });
+    for (const node of nodes) expect((await committed(node)).equals(model)).toBe(true);
+    const { version, length, checksum } = middle.store.stat(chunk)?.committed ?? {};
+    expect(tail.store.stat(chunk)?.committed).toMatchObject({ version, length, checksum });
+  });
+
   it('copies to a syncing successor a chunk whose first write was in flight under the routing before it', async () => {
     const [head, middle] = nodes as [TestNode, TestNode, TestNode];
     publish(
