@@ -70,7 +70,11 @@ export const nfsSectionSchema = z.strictObject({
   /** Where NFS and MOUNT both answer (clients without a portmapper need one known port). */
   listen: addressSchema.default('0.0.0.0:2049'),
   /** NFS versions served. */
-  versions: z.array(z.literal(3)).min(1).max(1).default([3]),
+  versions: z
+    .array(z.union([z.literal(3), z.literal(4)]))
+    .min(1)
+    .max(2)
+    .default([3, 4]),
   exports: z.array(exportSchema).min(1).max(64),
   /** Register NFS and MOUNT with the local rpcbind (portmapper) when one runs. */
   register_rpcbind: z.boolean().default(false),

@@ -174,21 +174,36 @@ export class ExportFs {
 
   /** The root directory of `entry`, resolved afresh (MOUNT, PUTROOTFH), or a clear error. */
   async resolveRoot(entry: Export): Promise<Inode> {
-    let inode: Inode;
-    try {
-      ({ inode } = await this.client.meta.call(metaMethods.stat, {
-        cred: gatewayCredentials,
-        at: { path: entry.path },
-      }));
-    } catch (error) {
-      if (hasCode(error, MetaCode.NotFound))
-        throw nfsError(NfsStatus.NoEnt, `export ${entry.path} is missing`);
-      throw error;
-    }
+    const inode = await this.resolvePath(entry.path);
     if (inode.type !== 'directory')
       throw nfsError(NfsStatus.NotDir, `export ${entry.path} is not a directory`);
     this.roots.set(entry.tag, inode.ino);
     return inode;
+  }
+
+  /** The inode at an absolute path of the namespace, looked up by the gateway itself. */
+  async resolvePath(path: string): Promise<Inode> {
+    try {
+      const { inode } = await this.client.meta.call(metaMethods.stat, {
+        cred: gatewayCredentials,
+        at: { path },
+      });
+      return inode;
+    } catch (error) {
+      if (hasCode(error, MetaCode.NotFound)) throw nfsError(NfsStatus.NoEnt, `${path} is missing`);
+      throw error;
+    }
+  }
+
+  /** The attributes of `ino` as the gateway itself sees them (NFSv4's pseudo directories). */
+  async statAsGateway(ino: InodeId): Promise<Inode> {
+    return this.ofObject(() => this.client.statInode(ino, gatewayCredentials));
+  }
+
+  /** The export whose root (as last resolved) is directory `ino`, if any. */
+  exportRootedAt(ino: InodeId): number | undefined {
+    for (const [tag, root] of this.roots) if (root === ino) return tag;
+    return undefined;
   }
 
   /** The inode id of `entry`'s root (cached). */
@@ -311,8 +326,8 @@ export class ExportFs {
     );
   }
 
-  async statfs(caller: Caller) {
-    return this.client.meta.call(metaMethods.statFs, { cred: caller.cred });
+  async statfs(cred: Credentials) {
+    return this.client.meta.call(metaMethods.statFs, { cred });
   }
 
   // --- writing ----------------------------------------------------------------------------
@@ -335,6 +350,11 @@ export class ExportFs {
         return { count: data.length, committed: Stability.FileSync };
       }),
     );
+  }
+
+  /** Sends the buffered writes of `ino` and reports its length (NFSv4 CLOSE). */
+  async flush(ino: InodeId): Promise<void> {
+    await this.options.files.flushInode(ino);
   }
 
   /** Makes every write of `ino` durable (COMMIT). */

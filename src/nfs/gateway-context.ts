@@ -50,10 +50,13 @@ export interface ResolvedHandle {
   readonly handle: FileHandle;
 }
 
-/** The file system id of an export: the cluster's in the high half, the export's tag in the low. */
-export function fsidOf(clusterId: string, entry: Export): bigint {
+/**
+ * The file system id of an export: the cluster's in the high half, the export's tag in the low
+ * (tag 0: NFSv4's pseudo file system).
+ */
+export function fsidOf(clusterId: string, exportTag: number): bigint {
   const cluster = createHash('sha256').update(`3fs-nfs-fsid:${clusterId}`).digest().readUInt32BE(0);
-  return (BigInt(cluster) << 32n) | BigInt(entry.tag);
+  return (BigInt(cluster) << 32n) | BigInt(exportTag);
 }
 
 /** The caller of a call through `entry`, or ACCES when its credential flavor is not taken. */

@@ -22,6 +22,7 @@ import { WriteVerifier, type GatewayContext } from './gateway-context.js';
 import { HandleCodec } from './handles.js';
 import { MountProgram, mountProgram, mountVersion } from './mount.js';
 import { Nfs3Program } from './nfs3/nfs3-program.js';
+import { Nfs4Program } from './nfs4/nfs4-program.js';
 import { nfsProgram } from './nfs3/nfs3-types.js';
 import { NfsMetrics } from './nfs-metrics.js';
 import { OpenFiles } from './open-files.js';
@@ -148,6 +149,7 @@ async function serve(client: FsClient, secret: string, options: NfsGatewayOption
   }
   const versions = new Map<number, RpcProgram>();
   if (nfs.versions.includes(3)) versions.set(3, new Nfs3Program(context));
+  if (nfs.versions.includes(4)) versions.set(4, new Nfs4Program(context, secret, clock.nowMs() / 1000));
   const server = new RpcServer({
     programs: [new MountProgram(context), nfsVersions(versions)],
     logger,

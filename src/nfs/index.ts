@@ -1,5 +1,5 @@
 /**
- * The NFS gateway (DESIGN §14): NFSv3 with MOUNT on the client library, its configuration, and
+ * The NFS gateway (DESIGN §14): NFSv3 with MOUNT and NFSv4.0 on the client library, its configuration, and
  * its start and stop.
  */
 export { nfsConfigSchema, type NfsConfig } from './config.js';

@@ -117,6 +117,25 @@ export class OpenFiles {
     return [...this.entries.values()].some((entry) => entry.ino === ino && entry.access === 'write');
   }
 
+  /**
+   * Sends the buffered writes of `ino` and reports its length to meta (an NFSv4 CLOSE), so that
+   * any client opening the file next sees what was written.
+   */
+  async flushInode(ino: InodeId): Promise<void> {
+    const writers = [...this.entries.values()].filter(
+      (entry) => entry.ino === ino && entry.access === 'write',
+    );
+    for (const entry of writers) {
+      entry.users += 1;
+      try {
+        await (await entry.opened).flush();
+      } finally {
+        entry.users -= 1;
+        entry.lastUsedMs = this.options.clock.monotonicMs();
+      }
+    }
+  }
+
   /** Closes the idle files of `ino` (its last name was removed); busy ones close when idle. */
   async closeInode(ino: InodeId): Promise<void> {
     const idle = [...this.entries.values()].filter((entry) => entry.ino === ino && entry.users === 0);

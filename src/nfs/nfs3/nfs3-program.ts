@@ -136,7 +136,7 @@ export class Nfs3Program implements RpcProgram {
   }
 
   private fsid(caller: Caller): bigint {
-    return fsidOf(this.context.clusterId, caller.entry);
+    return fsidOf(this.context.clusterId, caller.entry.tag);
   }
 
   /** Attributes of `ino`, or undefined when they cannot be had (for wcc data). */
@@ -541,7 +541,7 @@ export class Nfs3Program implements RpcProgram {
         run: async (request, handle) => {
           const { caller, ino } = this.resolve(request, handle);
           const inode = await fs.getattr(caller, ino);
-          const stats = await fs.statfs(caller);
+          const stats = await fs.statfs(caller.cred);
           const files = BigInt(inodesFreeShown + (stats.inodesInUse ?? 0));
           return (writer) => {
             writePostOpAttr(writer, inode, this.fsid(caller));
