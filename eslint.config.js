@@ -4,17 +4,18 @@ import tseslint from 'typescript-eslint';
 
 /** Components a folder under src/ must not import from (arrows point down). */
 const forbidden = {
-  common: ['rpc', 'kv', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'nfs', 'monitor', 'admin', 'bin'],
-  rpc: ['kv', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'nfs', 'monitor', 'admin', 'bin'],
-  kv: ['rpc', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'nfs', 'monitor', 'admin', 'bin'],
-  client: ['kv', 'mgmtd', 'meta', 'storage', 'fuse', 'nfs', 'monitor', 'admin', 'bin'],
-  mgmtd: ['meta', 'storage', 'fuse', 'nfs', 'monitor', 'admin', 'bin'],
-  meta: ['mgmtd', 'storage', 'fuse', 'nfs', 'monitor', 'admin', 'bin'],
-  storage: ['mgmtd', 'meta', 'fuse', 'nfs', 'monitor', 'admin', 'bin'],
-  fuse: ['mgmtd', 'meta', 'storage', 'nfs', 'monitor', 'admin', 'bin', 'kv'],
-  nfs: ['mgmtd', 'meta', 'storage', 'fuse', 'monitor', 'admin', 'bin', 'kv'],
-  monitor: ['mgmtd', 'meta', 'storage', 'fuse', 'nfs', 'admin', 'bin'],
-  admin: ['fuse', 'nfs', 'bin'],
+  common: ['rpc', 'kv', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'nfs', 's3', 'monitor', 'admin', 'bin'],
+  rpc: ['kv', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'nfs', 's3', 'monitor', 'admin', 'bin'],
+  kv: ['rpc', 'mgmtd', 'meta', 'storage', 'client', 'fuse', 'nfs', 's3', 'monitor', 'admin', 'bin'],
+  client: ['kv', 'mgmtd', 'meta', 'storage', 'fuse', 'nfs', 's3', 'monitor', 'admin', 'bin'],
+  mgmtd: ['meta', 'storage', 'fuse', 'nfs', 's3', 'monitor', 'admin', 'bin'],
+  meta: ['mgmtd', 'storage', 'fuse', 'nfs', 's3', 'monitor', 'admin', 'bin'],
+  storage: ['mgmtd', 'meta', 'fuse', 'nfs', 's3', 'monitor', 'admin', 'bin'],
+  fuse: ['mgmtd', 'meta', 'storage', 'nfs', 's3', 'monitor', 'admin', 'bin', 'kv'],
+  nfs: ['mgmtd', 'meta', 'storage', 'fuse', 's3', 'monitor', 'admin', 'bin', 'kv'],
+  s3: ['mgmtd', 'meta', 'storage', 'fuse', 'nfs', 'monitor', 'admin', 'bin', 'kv'],
+  monitor: ['mgmtd', 'meta', 'storage', 'fuse', 'nfs', 's3', 'admin', 'bin'],
+  admin: ['fuse', 'nfs', 's3', 'bin'],
 };
 
 const layering = Object.entries(forbidden).map(([component, banned]) => ({
