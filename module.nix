@@ -146,6 +146,8 @@ let
           Type = "notify";
           NotifyAccess = "main";
           ExecStart = "${cfg.package}/bin/${binaryOf.${name}} --config ${configFileOf name}";
+          # `systemctl reload` re-reads the cluster secret file at once (it is also re-read every 2 s).
+          ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
           Restart = "on-failure";
           RestartSec = 2;
           TimeoutStopSec = 60;
@@ -214,7 +216,10 @@ in
       example = "/run/keys/3fs-cluster-secret";
       description = ''
         File holding the cluster secret (at least 16 characters) that authenticates nodes to each
-        other. Keep it out of the Nix store: deploy it with your secrets tool.
+        other. Keep it out of the Nix store: deploy it with your secrets tool. It may list several
+        secrets, one per line, during a rotation: the first is the one to connect with, every one
+        is accepted. The services re-read it every 2 s and on `systemctl reload`, so a rotation
+        (README, "Rotating the cluster secret") needs no restart.
       '';
     };
     foundationdb.clusterFile = lib.mkOption {

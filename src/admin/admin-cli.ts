@@ -18,6 +18,13 @@ import { PublicState, initCluster, mgmtdMethods, type RoutingInfo } from '../mgm
 import { RpcClient } from '../rpc/index.js';
 import { fsckCommand } from './commands/fsck.js';
 import { recoveryProgressCommand } from './commands/recovery-progress.js';
+import {
+  candidatesFrom,
+  collectSecretStatus,
+  generateSecret,
+  handshakeProbe,
+  printSecretStatus,
+} from './commands/secret-rotate.js';
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
 import { commandCat, commandLs, commandSetLayout, commandStat } from './commands/fs-commands.js';
 import { formatBytes, printMessage, printTable, type Output } from './output.js';
@@ -36,6 +43,8 @@ interface Context {
   output: Output;
   config(): AdminConfig | undefined;
   withMgmtd<T>(use: (mgmtd: MgmtdClient, rpc: RpcClient) => Promise<T>): Promise<T>;
+  /** The cluster secret file in use (--secret-file, or the config's [cluster] secret_file). */
+  secretFile(): string;
   /** A client of the file system (routing info, meta, storage) as the calling user. */
   withClient<T>(use: (client: FsClient) => Promise<T>): Promise<T>;
 }
@@ -130,6 +139,9 @@ function makeContext(options: GlobalOptions, write: (text: string) => void): Con
       } finally {
         await client.close();
       }
+    },
+    secretFile() {
+      return reachable().secretFile;
     },
     async withMgmtd(use) {
       const { addresses, secretFile } = reachable();
@@ -454,7 +466,35 @@ export function buildAdminProgram(
       commandCopyMetadata(context(), flags),
     );
   addFileSystemCommands(program, context, writeBytes);
+  addSecretCommands(program, context);
   return program;
+}
+
+/** `secret-rotate status` and `secret-rotate generate` (commands/secret-rotate.ts). */
+function addSecretCommands(program: Command, context: () => Context): void {
+  const rotate = program
+    .command('secret-rotate')
+    .description('change the cluster secret without a restart (see the README for the three steps)');
+  rotate
+    .command('status')
+    .description(
+      'which of the secrets in the secret file (and --also files) every server node accepts, and which it connects with',
+    )
+    .option('--also <file>', 'another secret file whose secrets to try (repeatable)', collect)
+    .action((flags: { also?: string[] }) => {
+      const current = context();
+      const candidates = candidatesFrom([current.secretFile(), ...(flags.also ?? [])]);
+      return current.withMgmtd(async (mgmtd) => {
+        const routing = await mgmtd.refreshRoutingInfo();
+        const timeoutMs = program.opts<GlobalOptions>().timeoutMs;
+        const report = await collectSecretStatus({ routing, candidates, probe: handshakeProbe(timeoutMs) });
+        printSecretStatus(current.output, report);
+      });
+    });
+  rotate
+    .command('generate')
+    .description('print a fresh random secret (32 bytes, base64) for a new secret file line')
+    .action(() => context().output.write(`${generateSecret()}\n`));
 }
 
 /** Commands on files and directories, through the client library (no mount needed). */

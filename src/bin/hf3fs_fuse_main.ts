@@ -2,9 +2,10 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { loadConfig, readSecretFile } from '../common/config.js';
+import { loadConfig } from '../common/config.js';
 import { describeError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
+import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { fuseConfigSchema, startFuseDaemon, type FuseConfig } from '../fuse/index.js';
@@ -34,6 +35,8 @@ await runService({
   supervisorGoneGraceMs: 0,
   logger,
   start: async () => {
+    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README).
+    const secretFile = watchSecretFile({ path: config.cluster.secret_file, clock: systemClock, logger });
     const metrics = createServiceMetrics({
       section: config.monitor,
       clusterId: config.cluster.id,
@@ -48,13 +51,15 @@ await runService({
       clock: systemClock,
       rpcObserver: metrics.rpcClientObserver,
       metrics: metrics.registry,
+      clusterSecrets: secretFile.secrets,
     });
-    const metricsRpc = new RpcClient({ clusterSecret: readSecretFile(config.cluster.secret_file), logger });
+    const metricsRpc = new RpcClient({ clusterSecret: secretFile.secrets, logger });
     await metrics.start(metricsRpc);
     let stopped = false;
     const stop = async (): Promise<void> => {
       if (stopped) return;
       stopped = true;
+      secretFile.stop();
       await daemon.stop();
       await metrics.stop();
       await metricsRpc.close();

@@ -4,10 +4,10 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
-import { readSecretFile } from '../common/config.js';
 import { FsError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { seededRandom } from '../common/random.js';
+import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { MgmtdCode } from '../common/status-code.js';
 import { version } from '../common/version.js';
@@ -57,7 +57,9 @@ await runService({
   name: 'meta',
   logger,
   start: async () => {
-    const clusterSecret = readSecretFile(config.cluster.secret_file);
+    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README).
+    const secretFile = watchSecretFile({ path: config.cluster.secret_file, clock: systemClock, logger });
+    const clusterSecret = secretFile.secrets;
     const metrics = createServiceMetrics({
       section: config.monitor,
       clusterId: config.cluster.id,
@@ -106,6 +108,7 @@ await runService({
     );
     return {
       stop: async () => {
+        secretFile.stop();
         await metrics.stop();
         await server.stop();
         await rpcServer.close({ drainMs: 5_000 });

@@ -2,8 +2,8 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { readSecretFile } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
+import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine } from '../kv/index.js';
@@ -27,7 +27,9 @@ await runService({
   name: 'mgmtd',
   logger,
   start: async () => {
-    const clusterSecret = readSecretFile(config.cluster.secret_file);
+    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README).
+    const secretFile = watchSecretFile({ path: config.cluster.secret_file, clock: systemClock, logger });
+    const clusterSecret = secretFile.secrets;
     const metrics = createServiceMetrics({
       section: config.monitor,
       clusterId: config.cluster.id,
@@ -66,6 +68,7 @@ await runService({
     );
     return {
       stop: async () => {
+        secretFile.stop();
         await metrics.stop();
         await server.stop();
         await rpcServer.close({ drainMs: 5_000 });

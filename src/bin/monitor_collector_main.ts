@@ -6,11 +6,11 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
-import { readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { createLogger } from '../common/logger.js';
 import { MetricsRegistry, rpcMetricsObserver } from '../common/metrics/index.js';
+import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { CommonCode } from '../common/status-code.js';
 import { version } from '../common/version.js';
@@ -74,7 +74,9 @@ await runService({
   name: 'monitor collector',
   logger,
   start: async () => {
-    const clusterSecret = readSecretFile(config.cluster.secret_file);
+    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README).
+    const secretFile = watchSecretFile({ path: config.cluster.secret_file, clock: systemClock, logger });
+    const clusterSecret = secretFile.secrets;
     const host = config.node.hostname ?? hostname();
     const registry = new MetricsRegistry({ node: String(config.node.id), node_type: NodeType.Monitor });
     registry.collectProcessMetrics();
@@ -138,6 +140,7 @@ await runService({
     );
     return {
       stop: async () => {
+        secretFile.stop();
         await heartbeat?.stop();
         await collector.stop();
         await rpcServer.close({ drainMs: 2_000 });

@@ -2,8 +2,8 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { readSecretFile } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
+import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { createServiceMetrics } from '../monitor/index.js';
@@ -24,6 +24,8 @@ await runService({
   name: 'nfs gateway',
   logger,
   start: async () => {
+    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README).
+    const secretFile = watchSecretFile({ path: config.cluster.secret_file, clock: systemClock, logger });
     const metrics = createServiceMetrics({
       section: config.monitor,
       clusterId: config.cluster.id,
@@ -37,11 +39,13 @@ await runService({
       clock: systemClock,
       rpcObserver: metrics.rpcClientObserver,
       metrics: metrics.registry,
+      clusterSecrets: secretFile.secrets,
     });
-    const metricsRpc = new RpcClient({ clusterSecret: readSecretFile(config.cluster.secret_file), logger });
+    const metricsRpc = new RpcClient({ clusterSecret: secretFile.secrets, logger });
     await metrics.start(metricsRpc);
     return {
       stop: async () => {
+        secretFile.stop();
         await gateway.stop();
         await metrics.stop();
         await metricsRpc.close();

@@ -9,9 +9,9 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { readSecretFile } from '../common/config.js';
 import { limits } from '../common/limits.js';
 import { createLogger } from '../common/logger.js';
+import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
@@ -38,7 +38,9 @@ await runService({
   name: 'storage',
   logger,
   start: async () => {
-    const clusterSecret = readSecretFile(config.cluster.secret_file);
+    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README).
+    const secretFile = watchSecretFile({ path: config.cluster.secret_file, clock: systemClock, logger });
+    const clusterSecret = secretFile.secrets;
     // A frame carries at most one chunk plus its header and body.
     const frameBytesMax = Math.max(
       limits.rpcFrameBytesMaxDefault,
@@ -91,6 +93,7 @@ await runService({
     await metrics.start(rpcClient);
     return {
       stop: async () => {
+        secretFile.stop();
         await metrics.stop();
         await rpcServer.close({ drainMs: 5_000 });
         await node.stop();

@@ -47,7 +47,8 @@ import { RoutingCache } from './routing-cache.js';
 
 export interface FsClientOptions {
   readonly mgmtdAddresses: readonly string[];
-  readonly clusterSecret: string;
+  /** The cluster secret, or a process's secrets that follow its secret file (a rotation). */
+  readonly clusterSecret: RpcClientOptions['clusterSecret'];
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly random?: Random;

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import TOML from '@iarna/toml';
 import { z } from 'zod';
-import { FsError, describeError } from './errors.js';
+import { readClusterSecretsFile } from './cluster-secrets.js';
+import { FsError, assert, describeError } from './errors.js';
 import { CommonCode } from './status-code.js';
 import { limits } from './limits.js';
 import { logLevels } from './logger.js';
@@ -71,28 +72,22 @@ export const logSectionSchema = z.strictObject({
 /** The `[cluster]` section: which cluster a process belongs to and where its shared secret is. */
 export const clusterSectionSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." and "-", 1 to 64 of them'),
-  /** File holding the cluster secret that authenticates nodes to each other (never in the Nix store). */
+  /**
+   * File holding the cluster secret that authenticates nodes to each other (never in the Nix
+   * store): one secret per line, the first the one to connect with, all accepted (a rotation).
+   */
   secret_file: z.string().min(1),
 });
 
-/** Reads a cluster secret file; the secret is the file's content without surrounding whitespace. */
+/**
+ * Reads a cluster secret file and returns the secret this process connects with: its first line
+ * (cluster-secrets.ts has the file's rules; a process that follows rotations watches the file
+ * with secret-file-watcher.ts instead).
+ */
 export function readSecretFile(path: string): string {
-  let secret: string;
-  try {
-    secret = readFileSync(path, 'utf8').trim();
-  } catch (error) {
-    throw new FsError(
-      CommonCode.ConfigInvalid,
-      `cannot read cluster secret file ${path}: ${describeError(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (secret.length < 16) {
-    throw new FsError(CommonCode.ConfigInvalid, `cluster secret in ${path} is shorter than 16 characters`);
-  }
-  return secret;
+  const [current] = readClusterSecretsFile(path);
+  assert(current !== undefined, 'a parsed secret file lists at least one secret');
+  return current;
 }
 
 /** Splits `host:port` into its parts. */

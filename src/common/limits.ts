@@ -127,6 +127,24 @@ export const limits = {
   rpcKeepAliveIdleMs: 30_000,
   /** Largest frame before a peer has authenticated: handshakes are tiny; strangers do not fill memory. */
   rpcHandshakeFrameBytesMax: 4_096,
+  /**
+   * Secrets one cluster secret file may list: a rotation needs two (the one nodes connect with and
+   * the next, or the previous); a few more leave room for a rotation begun again midway, never a
+   * list that grows with each rotation. Each listed secret costs one HMAC per handshake refused.
+   */
+  clusterSecretsMax: 4,
+  /** Shortest cluster secret: a shorter one could be guessed offline from one recorded handshake. */
+  clusterSecretCharsMin: 16,
+  /** Longest cluster secret: far above any generated one, so a wrong file (a log, a binary) is refused. */
+  clusterSecretCharsMax: 1_024,
+  /**
+   * How often every long-running process reads its cluster secret file again (SIGHUP reads it at
+   * once): a rotation step takes effect everywhere within about this long, for a read of a few
+   * hundred bytes every few seconds.
+   */
+  clusterSecretCheckIntervalMs: 2_000,
+  /** Handshakes `admin secret-rotate status` runs at once (nodes times secrets), so no cluster is flooded. */
+  adminSecretProbesInflightMax: 32,
 
   // --- mgmtd
   /**

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { FsClient, HeartbeatLoop, fuseClientId } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
+import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
@@ -32,6 +33,11 @@ export interface FuseDaemonOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly rpcObserver?: RpcClientOptions['observer'];
+  /**
+   * The secrets the daemon's connections prove, kept in step with `[cluster] secret_file` by the
+   * caller (hf3fs_fuse_main); without them the file is read once.
+   */
+  readonly clusterSecrets?: ClusterSecrets;
   /** Where FUSE operation and client library metrics go; none are recorded without them. */
   readonly metrics?: MetricsRegistry;
 }
@@ -83,7 +89,7 @@ async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
   const fuse = config.fuse;
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    clusterSecret: readSecretFile(config.cluster.secret_file),
+    clusterSecret: options.clusterSecrets ?? readSecretFile(config.cluster.secret_file),
     logger,
     clock,
     clientId: fuseClientId(config.node.id),

@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { FsClient, HeartbeatLoop } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
+import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { readSecretFile, splitAddress } from '../common/config.js';
 import { describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
@@ -37,6 +38,12 @@ export interface NfsGatewayOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly rpcObserver?: RpcClientOptions['observer'];
+  /**
+   * The secrets the gateway's cluster connections prove, kept in step with `[cluster] secret_file`
+   * by the caller (nfs_gateway_main); without them the file is read once. File handles and NFSv4
+   * ids stay keyed by the secret read at start either way.
+   */
+  readonly clusterSecrets?: ClusterSecrets;
   /** Where NFS operation and client library metrics go; none are recorded without them. */
   readonly metrics?: MetricsRegistry;
 }
@@ -77,7 +84,7 @@ export async function startNfsGateway(options: NfsGatewayOptions): Promise<NfsGa
   const secret = readSecretFile(config.cluster.secret_file);
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    clusterSecret: secret,
+    clusterSecret: options.clusterSecrets ?? secret,
     logger,
     clock,
     clientId: nfsClientId(config.node.id),

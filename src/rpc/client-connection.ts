@@ -8,6 +8,7 @@
  * already sent, the connect or handshake failure for calls still waiting for it).
  */
 import { connect as connectSocket, type Socket } from 'node:net';
+import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { formatIssues, splitAddress } from '../common/config.js';
 import { systemClock, type TimerHandle } from '../common/clock.js';
 import { FsError, assert } from '../common/errors.js';
@@ -31,7 +32,8 @@ import { InflightLimiter } from './inflight-limiter.js';
 
 export interface ClientConnectionOptions {
   readonly address: string;
-  readonly clusterSecret: string;
+  /** The secrets of this process: the current one is proved, read once at the handshake. */
+  readonly clusterSecrets: ClusterSecrets;
   readonly logger: Logger;
   readonly frameBytesMax: number;
   readonly connectTimeoutMs: number;
@@ -79,6 +81,10 @@ export class ClientConnection {
   private readonly ready: Promise<FrameSocket>;
   private readonly clientNonce = createNonce();
   private serverNonce: Uint8Array | undefined;
+  /** The secret proved to the server, which must prove the same one back. */
+  private provenSecret: string | undefined;
+  /** Whether the server holds the proved secret as its current one (undefined: it did not say). */
+  private serverCurrent: boolean | undefined;
   private handshake: { resolve: () => void; reject: (error: FsError) => void } | undefined;
   private socket: Socket | undefined;
   private frames: FrameSocket | undefined;
@@ -118,6 +124,16 @@ export class ClientConnection {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Resolves once both sides have proved the secret, telling whether the server holds the one
+   * proved as its current secret; rejects as the connect or handshake failed (AuthFailed when the
+   * server refused the secret). Within the connect and handshake deadlines.
+   */
+  async established(): Promise<{ serverCurrent: boolean | undefined }> {
+    await this.ready;
+    return { serverCurrent: this.serverCurrent };
   }
 
   /** Closes the connection; calls on it reject with ConnectionClosed. */
@@ -309,7 +325,8 @@ export class ClientConnection {
       throw new FsError(RpcCode.MalformedFrame, `bad handshake result: ${formatIssues(accept.error.issues)}`);
     }
     assert(this.serverNonce !== undefined, 'the challenge came before the result');
-    const secret = this.options.clusterSecret;
+    const secret = this.provenSecret;
+    assert(secret !== undefined, 'the secret was proved before the result');
     const expectedProof = serverProof({
       secret,
       serverNonce: this.serverNonce,
@@ -324,6 +341,7 @@ export class ClientConnection {
       );
       return;
     }
+    this.serverCurrent = accept.data.current;
     this.frames?.setFrameBytesMax(this.options.frameBytesMax);
     const handshake = this.handshake;
     this.handshake = undefined;
@@ -339,8 +357,11 @@ export class ClientConnection {
       );
     }
     this.serverNonce = challenge.data.nonce;
+    // Read once: a rotation replacing the secrets meanwhile must not change the one checked back.
+    const secret = this.options.clusterSecrets.current;
+    this.provenSecret = secret;
     const proof = clientProof({
-      secret: this.options.clusterSecret,
+      secret,
       serverNonce: this.serverNonce,
       clientNonce: this.clientNonce,
     });

@@ -5,6 +5,7 @@
  * and jitter; responses are validated with the method's schema before the caller sees them.
  */
 import { randomInt } from 'node:crypto';
+import { toClusterSecrets, type ClusterSecrets, type ClusterSecretsLike } from '../common/cluster-secrets.js';
 import { formatIssues } from '../common/config.js';
 import { systemClock } from '../common/clock.js';
 import { FsError, assert } from '../common/errors.js';
@@ -21,7 +22,11 @@ import { backoffMs, isRetryable } from './retry-policy.js';
 import { notifyObserver, type RpcCallObserver } from './server.js';
 
 export interface RpcClientOptions {
-  readonly clusterSecret: string;
+  /**
+   * The cluster secret, or the process's secrets as its secret file says (a rotation replaces
+   * them; new connections prove the current one, established ones stay).
+   */
+  readonly clusterSecret: ClusterSecretsLike;
   readonly logger: Logger;
   /** Largest frame accepted from a server; a server sending more is disconnected. */
   readonly frameBytesMax?: number;
@@ -75,7 +80,7 @@ const retriesMax = 100;
 
 /** Calls remote methods; see the file comment. */
 export class RpcClient {
-  private readonly clusterSecret: string;
+  private readonly clusterSecrets: ClusterSecrets;
   private readonly logger: Logger;
   private readonly frameBytesMax: number;
   private readonly connectTimeoutMs: number;
@@ -86,8 +91,7 @@ export class RpcClient {
   private closed = false;
 
   constructor(options: RpcClientOptions) {
-    assert(options.clusterSecret.length > 0, 'the cluster secret is not empty');
-    this.clusterSecret = options.clusterSecret;
+    this.clusterSecrets = toClusterSecrets(options.clusterSecret);
     this.logger = options.logger.child({ rpc: 'client' });
     this.frameBytesMax = options.frameBytesMax ?? limits.rpcFrameBytesMaxDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? limits.rpcConnectTimeoutMs;
@@ -247,7 +251,7 @@ export class RpcClient {
     if (existing !== undefined && !existing.isClosed) return existing;
     const connection = new ClientConnection({
       address,
-      clusterSecret: this.clusterSecret,
+      clusterSecrets: this.clusterSecrets,
       logger: this.logger,
       frameBytesMax: this.frameBytesMax,
       connectTimeoutMs: this.connectTimeoutMs,

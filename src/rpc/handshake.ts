@@ -10,6 +10,11 @@
  *
  * Each side proves the secret over a fresh nonce chosen by the other, so a recorded handshake cannot
  * be replayed; the two labels differ, so a server's proof can never be reflected back as a client's.
+ *
+ * During a secret rotation a node holds several secrets (common/cluster-secrets.ts): the client
+ * proves its current one; the server accepts any it holds and proves back with the one the client
+ * used, adding `current: true` when that is also the server's own current secret (what `admin
+ * secret-rotate status` shows; a server of an earlier version leaves the field out).
  * This file holds the pure parts (nonces, proofs, message shapes); the connections run the exchange.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -34,7 +39,11 @@ export const answerSchema = z.strictObject({
   proof: bytesOf(proofBytes),
 });
 /** Body of a HandshakeResult frame with status 0. */
-export const acceptSchema = z.strictObject({ proof: bytesOf(proofBytes) });
+export const acceptSchema = z.strictObject({
+  proof: bytesOf(proofBytes),
+  /** Whether the secret the client proved is the server's current one (absent: not told). */
+  current: z.boolean().optional(),
+});
 
 /** A fresh random nonce from the operating system's CSPRNG. */
 export function createNonce(): Buffer {
@@ -84,4 +93,20 @@ export function serverProof(options: {
 export function proofMatches(expected: Buffer, received: Uint8Array): boolean {
   if (received.byteLength !== expected.length) return false;
   return timingSafeEqual(expected, received);
+}
+
+/**
+ * Which of `secrets` the client proved with `proof`, or undefined for none. Each candidate costs
+ * one HMAC, at the handshake only; the list is bounded (limits.clusterSecretsMax).
+ */
+export function matchClientProof(options: {
+  secrets: readonly string[];
+  serverNonce: Uint8Array;
+  clientNonce: Uint8Array;
+  proof: Uint8Array;
+}): string | undefined {
+  const { serverNonce, clientNonce } = options;
+  return options.secrets.find((secret) =>
+    proofMatches(clientProof({ secret, serverNonce, clientNonce }), options.proof),
+  );
 }

@@ -12,3 +12,4 @@ export {
   type RpcCaller,
   type RpcClientOptions,
 } from './client.js';
+export { probeClusterSecret, type SecretProbe, type SecretProbeResult } from './secret-probe.js';

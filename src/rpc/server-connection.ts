@@ -7,6 +7,7 @@
  * dispatched request ends with its slot released, whether the reply was sent or the connection died.
  */
 import type { Socket } from 'node:net';
+import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { formatIssues } from '../common/config.js';
 import { systemClock, type TimerHandle } from '../common/clock.js';
 import { FsError, type AssertionError } from '../common/errors.js';
@@ -17,13 +18,14 @@ import { decodeBody, encodeBody } from './body-codec.js';
 import { errorBody } from './error-reply.js';
 import { FrameKind, frameKindName, type Frame, type OutgoingFrame } from './frame.js';
 import { FrameSocket, remoteAddressOf } from './frame-socket.js';
-import { answerSchema, clientProof, createNonce, proofMatches, serverProof } from './handshake.js';
+import { answerSchema, createNonce, matchClientProof, serverProof } from './handshake.js';
 import { LazyAbort } from './lazy-abort.js';
 import { dispatchRequest, type RegisteredMethod } from './request-dispatch.js';
 
 export interface ServerConnectionOptions {
   readonly socket: Socket;
-  readonly clusterSecret: string;
+  /** The secrets accepted from peers, read at each handshake (a rotation may replace them). */
+  readonly clusterSecrets: ClusterSecrets;
   readonly logger: Logger;
   readonly onBrokenInvariant?: ((error: AssertionError, methodName: string) => void) | undefined;
   readonly frameBytesMax: number;
@@ -106,14 +108,22 @@ export class ServerConnection {
       throw new FsError(RpcCode.MalformedFrame, `bad handshake answer: ${formatIssues(answer.error.issues)}`);
     }
     this.handshakeTimer.cancel();
-    const secret = this.options.clusterSecret;
-    const expected = clientProof({ secret, serverNonce: this.serverNonce, clientNonce: answer.data.nonce });
-    if (!proofMatches(expected, answer.data.proof)) {
+    // Read once per handshake: a rotation reaches new connections, never established ones.
+    const secrets = this.options.clusterSecrets;
+    const clientNonce = answer.data.nonce;
+    const secret = matchClientProof({
+      secrets: secrets.accepted,
+      serverNonce: this.serverNonce,
+      clientNonce,
+      proof: answer.data.proof,
+    });
+    if (secret === undefined) {
       this.refuse();
       return;
     }
-    const proof = serverProof({ secret, serverNonce: this.serverNonce, clientNonce: answer.data.nonce });
-    this.sendQuietly(this.handshakeFrame(FrameKind.HandshakeResult, Ok, { proof }));
+    const proof = serverProof({ secret, serverNonce: this.serverNonce, clientNonce });
+    const current = secret === secrets.current;
+    this.sendQuietly(this.handshakeFrame(FrameKind.HandshakeResult, Ok, { proof, current }));
     this.frames.setFrameBytesMax(this.options.frameBytesMax);
     this.state = 'serving';
   }
@@ -122,7 +132,8 @@ export class ServerConnection {
   private refuse(): void {
     this.state = 'refused';
     this.frames.pauseReading();
-    const message = 'cluster secret mismatch: the client does not hold this cluster secret';
+    const message =
+      'cluster secret mismatch: the client proved none of the cluster secrets this server accepts';
     this.logger.warn(
       { code: statusName(RpcCode.AuthFailed) },
       `refusing connection from ${this.frames.peerAddress}: ${message}`,

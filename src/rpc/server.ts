@@ -6,6 +6,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { systemClock } from '../common/clock.js';
+import { toClusterSecrets, type ClusterSecrets, type ClusterSecretsLike } from '../common/cluster-secrets.js';
 import { splitAddress } from '../common/config.js';
 import { FsError, assert, describeError, type AssertionError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
@@ -47,7 +48,11 @@ export function notifyObserver(logger: Logger, notify: () => void): void {
 }
 
 export interface RpcServerOptions {
-  readonly clusterSecret: string;
+  /**
+   * The cluster secret, or the process's secrets as its secret file says: a connecting peer may
+   * prove any of them (a rotation replaces them; established connections stay).
+   */
+  readonly clusterSecret: ClusterSecretsLike;
   readonly logger: Logger;
   /** Largest frame accepted; a peer announcing more is disconnected. */
   readonly frameBytesMax?: number;
@@ -74,7 +79,7 @@ function formatAddress(info: AddressInfo): string {
 export type RpcHandlers = Pick<RpcServer, 'handle'>;
 
 export class RpcServer {
-  private readonly clusterSecret: string;
+  private readonly clusterSecrets: ClusterSecrets;
   private readonly logger: Logger;
   private readonly frameBytesMax: number;
   private readonly inflightMax: number;
@@ -87,8 +92,7 @@ export class RpcServer {
   private closing = false;
 
   constructor(options: RpcServerOptions) {
-    assert(options.clusterSecret.length > 0, 'the cluster secret is not empty');
-    this.clusterSecret = options.clusterSecret;
+    this.clusterSecrets = toClusterSecrets(options.clusterSecret);
     this.logger = options.logger.child({ rpc: 'server' });
     this.frameBytesMax = options.frameBytesMax ?? limits.rpcFrameBytesMaxDefault;
     this.inflightMax = options.inflightPerConnectionMax ?? limits.rpcServerInflightPerConnectionMax;
@@ -228,7 +232,7 @@ export class RpcServer {
     }
     const connection = new ServerConnection({
       socket,
-      clusterSecret: this.clusterSecret,
+      clusterSecrets: this.clusterSecrets,
       logger: this.logger,
       frameBytesMax: this.frameBytesMax,
       inflightMax: this.inflightMax,
