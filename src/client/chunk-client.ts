@@ -26,7 +26,7 @@ import {
   statusName,
 } from '../common/status-code.js';
 import { PublicState, type ChainInfo } from '../mgmtd/protocol/index.js';
-import type { RpcClient } from '../rpc/index.js';
+import type { RpcCaller } from '../rpc/index.js';
 import {
   storageMethods,
   type ChunkId,
@@ -38,7 +38,7 @@ import { decideAfterReadFailure, decideAfterUpdateFailure, retryDelayMs } from '
 import type { RoutingCache } from './routing-cache.js';
 
 export interface ChunkClientOptions {
-  rpc: RpcClient;
+  rpc: RpcCaller;
   routing: RoutingCache;
   clock: Clock;
   logger: Logger;

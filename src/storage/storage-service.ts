@@ -7,7 +7,7 @@
 import { FsError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { StorageCode } from '../common/status-code.js';
-import type { CallContext, MethodDef, RpcServer } from '../rpc/index.js';
+import type { CallContext, MethodDef, RpcHandlers } from '../rpc/index.js';
 import { ChunkOperation, type ChunkOperationMetrics } from './chunk-operation-metrics.js';
 import { PublicState } from '../mgmtd/protocol/index.js';
 import {
@@ -49,7 +49,7 @@ export class StorageService {
   constructor(private readonly options: StorageServiceOptions) {}
 
   /** Registers the storage methods on `server`. */
-  register(server: RpcServer): void {
+  register(server: RpcHandlers): void {
     const metrics = this.options.chunkMetrics;
     // The start time is taken before the operation's promise is made (arguments run left to right).
     server.handle(storageMethods.write, (request, context) =>

@@ -915,6 +915,10 @@ export class ReplicatorCore {
     const committed = this.chunk(step)?.committed;
     const ahead = this.successorAheadVersion(step, committed?.version ?? 0);
     if (ahead === undefined) return;
+    this.logger.info(
+      { targetId: step.targetId, chunkId: formatChunkId(request.chunkId), version: ahead },
+      'repairing a chunk a successor may hold ahead: sending what this target committed, whole',
+    );
     let op: ChunkUpdateOp = { kind: 'remove' };
     let payload: Buffer | undefined;
     let payloadCrc32c: number | undefined;

@@ -19,7 +19,7 @@ import { FsError, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
 import { RpcCode, StorageCode } from '../../common/status-code.js';
-import type { RpcClient } from '../../rpc/index.js';
+import type { RpcCaller } from '../../rpc/index.js';
 import type { Replicator } from '../craq/replicator.js';
 import { storageMethods, type ChunkId } from '../protocol/index.js';
 import type { RoutingView } from '../routing-view.js';
@@ -38,7 +38,7 @@ export interface ChainSyncOptions {
   readonly targets: TargetRegistry;
   readonly routing: RoutingView;
   readonly replicator: Replicator;
-  readonly rpc: RpcClient;
+  readonly rpc: RpcCaller;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly limiter: BandwidthLimiter;
@@ -47,6 +47,31 @@ export interface ChainSyncOptions {
   readonly chunkSizeMaxBytes: number;
   readonly progress: RecoveryProgressTracker;
   readonly signal: AbortSignal;
+  /** Deadlines, attempts and waits (defaultRecoveryTimings when absent). */
+  readonly timings?: RecoveryTimings;
+}
+
+/** The deadlines, attempts and waits of recovery. */
+export interface RecoveryTimings {
+  /** Deadline of one chunk's copy, of a page of the syncing target's dump, and of sync-done. */
+  readonly chunkTimeoutMs: number;
+  /** Copies of one chunk tried within a pass before the pass fails. */
+  readonly chunkAttemptsMax: number;
+  /** How long a failed pass waits before it starts over. */
+  readonly retryMs: number;
+  /** Time a copy keeps for itself before it sends (as a forward does). */
+  readonly forwardMarginMs: number;
+}
+
+export const defaultRecoveryTimings: RecoveryTimings = {
+  chunkTimeoutMs: limits.storageRecoveryChunkTimeoutMs,
+  chunkAttemptsMax: limits.storageRecoveryChunkAttemptsMax,
+  retryMs: limits.storageRecoveryRetryMs,
+  forwardMarginMs: limits.storageForwardMarginMs,
+};
+
+function timingsOf(options: ChainSyncOptions): RecoveryTimings {
+  return options.timings ?? defaultRecoveryTimings;
 }
 
 /** Failures after which copying the same chunk again may succeed within this pass. */
@@ -86,7 +111,7 @@ export async function runChainSync(options: ChainSyncOptions): Promise<void> {
       chainVersion: options.chainVersion,
       fromTargetId: options.fromTargetId,
     },
-    { timeoutMs: limits.storageRecoveryChunkTimeoutMs, signal: options.signal },
+    { timeoutMs: timingsOf(options).chunkTimeoutMs, signal: options.signal },
   );
 }
 
@@ -122,7 +147,7 @@ async function copyChunk(options: ChainSyncOptions, pair: ChunkPair): Promise<vo
         chainVersion: options.chainVersion,
         chunkId: pair.chunkId,
         chunkSizeBytes: options.chunkSizeMaxBytes,
-        timeoutMs: limits.storageRecoveryChunkTimeoutMs,
+        timeoutMs: timingsOf(options).chunkTimeoutMs,
       };
       const deadlineMs = options.clock.monotonicMs() + route.timeoutMs;
       const sent = await options.replicator.withSettledChunk(route, options.syncingTargetId, (target) =>
@@ -132,7 +157,7 @@ async function copyChunk(options: ChainSyncOptions, pair: ChunkPair): Promise<vo
       return;
     } catch (error) {
       const retryable = error instanceof FsError && chunkRetryCodes.has(error.code);
-      if (!retryable || attempt >= limits.storageRecoveryChunkAttemptsMax) throw error;
+      if (!retryable || attempt >= timingsOf(options).chunkAttemptsMax) throw error;
       options.logger.debug(
         { err: error, attempt },
         `copying a chunk failed; retrying: ${describeError(error)}`,
@@ -152,7 +177,7 @@ async function syncOne(
   const committed = target.store.stat(chunk.chunkId)?.committed;
   if (decideChunkSync(committed, chunk.remote) === 'skip') return 0;
   const timeoutMs = Math.floor(
-    chunk.deadlineMs - options.clock.monotonicMs() - limits.storageForwardMarginMs,
+    chunk.deadlineMs - options.clock.monotonicMs() - timingsOf(options).forwardMarginMs,
   );
   if (timeoutMs < 1) throw new FsError(StorageCode.ChunkBusy, 'no time left to copy the chunk');
   const request = {
@@ -245,7 +270,7 @@ function remoteCursor(options: ChainSyncOptions): ChunkCursor {
       addressOf(options),
       storageMethods.dumpChunkMeta,
       { targetId: options.syncingTargetId, after: after ?? null, limit: limits.storageDumpChunksMax },
-      { timeoutMs: limits.storageRecoveryChunkTimeoutMs, signal: options.signal },
+      { timeoutMs: timingsOf(options).chunkTimeoutMs, signal: options.signal },
     );
     return {
       chunks: page.chunks.map((chunk) => ({

@@ -9,7 +9,7 @@ import type { Clock } from '../../common/clock.js';
 import { FsError, assert } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { StorageCode } from '../../common/status-code.js';
-import type { CallContext, MethodDef, RpcServer } from '../../rpc/index.js';
+import type { CallContext, MethodDef, RpcHandlers } from '../../rpc/index.js';
 import { ChunkOperation, type ChunkOperationMetrics } from '../chunk-operation-metrics.js';
 import { toChunkUpdate } from '../craq/update-validation.js';
 import { nextUpdateVersion } from '../craq/update-version.js';
@@ -50,7 +50,7 @@ export class SyncReceiver {
     this.logger = options.logger.child({ component: 'recovery' });
   }
 
-  register(server: RpcServer): void {
+  register(server: RpcHandlers): void {
     const metrics = this.options.chunkMetrics;
     server.handle(storageMethods.syncWrite, (request, context) =>
       metrics.observe(

@@ -18,13 +18,13 @@ import { FsError, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
 import { StorageCode } from '../../common/status-code.js';
-import type { RpcClient, RpcServer } from '../../rpc/index.js';
+import type { RpcCaller, RpcHandlers } from '../../rpc/index.js';
 import type { Replicator } from '../craq/replicator.js';
 import { storageMethods, type RecoveryProgress } from '../protocol/index.js';
 import type { RoutingView } from '../routing-view.js';
 import type { TargetRegistry } from '../storage-target.js';
 import { BandwidthLimiter } from './bandwidth-limiter.js';
-import { runChainSync } from './chain-sync.js';
+import { defaultRecoveryTimings, runChainSync, type RecoveryTimings } from './chain-sync.js';
 import { RecoveryProgressTracker } from './recovery-progress.js';
 
 /** A syncing target right behind a target of this process. */
@@ -50,12 +50,14 @@ export interface RecoveryManagerOptions {
   readonly targets: TargetRegistry;
   readonly routing: RoutingView;
   readonly replicator: Replicator;
-  readonly rpc: RpcClient;
+  readonly rpc: RpcCaller;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly bandwidthBytesPerSecond: number;
   readonly concurrency: number;
   readonly chunkSizeMaxBytes: number;
+  /** Deadlines, attempts and waits (defaultRecoveryTimings when absent). */
+  readonly timings?: RecoveryTimings;
 }
 
 interface Run {
@@ -101,7 +103,7 @@ export class RecoveryManager implements TargetRecovery {
   }
 
   /** Serves Storage.recoveryProgress. */
-  register(server: RpcServer): void {
+  register(server: RpcHandlers): void {
     server.handle(storageMethods.recoveryProgress, async () => ({
       nodeId: this.options.nodeId,
       recoveries: this.progress(),
@@ -224,7 +226,7 @@ export class RecoveryManager implements TargetRecovery {
       if (!failure.aborted) {
         this.backoffUntilMs.set(
           successor.syncingTargetId,
-          this.options.clock.monotonicMs() + limits.storageRecoveryRetryMs,
+          this.options.clock.monotonicMs() + (this.options.timings ?? defaultRecoveryTimings).retryMs,
         );
         logger.warn({ err: failure.error }, `recovery pass failed; it starts over: ${reason}`);
       } else {

@@ -1,8 +1,11 @@
 // One seeded schedule of the simulated cluster: mgmtd, three or four storage services with one
-// target each, chains of two or three, and three writers. A chaos phase crashes storage services
-// (at any step of whatever they are doing) and mgmtd, fails a target's disk (while another serving
-// replica holds its data), cuts links, loses and delays messages; then
-// the faults stop, everything restarts, and the cluster must heal. Checked throughout:
+// target each (the shipped storage code, storage-node.ts), chains of two or three, and three writers
+// (the shipped chain I/O client, writer.ts). A chaos phase crashes storage services (at any step of
+// whatever they are doing, a commit in flight landing or not) or cuts their power (keeping any
+// prefix of what was not yet synced), crashes mgmtd, fails a target's disk (while another serving
+// replica holds its data), cuts links, loses, delays, reorders and duplicates messages, and lets
+// every process's clock run off true time by a few percent; then the faults stop, everything
+// restarts, and the cluster must heal. Checked throughout:
 //
 // - no target that answers reads as `serving` holds a chunk older than its last acknowledged write
 //   (its committed content is the acknowledged one, or that of a write still in flight or failed);
@@ -12,15 +15,17 @@
 // - every target of every chain is serving, nothing is pending, the replicas of each chain hold
 //   identical chunks (versions and contents), and each chunk holds its last acknowledged write
 //   (or a later write whose outcome its writer could not know);
-// - no handler hit a broken assertion, and no two replicas ever reported different bytes under one
-//   version.
+// - no handler and no background task hit a broken assertion (among them: no two replicas commit
+//   different bytes under one version).
 import { seededRandom, type Random } from '../../../src/common/random.js';
-import { SimWriter, absent } from './client-model.js';
+import { describeContent } from './chunk-model.js';
 import { SimMgmtd, mgmtdId } from './mgmtd-model.js';
 import { SimNetwork, quietNetwork } from './network.js';
+import { noSkew, type ClockSkew } from './process-clock.js';
 import { SimScheduler } from './scheduler.js';
-import { SimStorageNode } from './storage-model.js';
+import { SimStorageNode } from './storage-node.js';
 import { simTimings } from './timings.js';
+import { SimWriter } from './writer.js';
 
 export interface ScheduleReport {
   readonly seed: number;
@@ -32,6 +37,8 @@ export interface ScheduleReport {
     ackedWrites: number;
     failedWrites: number;
     crashes: number;
+    powerLosses: number;
+    commitsLost: number;
     mgmtdCrashes: number;
     diskFailures: number;
     partitions: number;
@@ -44,6 +51,8 @@ export interface ScheduleReport {
     events: number;
     healedAtMs: number;
     messagesLost: number;
+    messagesDuplicated: number;
+    reconnects: number;
   };
 }
 
@@ -53,6 +62,15 @@ const violationsMax = 5;
 
 function between(random: Random, low: number, high: number): number {
   return low + random.nextInt(Math.max(1, high - low));
+}
+
+/** A clock off true time: an offset of up to ten minutes and a rate within `rateSpread`. */
+function skewOf(random: Random, rateSpread: number): ClockSkew {
+  if (rateSpread === 0) return noSkew;
+  return {
+    offsetMs: (random.nextFloat() * 2 - 1) * 600_000,
+    rate: 1 + (random.nextFloat() * 2 - 1) * rateSpread,
+  };
 }
 
 /** Runs schedule `seed`; `trace` records its fault events for a replay. */
@@ -72,12 +90,36 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
 
   const storageCount = 3 + random.nextInt(2);
   const replicas = random.nextInt(3) === 0 ? 2 : 3;
-  const mgmtd = new SimMgmtd(scheduler, simTimings);
+  // Clocks run off true time by up to 5% in half the schedules (the fencing margin is 2x).
+  const rateSpread = faultRandom.nextInt(2) === 0 ? 0 : 0.05;
+  const skewRandom = seededRandom(seed ^ 0xc10c);
+  // Half the schedules sync every commit (sync_writes); in the others a power cut loses what the
+  // stores had not synced, so writers count an update as done once it is fsynced too.
+  const durable = faultRandom.nextInt(2) === 0;
+  const powerCuts = faultRandom.nextInt(100) < 40;
+  const mgmtd = new SimMgmtd(scheduler, simTimings, skewOf(skewRandom, rateSpread));
   network.register(mgmtd);
   mgmtd.start();
+  note(
+    `${storageCount} storage services, chains of ${replicas}, ${durable ? 'durable' : 'lazily synced'} stores${powerCuts ? ', power cuts' : ''}, clock rates within ${rateSpread * 100}%`,
+  );
+
+  // The freshness check runs after every change of what it looks at (a commit, an acknowledgement,
+  // a routing update), once per simulated instant.
+  let checkScheduled = false;
+  let checkFreshness = (): void => undefined;
+  const changed = (): void => {
+    if (checkScheduled) return;
+    checkScheduled = true;
+    scheduler.setTimer(0, () => {
+      checkScheduled = false;
+      checkFreshness();
+    });
+  };
 
   let healing = false;
   let crashes = 0;
+  let powerLosses = 0;
   const restart = (node: SimStorageNode, delayMs: number): void => {
     scheduler.setTimer(delayMs, () => {
       if (node.alive) return;
@@ -87,22 +129,28 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
   };
   const storage: SimStorageNode[] = [];
   for (let nodeId = 1; nodeId <= storageCount; nodeId++) {
-    const node = new SimStorageNode(nodeId, nodeId * 100 + 1, scheduler, network, simTimings, (fenced) => {
-      note(`${fenced.id} fenced itself and exits`);
-      restart(fenced, between(faultRandom, 50, 500));
+    const node = new SimStorageNode(nodeId, nodeId * 100 + 1, scheduler, network, simTimings, {
+      seed: seed * 31 + nodeId,
+      skew: skewOf(skewRandom, rateSpread),
+      durable,
+      onExit: (fenced) => {
+        note(`${fenced.id} fenced itself and exits`);
+        restart(fenced, between(faultRandom, 50, 500));
+      },
+      onChange: changed,
     });
     network.register(node);
     storage.push(node);
     node.start();
   }
   // Local writes that fail now and then (a transient I/O error, a full disk) in some schedules: the
-  // update may have gone on down the chain already (Replicator.applyAndForward).
+  // update may have gone on down the chain already (the core's applyAndForward).
   let localWriteFailures = 0;
   if (faultRandom.nextInt(100) < 40) {
     const writeFaults = seededRandom(seed ^ 0x10ca1);
     const rate = 0.02 + writeFaults.nextFloat() * 0.08;
     for (const node of storage) {
-      node.localWriteFails = () => {
+      node.prepareFails = () => {
         if (healing || writeFaults.nextFloat() >= rate) return false;
         localWriteFailures += 1;
         return true;
@@ -125,16 +173,23 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
     const writer = new SimWriter(
       index + 1,
       chain?.chainId ?? 1,
-      `chunk-${index}`,
       scheduler,
       network,
       seededRandom(seed * 7 + index),
       simTimings,
+      { skew: skewOf(skewRandom, rateSpread), syncEachUpdate: powerCuts && !durable },
     );
+    writer.onChange = changed;
     network.register(writer);
     return writer;
   });
-  const writing = writers.map((writer) => writer.run());
+  const writing = writers.map((writer) =>
+    writer.run().catch((error: unknown) => {
+      violate(
+        `${writer.id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+    }),
+  );
 
   // --- chaos ------------------------------------------------------------------------------
   const chaosMs = between(faultRandom, 2_500, 6_000);
@@ -145,6 +200,8 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
     delayMsMax: between(faultRandom, 2, 15),
     longDelayRate: faultRandom.nextFloat() * 0.03,
     longDelayMsMax: 400,
+    reconnectRate: faultRandom.nextFloat() * 0.03,
+    duplicateRate: faultRandom.nextFloat() * 0.05,
   };
   let partitions = 0;
   let mgmtdCrashes = 0;
@@ -156,11 +213,18 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
   ) {
     const node = storage[faultRandom.nextInt(storage.length)] as SimStorageNode;
     const downMs = between(faultRandom, 30, 2_500);
+    const powerCut = powerCuts && faultRandom.nextInt(3) === 0;
     scheduler.setTimer(atMs, () => {
       if (!node.alive || healing || diskFailureInDoubt) return;
       crashes += 1;
-      note(`${node.id} crashes`);
-      node.crash();
+      if (powerCut) {
+        powerLosses += 1;
+        note(`${node.id} loses power`);
+        node.powerLoss();
+      } else {
+        note(`${node.id} crashes`);
+        node.crash();
+      }
       restart(node, downMs);
     });
   }
@@ -247,33 +311,31 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
     });
   }
 
-  // Freshness of serving replicas, checked every few milliseconds throughout.
-  const checkFreshness = (): void => {
+  // Freshness of serving replicas, checked after every change throughout.
+  checkFreshness = (): void => {
+    const routing = mgmtd.routing();
     for (const node of storage) {
       if (!node.serving() || node.diskFailed() || node.viewedState() !== 'serving') continue;
       for (const writer of writers) {
-        const chain = mgmtd.routing().chains.find((candidate) => candidate.chainId === writer.chainId);
+        const chain = routing.chains.find((candidate) => candidate.chainId === writer.chainId);
         if (!chain?.targets.some((target) => target.targetId === node.targetId)) continue;
-        if (node.store.pending.has(writer.chunk)) continue;
-        const content = node.store.committed.get(writer.chunk)?.content ?? absent;
+        if (node.hasPending(writer.chunkId)) continue;
+        const content = contentOf(node, writer);
         const allowed = writer.allowed();
         if (!allowed.has(content)) {
           violate(
-            `${node.id} serves ${writer.chunk} = ${content}, but its writer allows only ${[...allowed].join(' | ')}`,
+            `${node.id} serves ${writer.id}'s chunk = ${show(content)}, but its writer allows only ${[...allowed].map(show).join(' | ')}`,
           );
         }
       }
     }
   };
-  const freshnessTimer = (): void => {
-    scheduler.setTimer(7, () => {
-      checkFreshness();
-      freshnessTimer();
-    });
-  };
-  freshnessTimer();
+  const broken = (): boolean =>
+    violations.length > 0 ||
+    network.bugs.length > 0 ||
+    storage.some((node) => node.stats.brokenInvariants.length > 0);
 
-  await scheduler.runUntil(startMs + chaosMs, () => violations.length > 0);
+  await scheduler.runUntil(startMs + chaosMs, broken);
 
   // --- heal -------------------------------------------------------------------------------
   healing = true;
@@ -304,16 +366,18 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
     });
   };
   checkHealed();
-  await scheduler.runUntil(scheduler.nowMs() + healLimitMs, () => healed || violations.length > 0);
+  if (!broken()) {
+    await scheduler.runUntil(scheduler.nowMs() + healLimitMs, () => healed || broken());
+  }
 
-  if (violations.length === 0 && !healed) {
+  if (violations.length === 0 && !healed && !broken()) {
     violations.push(`the cluster did not heal within ${healLimitMs} ms: ${describeState(mgmtd, storage)}`);
   }
   if (violations.length === 0) checkConverged(mgmtd, storage, writers, violate);
   for (const bug of network.bugs.slice(0, 3)) violations.push(`a handler failed: ${bug}`);
   for (const node of storage) {
-    for (const disagreement of node.stats.disagreements.slice(0, 2))
-      violations.push(`replicas disagree: ${disagreement}`);
+    for (const error of node.stats.brokenInvariants.slice(0, 2))
+      violations.push(`a background task broke an invariant: ${error}`);
   }
   const sum = (pick: (node: SimStorageNode) => number) =>
     storage.reduce((total, node) => total + pick(node), 0);
@@ -327,20 +391,34 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
       ackedWrites: writers.reduce((total, writer) => total + writer.ackedWrites, 0),
       failedWrites: writers.reduce((total, writer) => total + writer.failedWrites, 0),
       crashes,
+      powerLosses,
+      commitsLost: sum((node) => node.disk.commitsLost),
       mgmtdCrashes,
       diskFailures,
       partitions,
       fenced: sum((node) => node.stats.fenced),
       recoveriesDone: sum((node) => node.stats.recoveriesDone),
       chunksSynced: sum((node) => node.stats.chunksSynced),
-      settled: sum((node) => node.stats.settled),
+      settled: sum((node) => node.stats.log.settled),
       localWriteFailures,
-      repaired: sum((node) => node.stats.repaired),
+      repaired: sum((node) => node.stats.log.repaired),
       events: scheduler.eventsRun,
       healedAtMs,
       messagesLost: network.messagesLost,
+      messagesDuplicated: network.messagesDuplicated,
+      reconnects: network.reconnects,
     },
   };
+}
+
+/** What `node` holds of `writer`'s chunk, as the checker compares contents. */
+function contentOf(node: SimStorageNode, writer: SimWriter): string {
+  return describeContent(node.committed(writer.chunkId)?.data.toString('latin1'));
+}
+
+/** A content for a message: zeros shown as '0'. */
+function show(content: string): string {
+  return content.replaceAll('\0', '0');
 }
 
 function chainNodes(mgmtd: SimMgmtd, storage: readonly SimStorageNode[]) {
@@ -357,7 +435,7 @@ function isHealed(mgmtd: SimMgmtd, storage: readonly SimStorageNode[]): boolean 
     if (!chain.targets.every((target) => target.publicState === 'serving')) return false;
     for (const node of nodes) {
       if (node === undefined || !node.serving() || node.viewedState() !== 'serving') return false;
-      if (node.store.pending.size > 0 || node.recoveriesRunning() > 0) return false;
+      if (node.pendingCount() > 0 || node.recoveriesRunning() > 0) return false;
     }
     const [first, ...rest] = nodes;
     for (const other of rest) if (!sameChunks(first as SimStorageNode, other as SimStorageNode)) return false;
@@ -366,10 +444,12 @@ function isHealed(mgmtd: SimMgmtd, storage: readonly SimStorageNode[]): boolean 
 }
 
 function sameChunks(a: SimStorageNode, b: SimStorageNode): boolean {
-  if (a.store.committed.size !== b.store.committed.size) return false;
-  for (const [chunk, version] of a.store.committed) {
-    const other = b.store.committed.get(chunk);
-    if (other?.version !== version.version || other.content !== version.content) return false;
+  const mine = a.disk.current;
+  const theirs = b.disk.current;
+  if (mine.size !== theirs.size) return false;
+  for (const [key, chunk] of mine) {
+    const other = theirs.get(key);
+    if (other?.version !== chunk.version || !other.data.equals(chunk.data)) return false;
   }
   return true;
 }
@@ -383,11 +463,12 @@ function checkConverged(
   for (const writer of writers) {
     const chain = chainNodes(mgmtd, storage).find((entry) => entry.chain.chainId === writer.chainId);
     for (const node of chain?.nodes ?? []) {
-      const content = node?.store.committed.get(writer.chunk)?.content ?? absent;
+      if (node === undefined) continue;
+      const content = contentOf(node, writer);
       const allowed = writer.allowed();
       if (!allowed.has(content)) {
         violate(
-          `after healing ${node?.id} holds ${writer.chunk} = ${content}; allowed: ${[...allowed].join(' | ')}`,
+          `after healing ${node.id} holds ${writer.id}'s chunk = ${show(content)}; allowed: ${[...allowed].map(show).join(' | ')}`,
         );
       }
     }
@@ -403,7 +484,7 @@ function describeState(mgmtd: SimMgmtd, storage: readonly SimStorageNode[]): str
     );
   const nodes = storage.map(
     (node) =>
-      `${node.id} alive=${node.alive} serving=${node.serving()} view=${node.viewedState() ?? '-'} local=${node.localState()} pending=${node.store.pending.size} recovering=${node.recoveriesRunning()} chunks=${[...node.store.committed].map(([chunk, version]) => `${chunk}@${version.version}:${version.content}`).join(',')}`,
+      `${node.id} alive=${node.alive} serving=${node.serving()} view=${node.viewedState() ?? '-'} local=${node.localState() ?? '-'} pending=${node.pendingCount()} recovering=${node.recoveriesRunning()} chunks=${[...node.disk.current].map(([key, chunk]) => `${key}@${chunk.version}:${show(chunk.data.toString('latin1'))}`).join(',')}`,
   );
   return [...chains, ...nodes].join('; ');
 }

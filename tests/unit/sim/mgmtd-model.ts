@@ -13,7 +13,8 @@ import {
 import { createChainTable } from '../../../src/mgmtd/chain/chain-table-ops.js';
 import type { HeartbeatTarget, NodeInfo, RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
 import type { StoredState } from '../../../src/mgmtd/store/mgmtd-store.js';
-import type { Endpoint } from './network.js';
+import type { Endpoint, SimMessage } from './network.js';
+import { ProcessClock, type ClockSkew } from './process-clock.js';
 import type { SimScheduler } from './scheduler.js';
 import type { SimTimings } from './timings.js';
 
@@ -39,28 +40,47 @@ export class SimMgmtd implements Endpoint {
   private state: StoredState = { routingVersion: 1, nodes: [], targets: [], chains: [], chainTables: [] };
   private liveness: Liveness = { lastHeartbeatMs: new Map(), usage: new Map() };
   private chainTimer: { cancel(): void } | undefined;
+  private routingOf: { state: StoredState; routing: RoutingInfo } | undefined;
   /** Every routing info published, by version (the checker reads the history). */
   routingChanges = 0;
+
+  private clock: ProcessClock;
 
   constructor(
     private readonly scheduler: SimScheduler,
     private readonly timings: SimTimings,
-  ) {}
+    private readonly skew: ClockSkew,
+  ) {
+    this.clock = new ProcessClock(scheduler, skew, () => false);
+  }
 
   /** Builds chain table 1 from the registered storage targets (the operator's create-chain-table). */
   createChainTable(replicas: number): void {
     this.mutate((draft) => createChainTable(draft, { chainTableId: 1, replicas }));
   }
 
+  /**
+   * The routing info of the current state. Built once per state: only the nodes' last heartbeat
+   * times would differ, and nothing in the simulation reads them.
+   */
   routing(): RoutingInfo {
-    return toRoutingInfo('sim', this.state, this.liveness);
+    if (this.routingOf?.state !== this.state) {
+      this.routingOf = { state: this.state, routing: toRoutingInfo('sim', this.state, this.liveness) };
+    }
+    return this.routingOf.routing;
   }
 
   /** Starts as primary: every known node gets a full timeout from now, and a new routing version. */
   start(): void {
     this.alive = true;
     this.incarnation += 1;
-    const nowMs = this.scheduler.nowMs();
+    const incarnation = this.incarnation;
+    this.clock = new ProcessClock(
+      this.scheduler,
+      this.skew,
+      () => this.alive && this.incarnation === incarnation,
+    );
+    const nowMs = this.clock.monotonicMs();
     this.liveness = {
       lastHeartbeatMs: new Map(this.state.nodes.map((node) => [node.nodeId, nowMs])),
       usage: new Map(),
@@ -85,19 +105,19 @@ export class SimMgmtd implements Endpoint {
     this.chainTimer?.cancel();
   }
 
-  async handle(method: string, body: unknown): Promise<unknown> {
+  async handle(method: string, message: SimMessage): Promise<SimMessage> {
     switch (method) {
       case 'heartbeat':
-        return this.heartbeat(body as HeartbeatRequest);
+        return { body: this.heartbeat(message.body as HeartbeatRequest) };
       case 'getRouting':
-        return this.routing();
+        return { body: this.routing() };
       default:
         throw new Error(`mgmtd has no method ${method}`);
     }
   }
 
   private heartbeat(request: HeartbeatRequest): HeartbeatReply {
-    this.liveness.lastHeartbeatMs.set(request.node.nodeId, this.scheduler.nowMs());
+    this.liveness.lastHeartbeatMs.set(request.node.nodeId, this.clock.monotonicMs());
     const known = this.state.nodes.find((node) => node.nodeId === request.node.nodeId);
     const unchanged =
       known !== undefined &&
@@ -114,13 +134,11 @@ export class SimMgmtd implements Endpoint {
   }
 
   private scheduleChainUpdate(): void {
-    const incarnation = this.incarnation;
-    this.chainTimer = this.scheduler.setTimer(this.timings.chainUpdateMs, () => {
-      if (!this.alive || this.incarnation !== incarnation) return;
-      this.liveness.lastHeartbeatMs.set(mgmtdNodeId, this.scheduler.nowMs());
+    this.chainTimer = this.clock.setTimer(this.timings.chainUpdateMs, () => {
+      this.liveness.lastHeartbeatMs.set(mgmtdNodeId, this.clock.monotonicMs());
       this.mutate((draft) =>
         applyTimeoutsAndChains(draft, {
-          nowMs: this.scheduler.nowMs(),
+          nowMs: this.clock.monotonicMs(),
           heartbeatTimeoutMs: this.timings.heartbeatTimeoutMs,
           lastHeartbeatMs: this.liveness.lastHeartbeatMs,
           selfNodeId: mgmtdNodeId,

@@ -1,11 +1,13 @@
-// Proves, over thousands of seeded random schedules of a simulated cluster built from the real
-// decision code of mgmtd (membership, the target state table, chain updates) and storage (CRAQ
-// write planning and versions, recovery comparison and application, rejoin and fencing), with
-// message loss and delays, partitions, failed disks, local writes that fail while their update
-// travels on down the chain, and crashes of storage services and mgmtd at
-// any step: no
-// serving target ever holds data older than an acknowledged write, and once the faults stop the
-// cluster heals with every replica of a chain identical and every acknowledged write readable.
+// Proves, over thousands of seeded random schedules of a simulated cluster that runs the shipped
+// code (the storage replicator core and its driver, the storage service's handlers, recovery on
+// both sides, the chain I/O client with its retries, mgmtd's membership and chain state) over a
+// simulated network, disks and clocks, with message loss, delays, reordering and duplication,
+// partitions, failed disks, local writes that fail while their update travels on down the chain,
+// crashes of storage services (a commit in flight landing or not) and mgmtd at any step, power
+// cuts that keep any prefix of what a store had not synced, and clocks that run off true time: no
+// serving target ever holds data older than an acknowledged write, no process breaks an invariant
+// (replicas never commit different bytes under one version), and once the faults stop the cluster
+// heals with every replica of a chain identical and every acknowledged write readable.
 //
 // A failing schedule names its seed; replay it alone, with its fault trace printed, by
 //   SIM_SEED=<seed> npx vitest run tests/unit/sim
@@ -48,6 +50,8 @@ describe('the simulated cluster under random faults', () => {
       ackedWrites: 0,
       failedWrites: 0,
       crashes: 0,
+      powerLosses: 0,
+      commitsLost: 0,
       mgmtdCrashes: 0,
       diskFailures: 0,
       partitions: 0,
@@ -57,6 +61,8 @@ describe('the simulated cluster under random faults', () => {
       settled: 0,
       localWriteFailures: 0,
       repaired: 0,
+      messagesDuplicated: 0,
+      reconnects: 0,
       events: 0,
     };
     const failures: string[] = [];
@@ -76,6 +82,9 @@ describe('the simulated cluster under random faults', () => {
     expect(totals.diskFailures).toBeGreaterThan(0);
     expect(totals.localWriteFailures).toBeGreaterThan(0);
     expect(totals.repaired).toBeGreaterThan(0);
+    expect(totals.powerLosses).toBeGreaterThan(0);
+    expect(totals.messagesDuplicated).toBeGreaterThan(0);
+    expect(totals.reconnects).toBeGreaterThan(0);
     expect(totals.ackedWrites).toBeGreaterThan(schedules * 10);
   }, 600_000);
 });

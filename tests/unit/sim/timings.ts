@@ -15,7 +15,10 @@ export interface SimTimings {
   recoveryChunkAttemptsMax: number;
   recoveryConcurrency: number;
   clientAttemptsMax: number;
-  clientBackoffMsMax: number;
+  /** How long the client keeps retrying one update. */
+  clientIoDeadlineMs: number;
+  /** The chunk size the writers use (and the largest the targets accept). */
+  chunkSizeBytes: number;
 }
 
 export const simTimings: SimTimings = {
@@ -30,5 +33,6 @@ export const simTimings: SimTimings = {
   recoveryChunkAttemptsMax: 5,
   recoveryConcurrency: 2,
   clientAttemptsMax: 8,
-  clientBackoffMsMax: 200,
+  clientIoDeadlineMs: 3_000,
+  chunkSizeBytes: 4_096,
 };
