@@ -1,5 +1,5 @@
-# NixOS module: services."3fs" — the cluster manager, metadata, storage, monitor and FUSE client
-# services of 3fs, each with `enable` and `config` (an attrset merged over the defaults below and
+# NixOS module: services."3fs" — the cluster manager, metadata, storage, monitor, FUSE client and
+# NFS gateway services of 3fs, each with `enable` and `config` (an attrset merged over the defaults below and
 # rendered to TOML). Each service validates its TOML at start-up and refuses unknown keys.
 {
   config,
@@ -16,7 +16,8 @@ let
     && ((cfg.kv.foundationdb or { }).cluster_file or cfg.foundationdb.clusterFile)
       == "/etc/foundationdb/fdb.cluster";
   usesKv = cfg.mgmtd.enable || cfg.meta.enable;
-  anyEnabled = cfg.mgmtd.enable || cfg.meta.enable || cfg.storage.enable || cfg.monitor.enable || cfg.fuse.enable;
+  anyEnabled =
+    cfg.mgmtd.enable || cfg.meta.enable || cfg.storage.enable || cfg.monitor.enable || cfg.fuse.enable || cfg.nfs.enable;
 
   clusterSection = {
     id = cfg.clusterId;
@@ -81,6 +82,22 @@ let
       fuse.mount_point = cfg.fuse.mountPoint;
       log.level = "info";
     };
+    nfs = {
+      node.id = cfg.nfs.nodeId;
+      cluster = clusterSection;
+      mgmtd = mgmtdClientSection;
+      nfs = {
+        # NFS and MOUNT on one port: clients without a portmapper name it (port=, mountport=).
+        listen = "0.0.0.0:${toString cfg.nfs.port}";
+        exports = map (entry: {
+          inherit (entry) path clients anonuid anongid;
+          read_only = entry.readOnly;
+          root_squash = entry.rootSquash;
+          all_squash = entry.allSquash;
+        }) cfg.nfs.exports;
+      };
+      log.level = "info";
+    };
   };
 
   # Every service but the collector pushes its metrics to the collectors, when there are any.
@@ -100,6 +117,7 @@ let
     storage = "storage_main";
     monitor = "monitor_collector_main";
     fuse = "hf3fs_fuse_main";
+    nfs = "nfs_gateway_main";
   };
 
   # Hardening that Node tolerates: never MemoryDenyWriteExecute (V8's JIT needs W+X pages).
@@ -280,6 +298,59 @@ in
         description = "Where the file system is mounted.";
       };
     };
+    nfs = serviceOptions "nfs" 500 // {
+      port = lib.mkOption {
+        type = lib.types.port;
+        default = 2049;
+        description = "The one TCP port NFS (v3 and v4.0) and MOUNT answer on.";
+      };
+      exports = lib.mkOption {
+        type = lib.types.listOf (
+          lib.types.submodule {
+            options = {
+              path = lib.mkOption {
+                type = lib.types.str;
+                example = "/shared";
+                description = "The directory of the namespace served (absolute, normalized).";
+              };
+              clients = lib.mkOption {
+                type = lib.types.listOf lib.types.str;
+                example = [ "10.0.0.0/24" ];
+                description = "Client networks (CIDR), addresses, or \"*\"; no other address is served.";
+              };
+              readOnly = lib.mkOption {
+                type = lib.types.bool;
+                default = false;
+                description = "Refuse every change through this export.";
+              };
+              rootSquash = lib.mkOption {
+                type = lib.types.bool;
+                default = true;
+                description = "Map uid and gid 0 of callers to anonuid and anongid.";
+              };
+              allSquash = lib.mkOption {
+                type = lib.types.bool;
+                default = false;
+                description = "Map every caller to anonuid and anongid.";
+              };
+              anonuid = lib.mkOption {
+                type = lib.types.ints.u32;
+                default = 65534;
+                description = "The uid squashed callers get.";
+              };
+              anongid = lib.mkOption {
+                type = lib.types.ints.u32;
+                default = 65534;
+                description = "The gid squashed callers get.";
+              };
+            };
+          }
+        );
+        default = [ ];
+        example = lib.literalExpression ''[ { path = "/"; clients = [ "10.0.0.0/24" ]; } ]'';
+        description = "What the NFS gateway serves, to whom, and how callers' identities are mapped.";
+      };
+    };
   };
 
   config = lib.mkMerge [
@@ -290,6 +361,7 @@ in
         "storage"
         "monitor"
         "fuse"
+        "nfs"
       ]) settingsOf;
     }
     (lib.mkIf (cfg.enable && anyEnabled) {
@@ -305,6 +377,10 @@ in
       {
         assertion = !cfg.fuse.enable || lib.hasPrefix "/" cfg.fuse.mountPoint;
         message = "services.\"3fs\".fuse.mountPoint must be an absolute path.";
+      }
+      {
+        assertion = !cfg.nfs.enable || cfg.nfs.exports != [ ];
+        message = "services.\"3fs\".nfs is enabled but exports nothing.";
       }
       {
         assertion = cfg.mgmtdAddresses != [ ];
@@ -341,6 +417,7 @@ in
           "storage"
           "monitor"
           "fuse"
+          "nfs"
         ]
       ++ [
         {
@@ -389,6 +466,16 @@ in
           };
         };
       })
+      (lib.mkIf cfg.nfs.enable {
+        "3fs-nfs" = unitOf "nfs" {
+          description = "3fs NFS gateway";
+          # The service user, with only the right to bind NFS's port (2049 is privileged).
+          extraServiceConfig = {
+            AmbientCapabilities = [ "CAP_NET_BIND_SERVICE" ];
+            CapabilityBoundingSet = lib.mkForce [ "CAP_NET_BIND_SERVICE" ];
+          };
+        };
+      })
     ];
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall (
@@ -399,6 +486,7 @@ in
         "monitor"
       ]
       ++ lib.optional cfg.monitor.enable (portOf (settingsOf "monitor").collector.http_listen)
+      ++ lib.optional cfg.nfs.enable (portOf (settingsOf "nfs").nfs.listen)
     );
     })
   ];

@@ -89,6 +89,7 @@ let
     "storage_main"
     "monitor_collector_main"
     "hf3fs_fuse_main"
+    "nfs_gateway_main"
     "admin"
     "3fs"
   ];
@@ -152,7 +153,7 @@ stdenv.mkDerivation {
       # The data path's payload buffers make V8 collect its whole heap often unless the old
       # generation starts larger (limits.dataPathInitialOldSpaceMiB; 3fs local passes the same).
       case $bin in
-        storage_main | hf3fs_fuse_main) heap="--initial-old-space-size=256" ;;
+        storage_main | hf3fs_fuse_main | nfs_gateway_main) heap="--initial-old-space-size=256" ;;
         *) heap="" ;;
       esac
       makeWrapper ${nodejs}/bin/node $out/bin/$bin \

@@ -4,9 +4,9 @@
  * second run finds the same cluster (same ports, same node and target ids, same data). The ports
  * chosen on the first run are recorded in etc/local.json and win over later flags.
  *
- * Node ids: mgmtd 1, meta 2, storage 11..13 (target id = node id * 100 + 1), FUSE 200, the
- * monitor collector 900. Ports: mgmtd P, meta P+10, storage P+21..P+23, collector P+90 (dashboard)
- * and P+91 (pushes).
+ * Node ids: mgmtd 1, meta 2, storage 11..13 (target id = node id * 100 + 1), FUSE 200, the NFS
+ * gateway 250, the monitor collector 900. Ports: mgmtd P, meta P+10, storage P+21..P+23, collector
+ * P+90 (dashboard) and P+91 (pushes); the NFS gateway's is the one `--nfs` names, on loopback.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ const metaNodeId = 2;
 const storageNodeIdBase = 10;
 /** The FUSE daemon's node id. */
 export const localFuseNodeId = 200;
+/** The NFS gateway's node id. */
+export const localNfsNodeId = 250;
 const monitorNodeId = 900;
 /**
  * Heartbeats every half second and a 5 s timeout: a restarted local cluster is serving again
@@ -44,6 +46,8 @@ export interface LocalClusterOptions {
   monitorPort?: number;
   /** A PostgreSQL URL (postgres://user@host:port/database) as the metadata engine instead of sqlite. */
   kvUrl?: string;
+  /** The NFS gateway's port on 127.0.0.1; no gateway when absent. */
+  nfsPort?: number;
 }
 
 export interface LocalStorage {
@@ -67,6 +71,8 @@ export interface LocalLayout {
   storage: LocalStorage[];
   monitor: { dashboard: string; rpcAddress: string; config: string };
   fuse: { config: string; nodeId: number };
+  /** The NFS gateway, when asked for (`--nfs PORT`). */
+  nfs: { config: string; nodeId: number; address: string } | undefined;
   /** True on the first run (the cluster is initialized then). */
   fresh: boolean;
 }
@@ -158,6 +164,10 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
       config: join(etcDir, 'monitor.toml'),
     },
     fuse: { config: join(etcDir, 'fuse.toml'), nodeId: localFuseNodeId },
+    nfs:
+      options.nfsPort === undefined
+        ? undefined
+        : { config: join(etcDir, 'nfs.toml'), nodeId: localNfsNodeId, address: `${host}:${options.nfsPort}` },
   };
   writeIfMissing(layout.mgmtd.config, mgmtdConfig(layout, common));
   writeIfMissing(layout.meta.config, metaConfig(layout, { ...common, kvSection: metaKvSection }));
@@ -169,6 +179,8 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
   writeIfMissing(layout.monitor.config, monitorConfig(layout, common, record.monitorPort));
   // Rewritten every run: whether other users may use the mount depends on who runs it.
   writeFileSync(layout.fuse.config, fuseConfig(layout, common, options.allowOther));
+  // Rewritten every run too: the port is this run's --nfs.
+  if (layout.nfs !== undefined) writeFileSync(layout.nfs.config, nfsConfig(layout, layout.nfs, common));
   return layout;
 }
 
@@ -296,6 +308,26 @@ ${clusterSection(common)}
 ${mgmtdSection(common)}
 [fuse]
 allow_other = ${allowOther}
+
+${monitorSection(layout)}`;
+}
+
+function nfsConfig(layout: LocalLayout, nfs: NonNullable<LocalLayout['nfs']>, common: Common): string {
+  return `# The NFS gateway of the local cluster (its port comes from "3fs local --nfs").
+[node]
+id = ${nfs.nodeId}
+
+${clusterSection(common)}
+${mgmtdSection(common)}
+[nfs]
+listen = "${nfs.address}"
+
+# The whole namespace, to this machine only. Callers keep their identity (root too): the gateway
+# answers loopback clients alone, who could use the FUSE mount as themselves anyway.
+[[nfs.exports]]
+path = "/"
+clients = ["127.0.0.0/8", "::1/128"]
+root_squash = false
 
 ${monitorSection(layout)}`;
 }

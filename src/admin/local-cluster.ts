@@ -1,22 +1,23 @@
 /**
  * `3fs local`: a whole cluster on one machine with the embedded metadata engine (DESIGN §10):
  * mgmtd, one meta service, three storage services with one target each and a chain table of
- * replication 3, the monitor collector, and (with --mount) the FUSE daemon mounted on a
- * directory. It prepares the data directory on the first run (local-cluster-config.ts), clears a
+ * replication 3, the monitor collector, (with --mount) the FUSE daemon mounted on a directory,
+ * and (with --nfs PORT) the NFS gateway on that port of 127.0.0.1. It prepares the data directory on the first run (local-cluster-config.ts), clears a
  * dead mount an earlier run left on the mount point, waits for each stage to be ready, and prints
  * what runs where. It supervises what it started (local-services.ts): a service that dies is
  * reported and restarted with backoff, and one that keeps dying stops the cluster. On SIGINT or
- * SIGTERM it unmounts first, then stops the services in order, each stage bounded; a mount still
+ * SIGTERM it unmounts and stops the NFS gateway first, then stops the services in order, each stage bounded; a mount still
  * there after the FUSE daemon stopped is detached lazily. A second signal kills everything at
  * once. A second run on the same data directory finds the same files.
  */
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FsClient, MgmtdClient } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
-import { readSecretFile } from '../common/config.js';
+import { readSecretFile, splitAddress } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { silentLogger } from '../common/logger.js';
@@ -102,7 +103,7 @@ export async function runLocalCluster(
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   const rpc = new RpcClient({ clusterSecret: readSecretFile(layout.secretFile), logger: silentLogger() });
-  const started: Started = { core: [], data: [], fuse: undefined };
+  const started: Started = { core: [], data: [], fuse: undefined, nfs: undefined };
   try {
     await start(layout, mount, services, rpc, started, () => abortReason);
     write(summary(layout, mount));
@@ -123,6 +124,7 @@ interface Started {
   core: LocalService[];
   data: LocalService[];
   fuse: LocalService | undefined;
+  nfs: LocalService | undefined;
 }
 
 async function start(
@@ -165,6 +167,7 @@ async function start(
     aborted,
   );
   if (layout.fresh) await giveRootDirectory(layout);
+  if (layout.nfs !== undefined) await startNfs(layout.nfs, services, started, aborted);
   if (mount === undefined) return;
   // The FUSE daemon exits with status 0 only when its mount was removed from outside: the user
   // unmounted it, which ends the cluster rather than bringing the mount back.
@@ -181,6 +184,37 @@ async function start(
     aborted,
     mountMsMax,
   );
+}
+
+/** Starts the NFS gateway and waits until it answers on its port. */
+async function startNfs(
+  nfs: NonNullable<LocalLayout['nfs']>,
+  services: LocalServices,
+  started: Started,
+  aborted: () => string | undefined,
+): Promise<void> {
+  started.nfs = services.start('nfs', 'nfs_gateway_main', ['--config', nfs.config]);
+  const { host, port } = splitAddress(nfs.address);
+  await waitFor(
+    () => portAnswers(host, port),
+    (answers) => answers,
+    `the NFS gateway on ${nfs.address}`,
+    aborted,
+  );
+}
+
+/** Whether something accepts connections on `host:port` (bounded). */
+function portAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveProbe) => {
+    const socket = connect({ host, port });
+    const done = (answers: boolean): void => {
+      socket.destroy();
+      resolveProbe(answers);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 /**
@@ -321,6 +355,9 @@ async function stopAll(
   write: (text: string) => void,
 ): Promise<boolean> {
   const failed: string[] = [];
+  // The gateway first, with the mount: both send what they buffered to meta and storage.
+  if (started.nfs !== undefined)
+    failed.push(...(await services.stop([started.nfs], limits.localStopFuseMsMax)));
   if (started.fuse !== undefined && mount !== undefined) {
     const users = mountUsers(mount);
     if (users.length > 0) {
@@ -362,8 +399,19 @@ function summary(layout: LocalLayout, mount: string | undefined): string {
     (mount === undefined
       ? '  mount:   none (pass --mount DIR to mount the file system)\n'
       : `  mount:   ${mount}\n`) +
+    (layout.nfs === undefined ? '' : nfsSummary(layout.nfs.address)) +
     `  try:     ${admin} list-chains\n` +
     `           ${admin} ls /\n` +
     '  a service that dies is restarted; Ctrl-C unmounts and stops everything\n'
+  );
+}
+
+/** The NFS lines of the summary: where it answers and how to reach it. */
+function nfsSummary(address: string): string {
+  const { port } = splitAddress(address);
+  return (
+    `  nfs:     ${address} (NFSv3 with MOUNT, and NFSv4.0, on this one port)\n` +
+    `           nfs-ls "nfs://127.0.0.1/?version=3&nfsport=${port}&mountport=${port}"\n` +
+    `           mount -t nfs -o vers=3,proto=tcp,port=${port},mountport=${port},mountproto=tcp,nolock 127.0.0.1:/ /mnt\n`
   );
 }

@@ -41,6 +41,7 @@ interface LocalFlags {
   mgmtdPort: number;
   clusterId: string;
   kv?: string;
+  nfs?: number;
 }
 
 const program = new Command('3fs').description('3fs-ts: a distributed file system').version(version);
@@ -62,6 +63,11 @@ program
     'a PostgreSQL server as the metadata engine, postgres://user@host:port/db (first run only)',
     parsePostgresUrl,
   )
+  .option(
+    '--nfs <port>',
+    'also serve the file system over NFS (v3 and v4) on this port of 127.0.0.1',
+    parsePort,
+  )
   .action(async (flags: LocalFlags) => {
     const dataDir = flags.data ?? flags.dataDir ?? defaultDataDir();
     const mount = flags.mount === true ? join(dataDir, 'mnt') : flags.mount;
@@ -71,6 +77,7 @@ program
         mgmtdPort: flags.mgmtdPort,
         clusterId: flags.clusterId,
         ...(flags.kv === undefined ? {} : { kvUrl: flags.kv }),
+        ...(flags.nfs === undefined ? {} : { nfsPort: flags.nfs }),
         ...(mount === undefined ? {} : { mount }),
       },
       (text) => process.stdout.write(text),

@@ -2,8 +2,8 @@
  * The TOML configuration of nfs_gateway_main, validated at start-up:
  *
  *   [node]     id (registers as a node of type "nfs"; the id also names its write sessions), hostname, tags
- *   [cluster]  id, secret_file (the secret also keys the file handles: every gateway of a cluster
- *              reads the others' handles)
+ *   [cluster]  id, secret_file (the secret also keys the file handles unless [nfs]
+ *              handle_secret_file is set: every gateway of a cluster reads the others' handles)
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
  *   [nfs]      listen (NFS and MOUNT on one port), versions, exports, open-file cache, connections,
  *              client-library tuning, rpcbind registration
@@ -76,6 +76,12 @@ export const nfsSectionSchema = z.strictObject({
     .max(2)
     .default([3, 4]),
   exports: z.array(exportSchema).min(1).max(64),
+  /**
+   * File holding the key of file handles and NFSv4 client and state ids (at least 16 characters,
+   * the same on every gateway of the cluster). Default: the cluster secret as read at start; a
+   * file of its own keeps clients' handles valid when the cluster secret is rotated.
+   */
+  handle_secret_file: z.string().min(1).optional(),
   /** Register NFS and MOUNT with the local rpcbind (portmapper) when one runs. */
   register_rpcbind: z.boolean().default(false),
   connections_max: z.number().int().min(1).max(65_536).default(limits.nfsConnectionsMaxDefault),

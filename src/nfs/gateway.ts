@@ -138,9 +138,12 @@ async function serve(client: FsClient, secret: string, options: NfsGatewayOption
     },
   });
   const exports = new ExportTable(exportSpecsOf(config));
+  // The key of handles and NFSv4 ids: its own file when set, so a rotation of the cluster secret
+  // leaves clients' handles valid.
+  const handleSecret = nfs.handle_secret_file === undefined ? secret : readSecretFile(nfs.handle_secret_file);
   const context: GatewayContext = {
     exports,
-    handles: new HandleCodec(secret),
+    handles: new HandleCodec(handleSecret),
     fs: new ExportFs({ client, files, cursors: new ReaddirCursors(limits.nfsReaddirCursorsMax), logger }),
     verifier,
     metrics: new NfsMetrics(options.metrics),
@@ -156,7 +159,7 @@ async function serve(client: FsClient, secret: string, options: NfsGatewayOption
   }
   const versions = new Map<number, RpcProgram>();
   if (nfs.versions.includes(3)) versions.set(3, new Nfs3Program(context));
-  if (nfs.versions.includes(4)) versions.set(4, new Nfs4Program(context, secret, clock.nowMs() / 1000));
+  if (nfs.versions.includes(4)) versions.set(4, new Nfs4Program(context, handleSecret, clock.nowMs() / 1000));
   const server = new RpcServer({
     programs: [new MountProgram(context), nfsVersions(versions)],
     logger,

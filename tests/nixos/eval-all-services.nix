@@ -18,5 +18,20 @@
     };
     monitor.enable = true;
     fuse.enable = true;
+    nfs = {
+      enable = true;
+      exports = [
+        {
+          path = "/";
+          clients = [ "10.0.0.0/24" ];
+        }
+        {
+          path = "/datasets";
+          clients = [ "*" ];
+          readOnly = true;
+          allSquash = true;
+        }
+      ];
+    };
   };
 }

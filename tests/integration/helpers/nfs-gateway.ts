@@ -71,8 +71,12 @@ level = "debug"
 }
 
 /** Starts a gateway on `configPath` and waits until it listens. */
-export async function startGateway(cluster: FuseCluster, configPath: string): Promise<RunningGateway> {
-  const process = cluster.world.spawnBinary('nfs_gateway_main', ['--config', configPath]);
+export async function startGateway(
+  cluster: FuseCluster,
+  configPath: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningGateway> {
+  const process = cluster.world.spawnBinary('nfs_gateway_main', ['--config', configPath], env);
   const line = await process.waitForLog((entry) => entry['msg'] === 'nfs gateway listening', 30_000);
   const address = String(line['address']);
   return { process, port: Number(address.slice(address.lastIndexOf(':') + 1)), configPath };

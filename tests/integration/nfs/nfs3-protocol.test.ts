@@ -1,4 +1,5 @@
 // Proves the NFS gateway answers every NFSv3 and MOUNT procedure over a real socket with its success and its error statuses, squashes and refuses as its exports say, turns away addresses no export allows, survives garbage from one client while serving others, and keeps clients' handles working across a restart and across gateways while its write verifier changes.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -343,6 +344,46 @@ describe.skipIf(skipReason !== undefined)('NFSv3 protocol', () => {
     expect(gateway.process.child.exitCode).toBeNull();
   });
 
+  it('tells systemd it is ready, and stops cleanly on SIGTERM', async () => {
+    const socketPath = join(cluster.dir, 'notify.sock');
+    const listener = [
+      'import socket, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+      's.bind(sys.argv[1])',
+      'print("bound", flush=True)',
+      's.settimeout(30)',
+      'while True:',
+      '    data = s.recv(4096).decode()',
+      '    print(data, flush=True)',
+      '    if "STOPPING=1" in data:',
+      '        break',
+    ].join('\n');
+    const python = spawn('python3', ['-c', listener, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let received = '';
+    const bound = new Promise<void>((resolve) =>
+      python.stdout.on('data', (data: Buffer) => {
+        received += data.toString();
+        if (received.includes('bound')) resolve();
+      }),
+    );
+    const done = new Promise<void>((resolve) => python.on('exit', () => resolve()));
+    try {
+      await bound;
+      const notified = await startGateway(
+        cluster,
+        writeGatewayConfig(cluster, { nodeId: 302, exports: exportsUsed }),
+        { NOTIFY_SOCKET: socketPath },
+      );
+      await notified.process.waitForLog((line) => line['msg'] === 'nfs gateway ready');
+      expect(await stopGateway(notified)).toEqual({ code: 0, signal: null });
+      await done;
+      expect(received.indexOf('READY=1')).toBeGreaterThanOrEqual(0);
+      expect(received.indexOf('READY=1')).toBeLessThan(received.indexOf('STOPPING=1'));
+    } finally {
+      python.kill('SIGKILL');
+    }
+  });
+
   it('keeps handles working across a restart and on another gateway, with a new write verifier', async () => {
     const file = (await client.create(rootHandle, 'restart', { mode: 'guarded' })).handle as Buffer;
     const before = await client.write(file, 0n, Buffer.from('before the restart'));
@@ -358,7 +399,7 @@ describe.skipIf(skipReason !== undefined)('NFSv3 protocol', () => {
       expect((await secondClient.lookup(rootHandle, 'restart')).handle).toEqual(file);
     } finally {
       secondClient.close();
-      await stopGateway(second);
+      expect((await stopGateway(second)).code).toBe(0);
     }
     client.close();
     const exit = await stopGateway(gateway, 'SIGKILL');

@@ -11,6 +11,7 @@ import { metaConfigSchema } from '../../../src/meta/config.js';
 import { storageConfigSchema } from '../../../src/storage/config.js';
 import { fuseConfigSchema } from '../../../src/fuse/config.js';
 import { collectorConfigSchema } from '../../../src/monitor/config.js';
+import { nfsConfigSchema } from '../../../src/nfs/config.js';
 
 const etc = resolve(import.meta.dirname, '../../../etc');
 
@@ -21,6 +22,7 @@ const schemas: Record<string, z.ZodType> = {
   'storage.toml': storageConfigSchema,
   'monitor.toml': collectorConfigSchema,
   'fuse.toml': fuseConfigSchema,
+  'nfs.toml': nfsConfigSchema,
 };
 
 describe('the default configuration files', () => {

@@ -16,6 +16,7 @@ import { metaConfigSchema } from '../../../src/meta/config.js';
 import { storageConfigSchema } from '../../../src/storage/config.js';
 import { fuseConfigSchema } from '../../../src/fuse/config.js';
 import { collectorConfigSchema } from '../../../src/monitor/config.js';
+import { nfsConfigSchema } from '../../../src/nfs/config.js';
 import { skipWithout } from '../../helpers/requirements.js';
 import { findSharedFile } from '../../helpers/shared-tools.js';
 
@@ -31,6 +32,7 @@ const schemas: Record<string, z.ZodType> = {
   storage: storageConfigSchema,
   monitor: collectorConfigSchema,
   fuse: fuseConfigSchema,
+  nfs: nfsConfigSchema,
 };
 
 /** Whether `command` runs here with `args` and exits 0. */
@@ -127,7 +129,7 @@ describe.skipIf(nixpkgsSkipReason !== undefined)('the NixOS module on real nixpk
       timeout: 120_000,
     });
     const settings = JSON.parse(output) as Record<string, unknown>;
-    expect(Object.keys(settings).sort()).toEqual(['fuse', 'meta', 'mgmtd', 'monitor', 'storage']);
+    expect(Object.keys(settings).sort()).toEqual(['fuse', 'meta', 'mgmtd', 'monitor', 'nfs', 'storage']);
     expectAccepted(settings);
   });
 });
@@ -156,7 +158,15 @@ function renderOffline(config: string): Record<string, string> {
 describe.skipIf(nixEvalSkipReason !== undefined)('the NixOS module on the offline evaluator', () => {
   it('renders for every service a TOML file the service accepts, and the admin CLI’s', () => {
     const files = renderOffline(allServicesConfig);
-    expect(Object.keys(files).sort()).toEqual(['admin', 'fuse', 'meta', 'mgmtd', 'monitor', 'storage']);
+    expect(Object.keys(files).sort()).toEqual([
+      'admin',
+      'fuse',
+      'meta',
+      'mgmtd',
+      'monitor',
+      'nfs',
+      'storage',
+    ]);
     expectAccepted(files);
   });
 
