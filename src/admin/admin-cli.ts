@@ -27,6 +27,7 @@ import {
 } from './commands/secret-rotate.js';
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
 import { commandCat, commandLs, commandSetLayout, commandStat } from './commands/fs-commands.js';
+import { addTrashCommands } from './commands/trash.js';
 import { formatBytes, printMessage, printTable, type Output } from './output.js';
 
 interface GlobalOptions {
@@ -566,6 +567,10 @@ function addFileSystemCommands(
     .command('cat <path>')
     .description("a file's content on stdout")
     .action((path: string) => context().withClient((client) => commandCat(client, path, writeBytes)));
+  addTrashCommands(program, {
+    withClient: (use) => context().withClient(use),
+    output: () => context().output,
+  });
 }
 
 /** Runs the CLI and returns the process exit code (0 ok, 1 operating error, 2 usage error). */

@@ -340,6 +340,33 @@ export const limits = {
   clientLockRetryMsInitial: 5,
   clientLockRetryMsMax: 200,
 
+  // --- the trash (meta/trash/, admin trash-*)
+  /** Longest stay in the trash one may ask for: ten years, so expiry times stay far inside a u64 of ns. */
+  trashExpireSMax: 10 * 365 * 86_400,
+  /** The stay `admin rmtree --trash` asks for without `--expire`: 3FS's longest preset, 7 days. */
+  trashExpireSDefault: 7 * 86_400,
+  /** Items one listTrash page returns at most (each costs one entry read to check it is still there). */
+  metaTrashListPageMax: 1_024,
+  /**
+   * Entries read (snapshot reads, conflicting with nothing) to find the names of a removed entry's
+   * ancestors for its original path; past it the path is not recorded (the parent's id still is).
+   */
+  metaTrashPathEntriesScannedMax: 4_096,
+  /** Names tried for one item when its first choice is taken (the same inode removed twice in one second). */
+  metaTrashNameAttemptsMax: 16,
+  /** Inodes one purge transaction deletes at most: a tenth of what one recursive remove may. */
+  metaTrashPurgeInodesPerTransaction: 1_000,
+  /** Transactions one purgeTrash call runs at most before it answers (the caller calls again). */
+  metaTrashPurgeTransactionsPerCall: 64,
+  /** How often the cleaner looks for expired items by default ([meta.trash] cleaner_interval_ms). */
+  metaTrashCleanerIntervalMsDefault: 60_000,
+  /** Expired items one cleaner pass takes up at most; the rest wait for the next pass. */
+  metaTrashCleanerItemsPerPass: 256,
+  /** Transactions one cleaner pass runs at most (a large expired tree takes several passes). */
+  metaTrashCleanerTransactionsPerPass: 256,
+  /** Items `admin trash-list`, `trash-restore` and `trash-purge` read at most to group a user's trash. */
+  adminTrashItemsMax: 1_000_000,
+
   // --- storage
   /** Largest chunk any target accepts: 64 MiB, as 3FS; the default RPC frame limit leaves room for it. */
   storageChunkBytesMax: 64 * 1024 * 1024,

@@ -5,7 +5,7 @@
  *   [cluster]  id, secret_file
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
  *   [fuse]     mount_point, allow_other, cache timeouts, request sizes, buffers, report interval,
- *              lock lease and wait bound
+ *              lock lease and wait bound, trash expiry
  *   [monitor]  where to push metrics (optional)
  *   [log]      level
  */
@@ -74,6 +74,13 @@ export const fuseSectionSchema = z.strictObject({
     .default(limits.fuseLockLeaseMsDefault),
   /** How long a blocking lock request (F_SETLKW, flock without LOCK_NB) waits before it fails. */
   lock_wait_max_ms: ms(24 * 3_600_000).default(limits.fuseLockWaitMsMaxDefault),
+  /**
+   * Seconds an unlink or rmdir through this mount keeps what it removes in the remover's trash
+   * (`/.trash/<uid>`, listed and restored with `admin trash-list` and `trash-restore`) before the
+   * cleaner purges it; 0: removals are permanent unless a directory's trash setting says otherwise
+   * (`admin trash-set`), which wins over this.
+   */
+  trash_expire_s: z.number().int().min(0).max(limits.trashExpireSMax).default(0),
 });
 
 export const fuseConfigSchema = z

@@ -175,6 +175,7 @@ async function mountWith(
     negativeTimeoutMs: fuse.negative_timeout_ms,
     ...(cache === undefined ? {} : { cache, cachedTimeoutMs: fuse.cached_timeout_ms }),
     now: () => clock.monotonicMs(),
+    trashExpireS: fuse.trash_expire_s,
   });
   const operations =
     options.metrics === undefined ? fileSystem : observeFuseOperations(fileSystem, options.metrics, toErrno);

@@ -21,6 +21,9 @@ import {
   aclXattrValue,
   isAclXattr,
   metaMethods,
+  rootInodeId,
+  trashRootInodeId,
+  trashRootName,
   type AclXattr,
   type Credentials,
   type Inode,
@@ -84,6 +87,8 @@ export interface FuseFileSystemOptions {
   readonly now: () => number;
   /** Cluster-wide flock and fcntl locks; without them the kernel keeps locks local to this mount. */
   readonly locks?: FuseLocks;
+  /** Seconds unlink and rmdir keep what they remove in the trash, where no directory says otherwise; 0: off. */
+  readonly trashExpireS?: number;
 }
 
 /** The credentials of a request's caller (root's groups do not matter to any check). */
@@ -367,10 +372,7 @@ export class FuseFileSystem implements FuseOperations {
     const victim = this.cachedIno(request.parent, request.name);
     let removal: { ino?: InodeId | undefined; changedAtNs?: bigint | undefined } | undefined;
     try {
-      removal = await this.client.meta.call(metaMethods.unlink, {
-        cred,
-        at: { parent: request.parent, path: request.name },
-      });
+      removal = await this.removeEntry(cred, request, 'file');
     } finally {
       this.removed(request.parent, request.name, victim, removal, false);
     }
@@ -381,12 +383,49 @@ export class FuseFileSystem implements FuseOperations {
     const victim = this.cachedIno(request.parent, request.name);
     let removal: { ino?: InodeId | undefined; changedAtNs?: bigint | undefined } | undefined;
     try {
-      removal = await this.client.meta.call(metaMethods.rmdir, {
-        cred,
-        at: { parent: request.parent, path: request.name },
-      });
+      removal = await this.removeEntry(cred, request, 'directory');
     } finally {
       this.removed(request.parent, request.name, victim, removal, true);
+    }
+  }
+
+  /**
+   * unlink or rmdir in meta; with the mount's trash on, a removal into the trash (meta moves the
+   * entry into the caller's trash directory; what is already there goes for good).
+   */
+  private async removeEntry(
+    cred: Credentials,
+    request: { parent: InodeId; name: string },
+    what: 'file' | 'directory',
+  ): Promise<{ ino?: InodeId | undefined; changedAtNs?: bigint | undefined }> {
+    const at = { parent: request.parent, path: request.name };
+    const defaultExpireS = this.options.trashExpireS ?? 0;
+    if (defaultExpireS === 0) {
+      return this.client.meta.call(what === 'file' ? metaMethods.unlink : metaMethods.rmdir, { cred, at });
+    }
+    const removal = await this.client.meta.call(metaMethods.trashRemove, { cred, at, what, defaultExpireS });
+    if (removal.item !== null && removal.trashDirectory !== undefined) {
+      this.trashChanged(removal.item, removal.trashDirectory);
+    }
+    return removal;
+  }
+
+  /**
+   * A removal into the trash also changed the trash directories (a new item; the first one made
+   * `/.trash` and `/.trash/<uid>`); the change log does not replay this mount's own changes to it,
+   * so what the cache holds of them goes here.
+   */
+  private trashChanged(item: { uid: number; name: string }, trashDirectory: InodeId): void {
+    const cache = this.options.cache;
+    if (cache === undefined) return;
+    const names: Array<[InodeId, string]> = [
+      [rootInodeId, trashRootName],
+      [trashRootInodeId, String(item.uid)],
+      [trashDirectory, item.name],
+    ];
+    for (const [parent, name] of names) if (cache.tracks(parent, name)) cache.invalidateEntry(parent, name);
+    for (const ino of [rootInodeId, trashRootInodeId, trashDirectory]) {
+      if (cache.tracksInode(ino)) cache.invalidateInode(ino);
     }
   }
 

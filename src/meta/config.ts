@@ -8,6 +8,7 @@
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
  *   [meta]     root_squash, squash_uid, squash_gid, inode_id_batch
  *   [meta.gc]  enabled, interval_ms, concurrency (the worker deleting removed and truncated chunks)
+ *   [meta.trash] cleaner, cleaner_interval_ms (the sweep purging expired trash items)
  *   [monitor]  metrics endpoint and collector push
  *   [log]      level
  */
@@ -41,6 +42,19 @@ export const metaSectionSchema = z.strictObject({
       interval_ms: z.number().int().min(10).max(3_600_000).default(limits.metaGcIntervalMsDefault),
       /** Queue entries this service works on at once. */
       concurrency: z.number().int().min(1).max(256).default(limits.metaGcConcurrencyDefault),
+    })
+    .prefault({}),
+  /** The trash cleaner: purges items of the trash whose stay ended (meta/trash/trash-cleaner.ts). */
+  trash: z
+    .strictObject({
+      cleaner: z.boolean().default(true),
+      /** Time between passes over the expired items. */
+      cleaner_interval_ms: z
+        .number()
+        .int()
+        .min(10)
+        .max(3_600_000)
+        .default(limits.metaTrashCleanerIntervalMsDefault),
     })
     .prefault({}),
 });

@@ -13,13 +13,14 @@ import { makeSymlink, mkdirs, mkdirsIdsNeeded } from './ops/mkdir.js';
 import { makeSpecial } from './ops/mknod.js';
 import { createFile, openFile } from './ops/open.js';
 import { batchStat, lookupEntry, readDirectory, readLink, statPath } from './ops/read.js';
-import { removeRecursive, rmdir, unlink } from './ops/remove.js';
 import { rename } from './ops/rename.js';
 import { applyWriterReport, closeSession } from './ops/sessions.js';
 import { setAttr } from './ops/setattr.js';
 import { getXattr, listXattr, removeXattr, setXattr } from './ops/xattr.js';
 import { metaMethods as m, type Credentials } from './protocol/index.js';
 import { registerLockHandlers } from './locks/lock-handlers.js';
+import { registerTrashHandlers } from './trash/trash-handlers.js';
+import { removeFollowingPolicy } from './trash/trash-remove.js';
 
 /** Where handlers are registered. */
 export interface HandlerTable {
@@ -38,6 +39,7 @@ export function registerHandlers(service: MetaService, table: HandlerTable): voi
   registerFileChanges(service, table);
   registerHousekeeping(service, table);
   registerLockHandlers({ kv: service.options.kv, clock: service.options.clock }, table);
+  registerTrashHandlers(service, table);
 }
 
 function registerReads(service: MetaService, table: HandlerTable): void {
@@ -103,16 +105,25 @@ function registerNamespaceChanges(service: MetaService, table: HandlerTable): vo
   table.on(m.hardLink, async (request) => ({
     inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => hardLink(writer, ctx, request)),
   }));
-  table.on(m.unlink, async (request) =>
-    service.mutate(request, { ids: 0 }, (writer, ctx) => unlink(writer, ctx, request.at)),
-  );
-  table.on(m.rmdir, async (request) =>
-    service.mutate(request, { ids: 0 }, (writer, ctx) => rmdir(writer, ctx, request.at)),
-  );
+  // A directory's trash setting (trash/trash-policy.ts) may turn these into moves into the trash.
+  table.on(m.unlink, async (request) => {
+    const { ino, changedAtNs } = await service.mutate(request, { ids: 0 }, (writer, ctx) =>
+      removeFollowingPolicy(writer, ctx, { at: request.at, what: 'file' }),
+    );
+    return { ino, changedAtNs };
+  });
+  table.on(m.rmdir, async (request) => {
+    const { ino, changedAtNs } = await service.mutate(request, { ids: 0 }, (writer, ctx) =>
+      removeFollowingPolicy(writer, ctx, { at: request.at, what: 'directory' }),
+    );
+    return { ino, changedAtNs };
+  });
   table.on(m.removeRecursive, async (request) => ({
-    removedInodes: await service.mutate(request, { ids: 0 }, (writer, ctx) =>
-      removeRecursive(writer, ctx, request.at),
-    ),
+    removedInodes: (
+      await service.mutate(request, { ids: 0 }, (writer, ctx) =>
+        removeFollowingPolicy(writer, ctx, { at: request.at, what: 'tree' }),
+      )
+    ).removedInodes,
   }));
   table.on(m.rename, async (request) => ({
     inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => rename(writer, ctx, request)),

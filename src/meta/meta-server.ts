@@ -3,7 +3,8 @@
  * and heartbeats as a node of type "meta", routing info (chain tables for new files' layouts,
  * usable storage space for statfs) kept fresh by the heartbeat loop, and the GC worker that deletes
  * the chunks of removed and truncated files from storage (gc/), and the sweep of expired request
- * records (meta-service.ts) and of locks whose lease lapsed (locks/).
+ * records (meta-service.ts) and of locks whose lease lapsed (locks/), and the trash cleaner that
+ * purges expired items of the trash (trash/).
  */
 import { hostname } from 'node:os';
 import { HeartbeatLoop, type MgmtdClient } from '../client/index.js';
@@ -20,6 +21,7 @@ import type { MetaConfig } from './config.js';
 import { GcWorker } from './gc/gc-worker.js';
 import { sweepLapsedLocks } from './locks/lock-handlers.js';
 import { MetaService } from './meta-service.js';
+import { TrashCleaner } from './trash/trash-cleaner.js';
 import { usableSpace } from './usable-space.js';
 import type { DirectoryLayout } from './protocol/index.js';
 
@@ -43,6 +45,7 @@ export class MetaServer {
   readonly service: MetaService;
   private readonly heartbeat: HeartbeatLoop;
   private readonly gc: GcWorker | undefined;
+  private readonly trashCleaner: TrashCleaner | undefined;
   private refreshing: Promise<void> | undefined;
   private sweepTimer: TimerHandle | undefined;
   private sweeping: Promise<void> | undefined;
@@ -94,6 +97,14 @@ export class MetaServer {
             concurrency: gc.concurrency,
           })
         : undefined;
+    this.trashCleaner = config.meta.trash.cleaner
+      ? new TrashCleaner({
+          service: this.service,
+          clock: options.clock,
+          logger,
+          intervalMs: config.meta.trash.cleaner_interval_ms,
+        })
+      : undefined;
   }
 
   /** Creates the root directory if needed, serves the methods, starts heartbeats and the GC worker. */
@@ -102,14 +113,16 @@ export class MetaServer {
     this.service.register(this.options.rpcServer);
     this.heartbeat.start();
     this.gc?.start();
+    this.trashCleaner?.start();
     this.scheduleSweep();
   }
 
-  /** Stops the GC worker, the sweep and heartbeats (the RPC server and the KV are closed by their owner). */
+  /** Stops the GC worker, the trash cleaner, the sweep and heartbeats (the RPC server and the KV are closed by their owner). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.sweepTimer?.cancel();
     await this.sweeping;
+    await this.trashCleaner?.stop();
     await this.gc?.stop();
     await this.heartbeat.stop();
   }

@@ -33,7 +33,8 @@ function notAnEntry(resolved: ResolvedPath, forDirectory: boolean): FsError {
   return new FsError(MetaCode.InvalidArgument, `"${resolved.name}" cannot be removed by that name`);
 }
 
-async function resolveVictim(
+/** Resolves the entry a removal takes away (not following a last symlink). */
+export async function resolveVictim(
   writer: MetaWriter,
   ctx: OpContext,
   at: PathAt,
@@ -120,7 +121,7 @@ export async function removeRecursive(writer: MetaWriter, ctx: OpContext, at: Pa
  * Every directory of the tree under `top` (itself included) with its entries, checking on each
  * that the caller may list it and remove from it, and counting toward the bound.
  */
-async function collectTree(
+export async function collectTree(
   writer: MetaWriter,
   ctx: OpContext,
   top: DirectoryInode,

@@ -22,6 +22,7 @@ import {
   lockPidSchema,
   lockReleaseScopeSchema,
 } from './locks.js';
+import { trashExpirySchema, trashItemKeySchema, trashItemSchema, trashRemoveWhatSchema } from './trash.js';
 import {
   bytesSchema,
   chunkSizeSchema,
@@ -636,5 +637,110 @@ export const renewLockLease = method(
   'renewLockLease',
   z.strictObject({ clientId: clientIdSchema, instance: lockInstanceSchema, leaseMs: lockLeaseMsSchema }),
   z.strictObject({ epoch: z.number().int().min(0).nullable() }),
+  true,
+);
+
+// --- the trash (trash.ts, meta/trash/). Items belong to the remover's trash; a caller lists,
+// restores and purges its own, root everyone's.
+
+/**
+ * Removes what `at` names (as unlink, rmdir or rm -r, by `what`, with their permission checks)
+ * into the caller's trash for `expireS` seconds; without it, for the nearest directory's setting
+ * (setTrashPolicy), else `defaultExpireS` (a mount's), else not at all: then, and for anything
+ * already in the trash, the removal is permanent and `item` is null.
+ */
+export const trashRemove = method(
+  40,
+  'trashRemove',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    what: trashRemoveWhatSchema,
+    expireS: trashExpirySchema.optional(),
+    defaultExpireS: trashExpirySchema.optional(),
+  }),
+  z.strictObject({
+    ino: inodeIdSchema.optional(),
+    changedAtNs: timeNsSchema.optional(),
+    /** Inodes released by a permanent removal (0 when moved into the trash). */
+    removedInodes: z.number().int().min(0),
+    item: trashItemSchema.nullable(),
+    /** The trash directory the item went into (a mount that caches names drops what it knew of it). */
+    trashDirectory: inodeIdSchema.optional(),
+  }),
+  false,
+);
+
+/**
+ * Items of `uid`'s trash (the caller's own by default; root may name anyone, or list every user's
+ * without `uid`), in key order after `after`; items whose entry was moved or removed by hand
+ * through a mount are left out. `nowNs` is meta's clock, against which items expire.
+ */
+export const listTrash = method(
+  41,
+  'listTrash',
+  z.strictObject({
+    cred,
+    uid: uidSchema.optional(),
+    after: trashItemKeySchema.optional(),
+    limit: z.number().int().min(1).max(limits.metaTrashListPageMax),
+  }),
+  z.strictObject({
+    items: z.array(trashItemSchema),
+    nextCursor: trashItemKeySchema.nullable(),
+    nowNs: timeNsSchema,
+  }),
+  true,
+);
+
+/**
+ * Moves an item back: to `to`, or into its original directory (by inode id while that exists
+ * outside the trash, else by its original path) under its original name. An existing target is
+ * refused (Exists) unless `overwrite`, which replaces it as rename(2) would.
+ */
+export const restoreTrash = method(
+  42,
+  'restoreTrash',
+  z.strictObject({
+    cred,
+    item: trashItemKeySchema,
+    to: pathAtSchema.optional(),
+    overwrite: z.boolean().optional(),
+  }),
+  z.strictObject({ inode: inodeSchema, parent: inodeIdSchema, name: z.string() }),
+  false,
+);
+
+/**
+ * Removes an item for good, a bounded number of transactions per call: `done` false means call
+ * again. A file's chunks go to the GC queue as with any removal.
+ */
+export const purgeTrash = method(
+  43,
+  'purgeTrash',
+  z.strictObject({ cred, item: trashItemKeySchema }),
+  z.strictObject({ removedInodes: z.number().int().min(0), done: z.boolean() }),
+  true,
+);
+
+/**
+ * A directory's trash setting, which removals below it follow (the nearest setting wins):
+ * `expireS` seconds in the trash, 0 for permanent removals; `clear` drops it. Owner or root. With
+ * neither, changes nothing. Answers the setting in force and the directory it comes from.
+ */
+export const setTrashPolicy = method(
+  44,
+  'setTrashPolicy',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    expireS: z.number().int().min(0).max(limits.trashExpireSMax).optional(),
+    clear: z.boolean().optional(),
+  }),
+  z.strictObject({
+    expireS: z.number().int().min(0).nullable(),
+    from: inodeIdSchema.nullable(),
+    fromPath: z.string().nullable(),
+  }),
   true,
 );

@@ -19,6 +19,10 @@
  *   LOCK | ino (u64 LE) | kind | clientId | 0x00 | owner  one owner's file locks (meta/locks/lock-store.ts)
  *   LKCL | clientId | 0x00 | ino (u64 LE) | kind | owner  the same lock, indexed by client
  *   LEAS | clientId                                    a client's lock lease
+ *   TRIT | uid (u32 BE) | name (UTF-8)                 an item of a user's trash (meta/trash/)
+ *   TREX | expiresAtNs (u64 BE) | uid (u32 BE) | name  the same item, indexed by expiry for the cleaner
+ *   TRDP | ino (u64 LE)                               a directory's trash setting
+ *   TRPF                                              some directory has (had) a trash setting
  *
  * Inode ids are little-endian where they lead a key (inodes, entries, attributes, sessions), so
  * consecutive ids spread over the key space as in 3FS; the worker queues (GCQU, TRNC) use
@@ -30,8 +34,10 @@ import {
   asciiKey,
   concatKey,
   prefixEnd,
+  readU32BigEndian,
   readU64BigEndian,
   readU64LittleEndian,
+  u32BigEndian,
   u64BigEndian,
   u64LittleEndian,
 } from '../../kv/index.js';
@@ -54,6 +60,10 @@ export const tags = {
   lock: asciiKey('LOCK'),
   clientLock: asciiKey('LKCL'),
   lockLease: asciiKey('LEAS'),
+  trashItem: asciiKey('TRIT'),
+  trashExpiry: asciiKey('TREX'),
+  trashPolicy: asciiKey('TRDP'),
+  trashPoliciesExist: asciiKey('TRPF'),
 } as const;
 
 const separator = Buffer.from([0]);
@@ -103,6 +113,18 @@ export const keys = {
     stepBytes.writeUInt16BE(step);
     return concatKey(tags.request, ascii(requestId), separator, stepBytes);
   },
+  /** Item `name` of user `uid`'s trash. */
+  trashItem: (uid: number, name: string): Buffer =>
+    concatKey(tags.trashItem, u32BigEndian(uid), Buffer.from(name, 'utf8')),
+  /** The prefix of every item of user `uid`'s trash. */
+  trashItems: (uid: number): Buffer => concatKey(tags.trashItem, u32BigEndian(uid)),
+  /** The expiry index entry of item `name` of user `uid`'s trash. */
+  trashExpiry: (expiresAtNs: bigint, uid: number, name: string): Buffer =>
+    concatKey(tags.trashExpiry, u64BigEndian(expiresAtNs), u32BigEndian(uid), Buffer.from(name, 'utf8')),
+  /** The end of the expiry index entries of items expired at `nowNs` (they start at the tag). */
+  trashExpiredAt: (nowNs: bigint): Buffer => concatKey(tags.trashExpiry, u64BigEndian(nowNs + 1n)),
+  trashPolicy: (ino: InodeId): Buffer => concatKey(tags.trashPolicy, u64LittleEndian(ino)),
+  trashPoliciesExist: (): Buffer => tags.trashPoliciesExist,
   /** The end of the request records whose ids' time is before `timeMs` (they start at the tag). */
   requestsBefore: (timeMs: number): Buffer =>
     concatKey(
@@ -177,5 +199,21 @@ export function splitClientSessionKey(key: Buffer): { clientId: string; ino: Ino
     clientId: rest.subarray(0, zero).toString('ascii'),
     ino,
     sessionId: rest.subarray(zero + 1 + idBytes).toString('ascii'),
+  };
+}
+
+/** The fields of a TRIT key. */
+export function splitTrashItemKey(key: Buffer): { uid: number; name: string } {
+  assert(key.length > tagBytes + 4, 'a trash item key holds a uid and a name');
+  return { uid: readU32BigEndian(key, tagBytes), name: key.subarray(tagBytes + 4).toString('utf8') };
+}
+
+/** The fields of a TREX key. */
+export function splitTrashExpiryKey(key: Buffer): { expiresAtNs: bigint; uid: number; name: string } {
+  assert(key.length > tagBytes + idBytes + 4, 'a trash expiry key holds a time, a uid and a name');
+  return {
+    expiresAtNs: readU64BigEndian(key, tagBytes),
+    uid: readU32BigEndian(key, tagBytes + idBytes),
+    name: key.subarray(tagBytes + idBytes + 4).toString('utf8'),
   };
 }

@@ -57,6 +57,11 @@ export class MetaReader {
 
   constructor(protected readonly tx: KvReadTransaction) {}
 
+  /** The transaction, for record families kept in modules of their own (store/trash-records.ts). */
+  get transaction(): KvReadTransaction {
+    return this.tx;
+  }
+
   /** The inode, or undefined when it does not exist. */
   async inode(ino: InodeId): Promise<Inode | undefined> {
     const cached = this.cache.get(ino);
@@ -223,6 +228,10 @@ export class MetaWriter extends MetaReader {
     super(writeTx);
   }
 
+  override get transaction(): KvTransaction {
+    return this.writeTx;
+  }
+
   /** Writes an inode (new or changed). */
   putInode(inode: Inode): void {
     this.writeTx.set(keys.inode(inode.ino), encodeRecord(inodeRecordSchema, { format: 1, inode }));
@@ -265,13 +274,14 @@ export class MetaWriter extends MetaReader {
   }
 
   /**
-   * Deletes an inode with its extended attributes and entry times, and counts it out (sessions
-   * and queues are the caller's).
+   * Deletes an inode with its extended attributes, entry times and trash setting, and counts it
+   * out (sessions and queues are the caller's).
    */
   async deleteInode(ino: InodeId): Promise<void> {
     this.changes.inode(ino);
     this.writeTx.clear(keys.inode(ino));
     this.writeTx.clear(keys.entryTimes(ino));
+    this.writeTx.clear(keys.trashPolicy(ino));
     const xattrs = prefixRange(keys.xattrs(ino));
     this.writeTx.clearRange(xattrs.begin, xattrs.end);
     this.cache.set(ino, null);

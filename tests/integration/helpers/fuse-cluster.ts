@@ -49,6 +49,8 @@ export interface FuseClusterOptions {
   fuseSettings?: string;
   /** Extra lines for every storage process's [storage] section (e.g. chunk_engine = "files"). */
   storageSettings?: string;
+  /** Extra lines for meta's [meta] section (subsections such as [meta.trash] go last). */
+  metaSettings?: string;
 }
 
 export interface StorageNode {
@@ -199,6 +201,7 @@ export async function startFuseCluster(
     secretFile,
     databasePath,
     mgmtdAddress: mgmtd.address,
+    ...(options.metaSettings === undefined ? {} : { metaToml: options.metaSettings }),
   });
   const [meta, ...storage] = await Promise.all([
     startMeta(world, metaConfig).then((started) => started.process),

@@ -26,7 +26,16 @@ describe('fuse config', () => {
     expect(config.fuse.write_buffer_bytes).toBe(limits.clientWriteBufferBytesPerFileDefault);
     expect(config.fuse.length_report_interval_ms).toBe(limits.clientLengthReportIntervalMsDefault);
     expect(config.fuse.mount_point).toBeUndefined();
+    expect(config.fuse.trash_expire_s).toBe(0);
     expect(config.monitor.collector).toEqual([]);
+  });
+
+  it('takes a trash expiry in seconds, 0 for off, up to the longest stay', () => {
+    const parse = (value: string) =>
+      parseConfig(fuseConfigSchema, `${minimal}\n[fuse]\ntrash_expire_s = ${value}\n`, 'f.toml');
+    expect(parse('604800').fuse.trash_expire_s).toBe(604_800);
+    expect(() => parse('-1')).toThrow(/fuse\.trash_expire_s/);
+    expect(() => parse(String(limits.trashExpireSMax + 1))).toThrow(/fuse\.trash_expire_s/);
   });
 
   it('refuses unknown keys, naming them', () => {

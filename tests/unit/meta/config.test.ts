@@ -29,6 +29,7 @@ describe('the meta configuration', () => {
       squash_gid: 65534,
       inode_id_batch: 256,
       gc: { enabled: true, interval_ms: 5_000, concurrency: 4 },
+      trash: { cleaner: true, cleaner_interval_ms: 60_000 },
     });
     expect(config.log.level).toBe('info');
     expect(config.mgmtd.heartbeat_interval_ms).toBe(1000);
