@@ -48,6 +48,7 @@ export interface ScheduleReport {
     settled: number;
     localWriteFailures: number;
     repaired: number;
+    wholeChunkFallbacks: number;
     events: number;
     healedAtMs: number;
     messagesLost: number;
@@ -402,6 +403,7 @@ export async function runSchedule(seed: number): Promise<ScheduleReport> {
       settled: sum((node) => node.stats.log.settled),
       localWriteFailures,
       repaired: sum((node) => node.stats.log.repaired),
+      wholeChunkFallbacks: sum((node) => node.stats.log.wholeChunkFallbacks),
       events: scheduler.eventsRun,
       healedAtMs,
       messagesLost: network.messagesLost,

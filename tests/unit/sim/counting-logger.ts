@@ -9,6 +9,7 @@ export interface LogCounts {
   localWriteFailures: number;
   repaired: number;
   recoveryPasses: number;
+  wholeChunkFallbacks: number;
 }
 
 const counted: ReadonlyArray<[string, keyof LogCounts]> = [
@@ -16,6 +17,7 @@ const counted: ReadonlyArray<[string, keyof LogCounts]> = [
   ['a local write failed while its update went on', 'localWriteFailures'],
   ['repairing a chunk a successor may hold ahead', 'repaired'],
   ['recovery done: the successor was told', 'recoveryPasses'],
+  ['successor cannot apply the update to its copy', 'wholeChunkFallbacks'],
 ];
 
 export function countingLogger(counts: LogCounts): Logger {

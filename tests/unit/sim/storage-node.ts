@@ -103,7 +103,7 @@ export class SimStorageNode implements Endpoint {
   ) {
     this.id = storageEndpointId(nodeId);
     this.disk = this.newDisk();
-    const log = { settled: 0, localWriteFailures: 0, repaired: 0, recoveryPasses: 0 };
+    const log = { settled: 0, localWriteFailures: 0, repaired: 0, recoveryPasses: 0, wholeChunkFallbacks: 0 };
     this.stats = { recoveriesDone: 0, chunksSynced: 0, fenced: 0, log, brokenInvariants: [] };
     this.logger = countingLogger(log);
     this.random = seededRandom(options.seed);
