@@ -342,8 +342,7 @@ export class ExportFs {
   ): Promise<{ count: number; committed: Stability }> {
     this.requireWritable(caller);
     return this.ofObject(() =>
-      this.options.files.withFile(ino, 'write', caller.cred, async (file, entry) => {
-        entry.markDirty();
+      this.options.files.withFile(ino, 'write', caller.cred, async (file) => {
         await file.write(offset, data);
         if (stable === Stability.Unstable) return { count: data.length, committed: Stability.Unstable };
         await file.fsync();

@@ -32,8 +32,6 @@ interface Entry {
   readonly opened: Promise<OpenFile>;
   users: number;
   lastUsedMs: number;
-  /** The file wrote since it was opened (or since its last commit). */
-  dirty: boolean;
 }
 
 export interface OpenFilesOptions {
@@ -72,13 +70,13 @@ export class OpenFiles {
     ino: InodeId,
     access: FileAccess,
     cred: Credentials,
-    use: (file: OpenFile, entry: { markDirty(): void }) => Promise<T>,
+    use: (file: OpenFile) => Promise<T>,
   ): Promise<T> {
     if (this.closing) throw nfsError(NfsStatus.Jukebox, 'the gateway is stopping');
     const entry = await this.acquire(ino, access, cred);
     try {
       const file = await entry.opened;
-      return await use(file, { markDirty: () => (entry.dirty = true) });
+      return await use(file);
     } finally {
       entry.users -= 1;
       entry.lastUsedMs = this.options.clock.monotonicMs();
@@ -104,7 +102,6 @@ export class OpenFiles {
       try {
         const file = await entry.opened;
         await file.fsync();
-        entry.dirty = false;
       } finally {
         entry.users -= 1;
         entry.lastUsedMs = this.options.clock.monotonicMs();
@@ -178,7 +175,6 @@ export class OpenFiles {
       opened: this.open(ino, access, cred),
       users: 1,
       lastUsedMs: this.options.clock.monotonicMs(),
-      dirty: false,
     };
     this.entries.set(key, entry);
     entry.opened.catch(() => {
