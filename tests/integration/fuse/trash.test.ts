@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FsClient } from '../../../src/client/index.js';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -153,8 +154,12 @@ describe.skipIf(skipReason !== undefined)('the trash through a mount', () => {
     const restored = (await admin('trash-restore', '/tree')) as { restored: string[]; left: unknown[] };
     expect(restored.restored).toHaveLength(fileCount + directories.length);
     expect(restored.left).toEqual([]);
-    // Another client's change: the mount sees it within its metadata poll interval.
-    await eventually(async () => (existsSync(join(mnt, 'tree')) ? true : undefined), 10_000, 'the tree back');
+    // Another client's changes: the mount sees them within a poll or two of meta's change log.
+    const restoredTree = async () =>
+      existsSync(join(mnt, 'tree')) && isDeepStrictEqual(await snapshot(join(mnt, 'tree')), before)
+        ? true
+        : undefined;
+    await eventually(restoredTree, 15_000, 'the tree back as it was').catch(() => undefined);
     expect(await snapshot(join(mnt, 'tree'))).toEqual(before);
     expect(await trashGroups()).toEqual([]);
   }, 150_000);
