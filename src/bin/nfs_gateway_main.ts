@@ -11,7 +11,7 @@ import { nfsConfigSchema, startNfsGateway } from '../nfs/index.js';
 import { RpcClient } from '../rpc/index.js';
 
 const program = new Command('nfs_gateway_main')
-  .description('3fs-ts NFS gateway: serves the namespace over NFSv3 and MOUNT')
+  .description('3fs-ts NFS gateway: serves the namespace over NFSv3 (with MOUNT) and NFSv4.0')
   .version(version)
   .requiredOption('--config <file>', 'TOML configuration file')
   .parse();

@@ -76,6 +76,9 @@ const readdirFixedBytes = 4 + 4 + 84 + 8 + 4 + 4;
 /** Bytes of a READDIRPLUS entry besides its name: list marker, fileid, cookie, attributes, handle. */
 const readdirplusEntryFixedBytes = 4 + 8 + 4 + 8 + 4 + 84 + 4 + 4 + 64;
 
+/** Adds a procedure to the table. */
+type Add = (procedure: number, definition: Procedure<unknown>) => void;
+
 function define<A>(procedure: Procedure<A>): Procedure<unknown> {
   return procedure as Procedure<unknown>;
 }
@@ -172,12 +175,20 @@ export class Nfs3Program implements RpcProgram {
   }
 
   private table(): Map<number, Procedure<unknown>> {
-    const { fs } = this.context;
     const table = new Map<number, Procedure<unknown>>();
-    const add = (procedure: number, definition: Procedure<unknown>): void => {
+    const add: Add = (procedure, definition) => {
       table.set(procedure, definition);
     };
+    this.lookupProcedures(add);
+    this.dataProcedures(add);
+    this.nameProcedures(add);
+    this.fileSystemProcedures(add);
+    return table;
+  }
 
+  /** GETATTR, SETATTR, LOOKUP, ACCESS, READLINK: reading names and attributes. */
+  private lookupProcedures(add: Add): void {
+    const { fs } = this.context;
     add(
       Nfs3Procedure.Getattr,
       define({
@@ -294,7 +305,11 @@ export class Nfs3Program implements RpcProgram {
         },
       }),
     );
+  }
 
+  /** READ, WRITE, COMMIT: file data. */
+  private dataProcedures(add: Add): void {
+    const { fs } = this.context;
     add(
       Nfs3Procedure.Write,
       define({
@@ -326,6 +341,33 @@ export class Nfs3Program implements RpcProgram {
       }),
     );
 
+    add(
+      Nfs3Procedure.Commit,
+      define({
+        name: 'commit',
+        failure: ['wcc'],
+        decode: (reader) => ({
+          handle: readHandle3(reader),
+          offset: reader.u64('offset'),
+          count: reader.u32('count'),
+        }),
+        run: async (request, args) => {
+          const { caller, ino } = this.resolve(request, args.handle);
+          await fs.commit(caller, ino);
+          const after = await this.attributesOrNone(caller, ino);
+          const verifier = this.context.verifier.bytes;
+          return (writer) => {
+            writeWcc(writer, undefined, after, this.fsid(caller));
+            writer.fixedOpaque(verifier);
+          };
+        },
+      }),
+    );
+  }
+
+  /** CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR, RENAME, LINK: changes of directories. */
+  private nameProcedures(add: Add): void {
+    const { fs } = this.context;
     add(
       Nfs3Procedure.Create,
       define({
@@ -500,7 +542,11 @@ export class Nfs3Program implements RpcProgram {
         },
       }),
     );
+  }
 
+  /** READDIR, READDIRPLUS, FSSTAT, FSINFO, PATHCONF: listings and the file system. */
+  private fileSystemProcedures(add: Add): void {
+    const { fs } = this.context;
     add(
       Nfs3Procedure.Readdir,
       define({
@@ -593,30 +639,6 @@ export class Nfs3Program implements RpcProgram {
         },
       }),
     );
-
-    add(
-      Nfs3Procedure.Commit,
-      define({
-        name: 'commit',
-        failure: ['wcc'],
-        decode: (reader) => ({
-          handle: readHandle3(reader),
-          offset: reader.u64('offset'),
-          count: reader.u32('count'),
-        }),
-        run: async (request, args) => {
-          const { caller, ino } = this.resolve(request, args.handle);
-          await fs.commit(caller, ino);
-          const after = await this.attributesOrNone(caller, ino);
-          const verifier = this.context.verifier.bytes;
-          return (writer) => {
-            writeWcc(writer, undefined, after, this.fsid(caller));
-            writer.fixedOpaque(verifier);
-          };
-        },
-      }),
-    );
-    return table;
   }
 
   /** READDIR and READDIRPLUS: "." and ".." first, then the directory's entries, within `maxBytes`. */

@@ -56,6 +56,8 @@ import {
 import { PseudoFs } from './pseudo-fs.js';
 
 type Encode = (writer: XdrWriter) => void;
+/** One operation: decodes its arguments from the COMPOUND, runs, and returns its result's encoder. */
+type OpHandler = (args: XdrReader, compound: Compound) => Promise<Encode | undefined>;
 
 /** A file handle in a COMPOUND: an object of an export, or a pseudo directory. */
 type Fh =
@@ -97,6 +99,7 @@ export class Nfs4Program implements RpcProgram {
   readonly versionHigh = nfs4Version;
   private readonly state: Nfs4State;
   private readonly pseudo: PseudoFs;
+  private readonly handlers: ReadonlyMap<number, OpHandler>;
 
   constructor(
     private readonly context: GatewayContext,
@@ -105,6 +108,7 @@ export class Nfs4Program implements RpcProgram {
   ) {
     this.state = new Nfs4State(clusterSecret, startSeconds);
     this.pseudo = new PseudoFs(context.exports, context.fs);
+    this.handlers = this.table();
   }
 
   async call(call: RpcCall, peer: Peer, writer: XdrWriter): Promise<ProgramReply> {
@@ -293,163 +297,264 @@ export class Nfs4Program implements RpcProgram {
 
   // --- operations ---------------------------------------------------------------------------
 
+  /** Runs one operation through its handler (OPENATTR and DELEGPURGE have none: NOTSUPP). */
   private async run(op: number, args: XdrReader, compound: Compound): Promise<Encode | undefined> {
+    const handler = this.handlers.get(op);
+    if (handler === undefined) throw nfsError(NfsStatus.NotSupp, `operation ${op} is not supported`);
+    return handler(args, compound);
+  }
+
+  /** Operation → handler: each decodes its arguments, runs, and returns its result's encoder. */
+  private table(): Map<number, OpHandler> {
+    const entries: Array<[readonly number[], OpHandler]> = [
+      ...this.fileHandleOperations(),
+      ...this.readingOperations(),
+      ...this.changingOperations(),
+      ...this.stateOperations(),
+    ];
+    return new Map(entries.flatMap(([ops, handler]) => ops.map((op): [number, OpHandler] => [op, handler])));
+  }
+
+  /** PUTROOTFH, PUTPUBFH, PUTFH, GETFH, SAVEFH, RESTOREFH, LOOKUP, LOOKUPP, SECINFO. */
+  private fileHandleOperations(): Array<[readonly number[], OpHandler]> {
+    return [
+      [
+        [Op.Putrootfh, Op.Putpubfh],
+        async (_args, compound) => {
+          compound.current = await this.rootFh(compound.peer);
+          return undefined;
+        },
+      ],
+      [
+        [Op.Putfh],
+        async (args, compound) => {
+          const bytes = Buffer.from(args.opaque(fhSize4Max, 'file handle'));
+          compound.current = await this.putfh(bytes, compound.peer);
+          return undefined;
+        },
+      ],
+      [
+        [Op.Getfh],
+        async (_args, compound) => {
+          const fh = this.requireCurrent(compound);
+          return (writer) => writer.opaque(fh.handle);
+        },
+      ],
+      [
+        [Op.Savefh],
+        async (_args, compound) => {
+          compound.saved = this.requireCurrent(compound);
+          return undefined;
+        },
+      ],
+      [
+        [Op.Restorefh],
+        async (_args, compound) => {
+          if (compound.saved === undefined) throw nfsError(NfsStatus.RestoreFh, 'no saved file handle');
+          compound.current = compound.saved;
+          return undefined;
+        },
+      ],
+      [
+        [Op.Lookup],
+        async (args, compound) => {
+          await this.lookup(args.opaque(componentBytesMax, 'name'), compound);
+          return undefined;
+        },
+      ],
+      [
+        [Op.Lookupp],
+        async (_args, compound) => {
+          await this.lookupParent(compound);
+          return undefined;
+        },
+      ],
+      [
+        [Op.Secinfo],
+        async (args, compound) => {
+          args.opaque(componentBytesMax, 'name');
+          this.requireCurrent(compound);
+          // SECINFO consumes the current file handle.
+          compound.current = undefined;
+          return (writer) => writer.u32(1).u32(AuthFlavor.Sys);
+        },
+      ],
+    ];
+  }
+
+  /** GETATTR, VERIFY, NVERIFY, ACCESS, READLINK, READ, READDIR. */
+  private readingOperations(): Array<[readonly number[], OpHandler]> {
+    return [
+      [
+        [Op.Getattr],
+        async (args, compound) => {
+          const requested = readBitmap(args);
+          const fh = this.requireCurrent(compound);
+          const inode = await this.inodeOf(fh, compound);
+          const source = await this.source(fh, inode, requested, compound);
+          return (writer) => writeAttributes(writer, requested, source);
+        },
+      ],
+      [[Op.Verify], (args, compound) => this.verify(Op.Verify, args, compound)],
+      [[Op.Nverify], (args, compound) => this.verify(Op.Nverify, args, compound)],
+      [[Op.Access], (args, compound) => this.access(args.u32('access'), compound)],
+      [
+        [Op.Readlink],
+        async (_args, compound) => {
+          const { fh, caller } = this.exportObject(compound, NfsStatus.Inval);
+          const target = await this.context.fs.readlink(caller, fh.ino);
+          return (writer) => writer.string(target);
+        },
+      ],
+      [
+        [Op.Read],
+        (args, compound) => this.read(readStateId(args), args.u64('offset'), args.u32('count'), compound),
+      ],
+      [[Op.Readdir], (args, compound) => this.readdir(args, compound)],
+    ];
+  }
+
+  /** WRITE, COMMIT, CREATE, OPEN, SETATTR, REMOVE, RENAME, LINK. */
+  private changingOperations(): Array<[readonly number[], OpHandler]> {
     const { fs } = this.context;
-    switch (op) {
-      case Op.Putrootfh:
-      case Op.Putpubfh:
-        compound.current = await this.rootFh(compound.peer);
-        return undefined;
-      case Op.Putfh:
-        compound.current = await this.putfh(
-          Buffer.from(args.opaque(fhSize4Max, 'file handle')),
-          compound.peer,
-        );
-        return undefined;
-      case Op.Getfh: {
-        const fh = this.requireCurrent(compound);
-        return (writer) => writer.opaque(fh.handle);
-      }
-      case Op.Savefh:
-        compound.saved = this.requireCurrent(compound);
-        return undefined;
-      case Op.Restorefh:
-        if (compound.saved === undefined) throw nfsError(NfsStatus.RestoreFh, 'no saved file handle');
-        compound.current = compound.saved;
-        return undefined;
-      case Op.Getattr: {
-        const requested = readBitmap(args);
-        const fh = this.requireCurrent(compound);
-        const inode = await this.inodeOf(fh, compound);
-        const source = await this.source(fh, inode, requested, compound);
-        return (writer) => writeAttributes(writer, requested, source);
-      }
-      case Op.Verify:
-      case Op.Nverify:
-        return this.verify(op, args, compound);
-      case Op.Access:
-        return this.access(args.u32('access'), compound);
-      case Op.Lookup:
-        await this.lookup(args.opaque(componentBytesMax, 'name'), compound);
-        return undefined;
-      case Op.Lookupp:
-        await this.lookupParent(compound);
-        return undefined;
-      case Op.Readlink: {
-        const { fh, caller } = this.exportObject(compound, NfsStatus.Inval);
-        const target = await fs.readlink(caller, fh.ino);
-        return (writer) => writer.string(target);
-      }
-      case Op.Read:
-        return this.read(readStateId(args), args.u64('offset'), args.u32('count'), compound);
-      case Op.Write: {
-        const stateId = readStateId(args);
-        const offset = args.u64('offset');
-        const stable = args.enumOf([Stability.Unstable, Stability.DataSync, Stability.FileSync], 'stable');
-        const data = args.opaque(limits.nfsIoBytesMax, 'data');
-        return this.write(stateId, offset, stable, data, compound);
-      }
-      case Op.Commit: {
-        args.u64('offset');
-        args.u32('count');
-        const { fh, caller } = this.exportObject(compound);
-        await fs.commit(caller, fh.ino);
-        const verifier = this.context.verifier.bytes;
-        return (writer) => writer.fixedOpaque(verifier);
-      }
-      case Op.Readdir:
-        return this.readdir(args, compound);
-      case Op.Create:
-        return this.create(args, compound);
-      case Op.Open:
-        return this.open(args, compound);
-      case Op.OpenConfirm: {
-        const stateId = readStateId(args);
-        args.u32('seqid');
-        return this.nextStateId(stateId);
-      }
-      case Op.OpenDowngrade: {
-        const stateId = readStateId(args);
-        args.u32('seqid');
-        args.u32('share access');
-        args.u32('share deny');
-        return this.nextStateId(stateId);
-      }
-      case Op.Close: {
-        args.u32('seqid');
-        const stateId = readStateId(args);
-        const { fh } = this.exportObject(compound, NfsStatus.Inval);
-        // What was written through this open is on its way and in meta's length when CLOSE returns.
-        await this.context.fs.flush(fh.ino);
-        return this.nextStateId(stateId);
-      }
-      case Op.Setattr:
-        return this.setattr(args, compound);
-      case Op.Remove: {
-        const name = args.opaque(componentBytesMax, 'name');
-        const { fh, caller } = this.exportObject(compound);
-        const { info } = await this.changing(caller, fh.ino, () => fs.remove(caller, fh.ino, name, true));
-        return info;
-      }
-      case Op.Rename:
-        return this.rename(
-          args.opaque(componentBytesMax, 'old name'),
-          args.opaque(componentBytesMax, 'new name'),
-          compound,
-        );
-      case Op.Link: {
-        const name = args.opaque(componentBytesMax, 'name');
-        const { fh: dir, caller } = this.exportObject(compound);
-        const source = compound.saved;
-        if (source === undefined) throw nfsError(NfsStatus.NoFileHandle, 'no saved file handle');
-        if (source.kind !== 'export' || source.entry.tag !== dir.entry.tag)
-          throw nfsError(NfsStatus.XDev, 'a link across exports');
-        const { info } = await this.changing(caller, dir.ino, () =>
-          fs.link(caller, source.ino, dir.ino, name),
-        );
-        return info;
-      }
-      case Op.Secinfo: {
-        args.opaque(componentBytesMax, 'name');
-        this.requireCurrent(compound);
-        // SECINFO consumes the current file handle.
-        compound.current = undefined;
-        return (writer) => writer.u32(1).u32(AuthFlavor.Sys);
-      }
-      case Op.Setclientid:
-        return this.setclientid(args);
-      case Op.SetclientidConfirm: {
-        const clientId = args.u64('client id');
-        const verifier = Buffer.from(args.fixedOpaque(8, 'confirm verifier'));
-        if (!this.state.knowsClient(clientId) || !verifier.equals(this.state.confirmVerifier(clientId))) {
-          throw nfsError(
-            NfsStatus.StaleClientId,
-            'a client id or confirmation of no gateway of this cluster',
-          );
-        }
-        return undefined;
-      }
-      case Op.Renew: {
-        const clientId = args.u64('client id');
-        if (!this.state.knowsClient(clientId))
-          throw nfsError(NfsStatus.StaleClientId, 'an unknown client id');
-        return undefined;
-      }
-      case Op.Delegreturn:
-        readStateId(args);
-        return undefined;
-      case Op.ReleaseLockowner:
-        args.u64('client id');
-        args.opaque(ownerBytesMax, 'lock owner');
-        return undefined;
-      case Op.Lock:
-      case Op.Lockt:
-      case Op.Locku:
-        throw nfsError(NfsStatus.NotSupp, 'byte-range locks are not offered over NFS');
-      default:
-        // OPENATTR, DELEGPURGE.
-        throw nfsError(NfsStatus.NotSupp, `operation ${op} is not supported`);
+    return [
+      [
+        [Op.Write],
+        (args, compound) => {
+          const stateId = readStateId(args);
+          const offset = args.u64('offset');
+          const stable = args.enumOf([Stability.Unstable, Stability.DataSync, Stability.FileSync], 'stable');
+          const data = args.opaque(limits.nfsIoBytesMax, 'data');
+          return this.write(stateId, offset, stable, data, compound);
+        },
+      ],
+      [
+        [Op.Commit],
+        async (args, compound) => {
+          args.u64('offset');
+          args.u32('count');
+          const { fh, caller } = this.exportObject(compound);
+          await fs.commit(caller, fh.ino);
+          const verifier = this.context.verifier.bytes;
+          return (writer) => writer.fixedOpaque(verifier);
+        },
+      ],
+      [[Op.Create], (args, compound) => this.create(args, compound)],
+      [[Op.Open], (args, compound) => this.open(args, compound)],
+      [[Op.Setattr], (args, compound) => this.setattr(args, compound)],
+      [
+        [Op.Remove],
+        async (args, compound) => {
+          const name = args.opaque(componentBytesMax, 'name');
+          const { fh, caller } = this.exportObject(compound);
+          const { info } = await this.changing(caller, fh.ino, () => fs.remove(caller, fh.ino, name, true));
+          return info;
+        },
+      ],
+      [
+        [Op.Rename],
+        (args, compound) =>
+          this.rename(
+            args.opaque(componentBytesMax, 'old name'),
+            args.opaque(componentBytesMax, 'new name'),
+            compound,
+          ),
+      ],
+      [[Op.Link], (args, compound) => this.link(args.opaque(componentBytesMax, 'name'), compound)],
+    ];
+  }
+
+  /** Client ids and stateids: SETCLIENTID(_CONFIRM), RENEW, OPEN_CONFIRM, OPEN_DOWNGRADE, CLOSE, ... */
+  private stateOperations(): Array<[readonly number[], OpHandler]> {
+    return [
+      [[Op.Setclientid], async (args) => this.setclientid(args)],
+      [
+        [Op.SetclientidConfirm],
+        async (args) => {
+          const clientId = args.u64('client id');
+          const verifier = Buffer.from(args.fixedOpaque(8, 'confirm verifier'));
+          if (!this.state.knowsClient(clientId) || !verifier.equals(this.state.confirmVerifier(clientId))) {
+            throw nfsError(
+              NfsStatus.StaleClientId,
+              'a client id or confirmation of no gateway of this cluster',
+            );
+          }
+          return undefined;
+        },
+      ],
+      [
+        [Op.Renew],
+        async (args) => {
+          if (!this.state.knowsClient(args.u64('client id'))) {
+            throw nfsError(NfsStatus.StaleClientId, 'an unknown client id');
+          }
+          return undefined;
+        },
+      ],
+      [
+        [Op.OpenConfirm],
+        async (args) => {
+          const stateId = readStateId(args);
+          args.u32('seqid');
+          return this.nextStateId(stateId);
+        },
+      ],
+      [
+        [Op.OpenDowngrade],
+        async (args) => {
+          const stateId = readStateId(args);
+          args.u32('seqid');
+          args.u32('share access');
+          args.u32('share deny');
+          return this.nextStateId(stateId);
+        },
+      ],
+      [
+        [Op.Close],
+        async (args, compound) => {
+          args.u32('seqid');
+          const stateId = readStateId(args);
+          const { fh } = this.exportObject(compound, NfsStatus.Inval);
+          // What was written through this open is on its way and in meta's length when CLOSE returns.
+          await this.context.fs.flush(fh.ino);
+          return this.nextStateId(stateId);
+        },
+      ],
+      [
+        [Op.Delegreturn],
+        async (args) => {
+          readStateId(args);
+          return undefined;
+        },
+      ],
+      [
+        [Op.ReleaseLockowner],
+        async (args) => {
+          args.u64('client id');
+          args.opaque(ownerBytesMax, 'lock owner');
+          return undefined;
+        },
+      ],
+      [
+        [Op.Lock, Op.Lockt, Op.Locku],
+        async () => {
+          throw nfsError(NfsStatus.NotSupp, 'byte-range locks are not offered over NFS');
+        },
+      ],
+    ];
+  }
+
+  private async link(name: Buffer, compound: Compound): Promise<Encode> {
+    const { fh: dir, caller } = this.exportObject(compound);
+    const source = compound.saved;
+    if (source === undefined) throw nfsError(NfsStatus.NoFileHandle, 'no saved file handle');
+    if (source.kind !== 'export' || source.entry.tag !== dir.entry.tag) {
+      throw nfsError(NfsStatus.XDev, 'a link across exports');
     }
+    const { info } = await this.changing(caller, dir.ino, () =>
+      this.context.fs.link(caller, source.ino, dir.ino, name),
+    );
+    return info;
   }
 
   private nextStateId(stateId: StateId): Encode {
