@@ -18,6 +18,7 @@ import { PublicState, initCluster, mgmtdMethods, type RoutingInfo } from '../mgm
 import { RpcClient } from '../rpc/index.js';
 import { fsckCommand } from './commands/fsck.js';
 import { recoveryProgressCommand } from './commands/recovery-progress.js';
+import { addS3KeyCommands } from './commands/s3-keys.js';
 import {
   candidatesFrom,
   collectSecretStatus,
@@ -467,6 +468,10 @@ export function buildAdminProgram(
       commandCopyMetadata(context(), flags),
     );
   addFileSystemCommands(program, context, writeBytes);
+  addS3KeyCommands(program, (use) => {
+    const current = context();
+    return current.withClient((client) => use(client, current.output));
+  });
   addSecretCommands(program, context);
   return program;
 }

@@ -660,6 +660,61 @@ export const limits = {
   nfs4LeaseSeconds: 90,
   /** Operations one NFSv4 COMPOUND may carry (Linux sends at most about 20). */
   nfs4CompoundOperationsMax: 128,
+
+  // --- S3 gateway (src/s3) and its access keys in meta
+  /** Access keys one s3KeyList page returns at most. */
+  metaS3KeyListPageMax: 1_000,
+  /** How long a gateway uses a key it looked up before asking meta again: a removed key works this long at most. */
+  s3KeyCacheMs: 30_000,
+  /** How long an unknown access key id is remembered as unknown (requests with made-up ids cost meta little). */
+  s3KeyMissCacheMs: 2_000,
+  /** Access keys (and unknown ids) a gateway keeps cached; the oldest go first. */
+  s3KeyCacheEntriesMax: 10_000,
+  /** How far a signed request's date may be from the gateway's clock: AWS's 15 minutes. */
+  s3ClockSkewMsMax: 15 * 60_000,
+  /** The largest object one PutObject or CopyObject makes: S3's 5 GiB. */
+  s3PutObjectBytesMax: 5 * 1024 * 1024 * 1024,
+  /** The largest part of a multipart upload: S3's 5 GiB. */
+  s3PartBytesMax: 5 * 1024 * 1024 * 1024,
+  /** The smallest part of a multipart upload but its last: S3's 5 MiB. */
+  s3PartBytesMin: 5 * 1024 * 1024,
+  /** Parts of one multipart upload: S3's 10,000. */
+  s3PartsMax: 10_000,
+  /** A key's UTF-8 bytes: S3's 1,024. */
+  s3KeyBytesMax: 1_024,
+  /** The x-amz-meta-* names and values of one object together: S3's 2 KiB. */
+  s3UserMetadataBytesMax: 2_048,
+  /** An XML request body (1,000 keys of 1 KiB to delete; 10,000 parts to complete). */
+  s3XmlBodyBytesMax: 2 * 1024 * 1024,
+  /** Elements of an XML request body, and their nesting. */
+  s3XmlElementsMax: 40_000,
+  s3XmlDepthMax: 16,
+  /** Keys one DeleteObjects names at most: S3's 1,000. */
+  s3DeleteObjectsMax: 1_000,
+  /** Keys, prefixes, uploads or parts one listing page returns at most: S3's 1,000. */
+  s3ListPageMax: 1_000,
+  /** Directory entries one listing request reads at most before it answers a truncated page. */
+  s3ListEntriesScannedMax: 100_000,
+  /** Metadata lookups (stat, extended attributes) one listing runs at once. */
+  s3ListLookupConcurrency: 16,
+  /** Bytes one read of an object asks the client library for while a GET streams it. */
+  s3ReadBlockBytes: 4 * 1024 * 1024,
+  /** Bytes one write hands the client library while a PUT streams in (small pieces are gathered). */
+  s3WriteBlockBytes: 1024 * 1024,
+  /** Connections one gateway serves at once by default. */
+  s3ConnectionsMaxDefault: 1_024,
+  /** A connection that sends or takes nothing for this long is closed (a stalled upload). */
+  s3SocketIdleMsDefault: 120_000,
+  /** A request's headers must arrive within this. */
+  s3HeadersTimeoutMs: 30_000,
+  /** How long an idle keep-alive connection stays open. */
+  s3KeepAliveMs: 30_000,
+  /** How long a stop waits for requests in flight before it closes their connections. */
+  s3StopDrainMs: 10_000,
+  /** Staging files (uploads in progress) older than this are an upload a dead gateway left: removed. */
+  s3StagingMaxAgeMs: 24 * 3_600_000,
+  /** How often a gateway looks for such staging files. */
+  s3StagingSweepMs: 3_600_000,
 } as const;
 
 /** Asserts the relationships between limits that the design relies on. */

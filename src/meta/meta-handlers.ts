@@ -19,6 +19,7 @@ import { setAttr } from './ops/setattr.js';
 import { getXattr, listXattr, removeXattr, setXattr } from './ops/xattr.js';
 import { metaMethods as m, type Credentials } from './protocol/index.js';
 import { registerLockHandlers } from './locks/lock-handlers.js';
+import { registerS3KeyHandlers } from './s3-keys.js';
 import { registerTrashHandlers } from './trash/trash-handlers.js';
 import { removeFollowingPolicy } from './trash/trash-remove.js';
 
@@ -39,6 +40,7 @@ export function registerHandlers(service: MetaService, table: HandlerTable): voi
   registerFileChanges(service, table);
   registerHousekeeping(service, table);
   registerLockHandlers({ kv: service.options.kv, clock: service.options.clock }, table);
+  registerS3KeyHandlers({ kv: service.options.kv, clock: service.options.clock }, table);
   registerTrashHandlers(service, table);
 }
 

@@ -258,6 +258,30 @@ export const metricDefs = {
     'Connections closed because they broke record marking or sent an unreadable RPC header.',
   ),
 
+  // --- S3 gateway.
+  s3Requests: counter(
+    'threefs_s3_requests_total',
+    'S3 requests answered, by operation (ListObjectsV2, PutObject, …; "Unknown" before one was ' +
+      'recognized) and HTTP status.',
+    ['operation', 'status'],
+  ),
+  s3RequestErrors: counter(
+    'threefs_s3_request_errors_total',
+    'S3 requests answered with an error document, by operation and S3 error code.',
+    ['operation', 'code'],
+  ),
+  s3RequestDuration: histogram(
+    'threefs_s3_request_duration_seconds',
+    'Time from an S3 request arriving until its reply was sent (bodies streamed in or out included).',
+    ['operation'],
+  ),
+  s3ReceivedBytes: counter(
+    'threefs_s3_received_bytes_total',
+    'Object data bytes received in S3 request bodies.',
+  ),
+  s3SentBytes: counter('threefs_s3_sent_bytes_total', 'Object data bytes sent in S3 GET replies.'),
+  s3Connections: gauge('threefs_s3_connections', 'S3 client connections open now.'),
+
   // --- client library (in the FUSE daemon and the gateways).
   clientReadChecksumFailures: counter(
     'threefs_client_read_checksum_failures_total',

@@ -6,6 +6,7 @@ export * from './types.js';
 export * from './acl-codec.js';
 export * from './layout.js';
 export * from './locks.js';
+export * from './s3-keys.js';
 export * from './trash.js';
 export * as metaMethods from './methods.js';
 export {

@@ -19,6 +19,7 @@
  *   LOCK | ino (u64 LE) | kind | clientId | 0x00 | owner  one owner's file locks (meta/locks/lock-store.ts)
  *   LKCL | clientId | 0x00 | ino (u64 LE) | kind | owner  the same lock, indexed by client
  *   LEAS | clientId                                    a client's lock lease
+ *   S3KY | accessKeyId (ASCII)                         an access key of the S3 gateway (meta/s3-keys.ts)
  *   TRIT | uid (u32 BE) | name (UTF-8)                 an item of a user's trash (meta/trash/)
  *   TREX | expiresAtNs (u64 BE) | uid (u32 BE) | name  the same item, indexed by expiry for the cleaner
  *   TRDP | ino (u64 LE)                               a directory's trash setting
@@ -60,6 +61,7 @@ export const tags = {
   lock: asciiKey('LOCK'),
   clientLock: asciiKey('LKCL'),
   lockLease: asciiKey('LEAS'),
+  s3Key: asciiKey('S3KY'),
   trashItem: asciiKey('TRIT'),
   trashExpiry: asciiKey('TREX'),
   trashPolicy: asciiKey('TRDP'),

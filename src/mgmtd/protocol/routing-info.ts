@@ -29,9 +29,11 @@ export const NodeType = {
   Monitor: 'monitor',
   /** An NFS gateway (nfs_gateway_main). */
   Nfs: 'nfs',
+  /** An S3 gateway (s3_gateway_main). */
+  S3: 's3',
 } as const;
 export type NodeType = (typeof NodeType)[keyof typeof NodeType];
-export const nodeTypeSchema = z.enum(['mgmtd', 'meta', 'storage', 'client', 'fuse', 'monitor', 'nfs']);
+export const nodeTypeSchema = z.enum(['mgmtd', 'meta', 'storage', 'client', 'fuse', 'monitor', 'nfs', 's3']);
 
 /** A node's liveness as judged by mgmtd from its heartbeats. */
 export const NodeStatus = { Online: 'online', Offline: 'offline' } as const;

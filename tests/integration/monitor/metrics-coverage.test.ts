@@ -1,18 +1,20 @@
 // Proves that every metric the catalogue (common/metrics/catalog.ts) declares is recorded by the
 // running system: a whole cluster (mgmtd, meta, three storage services, a FUSE mount, an NFS
-// gateway, the monitor collector with a ClickHouse endpoint) pushes to the collector while a small
-// workload runs, with an fsync, and failures planted where metrics move only on failure (a missing
-// file, the metadata database held locked, a storage service killed and recovered, a chunk
-// corrupted on disk, a read reply damaged on the wire, an unreachable collector, a refused
-// ClickHouse insert, the collector's history overflowing, a client no NFS export allows, a garbage
-// NFS stream). Then each metric of the catalogue must have a sample in the collector's history or
-// its Prometheus text: a counter above zero, a histogram with observations, a gauge with a value.
+// gateway, an S3 gateway, the monitor collector with a ClickHouse endpoint) pushes to the
+// collector while a small workload runs, with an fsync, and failures planted where metrics move
+// only on failure (a missing file, the metadata database held locked, a storage service killed and
+// recovered, a chunk corrupted on disk, a read reply damaged on the wire, an unreachable collector,
+// a refused ClickHouse insert, the collector's history overflowing, a client no NFS export allows,
+// a garbage NFS stream, an S3 GET of a missing key). Then each metric of the catalogue must have a
+// sample in the collector's history or its Prometheus text: a counter above zero, a histogram with
+// observations, a gauge with a value.
 import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/common/logger.js';
 import { metricDefs } from '../../../src/common/metrics/index.js';
@@ -40,6 +42,7 @@ import {
   writeCollectorConfig,
 } from '../helpers/monitor-cluster.js';
 import { startGateway, writeGatewayConfig } from '../helpers/nfs-gateway.js';
+import { addS3Key, sdkClient, startS3Gateway, writeS3GatewayConfig } from '../helpers/s3-gateway.js';
 import { TestWorld, eventually, type RunningProcess } from '../helpers/processes.js';
 import { Nfs3Client } from '../nfs/nfs3-client.js';
 import { OncRpcClient } from '../../../src/nfs/rpc-client.js';
@@ -249,6 +252,29 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
       );
     } finally {
       nfs.close();
+    }
+
+    // An S3 gateway stores and serves an object and answers a missing key with an error.
+    const s3Gateway = await startS3Gateway(
+      cluster,
+      writeS3GatewayConfig(cluster, {
+        nodeId: 301,
+        extraToml: `[monitor]\npush_interval_ms = ${pushIntervalMs}\ncollector = "${collectorAddress}"\n`,
+      }),
+    );
+    const s3 = sdkClient(s3Gateway, await addS3Key(cluster, { name: 'metrics', uid: 0, gid: 0 }));
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'metrics' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'metrics', Key: 'object', Body: randomBytes(4096) }));
+      const object = await s3.send(new GetObjectCommand({ Bucket: 'metrics', Key: 'object' }));
+      expect((await object.Body?.transformToByteArray())?.length).toBe(4096);
+      await expect(
+        s3.send(new GetObjectCommand({ Bucket: 'metrics', Key: 'missing' })),
+      ).rejects.toMatchObject({
+        name: 'NoSuchKey',
+      });
+    } finally {
+      s3.destroy();
     }
 
     // The metadata database held locked by another process for longer than a writer waits: the

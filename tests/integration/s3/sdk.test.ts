@@ -1,0 +1,378 @@
+// Proves the S3 gateway serves the AWS SDK for JavaScript over real HTTP: buckets, objects with their metadata, ranges and conditions, copies, deletions with their directories tidied, presigned GET and PUT, and each operation's error codes; objects are the files a FUSE mount of the same cluster shows, and the reverse.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetBucketLocationCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fuseClusterSkipReason, startFuseCluster, type FuseCluster } from '../helpers/fuse-cluster.js';
+import { TestWorld } from '../helpers/processes.js';
+import {
+  addS3Key,
+  sdkClient,
+  startS3Gateway,
+  writeS3GatewayConfig,
+  type RunningS3Gateway,
+} from '../helpers/s3-gateway.js';
+
+const skipReason = fuseClusterSkipReason('the S3 SDK tests');
+
+function md5(data: Buffer | string): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+describe.skipIf(skipReason !== undefined)('the S3 gateway through the AWS SDK', () => {
+  const world = new TestWorld();
+  let cluster: FuseCluster;
+  let gateway: RunningS3Gateway;
+  let s3: S3Client;
+
+  beforeAll(async () => {
+    cluster = await startFuseCluster(world);
+    gateway = await startS3Gateway(cluster, writeS3GatewayConfig(cluster, { nodeId: 400 }));
+    s3 = sdkClient(gateway, await addS3Key(cluster, { name: 'admin', uid: 0, gid: 0 }));
+    await s3.send(new CreateBucketCommand({ Bucket: 'objects' }));
+  }, 120_000);
+
+  afterAll(async () => {
+    s3?.destroy();
+    await cluster?.stop();
+    await world.cleanup();
+  }, 60_000);
+
+  describe('buckets', () => {
+    it('creates, lists, heads and deletes buckets, with their error codes', async () => {
+      await s3.send(new CreateBucketCommand({ Bucket: 'scratch' }));
+      await expect(s3.send(new CreateBucketCommand({ Bucket: 'scratch' }))).rejects.toMatchObject({
+        name: 'BucketAlreadyOwnedByYou',
+        $metadata: { httpStatusCode: 409 },
+      });
+      await expect(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' }))).rejects.toMatchObject({
+        name: 'InvalidBucketName',
+      });
+      const listed = await s3.send(new ListBucketsCommand({}));
+      expect(listed.Buckets?.map((bucket) => bucket.Name)).toEqual(
+        expect.arrayContaining(['objects', 'scratch']),
+      );
+      expect(listed.Buckets?.every((bucket) => bucket.CreationDate instanceof Date)).toBe(true);
+      await s3.send(new HeadBucketCommand({ Bucket: 'scratch' }));
+      const location = await s3.send(new GetBucketLocationCommand({ Bucket: 'scratch' }));
+      expect(location.LocationConstraint ?? '').toBe('');
+      await s3.send(new PutObjectCommand({ Bucket: 'scratch', Key: 'keep', Body: 'x' }));
+      await expect(s3.send(new DeleteBucketCommand({ Bucket: 'scratch' }))).rejects.toMatchObject({
+        name: 'BucketNotEmpty',
+        $metadata: { httpStatusCode: 409 },
+      });
+      await s3.send(new DeleteObjectCommand({ Bucket: 'scratch', Key: 'keep' }));
+      await s3.send(new DeleteBucketCommand({ Bucket: 'scratch' }));
+      await expect(s3.send(new HeadBucketCommand({ Bucket: 'scratch' }))).rejects.toMatchObject({
+        $metadata: { httpStatusCode: 404 },
+      });
+      await expect(s3.send(new DeleteBucketCommand({ Bucket: 'scratch' }))).rejects.toMatchObject({
+        name: 'NoSuchBucket',
+      });
+      // The gateway's own directories in the export root are never buckets.
+      expect(listed.Buckets?.some((bucket) => bucket.Name?.startsWith('.'))).toBe(false);
+    });
+  });
+
+  describe('objects', () => {
+    it('stores 1 MiB byte for byte with its MD5 as ETag, visible through FUSE as the same file', async () => {
+      const data = randomBytes(1024 * 1024);
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: 'objects', Key: 'dir/sub/data.bin', Body: data }),
+      );
+      expect(put.ETag).toBe(`"${md5(data)}"`);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'dir/sub/data.bin' }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+      expect(got.ETag).toBe(put.ETag);
+      expect(got.ContentLength).toBe(data.length);
+      expect(readFileSync(join(cluster.mountPoint, 'objects/dir/sub/data.bin')).equals(data)).toBe(true);
+    });
+
+    it('keeps Content-Type, standard headers and user metadata, and answers HEAD with them', async () => {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'objects',
+          Key: 'meta.txt',
+          Body: 'metadata',
+          ContentType: 'text/plain; charset=utf-8',
+          CacheControl: 'max-age=60',
+          ContentDisposition: 'attachment; filename="m.txt"',
+          Metadata: { color: 'blue', 'owner-team': 'storage' },
+        }),
+      );
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'meta.txt' }));
+      expect(head).toMatchObject({
+        ContentType: 'text/plain; charset=utf-8',
+        CacheControl: 'max-age=60',
+        ContentDisposition: 'attachment; filename="m.txt"',
+        ContentLength: 8,
+        ETag: `"${md5('metadata')}"`,
+        Metadata: { color: 'blue', 'owner-team': 'storage' },
+      });
+      expect(head.LastModified).toBeInstanceOf(Date);
+      const plain = await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'plain', Body: 'p' }));
+      expect(plain.ETag).toBe(`"${md5('p')}"`);
+    });
+
+    it('serves ranges and refuses an unsatisfiable one with InvalidRange', async () => {
+      const data = randomBytes(100_000);
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'ranges.bin', Body: data }));
+      const cases: Array<[string, Buffer, string]> = [
+        ['bytes=0-9', data.subarray(0, 10), 'bytes 0-9/100000'],
+        ['bytes=99990-', data.subarray(99_990), 'bytes 99990-99999/100000'],
+        ['bytes=-5', data.subarray(99_995), 'bytes 99995-99999/100000'],
+        ['bytes=50000-50000', data.subarray(50_000, 50_001), 'bytes 50000-50000/100000'],
+        ['bytes=99000-200000', data.subarray(99_000), 'bytes 99000-99999/100000'],
+      ];
+      for (const [range, expected, contentRange] of cases) {
+        const got = await s3.send(
+          new GetObjectCommand({ Bucket: 'objects', Key: 'ranges.bin', Range: range }),
+        );
+        expect(got.ContentRange, range).toBe(contentRange);
+        expect(Buffer.from(await got.Body!.transformToByteArray()).equals(expected), range).toBe(true);
+      }
+      await expect(
+        s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'ranges.bin', Range: 'bytes=100000-' })),
+      ).rejects.toMatchObject({ name: 'InvalidRange', $metadata: { httpStatusCode: 416 } });
+    });
+
+    it('answers conditional GETs with 304 and 412', async () => {
+      const put = await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'cond', Body: 'c' }));
+      await expect(
+        s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'cond', IfNoneMatch: put.ETag })),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
+      await expect(
+        s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'cond', IfMatch: '"0123"' })),
+      ).rejects.toMatchObject({ name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+      const matched = await s3.send(
+        new GetObjectCommand({ Bucket: 'objects', Key: 'cond', IfMatch: put.ETag }),
+      );
+      expect(await matched.Body?.transformToString()).toBe('c');
+    });
+
+    it('answers NoSuchKey and NoSuchBucket for what is missing', async () => {
+      await expect(
+        s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'nothing/here' })),
+      ).rejects.toMatchObject({
+        name: 'NoSuchKey',
+        $metadata: { httpStatusCode: 404 },
+      });
+      await expect(s3.send(new GetObjectCommand({ Bucket: 'no-bucket', Key: 'k' }))).rejects.toMatchObject({
+        name: 'NoSuchBucket',
+      });
+      await expect(
+        s3.send(new PutObjectCommand({ Bucket: 'no-bucket', Key: 'k', Body: 'x' })),
+      ).rejects.toMatchObject({
+        name: 'NoSuchBucket',
+      });
+      // A directory holding objects is no object itself.
+      await expect(s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'dir' }))).rejects.toMatchObject({
+        name: 'NoSuchKey',
+      });
+    });
+
+    it('refuses a key below an object and an object over a directory of objects', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'leaf', Body: 'l' }));
+      await expect(
+        s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'leaf/below', Body: 'x' })),
+      ).rejects.toMatchObject({
+        name: 'ParentIsObject',
+        $metadata: { httpStatusCode: 409 },
+      });
+      await expect(
+        s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'dir', Body: 'x' })),
+      ).rejects.toMatchObject({
+        name: 'ObjectIsDirectory',
+        $metadata: { httpStatusCode: 409 },
+      });
+    });
+
+    it('refuses a body whose Content-MD5 differs with BadDigest, leaving nothing', async () => {
+      await expect(
+        s3.send(
+          new PutObjectCommand({
+            Bucket: 'objects',
+            Key: 'bad-digest',
+            Body: 'actual body',
+            ContentMD5: createHash('md5').update('another body').digest('base64'),
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'BadDigest' });
+      expect(existsSync(join(cluster.mountPoint, 'objects/bad-digest'))).toBe(false);
+    });
+
+    it('makes an empty directory with a key ending in "/" and shows it as an empty object', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'folder/inner/', Body: Buffer.alloc(0) }));
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'folder/inner/' }));
+      expect(head.ContentLength).toBe(0);
+      expect(head.ETag).toBe(`"${md5('')}"`);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'objects', Key: 'folder/inner/' }));
+      expect(existsSync(join(cluster.mountPoint, 'objects/folder'))).toBe(false);
+    });
+
+    it('serves a file written through FUSE, with an ETag that is no MD5', async () => {
+      mkdirSync(join(cluster.mountPoint, 'objects/from-fuse'), { recursive: true });
+      const data = randomBytes(300_000);
+      writeFileSync(join(cluster.mountPoint, 'objects/from-fuse/file.bin'), data);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'from-fuse/file.bin' }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+      expect(got.ETag).toMatch(/^"[0-9a-f]{32}-1"$/);
+      // Rewritten through FUSE, an object uploaded through S3 no longer claims its old MD5.
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'from-fuse/rewritten', Body: 'first' }));
+      writeFileSync(join(cluster.mountPoint, 'objects/from-fuse/rewritten'), 'second version');
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'from-fuse/rewritten' }));
+      expect(head.ContentLength).toBe('second version'.length);
+      expect(head.ETag).not.toBe(`"${md5('first')}"`);
+    });
+  });
+
+  describe('copies and deletions', () => {
+    it('copies with the source metadata or replaced metadata, and onto itself to change metadata', async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'objects',
+          Key: 'copy/source',
+          Body: data,
+          ContentType: 'image/png',
+          Metadata: { a: '1' },
+        }),
+      );
+      const copied = await s3.send(
+        new CopyObjectCommand({ Bucket: 'objects', Key: 'copy/kept', CopySource: 'objects/copy/source' }),
+      );
+      expect(copied.CopyObjectResult?.ETag).toBe(`"${md5(data)}"`);
+      const kept = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'copy/kept' }));
+      expect(kept.ContentType).toBe('image/png');
+      expect(kept.Metadata).toEqual({ a: '1' });
+      expect(Buffer.from(await kept.Body!.transformToByteArray()).equals(data)).toBe(true);
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: 'objects',
+          Key: 'copy/replaced',
+          CopySource: encodeURI('/objects/copy/source'),
+          MetadataDirective: 'REPLACE',
+          ContentType: 'text/plain',
+          Metadata: { b: '2' },
+        }),
+      );
+      const replaced = await s3.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'copy/replaced' }));
+      expect(replaced).toMatchObject({
+        ContentType: 'text/plain',
+        Metadata: { b: '2' },
+        ContentLength: data.length,
+      });
+      await expect(
+        s3.send(
+          new CopyObjectCommand({ Bucket: 'objects', Key: 'copy/source', CopySource: 'objects/copy/source' }),
+        ),
+      ).rejects.toMatchObject({ name: 'InvalidRequest' });
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: 'objects',
+          Key: 'copy/source',
+          CopySource: 'objects/copy/source',
+          MetadataDirective: 'REPLACE',
+          Metadata: { c: '3' },
+        }),
+      );
+      const self = await s3.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'copy/source' }));
+      expect(self.Metadata).toEqual({ c: '3' });
+      expect(self.ETag).toBe(`"${md5(data)}"`);
+      await expect(
+        s3.send(
+          new CopyObjectCommand({ Bucket: 'objects', Key: 'copy/x', CopySource: 'objects/copy/missing' }),
+        ),
+      ).rejects.toMatchObject({ name: 'NoSuchKey' });
+      await expect(
+        s3.send(
+          new CopyObjectCommand({
+            Bucket: 'objects',
+            Key: 'copy/x',
+            CopySource: 'objects/copy/source',
+            CopySourceIfMatch: '"feed"',
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'PreconditionFailed' });
+    });
+
+    it('deletes objects (a missing one too) and the directories they leave empty', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'tidy/a/b/c', Body: 'c' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'tidy/other', Body: 'o' }));
+      await s3.send(new DeleteObjectCommand({ Bucket: 'objects', Key: 'tidy/a/b/c' }));
+      await s3.send(new DeleteObjectCommand({ Bucket: 'objects', Key: 'tidy/a/b/c' }));
+      expect(existsSync(join(cluster.mountPoint, 'objects/tidy/a'))).toBe(false);
+      expect(existsSync(join(cluster.mountPoint, 'objects/tidy/other'))).toBe(true);
+      await expect(s3.send(new DeleteObjectCommand({ Bucket: 'no-bucket', Key: 'k' }))).rejects.toMatchObject(
+        {
+          name: 'NoSuchBucket',
+        },
+      );
+    });
+
+    it('deletes many objects at once, reporting each', async () => {
+      const keys = Array.from({ length: 30 }, (_, index) => `many/${index % 3}/key-${index}`);
+      await Promise.all(
+        keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: 'objects', Key, Body: Key }))),
+      );
+      const result = await s3.send(
+        new DeleteObjectsCommand({
+          Bucket: 'objects',
+          Delete: { Objects: [...keys, 'many/missing', 'bad//key'].map((Key) => ({ Key })) },
+        }),
+      );
+      expect(result.Deleted?.map((entry) => entry.Key).sort()).toEqual([...keys, 'many/missing'].sort());
+      expect(result.Errors).toEqual([expect.objectContaining({ Key: 'bad//key', Code: 'InvalidArgument' })]);
+      expect(existsSync(join(cluster.mountPoint, 'objects/many'))).toBe(false);
+      const quiet = await s3.send(
+        new DeleteObjectsCommand({ Bucket: 'objects', Delete: { Objects: [{ Key: 'x' }], Quiet: true } }),
+      );
+      expect(quiet.Deleted ?? []).toEqual([]);
+    });
+  });
+
+  describe('presigned URLs', () => {
+    it('GETs and PUTs through presigned URLs and refuses a tampered one', async () => {
+      const put = await getSignedUrl(
+        s3,
+        new PutObjectCommand({ Bucket: 'objects', Key: 'presigned/one.txt' }),
+        {
+          expiresIn: 300,
+        },
+      );
+      const stored = await fetch(put, { method: 'PUT', body: 'through a presigned PUT' });
+      expect(stored.status).toBe(200);
+      const get = await getSignedUrl(
+        s3,
+        new GetObjectCommand({ Bucket: 'objects', Key: 'presigned/one.txt' }),
+        {
+          expiresIn: 300,
+        },
+      );
+      const fetched = await fetch(get);
+      expect(fetched.status).toBe(200);
+      expect(await fetched.text()).toBe('through a presigned PUT');
+      const tampered = await fetch(get.replace('presigned/one.txt', 'presigned/two.txt'));
+      expect(tampered.status).toBe(403);
+      expect(await tampered.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+      const unsigned = await fetch(`${gateway.endpoint}/objects/presigned/one.txt`);
+      expect(unsigned.status).toBe(403);
+      expect(await unsigned.text()).toContain('<Code>AccessDenied</Code>');
+    });
+  });
+});
