@@ -4,9 +4,10 @@
  * decoded whole before anything runs, so a malformed call changes nothing (GARBAGE_ARGS).
  *
  * Weak cache consistency: operations that change a directory report its attributes before and
- * after (two stats around the change), so a client can tell its own change from another's. READ
- * and WRITE report none (clients then fetch attributes when they need them), which keeps the data
- * path at one client-library call per request.
+ * after (two stats around the change), so a client can tell its own change from another's; WRITE
+ * reports the file's attributes after it (with this gateway's view of its length). READ reports
+ * none (clients fetch attributes when they need them), which keeps a read at one client-library
+ * call.
  */
 import { describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
@@ -330,9 +331,11 @@ export class Nfs3Program implements RpcProgram {
           const { caller, ino } = this.resolve(request, args.handle);
           const written = await fs.write(caller, ino, args.offset, args.data, args.stable);
           this.context.metrics.written(written.count);
+          // The attributes after the write (its length included), so the client keeps its cache.
+          const after = await this.attributesOrNone(caller, ino);
           const verifier = this.context.verifier.bytes;
           return (writer) => {
-            writeWcc(writer, undefined, undefined, 0n);
+            writeWcc(writer, undefined, after, this.fsid(caller));
             writer.u32(written.count);
             writer.u32(written.committed);
             writer.fixedOpaque(verifier);

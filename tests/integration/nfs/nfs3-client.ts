@@ -193,13 +193,19 @@ export class Nfs3Client {
     offset: bigint,
     data: Buffer,
     stable = 0,
-  ): Promise<{ status: number; count?: number; committed?: number; verifier?: Buffer }> {
+  ): Promise<{ status: number; count?: number; committed?: number; verifier?: Buffer; after?: Fattr3 }> {
     const { status, body } = await this.call(7, (writer) =>
       writer.opaque(handle).u64(offset).u32(data.length).u32(stable).opaque(data),
     );
-    readWcc(body);
+    const wcc = readWcc(body);
     if (status !== 0) return { status };
-    return { status, count: body.u32(), committed: body.u32(), verifier: Buffer.from(body.fixedOpaque(8)) };
+    return {
+      status,
+      count: body.u32(),
+      committed: body.u32(),
+      verifier: Buffer.from(body.fixedOpaque(8)),
+      ...(wcc.after === undefined ? {} : { after: wcc.after }),
+    };
   }
 
   private async made(procedure: number, args: (writer: XdrWriter) => void) {

@@ -109,6 +109,7 @@ describe.skipIf(skipReason !== undefined)('NFSv3 protocol', () => {
     const data = randomBytes(300_000);
     const written = await client.write(file, 0n, data);
     expect(written).toMatchObject({ status: S.ok, count: data.length, committed: 0 });
+    expect(written.after?.size).toBe(BigInt(data.length));
     const read = await client.read(file, 0n, 1 << 20);
     expect(read.status).toBe(S.ok);
     expect(read.eof).toBe(true);
