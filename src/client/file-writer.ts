@@ -7,9 +7,11 @@
  * Invariants:
  *  - Writes to one chunk reach storage in the order they were made (each chunk has a tail promise
  *    its next write waits for), so overlapping writes end as the last one says.
- *  - A failure of a background write is kept and reported by the next write (which fails with it)
- *    and by the next flush (which fails with it and forgets it): errors surface on the calls that
- *    can report them, never swallowed.
+ *  - A failure of a background write is counted and kept, and reported to every handle of the file
+ *    that was open when it happened: by that handle's next write (which fails with it) and its next
+ *    flush (which fails with it and marks it seen, for that handle only). Handles share the writer,
+ *    so one handle's flush never takes the failure away from another whose bytes may be the lost
+ *    ones: errors surface on the calls that can report them, never swallowed.
  *  - `localEnd` is the end of everything written (buffered included); `durableEnd` the highest end
  *    of writes storage acknowledged: only that is reported to meta as the file's length.
  */
@@ -17,6 +19,11 @@ import { assert } from '../common/errors.js';
 import type { ChunkPiece } from './chunk-ranges.js';
 import type { FileDataIo, FileRef } from './file-data.js';
 import type { ByteBudget } from './limiter.js';
+
+/** How many of its writer's background write failures one handle has reported. */
+export interface FailureCursor {
+  seen: number;
+}
 
 /** What all writers of a client share. */
 export interface WriterHost {
@@ -49,7 +56,11 @@ export class FileWriter {
   private heldBytes = 0;
   private readonly inflight = new Set<Promise<void>>();
   private readonly chunkTails = new Map<number, Promise<void>>();
-  private failure: { error: unknown } | undefined;
+  /** Background writes that failed so far, and the latest failure. */
+  private failureCount = 0;
+  private latestFailure: { error: unknown } | undefined;
+  /** The cursor of callers that name none (a writer used by one caller only). */
+  private readonly ownCursor: FailureCursor = { seen: 0 };
   private roomWaiters: Array<() => void> = [];
 
   constructor(
@@ -64,15 +75,20 @@ export class FileWriter {
     return this.pending.length > 0 || this.inflight.size > 0;
   }
 
-  /** Buffers `data` at `offset`; fails with an earlier background failure, if any. */
-  async write(offset: bigint, data: Buffer): Promise<void> {
-    this.throwFailure(false);
+  /** A cursor that reports the failures after this moment (a handle opened now). */
+  cursor(): FailureCursor {
+    return { seen: this.failureCount };
+  }
+
+  /** Buffers `data` at `offset`; fails with a background failure `cursor` has not seen, if any. */
+  async write(offset: bigint, data: Buffer, cursor: FailureCursor = this.ownCursor): Promise<void> {
+    this.throwFailure(cursor, false);
     if (data.length === 0) return;
     assert(data.length <= this.host.budget.max, 'one buffered write fits the client budget');
     while (this.heldBytes > 0 && this.heldBytes + data.length > this.host.perFileBytesMax) {
       this.dispatch(true);
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-      this.throwFailure(false);
+      this.throwFailure(cursor, false);
     }
     if (this.host.budget.tryAcquire(data.length) === 0) {
       this.host.onPressure();
@@ -86,10 +102,13 @@ export class FileWriter {
     if (this.shouldDispatch()) this.dispatch(false);
   }
 
-  /** Sends everything buffered and waits for all of it; fails with (and forgets) a failure. */
-  async flush(): Promise<void> {
+  /**
+   * Sends everything buffered and waits for all of it; fails with a failure `cursor` has not seen,
+   * marking it seen.
+   */
+  async flush(cursor: FailureCursor = this.ownCursor): Promise<void> {
     await this.settle();
-    this.throwFailure(true);
+    this.throwFailure(cursor, true);
   }
 
   /** Sends everything buffered and waits for all of it, without reporting failures (reads, truncates). */
@@ -182,7 +201,8 @@ export class FileWriter {
         const end = piece.fileOffset + BigInt(piece.length);
         if (end > this.durableEnd) this.durableEnd = end;
       } catch (error) {
-        this.failure ??= { error };
+        this.failureCount += 1;
+        this.latestFailure = { error };
       } finally {
         this.release(piece.length);
       }
@@ -206,11 +226,11 @@ export class FileWriter {
     for (const wake of waiters) wake();
   }
 
-  private throwFailure(forget: boolean): void {
-    const failure = this.failure;
-    if (failure === undefined) return;
-    if (forget) this.failure = undefined;
-    throw failure.error;
+  private throwFailure(cursor: FailureCursor, markSeen: boolean): void {
+    if (cursor.seen >= this.failureCount) return;
+    assert(this.latestFailure !== undefined, 'a counted failure is kept');
+    if (markSeen) cursor.seen = this.failureCount;
+    throw this.latestFailure.error;
   }
 }
 

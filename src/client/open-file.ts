@@ -2,13 +2,16 @@
  * An open file: reads, buffered writes, fsync and close on one handle (DESIGN §9). Handles of one
  * inode share its OpenInode record (write buffer, length, versions). A read first waits for this
  * client's buffered writes of the file, so it sees them; a sequential reader is served from its
- * read-ahead window. Errors of buffered writes reach the caller on write, flush, fsync or close.
+ * read-ahead window. Errors of buffered writes reach the caller on write, flush, fsync or close:
+ * each write handle reports every failure of the file's writes made while it was open, whichever
+ * handle made them, since the buffer is the file's and not the handle's.
  */
 import { FsError, assert } from '../common/errors.js';
 import { ClientCode } from '../common/status-code.js';
 import type { Credentials, Session } from '../meta/protocol/index.js';
 import { checkFallocate } from './fallocate.js';
 import type { FileDataIo } from './file-data.js';
+import type { FailureCursor } from './file-writer.js';
 import type { OpenInode, OpenInodes } from './open-inodes.js';
 import type { ReadAhead } from './read-ahead.js';
 
@@ -31,9 +34,12 @@ export interface OpenFileOptions {
 
 export class OpenFile {
   private closed = false;
+  /** The failures of the file's background writes this handle has reported. */
+  private readonly failures: FailureCursor;
 
   constructor(private readonly options: OpenFileOptions) {
     assert(!options.writable || options.session !== undefined, 'a write handle has a write session');
+    this.failures = options.record.writer?.cursor() ?? { seen: 0 };
   }
 
   get ino(): bigint {
@@ -81,7 +87,7 @@ export class OpenFile {
     for (let done = 0; done < data.length; done += writeSliceBytes) {
       const slice = data.subarray(done, Math.min(data.length, done + writeSliceBytes));
       record.dataVersion += 1;
-      await writer.write(offset + BigInt(done), slice);
+      await writer.write(offset + BigInt(done), slice, this.failures);
     }
     return data.length;
   }
@@ -106,7 +112,7 @@ export class OpenFile {
    */
   async flush(): Promise<void> {
     if (this.closed || !this.options.writable) return;
-    await this.options.record.writer?.flush();
+    await this.options.record.writer?.flush(this.failures);
     await this.options.inodes.report(this.options.record, this.options.cred);
   }
 
@@ -142,7 +148,7 @@ export class OpenFile {
     const { record, inodes, session, cred } = this.options;
     let failure: { error: unknown } | undefined;
     try {
-      if (this.options.writable) await record.writer?.flush();
+      if (this.options.writable) await record.writer?.flush(this.failures);
     } catch (error) {
       failure = { error };
     }

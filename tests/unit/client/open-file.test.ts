@@ -1,6 +1,7 @@
 // Proves open-file semantics over the write buffer and meta: reads see buffered writes, fsync and
 // close report the length (and "wrote") to meta, fsync syncs the file's chains on storage once its
-// writes are acknowledged, a storage failure surfaces on close while the session still closes, a
+// writes are acknowledged, a storage failure surfaces on close while the session still closes and
+// on every write handle open when it happened (one handle's close never takes it from another), a
 // reader's close never takes a writer's error, and fallocate sends buffered writes before it punches
 // a hole, checks the usable space before it extends, and extends under meta's truncate version.
 import { describe, expect, it } from 'vitest';
@@ -215,6 +216,30 @@ describe('OpenFile', () => {
     await expect(writer.close()).rejects.toMatchObject({ code: StorageCode.NoSpace });
     expect(metaCalls.map((call) => call.method)).toEqual(['Meta.close']);
     await expect(writer.read(0n, 1)).rejects.toThrow(/closed/);
+  });
+
+  it('reports a failed background write to every write handle open when it happened, each once', async () => {
+    const { handle, storage } = setUp();
+    const first = handle(true);
+    const second = handle(true);
+    storage.fail = new FsError(StorageCode.NoSpace, 'full');
+    await first.write(0n, Buffer.alloc(chunkSize, 1));
+    // The other handle's close comes first: it reports the failure, and does not take it away.
+    await expect(second.flush()).rejects.toMatchObject({ code: StorageCode.NoSpace });
+    await expect(first.write(BigInt(chunkSize), Buffer.alloc(10))).rejects.toMatchObject({
+      code: StorageCode.NoSpace,
+    });
+    await expect(first.flush()).rejects.toMatchObject({ code: StorageCode.NoSpace });
+    storage.fail = undefined;
+    // Each handle reported it once; a handle opened after it never sees it.
+    const later = handle(true);
+    await first.write(0n, Buffer.alloc(10, 2));
+    await first.flush();
+    await second.flush();
+    await later.flush();
+    await first.close();
+    await second.close();
+    await later.close();
   });
 
   it("never hands a writer's failure to a reader's close", async () => {
