@@ -2,10 +2,16 @@
  * What a chunk operation does after a failure (DESIGN §7, §9). Pure, so the decisions are
  * unit-tested apart from sockets:
  *  - `next-replica`: a read tries another serving replica of the chain (this one is down, has the
- *    chunk mid-update, or sent bad bytes);
+ *    chunk mid-update, sent bad bytes, refused this client's connection, failed to read its disk);
  *  - `refresh`: the operation is tried again after fresh routing info and a backoff (the chain
  *    changed under it, the head moved, a target is down or busy);
  *  - `fail`: the failure is the answer (no space, bad input, a bug).
+ *
+ * Any replica can serve a read, so a read fails only for what every replica would answer alike
+ * (the request itself is wrong, the caller gave up) or when no replica served it within the
+ * deadline: one node's trouble never fails, or cuts short, a read the others can serve. (A failed
+ * FUSE read is worse than an error: the kernel returns the bytes it already had as a short read(2),
+ * which a reader taking a short read for the end of the file sees as a shorter file.)
  *
  * A write that timed out or lost its connection may have been applied; sending it again applies
  * the same bytes once more under a new chunk version, which leaves the chunk as one application
@@ -53,11 +59,20 @@ const updateRefresh: ReadonlySet<number> = new Set<number>([
   ...badBytesCodes,
 ]);
 
-const readNextReplica: ReadonlySet<number> = new Set<number>([
-  ...transientCodes,
-  ...badBytesCodes,
-  StorageCode.ChunkNotCommitted,
-  StorageCode.ChunkCorrupted,
+/**
+ * Read failures that no other replica would answer differently. Every other status code is one
+ * replica's: down, mid-update, bad bytes, and also a refused connection (AuthFailed: that node
+ * holds other cluster secrets than this client), a disk that failed a read (IoError, before the
+ * target is marked failed), a bug or another version there (Internal, BadResponse, UnknownMethod).
+ */
+const readFinalCodes: ReadonlySet<number> = new Set<number>([
+  CommonCode.InvalidArgument,
+  RpcCode.BadRequest,
+  RpcCode.Cancelled,
+  StorageCode.OffsetOutOfRange,
+  StorageCode.PayloadTooLarge,
+  ClientCode.OffsetTooLarge,
+  ClientCode.Overloaded,
 ]);
 
 /** After a failed update (write, truncate, remove) sent to a chain's head. */
@@ -65,9 +80,12 @@ export function decideAfterUpdateFailure(error: unknown): RetryDecision {
   return error instanceof FsError && updateRefresh.has(error.code) ? 'refresh' : 'fail';
 }
 
-/** After a failed read (or last-chunk query) at one replica. */
+/**
+ * After a failed read (or last-chunk query) at one replica: another replica for any status code
+ * but the request's own faults; `fail` for those and for anything that is not an FsError (a bug).
+ */
 export function decideAfterReadFailure(error: unknown): RetryDecision {
-  return error instanceof FsError && readNextReplica.has(error.code) ? 'next-replica' : 'fail';
+  return error instanceof FsError && !readFinalCodes.has(error.code) ? 'next-replica' : 'fail';
 }
 
 /**

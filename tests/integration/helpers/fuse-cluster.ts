@@ -51,6 +51,12 @@ export interface FuseClusterOptions {
   storageSettings?: string;
   /** Extra lines for meta's [meta] section (subsections such as [meta.trash] go last). */
   metaSettings?: string;
+  /**
+   * Secret files in place of the one holding the test secret: `cluster` for every process not
+   * named here, `fuse` for the FUSE daemons, `storage` by storage node id (nodes that refuse others).
+   * `client()` still proves the test secret, so mgmtd's file must accept it.
+   */
+  secretFiles?: { cluster?: string; fuse?: string; storage?: Readonly<Record<number, string>> };
 }
 
 export interface StorageNode {
@@ -73,6 +79,8 @@ export class FuseCluster {
     readonly storage: StorageNode[],
     readonly meta: RunningProcess,
     readonly mgmtd: RunningProcess,
+    /** The FUSE daemons' secret file. */
+    readonly fuseSecretFile: string = secretFile,
   ) {}
 
   /** A client library instance on the cluster (closed by `stop`). */
@@ -121,7 +129,7 @@ id = ${options.nodeId}
 
 [cluster]
 id = "test"
-secret_file = "${this.secretFile}"
+secret_file = "${this.fuseSecretFile}"
 
 [mgmtd]
 addresses = ["${this.mgmtdAddress}"]
@@ -180,7 +188,7 @@ export async function startFuseCluster(
   const dir = world.tempDir('3fs-fuse-');
   // Other users (the permission tests) must reach the mount point below it.
   chmodSync(dir, 0o755);
-  const secretFile = world.secretFile(dir, clusterSecret);
+  const secretFile = options.secretFiles?.cluster ?? world.secretFile(dir, clusterSecret);
   const databasePath = join(dir, 'meta.db');
   const mgmtdConfig = writeMgmtdConfig({ dir, nodeId: 1, secretFile, databasePath, timings: storageTimings });
   const init = await world.runBinary('admin', [
@@ -209,7 +217,7 @@ export async function startFuseCluster(
       startStorage(world, {
         dir,
         nodeId: 11 + index,
-        secretFile,
+        secretFile: options.secretFiles?.storage?.[11 + index] ?? secretFile,
         mgmtdAddress: mgmtd.address,
         ...(options.storageSettings === undefined ? {} : { storageSettings: options.storageSettings }),
       }),
@@ -228,6 +236,7 @@ export async function startFuseCluster(
     storage as StorageNode[],
     meta as RunningProcess,
     mgmtd.process,
+    options.secretFiles?.fuse ?? secretFile,
   );
   const client = await cluster.client();
   await eventually(

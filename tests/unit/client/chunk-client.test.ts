@@ -1,4 +1,4 @@
-// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead or lying one; a missing chunk reads as a hole; a full disk fails at once; an fsync syncs every serving replica, retrying those that could not and failing on a disk error.
+// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; an fsync syncs every serving replica, retrying those that could not and failing on a disk error.
 import { describe, expect, it } from 'vitest';
 import { ChunkClient } from '../../../src/client/chunk-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
@@ -167,6 +167,52 @@ describe('ChunkClient', () => {
     expect(checksumFailures.filter((targetId) => targetId === 103)).toEqual([103]);
     expect(checksumFailures.filter((targetId) => targetId === 102).length).toBeGreaterThan(0);
     expect(checksumFailures).not.toContain(101);
+  });
+
+  it("moves a read on from a replica that refuses this client's connection or fails its disk read", async () => {
+    const data = Buffer.from('abcd');
+    const reply = { version: 1, chunkLength: 4, length: 4, checksum: crc32c(data), uncommitted: false };
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: (call) => {
+        if (call.request['targetId'] === 101)
+          return { error: new FsError(RpcCode.AuthFailed, 'storage-1:1 refused the connection') };
+        if (call.request['targetId'] === 102)
+          return { error: new FsError(CommonCode.IoError, 'cannot read the chunk file') };
+        return { response: reply, payload: data };
+      },
+    });
+    for (let index = 0; index < 6; index++) {
+      expect(await client.read({ ...target, offset: 0, length: 4 })).toEqual(data);
+    }
+    expect(calls.filter((call) => call.request['targetId'] === 101).length).toBeGreaterThan(0);
+    expect(calls.filter((call) => call.request['targetId'] === 102).length).toBeGreaterThan(0);
+    expect(client.retries).toBe(0);
+  });
+
+  it('fails a read with IoTimeout, never with less, once no replica served it within its attempts', async () => {
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: () => ({ error: new FsError(RpcCode.AuthFailed, 'refused the connection') }),
+    });
+    const failed = await client.read({ ...target, offset: 0, length: 4 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failed).toBeInstanceOf(FsError);
+    expect(failed).toMatchObject({ code: ClientCode.IoTimeout, cause: { code: RpcCode.AuthFailed } });
+    expect(new Set(calls.map((call) => call.request['targetId']))).toEqual(new Set([101, 102, 103]));
+  });
+
+  it('fails a read at once when the request is one no replica serves', async () => {
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: () => ({ error: new FsError(StorageCode.OffsetOutOfRange, 'past the chunk') }),
+    });
+    await expect(client.read({ ...target, offset: 0, length: 4 })).rejects.toMatchObject({
+      code: StorageCode.OffsetOutOfRange,
+    });
+    expect(calls.length).toBe(1);
   });
 
   it('reads a chunk that does not exist as empty (a hole)', async () => {
