@@ -84,7 +84,6 @@ export const s3SectionSchema = z.strictObject({
   request_io_concurrency: z.number().int().min(1).max(256).default(limits.clientRequestIoConcurrencyDefault),
   io_deadline_ms: ms(3_600_000).min(100).default(limits.clientIoDeadlineMsDefault),
   meta_timeout_ms: ms(600_000).min(10).default(limits.clientMetaTimeoutMsDefault),
-  length_report_interval_ms: ms(3_600_000).min(10).default(limits.clientLengthReportIntervalMsDefault),
 });
 
 export const s3ConfigSchema = z

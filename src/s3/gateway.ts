@@ -66,7 +66,10 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
       writeBufferBytesPerFile: s3.write_buffer_bytes,
       writeBufferBytesTotal: s3.write_buffer_total_bytes,
       readAheadBytes: s3.read_ahead_bytes,
-      lengthReportIntervalMs: s3.length_report_interval_ms,
+      // Every file the gateway writes reports its length when it closes, before it is published;
+      // a periodic report racing that close would change the file's mtime after the gateway
+      // recorded it with the ETag (object-meta.ts). So periodic reports are all but off.
+      lengthReportIntervalMs: limits.s3LengthReportIntervalMs,
       // Heartbeats bring newer routing info; no polling.
       routingRefreshMs: undefined,
     },

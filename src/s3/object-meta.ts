@@ -7,7 +7,9 @@
  * The record also holds the length and mtime the file had when it was written. A file changed
  * since (through a mount) no longer matches them, and a file written through a mount has no record
  * at all: such a file gets an ETag derived from its inode, length and mtime, marked as not an MD5
- * (it has a "-", as multipart ETags do) so no client checks its data against it.
+ * (it has a "-", as multipart ETags do) so no client checks its data against it. The gateway's own
+ * periodic length reports are all but off (gateway.ts), so none of them moves a file's mtime after
+ * its record was written.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

@@ -33,6 +33,7 @@ import { authenticate, type RequestView } from './authenticate.js';
 import * as buckets from './bucket-operations.js';
 import type { S3Config } from './config.js';
 import { S3Error, errorDocument, fromFsError, s3Error } from './errors.js';
+import * as listing from './listing.js';
 import * as objects from './object-operations.js';
 import { isReadOnly, operationOf, targetOf, type Operation, type Target } from './routing.js';
 import type { GatewayServices, S3Request } from './s3-request.js';
@@ -52,8 +53,8 @@ export const handlers: Record<Operation, Handler> = {
   HeadBucket: buckets.headBucket,
   GetBucketLocation: buckets.getBucketLocation,
   GetBucketVersioning: buckets.getBucketVersioning,
-  ListObjects: notImplemented,
-  ListObjectsV2: notImplemented,
+  ListObjects: listing.listObjects,
+  ListObjectsV2: listing.listObjectsV2,
   ListMultipartUploads: notImplemented,
   DeleteObjects: objects.deleteObjects,
   PutObject: objects.putObject,

@@ -17,7 +17,6 @@ import {
   type SymlinkInode,
   type metaMethods,
 } from '../protocol/index.js';
-import { quotasOfNewChild } from '../quota/quota-moves.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 import {
@@ -49,7 +48,6 @@ async function makeDirectory(
     parent: parent.ino,
     layout: parent.layout,
     ...inheritedDefaultAcl(parent),
-    ...(await quotasOfNewChild(writer, parent)),
   };
   await writer.createInode(directory);
   writer.putEntry(parent.ino, name, directory);
@@ -153,7 +151,6 @@ export async function makeSymlink(
     mtimeNs: ctx.nowNs,
     ctimeNs: ctx.nowNs,
     target: request.target,
-    ...(await quotasOfNewChild(writer, parent)),
   };
   await writer.createInode(symlink);
   writer.putEntry(parent.ino, resolved.name, symlink);

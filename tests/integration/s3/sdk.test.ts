@@ -13,7 +13,10 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
+  paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -29,6 +32,20 @@ import {
 } from '../helpers/s3-gateway.js';
 
 const skipReason = fuseClusterSkipReason('the S3 SDK tests');
+
+/** Runs `task` over `items`, `concurrency` at a time. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<unknown>,
+) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await task(items[next++] as T);
+    }),
+  );
+}
 
 function md5(data: Buffer | string): string {
   return createHash('md5').update(data).digest('hex');
@@ -343,6 +360,122 @@ describe.skipIf(skipReason !== undefined)('the S3 gateway through the AWS SDK', 
         new DeleteObjectsCommand({ Bucket: 'objects', Delete: { Objects: [{ Key: 'x' }], Quiet: true } }),
       );
       expect(quiet.Deleted ?? []).toEqual([]);
+    });
+  });
+
+  describe('listings', () => {
+    const pageKeys = Array.from({ length: 2500 }, (_, index) => `paged/k-${String(index).padStart(4, '0')}`);
+
+    beforeAll(async () => {
+      await s3.send(new CreateBucketCommand({ Bucket: 'listing' }));
+      await forEachLimited(pageKeys, 32, (Key) =>
+        s3.send(new PutObjectCommand({ Bucket: 'listing', Key, Body: Key })),
+      );
+      const tree = [
+        'tree/a/1',
+        'tree/a/2',
+        'tree/b/1',
+        'tree/c',
+        'tree/d-x',
+        'tree/d.txt',
+        'tree/d/e',
+        'tree/d0',
+      ];
+      await forEachLimited(tree, 8, (Key) =>
+        s3.send(new PutObjectCommand({ Bucket: 'listing', Key, Body: 'x' })),
+      );
+      await s3.send(new PutObjectCommand({ Bucket: 'listing', Key: 'tree/empty/', Body: Buffer.alloc(0) }));
+      await s3.send(new PutObjectCommand({ Bucket: 'listing', Key: 'odd/a b+c&d.txt', Body: 'odd' }));
+    }, 120_000);
+
+    it('pages through 2,500 keys with continuation tokens, in order, with sizes and ETags', async () => {
+      const seen: string[] = [];
+      let pages = 0;
+      for await (const page of paginateListObjectsV2(
+        { client: s3, pageSize: 1000 },
+        { Bucket: 'listing', Prefix: 'paged/' },
+      )) {
+        pages += 1;
+        expect(page.KeyCount).toBe(page.Contents?.length);
+        for (const object of page.Contents ?? []) {
+          expect(object.Size).toBe(object.Key?.length);
+          expect(object.ETag).toBe(`"${md5(object.Key ?? '')}"`);
+          seen.push(object.Key ?? '');
+        }
+      }
+      expect(pages).toBe(3);
+      expect(seen).toEqual(pageKeys);
+      const small = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: 'listing',
+          Prefix: 'paged/',
+          MaxKeys: 7,
+          StartAfter: 'paged/k-2490',
+        }),
+      );
+      expect(small.Contents?.map((object) => object.Key)).toEqual(pageKeys.slice(2491, 2498));
+      expect(small.IsTruncated).toBe(true);
+    });
+
+    it('groups keys by a delimiter into common prefixes, in S3 key order', async () => {
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'tree/', Delimiter: '/' }),
+      );
+      expect(listed.CommonPrefixes?.map((entry) => entry.Prefix)).toEqual([
+        'tree/a/',
+        'tree/b/',
+        'tree/d/',
+        'tree/empty/',
+      ]);
+      expect(listed.Contents?.map((object) => object.Key)).toEqual([
+        'tree/c',
+        'tree/d-x',
+        'tree/d.txt',
+        'tree/d0',
+      ]);
+      const all = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'tree/' }));
+      expect(all.Contents?.map((object) => object.Key)).toEqual([
+        'tree/a/1',
+        'tree/a/2',
+        'tree/b/1',
+        'tree/c',
+        'tree/d-x',
+        'tree/d.txt',
+        'tree/d/e',
+        'tree/d0',
+        'tree/empty/',
+      ]);
+      const partial = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'tree/d', Delimiter: '/' }),
+      );
+      expect(partial.CommonPrefixes?.map((entry) => entry.Prefix)).toEqual(['tree/d/']);
+      expect(partial.Contents?.map((object) => object.Key)).toEqual(['tree/d-x', 'tree/d.txt', 'tree/d0']);
+      const top = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', Delimiter: '/' }));
+      expect(top.CommonPrefixes?.map((entry) => entry.Prefix)).toEqual(['odd/', 'paged/', 'tree/']);
+    });
+
+    it('lists with v1 markers, URL-encoded keys and a missing bucket', async () => {
+      const first = await s3.send(new ListObjectsCommand({ Bucket: 'listing', Prefix: 'tree/', MaxKeys: 3 }));
+      expect(first.Contents?.map((object) => object.Key)).toEqual(['tree/a/1', 'tree/a/2', 'tree/b/1']);
+      expect(first.IsTruncated).toBe(true);
+      const second = await s3.send(
+        new ListObjectsCommand({ Bucket: 'listing', Prefix: 'tree/', MaxKeys: 3, Marker: first.NextMarker }),
+      );
+      expect(second.Contents?.map((object) => object.Key)).toEqual(['tree/c', 'tree/d-x', 'tree/d.txt']);
+      const encoded = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'odd/', EncodingType: 'url' }),
+      );
+      expect(encoded.Contents?.map((object) => decodeURIComponent(object.Key ?? ''))).toEqual([
+        'odd/a b+c&d.txt',
+      ]);
+      const plain = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'odd/' }));
+      expect(plain.Contents?.map((object) => object.Key)).toEqual(['odd/a b+c&d.txt']);
+      await expect(s3.send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' }))).rejects.toMatchObject({
+        name: 'NoSuchBucket',
+      });
+      const none = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'absent/' }));
+      expect(none.KeyCount).toBe(0);
+      expect(none.Contents).toBeUndefined();
     });
   });
 
