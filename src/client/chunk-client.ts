@@ -5,7 +5,7 @@
  * sends bad bytes. Failures that fresher routing info may cure (chain version mismatch, a moved
  * head, a dead target) are retried after a refresh and a backoff, until the operation's deadline
  * or attempt bound (chunk-retry.ts decides which failures those are). An fsync asks every serving
- * replica of the file's chains to make what it committed durable, under the same rules.
+ * and syncing replica of the file's chains to make what it committed durable, under the same rules.
  *
  * Payloads are checked end to end: writes carry the CRC32C every target verifies, and read replies
  * are verified here against the checksum the replica computed from its stored data; a reply that
@@ -154,11 +154,13 @@ export class ChunkClient {
   }
 
   /**
-   * Makes what every serving replica of `chainIds` committed durable (fsync): one
-   * `Storage.syncTargets` per storage node, all in parallel. A replica that cannot sync now (down,
-   * moved, busy) is tried again after fresh routing info, within the I/O deadline; one that left
-   * the serving replicas meanwhile is no longer waited for (recovery refills it from one that
-   * synced). Fails with the first failure that retrying cannot cure (a disk error).
+   * Makes what every writable replica of `chainIds` committed durable (fsync): the serving ones and
+   * the syncing ones too, since a syncing replica holds the acknowledged writes and may serve alone
+   * after the others fail. One `Storage.syncTargets` per storage node, all in parallel. A replica
+   * that cannot sync now (down, moved, busy) is tried again after fresh routing info, within the
+   * I/O deadline; one that left the writable replicas meanwhile is no longer waited for (recovery
+   * refills it from one that synced). Fails with the first failure that retrying cannot cure (a
+   * disk error).
    */
   async syncChains(chainIds: readonly number[]): Promise<void> {
     const deadline = this.options.clock.monotonicMs() + this.ioDeadlineMs;
@@ -167,7 +169,7 @@ export class ChunkClient {
     for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
       if (attempt > 0 && !(await this.pause(attempt, deadline, lastError))) break;
       try {
-        const pending = await this.servingTargets(chainIds, synced);
+        const pending = await this.writableTargets(chainIds, synced);
         if (pending.length === 0) return;
         lastError = await this.syncTargets(
           pending,
@@ -183,16 +185,21 @@ export class ChunkClient {
     throw this.exhausted('sync', lastError);
   }
 
-  /** The serving targets of the chains not yet in `synced`; NoServingReplica for a chain with none. */
-  private async servingTargets(chainIds: readonly number[], synced: ReadonlySet<number>): Promise<number[]> {
+  /**
+   * The serving and syncing targets of the chains not yet in `synced`; NoServingReplica for a chain
+   * with no serving one.
+   */
+  private async writableTargets(chainIds: readonly number[], synced: ReadonlySet<number>): Promise<number[]> {
     const targets = new Set<number>();
     for (const chainId of new Set(chainIds)) {
       const chain = await this.options.routing.requireChain(chainId);
-      const serving = chain.targets.filter((member) => member.publicState === PublicState.Serving);
-      if (serving.length === 0) {
+      if (!chain.targets.some((member) => member.publicState === PublicState.Serving)) {
         throw new FsError(ClientCode.NoServingReplica, `chain ${chain.chainId} has no serving replica`);
       }
-      for (const { targetId } of serving) if (!synced.has(targetId)) targets.add(targetId);
+      for (const { targetId, publicState } of chain.targets) {
+        const writable = publicState === PublicState.Serving || publicState === PublicState.Syncing;
+        if (writable && !synced.has(targetId)) targets.add(targetId);
+      }
     }
     return [...targets];
   }

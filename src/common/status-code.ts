@@ -136,6 +136,10 @@ export const MetaCode = {
   TooManyOpenFiles: 4019,
   /** ENOLCK: a lock would exceed the bounds on one file's locks (metaLockHoldersPerInodeMax and the like). */
   TooManyLocks: 4030,
+  /** EDQUOT: a directory quota's limit (hard, or soft past its grace period) refuses the change. */
+  QuotaExceeded: 4050,
+  /** EXDEV: a rename or link between directory trees counted by different quotas that cannot move its usage. */
+  CrossQuota: 4051,
 } as const;
 
 /** Storage service: 5000–5999. */

@@ -51,6 +51,9 @@ const errnoByCode = new Map<number, number>([
   [MetaCode.OperationTooLarge, E.E2BIG],
   [MetaCode.TooManyOpenFiles, E.ENFILE],
   [MetaCode.TooManyLocks, E.ENOLCK],
+  [MetaCode.QuotaExceeded, E.EDQUOT],
+  // A move between trees of different directory quotas: EXDEV, so `mv` copies and removes.
+  [MetaCode.CrossQuota, E.EXDEV],
 
   // A full target: the write did not happen anywhere in the chain.
   [StorageCode.NoSpace, E.ENOSPC],

@@ -21,6 +21,8 @@ import { metaMethods as m, type Credentials } from './protocol/index.js';
 import { registerLockHandlers } from './locks/lock-handlers.js';
 import { registerS3KeyHandlers } from './s3-keys.js';
 import { registerTrashHandlers } from './trash/trash-handlers.js';
+import { registerQuotaHandlers } from './quota/quota-handlers.js';
+import { checkLinkQuotas, moveQuotas } from './quota/quota-moves.js';
 import { removeFollowingPolicy } from './trash/trash-remove.js';
 
 /** Where handlers are registered. */
@@ -42,6 +44,7 @@ export function registerHandlers(service: MetaService, table: HandlerTable): voi
   registerLockHandlers({ kv: service.options.kv, clock: service.options.clock }, table);
   registerS3KeyHandlers({ kv: service.options.kv, clock: service.options.clock }, table);
   registerTrashHandlers(service, table);
+  registerQuotaHandlers(service, table);
 }
 
 function registerReads(service: MetaService, table: HandlerTable): void {
@@ -105,7 +108,11 @@ function registerNamespaceChanges(service: MetaService, table: HandlerTable): vo
     inode: await service.mutate(request, { ids: 1 }, (writer, ctx) => makeSpecial(writer, ctx, request)),
   }));
   table.on(m.hardLink, async (request) => ({
-    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => hardLink(writer, ctx, request)),
+    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) =>
+      hardLink(writer, ctx, request, {
+        beforeLink: (link) => checkLinkQuotas(writer, link.inode, link.target),
+      }),
+    ),
   }));
   // A directory's trash setting (trash/trash-policy.ts) may turn these into moves into the trash.
   table.on(m.unlink, async (request) => {
@@ -128,7 +135,11 @@ function registerNamespaceChanges(service: MetaService, table: HandlerTable): vo
     ).removedInodes,
   }));
   table.on(m.rename, async (request) => ({
-    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) => rename(writer, ctx, request)),
+    inode: await service.mutate(request, { ids: 0 }, (writer, ctx) =>
+      rename(writer, ctx, request, {
+        beforeMove: (move) => moveQuotas(writer, { ...move, nowNs: ctx.nowNs }),
+      }),
+    ),
   }));
 }
 

@@ -9,6 +9,7 @@ import type { ChainPicker } from '../chain-picker.js';
 import { resolveExisting } from '../path-resolve.js';
 import type { DirectoryInode, RequestOf, metaMethods } from '../protocol/index.js';
 import type { DanglingEntry } from '../protocol/methods.js';
+import { releaseGrantIfIdle } from '../quota/quota-grants.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 import { addSubdirectoryLink, touchDirectory } from './links.js';
@@ -54,6 +55,7 @@ export async function pruneSessionsPage(
   for (const { ino, session } of page) writer.deleteSession(ino, session);
   for (const ino of new Set(page.map((item) => item.ino))) {
     if (await reclaimIfOrphan(writer, ctx, ino)) reclaimedInodes += 1;
+    else await releaseGrantIfIdle(writer, ctx, ino);
   }
   return {
     removedSessions: page.length,

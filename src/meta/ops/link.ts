@@ -2,15 +2,22 @@
 import { FsError } from '../../common/errors.js';
 import { MetaCode } from '../../common/status-code.js';
 import { resolveExisting, resolvePath } from '../path-resolve.js';
-import type { Inode, RequestOf, metaMethods } from '../protocol/index.js';
+import type { DirectoryInode, Inode, RequestOf, metaMethods } from '../protocol/index.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 import { checkCanChangeEntries, checkLinkRoom, requireEntryParent, touchDirectory } from './links.js';
+
+/** What a caller adds to a link once every check passed and before anything changes. */
+export interface LinkHooks {
+  /** May refuse the link by throwing (directory quotas: quota/quota-moves.ts). */
+  beforeLink?(link: { inode: Inode; target: DirectoryInode }): Promise<void>;
+}
 
 export async function hardLink(
   writer: MetaWriter,
   ctx: OpContext,
   request: RequestOf<typeof metaMethods.hardLink>,
+  hooks: LinkHooks = {},
 ): Promise<Inode> {
   const source = await resolveExisting(writer, ctx.cred, request.source, {
     followLast: request.followSource ?? false,
@@ -32,6 +39,7 @@ export async function hardLink(
   const parent = requireEntryParent(target, existsError);
   checkCanChangeEntries(parent, ctx.cred);
   checkLinkRoom(source.inode);
+  await hooks.beforeLink?.({ inode: source.inode, target: parent });
   const inode = await writer.updateInode(source.inode.ino, (latest) => ({
     ...latest,
     nlink: latest.nlink + 1,

@@ -17,6 +17,7 @@ import {
   type SymlinkInode,
   type metaMethods,
 } from '../protocol/index.js';
+import { quotasOfNewChild } from '../quota/quota-moves.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 import {
@@ -48,6 +49,7 @@ async function makeDirectory(
     parent: parent.ino,
     layout: parent.layout,
     ...inheritedDefaultAcl(parent),
+    ...(await quotasOfNewChild(writer, parent)),
   };
   await writer.createInode(directory);
   writer.putEntry(parent.ino, name, directory);
@@ -151,6 +153,7 @@ export async function makeSymlink(
     mtimeNs: ctx.nowNs,
     ctimeNs: ctx.nowNs,
     target: request.target,
+    ...(await quotasOfNewChild(writer, parent)),
   };
   await writer.createInode(symlink);
   writer.putEntry(parent.ino, resolved.name, symlink);

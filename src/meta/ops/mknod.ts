@@ -13,6 +13,7 @@ import { newInodeAccess } from '../acl.js';
 import { isRoot } from '../permissions.js';
 import { resolvePath } from '../path-resolve.js';
 import type { DeviceNumber, RequestOf, SpecialInode, SpecialType, metaMethods } from '../protocol/index.js';
+import { quotasOfNewChild } from '../quota/quota-moves.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 import { checkCanChangeEntries, requireEntryParent, touchDirectory } from './links.js';
@@ -59,6 +60,7 @@ export async function makeSpecial(
     atimeNs: ctx.nowNs,
     mtimeNs: ctx.nowNs,
     ctimeNs: ctx.nowNs,
+    ...(await quotasOfNewChild(writer, parent)),
   };
   const inode: SpecialInode =
     request.device === undefined || !isDeviceType(request.type)

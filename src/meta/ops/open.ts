@@ -8,6 +8,7 @@ import { newInodeAccess } from '../acl.js';
 import { Access, checkAccess } from '../permissions.js';
 import { resolveExisting, resolvePath } from '../path-resolve.js';
 import type { FileInode, Inode, RequestOf, Session, metaMethods } from '../protocol/index.js';
+import { quotasOfNewChild } from '../quota/quota-moves.js';
 import type { MetaWriter } from '../store/meta-store.js';
 import type { OpContext } from './context.js';
 import { checkCanChangeEntries, requireEntryParent, touchDirectory } from './links.js';
@@ -113,6 +114,7 @@ export async function createFile(
     length: 0n,
     truncateVersion: 0,
     layout: ctx.fileLayout(parent.layout),
+    ...(await quotasOfNewChild(writer, parent)),
   };
   await writer.createInode(inode);
   writer.putEntry(parent.ino, resolved.name, inode);

@@ -79,10 +79,17 @@ async function checkReplace(writer: MetaWriter, moved: Inode, replaced: Inode): 
   }
 }
 
+/** What a caller adds to a rename once every check passed and before anything changes. */
+export interface RenameHooks {
+  /** May refuse the move by throwing (directory quotas move usage here: quota/quota-moves.ts). */
+  beforeMove?(move: { moved: Inode; source: DirectoryInode; target: DirectoryInode }): Promise<void>;
+}
+
 export async function rename(
   writer: MetaWriter,
   ctx: OpContext,
   request: RequestOf<typeof metaMethods.rename>,
+  hooks: RenameHooks = {},
 ): Promise<Inode> {
   const sourcePath = await resolveExisting(writer, ctx.cred, request.source, { followLast: false });
   const source = entrySide(sourcePath, 'source');
@@ -109,6 +116,7 @@ export async function rename(
     checkAccess(moved, ctx.cred, Access.Write, `move directory ${moved.ino} to another parent`);
     await checkNotUnderItself(writer, moved, target.parent);
   }
+  await hooks.beforeMove?.({ moved, source: source.parent, target: target.parent });
   if (replaced !== undefined) await removeReplaced(writer, ctx, target.parent.ino, replaced);
   writer.deleteEntry(source.parent.ino, source.name);
   writer.putEntry(target.parent.ino, target.name, moved);

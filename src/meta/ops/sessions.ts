@@ -10,7 +10,9 @@ import { limits } from '../../common/limits.js';
 import { MetaCode } from '../../common/status-code.js';
 import { isRoot, modeWithoutPrivileges } from '../permissions.js';
 import type { FileInode, InodeId, LengthReport, Session } from '../protocol/index.js';
+import { releaseGrantIfIdle } from '../quota/quota-grants.js';
 import type { MetaWriter } from '../store/meta-store.js';
+import { QuotaWriter } from '../store/quota-records.js';
 import type { OpContext } from './context.js';
 import { releaseInode } from './links.js';
 
@@ -50,6 +52,14 @@ export async function applyWriterReport(
   const adopt =
     length !== undefined && length.truncateVersion === file.truncateVersion && length.bytes > file.length;
   if (!adopt && !report.wrote) return file;
+  // The bytes are written already: taken whatever the quotas hold (writers keep within grants).
+  if (adopt) {
+    await new QuotaWriter(writer.transaction).fileChanged(
+      file,
+      { length: length.bytes },
+      { check: false, nowNs: ctx.nowNs },
+    );
+  }
   const updated: FileInode = {
     ...file,
     length: adopt ? length.bytes : file.length,
@@ -83,7 +93,9 @@ export async function closeSession(
   const file = await applyWriterReport(writer, ctx, ino, report);
   if (!hadSession) return file;
   writer.deleteSession(ino, session);
-  return (await reclaimIfOrphan(writer, ctx, ino)) ? undefined : file;
+  if (await reclaimIfOrphan(writer, ctx, ino)) return undefined;
+  await releaseGrantIfIdle(writer, ctx, ino);
+  return file;
 }
 
 /** Releases file `ino` when it is an orphan without sessions left; true when released. */

@@ -10,6 +10,7 @@ import { MetaCode } from '../../common/status-code.js';
 import { isRoot, modeWithoutPrivileges } from '../permissions.js';
 import type { FileInode, InodeId } from '../protocol/index.js';
 import type { MetaWriter } from '../store/meta-store.js';
+import { QuotaWriter } from '../store/quota-records.js';
 import type { OpContext } from './context.js';
 
 /** Sets file `ino`'s length to `length` bytes. */
@@ -41,6 +42,12 @@ export async function truncateFile(
   }
   // A write by someone other than root drops setuid/setgid, as Linux does (file_remove_privs).
   const mode = isRoot(ctx.cred) ? file.mode : modeWithoutPrivileges(file);
+  // A longer file holds more of its quotas (QuotaExceeded past a limit); a shorter one gives back.
+  await new QuotaWriter(writer.transaction).fileChanged(
+    file,
+    { length },
+    { check: length > file.length, nowNs: ctx.nowNs },
+  );
   const updated: FileInode = {
     ...file,
     mode,

@@ -8,6 +8,7 @@ export * from './layout.js';
 export * from './locks.js';
 export * from './s3-keys.js';
 export * from './trash.js';
+export * from './quota.js';
 export * as metaMethods from './methods.js';
 export {
   changeItemSchema,

@@ -22,6 +22,7 @@ import {
   lockPidSchema,
   lockReleaseScopeSchema,
 } from './locks.js';
+import { quotaGraceSchema, quotaInfoSchema, quotaLimitChangeSchema } from './quota.js';
 import {
   s3AccessKeyIdSchema,
   s3KeyInfoSchema,
@@ -801,5 +802,98 @@ export const s3KeyRemove = method(
   's3KeyRemove',
   z.strictObject({ cred, accessKeyId: s3AccessKeyIdSchema }),
   z.strictObject({ removed: z.boolean() }),
+  true,
+);
+
+// --- directory quotas (quota.ts, meta/quota/). Root sets and removes them; anyone reads them.
+
+/**
+ * Sets a quota on the directory `at` names, or changes its limits (absent: unchanged, null:
+ * dropped); root only. A new quota counts what is already below the directory in bounded steps,
+ * up to metaQuotaCountTransactionsPerCall per call: `done` false means call again (with no
+ * changes) to go on. Answers the quota.
+ */
+export const quotaSet = method(
+  50,
+  'quotaSet',
+  z.strictObject({
+    cred,
+    at: pathAtSchema,
+    hardBytes: quotaLimitChangeSchema,
+    softBytes: quotaLimitChangeSchema,
+    hardInodes: quotaLimitChangeSchema,
+    softInodes: quotaLimitChangeSchema,
+    graceS: quotaGraceSchema.optional(),
+  }),
+  z.strictObject({ quota: quotaInfoSchema, done: z.boolean() }),
+  true,
+);
+
+/**
+ * The quota on the directory `at` names (null when it has none), and the quotas that count it
+ * (of the directories above it), outermost first.
+ */
+export const quotaGet = method(
+  51,
+  'quotaGet',
+  z.strictObject({ cred, at: pathAtSchema }),
+  z.strictObject({ quota: quotaInfoSchema.nullable(), containing: z.array(quotaInfoSchema) }),
+  true,
+);
+
+/** Every quota in id order (the order they were set in) after `after`; root only. */
+export const quotaList = method(
+  52,
+  'quotaList',
+  z.strictObject({
+    cred,
+    after: inodeIdSchema.optional(),
+    limit: z.number().int().min(1).max(limits.metaQuotaListPageMax),
+  }),
+  z.strictObject({ quotas: z.array(quotaInfoSchema), nextCursor: inodeIdSchema.nullable() }),
+  true,
+);
+
+/** Removes the quota on the directory `at` names; root only. `removed` says whether it had one. */
+export const quotaRemove = method(
+  53,
+  'quotaRemove',
+  z.strictObject({ cred, at: pathAtSchema }),
+  z.strictObject({ removed: z.boolean() }),
+  true,
+);
+
+/**
+ * Grants the writer of file `ino` (through its write session `session`) room to make the file
+ * `endBytes` long, and up to metaQuotaGrantBytes more, held against the file's quotas until the
+ * file's last write session closes. Answers the length the file may now reach, which is below
+ * `endBytes` when the quotas hold less (the writer may write up to it, and past it gets EDQUOT),
+ * or null when no quota limits the file's bytes.
+ */
+export const quotaGrant = method(
+  54,
+  'quotaGrant',
+  z.strictObject({
+    cred,
+    ino: inodeIdSchema,
+    session: sessionSchema,
+    endBytes: z
+      .bigint()
+      .min(0n)
+      .max((1n << 63n) - 1n),
+  }),
+  z.strictObject({ ceilingBytes: z.bigint().min(0n).nullable() }),
+  true,
+);
+
+/**
+ * The quota statfs(2) of inode `ino` reports (df): the directory's own quota, else the quota
+ * counting it with the least room left; null when no quota with a limit counts it.
+ */
+export const quotaStatFs = method(
+  55,
+  'quotaStatFs',
+  z.strictObject({ cred, ino: inodeIdSchema }),
+  z.strictObject({ quota: quotaInfoSchema.nullable() }),
   true,
 );

@@ -177,6 +177,12 @@ const inodeCommon = {
   ctimeNs: timeNsSchema,
   /** POSIX ACL entries beyond the mode; absent for most inodes (and in records older than ACLs). */
   accessAcl: accessAclSchema.optional(),
+  /**
+   * Ids of the directory quotas this inode counts against (meta/quota/): those of the directories
+   * above it that have one. Absent when none does (and in records older than quotas); an id whose
+   * quota was removed since is ignored. A writer of a file with quotas asks meta for room first.
+   */
+  quotas: z.array(inodeIdSchema).max(limits.metaQuotaNestingMax).optional(),
 };
 
 export const fileInodeSchema = z.strictObject({

@@ -24,6 +24,11 @@
  *   TREX | expiresAtNs (u64 BE) | uid (u32 BE) | name  the same item, indexed by expiry for the cleaner
  *   TRDP | ino (u64 LE)                               a directory's trash setting
  *   TRPF                                              some directory has (had) a trash setting
+ *   QDIR | ino (u64 LE)                               the id of a directory's quota (meta/quota/)
+ *   QLIM | quotaId (u64 BE)                           a quota: its directory, limits and count state
+ *   QUSE | quotaId (u64 BE) | shard (u8)              a quota's usage by the inodes whose id falls in the shard
+ *   QGNT | ino (u64 LE)                               the length a file's writers may reach (quota grant)
+ *   QSCN | quotaId (u64 BE) | ino (u64 BE)            a directory a new quota's count has yet to visit
  *
  * Inode ids are little-endian where they lead a key (inodes, entries, attributes, sessions), so
  * consecutive ids spread over the key space as in 3FS; the worker queues (GCQU, TRNC) use
@@ -66,6 +71,11 @@ export const tags = {
   trashExpiry: asciiKey('TREX'),
   trashPolicy: asciiKey('TRDP'),
   trashPoliciesExist: asciiKey('TRPF'),
+  quotaDirectory: asciiKey('QDIR'),
+  quota: asciiKey('QLIM'),
+  quotaUsage: asciiKey('QUSE'),
+  quotaGrant: asciiKey('QGNT'),
+  quotaCount: asciiKey('QSCN'),
 } as const;
 
 const separator = Buffer.from([0]);
@@ -127,6 +137,20 @@ export const keys = {
   trashExpiredAt: (nowNs: bigint): Buffer => concatKey(tags.trashExpiry, u64BigEndian(nowNs + 1n)),
   trashPolicy: (ino: InodeId): Buffer => concatKey(tags.trashPolicy, u64LittleEndian(ino)),
   trashPoliciesExist: (): Buffer => tags.trashPoliciesExist,
+  quotaDirectory: (ino: InodeId): Buffer => concatKey(tags.quotaDirectory, u64LittleEndian(ino)),
+  quota: (quotaId: InodeId): Buffer => concatKey(tags.quota, u64BigEndian(quotaId)),
+  /** Shard `shard` of quota `quotaId`'s usage (shards as inodeCountShard). */
+  quotaUsage: (quotaId: InodeId, shard: number): Buffer => {
+    assert(Number.isInteger(shard) && shard >= 0 && shard < inodeCountShards, 'a usage shard is a u8');
+    return concatKey(tags.quotaUsage, u64BigEndian(quotaId), Buffer.from([shard]));
+  },
+  /** The prefix of every usage shard of quota `quotaId`. */
+  quotaUsages: (quotaId: InodeId): Buffer => concatKey(tags.quotaUsage, u64BigEndian(quotaId)),
+  quotaGrant: (ino: InodeId): Buffer => concatKey(tags.quotaGrant, u64LittleEndian(ino)),
+  quotaCount: (quotaId: InodeId, directory: InodeId): Buffer =>
+    concatKey(tags.quotaCount, u64BigEndian(quotaId), u64BigEndian(directory)),
+  /** The prefix of every directory quota `quotaId`'s count has yet to visit. */
+  quotaCounts: (quotaId: InodeId): Buffer => concatKey(tags.quotaCount, u64BigEndian(quotaId)),
   /** The end of the request records whose ids' time is before `timeMs` (they start at the tag). */
   requestsBefore: (timeMs: number): Buffer =>
     concatKey(
@@ -218,4 +242,16 @@ export function splitTrashExpiryKey(key: Buffer): { expiresAtNs: bigint; uid: nu
     uid: readU32BigEndian(key, tagBytes + idBytes),
     name: key.subarray(tagBytes + idBytes + 4).toString('utf8'),
   };
+}
+
+/** The quota id of a QLIM key. */
+export function quotaOfKey(key: Buffer): InodeId {
+  assert(key.length === tagBytes + idBytes, 'a quota key is a tag and an id');
+  return readU64BigEndian(key, tagBytes);
+}
+
+/** The directory of a QSCN key. */
+export function countDirectoryOfKey(key: Buffer): InodeId {
+  assert(key.length === tagBytes + 2 * idBytes, 'a quota count key is a tag and two ids');
+  return readU64BigEndian(key, tagBytes + idBytes);
 }

@@ -45,6 +45,7 @@ import {
   xattrRecordSchema,
   type EntryRecord,
 } from './records.js';
+import { QuotaWriter } from './quota-records.js';
 
 /** A directory entry with its name. */
 export interface NamedEntry extends EntryRecord {
@@ -239,10 +240,14 @@ export class MetaWriter extends MetaReader {
     this.changes.inode(inode.ino);
   }
 
-  /** Writes a new inode and counts it among the inodes in use. */
+  /**
+   * Writes a new inode and counts it among the inodes in use, and against the directory quotas
+   * it names (QuotaExceeded past a limit).
+   */
   async createInode(inode: Inode): Promise<void> {
     this.putInode(inode);
     await this.countInode(inode.ino, 1n);
+    await new QuotaWriter(this.writeTx).inodeCreated(inode, inode.ctimeNs);
   }
 
   /** Applies `change` to the latest version of inode `ino` and writes the result. */
@@ -275,9 +280,10 @@ export class MetaWriter extends MetaReader {
 
   /**
    * Deletes an inode with its extended attributes, entry times and trash setting, and counts it
-   * out (sessions and queues are the caller's).
+   * out, of the inodes in use and of its quotas (sessions and queues are the caller's).
    */
   async deleteInode(ino: InodeId): Promise<void> {
+    const inode = await this.inode(ino);
     this.changes.inode(ino);
     this.writeTx.clear(keys.inode(ino));
     this.writeTx.clear(keys.entryTimes(ino));
@@ -286,6 +292,10 @@ export class MetaWriter extends MetaReader {
     this.writeTx.clearRange(xattrs.begin, xattrs.end);
     this.cache.set(ino, null);
     await this.countInode(ino, -1n);
+    // Its usage leaves its quotas, and a directory's own quota goes with it.
+    const quotas = new QuotaWriter(this.writeTx);
+    if (inode !== undefined) await quotas.inodeDeleted(inode);
+    if (inode?.type === 'directory') await quotas.directoryDeleted(ino);
   }
 
   /** Adds `delta` to the count shard of `ino`. */

@@ -1,7 +1,9 @@
 /**
  * The syncing target's side of recovery (DESIGN §7): `Storage.syncWrite` makes one chunk equal to
  * the predecessor's committed version (sync-plan.ts decides how), and `Storage.syncDone` marks the
- * target up to date once the predecessor has been through every chunk. Both are accepted only from
+ * target up to date once the predecessor has been through every chunk, after making what it
+ * committed durable: once serving, the target may be the only replica left, and the copies it got
+ * include writes whose fsync was acknowledged long ago. Both are accepted only from
  * the target's predecessor, while routing info shows the target syncing under the request's chain
  * version; a chunk is changed holding its lock, so it never interleaves with a forwarded write.
  */
@@ -148,7 +150,10 @@ export class SyncReceiver {
   }
 
   private async syncDone(request: SyncDoneRequest): Promise<Record<string, never>> {
-    this.begin(request);
+    const target = this.begin(request);
+    await this.checkPlan(request);
+    await target.syncs.request();
+    // Re-checked after the wait: the chain may have moved on while the store synced.
     await this.checkPlan(request);
     this.logger.info(
       {

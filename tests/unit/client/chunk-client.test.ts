@@ -1,4 +1,4 @@
-// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; an fsync syncs every serving replica, retrying those that could not and failing on a disk error.
+// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
 import { describe, expect, it } from 'vitest';
 import { ChunkClient } from '../../../src/client/chunk-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
@@ -248,6 +248,35 @@ describe('ChunkClient', () => {
       // Only the replica that refused is asked again.
       ['Storage.syncTargets', 'storage-2:1', [102]],
     ]);
+  });
+
+  it('syncs a syncing replica too, but not one that is waiting or offline', async () => {
+    const routing = routingWith(1, 101);
+    const states = { 101: 'serving', 102: 'syncing', 103: 'waiting' } as const;
+    const chain = routing.chains[0] as ChainInfo;
+    const withStates: RoutingInfo = {
+      ...routing,
+      chains: [
+        {
+          ...chain,
+          targets: chain.targets.map((member) => ({
+            ...member,
+            publicState: states[member.targetId as 101 | 102 | 103],
+          })),
+        },
+      ],
+    };
+    const { client, calls } = makeClient({
+      routings: [withStates],
+      answer: (call) => ({
+        response: {
+          targets: (call.request['targetIds'] as number[]).map((targetId) => ({ targetId, code: 0 })),
+        },
+      }),
+    });
+    await client.syncChains([1]);
+    // A syncing replica holds the acknowledged writes and may serve alone once the others fail.
+    expect(calls.map((call) => call.request['targetIds'])).toEqual([[101], [102]]);
   });
 
   it('fails a sync at once on a disk error, and after its deadline when a replica stays unreachable', async () => {

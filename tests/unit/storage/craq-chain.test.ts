@@ -3,7 +3,8 @@
 // version makes reads answer ChunkNotCommitted (a relaxed read returns it), an update left pending
 // by a lost acknowledgement is settled by the next write with all replicas identical, a syncing
 // successor and one that lacks an update get whole chunks, a zeroed range reaches every replica,
-// and a stale chain version is refused.
+// recovery makes what it copied durable before the syncing replica reports itself up to date, and
+// a stale chain version is refused.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,8 @@ interface TestNode {
   server: RpcServer;
   client: RpcClient;
   address: string;
+  /** The target's store syncs and its sync-done, in order. */
+  syncEvents: string[];
 }
 
 let dir: string;
@@ -95,12 +98,16 @@ async function startNode(index: number): Promise<TestNode> {
     logger,
   });
   const hooks: Hooks = {};
+  const syncEvents: string[] = [];
   const targets = new TargetRegistry();
   targets.add({
     targetId,
     path: '',
     store: hooked(store, hooks),
-    syncs: new SharedSync(() => store.sync()),
+    syncs: new SharedSync(
+      () => store.sync(),
+      () => syncEvents.push('synced'),
+    ),
     locks: new ChunkLocks({ clock: systemClock, waitersMax: 32 }),
     localState: 'up-to-date',
     seenAlive: true,
@@ -139,10 +146,10 @@ async function startNode(index: number): Promise<TestNode> {
     chunkSizeMaxBytes: chunkSizeBytes,
     chunkMetrics: new ChunkOperationMetrics(undefined, systemClock),
     serving: () => true,
-    onSyncDone: () => undefined,
+    onSyncDone: () => syncEvents.push('up to date'),
   }).register(server);
   const address = await server.listen('127.0.0.1:0');
-  return { targetId, targets, store, replicator, hooks, routing, server, client, address };
+  return { targetId, targets, store, replicator, hooks, routing, server, client, address, syncEvents };
 }
 
 /** Publishes chain 1 with these members (in order) to every node, under a new chain version. */
@@ -510,7 +517,7 @@ describe('CRAQ on a chain of three', () => {
     for (const node of nodes) expect(node.store.stat(chunk)).toBeUndefined();
   });
 
-  it('recovers a replica that missed a zeroed range by copying the chunk whole, zeros included', async () => {
+  it('recovers a replica that missed a zeroed range by copying the chunk whole, zeros included, and makes the copy durable before the replica reports itself up to date', async () => {
     const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
     const model = Buffer.alloc(200 * 1024, 9);
     await servingChainHolding(head, '');
@@ -556,6 +563,8 @@ describe('CRAQ on a chain of three', () => {
     for (const node of nodes) expect((await committed(node)).equals(model)).toBe(true);
     const { version, length, checksum } = middle.store.stat(chunk)?.committed ?? {};
     expect(tail.store.stat(chunk)?.committed).toMatchObject({ version, length, checksum });
+    // Once serving it may be the only replica left: what it got must survive a power cut.
+    expect(tail.syncEvents).toEqual(['synced', 'up to date']);
   });
 
   it('copies to a syncing successor a chunk whose first write was in flight under the routing before it', async () => {
