@@ -291,7 +291,7 @@ describe.skipIf(skipReason !== undefined)('rotating the cluster secret of a runn
 });
 
 /** Waits until routing info shows every chain serving on every target and meta online. */
-async function waitUntilServing(client: FsClient, timeoutMs = 20_000): Promise<void> {
+async function waitUntilServing(client: FsClient, timeoutMs = 60_000): Promise<void> {
   await eventually(
     async () => {
       const routing = await client.routing.refresh();
