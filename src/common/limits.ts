@@ -367,6 +367,35 @@ export const limits = {
   /** Items `admin trash-list`, `trash-restore` and `trash-purge` read at most to group a user's trash. */
   adminTrashItemsMax: 1_000_000,
 
+  // --- directory quotas (meta/quota/, admin quota-*)
+  /** Quotas one inode may count against (quotas nested inside quotas): its record lists their ids. */
+  metaQuotaNestingMax: 8,
+  /** Entries the count of a new quota's existing tree takes up per transaction. */
+  metaQuotaCountEntriesPerTransaction: 500,
+  /** Count transactions one quotaSet call runs at most before it answers (the caller calls again). */
+  metaQuotaCountTransactionsPerCall: 64,
+  /** Quotas one quotaList page returns at most (each costs a walk up its directory's ancestors for its path). */
+  metaQuotaListPageMax: 256,
+  /**
+   * Bytes a writer is granted past what it needs when it writes beyond its grant (a file's grant is
+   * held against its quotas until the file's last write session closes): one meta call per this
+   * many bytes a writer appends, and the most an idle writer holds back from others.
+   */
+  metaQuotaGrantBytes: 8 * 1024 * 1024,
+  /**
+   * A change at least this far below a quota's limit reads the quota's usage without joining the
+   * conflict set (changes in one tree then never conflict on it); closer to the limit it joins it,
+   * so concurrent changes near the limit serialize and the limit holds exactly.
+   */
+  metaQuotaExactMarginBytes: 1024 * 1024 * 1024,
+  metaQuotaExactMarginInodes: 4_096,
+  /** How long usage may stay over a soft limit before the soft limit refuses like the hard one (MooseFS's 7 days). */
+  quotaGraceSDefault: 7 * 86_400,
+  /** The longest grace period one may set: ten years. */
+  quotaGraceSMax: 10 * 365 * 86_400,
+  /** quotaSet calls `admin quota-set` makes at most to count an existing tree (each counts up to 32,000 entries). */
+  adminQuotaCountCallsMax: 1_000_000,
+
   // --- storage
   /** Largest chunk any target accepts: 64 MiB, as 3FS; the default RPC frame limit leaves room for it. */
   storageChunkBytesMax: 64 * 1024 * 1024,
