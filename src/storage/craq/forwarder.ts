@@ -10,9 +10,9 @@ import { FsError, assert, describeError } from '../../common/errors.js';
 import { StorageCode } from '../../common/status-code.js';
 import type { RpcCaller } from '../../rpc/index.js';
 import { storageMethods, type ChunkUpdateOp, type UpdateReply } from '../protocol/index.js';
-import type { ForwardBody } from './replicator-core.js';
+import type { ForwardBody } from './replicator-events.js';
 
-export type { ForwardBody, WireUpdate } from './replicator-core.js';
+export type { ForwardBody, WireUpdate } from './replicator-events.js';
 
 /** How much longer than the successor's own deadline a forward waits for its answer. */
 const replyGraceMs = 100;

@@ -14,25 +14,25 @@ import { formatChunkId, type UpdateReply } from '../protocol/index.js';
 import type { RoutingView } from '../routing-view.js';
 import type { StorageTarget, TargetRegistry } from '../storage-target.js';
 import type { Forwarder } from './forwarder.js';
-import {
-  ReplicatorCore,
-  type ChunkRoute,
-  type ClientUpdateRequest,
-  type ForwardedUpdateRequest,
-  type Outcome,
-  type ReplicatorAction,
-  type ReplicatorEvent,
-  type ReplicatorOutput,
-  type ReplicatorRequest,
-  type ReplicatorView,
-} from './replicator-core.js';
+import { ReplicatorCore } from './replicator-core.js';
+import type {
+  ChunkRoute,
+  ClientUpdateRequest,
+  ForwardedUpdateRequest,
+  Outcome,
+  ReplicatorAction,
+  ReplicatorEvent,
+  ReplicatorOutput,
+  ReplicatorRequest,
+  ReplicatorView,
+} from './replicator-events.js';
 
 export type {
   ChunkRoute,
   ClientUpdateRequest,
   ForwardedUpdateRequest,
   UpdateRequest,
-} from './replicator-core.js';
+} from './replicator-events.js';
 
 export interface ReplicatorOptions {
   readonly targets: TargetRegistry;

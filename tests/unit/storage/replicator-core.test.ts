@@ -11,11 +11,8 @@ import { silentLogger } from '../../../src/common/logger.js';
 import { StorageCode } from '../../../src/common/status-code.js';
 import type { ChainInfo, PublicState } from '../../../src/mgmtd/protocol/index.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
-import {
-  ReplicatorCore,
-  type ReplicatorAction,
-  type ReplicatorOutput,
-} from '../../../src/storage/craq/replicator-core.js';
+import { ReplicatorCore } from '../../../src/storage/craq/replicator-core.js';
+import type { ReplicatorAction, ReplicatorOutput } from '../../../src/storage/craq/replicator-events.js';
 import type { ChunkInfo, PendingVersionInfo } from '../../../src/storage/store/chunk-store.js';
 
 const chunkId: ChunkId = { inode: 7n, index: 0 };
