@@ -29,6 +29,7 @@ import {
 import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from './admin-config.js';
 import { commandCat, commandLs, commandSetLayout, commandStat } from './commands/fs-commands.js';
 import { addTrashCommands } from './commands/trash.js';
+import { addQuotaCommands } from './commands/quota.js';
 import { formatBytes, printMessage, printTable, type Output } from './output.js';
 
 interface GlobalOptions {
@@ -573,6 +574,10 @@ function addFileSystemCommands(
     .description("a file's content on stdout")
     .action((path: string) => context().withClient((client) => commandCat(client, path, writeBytes)));
   addTrashCommands(program, {
+    withClient: (use) => context().withClient(use),
+    output: () => context().output,
+  });
+  addQuotaCommands(program, {
     withClient: (use) => context().withClient(use),
     output: () => context().output,
   });

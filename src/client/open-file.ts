@@ -82,6 +82,10 @@ export class OpenFile {
     this.check(this.options.writable, 'writing');
     assert(offset >= 0n, 'a write offset is not negative');
     const { record, inodes } = this.options;
+    const { session } = this.options;
+    assert(session !== undefined, 'a write handle has a write session');
+    if (data.length > 0)
+      await inodes.requireQuotaRoom(record, this.options.cred, session, offset + BigInt(data.length));
     const writer = inodes.writerOf(record);
     this.options.readAhead?.clear();
     for (let done = 0; done < data.length; done += writeSliceBytes) {
@@ -101,7 +105,12 @@ export class OpenFile {
     this.check(this.options.writable, 'fallocate');
     const request = checkFallocate(mode, offset, length);
     this.options.readAhead?.clear();
-    await this.options.inodes.fallocate(this.options.record, this.options.cred, request);
+    await this.options.inodes.fallocate(
+      this.options.record,
+      this.options.cred,
+      request,
+      this.options.session,
+    );
   }
 
   /**

@@ -25,6 +25,7 @@ import type { FileDataIo, FileRef } from './file-data.js';
 import { FileWriter, type WriterHost } from './file-writer.js';
 import type { ByteBudget } from './limiter.js';
 import type { MetaClient } from './meta-client.js';
+import { requireQuotaRoom } from './quota-room.js';
 import type { SessionCloser } from './session-closer.js';
 
 /** One open file's shared state. */
@@ -46,6 +47,10 @@ export class OpenInode {
   /** Credentials of a writer that has the file open: length reports speak for it. */
   reportCred: Credentials | undefined;
   writer: FileWriter | undefined;
+  /** Directory quotas count the file: writes past `quotaCeiling` ask meta first (quota-room.ts). */
+  quotaLimited: boolean;
+  /** The length meta granted the file's writers within its quotas (0 until asked). */
+  quotaCeiling = 0n;
 
   constructor(
     readonly file: FileRef,
@@ -53,11 +58,14 @@ export class OpenInode {
   ) {
     this.truncateVersion = inode.truncateVersion;
     this.metaLength = inode.length;
+    this.quotaLimited = (inode.quotas?.length ?? 0) > 0;
   }
 
   /** Takes in what a meta answer of this client's own change says about the file. */
   adopt(inode: FileInode): void {
     assert(inode.ino === this.file.ino, 'an inode answer is adopted by its own record');
+    // Opened again after a move into a quota's tree: ask before writing past the grant.
+    if ((inode.quotas?.length ?? 0) > 0) this.quotaLimited = true;
     if (inode.truncateVersion !== this.truncateVersion) {
       this.truncateVersion = inode.truncateVersion;
       this.reportedEnd = inode.length;
@@ -144,6 +152,16 @@ export class OpenInodes {
     if (this.records.get(record.file.ino) === record) this.records.delete(record.file.ino);
   }
 
+  /** Resolves once the file of `record` may be `endBytes` long within its quotas (else EDQUOT). */
+  async requireQuotaRoom(
+    record: OpenInode,
+    cred: Credentials,
+    session: Session,
+    endBytes: bigint,
+  ): Promise<void> {
+    await requireQuotaRoom({ meta: this.options.meta, room: record, cred, session, endBytes });
+  }
+
   /** Reports the length (and "wrote") of `record` to meta now, if anything is owed. */
   async report(record: OpenInode, cred: Credentials | undefined = record.reportCred): Promise<void> {
     const writer = record.writer;
@@ -164,10 +182,11 @@ export class OpenInodes {
 
   /**
    * Closes a write session; one through which nothing was written in this client has nothing to
-   * report and is closed later, in a batch (session-closer.ts), without waiting.
+   * report and is closed later, in a batch (session-closer.ts), without waiting, unless it holds a
+   * quota grant (a write refused with EDQUOT), which others may be waiting for.
    */
   async endSession(record: OpenInode, cred: Credentials, session: Session): Promise<void> {
-    if (record.writer === undefined) {
+    if (record.writer === undefined && record.quotaCeiling === 0n) {
       this.options.closer.add(record.file.ino, session, cred);
       return;
     }
@@ -198,7 +217,12 @@ export class OpenInodes {
    * zeroed in storage, read-ahead blocks fetched before go stale, and meta takes the new length
    * and times last.
    */
-  async fallocate(record: OpenInode, cred: Credentials, request: FallocateRequest): Promise<void> {
+  async fallocate(
+    record: OpenInode,
+    cred: Credentials,
+    request: FallocateRequest,
+    session?: Session,
+  ): Promise<void> {
     await record.writer?.settle();
     let fileLength = record.length();
     if (request.kind !== 'allocate') {
@@ -214,6 +238,9 @@ export class OpenInodes {
     }
     const plan = planFallocate(request, fileLength);
     if (plan.promisedBytes > 0n) await this.checkFreeSpace(cred, plan.promisedBytes);
+    // A longer file holds more of its directory quotas: room first, as for a write.
+    if (plan.extendTo !== undefined && session !== undefined)
+      await this.requireQuotaRoom(record, cred, session, plan.extendTo);
     if (plan.zero !== undefined) {
       try {
         await this.options.io.zero(record.file, plan.zero.from, plan.zero.to);

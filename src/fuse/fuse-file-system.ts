@@ -34,6 +34,7 @@ import { decodeDevice } from './device-number.js';
 import { DirectoryHandle, type PageReader } from './directory-handle.js';
 import type { FuseLocks } from './locks.js';
 import type { ListedName, MetadataCache } from './metadata-cache.js';
+import { statfsWithinQuota } from './quota-statfs.js';
 import {
   Errno,
   fuseError,
@@ -750,8 +751,18 @@ export class FuseFileSystem implements FuseOperations {
     await this.client.meta.call(metaMethods.syncMetadata, { cred: credentialsOf(context) });
   }
 
-  async statfs(context: RequestContext): Promise<StatfsReply> {
-    const reply = await this.client.meta.call(metaMethods.statFs, { cred: credentialsOf(context) });
+  /** The file system's space and inodes, or a directory quota's for an inode inside one (quota-statfs.ts). */
+  async statfs(context: RequestContext, request: { ino: InodeId }): Promise<StatfsReply> {
+    const cred = credentialsOf(context);
+    const [whole, { quota }] = await Promise.all([
+      this.fileSystemStatfs(cred),
+      this.client.meta.call(metaMethods.quotaStatFs, { cred, ino: request.ino }),
+    ]);
+    return statfsWithinQuota(whole, quota);
+  }
+
+  private async fileSystemStatfs(cred: Credentials): Promise<StatfsReply> {
+    const reply = await this.client.meta.call(metaMethods.statFs, { cred });
     const blocks = Math.floor(reply.capacityBytes / statfsBlockBytes);
     const free = Math.floor(reply.freeBytes / statfsBlockBytes);
     // Inodes live in the KV, with no table to run out of: the free ones are a large constant
