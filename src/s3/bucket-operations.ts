@@ -10,7 +10,7 @@ import { hasCode } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { MetaCode } from '../common/status-code.js';
 import { fromFsError, s3Error } from './errors.js';
-import { isBucketName, joinPath } from './names.js';
+import { isBucketName } from './names.js';
 import {
   bucketOf,
   isoTime,
@@ -20,6 +20,7 @@ import {
   type GatewayServices,
   type S3Request,
 } from './s3-request.js';
+import { gatewayCredentials } from './staging.js';
 import { childText, MalformedXmlError, parseXml, type XmlNode } from './xml.js';
 
 /** The <Owner> of a listing: the caller's uid and key name. */
@@ -123,9 +124,11 @@ export async function deleteBucket(services: GatewayServices, request: S3Request
     if (hasCode(error, MetaCode.NotDirectory)) throw s3Error('NoSuchBucket');
     throw fromFsError(error, 'NoSuchBucket');
   }
-  // Uploads never completed belong to the bucket; a new bucket of the name must not find them.
-  const uploads = joinPath(services.staging.uploadsPath, bucket.name);
-  await services.fs.removeRecursive(request.cred, uploads).catch(() => undefined);
+  // Uploads never completed belong to the bucket, whoever began them; a new bucket of the name
+  // must not find them. The uploads directory is the gateway's own.
+  await services.fs
+    .removeRecursive(gatewayCredentials, services.uploads.bucketPath(bucket.name))
+    .catch(() => undefined);
   sendEmpty(request, 204);
 }
 

@@ -17,6 +17,7 @@ import type { MetricsRegistry } from '../common/metrics/index.js';
 import type { RpcClientOptions } from '../rpc/index.js';
 import { AccessKeys } from './access-keys.js';
 import type { S3Config } from './config.js';
+import { Uploads } from './multipart.js';
 import { ObjectFs } from './object-fs.js';
 import { ObjectWriter } from './object-writer.js';
 import type { GatewayServices } from './s3-request.js';
@@ -103,6 +104,7 @@ async function serve(client: FsClient, options: S3GatewayOptions): Promise<S3Gat
     fs,
     writer: new ObjectWriter({ fs, staging, fileMode: s3.file_mode, directoryMode: s3.directory_mode }),
     staging,
+    uploads: new Uploads(fs, staging),
     exportRoot: s3.export_root,
     region: s3.region,
     directoryMode: s3.directory_mode,

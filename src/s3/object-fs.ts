@@ -114,14 +114,23 @@ export class ObjectFs {
     return { file, inode };
   }
 
-  /** An existing file, by inode id, open for reading or writing. */
-  async openInode(cred: Credentials, ino: InodeId, access: { write: boolean }): Promise<OpenFile> {
-    return this.client.openAt({
-      at: { parent: ino, path: '' },
-      cred,
-      read: !access.write,
-      write: access.write,
-    });
+  /** An existing file, by inode id, open for reading, writing or both. */
+  async openInode(
+    cred: Credentials,
+    ino: InodeId,
+    access: { read?: boolean; write: boolean },
+  ): Promise<OpenFile> {
+    return this.openAt(cred, { parent: ino, path: '' }, access);
+  }
+
+  /** An existing file open for reading, writing or both. */
+  async openAt(cred: Credentials, at: PathAt, access: { read?: boolean; write: boolean }): Promise<OpenFile> {
+    return this.client.openAt({ at, cred, read: access.read ?? !access.write, write: access.write });
+  }
+
+  /** Cuts (or extends) a file to `length`. */
+  async truncate(cred: Credentials, ino: InodeId, length: bigint): Promise<Inode> {
+    return this.client.setAttr({ at: { parent: ino, path: '' }, cred, length });
   }
 
   /** An extended attribute, or undefined when the inode has none of that name. */

@@ -96,11 +96,15 @@ export class ObjectWriter {
     }
   }
 
-  /** Step 3: the record, then the rename; the staging file is removed if either fails. */
+  /**
+   * Step 3: the record, then the rename. The staging file is removed if either fails, unless
+   * `keepOnFailure` (a multipart upload's data stays with its upload, which a client may retry).
+   */
   async publish(
     target: ObjectTarget,
     staged: StagedFile,
     record: { etag: string; metadata: UploadMetadata },
+    options: { keepOnFailure?: boolean } = {},
   ): Promise<Inode> {
     const { fs, staging } = this.options;
     const { cred } = target;
@@ -110,7 +114,7 @@ export class ObjectWriter {
       await fs.setXattr(cred, { parent: staged.inode.ino, path: '' }, objectXattr, value);
       return await this.renameIntoPlace(target, staged.path);
     } catch (error) {
-      await staging.discard(cred, staged.path, staged.inode.ino);
+      if (options.keepOnFailure !== true) await staging.discard(cred, staged.path, staged.inode.ino);
       throw error instanceof S3Error ? error : fromFsError(error, 'NoSuchBucket');
     }
   }
@@ -151,9 +155,9 @@ export class ObjectWriter {
   }
 }
 
-/** Writes everything `source` yields, in blocks of about s3WriteBlockBytes. */
-async function writeAll(file: OpenFile, source: AsyncIterable<Buffer>): Promise<void> {
-  let offset = 0n;
+/** Writes everything `source` yields from `start` on, in blocks of about s3WriteBlockBytes; returns the end. */
+export async function writeAll(file: OpenFile, source: AsyncIterable<Buffer>, start = 0n): Promise<bigint> {
+  let offset = start;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const flush = async (): Promise<void> => {
@@ -175,6 +179,7 @@ async function writeAll(file: OpenFile, source: AsyncIterable<Buffer>): Promise<
     if (pendingBytes >= limits.s3WriteBlockBytes) await flush();
   }
   await flush();
+  return offset;
 }
 
 function mapRenameError(error: unknown): S3Error {

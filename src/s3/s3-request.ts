@@ -10,6 +10,7 @@ import type { Logger } from '../common/logger.js';
 import type { Authenticated } from './authenticate.js';
 import { s3Error } from './errors.js';
 import { checkBucketName, joinPath, parseKey, type ObjectKey } from './names.js';
+import type { Uploads } from './multipart.js';
 import type { ObjectFs } from './object-fs.js';
 import type { ObjectWriter } from './object-writer.js';
 import { RequestBody, planBody, type BodyPlan } from './request-body.js';
@@ -23,6 +24,7 @@ export interface GatewayServices {
   readonly fs: ObjectFs;
   readonly writer: ObjectWriter;
   readonly staging: Staging;
+  readonly uploads: Uploads;
   readonly exportRoot: string;
   readonly region: string;
   readonly directoryMode: number;

@@ -34,16 +34,13 @@ import * as buckets from './bucket-operations.js';
 import type { S3Config } from './config.js';
 import { S3Error, errorDocument, fromFsError, s3Error } from './errors.js';
 import * as listing from './listing.js';
+import * as multipart from './multipart-operations.js';
 import * as objects from './object-operations.js';
 import { isReadOnly, operationOf, targetOf, type Operation, type Target } from './routing.js';
 import type { GatewayServices, S3Request } from './s3-request.js';
 import { parseQuery } from './sigv4.js';
 
 type Handler = (services: GatewayServices, request: S3Request) => Promise<void>;
-
-/** Operations not served yet answer NotImplemented. */
-const notImplemented: Handler = (_services, request) =>
-  Promise.reject(s3Error('NotImplemented', `${request.operation} is not implemented`));
 
 /** Each operation's handler; the table is the list of what the gateway serves. */
 export const handlers: Record<Operation, Handler> = {
@@ -55,19 +52,19 @@ export const handlers: Record<Operation, Handler> = {
   GetBucketVersioning: buckets.getBucketVersioning,
   ListObjects: listing.listObjects,
   ListObjectsV2: listing.listObjectsV2,
-  ListMultipartUploads: notImplemented,
+  ListMultipartUploads: multipart.listMultipartUploads,
   DeleteObjects: objects.deleteObjects,
   PutObject: objects.putObject,
   CopyObject: objects.copyObject,
   GetObject: objects.getObject,
   HeadObject: objects.headObject,
   DeleteObject: objects.deleteObject,
-  CreateMultipartUpload: notImplemented,
-  UploadPart: notImplemented,
-  UploadPartCopy: notImplemented,
-  CompleteMultipartUpload: notImplemented,
-  AbortMultipartUpload: notImplemented,
-  ListParts: notImplemented,
+  CreateMultipartUpload: multipart.createMultipartUpload,
+  UploadPart: multipart.uploadPart,
+  UploadPartCopy: multipart.uploadPartCopy,
+  CompleteMultipartUpload: multipart.completeMultipartUpload,
+  AbortMultipartUpload: multipart.abortMultipartUpload,
+  ListParts: multipart.listParts,
 };
 
 export interface S3ServerOptions {

@@ -1,9 +1,12 @@
 // Proves the S3 gateway serves the AWS SDK for JavaScript over real HTTP: buckets, objects with their metadata, ranges and conditions, copies, deletions with their directories tidied, presigned GET and PUT, and each operation's error codes; objects are the files a FUSE mount of the same cluster shows, and the reverse.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -13,9 +16,13 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -476,6 +483,217 @@ describe.skipIf(skipReason !== undefined)('the S3 gateway through the AWS SDK', 
       const none = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'absent/' }));
       expect(none.KeyCount).toBe(0);
       expect(none.Contents).toBeUndefined();
+    });
+  });
+
+  describe('multipart uploads', () => {
+    const mib = 1024 * 1024;
+
+    /** Uploads `parts` (number → bytes) in the order given, `concurrently` at once; their ETags by number. */
+    async function uploadParts(
+      Key: string,
+      UploadId: string,
+      parts: Array<[number, Buffer]>,
+    ): Promise<Map<number, string>> {
+      const etags = new Map<number, string>();
+      for (const [PartNumber, Body] of parts) {
+        const part = await s3.send(
+          new UploadPartCommand({ Bucket: 'objects', Key, UploadId, PartNumber, Body }),
+        );
+        expect(part.ETag).toBe(`"${md5(Body)}"`);
+        etags.set(PartNumber, part.ETag ?? '');
+      }
+      return etags;
+    }
+
+    function completion(etags: Map<number, string>, numbers = [...etags.keys()].sort((a, b) => a - b)) {
+      return { Parts: numbers.map((PartNumber) => ({ PartNumber, ETag: etags.get(PartNumber) })) };
+    }
+
+    it('assembles 5 parts uploaded out of order, with the multipart ETag, lists them, and leaves no upload', async () => {
+      const Key = 'multi/five.bin';
+      const parts = [1, 2, 3, 4, 5].map((number): [number, Buffer] => [
+        number,
+        randomBytes(number === 5 ? 1234 : 5 * mib),
+      ]);
+      const created = await s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: 'objects',
+          Key,
+          ContentType: 'application/x-tar',
+          Metadata: { m: 'p' },
+        }),
+      );
+      const UploadId = created.UploadId ?? '';
+      const order = [parts[1], parts[4], parts[0], parts[3], parts[2]] as Array<[number, Buffer]>;
+      const etags = await uploadParts(Key, UploadId, order);
+      const listed = await s3.send(new ListPartsCommand({ Bucket: 'objects', Key, UploadId }));
+      expect(listed.Parts?.map((part) => [part.PartNumber, part.Size])).toEqual(
+        parts.map(([n, b]) => [n, b.length]),
+      );
+      const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'objects', Prefix: 'multi/' }));
+      expect(uploads.Uploads?.map((upload) => [upload.Key, upload.UploadId])).toEqual([[Key, UploadId]]);
+      await expect(s3.send(new HeadObjectCommand({ Bucket: 'objects', Key }))).rejects.toMatchObject({
+        name: 'NotFound',
+      });
+      // The parts went straight into the file that becomes the object: completing copies nothing.
+      const assembling = statSync(join(cluster.mountPoint, '.s3-uploads/objects', UploadId, 'data')).ino;
+      const done = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'objects',
+          Key,
+          UploadId,
+          MultipartUpload: completion(etags),
+        }),
+      );
+      const whole = Buffer.concat(parts.map(([, body]) => body));
+      const expectedEtag = md5(Buffer.concat(parts.map(([, body]) => Buffer.from(md5(body), 'hex'))));
+      expect(done.ETag).toBe(`"${expectedEtag}-5"`);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key }));
+      expect(got.ETag).toBe(done.ETag);
+      expect(got.ContentType).toBe('application/x-tar');
+      expect(got.Metadata).toEqual({ m: 'p' });
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(whole)).toBe(true);
+      expect(readFileSync(join(cluster.mountPoint, 'objects', Key)).equals(whole)).toBe(true);
+      expect(statSync(join(cluster.mountPoint, 'objects', Key)).ino).toBe(assembling);
+      const after = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'objects' }));
+      expect(after.Uploads ?? []).toEqual([]);
+    });
+
+    it('moves parts that are not where they end up, and assembles afresh when a move could overwrite', async () => {
+      // Part 2 (6 MiB) sets the stride; part 1 (5 MiB) sits at 0 and part 2 moves down to 5 MiB.
+      const first = [randomBytes(5 * mib), randomBytes(6 * mib)];
+      const one = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'objects', Key: 'multi/moved' }));
+      const oneEtags = await uploadParts('multi/moved', one.UploadId ?? '', [
+        [2, first[1] as Buffer],
+        [1, first[0] as Buffer],
+      ]);
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'objects',
+          Key: 'multi/moved',
+          UploadId: one.UploadId,
+          MultipartUpload: completion(oneEtags),
+        }),
+      );
+      expect(readFileSync(join(cluster.mountPoint, 'objects/multi/moved')).equals(Buffer.concat(first))).toBe(
+        true,
+      );
+      // Part 2 (5 MiB) sets the stride; part 1 (6 MiB) is a file of its own, and putting it first
+      // would overwrite part 2 before it is read: assembled afresh.
+      const second = [randomBytes(6 * mib), randomBytes(5 * mib)];
+      const two = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'objects', Key: 'multi/afresh' }));
+      const twoEtags = await uploadParts('multi/afresh', two.UploadId ?? '', [
+        [2, second[1] as Buffer],
+        [1, second[0] as Buffer],
+      ]);
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'objects',
+          Key: 'multi/afresh',
+          UploadId: two.UploadId,
+          MultipartUpload: completion(twoEtags),
+        }),
+      );
+      expect(
+        readFileSync(join(cluster.mountPoint, 'objects/multi/afresh')).equals(Buffer.concat(second)),
+      ).toBe(true);
+    });
+
+    it('takes the last upload of a part number, copies parts from objects, and skips unlisted parts', async () => {
+      const source = randomBytes(7 * mib);
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'multi/source', Body: source }));
+      const created = await s3.send(
+        new CreateMultipartUploadCommand({ Bucket: 'objects', Key: 'multi/mixed' }),
+      );
+      const UploadId = created.UploadId ?? '';
+      const replaced = randomBytes(5 * mib);
+      const etags = await uploadParts('multi/mixed', UploadId, [
+        [1, randomBytes(5 * mib)],
+        [1, replaced],
+        [3, randomBytes(5 * mib)],
+      ]);
+      const copied = await s3.send(
+        new UploadPartCopyCommand({
+          Bucket: 'objects',
+          Key: 'multi/mixed',
+          UploadId,
+          PartNumber: 2,
+          CopySource: 'objects/multi/source',
+          CopySourceRange: `bytes=${mib}-${6 * mib - 1}`,
+        }),
+      );
+      expect(copied.CopyPartResult?.ETag).toBe(`"${md5(source.subarray(mib, 6 * mib))}"`);
+      etags.set(2, copied.CopyPartResult?.ETag ?? '');
+      const tail = randomBytes(10);
+      const tailEtags = await uploadParts('multi/mixed', UploadId, [[4, tail]]);
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'objects',
+          Key: 'multi/mixed',
+          UploadId,
+          MultipartUpload: completion(new Map([...etags, ...tailEtags]), [1, 2, 4]),
+        }),
+      );
+      const expected = Buffer.concat([replaced, source.subarray(mib, 6 * mib), tail]);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'multi/mixed' }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(expected)).toBe(true);
+    });
+
+    it('refuses wrong ETags, disorder, small parts and unknown uploads; an abort leaves nothing', async () => {
+      const Key = 'multi/refused';
+      const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'objects', Key }));
+      const UploadId = created.UploadId ?? '';
+      const etags = await uploadParts(Key, UploadId, [
+        [1, randomBytes(1000)],
+        [2, randomBytes(1000)],
+      ]);
+      const complete = (Parts: Array<{ PartNumber: number; ETag: string | undefined }>) =>
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: 'objects',
+            Key,
+            UploadId,
+            MultipartUpload: { Parts },
+          }),
+        );
+      await expect(
+        complete([{ PartNumber: 1, ETag: '"00000000000000000000000000000000"' }]),
+      ).rejects.toMatchObject({
+        name: 'InvalidPart',
+      });
+      await expect(
+        complete([
+          { PartNumber: 2, ETag: etags.get(2) },
+          { PartNumber: 1, ETag: etags.get(1) },
+        ]),
+      ).rejects.toMatchObject({ name: 'InvalidPartOrder' });
+      await expect(
+        complete([
+          { PartNumber: 1, ETag: etags.get(1) },
+          { PartNumber: 2, ETag: etags.get(2) },
+        ]),
+      ).rejects.toMatchObject({ name: 'EntityTooSmall' });
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: 'objects', Key, UploadId }));
+      await expect(s3.send(new ListPartsCommand({ Bucket: 'objects', Key, UploadId }))).rejects.toMatchObject(
+        {
+          name: 'NoSuchUpload',
+        },
+      );
+      await expect(
+        s3.send(new UploadPartCommand({ Bucket: 'objects', Key, UploadId, PartNumber: 3, Body: 'late' })),
+      ).rejects.toMatchObject({ name: 'NoSuchUpload' });
+      await expect(
+        s3.send(new AbortMultipartUploadCommand({ Bucket: 'objects', Key, UploadId })),
+      ).rejects.toMatchObject({
+        name: 'NoSuchUpload',
+      });
+      await expect(s3.send(new HeadObjectCommand({ Bucket: 'objects', Key }))).rejects.toMatchObject({
+        name: 'NotFound',
+      });
+      const uploadsDirectory = join(cluster.mountPoint, '.s3-uploads/objects');
+      expect(readdirSync(uploadsDirectory).filter((name) => name === UploadId)).toEqual([]);
+      expect(readdirSync(join(cluster.mountPoint, '.s3-staging'))).toEqual([]);
     });
   });
 
