@@ -130,6 +130,8 @@ const statusByCode = new Map<number, NfsStatus>([
   [MetaCode.NoSpace, NfsStatus.NoSpc],
   [MetaCode.FileTooLarge, NfsStatus.FBig],
   [MetaCode.TooManyOpenFiles, NfsStatus.Jukebox],
+  [MetaCode.QuotaExceeded, NfsStatus.DQuot],
+  [MetaCode.CrossQuota, NfsStatus.XDev],
   [StorageCode.NoSpace, NfsStatus.NoSpc],
   [ClientCode.OffsetTooLarge, NfsStatus.FBig],
   [ClientCode.TooManyOpenFiles, NfsStatus.Jukebox],

@@ -189,9 +189,10 @@ export class QuotaWriter extends QuotaReader {
       verdict = judgeIncrease(quota, { after, delta, nowNs, exact: true });
     }
     if (verdict === 'exceeds') {
+      const bytes = delta.bytes + delta.reservedBytes;
       throw new FsError(
         MetaCode.QuotaExceeded,
-        `the quota of directory ${quota.directory} holds ${after.inodes - delta.inodes} inodes and ${after.bytes - delta.bytes + after.reservedBytes - delta.reservedBytes} bytes: no room for ${delta.inodes} more inodes and ${delta.bytes + delta.reservedBytes} bytes`,
+        `the quota of directory ${quota.directory} has no room for ${delta.inodes} more inodes and ${bytes} more bytes`,
       );
     }
     this.noteSoftLimits(quota, after, nowNs);

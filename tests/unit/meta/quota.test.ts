@@ -3,7 +3,8 @@
 // tree recounts it; hard limits refuse creates, truncates and grants past them with EDQUOT, soft
 // limits do once their grace period ends; moves usage cannot follow are EXDEV; a quota set on a
 // full tree counts what is there (over several transactions, with changes in between), and one
-// removed and set again counts anew; a cluster without quotas stamps nothing on its inodes.
+// removed and set again counts anew; items in the trash count until purged; a cluster without
+// quotas stamps nothing on its inodes.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MetaCode } from '../../../src/common/status-code.js';
 import { limits } from '../../../src/common/limits.js';
@@ -508,6 +509,30 @@ describe('setting and removing', () => {
     const rest = await harness.call(m.quotaList, { cred: root, limit: 2, after: first.nextCursor ?? 0n });
     expect(rest.quotas.map((quota) => quota.path)).toEqual(['/c']);
     expect(rest.nextCursor).toBeNull();
+  });
+});
+
+describe('the trash', () => {
+  it('keeps what was removed into it counted until it is purged', async () => {
+    await fs.mkdir('/q');
+    await setQuota('/q', { hardBytes: 100n * mib });
+    await writeFile('/q/f', 2n * mib);
+    const { item } = await harness.call(m.trashRemove, {
+      cred: root,
+      at: { path: '/q/f' },
+      what: 'file',
+      expireS: 60,
+    });
+    expect(item).not.toBeNull();
+    expect(await usageOf('/q')).toEqual(usage(1, 2n * mib));
+    for (;;) {
+      const purged = await harness.call(m.purgeTrash, {
+        cred: root,
+        item: { uid: 0, name: item?.name ?? '' },
+      });
+      if (purged.done) break;
+    }
+    expect(await usageOf('/q')).toEqual(usage(0));
   });
 });
 
