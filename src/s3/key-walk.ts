@@ -14,7 +14,7 @@
  *
  * Files are objects; an empty directory other than the bucket is the object "dir/" (what a
  * key ending in "/" made); symbolic links and special files are no objects and are skipped, and
- * so is a directory the caller may not read.
+ * so is a directory below the listed one that the caller may not read (the listed one is refused).
  */
 import type { Credentials, DirectoryEntry, InodeId } from '../client/index.js';
 import { hasCode } from '../common/errors.js';
@@ -79,7 +79,7 @@ export async function* walkDirectory(
 ): AsyncGenerator<WalkItem, void, undefined> {
   const threshold = bound === undefined ? undefined : thresholdIn(bound, keyPrefix);
   let sawEntry = false;
-  for await (const entry of entriesInOrder(options, ino, threshold)) {
+  for await (const entry of entriesInOrder(options, ino, threshold, isBase)) {
     sawEntry = true;
     if (entry.type === 'file') {
       yield { kind: 'object', key: keyPrefix + entry.name, ino: entry.ino, directory: false };
@@ -139,6 +139,7 @@ async function* entriesInOrder(
   options: WalkOptions,
   ino: InodeId,
   threshold: Threshold | undefined,
+  isBase: boolean,
 ): AsyncGenerator<Entry, void, undefined> {
   const held: Entry[] = [];
   const hold = (entry: Entry): void => {
@@ -173,8 +174,9 @@ async function* entriesInOrder(
         next,
       );
     } catch (error) {
-      // A directory the caller may not read (or one removed meanwhile) has no keys for it.
-      if (hasCode(error, MetaCode.PermissionDenied) || hasCode(error, MetaCode.NotFound)) return;
+      // A directory below the listed one that the caller may not read (or one removed meanwhile)
+      // has no keys for it; the listed one itself is refused.
+      if (!isBase && (hasCode(error, MetaCode.PermissionDenied) || hasCode(error, MetaCode.NotFound))) return;
       throw error;
     }
     for (const raw of page.entries) {

@@ -101,7 +101,7 @@ export async function listPage(
   let last: ListPage['next'] = skipped === undefined ? undefined : { key: skipped, prefix: true };
   let lastPrefix: string | undefined = skipped;
   let scanned = 0;
-  for await (const item of walk) {
+  for await (const item of guarded(walk)) {
     const key = item.kind === 'object' ? item.key : item.prefix;
     if (!key.startsWith(query.prefix)) break;
     scanned += 1;
@@ -128,6 +128,17 @@ export async function listPage(
   }
   await walk.return(undefined);
   return { objects: await describe(services, cred, objects), prefixes, next };
+}
+
+/** The walk, with the file system's refusals as S3 errors (AccessDenied for an unreadable prefix). */
+async function* guarded(
+  walk: AsyncGenerator<WalkItem, void, undefined>,
+): AsyncGenerator<WalkItem, void, undefined> {
+  try {
+    yield* walk;
+  } catch (error) {
+    throw fromFsError(error, 'NoSuchBucket');
+  }
 }
 
 /** The common prefix an item rolls up into, if any. */
