@@ -18,7 +18,7 @@ import type { Clock } from '../../common/clock.js';
 import { FsError, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
-import { RpcCode, StorageCode } from '../../common/status-code.js';
+import { StorageCode } from '../../common/status-code.js';
 import type { RpcCaller } from '../../rpc/index.js';
 import type { Replicator } from '../craq/replicator.js';
 import { storageMethods, type ChunkId } from '../protocol/index.js';
@@ -27,7 +27,7 @@ import type { StorageTarget, TargetRegistry } from '../storage-target.js';
 import type { BandwidthLimiter } from './bandwidth-limiter.js';
 import { ChunkCursor, pairChunks, type ChunkMetaEntry, type ChunkPair } from './chunk-cursor.js';
 import type { RecoveryProgressTracker } from './recovery-progress.js';
-import { decideChunkSync, planSyncSend } from './sync-plan.js';
+import { copyRetryDelayMs, decideChunkSync, planSyncSend } from './sync-plan.js';
 
 export interface ChainSyncOptions {
   readonly chainId: number;
@@ -73,16 +73,6 @@ export const defaultRecoveryTimings: RecoveryTimings = {
 function timingsOf(options: ChainSyncOptions): RecoveryTimings {
   return options.timings ?? defaultRecoveryTimings;
 }
-
-/** Failures after which copying the same chunk again may succeed within this pass. */
-const chunkRetryCodes: ReadonlySet<number> = new Set<number>([
-  StorageCode.ChunkBusy,
-  StorageCode.ForwardFailed,
-  RpcCode.Timeout,
-  RpcCode.ConnectionClosed,
-  RpcCode.ConnectFailed,
-  RpcCode.Overloaded,
-]);
 
 /** Runs one pass; resolves once the syncing target has been told it is up to date. */
 export async function runChainSync(options: ChainSyncOptions): Promise<void> {
@@ -156,13 +146,13 @@ async function copyChunk(options: ChainSyncOptions, pair: ChunkPair): Promise<vo
       options.progress.copied(sent);
       return;
     } catch (error) {
-      const retryable = error instanceof FsError && chunkRetryCodes.has(error.code);
-      if (!retryable || attempt >= timingsOf(options).chunkAttemptsMax) throw error;
+      const delayMs = copyRetryDelayMs(error, attempt, timingsOf(options).chunkAttemptsMax);
+      if (delayMs === undefined) throw error;
       options.logger.debug(
         { err: error, attempt },
         `copying a chunk failed; retrying: ${describeError(error)}`,
       );
-      await options.clock.sleep(Math.min(1_000, 50 * 2 ** attempt), options.signal);
+      await options.clock.sleep(delayMs, options.signal);
     }
   }
 }

@@ -13,8 +13,10 @@
  * - `planSyncSend` and `planSyncReceive` check, from routing info, that the two targets are still
  *   predecessor and syncing successor under the chain version the recovery runs with; any change
  *   of the chain ends that recovery and a new one starts from the new routing info.
+ * - `copyRetryDelayMs` says whether a copy that failed is tried again within the pass, and when.
  */
-import { StorageCode, type StatusCode } from '../../common/status-code.js';
+import { FsError } from '../../common/errors.js';
+import { RpcCode, StorageCode, type StatusCode } from '../../common/status-code.js';
 import { PublicState, type ChainInfo } from '../../mgmtd/protocol/index.js';
 import type { SyncChunkState } from '../protocol/index.js';
 
@@ -165,4 +167,25 @@ export function planSyncReceive(input: {
     );
   }
   return ok;
+}
+
+/** Failures after which copying the same chunk again may succeed within a pass. */
+const copyRetryCodes: ReadonlySet<number> = new Set<number>([
+  StorageCode.ChunkBusy,
+  StorageCode.ForwardFailed,
+  RpcCode.Timeout,
+  RpcCode.ConnectionClosed,
+  RpcCode.ConnectFailed,
+  RpcCode.Overloaded,
+]);
+
+/**
+ * The wait before copying a chunk again after attempt `attempt` (1 for the first) failed with
+ * `error`, doubling from 100 ms up to 1 s; undefined when the failure ends the pass (it is not
+ * transient, or `attemptsMax` attempts were made).
+ */
+export function copyRetryDelayMs(error: unknown, attempt: number, attemptsMax: number): number | undefined {
+  const transient = error instanceof FsError && copyRetryCodes.has(error.code);
+  if (!transient || attempt >= attemptsMax) return undefined;
+  return Math.min(1_000, 50 * 2 ** attempt);
 }

@@ -2,13 +2,8 @@
  * Recovery of returning targets, on the side of their predecessors (DESIGN §7). Each routing
  * update tells the manager which syncing targets directly follow a target of this process; the
  * manager keeps exactly one recovery pass (chain-sync.ts) running for each, under the chain version
- * it was started with:
- *
- * - a new syncing successor, or a known one under a new chain version, gets a new pass (a pass of
- *   the old version is aborted first);
- * - a successor that no longer syncs behind this process has its pass aborted;
- * - a pass that fails starts over after storageRecoveryRetryMs while routing info still asks for it;
- * - a pass that finished (sync-done acknowledged) is not run again for the same chain version.
+ * it was started with, as recovery-plan.ts decides: this file starts and aborts the passes, arms
+ * the retry timer and keeps the memory the plan reads (running passes, completed ones, waits).
  *
  * Every pass shares one bandwidth limiter, so recovery as a whole stays within
  * recovery_bandwidth_bytes_per_s however many targets sync at once.
@@ -25,15 +20,10 @@ import type { RoutingView } from '../routing-view.js';
 import type { TargetRegistry } from '../storage-target.js';
 import { BandwidthLimiter } from './bandwidth-limiter.js';
 import { defaultRecoveryTimings, runChainSync, type RecoveryTimings } from './chain-sync.js';
+import { planRecoveries, successorKey, type SyncingSuccessor } from './recovery-plan.js';
 import { RecoveryProgressTracker } from './recovery-progress.js';
 
-/** A syncing target right behind a target of this process. */
-export interface SyncingSuccessor {
-  readonly chainId: number;
-  readonly chainVersion: number;
-  readonly localTargetId: number;
-  readonly syncingTargetId: number;
-}
+export type { SyncingSuccessor } from './recovery-plan.js';
 
 /** What the storage node needs of recovery. */
 export interface TargetRecovery {
@@ -65,19 +55,6 @@ interface Run {
   readonly controller: AbortController;
   readonly tracker: RecoveryProgressTracker;
   readonly ended: Promise<void>;
-}
-
-function sameSuccessor(a: SyncingSuccessor, b: SyncingSuccessor): boolean {
-  return (
-    a.chainId === b.chainId &&
-    a.chainVersion === b.chainVersion &&
-    a.localTargetId === b.localTargetId &&
-    a.syncingTargetId === b.syncingTargetId
-  );
-}
-
-function successorKey(successor: SyncingSuccessor): string {
-  return `${successor.syncingTargetId}@${successor.chainVersion}/${successor.localTargetId}`;
 }
 
 export class RecoveryManager implements TargetRecovery {
@@ -129,38 +106,29 @@ export class RecoveryManager implements TargetRecovery {
     await Promise.all(ended);
   }
 
-  /** Brings the running passes in line with the wanted successors. */
+  /** Brings the running passes in line with the wanted successors (recovery-plan.ts decides). */
   private reconcile(): void {
     if (this.stopped) return;
-    const wantedBySyncing = new Map(this.wanted.map((successor) => [successor.syncingTargetId, successor]));
-    // Memory of finished passes matters only while their successor still shows syncing.
-    const wantedKeys = new Set(this.wanted.map(successorKey));
-    for (const key of this.completed) if (!wantedKeys.has(key)) this.completed.delete(key);
-    for (const syncingTargetId of this.backoffUntilMs.keys()) {
-      if (!wantedBySyncing.has(syncingTargetId)) this.backoffUntilMs.delete(syncingTargetId);
-    }
-    for (const [syncingTargetId, run] of this.runs) {
-      const wanted = wantedBySyncing.get(syncingTargetId);
-      if (wanted === undefined || !sameSuccessor(wanted, run.successor)) {
-        run.controller.abort(
+    const running = new Map([...this.runs].map(([syncingTargetId, run]) => [syncingTargetId, run.successor]));
+    const plan = planRecoveries(
+      this.wanted,
+      { running, completed: this.completed, backoffUntilMs: this.backoffUntilMs },
+      this.options.clock.monotonicMs(),
+    );
+    for (const key of plan.forgetCompleted) this.completed.delete(key);
+    for (const syncingTargetId of plan.forgetBackoff) this.backoffUntilMs.delete(syncingTargetId);
+    for (const syncingTargetId of plan.abort) {
+      this.runs
+        .get(syncingTargetId)
+        ?.controller.abort(
           new FsError(
             StorageCode.ChainVersionMismatch,
             'routing info changed the chain; the pass starts over',
           ),
         );
-      }
     }
-    const nowMs = this.options.clock.monotonicMs();
-    for (const successor of this.wanted) {
-      if (this.runs.has(successor.syncingTargetId)) continue;
-      if (this.completed.has(successorKey(successor))) continue;
-      const waitUntilMs = this.backoffUntilMs.get(successor.syncingTargetId) ?? 0;
-      if (waitUntilMs > nowMs) {
-        this.scheduleRetry(waitUntilMs - nowMs);
-        continue;
-      }
-      this.start(successor);
-    }
+    if (plan.retryInMs !== undefined) this.scheduleRetry(plan.retryInMs);
+    for (const successor of plan.start) this.start(successor);
   }
 
   private start(successor: SyncingSuccessor): void {

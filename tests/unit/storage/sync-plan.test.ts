@@ -1,12 +1,15 @@
 // Proves recovery's decisions: which chunks the predecessor copies, removes or skips; how the
 // syncing target applies a copy whatever version its stale copy carries; and that copying and
 // receiving are allowed only between a serving predecessor and its syncing successor under the
-// chain version the recovery runs with.
+// chain version the recovery runs with; a copy that failed transiently is tried again, a bounded
+// number of times.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { StorageCode } from '../../../src/common/status-code.js';
+import { FsError } from '../../../src/common/errors.js';
+import { RpcCode, StorageCode } from '../../../src/common/status-code.js';
 import type { ChainInfo, PublicState } from '../../../src/mgmtd/protocol/index.js';
 import {
+  copyRetryDelayMs,
   decideChunkSync,
   decideSyncApply,
   planSyncReceive,
@@ -150,5 +153,21 @@ describe('who may copy to whom', () => {
         planSyncReceive({ chain: undefined, chainId: 1, chainVersion: 5, targetId: 3, fromTargetId: 2 }),
       ),
     ).toBe(StorageCode.ChainNotFound);
+  });
+});
+
+describe('retrying a copy', () => {
+  it('tries a copy again after a transient failure, waiting longer each time, until the attempts run out', () => {
+    const busy = new FsError(StorageCode.ChunkBusy, 'locked');
+    expect(copyRetryDelayMs(busy, 1, 5)).toBe(100);
+    expect(copyRetryDelayMs(busy, 2, 5)).toBe(200);
+    expect(copyRetryDelayMs(new FsError(RpcCode.Timeout, 'late'), 4, 5)).toBe(800);
+    expect(copyRetryDelayMs(busy, 5, 5)).toBeUndefined();
+  });
+
+  it('ends the pass at once on a failure that is not transient', () => {
+    expect(copyRetryDelayMs(new FsError(StorageCode.NoSpace, 'full'), 1, 5)).toBeUndefined();
+    expect(copyRetryDelayMs(new FsError(StorageCode.ChainVersionMismatch, 'moved'), 1, 5)).toBeUndefined();
+    expect(copyRetryDelayMs(new Error('a bug'), 1, 5)).toBeUndefined();
   });
 });
