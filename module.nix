@@ -1,5 +1,5 @@
-# NixOS module: services."3fs" — the cluster manager, metadata, storage, monitor, FUSE client and
-# NFS gateway services of 3fs, each with `enable` and `config` (an attrset merged over the defaults below and
+# NixOS module: services."3fs" — the cluster manager, metadata, storage, monitor, FUSE client,
+# NFS gateway and S3 gateway services of 3fs, each with `enable` and `config` (an attrset merged over the defaults below and
 # rendered to TOML). Each service validates its TOML at start-up and refuses unknown keys.
 {
   config,
@@ -17,7 +17,7 @@ let
       == "/etc/foundationdb/fdb.cluster";
   usesKv = cfg.mgmtd.enable || cfg.meta.enable;
   anyEnabled =
-    cfg.mgmtd.enable || cfg.meta.enable || cfg.storage.enable || cfg.monitor.enable || cfg.fuse.enable || cfg.nfs.enable;
+    cfg.mgmtd.enable || cfg.meta.enable || cfg.storage.enable || cfg.monitor.enable || cfg.fuse.enable || cfg.nfs.enable || cfg.s3.enable;
 
   clusterSection = {
     id = cfg.clusterId;
@@ -98,6 +98,19 @@ let
       };
       log.level = "info";
     };
+    s3 = {
+      node.id = cfg.s3.nodeId;
+      cluster = clusterSection;
+      mgmtd = mgmtdClientSection;
+      s3 = {
+        listen = "0.0.0.0:${toString cfg.s3.port}";
+        export_root = cfg.s3.exportRoot;
+        inherit (cfg.s3) region;
+      }
+      // lib.optionalAttrs (cfg.s3.tlsCertFile != null) { tls_cert_file = cfg.s3.tlsCertFile; }
+      // lib.optionalAttrs (cfg.s3.tlsKeyFile != null) { tls_key_file = cfg.s3.tlsKeyFile; };
+      log.level = "info";
+    };
   };
 
   # Every service but the collector pushes its metrics to the collectors, when there are any.
@@ -118,6 +131,7 @@ let
     monitor = "monitor_collector_main";
     fuse = "hf3fs_fuse_main";
     nfs = "nfs_gateway_main";
+    s3 = "s3_gateway_main";
   };
 
   # Hardening that Node tolerates: never MemoryDenyWriteExecute (V8's JIT needs W+X pages).
@@ -351,6 +365,39 @@ in
         description = "What the NFS gateway serves, to whom, and how callers' identities are mapped.";
       };
     };
+    s3 = serviceOptions "s3" 600 // {
+      port = lib.mkOption {
+        type = lib.types.port;
+        default = 9000;
+        description = "The TCP port the S3 endpoint answers on (HTTP, or HTTPS with a certificate).";
+      };
+      exportRoot = lib.mkOption {
+        type = lib.types.str;
+        default = "/";
+        example = "/s3";
+        description = "The directory of the namespace whose subdirectories are the buckets.";
+      };
+      region = lib.mkOption {
+        type = lib.types.strMatching "[a-z0-9-]{1,32}";
+        default = "us-east-1";
+        description = "The region clients sign their requests for.";
+      };
+      tlsCertFile = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        example = "/run/keys/s3.crt";
+        description = "PEM certificate (chain) of the endpoint; with tlsKeyFile it serves HTTPS.";
+      };
+      tlsKeyFile = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        example = "/run/keys/s3.key";
+        description = ''
+          PEM private key of the certificate, readable by the service user. Keep it out of the Nix
+          store: deploy it with your secrets tool.
+        '';
+      };
+    };
   };
 
   config = lib.mkMerge [
@@ -362,6 +409,7 @@ in
         "monitor"
         "fuse"
         "nfs"
+        "s3"
       ]) settingsOf;
     }
     (lib.mkIf (cfg.enable && anyEnabled) {
@@ -381,6 +429,14 @@ in
       {
         assertion = !cfg.nfs.enable || cfg.nfs.exports != [ ];
         message = "services.\"3fs\".nfs is enabled but exports nothing.";
+      }
+      {
+        assertion = !cfg.s3.enable || (cfg.s3.tlsCertFile == null) == (cfg.s3.tlsKeyFile == null);
+        message = "services.\"3fs\".s3.tlsCertFile and tlsKeyFile go together.";
+      }
+      {
+        assertion = !cfg.s3.enable || lib.hasPrefix "/" cfg.s3.exportRoot;
+        message = "services.\"3fs\".s3.exportRoot must be an absolute path of the namespace.";
       }
       {
         assertion = cfg.mgmtdAddresses != [ ];
@@ -418,6 +474,7 @@ in
           "monitor"
           "fuse"
           "nfs"
+          "s3"
         ]
       ++ [
         {
@@ -476,6 +533,16 @@ in
           };
         };
       })
+      (lib.mkIf cfg.s3.enable {
+        "3fs-s3" = unitOf "s3" {
+          description = "3fs S3 gateway";
+          # The service user; the right to bind a privileged port (443) only when asked for one.
+          extraServiceConfig = lib.optionalAttrs (cfg.s3.port < 1024) {
+            AmbientCapabilities = [ "CAP_NET_BIND_SERVICE" ];
+            CapabilityBoundingSet = lib.mkForce [ "CAP_NET_BIND_SERVICE" ];
+          };
+        };
+      })
     ];
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall (
@@ -487,6 +554,7 @@ in
       ]
       ++ lib.optional cfg.monitor.enable (portOf (settingsOf "monitor").collector.http_listen)
       ++ lib.optional cfg.nfs.enable (portOf (settingsOf "nfs").nfs.listen)
+      ++ lib.optional cfg.s3.enable (portOf (settingsOf "s3").s3.listen)
     );
     })
   ];

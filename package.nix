@@ -90,6 +90,7 @@ let
     "monitor_collector_main"
     "hf3fs_fuse_main"
     "nfs_gateway_main"
+    "s3_gateway_main"
     "admin"
     "3fs"
   ];
@@ -153,7 +154,7 @@ stdenv.mkDerivation {
       # The data path's payload buffers make V8 collect its whole heap often unless the old
       # generation starts larger (limits.dataPathInitialOldSpaceMiB; 3fs local passes the same).
       case $bin in
-        storage_main | hf3fs_fuse_main | nfs_gateway_main) heap="--initial-old-space-size=256" ;;
+        storage_main | hf3fs_fuse_main | nfs_gateway_main | s3_gateway_main) heap="--initial-old-space-size=256" ;;
         *) heap="" ;;
       esac
       makeWrapper ${nodejs}/bin/node $out/bin/$bin \

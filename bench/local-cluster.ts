@@ -37,7 +37,7 @@ export interface LocalCluster {
 /** Starts `3fs local` on `<workDir>/cluster`, mounted on `<workDir>/mnt`; resolves once mounted. */
 export async function startLocalCluster(
   workDir: string,
-  options: { kvUrl?: string; nfsPort?: number } = {},
+  options: { kvUrl?: string; nfsPort?: number; s3Port?: number } = {},
 ): Promise<LocalCluster> {
   const launcher = join(repoRoot, 'dist/3fs.js');
   if (!existsSync(launcher)) throw new Error('dist/ is not built (npm run build)');
@@ -48,6 +48,7 @@ export async function startLocalCluster(
   if (options.kvUrl !== undefined) args.push('--kv', options.kvUrl);
   // The NFS gateway, started before the mount this waits for.
   if (options.nfsPort !== undefined) args.push('--nfs', String(options.nfsPort));
+  if (options.s3Port !== undefined) args.push('--s3', String(options.s3Port));
   // The launcher and its services write to a file, not to a pipe of this process: a pipe is only
   // drained while this process's event loop runs, and a synchronous call on the mount (mkdirSync,
   // rmSync) would then wait for a FUSE daemon blocked writing its log into the full pipe.

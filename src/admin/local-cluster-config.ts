@@ -5,8 +5,9 @@
  * chosen on the first run are recorded in etc/local.json and win over later flags.
  *
  * Node ids: mgmtd 1, meta 2, storage 11..13 (target id = node id * 100 + 1), FUSE 200, the NFS
- * gateway 250, the monitor collector 900. Ports: mgmtd P, meta P+10, storage P+21..P+23, collector
- * P+90 (dashboard) and P+91 (pushes); the NFS gateway's is the one `--nfs` names, on loopback.
+ * gateway 250, the S3 gateway 260, the monitor collector 900. Ports: mgmtd P, meta P+10, storage
+ * P+21..P+23, collector P+90 (dashboard) and P+91 (pushes); the NFS and S3 gateways' are the ones
+ * `--nfs` and `--s3` name, on loopback.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { z } from 'zod';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { CommonCode } from '../common/status-code.js';
+import { localS3NodeId, s3ConfigText, type LocalS3 } from './local-s3.js';
 
 /** Storage services of a local cluster: one per replica of its one chain. */
 export const localStorageCount = 3;
@@ -48,6 +50,8 @@ export interface LocalClusterOptions {
   kvUrl?: string;
   /** The NFS gateway's port on 127.0.0.1; no gateway when absent. */
   nfsPort?: number;
+  /** The S3 gateway's port on 127.0.0.1; no gateway when absent. */
+  s3Port?: number;
 }
 
 export interface LocalStorage {
@@ -73,6 +77,8 @@ export interface LocalLayout {
   fuse: { config: string; nodeId: number };
   /** The NFS gateway, when asked for (`--nfs PORT`). */
   nfs: { config: string; nodeId: number; address: string } | undefined;
+  /** The S3 gateway, when asked for (`--s3 PORT`). */
+  s3: LocalS3 | undefined;
   /** True on the first run (the cluster is initialized then). */
   fresh: boolean;
 }
@@ -168,6 +174,15 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
       options.nfsPort === undefined
         ? undefined
         : { config: join(etcDir, 'nfs.toml'), nodeId: localNfsNodeId, address: `${host}:${options.nfsPort}` },
+    s3:
+      options.s3Port === undefined
+        ? undefined
+        : {
+            config: join(etcDir, 's3.toml'),
+            nodeId: localS3NodeId,
+            address: `${host}:${options.s3Port}`,
+            credentials: join(etcDir, 's3-credentials'),
+          },
   };
   writeIfMissing(layout.mgmtd.config, mgmtdConfig(layout, common));
   writeIfMissing(layout.meta.config, metaConfig(layout, { ...common, kvSection: metaKvSection }));
@@ -179,8 +194,16 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
   writeIfMissing(layout.monitor.config, monitorConfig(layout, common, record.monitorPort));
   // Rewritten every run: whether other users may use the mount depends on who runs it.
   writeFileSync(layout.fuse.config, fuseConfig(layout, common, options.allowOther));
-  // Rewritten every run too: the port is this run's --nfs.
+  // Rewritten every run too: the ports are this run's --nfs and --s3.
   if (layout.nfs !== undefined) writeFileSync(layout.nfs.config, nfsConfig(layout, layout.nfs, common));
+  if (layout.s3 !== undefined) {
+    const sections = {
+      cluster: clusterSection(common),
+      mgmtd: mgmtdSection(common),
+      monitor: monitorSection(layout),
+    };
+    writeFileSync(layout.s3.config, s3ConfigText(layout.s3, sections));
+  }
   return layout;
 }
 

@@ -2,13 +2,14 @@
  * `3fs local`: a whole cluster on one machine with the embedded metadata engine (DESIGN §10):
  * mgmtd, one meta service, three storage services with one target each and a chain table of
  * replication 3, the monitor collector, (with --mount) the FUSE daemon mounted on a directory,
- * and (with --nfs PORT) the NFS gateway on that port of 127.0.0.1. It prepares the data directory on the first run (local-cluster-config.ts), clears a
+ * (with --nfs PORT) the NFS gateway and (with --s3 PORT) the S3 gateway on those ports of
+ * 127.0.0.1. It prepares the data directory on the first run (local-cluster-config.ts), clears a
  * dead mount an earlier run left on the mount point, waits for each stage to be ready, and prints
  * what runs where. It supervises what it started (local-services.ts): a service that dies is
  * reported and restarted with backoff, and one that keeps dying stops the cluster. On SIGINT or
- * SIGTERM it unmounts and stops the NFS gateway first, then stops the services in order, each stage bounded; a mount still
- * there after the FUSE daemon stopped is detached lazily. A second signal kills everything at
- * once. A second run on the same data directory finds the same files.
+ * SIGTERM it unmounts and stops the gateways first, then stops the services in order, each stage
+ * bounded; a mount still there after the FUSE daemon stopped is detached lazily. A second signal
+ * kills everything at once. A second run on the same data directory finds the same files.
  */
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
@@ -30,6 +31,7 @@ import {
   type LocalClusterOptions,
   type LocalLayout,
 } from './local-cluster-config.js';
+import { ensureLocalS3Key, s3Summary, type LocalS3 } from './local-s3.js';
 import { clearDeadMount, isMounted, mountUsers } from './local-mount.js';
 import {
   LocalServices,
@@ -103,7 +105,7 @@ export async function runLocalCluster(
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   const rpc = new RpcClient({ clusterSecret: readSecretFile(layout.secretFile), logger: silentLogger() });
-  const started: Started = { core: [], data: [], fuse: undefined, nfs: undefined };
+  const started: Started = { core: [], data: [], fuse: undefined, nfs: undefined, s3: undefined };
   try {
     await start(layout, mount, services, rpc, started, () => abortReason);
     write(summary(layout, mount));
@@ -125,6 +127,7 @@ interface Started {
   data: LocalService[];
   fuse: LocalService | undefined;
   nfs: LocalService | undefined;
+  s3: LocalService | undefined;
 }
 
 async function start(
@@ -168,6 +171,7 @@ async function start(
   );
   if (layout.fresh) await giveRootDirectory(layout);
   if (layout.nfs !== undefined) await startNfs(layout.nfs, services, started, aborted);
+  if (layout.s3 !== undefined) await startS3(layout, layout.s3, services, started, aborted);
   if (mount === undefined) return;
   // The FUSE daemon exits with status 0 only when its mount was removed from outside: the user
   // unmounted it, which ends the cluster rather than bringing the mount back.
@@ -199,6 +203,25 @@ async function startNfs(
     () => portAnswers(host, port),
     (answers) => answers,
     `the NFS gateway on ${nfs.address}`,
+    aborted,
+  );
+}
+
+/** Makes the local user's S3 key (first run), starts the S3 gateway and waits until it answers. */
+async function startS3(
+  layout: LocalLayout,
+  s3: LocalS3,
+  services: LocalServices,
+  started: Started,
+  aborted: () => string | undefined,
+): Promise<void> {
+  await ensureLocalS3Key({ s3, mgmtdAddress: layout.mgmtd.address, secretFile: layout.secretFile });
+  started.s3 = services.start('s3', 's3_gateway_main', ['--config', s3.config]);
+  const { host, port } = splitAddress(s3.address);
+  await waitFor(
+    () => portAnswers(host, port),
+    (answers) => answers,
+    `the S3 gateway on ${s3.address}`,
     aborted,
   );
 }
@@ -356,8 +379,10 @@ async function stopAll(
 ): Promise<boolean> {
   const failed: string[] = [];
   // The gateway first, with the mount: both send what they buffered to meta and storage.
-  if (started.nfs !== undefined)
-    failed.push(...(await services.stop([started.nfs], limits.localStopFuseMsMax)));
+  const gateways = [started.nfs, started.s3].filter(
+    (service): service is LocalService => service !== undefined,
+  );
+  if (gateways.length > 0) failed.push(...(await services.stop(gateways, limits.localStopFuseMsMax)));
   if (started.fuse !== undefined && mount !== undefined) {
     const users = mountUsers(mount);
     if (users.length > 0) {
@@ -400,6 +425,7 @@ function summary(layout: LocalLayout, mount: string | undefined): string {
       ? '  mount:   none (pass --mount DIR to mount the file system)\n'
       : `  mount:   ${mount}\n`) +
     (layout.nfs === undefined ? '' : nfsSummary(layout.nfs.address)) +
+    (layout.s3 === undefined ? '' : s3Summary(layout.s3)) +
     `  try:     ${admin} list-chains\n` +
     `           ${admin} ls /\n` +
     '  a service that dies is restarted; Ctrl-C unmounts and stops everything\n'

@@ -236,13 +236,14 @@ export async function detachMount(mountPoint: string): Promise<boolean> {
 }
 
 /**
- * Node flags of a service: the data path (storage_main, the FUSE daemon, the NFS gateway) moves a payload buffer
- * per request; V8 counts them against a heap limit that starts small and collects the whole heap
- * again and again (a third of the CPU of a sequential write). A larger initial old generation
- * makes those collections rare. The Nix package's wrappers pass the same flag.
+ * Node flags of a service: the data path (storage_main, the FUSE daemon, the gateways) moves a
+ * payload buffer per request; V8 counts them against a heap limit that starts small and collects
+ * the whole heap again and again (a third of the CPU of a sequential write). A larger initial old
+ * generation makes those collections rare. The Nix package's wrappers pass the same flag.
  */
 export function nodeFlagsOf(binary: string): string[] {
-  if (binary !== 'storage_main' && binary !== 'hf3fs_fuse_main' && binary !== 'nfs_gateway_main') return [];
+  const dataPath = ['storage_main', 'hf3fs_fuse_main', 'nfs_gateway_main', 's3_gateway_main'];
+  if (!dataPath.includes(binary)) return [];
   return [`--initial-old-space-size=${limits.dataPathInitialOldSpaceMiB}`];
 }
 

@@ -42,6 +42,7 @@ interface LocalFlags {
   clusterId: string;
   kv?: string;
   nfs?: number;
+  s3?: number;
 }
 
 const program = new Command('3fs').description('3fs-ts: a distributed file system').version(version);
@@ -68,6 +69,11 @@ program
     'also serve the file system over NFS (v3 and v4) on this port of 127.0.0.1',
     parsePort,
   )
+  .option(
+    '--s3 <port>',
+    'also serve the file system over S3 on this port of 127.0.0.1 (buckets are its top-level directories)',
+    parsePort,
+  )
   .action(async (flags: LocalFlags) => {
     const dataDir = flags.data ?? flags.dataDir ?? defaultDataDir();
     const mount = flags.mount === true ? join(dataDir, 'mnt') : flags.mount;
@@ -78,6 +84,7 @@ program
         clusterId: flags.clusterId,
         ...(flags.kv === undefined ? {} : { kvUrl: flags.kv }),
         ...(flags.nfs === undefined ? {} : { nfsPort: flags.nfs }),
+        ...(flags.s3 === undefined ? {} : { s3Port: flags.s3 }),
         ...(mount === undefined ? {} : { mount }),
       },
       (text) => process.stdout.write(text),

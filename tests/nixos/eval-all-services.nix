@@ -33,5 +33,9 @@
         }
       ];
     };
+    s3 = {
+      enable = true;
+      exportRoot = "/buckets";
+    };
   };
 }

@@ -449,7 +449,11 @@ describe.skipIf(skipReason !== undefined)('what the S3 gateway refuses', () => {
     expect(response.status).toBe(403);
     const open = await startS3Gateway(
       cluster,
-      writeS3GatewayConfig(cluster, { nodeId: 401, s3Settings: 'anonymous_read = true' }),
+      writeS3GatewayConfig(cluster, {
+        nodeId: 401,
+        s3Settings: 'anonymous_read = true',
+        extraToml: '[monitor]\nlisten = "127.0.0.1:0"\n',
+      }),
     );
     const read = await fetch(`${open.endpoint}/guarded/readable`);
     expect(read.status).toBe(200);
@@ -462,5 +466,17 @@ describe.skipIf(skipReason !== undefined)('what the S3 gateway refuses', () => {
     expect(write.status).toBe(403);
     expect(codeOf(await write.text())).toBe('AccessDenied');
     expect(existsSync(onMount('guarded/anonymous'))).toBe(false);
+    // Its own /metrics counts what it answered, by operation and status.
+    const endpoint = await open.process.waitForLog((line) =>
+      String(line['msg']).startsWith('metrics endpoint'),
+    );
+    const metrics = await (await fetch(`http://${String(endpoint['address'])}/metrics`)).text();
+    expect(metrics).toMatch(/threefs_s3_requests_total\{[^}]*operation="GetObject"[^}]*status="200"/);
+    expect(metrics).toMatch(/threefs_s3_request_errors_total\{[^}]*code="AccessDenied"/);
+    // SIGTERM: ready was said, the stop is clean.
+    await open.process.waitForLog((line) => line['msg'] === 's3 gateway ready');
+    open.process.child.kill('SIGTERM');
+    expect(await open.process.exited).toEqual({ code: 0, signal: null });
+    expect(open.process.stderr()).toContain('s3 gateway stopped');
   });
 });

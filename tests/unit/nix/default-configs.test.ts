@@ -12,6 +12,7 @@ import { storageConfigSchema } from '../../../src/storage/config.js';
 import { fuseConfigSchema } from '../../../src/fuse/config.js';
 import { collectorConfigSchema } from '../../../src/monitor/config.js';
 import { nfsConfigSchema } from '../../../src/nfs/config.js';
+import { s3ConfigSchema } from '../../../src/s3/config.js';
 
 const etc = resolve(import.meta.dirname, '../../../etc');
 
@@ -23,6 +24,7 @@ const schemas: Record<string, z.ZodType> = {
   'monitor.toml': collectorConfigSchema,
   'fuse.toml': fuseConfigSchema,
   'nfs.toml': nfsConfigSchema,
+  's3.toml': s3ConfigSchema,
 };
 
 describe('the default configuration files', () => {

@@ -17,6 +17,7 @@ import { storageConfigSchema } from '../../../src/storage/config.js';
 import { fuseConfigSchema } from '../../../src/fuse/config.js';
 import { collectorConfigSchema } from '../../../src/monitor/config.js';
 import { nfsConfigSchema } from '../../../src/nfs/config.js';
+import { s3ConfigSchema } from '../../../src/s3/config.js';
 import { skipWithout } from '../../helpers/requirements.js';
 import { findSharedFile } from '../../helpers/shared-tools.js';
 
@@ -33,6 +34,7 @@ const schemas: Record<string, z.ZodType> = {
   monitor: collectorConfigSchema,
   fuse: fuseConfigSchema,
   nfs: nfsConfigSchema,
+  s3: s3ConfigSchema,
 };
 
 /** Whether `command` runs here with `args` and exits 0. */
@@ -129,7 +131,15 @@ describe.skipIf(nixpkgsSkipReason !== undefined)('the NixOS module on real nixpk
       timeout: 120_000,
     });
     const settings = JSON.parse(output) as Record<string, unknown>;
-    expect(Object.keys(settings).sort()).toEqual(['fuse', 'meta', 'mgmtd', 'monitor', 'nfs', 'storage']);
+    expect(Object.keys(settings).sort()).toEqual([
+      'fuse',
+      'meta',
+      'mgmtd',
+      'monitor',
+      'nfs',
+      's3',
+      'storage',
+    ]);
     expectAccepted(settings);
   });
 });
@@ -165,6 +175,7 @@ describe.skipIf(nixEvalSkipReason !== undefined)('the NixOS module on the offlin
       'mgmtd',
       'monitor',
       'nfs',
+      's3',
       'storage',
     ]);
     expectAccepted(files);
