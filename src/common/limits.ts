@@ -740,6 +740,8 @@ export const limits = {
   s3KeepAliveMs: 30_000,
   /** How long a stop waits for requests in flight before it closes their connections. */
   s3StopDrainMs: 10_000,
+  /** PutObject bodies above this are checked against the target's permissions before they are read. */
+  s3CheckTargetBytesMin: 1024 * 1024,
   /** The S3 gateway's periodic length reports: an hour, as its files report when they close (s3/gateway.ts). */
   s3LengthReportIntervalMs: 3_600_000,
   /** Staging files (uploads in progress) older than this are an upload a dead gateway left: removed. */

@@ -102,7 +102,10 @@ export async function putObject(services: GatewayServices, request: S3Request): 
   const metadata = metadataFromHeaders(request.headers);
   const target: ObjectTarget = { cred: request.cred, bucketPath: bucket.path, key };
   const plan = planOf(request, { bytesMax: limits.s3PutObjectBytesMax, lengthRequired: true });
-  await services.writer.checkTarget(target);
+  // A small body costs less to take than the check's call; the rename refuses it all the same.
+  if (key.directory || plan.length === undefined || plan.length > limits.s3CheckTargetBytesMin) {
+    await services.writer.checkTarget(target);
+  }
   if (key.directory) {
     const body = await startBody(request, plan).readAll();
     if (body.length > 0)

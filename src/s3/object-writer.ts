@@ -1,9 +1,9 @@
 /**
  * How an object comes to exist (PutObject, CopyObject, the completion of a multipart upload):
  *
- *  1. before any byte is read, the bucket must exist and the deepest existing directory of the
- *     key's path must be a directory the key's user may write (a refusal costs the client no
- *     upload; meta checks again at the rename, which is what counts);
+ *  1. before any byte of a large body is read, the bucket must exist and the deepest existing
+ *     directory of the key's path must be a directory the key's user may write (a refusal costs
+ *     the client no upload; meta checks again at the rename, which is what counts);
  *  2. the data goes to a new file in staging (staging.ts), owned by the key's user, streamed in
  *     blocks with the client library's bounded write buffer pacing the reads;
  *  3. only when the source ended without error (a request body has passed every check by then)

@@ -697,6 +697,54 @@ describe.skipIf(skipReason !== undefined)('the S3 gateway through the AWS SDK', 
     });
   });
 
+  describe('several gateways', () => {
+    it('continue each other’s listings and multipart uploads, with nothing kept in any one', async () => {
+      const second = await startS3Gateway(cluster, writeS3GatewayConfig(cluster, { nodeId: 402 }));
+      const other = sdkClient(second, await addS3Key(cluster, { name: 'other-gateway', uid: 0, gid: 0 }));
+      try {
+        const first = await s3.send(
+          new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'paged/', MaxKeys: 600 }),
+        );
+        const rest = await other.send(
+          new ListObjectsV2Command({
+            Bucket: 'listing',
+            Prefix: 'paged/',
+            MaxKeys: 600,
+            ContinuationToken: first.NextContinuationToken,
+          }),
+        );
+        expect(rest.Contents?.[0]?.Key).toBe('paged/k-0600');
+        const Key = 'multi/across';
+        const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'objects', Key }));
+        const UploadId = created.UploadId ?? '';
+        const parts = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024), randomBytes(77)];
+        const etags = await Promise.all(
+          parts.map((Body, index) =>
+            (index % 2 === 0 ? s3 : other).send(
+              new UploadPartCommand({ Bucket: 'objects', Key, UploadId, PartNumber: index + 1, Body }),
+            ),
+          ),
+        );
+        const listed = await other.send(new ListPartsCommand({ Bucket: 'objects', Key, UploadId }));
+        expect(listed.Parts?.map((part) => part.PartNumber)).toEqual([1, 2, 3]);
+        await other.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: 'objects',
+            Key,
+            UploadId,
+            MultipartUpload: {
+              Parts: etags.map((part, index) => ({ PartNumber: index + 1, ETag: part.ETag })),
+            },
+          }),
+        );
+        const got = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key }));
+        expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.concat(parts))).toBe(true);
+      } finally {
+        other.destroy();
+      }
+    });
+  });
+
   describe('presigned URLs', () => {
     it('GETs and PUTs through presigned URLs and refuses a tampered one', async () => {
       const put = await getSignedUrl(
