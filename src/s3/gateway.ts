@@ -107,6 +107,7 @@ async function serve(client: FsClient, options: S3GatewayOptions): Promise<S3Gat
     uploads: new Uploads(fs, staging),
     exportRoot: s3.export_root,
     region: s3.region,
+    fileMode: s3.file_mode,
     directoryMode: s3.directory_mode,
     logger,
     clock,

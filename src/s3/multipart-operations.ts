@@ -325,7 +325,8 @@ async function assembleInPlace(
     await data.close().catch(() => undefined);
     throw fromFsError(error, 'NoSuchUpload');
   }
-  await fs.truncate(cred, ino, BigInt(plan.length));
+  // Private while it was assembled; an object has the mode every upload gives.
+  await fs.truncate(cred, ino, BigInt(plan.length), services.fileMode);
   return fs.statInode(cred, ino);
 }
 

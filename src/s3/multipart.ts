@@ -150,6 +150,7 @@ export class Uploads {
     if (this.bucketDirectories.has(bucket)) return;
     await this.staging.ensure();
     const path = this.bucketPath(bucket);
+    // Listed by everyone (ListMultipartUploads); each upload in it is its owner's alone (0700).
     const inode = await this.fs.mkdir(gatewayCredentials, path, 0o1777, true);
     if ((inode.mode & 0o7777) !== 0o1777) {
       await this.fs.client.setAttr({ at: { path }, cred: gatewayCredentials, mode: 0o1777 });

@@ -128,9 +128,14 @@ export class ObjectFs {
     return this.client.openAt({ at, cred, read: access.read ?? !access.write, write: access.write });
   }
 
-  /** Cuts (or extends) a file to `length`. */
-  async truncate(cred: Credentials, ino: InodeId, length: bigint): Promise<Inode> {
-    return this.client.setAttr({ at: { parent: ino, path: '' }, cred, length });
+  /** Cuts (or extends) a file to `length`, and sets its mode when given. */
+  async truncate(cred: Credentials, ino: InodeId, length: bigint, mode?: number): Promise<Inode> {
+    return this.client.setAttr({
+      at: { parent: ino, path: '' },
+      cred,
+      length,
+      ...(mode === undefined ? {} : { mode }),
+    });
   }
 
   /** An extended attribute, or undefined when the inode has none of that name. */

@@ -27,6 +27,7 @@ export interface GatewayServices {
   readonly uploads: Uploads;
   readonly exportRoot: string;
   readonly region: string;
+  readonly fileMode: number;
   readonly directoryMode: number;
   readonly logger: Logger;
   readonly clock: Clock;

@@ -1,7 +1,8 @@
 /**
  * Where uploads are written before they become visible: the staging directory `.s3-staging` in
- * the export root (sticky and writable by everyone, as /tmp), and the multipart uploads directory
- * `.s3-uploads`. Bucket names never start with ".", so neither is ever a bucket.
+ * the export root (sticky and writable by everyone, as /tmp, but listed by no one), and the
+ * multipart uploads directory `.s3-uploads`. Bucket names never start with ".", so neither is
+ * ever a bucket.
  *
  * An upload is created in staging with the credentials of its key (so it belongs to that user and
  * counts against nothing else), written, given its metadata, and renamed into its bucket in one
@@ -25,8 +26,12 @@ export const uploadsDirName = '.s3-uploads';
 /** The gateway's own credentials, for its directories and the sweep. */
 export const gatewayCredentials: Credentials = { uid: 0, gid: 0, groups: [] };
 
-/** World-writable with the sticky bit: anyone creates, only the owner removes or renames. */
-const sharedDirMode = 0o1777;
+/**
+ * Writable and searchable by everyone, readable by no one but root, with the sticky bit: anyone
+ * creates, only the owner removes or renames, and no one lists the others' uploads in progress
+ * (whose names hold 64 random bits, so they cannot be guessed either).
+ */
+const sharedDirMode = 0o1733;
 
 export class Staging {
   readonly stagingPath: string;

@@ -556,6 +556,7 @@ describe.skipIf(skipReason !== undefined)('the S3 gateway through the AWS SDK', 
       expect(Buffer.from(await got.Body!.transformToByteArray()).equals(whole)).toBe(true);
       expect(readFileSync(join(cluster.mountPoint, 'objects', Key)).equals(whole)).toBe(true);
       expect(statSync(join(cluster.mountPoint, 'objects', Key)).ino).toBe(assembling);
+      expect(statSync(join(cluster.mountPoint, 'objects', Key)).mode & 0o7777).toBe(0o644);
       const after = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'objects' }));
       expect(after.Uploads ?? []).toEqual([]);
     });

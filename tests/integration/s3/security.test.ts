@@ -433,6 +433,8 @@ describe.skipIf(skipReason !== undefined)('what the S3 gateway refuses', () => {
       });
       socket.on('error', () => undefined);
     });
+    // Uploads in progress are no one else's to list.
+    expect(statSync(onMount('.s3-staging')).mode & 0o7777).toBe(0o1733);
     await eventually(
       async () => (readdirSync(onMount('.s3-staging')).length === 0 ? true : undefined),
       15_000,
