@@ -111,17 +111,15 @@ export class S3Server {
     this.server.on('checkContinue', serve(true));
     this.server.maxConnections = config.connections_max;
     this.server.setTimeout(config.socket_idle_ms, (socket: Socket) => socket.destroy());
-    this.server.on(
-      config.tls_cert_file === undefined ? 'connection' : 'secureConnection',
-      (socket: Socket) => {
-        this.sockets.add(socket);
-        options.services.metrics.connectionOpened();
-        socket.once('close', () => {
-          this.sockets.delete(socket);
-          options.services.metrics.connectionClosed();
-        });
-      },
-    );
+    // The TCP connection, TLS or not: a stop closes those still in their handshake too.
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      options.services.metrics.connectionOpened();
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        options.services.metrics.connectionClosed();
+      });
+    });
   }
 
   /** Starts listening; resolves with the bound address. */

@@ -1,6 +1,17 @@
-// Proves the S3 gateway refuses what it must over real HTTP, writing nothing: a wrong signature, a tampered aws-chunked chunk, an expired presigned URL, a request 20 minutes off the clock, a key whose user lacks permission on the directory (while the namespace's permissions let the same user write where they may, as its own uid), malformed XML, an absurd Content-Length, keys with "..", NUL or over 1,024 bytes, and a client that disconnects mid-upload; anonymous requests only where the configuration allows reads.
+// Proves the S3 gateway refuses what it must over real HTTP, writing nothing: a wrong signature, a tampered aws-chunked chunk, an expired presigned URL, a request 20 minutes off the clock, a key whose user lacks permission on the directory (while the namespace's permissions let the same user write where they may, as its own uid), malformed XML, an absurd Content-Length, keys with "..", NUL or over 1,024 bytes, and a client that disconnects mid-upload; anonymous requests only where the configuration allows reads; HTTPS with a configured certificate; the gateway's own /metrics and a clean stop.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -444,6 +455,72 @@ describe.skipIf(skipReason !== undefined)('what the S3 gateway refuses', () => {
     await expect(s3.send(new GetObjectCommand({ Bucket: 'guarded', Key: 'cut-off' }))).rejects.toMatchObject({
       name: 'NoSuchKey',
     });
+  });
+
+  it('serves HTTPS with the configured certificate', async () => {
+    const dir = world.tempDir('3fs-s3-tls-');
+    const made = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    const tls = await startS3Gateway(
+      cluster,
+      writeS3GatewayConfig(cluster, {
+        nodeId: 402,
+        s3Settings: `tls_cert_file = "${join(dir, 'cert.pem')}"\ntls_key_file = "${join(dir, 'key.pem')}"`,
+      }),
+    );
+    const timeMs = Date.now();
+    const headers: Record<string, string> = {
+      host: `127.0.0.1:${tls.port}`,
+      'x-amz-date': formatAmzDate(timeMs),
+      'x-amz-content-sha256': sha256Hex(''),
+    };
+    const authorization = authorizationHeader(
+      { method: 'GET', path: '/guarded/readable', headers, payloadHash: sha256Hex('') },
+      { ...rootKey, region: testRegion, timeMs },
+    );
+    const body = await new Promise<string>((resolve, reject) => {
+      const outgoing = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: tls.port,
+          path: '/guarded/readable',
+          headers: { ...headers, authorization },
+          ca: readFileSync(join(dir, 'cert.pem')),
+        },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve(text));
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+    expect(body).toBe('for everyone');
+    // Plain HTTP to the TLS port is no S3 request.
+    await expect(fetch(`http://127.0.0.1:${tls.port}/guarded/readable`)).rejects.toThrow();
+    tls.process.child.kill('SIGTERM');
+    expect(await tls.process.exited).toEqual({ code: 0, signal: null });
   });
 
   it('serves unsigned reads only from a gateway configured for them, and never writes', async () => {
