@@ -440,7 +440,9 @@ describe.each(chunkStoreKinds)('the %s chunk store', (storeKind) => {
     );
   });
 
-  it.skipIf(storeKind !== 'files')('leaves a zeroed range a hole of the file system', async () => {
+  // Only the files store keeps a chunk as a file of the file system, whose holes can be seen.
+  const filesStoreOnly = storeKind === 'files' ? it : () => undefined;
+  filesStoreOnly('leaves a zeroed range a hole of the file system', async () => {
     const store = await openStore();
     const kib = 1024;
     await apply(store, { kind: 'replace', data: Buffer.alloc(256 * kib, 5) });
