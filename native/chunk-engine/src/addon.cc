@@ -29,6 +29,7 @@ const char* KindName(EngineFailure::Kind kind) {
     case EngineFailure::Kind::OutOfRange: return "out-of-range";
     case EngineFailure::Kind::LengthMismatch: return "length-mismatch";
     case EngineFailure::Kind::TooLarge: return "too-large";
+    case EngineFailure::Kind::VersionMismatch: return "version-mismatch";
     case EngineFailure::Kind::None: break;
   }
   return "internal";
@@ -300,6 +301,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::Summarize>("summarize"),
                            InstanceMethod<&EngineWrap::Totals>("totals"),
                            InstanceMethod<&EngineWrap::Prepare>("prepare"),
+                           InstanceMethod<&EngineWrap::Clone>("clone"),
                            InstanceMethod<&EngineWrap::Commit>("commit"),
                            InstanceMethod<&EngineWrap::Discard>("discard"),
                            InstanceMethod<&EngineWrap::Read>("read"),
@@ -440,6 +442,26 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
+  // clone(key, sourceKey, sourceVersion, version, chainVersion): a pending version sharing the
+  // source chunk's committed blocks (which must be at sourceVersion; 0: the source is absent).
+  Napi::Value Clone(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Require(env);
+      const ChunkKey key = ReadKey(info[0]);
+      UpdateInput input;
+      input.kind = UpdateKind::Clone;
+      input.source = ReadKey(info[1]);
+      input.sourceVersion = static_cast<uint32_t>(ReadInteger(info[2], "sourceVersion", kU32Max));
+      input.version = static_cast<uint32_t>(ReadInteger(info[3], "version", kU32Max));
+      input.chainVersion = static_cast<uint32_t>(ReadInteger(info[4], "chainVersion", kU32Max));
+      EngineFailure failure;
+      auto job = engine_->BeginPrepare(key, input, &failure);
+      if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+      return (new PrepareWork(env, engine_, std::move(job), env.Undefined()))->Start();
+    });
+  }
+
   Napi::Value Commit(const Napi::CallbackInfo& info) {
     return GuardAsync(info.Env(), [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -514,6 +536,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       object.Set("logBytes", Napi::Number::New(env, static_cast<double>(engine.LogBytes())));
       object.Set("logGeneration", Napi::Number::New(env, static_cast<double>(engine.LogGeneration())));
       object.Set("usedSlots", Napi::Number::New(env, static_cast<double>(engine.UsedSlots())));
+      object.Set("sharedSlots", Napi::Number::New(env, static_cast<double>(engine.SharedSlots())));
       object.Set("blockBytes", Napi::Number::New(env, engine.blockBytes()));
       return object;
     });

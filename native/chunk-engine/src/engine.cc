@@ -33,6 +33,18 @@
 //   had is freed at the commit like any slot a new version drops. The engine's data files stay
 //   preallocated: the slot goes back to the engine's free map for the next blocks written, not to
 //   the file system, so a full disk still shows up when a data file grows, never mid-write.
+// - A clone (copy on write at chunk level) makes a chunk's new version name the slots of another
+//   chunk's committed version, block for block at the same indexes, and writes no data: those
+//   blocks are durable already, since the source's version was committed (its data synced before
+//   its log record). A slot named by several chunks carries a reference count (extraRefs_); it
+//   is freed only when the last chunk naming it drops it (by a commit, a remove, or a discarded
+//   pending version), and a block in a shared slot is never extended in place (the other chunk
+//   may name those bytes past this chunk's end): it is copied on write like any committed block.
+//   The counts are not logged: replay rebuilds them by counting, for each slot, the committed block
+//   maps that name it, so the crash argument is the one above. The clone's log record is written
+//   after the source's record of the version it shares, so a log cut at any record never keeps
+//   the clone and loses its source's blocks; should the source's later record (dropping those
+//   blocks) survive and the clone's not, the blocks are free again, as nothing names them.
 // - Without `durable`, nothing is fdatasynced until sync() (or close): a crash of the process still
 //   loses nothing acknowledged (the writes are in the page cache), and sync() makes everything
 //   committed before it survive power loss. A power loss between syncs may bring back chunks
@@ -149,8 +161,12 @@ std::shared_ptr<Engine> Engine::Open(const EngineOptions& options, EngineFailure
       const SlotRef slot = version.blocks[index].slot;
       if (slot == kHoleSlot) continue;  // a hole takes no slot
       valid = slot != kUnsetSlot && engine->allocator_.Valid(slot) &&
-              classes.slotBytes[SlotClass(slot)] >= engine->BlockLength(version.length, index) &&
-              engine->allocator_.MarkUsed(slot);
+              classes.slotBytes[SlotClass(slot)] >= engine->BlockLength(version.length, index);
+      if (!valid || engine->allocator_.MarkUsed(slot)) continue;
+      // A slot another chunk names already: a clone shares it (at the same index, so one chunk
+      // never names a slot twice). Its reference count is rebuilt here, not read from the log.
+      for (uint32_t earlier = 0; valid && earlier < index; earlier++) valid = version.blocks[earlier].slot != slot;
+      if (valid) engine->extraRefs_[slot]++;
     }
     if (!valid) {
       Refuse(failure, EngineFailure::Kind::CorruptLog,
@@ -278,8 +294,19 @@ uint64_t Engine::UsedSlots() {
 
 // --- slots ------------------------------------------------------------------------------
 
+uint64_t Engine::SharedSlots() {
+  std::lock_guard<std::mutex> guard(lock_);
+  return extraRefs_.size();
+}
+
 void Engine::FreeSlot(SlotRef slot) {
   if (slot == kHoleSlot) return;  // a hole has no slot to give back
+  auto shared = extraRefs_.find(slot);
+  if (shared != extraRefs_.end()) {
+    // Another chunk still names the slot: only this reference goes.
+    if (--shared->second == 0) extraRefs_.erase(shared);
+    return;
+  }
   if (activeReads_.empty()) {
     allocator_.Free(slot);
   } else {
@@ -336,6 +363,7 @@ std::unique_ptr<PrepareJob> Engine::BeginPrepare(const ChunkKey& key, const Upda
   }
   if (!Plan(*job, base, failure)) {
     for (SlotRef slot : job->freshSlots) allocator_.Free(slot);
+    for (SlotRef slot : job->sharedSlots) FreeSlot(slot);
     EraseIfEmpty(found);
     return nullptr;
   }
@@ -385,6 +413,8 @@ bool Engine::Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* fail
     case UpdateKind::Remove:
       job.removed = true;
       return true;
+    case UpdateKind::Clone:
+      return PlanClone(job, base, failure);
     case UpdateKind::Zero: {
       if (input.offset > max || input.length > max || input.offset + input.length > max) {
         return Refuse(failure, EngineFailure::Kind::OutOfRange, "the zeroed range ends past the chunk size");
@@ -453,8 +483,10 @@ bool Engine::Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* fail
       write.oldSlot = old.slot;
       write.oldLength = oldBlockLength;
       write.oldCrc = old.crc;
-      if (write.changeFrom >= oldBlockLength && classes.slotBytes[SlotClass(old.slot)] >= write.newLength) {
-        // Only bytes past the committed end of the block change, and its slot has room: in place.
+      if (write.changeFrom >= oldBlockLength && classes.slotBytes[SlotClass(old.slot)] >= write.newLength &&
+          !Shared(old.slot)) {
+        // Only bytes past the committed end of the block change, and its slot has room and is this
+        // chunk's alone (a clone may name the same bytes past its own end): in place.
         write.inPlace = true;
         write.slot = old.slot;
         write.writeFrom = oldBlockLength;
@@ -509,7 +541,43 @@ void Engine::PlanZero(PrepareJob& job, const ChunkVersion& base, uint64_t zeroSt
   }
 }
 
+bool Engine::PlanClone(PrepareJob& job, const ChunkVersion* base, EngineFailure* failure) {
+  const UpdateInput& input = job.input;
+  if (input.source == job.key) return Refuse(failure, EngineFailure::Kind::Invalid, "a chunk is not cloned onto itself");
+  auto found = chunks_.find(input.source);
+  const ChunkVersion* source =
+      found != chunks_.end() && found->second.committed ? &*found->second.committed : nullptr;
+  const uint32_t sourceVersion = source != nullptr ? source->version : 0;
+  if (sourceVersion != input.sourceVersion) {
+    return Refuse(failure, EngineFailure::Kind::VersionMismatch,
+                  "the clone's source chunk is at version " + std::to_string(sourceVersion) + ", not " +
+                      std::to_string(input.sourceVersion));
+  }
+  if (source == nullptr) {
+    job.removed = true;  // the source is a hole: so is the clone
+    return true;
+  }
+  // The new version names the source's committed slots, block for block: each slot the chunk does
+  // not name already gains a reference, taken now, under the state lock, so no commit of the
+  // source frees it meanwhile.
+  job.clone = true;
+  job.next.length = source->length;
+  job.next.checksum = source->checksum;
+  job.next.blocks = source->blocks;
+  for (uint32_t index = 0; index < source->blocks.size(); index++) {
+    const SlotRef slot = source->blocks[index].slot;
+    if (slot == kHoleSlot) continue;
+    const bool owned = base != nullptr && index < base->blocks.size() && base->blocks[index].slot == slot;
+    if (owned) continue;
+    extraRefs_[slot]++;
+    job.sharedSlots.push_back(slot);
+  }
+  return true;
+}
+
 bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
+  // A clone writes nothing: the blocks it names are the source's committed, durable ones.
+  if (job.clone) return true;
   const UpdateInput& input = job.input;
   const uint64_t dataStart = input.kind == UpdateKind::Replace ? 0 : input.offset;
   const uint64_t dataEnd = dataStart + input.dataLength;
@@ -584,6 +652,7 @@ VersionInfo Engine::FinishPrepare(PrepareJob& job, bool ok) {
   if (!ok) {
     // Nothing names these slots: they were never visible to a reader.
     for (SlotRef slot : job.freshSlots) allocator_.Free(slot);
+    for (SlotRef slot : job.sharedSlots) FreeSlot(slot);
     EraseIfEmpty(found);
     return {};
   }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "data-files.h"
@@ -50,7 +51,7 @@ struct ChunkState {
   bool removed = false;  // the pending version removes the chunk
 };
 
-enum class UpdateKind { Write = 0, Replace = 1, Truncate = 2, Remove = 3, Zero = 4 };
+enum class UpdateKind { Write = 0, Replace = 1, Truncate = 2, Remove = 3, Zero = 4, Clone = 5 };
 
 struct UpdateInput {
   UpdateKind kind = UpdateKind::Write;
@@ -61,6 +62,8 @@ struct UpdateInput {
   uint64_t dataLength = 0;
   uint32_t version = 0;
   uint32_t chainVersion = 0;
+  ChunkKey source{};           // clone: the chunk whose committed version the new version shares
+  uint32_t sourceVersion = 0;  // clone: the committed version `source` must be at (0: absent)
 };
 
 /** One block an update writes. */
@@ -90,6 +93,8 @@ struct PrepareJob {
   std::vector<BlockWrite> writes;
   std::optional<BlockWrite> shrink;  // the new last block after a shrink: its checksum is recomputed
   std::vector<SlotRef> freshSlots;
+  bool clone = false;                // the new version shares the source's slots; nothing is written
+  std::vector<SlotRef> sharedSlots;  // slots the clone took a reference on (given back on failure)
 };
 
 struct CommitJob {
@@ -178,6 +183,8 @@ class Engine {
   uint64_t LogGeneration() { return log_->Generation(); }
   uint64_t LogBytes() { return log_->Bytes(); }
   uint64_t UsedSlots();
+  /** Slots named by more than one chunk (clones that have not diverged there yet). */
+  uint64_t SharedSlots();
 
  private:
   struct Entry {
@@ -193,6 +200,8 @@ class Engine {
   uint32_t BlockLength(uint32_t length, uint32_t index) const;
   bool Plan(PrepareJob& job, const ChunkVersion* base, EngineFailure* failure);
   void PlanZero(PrepareJob& job, const ChunkVersion& base, uint64_t zeroStart, uint64_t zeroEnd);
+  bool PlanClone(PrepareJob& job, const ChunkVersion* base, EngineFailure* failure);
+  bool Shared(SlotRef slot) const { return extraRefs_.count(slot) > 0; }
   uint32_t ZeroCrc(uint32_t length) const;
   void DropPending(Entry& entry);
   void FreeSlot(SlotRef slot);
@@ -214,6 +223,10 @@ class Engine {
   std::map<ChunkKey, Entry> chunks_;
   std::map<ChunkKey, Payload> inFlightCommits_;
   SlotAllocator allocator_;
+  // Per slot named by more than one chunk: how many chunks name it besides the first. A chunk whose
+  // committed and pending versions name a slot at the same index counts once, as everywhere else.
+  // Not logged: replay rebuilds it by counting the references of the committed block maps.
+  std::unordered_map<SlotRef, uint32_t> extraRefs_;
   uint64_t chunkCount_ = 0;
   uint64_t committedBytes_ = 0;
   uint64_t jobsInFlight_ = 0;

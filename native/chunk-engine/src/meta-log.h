@@ -93,6 +93,7 @@ struct EngineFailure {
     OutOfRange,     // an offset or length past the chunk size
     LengthMismatch, // a payload whose length differs from the length announced
     TooLarge,       // a payload larger than a chunk
+    VersionMismatch,// a clone's source chunk is not at the version the clone expects
   } kind = Kind::None;
   int error = 0;
   std::string message;

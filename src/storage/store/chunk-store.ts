@@ -44,7 +44,13 @@ export type ChunkUpdate =
   | { readonly kind: 'replace'; readonly data: Buffer; readonly dataChecksum?: number }
   | { readonly kind: 'truncate'; readonly length: number }
   | { readonly kind: 'remove' }
-  | { readonly kind: 'zero'; readonly offset: number; readonly length: number };
+  | { readonly kind: 'zero'; readonly offset: number; readonly length: number }
+  /**
+   * The committed version of chunk `source` (of this target), which must be at `sourceVersion`
+   * (0: absent, and the chunk is then removed), else StorageCode.ChunkVersionMismatch. The native
+   * engine shares the source's blocks (copy on write); the files store copies the bytes.
+   */
+  | { readonly kind: 'clone'; readonly source: ChunkId; readonly sourceVersion: number };
 
 /** What a read returns: the bytes (already verified), their CRC32C, and the version they belong to. */
 export interface ChunkReadResult {

@@ -175,12 +175,13 @@ export class FileChunkStore implements ChunkStore {
     this.preparing.add(key);
     try {
       await this.discardPending(chunkId);
+      const resolved = update.kind === 'clone' ? await this.cloneAsCopy(chunkId, update) : update;
       const committed = this.database.get(chunkId);
       assert(
         options.version > (committed?.version ?? 0),
         'a pending version is newer than the committed one',
       );
-      const plan = planUpdate(committed?.length, update);
+      const plan = planUpdate(committed?.length, resolved);
       if (plan.kind !== 'remove' && plan.kind !== 'shrink') {
         assert(plan.newLength <= limits.storageChunkBytesMax, 'checkUpdateInput bounds the chunk size');
       }
@@ -368,6 +369,38 @@ export class FileChunkStore implements ChunkStore {
   }
 
   // --- updates --------------------------------------------------------------------------
+
+  /**
+   * A clone as this store carries it out: a replace by the source's committed bytes (read and
+   * verified), or a remove when the source is absent. Correct, at the cost of the copy.
+   */
+  private async cloneAsCopy(
+    chunkId: ChunkId,
+    update: Extract<ChunkUpdate, { kind: 'clone' }>,
+  ): Promise<ChunkUpdate> {
+    if (compareChunkIds(chunkId, update.source) === 0) {
+      throw new FsError(
+        CommonCode.InvalidArgument,
+        `chunk ${formatChunkId(chunkId)} is not cloned onto itself`,
+      );
+    }
+    const found = this.database.get(update.source)?.version ?? 0;
+    if (found === 0 && update.sourceVersion === 0) return { kind: 'remove' };
+    if (found === update.sourceVersion) {
+      const source = await this.read(update.source, {
+        offset: 0,
+        length: limits.storageChunkBytesMax,
+        pending: false,
+      });
+      if (source.info.version === update.sourceVersion) {
+        return { kind: 'replace', data: source.data, dataChecksum: source.checksum };
+      }
+    }
+    throw new FsError(
+      StorageCode.ChunkVersionMismatch,
+      `the clone's source chunk ${formatChunkId(update.source)} is not at version ${update.sourceVersion}`,
+    );
+  }
 
   private async checkFreeSpace(bytes: number): Promise<void> {
     await checkFreeSpace(this.freeSpace, bytes, this.options);

@@ -61,6 +61,17 @@ export interface NativeChunkEngine {
     version: number,
     chainVersion: number,
   ): Promise<EngineVersionInfo & { readonly removed: boolean }>;
+  /**
+   * A pending version sharing the committed blocks of the chunk `sourceKey`, which must be at
+   * `sourceVersion` (0: absent, and the clone then removes the chunk); nothing is written.
+   */
+  clone(
+    key: Buffer,
+    sourceKey: Buffer,
+    sourceVersion: number,
+    version: number,
+    chainVersion: number,
+  ): Promise<EngineVersionInfo & { readonly removed: boolean }>;
   commit(key: Buffer, version: number): Promise<EngineVersionInfo | undefined>;
   discard(key: Buffer): void;
   read(
@@ -73,7 +84,14 @@ export interface NativeChunkEngine {
   /** Rewrites the metadata log as a snapshot now (it also happens by itself as the log grows). */
   compact(): Promise<boolean>;
   close(): Promise<void>;
-  stats(): { logBytes: number; logGeneration: number; usedSlots: number; blockBytes: number };
+  stats(): {
+    logBytes: number;
+    logGeneration: number;
+    usedSlots: number;
+    /** Slots named by more than one chunk (clones sharing them). */
+    sharedSlots: number;
+    blockBytes: number;
+  };
 }
 
 interface ChunkEngineAddon {
@@ -111,6 +129,7 @@ const codeOfEngineFailure: Readonly<Record<string, StatusCode>> = {
   'out-of-range': StorageCode.OffsetOutOfRange,
   'length-mismatch': StorageCode.PayloadLengthMismatch,
   'too-large': StorageCode.PayloadTooLarge,
+  'version-mismatch': StorageCode.ChunkVersionMismatch,
 };
 
 /** A failure of the engine as reported: its kind, errno and (for corruption) the block. */

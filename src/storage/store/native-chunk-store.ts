@@ -131,6 +131,7 @@ export class NativeChunkStore implements ChunkStore {
   ): Promise<PendingVersionInfo> {
     const key = this.keyOf(chunkId);
     checkUpdateInput(update, this.chunkBytesMax);
+    if (update.kind === 'clone') return this.prepareClone(chunkId, update, options);
     const committed = this.stat(chunkId)?.committed;
     await this.checkFreeSpace(this.writeBytesOf(update, committed?.length));
     this.checkOpen();
@@ -156,6 +157,28 @@ export class NativeChunkStore implements ChunkStore {
       return { ...versionInfo(pending), removed: pending.removed };
     } catch (error) {
       throw this.failure(error, chunkId, committed?.version ?? 0, 'prepare');
+    }
+  }
+
+  /** A clone shares the source's committed blocks: metadata only, so no free space is needed. */
+  private async prepareClone(
+    chunkId: ChunkId,
+    update: Extract<ChunkUpdate, { kind: 'clone' }>,
+    options: { version: number; chainVersion: number },
+  ): Promise<PendingVersionInfo> {
+    const key = this.keyOf(chunkId);
+    const sourceKey = this.keyOf(update.source);
+    try {
+      const pending = await this.engine.clone(
+        key,
+        sourceKey,
+        update.sourceVersion,
+        options.version,
+        options.chainVersion,
+      );
+      return { ...versionInfo(pending), removed: pending.removed };
+    } catch (error) {
+      throw this.failure(error, chunkId, this.stat(chunkId)?.committed?.version ?? 0, 'clone');
     }
   }
 

@@ -61,6 +61,15 @@ export function checkUpdateInput(update: ChunkUpdate, chunkBytesMax: number): vo
       return;
     case 'remove':
       return;
+    case 'clone':
+      checkChunkIdInput(update.source);
+      if (!isByteCount(update.sourceVersion, u32Max)) {
+        throw new FsError(
+          StorageCode.ChunkVersionMismatch,
+          `a clone expects its source at version ${String(update.sourceVersion)}, which is no u32`,
+        );
+      }
+      return;
     case 'zero':
       if (
         !isByteCount(update.offset, chunkBytesMax) ||

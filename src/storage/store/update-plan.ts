@@ -9,7 +9,7 @@
  * unwritten (a hole of the file system), so the disk blocks under it are freed; a range reaching
  * the end is a shrink, and one covering the whole chunk a remove.
  */
-import { assert } from '../../common/errors.js';
+import { AssertionError, assert } from '../../common/errors.js';
 import type { ChunkUpdate } from './chunk-store.js';
 
 export type UpdatePlan =
@@ -98,6 +98,9 @@ export function planUpdate(committedLength: number | undefined, update: ChunkUpd
       return { kind: 'remove' };
     case 'zero':
       return planZero(committedLength, update);
+    case 'clone':
+      // Each store carries a clone out its own way (shared blocks, or a copy turned into a replace).
+      throw new AssertionError('a clone is resolved by the store before it is planned');
   }
 }
 

@@ -517,5 +517,7 @@ function applyToModel(model: Buffer | undefined, update: ChunkUpdate): Buffer | 
       return undefined;
     case 'zero':
       return zeroedModel(model, update.offset, update.length);
+    case 'clone':
+      throw new Error('the model has no other chunk to clone');
   }
 }

@@ -68,6 +68,8 @@ export function applyToModel(model: Buffer, update: ChunkUpdate): Buffer {
       return Buffer.alloc(0);
     case 'zero':
       return zeroedModel(model, update.offset, update.length) ?? Buffer.alloc(0);
+    case 'clone':
+      throw new Error('the crash workload clones no chunk');
   }
 }
 
