@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
-import { FsClient, MgmtdClient } from '../client/index.js';
+import { FsClient, MgmtdClient, readTokenFile } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
 import { parseConfig, readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
@@ -15,10 +15,11 @@ import { version } from '../common/version.js';
 import { limits } from '../common/limits.js';
 import { copyKvStores, kvSectionSchema, openKvEngine, type KvSection } from '../kv/index.js';
 import { PublicState, initCluster, mgmtdMethods, type RoutingInfo } from '../mgmtd/index.js';
-import { RpcClient } from '../rpc/index.js';
+import { RpcClient, parseToken } from '../rpc/index.js';
 import { fsckCommand } from './commands/fsck.js';
 import { recoveryProgressCommand } from './commands/recovery-progress.js';
 import { addS3KeyCommands } from './commands/s3-keys.js';
+import { addUserCommands } from './commands/users.js';
 import {
   candidatesFrom,
   collectSecretStatus,
@@ -36,6 +37,7 @@ interface GlobalOptions {
   config?: string;
   mgmtd?: string[];
   secretFile?: string;
+  tokenFile?: string;
   json?: boolean;
   timeoutMs: number;
 }
@@ -102,6 +104,22 @@ function loadAdminConfig(path: string): AdminConfig {
 function makeContext(options: GlobalOptions, write: (text: string) => void): Context {
   let config: AdminConfig | undefined;
   let loaded = false;
+  /** How this command authenticates: a user token (--token-file) or the cluster secret. */
+  const authentication = (): { clusterSecret: string } | { token: string } => {
+    const tokenFile = options.tokenFile ?? process.env['THREEFS_TOKEN_FILE'];
+    if (tokenFile !== undefined && tokenFile !== '') return { token: readTokenFile(tokenFile) };
+    return { clusterSecret: readSecretFile(reachable().secretFile) };
+  };
+  const addressesOf = (): string[] => {
+    const addresses = options.mgmtd ?? context.config()?.mgmtd?.addresses;
+    if (addresses === undefined || addresses.length === 0) {
+      throw new FsError(
+        CommonCode.InvalidArgument,
+        'no mgmtd address: pass --mgmtd HOST:PORT or a --config with [mgmtd] addresses',
+      );
+    }
+    return addresses;
+  };
   const reachable = (): { addresses: string[]; secretFile: string } => {
     const addresses = options.mgmtd ?? context.config()?.mgmtd?.addresses;
     if (addresses === undefined || addresses.length === 0) {
@@ -128,11 +146,11 @@ function makeContext(options: GlobalOptions, write: (text: string) => void): Con
       return config;
     },
     async withClient(use) {
-      const { addresses, secretFile } = reachable();
+      const addresses = addressesOf();
       const logger = createLogger({ component: 'admin', level: context.config()?.log.level ?? 'warn' });
       const client = await FsClient.connect({
         mgmtdAddresses: addresses,
-        clusterSecret: readSecretFile(secretFile),
+        ...authentication(),
         logger,
         mgmtdTimeoutMs: options.timeoutMs,
         tuning: { routingRefreshMs: undefined },
@@ -147,9 +165,14 @@ function makeContext(options: GlobalOptions, write: (text: string) => void): Con
       return reachable().secretFile;
     },
     async withMgmtd(use) {
-      const { addresses, secretFile } = reachable();
+      const addresses = addressesOf();
       const logger = createLogger({ component: 'admin', level: context.config()?.log.level ?? 'warn' });
-      const rpc = new RpcClient({ clusterSecret: readSecretFile(secretFile), logger });
+      const auth = authentication();
+      const rpc = new RpcClient(
+        'token' in auth
+          ? { clusterSecret: '', token: parseToken(auth.token, 'the token file'), logger }
+          : { clusterSecret: auth.clusterSecret, logger },
+      );
       try {
         const mgmtd = new MgmtdClient({
           addresses,
@@ -400,6 +423,10 @@ export function buildAdminProgram(
     )
     .option('--mgmtd <host:port>', 'a mgmtd address (repeatable)', collect)
     .option('--secret-file <file>', 'file holding the cluster secret')
+    .option(
+      '--token-file <file>',
+      'file holding a user token to act with instead of the cluster secret (admin commands need an admin token); default $THREEFS_TOKEN_FILE',
+    )
     .option('--json', 'print JSON for scripts instead of tables')
     .option('--timeout-ms <ms>', 'deadline of each call to mgmtd', parsePositive('--timeout-ms'), 5_000)
     .showHelpAfterError()
@@ -474,6 +501,10 @@ export function buildAdminProgram(
     return current.withClient((client) => use(client, current.output));
   });
   addSecretCommands(program, context);
+  addUserCommands(program, (use) => {
+    const current = context();
+    return current.withMgmtd((mgmtd) => use(mgmtd, current.output));
+  });
   return program;
 }
 

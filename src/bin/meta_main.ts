@@ -2,7 +2,7 @@
 import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { MgmtdClient } from '../client/index.js';
+import { MgmtdClient, tokenDirectoryFromMgmtd } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
 import { FsError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -72,13 +72,15 @@ await runService({
       metrics.kvObserver,
     );
     const rootLayout = await rootLayoutFrom(kv);
+    const rpcClient = new RpcClient({ clusterSecret, logger, observer: metrics.rpcClientObserver });
+    const tokens = tokenDirectoryFromMgmtd({ config, rpcClient, logger });
     const rpcServer = new RpcServer({
       clusterSecret,
+      tokens,
       logger,
       observer: combineObservers(metrics.rpcServerObserver, metaOperationsObserver(metrics.registry)),
       onBrokenInvariant: crashOnBrokenInvariant(logger),
     });
-    const rpcClient = new RpcClient({ clusterSecret, logger, observer: metrics.rpcClientObserver });
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;
     const mgmtd = new MgmtdClient({
@@ -109,6 +111,7 @@ await runService({
     return {
       stop: async () => {
         secretFile.stop();
+        tokens.stop();
         await metrics.stop();
         await server.stop();
         await rpcServer.close({ drainMs: 5_000 });

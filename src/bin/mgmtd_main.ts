@@ -7,9 +7,15 @@ import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine } from '../kv/index.js';
-import { MgmtdServer, NodeType, failoverHazard, mgmtdConfigSchema } from '../mgmtd/index.js';
+import {
+  MgmtdServer,
+  NodeType,
+  failoverHazard,
+  mgmtdConfigSchema,
+  readTokenTable,
+} from '../mgmtd/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
-import { RpcClient, RpcServer } from '../rpc/index.js';
+import { RpcClient, RpcServer, TokenDirectory } from '../rpc/index.js';
 
 const program = new Command('mgmtd_main')
   .description('3fs-ts cluster manager: membership, chain tables, target states, routing info')
@@ -41,8 +47,16 @@ await runService({
       await openKvEngine(config.kv, { logger, syncObserver: metrics.kvObserver }),
       metrics.kvObserver,
     );
+    // Callers' tokens are verified against the users table in this mgmtd's own KV.
+    const tokens = new TokenDirectory({
+      fetch: (knownVersion) => readTokenTable(kv, knownVersion),
+      clock: systemClock,
+      logger,
+    });
+    tokens.start();
     const rpcServer = new RpcServer({
       clusterSecret,
+      tokens,
       logger,
       observer: metrics.rpcServerObserver,
       onBrokenInvariant: crashOnBrokenInvariant(logger),
@@ -69,6 +83,7 @@ await runService({
     return {
       stop: async () => {
         secretFile.stop();
+        tokens.stop();
         await metrics.stop();
         await server.stop();
         await rpcServer.close({ drainMs: 5_000 });

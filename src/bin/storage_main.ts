@@ -17,6 +17,7 @@ import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
+import { tokenDirectoryFromMgmtd } from '../client/index.js';
 import { StorageNode, registerStorageMetrics, storageConfigSchema } from '../storage/index.js';
 
 /** Exit status of a fenced process: it stopped on purpose and must rejoin through recovery. */
@@ -53,18 +54,20 @@ await runService({
       clock: systemClock,
       logger,
     });
-    const rpcServer = new RpcServer({
-      clusterSecret,
-      logger,
-      frameBytesMax,
-      observer: metrics.rpcServerObserver,
-      onBrokenInvariant: crashOnBrokenInvariant(logger),
-    });
     const rpcClient = new RpcClient({
       clusterSecret,
       logger,
       frameBytesMax,
       observer: metrics.rpcClientObserver,
+    });
+    const tokens = tokenDirectoryFromMgmtd({ config, rpcClient, logger });
+    const rpcServer = new RpcServer({
+      clusterSecret,
+      tokens,
+      logger,
+      frameBytesMax,
+      observer: metrics.rpcServerObserver,
+      onBrokenInvariant: crashOnBrokenInvariant(logger),
     });
     const node = await StorageNode.open({
       config,
@@ -94,6 +97,7 @@ await runService({
     return {
       stop: async () => {
         secretFile.stop();
+        tokens.stop();
         await metrics.stop();
         await rpcServer.close({ drainMs: 5_000 });
         await node.stop();

@@ -17,7 +17,7 @@ import { limits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
 import { seededRandom, type Random } from '../common/random.js';
-import { ClientCode, MetaCode } from '../common/status-code.js';
+import { ClientCode, CommonCode, MetaCode } from '../common/status-code.js';
 import {
   metaMethods,
   type Credentials,
@@ -31,7 +31,8 @@ import {
   type ResponseOf,
   type TimeSpec,
 } from '../meta/protocol/index.js';
-import { RpcClient, type RpcClientOptions } from '../rpc/index.js';
+import { RpcClient, parseToken, type RpcClientOptions } from '../rpc/index.js';
+import { mgmtdMethods } from '../mgmtd/protocol/index.js';
 import { ChunkClient } from './chunk-client.js';
 import { resolveTuning, type ClientTuning } from './client-tuning.js';
 import { FileDataIo, fileRef } from './file-data.js';
@@ -47,12 +48,24 @@ import { RoutingCache } from './routing-cache.js';
 
 export interface FsClientOptions {
   readonly mgmtdAddresses: readonly string[];
-  /** The cluster secret, or a process's secrets that follow its secret file (a rotation). */
-  readonly clusterSecret: RpcClientOptions['clusterSecret'];
+  /**
+   * The cluster secret, or a process's secrets that follow its secret file (a rotation): a client
+   * holding it is a node of the cluster, trusted with every uid. Not needed with `token`.
+   */
+  readonly clusterSecret?: RpcClientOptions['clusterSecret'];
+  /**
+   * A user token (`admin user-add` prints one), in place of the secret: the cluster then acts
+   * for this client only as the token's user allows (a token's user acts as itself unless it is
+   * trusted or an admin, whatever `credentials` say).
+   */
+  readonly token?: string;
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly random?: Random;
-  /** Who path-based calls speak for; the process's own uid, gid and groups by default. */
+  /**
+   * Who path-based calls speak for; by default the token's user (for a token that may not choose),
+   * else the process's own uid, gid and groups.
+   */
   readonly credentials?: Credentials;
   /** The client id of write sessions; unique to this process by default. */
   readonly clientId?: string;
@@ -103,7 +116,7 @@ export class FsClient {
   readonly routing: RoutingCache;
   readonly mgmtd: MgmtdClient;
   readonly tuning: ClientTuning;
-  readonly credentials: Credentials;
+  private ownCredentials: Credentials;
   readonly clientId: string;
   private readonly rpc: RpcClient;
   private readonly io: FileDataIo;
@@ -122,11 +135,18 @@ export class FsClient {
     this.clock = options.clock ?? systemClock;
     const random = options.random ?? seededRandom(randomInt(0x7fff_ffff));
     this.tuning = resolveTuning(options.tuning);
-    this.credentials = options.credentials ?? processCredentials();
+    this.ownCredentials = options.credentials ?? processCredentials();
     this.clientId = options.clientId ?? processClientId();
     this.sessions = new SessionIds(this.clientId, this.clock.nowMs());
+    if ((options.clusterSecret === undefined) === (options.token === undefined)) {
+      throw new FsError(
+        CommonCode.InvalidArgument,
+        'the client connects with either the cluster secret or a user token (exactly one of them)',
+      );
+    }
     this.rpc = new RpcClient({
-      clusterSecret: options.clusterSecret,
+      clusterSecret: options.clusterSecret ?? '',
+      ...(options.token === undefined ? {} : { token: parseToken(options.token, 'the client token') }),
       logger: this.logger,
       random,
       ...(options.rpcObserver === undefined ? {} : { observer: options.rpcObserver }),
@@ -185,11 +205,27 @@ export class FsClient {
     this.readAheadBudget = new ByteBudget(limits.clientReadAheadBytesTotalMax);
   }
 
-  /** Makes a client and fetches routing info (fails when mgmtd cannot be reached). */
+  /** Who path-based calls speak for. */
+  get credentials(): Credentials {
+    return this.ownCredentials;
+  }
+
+  /**
+   * Makes a client and fetches routing info (fails when mgmtd cannot be reached or refuses the
+   * token). With a token whose user may not choose its credentials, path-based calls speak for
+   * that user unless `credentials` were given.
+   */
   static async connect(options: FsClientOptions): Promise<FsClient> {
     const client = new FsClient(options);
     try {
       await client.routing.refresh();
+      if (options.token !== undefined) {
+        const me = await client.mgmtd.call(mgmtdMethods.whoAmI, {});
+        const user = me.user;
+        if (options.credentials === undefined && user !== undefined && !user.trusted && !user.admin) {
+          client.ownCredentials = { uid: user.root ? 0 : user.uid, gid: user.gid, groups: user.groups };
+        }
+      }
     } catch (error) {
       await client.rpc.close();
       throw error;

@@ -4,6 +4,8 @@
  * `HeartbeatLoop` serve every service's talk with mgmtd.
  */
 export { MgmtdClient } from './mgmtd-client.js';
+export { tokenDirectoryFromMgmtd } from './token-directory-client.js';
+export { clientAuthentication, readTokenFile } from './token-file.js';
 export { HeartbeatLoop, type HeartbeatLoopOptions } from './heartbeat-loop.js';
 export {
   FsClient,

@@ -80,6 +80,16 @@ export const clusterSectionSchema = z.strictObject({
 });
 
 /**
+ * The `[cluster]` section of a client of the file system (FUSE daemon, gateways): `token_file`,
+ * when set, holds the user token its calls are made with (`admin user-add`); the daemon then
+ * acts for other uids only if the token's user is trusted. The secret file stays for what only
+ * nodes may do (pushing metrics).
+ */
+export const clientClusterSectionSchema = clusterSectionSchema.extend({
+  token_file: z.string().min(1).optional(),
+});
+
+/**
  * Reads a cluster secret file and returns the secret this process connects with: its first line
  * (cluster-secrets.ts has the file's rules; a process that follows rotations watches the file
  * with secret-file-watcher.ts instead).

@@ -133,6 +133,15 @@ export const limits = {
    * list that grows with each rotation. Each listed secret costs one HMAC per handshake refused.
    */
   clusterSecretsMax: 4,
+  /** Users of one cluster: the whole table is held in memory by every service and sent in one reply. */
+  usersMax: 10_000,
+  /** Tokens one user holds at once (current ones and those in a rotation's grace period). */
+  userTokensMax: 8,
+  /**
+   * How often services reload the users and tokens they verify callers against: the bound on how
+   * long a removed or rotated-out token keeps working on a connection (twice this, at worst).
+   */
+  userTokenRefreshMs: 2_000,
   /** Shortest cluster secret: a shorter one could be guessed offline from one recorded handshake. */
   clusterSecretCharsMin: 16,
   /** Longest cluster secret: far above any generated one, so a wrong file (a log, a binary) is refused. */

@@ -87,6 +87,10 @@ export const MgmtdCode = {
   LastServingAlive: 3014,
   /** The chain's version is not the one the request expects: the chain changed since the caller read it. */
   ChainVersionMismatch: 3015,
+  /** user-add refused: a user of that name exists already. */
+  UserExists: 3016,
+  /** No user of that name. */
+  UserNotFound: 3017,
 } as const;
 
 /**

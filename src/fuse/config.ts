@@ -2,7 +2,7 @@
  * The TOML configuration of hf3fs_fuse_main, validated at start-up:
  *
  *   [node]     id (registers as a node of type "fuse"), hostname, tags
- *   [cluster]  id, secret_file
+ *   [cluster]  id, secret_file, token_file
  *   [mgmtd]    addresses, heartbeat_interval_ms, timeout_ms
  *   [fuse]     mount_point, allow_other, cache timeouts, request sizes, buffers, report interval,
  *              lock lease and wait bound, trash expiry
@@ -10,7 +10,7 @@
  *   [log]      level
  */
 import { z } from 'zod';
-import { clusterSectionSchema, logSectionSchema, mgmtdClientSectionSchema } from '../common/config.js';
+import { clientClusterSectionSchema, logSectionSchema, mgmtdClientSectionSchema } from '../common/config.js';
 import { limits } from '../common/limits.js';
 import { monitorSectionSchema } from '../common/metrics/index.js';
 
@@ -90,7 +90,7 @@ export const fuseConfigSchema = z
       hostname: z.string().max(256).optional(),
       tags: z.array(z.string().max(128)).max(32).default([]),
     }),
-    cluster: clusterSectionSchema,
+    cluster: clientClusterSectionSchema,
     mgmtd: mgmtdClientSectionSchema,
     fuse: fuseSectionSchema.prefault({}),
     monitor: monitorSectionSchema.prefault({}),

@@ -8,7 +8,7 @@ import type { MetricsRegistry } from '../common/metrics/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { FsClient, HeartbeatLoop, fuseClientId } from '../client/index.js';
+import { FsClient, HeartbeatLoop, clientAuthentication, fuseClientId } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
 import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { readSecretFile } from '../common/config.js';
@@ -89,7 +89,7 @@ async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
   const fuse = config.fuse;
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    clusterSecret: options.clusterSecrets ?? readSecretFile(config.cluster.secret_file),
+    ...clientAuthentication(config.cluster, () => options.clusterSecrets ?? readSecretFile(config.cluster.secret_file)),
     logger,
     clock,
     clientId: fuseClientId(config.node.id),

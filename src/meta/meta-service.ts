@@ -32,6 +32,7 @@ import { keys, tags } from './store/keys.js';
 import { requestRecordSchema } from './store/records.js';
 import { MetaReader, MetaWriter } from './store/meta-store.js';
 import { ensureInodeCounts, ensureRoot } from './store/root.js';
+import { actingAs, metaMethodAccess } from './caller-access.js';
 import { registerHandlers, type HandlerTable } from './meta-handlers.js';
 
 export interface MetaServiceOptions {
@@ -108,8 +109,13 @@ export class MetaService {
 
   /** Registers every method on an RPC server. */
   register(server: RpcServer): void {
-    for (const { method, handler } of this.handlers.values())
-      server.handle(method, (request) => handler(request));
+    for (const { method, handler } of this.handlers.values()) {
+      server.handle(
+        method,
+        (request, context) => handler(actingAs(context.caller, request)),
+        metaMethodAccess(method.name),
+      );
+    }
   }
 
   /** Runs a method in process, validating request and response as the RPC layer would. */

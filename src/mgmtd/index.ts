@@ -4,3 +4,4 @@ export { failoverHazard, mgmtdConfigSchema, type MgmtdConfig } from './config.js
 export { initCluster, readCluster } from './store/mgmtd-store.js';
 export type { ClusterRecord } from './store/records.js';
 export * from './protocol/index.js';
+export { readTokenTable } from './users/user-store.js';

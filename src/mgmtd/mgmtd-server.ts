@@ -22,6 +22,7 @@ import {
 import { createChainTable, uploadChainTable } from './chain/chain-table-ops.js';
 import { rotateLastServingTarget } from './chain/last-serving-rotation.js';
 import type { MgmtdConfig } from './config.js';
+import { registerUserHandlers } from './users/user-handlers.js';
 import { NodeStatus, NodeType, PublicState, mgmtdMethods, type NodeInfo } from './protocol/index.js';
 import {
   acquireOrRenewLease,
@@ -33,6 +34,9 @@ import {
   type LeaseHolder,
   type StoredState,
 } from './store/mgmtd-store.js';
+
+/** The node types a user token may heartbeat as: clients and gateways, never a server. */
+const clientNodeTypes: ReadonlySet<string> = new Set([NodeType.Client, NodeType.Fuse, 'nfs', 's3']);
 
 interface PrimaryRole {
   holder: LeaseHolder;
@@ -340,15 +344,22 @@ export class MgmtdServer {
 
   private registerHandlers(): void {
     const { rpcServer, kv, clock } = this.options;
+    registerUserHandlers({ server: rpcServer, kv, clock });
     rpcServer.handle(mgmtdMethods.getPrimary, async () => {
       const lease = await kv.read((tx) => readLease(tx));
       if (lease === undefined || lease.expiresAtMs <= clock.nowMs()) return { primary: null };
       return {
         primary: { nodeId: lease.nodeId, address: lease.address, leaseExpiresAtMs: lease.expiresAtMs },
       };
-    });
+    }, 'user');
 
-    rpcServer.handle(mgmtdMethods.heartbeat, async (request) => {
+    rpcServer.handle(mgmtdMethods.heartbeat, async (request, context) => {
+      if (context.caller.kind === 'user' && (!clientNodeTypes.has(request.node.type) || request.targets.length > 0)) {
+        throw new FsError(
+          MgmtdCode.HeartbeatRejected,
+          `a user token heartbeats only as a client (fuse, client, nfs or s3 node without targets), not as a ${request.node.type} node`,
+        );
+      }
       if (request.clusterId !== this.clusterId) {
         throw new FsError(
           MgmtdCode.ClusterIdMismatch,
@@ -371,20 +382,24 @@ export class MgmtdServer {
         }
         applyHeartbeat(draft, request.node, request.targets);
       }).then(() => ({ routingVersion: this.requirePrimary().state.routingVersion }));
-    });
+    }, 'user');
 
     rpcServer.handle(mgmtdMethods.getRoutingInfo, async (request) => {
       const primary = this.requirePrimary();
       if (request.knownVersion >= primary.state.routingVersion) return { routingInfo: null };
       return { routingInfo: toRoutingInfo(this.clusterId, primary.state, primary.liveness) };
-    });
+    }, 'user');
 
-    rpcServer.handle(mgmtdMethods.createChainTable, async (request) =>
-      this.mutate((draft) => createChainTable(draft, request)),
+    rpcServer.handle(
+      mgmtdMethods.createChainTable,
+      async (request) => this.mutate((draft) => createChainTable(draft, request)),
+      'admin',
     );
 
-    rpcServer.handle(mgmtdMethods.uploadChainTable, async (request) =>
-      this.mutate((draft) => uploadChainTable(draft, request)),
+    rpcServer.handle(
+      mgmtdMethods.uploadChainTable,
+      async (request) => this.mutate((draft) => uploadChainTable(draft, request)),
+      'admin',
     );
 
     rpcServer.handle(mgmtdMethods.rotateLastServing, async (request) => {
@@ -399,6 +414,6 @@ export class MgmtdServer {
         'rotated the last serving target of a chain by operator request: writes only it acknowledged are lost',
       );
       return rotation;
-    });
+    }, 'admin');
   }
 }

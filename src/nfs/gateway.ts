@@ -7,7 +7,7 @@
  * restarted one carries on with the handles clients hold.
  */
 import { hostname } from 'node:os';
-import { FsClient, HeartbeatLoop } from '../client/index.js';
+import { FsClient, HeartbeatLoop, clientAuthentication } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
 import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { readSecretFile, splitAddress } from '../common/config.js';
@@ -84,7 +84,7 @@ export async function startNfsGateway(options: NfsGatewayOptions): Promise<NfsGa
   const secret = readSecretFile(config.cluster.secret_file);
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    clusterSecret: options.clusterSecrets ?? secret,
+    ...clientAuthentication(config.cluster, () => options.clusterSecrets ?? secret),
     logger,
     clock,
     clientId: nfsClientId(config.node.id),

@@ -28,12 +28,15 @@ import {
   proofMatches,
   serverProof,
 } from './handshake.js';
+import type { PresentedToken } from './caller.js';
 import { InflightLimiter } from './inflight-limiter.js';
 
 export interface ClientConnectionOptions {
   readonly address: string;
   /** The secrets of this process: the current one is proved, read once at the handshake. */
   readonly clusterSecrets: ClusterSecrets;
+  /** A user token to prove instead of the cluster secret (caller.ts). */
+  readonly token?: PresentedToken | undefined;
   readonly logger: Logger;
   readonly frameBytesMax: number;
   readonly connectTimeoutMs: number;
@@ -336,7 +339,9 @@ export class ClientConnection {
       this.failHandshake(
         new FsError(
           RpcCode.AuthFailed,
-          `cluster secret mismatch: ${this.address} does not hold this cluster secret`,
+          this.options.token === undefined
+            ? `cluster secret mismatch: ${this.address} does not hold this cluster secret`
+            : `${this.address} does not know this user token`,
         ),
       );
       return;
@@ -358,7 +363,8 @@ export class ClientConnection {
     }
     this.serverNonce = challenge.data.nonce;
     // Read once: a rotation replacing the secrets meanwhile must not change the one checked back.
-    const secret = this.options.clusterSecrets.current;
+    const token = this.options.token;
+    const secret = token?.key ?? this.options.clusterSecrets.current;
     this.provenSecret = secret;
     const proof = clientProof({
       secret,
@@ -371,7 +377,9 @@ export class ClientConnection {
       requestId: 0,
       serviceId: 0,
       methodId: 0,
-      body: encodeBody({ nonce: this.clientNonce, proof }),
+      body: encodeBody(
+        token === undefined ? { nonce: this.clientNonce, proof } : { nonce: this.clientNonce, proof, token: token.id },
+      ),
       payload: undefined,
     };
     // If this write fails the socket closes, and the close fails the handshake.

@@ -4,7 +4,8 @@
  * methods are retried a bounded number of times after retryable failures, with exponential backoff
  * and jitter; responses are validated with the method's schema before the caller sees them.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { PresentedToken } from './caller.js';
 import { toClusterSecrets, type ClusterSecrets, type ClusterSecretsLike } from '../common/cluster-secrets.js';
 import { formatIssues } from '../common/config.js';
 import { systemClock } from '../common/clock.js';
@@ -27,6 +28,11 @@ export interface RpcClientOptions {
    * them; new connections prove the current one, established ones stay).
    */
   readonly clusterSecret: ClusterSecretsLike;
+  /**
+   * A user token proved in place of the secret (caller.ts); `clusterSecret` is then not used and
+   * may be empty.
+   */
+  readonly token?: PresentedToken | undefined;
   readonly logger: Logger;
   /** Largest frame accepted from a server; a server sending more is disconnected. */
   readonly frameBytesMax?: number;
@@ -81,6 +87,7 @@ const retriesMax = 100;
 /** Calls remote methods; see the file comment. */
 export class RpcClient {
   private readonly clusterSecrets: ClusterSecrets;
+  private readonly token: PresentedToken | undefined;
   private readonly logger: Logger;
   private readonly frameBytesMax: number;
   private readonly connectTimeoutMs: number;
@@ -91,7 +98,11 @@ export class RpcClient {
   private closed = false;
 
   constructor(options: RpcClientOptions) {
-    this.clusterSecrets = toClusterSecrets(options.clusterSecret);
+    this.token = options.token;
+    // A token client proves no secret; a random stand-in keeps the connection code single-path.
+    this.clusterSecrets = toClusterSecrets(
+      this.token === undefined ? options.clusterSecret : randomBytes(32).toString('hex'),
+    );
     this.logger = options.logger.child({ rpc: 'client' });
     this.frameBytesMax = options.frameBytesMax ?? limits.rpcFrameBytesMaxDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? limits.rpcConnectTimeoutMs;
@@ -252,6 +263,7 @@ export class RpcClient {
     const connection = new ClientConnection({
       address,
       clusterSecrets: this.clusterSecrets,
+      token: this.token,
       logger: this.logger,
       frameBytesMax: this.frameBytesMax,
       connectTimeoutMs: this.connectTimeoutMs,

@@ -15,6 +15,8 @@
  * proves its current one; the server accepts any it holds and proves back with the one the client
  * used, adding `current: true` when that is also the server's own current secret (what `admin
  * secret-rotate status` shows; a server of an earlier version leaves the field out).
+ * A client holding a user token instead of the secret names the token and proves its key the same
+ * way (caller.ts); the server proves the same key back, so the client knows it reached the cluster.
  * This file holds the pure parts (nonces, proofs, message shapes); the connections run the exchange.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -37,6 +39,11 @@ export const challengeSchema = z.strictObject({ nonce: bytesOf(handshakeNonceByt
 export const answerSchema = z.strictObject({
   nonce: bytesOf(handshakeNonceBytes),
   proof: bytesOf(proofBytes),
+  /**
+   * The id of the user token the proof was made with (caller.ts); absent when the client proved
+   * the cluster secret. Both proofs then use the token's key in place of the secret.
+   */
+  token: z.string().max(64).optional(),
 });
 /** Body of a HandshakeResult frame with status 0. */
 export const acceptSchema = z.strictObject({

@@ -13,3 +13,17 @@ export {
   type RpcClientOptions,
 } from './client.js';
 export { probeClusterSecret, type SecretProbe, type SecretProbeResult } from './secret-probe.js';
+export {
+  callerMayCall,
+  createToken,
+  nodeCaller,
+  parseToken,
+  tokenIdPattern,
+  tokenKeyOf,
+  type Caller,
+  type MethodAccess,
+  type PresentedToken,
+  type TokenVerifier,
+  type UserIdentity,
+} from './caller.js';
+export { TokenDirectory, type TokenDirectoryOptions, type TokenTable } from './token-directory.js';

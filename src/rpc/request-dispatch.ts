@@ -13,12 +13,15 @@ import { encodeBody } from './body-codec.js';
 import { errorBody } from './error-reply.js';
 import { payloadChecksumMatches, type Frame } from './frame.js';
 import type { LazyAbort } from './lazy-abort.js';
+import { callerMayCall, type Caller, type MethodAccess } from './caller.js';
 import { methodKey, type MethodDef } from './method.js';
 
 /** What a handler learns about its call besides the request. */
 export interface CallContext {
   /** "host:port" of the calling node. */
   readonly peerAddress: string;
+  /** Who calls: a node of the cluster or a user's token (caller.ts). */
+  readonly caller: Caller;
   /** The request's raw payload, checksum already verified; undefined when none was sent. */
   readonly payload: Buffer | undefined;
   /** The CRC32C `payload` was verified against; undefined when none was sent. */
@@ -35,6 +38,8 @@ export interface CallContext {
 /** A handler as stored by the server: types erased, the method's schema restores them at the edge. */
 export interface RegisteredMethod {
   readonly method: MethodDef<unknown, unknown>;
+  /** Who may call it. */
+  readonly access: MethodAccess;
   readonly handler: (request: unknown, context: CallContext) => Promise<unknown>;
 }
 
@@ -56,6 +61,8 @@ export async function dispatchRequest(options: {
   readonly methods: ReadonlyMap<number, RegisteredMethod>;
   readonly frame: Frame;
   readonly body: unknown;
+  /** Undefined when the connection's token was revoked since the handshake. */
+  readonly caller: Caller | undefined;
   readonly peerAddress: string;
   /** Aborts when the handler should stop; its signal is created only if the handler asks. */
   readonly abort: LazyAbort;
@@ -70,6 +77,17 @@ export async function dispatchRequest(options: {
     return errorReply(RpcCode.UnknownMethod, `unknown method: service ${serviceId}, method ${methodId}`);
   }
   const { method, handler } = registered;
+  const { caller } = options;
+  if (caller === undefined) {
+    return errorReply(RpcCode.AuthFailed, `${method.name}: the connection's user token was revoked or expired`);
+  }
+  if (!callerMayCall(caller, registered.access)) {
+    const who = caller.kind === 'user' ? `user "${caller.user.name}"` : 'this caller';
+    return errorReply(
+      RpcCode.AuthFailed,
+      `${method.name}: ${who} may not call it (${registered.access === 'node' ? 'cluster nodes only' : `${registered.access} tokens only`})`,
+    );
+  }
   if (!payloadChecksumMatches(frame)) {
     return errorReply(
       RpcCode.PayloadChecksumMismatch,
@@ -80,6 +98,7 @@ export async function dispatchRequest(options: {
   let replyPayloadCrc32c: number | undefined;
   const context: CallContext = {
     peerAddress: options.peerAddress,
+    caller,
     payload: frame.payload,
     payloadCrc32c: frame.payload === undefined ? undefined : frame.header.payloadCrc32c,
     get signal() {

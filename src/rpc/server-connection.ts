@@ -18,7 +18,8 @@ import { decodeBody, encodeBody } from './body-codec.js';
 import { errorBody } from './error-reply.js';
 import { FrameKind, frameKindName, type Frame, type OutgoingFrame } from './frame.js';
 import { FrameSocket, remoteAddressOf } from './frame-socket.js';
-import { answerSchema, createNonce, matchClientProof, serverProof } from './handshake.js';
+import { nodeCaller, type Caller, type TokenVerifier } from './caller.js';
+import { answerSchema, clientProof, createNonce, matchClientProof, proofMatches, serverProof } from './handshake.js';
 import { LazyAbort } from './lazy-abort.js';
 import { dispatchRequest, type RegisteredMethod } from './request-dispatch.js';
 
@@ -26,6 +27,8 @@ export interface ServerConnectionOptions {
   readonly socket: Socket;
   /** The secrets accepted from peers, read at each handshake (a rotation may replace them). */
   readonly clusterSecrets: ClusterSecrets;
+  /** The user tokens accepted in place of the secret; none when absent (only nodes connect). */
+  readonly tokens: TokenVerifier | undefined;
   readonly logger: Logger;
   readonly onBrokenInvariant?: ((error: AssertionError, methodName: string) => void) | undefined;
   readonly frameBytesMax: number;
@@ -47,6 +50,8 @@ export class ServerConnection {
   private readonly running = new Set<LazyAbort>();
   private readonly idleWaiters: (() => void)[] = [];
   private state: State = 'handshaking';
+  /** Who proved what at the handshake; a user is looked up again at each request (revocation). */
+  private caller: Caller = nodeCaller;
 
   constructor(options: ServerConnectionOptions) {
     this.options = options;
@@ -108,6 +113,13 @@ export class ServerConnection {
       throw new FsError(RpcCode.MalformedFrame, `bad handshake answer: ${formatIssues(answer.error.issues)}`);
     }
     this.handshakeTimer.cancel();
+    if (answer.data.token !== undefined) {
+      const { token, nonce, proof } = answer.data;
+      // Nothing else is read from the peer until the token is judged.
+      this.frames.pauseReading();
+      void this.acceptToken(token, nonce, proof);
+      return;
+    }
     // Read once per handshake: a rotation reaches new connections, never established ones.
     const secrets = this.options.clusterSecrets;
     const clientNonce = answer.data.nonce;
@@ -128,12 +140,39 @@ export class ServerConnection {
     this.state = 'serving';
   }
 
-  /** Tells the peer why, then closes: it does not hold our cluster secret. */
-  private refuse(): void {
+  /** Accepts a peer proving a user token this server knows, or refuses it. */
+  private async acceptToken(tokenId: string, clientNonce: Uint8Array, proof: Uint8Array): Promise<void> {
+    const tokens = this.options.tokens;
+    let entry = tokens?.lookup(tokenId);
+    if (entry === undefined && tokens?.lookupFresh !== undefined) {
+      entry = await tokens.lookupFresh(tokenId).catch(() => undefined);
+    }
+    if (this.frames.isClosed) return;
+    if (
+      entry === undefined ||
+      !proofMatches(clientProof({ secret: entry.key, serverNonce: this.serverNonce, clientNonce }), proof)
+    ) {
+      this.refuse(
+        this.options.tokens === undefined
+          ? 'this server accepts no user tokens, only the cluster secret'
+          : `user token ${tokenId} is unknown, revoked or past its grace period (or the proof is wrong)`,
+      );
+      return;
+    }
+    this.caller = { kind: 'user', tokenId, user: entry.user };
+    const serverSide = serverProof({ secret: entry.key, serverNonce: this.serverNonce, clientNonce });
+    this.sendQuietly(this.handshakeFrame(FrameKind.HandshakeResult, Ok, { proof: serverSide }));
+    this.frames.setFrameBytesMax(this.options.frameBytesMax);
+    this.state = 'serving';
+    this.frames.resumeReading();
+  }
+
+  /** Tells the peer why, then closes: it holds neither our cluster secret nor a valid token. */
+  private refuse(
+    message = 'cluster secret mismatch: the client proved none of the cluster secrets this server accepts',
+  ): void {
     this.state = 'refused';
     this.frames.pauseReading();
-    const message =
-      'cluster secret mismatch: the client proved none of the cluster secrets this server accepts';
     this.logger.warn(
       { code: statusName(RpcCode.AuthFailed) },
       `refusing connection from ${this.frames.peerAddress}: ${message}`,
@@ -162,6 +201,7 @@ export class ServerConnection {
         methods: this.options.methods,
         frame,
         body,
+        caller: this.currentCaller(),
         peerAddress: this.frames.peerAddress,
         abort: controller,
         logger: this.logger,
@@ -187,6 +227,19 @@ export class ServerConnection {
     } finally {
       this.finish(controller);
     }
+  }
+
+  /**
+   * The caller of a request starting now: a user's token is looked up again, so a revoked token
+   * (or one past its grace period) stops working on established connections too; undefined then.
+   */
+  private currentCaller(): Caller | undefined {
+    const caller = this.caller;
+    if (caller.kind === 'node') return caller;
+    const entry = this.options.tokens?.lookup(caller.tokenId);
+    if (entry === undefined) return undefined;
+    if (entry.user !== caller.user) this.caller = { kind: 'user', tokenId: caller.tokenId, user: entry.user };
+    return this.caller;
   }
 
   private finish(controller: LazyAbort): void {

@@ -12,6 +12,7 @@ import { FsError, assert, describeError, type AssertionError } from '../common/e
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode, Ok } from '../common/status-code.js';
+import type { MethodAccess, TokenVerifier } from './caller.js';
 import { frameHeaderBytes } from './frame.js';
 import { methodKey, type MethodDef } from './method.js';
 import type { CallContext, RegisteredMethod } from './request-dispatch.js';
@@ -53,6 +54,11 @@ export interface RpcServerOptions {
    * prove any of them (a rotation replaces them; established connections stay).
    */
   readonly clusterSecret: ClusterSecretsLike;
+  /**
+   * User tokens accepted in place of the secret (caller.ts), for the methods registered open to
+   * users; without it only peers holding the secret connect.
+   */
+  readonly tokens?: TokenVerifier;
   readonly logger: Logger;
   /** Largest frame accepted; a peer announcing more is disconnected. */
   readonly frameBytesMax?: number;
@@ -80,6 +86,7 @@ export type RpcHandlers = Pick<RpcServer, 'handle'>;
 
 export class RpcServer {
   private readonly clusterSecrets: ClusterSecrets;
+  private readonly tokens: TokenVerifier | undefined;
   private readonly logger: Logger;
   private readonly frameBytesMax: number;
   private readonly inflightMax: number;
@@ -93,6 +100,7 @@ export class RpcServer {
 
   constructor(options: RpcServerOptions) {
     this.clusterSecrets = toClusterSecrets(options.clusterSecret);
+    this.tokens = options.tokens;
     this.logger = options.logger.child({ rpc: 'server' });
     this.frameBytesMax = options.frameBytesMax ?? limits.rpcFrameBytesMaxDefault;
     this.inflightMax = options.inflightPerConnectionMax ?? limits.rpcServerInflightPerConnectionMax;
@@ -110,10 +118,14 @@ export class RpcServer {
     assert(this.handshakeTimeoutMs > 0, 'handshakeTimeoutMs is positive');
   }
 
-  /** Registers the handler of `method`. Registering a method id twice is a bug. */
+  /**
+   * Registers the handler of `method`, callable by `access` (default: nodes of the cluster only).
+   * Registering a method id twice is a bug.
+   */
   handle<Req, Res>(
     method: MethodDef<Req, Res>,
     handler: (request: Req, context: CallContext) => Promise<Res>,
+    access: MethodAccess = 'node',
   ): void {
     const key = methodKey(method.serviceId, method.methodId);
     const existing = this.methods.get(key);
@@ -125,7 +137,7 @@ export class RpcServer {
     // here is safe because the stored method and handler always travel together.
     const observed =
       this.observer === undefined ? handler : this.observe(method.name, handler, this.observer);
-    this.methods.set(key, { method, handler: observed } as unknown as RegisteredMethod);
+    this.methods.set(key, { method, access, handler: observed } as unknown as RegisteredMethod);
   }
 
   /** Wraps a handler so the observer sees each call's outcome, duration and payload sizes. */
@@ -140,6 +152,7 @@ export class RpcServer {
       let status: number = Ok;
       const observedContext: CallContext = {
         peerAddress: context.peerAddress,
+        caller: context.caller,
         payload: context.payload,
         payloadCrc32c: context.payloadCrc32c,
         get signal() {
@@ -233,6 +246,7 @@ export class RpcServer {
     const connection = new ServerConnection({
       socket,
       clusterSecrets: this.clusterSecrets,
+      tokens: this.tokens,
       logger: this.logger,
       frameBytesMax: this.frameBytesMax,
       inflightMax: this.inflightMax,

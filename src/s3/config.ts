@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import {
   addressSchema,
-  clusterSectionSchema,
+  clientClusterSectionSchema,
   logSectionSchema,
   mgmtdClientSectionSchema,
 } from '../common/config.js';
@@ -93,7 +93,7 @@ export const s3ConfigSchema = z
       hostname: z.string().max(256).optional(),
       tags: z.array(z.string().max(128)).max(32).default([]),
     }),
-    cluster: clusterSectionSchema,
+    cluster: clientClusterSectionSchema,
     mgmtd: mgmtdClientSectionSchema,
     s3: s3SectionSchema,
     monitor: monitorSectionSchema.prefault({}),

@@ -7,7 +7,7 @@
  * one cluster behind a load balancer and a restarted one carries on where it left off.
  */
 import { hostname } from 'node:os';
-import { FsClient, HeartbeatLoop } from '../client/index.js';
+import { FsClient, HeartbeatLoop, clientAuthentication } from '../client/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { readSecretFile, splitAddress } from '../common/config.js';
 import { describeError } from '../common/errors.js';
@@ -52,7 +52,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const s3 = config.s3;
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    clusterSecret: readSecretFile(config.cluster.secret_file),
+    ...clientAuthentication(config.cluster, () => readSecretFile(config.cluster.secret_file)),
     logger,
     clock,
     clientId: s3ClientId(config.node.id),

@@ -172,10 +172,11 @@ export class StorageNode {
       serving,
       onSyncDone: (targetId) => node.markUpToDate(targetId),
     }).register(options.rpcServer);
-    options.rpcServer.handle(storageMethods.recoveryProgress, async () => ({
-      nodeId: config.node.id,
-      recoveries: node.recovery.progress(),
-    }));
+    options.rpcServer.handle(
+      storageMethods.recoveryProgress,
+      async () => ({ nodeId: config.node.id, recoveries: node.recovery.progress() }),
+      'admin',
+    );
     return node;
   }
 

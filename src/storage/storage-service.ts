@@ -52,36 +52,45 @@ export class StorageService {
   register(server: RpcHandlers): void {
     const metrics = this.options.chunkMetrics;
     // The start time is taken before the operation's promise is made (arguments run left to right).
-    server.handle(storageMethods.write, (request, context) =>
-      metrics.observe(
-        ChunkOperation.Write,
-        request.targetId,
-        metrics.startMs(),
-        this.write(request, context),
-      ),
+    // Users' tokens read and write chunks; the admin's may inspect, scrub and repair (fsck forwards
+    // a repaired chunk down the chain); replication between targets is for nodes only.
+    server.handle(
+      storageMethods.write,
+      (request, context) =>
+        metrics.observe(ChunkOperation.Write, request.targetId, metrics.startMs(), this.write(request, context)),
+      'user',
     );
-    server.handle(storageMethods.forward, (request, context) =>
-      metrics.observe(
-        ChunkOperation.Write,
-        request.targetId,
-        metrics.startMs(),
-        this.forward(request, context),
-      ),
+    server.handle(
+      storageMethods.forward,
+      (request, context) =>
+        metrics.observe(ChunkOperation.Write, request.targetId, metrics.startMs(), this.forward(request, context)),
+      'admin',
     );
-    server.handle(storageMethods.read, (request, context) =>
-      metrics.observe(ChunkOperation.Read, request.targetId, metrics.startMs(), this.read(request, context)),
+    server.handle(
+      storageMethods.read,
+      (request, context) =>
+        metrics.observe(ChunkOperation.Read, request.targetId, metrics.startMs(), this.read(request, context)),
+      'user',
     );
-    server.handle(storageMethods.queryLastChunk, async (request) => {
-      const summary = this.readableTarget(request.targetId).store.lastChunk(request);
-      return { ...summary, last: summary.last ?? null };
-    });
-    server.handle(storageMethods.dumpChunkMeta, async (request) => this.dumpChunkMeta(request));
-    server.handle(storageMethods.scrubChunks, (request) => this.scrubChunks(request));
-    server.handle(storageMethods.syncTargets, (request) => this.syncTargets(request.targetIds));
-    server.handle(storageMethods.listTargets, async () => ({
-      nodeId: this.options.nodeId,
-      targets: this.options.targets.all().map((target) => this.describeTarget(target)),
-    }));
+    server.handle(
+      storageMethods.queryLastChunk,
+      async (request) => {
+        const summary = this.readableTarget(request.targetId).store.lastChunk(request);
+        return { ...summary, last: summary.last ?? null };
+      },
+      'user',
+    );
+    server.handle(storageMethods.dumpChunkMeta, async (request) => this.dumpChunkMeta(request), 'admin');
+    server.handle(storageMethods.scrubChunks, (request) => this.scrubChunks(request), 'admin');
+    server.handle(storageMethods.syncTargets, (request) => this.syncTargets(request.targetIds), 'admin');
+    server.handle(
+      storageMethods.listTargets,
+      async () => ({
+        nodeId: this.options.nodeId,
+        targets: this.options.targets.all().map((target) => this.describeTarget(target)),
+      }),
+      'admin',
+    );
   }
 
   private async write(request: WriteRequest, context: CallContext): Promise<UpdateResponse> {

@@ -2,3 +2,4 @@
 export * from './routing-info.js';
 export * as mgmtdMethods from './methods.js';
 export type { PrimaryInfo, HeartbeatTarget } from './methods.js';
+export * from './users.js';

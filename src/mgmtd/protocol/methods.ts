@@ -15,6 +15,13 @@ import {
   routingInfoSchema,
   targetIdSchema,
 } from './routing-info.js';
+import {
+  callerInfoSchema,
+  tokenTableSchema,
+  userAttributesSchema,
+  userInfoSchema,
+  userNameSchema,
+} from './users.js';
 
 /** Service id of mgmtd in RPC frame headers. */
 export const mgmtdServiceId = 1;
@@ -122,4 +129,71 @@ export const rotateLastServing = defineMethod({
   }),
   // A repeated rotation would give up one more replica's newest writes.
   idempotent: false,
+});
+
+// --- users and tokens (users.ts) ------------------------------------------------------------
+
+/** Adds a user with one token, whose text is returned once and kept nowhere. */
+export const userAdd = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 7,
+  name: 'Mgmtd.userAdd',
+  request: userAttributesSchema,
+  response: z.strictObject({ user: userInfoSchema, token: z.string().max(128) }),
+  idempotent: false,
+});
+
+export const userList = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 8,
+  name: 'Mgmtd.userList',
+  request: z.strictObject({}),
+  response: z.strictObject({ users: z.array(userInfoSchema) }),
+  idempotent: true,
+});
+
+export const userRemove = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 9,
+  name: 'Mgmtd.userRemove',
+  request: z.strictObject({ name: userNameSchema }),
+  response: z.strictObject({}),
+  idempotent: false,
+});
+
+/** A new token for a user; its other tokens keep working for `graceMs` (0: they stop at once). */
+export const userSetToken = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 10,
+  name: 'Mgmtd.userSetToken',
+  request: z.strictObject({
+    name: userNameSchema,
+    graceMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 24 * 3_600_000),
+  }),
+  response: z.strictObject({ user: userInfoSchema, token: z.string().max(128) }),
+  idempotent: false,
+});
+
+/** The users table with the tokens' keys, for services to verify callers (nodes only). */
+export const tokenTable = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 11,
+  name: 'Mgmtd.tokenTable',
+  request: z.strictObject({ knownVersion: z.number().int().min(0) }),
+  response: z.strictObject({ table: tokenTableSchema.nullable() }),
+  idempotent: true,
+});
+
+/** Who the caller is, as the server sees it. */
+export const whoAmI = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 12,
+  name: 'Mgmtd.whoAmI',
+  request: z.strictObject({}),
+  response: callerInfoSchema,
+  idempotent: true,
 });

@@ -18,6 +18,7 @@ import type {
   RpcCaller,
   RpcHandlers,
 } from '../../../src/rpc/index.js';
+import { nodeCaller } from '../../../src/rpc/caller.js';
 import { backoffMs, isRetryable } from '../../../src/rpc/retry-policy.js';
 import type { SimMessage, SimNetwork } from './network.js';
 
@@ -130,6 +131,7 @@ export class SimRpcServer implements RpcHandlers {
     let replyPayloadCrc32c: number | undefined;
     const context: CallContext = {
       peerAddress,
+      caller: nodeCaller,
       payload,
       payloadCrc32c: payload === undefined ? undefined : (message.payloadCrc32c ?? crc32c(payload)),
       signal: new AbortController().signal,

@@ -1,0 +1,127 @@
+/**
+ * A service's copy of the users table, to verify callers' tokens against (caller.ts's
+ * TokenVerifier). It reloads every `refreshMs` and only when the table's version moved, so a
+ * removed user or a token past its grace period stops working within about one period.
+ *
+ * Until the first load, no token is known and token callers are refused (they retry); a failed
+ * reload keeps the last table, so a mgmtd outage does not lock users out.
+ */
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { describeError } from '../common/errors.js';
+import { limits } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import type { TokenVerifier, UserIdentity } from './caller.js';
+
+/** The users table as mgmtd serves it (mgmtd/protocol/users.ts), as far as verifying needs it. */
+export interface TokenTable {
+  readonly version: number;
+  readonly users: readonly (UserIdentity & {
+    readonly tokens: readonly { readonly id: string; readonly key: string; readonly expiresAtMs: number | null }[];
+  })[];
+}
+
+/** Least time between two reloads made for unknown tokens. */
+const reloadGapMs = 250;
+
+interface Entry {
+  readonly key: string;
+  readonly user: UserIdentity;
+  readonly expiresAtMs: number | null;
+}
+
+export interface TokenDirectoryOptions {
+  /** The table when its version differs from `knownVersion`, else null. */
+  readonly fetch: (knownVersion: number) => Promise<TokenTable | null>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly refreshMs?: number;
+}
+
+export class TokenDirectory implements TokenVerifier {
+  private entries = new Map<string, Entry>();
+  private version = 0;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private warned = false;
+  private reloading: Promise<void> | undefined;
+  private lastReloadMs = -Infinity;
+
+  constructor(private readonly options: TokenDirectoryOptions) {}
+
+  /** Loads the table now and then every refresh period, until stopped. */
+  start(): void {
+    void this.refreshAndSchedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  lookup(tokenId: string): { key: string; user: UserIdentity } | undefined {
+    const entry = this.entries.get(tokenId);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs !== null && entry.expiresAtMs <= this.options.clock.nowMs()) return undefined;
+    return entry;
+  }
+
+  async lookupFresh(tokenId: string): Promise<{ key: string; user: UserIdentity } | undefined> {
+    const known = this.lookup(tokenId);
+    if (known !== undefined) return known;
+    // Unknown tokens reload the table at most every quarter second, however many connect.
+    if (this.reloading === undefined && this.options.clock.monotonicMs() - this.lastReloadMs >= reloadGapMs) {
+      this.reloading = this.refresh().finally(() => {
+        this.reloading = undefined;
+      });
+    }
+    if (this.reloading !== undefined) await this.reloading;
+    return this.lookup(tokenId);
+  }
+
+  /** Reloads the table if its version moved; failures are logged once until a load succeeds. */
+  async refresh(): Promise<void> {
+    this.lastReloadMs = this.options.clock.monotonicMs();
+    try {
+      const table = await this.options.fetch(this.version);
+      this.warned = false;
+      if (table === null) return;
+      this.install(table);
+    } catch (error) {
+      if (!this.warned) {
+        this.warned = true;
+        this.options.logger.warn(
+          { err: error },
+          `cannot reload the users table (tokens are checked against the last one loaded): ${describeError(error)}`,
+        );
+      }
+    }
+  }
+
+  private install(table: TokenTable): void {
+    const entries = new Map<string, Entry>();
+    for (const user of table.users) {
+      const identity: UserIdentity = Object.freeze({
+        name: user.name,
+        uid: user.uid,
+        gid: user.gid,
+        groups: Object.freeze([...user.groups]),
+        root: user.root,
+        admin: user.admin,
+        trusted: user.trusted,
+      });
+      for (const token of user.tokens) {
+        entries.set(token.id, { key: token.key, user: identity, expiresAtMs: token.expiresAtMs });
+      }
+    }
+    this.entries = entries;
+    this.version = table.version;
+  }
+
+  private async refreshAndSchedule(): Promise<void> {
+    await this.refresh();
+    if (this.stopped) return;
+    this.timer = this.options.clock.setTimer(this.options.refreshMs ?? limits.userTokenRefreshMs, () => {
+      void this.refreshAndSchedule();
+    });
+  }
+}
