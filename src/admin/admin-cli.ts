@@ -31,6 +31,7 @@ import { adminConfigSchema, serviceConfigForAdminSchema, type AdminConfig } from
 import { commandCat, commandLs, commandSetLayout, commandStat } from './commands/fs-commands.js';
 import { addTrashCommands } from './commands/trash.js';
 import { addQuotaCommands } from './commands/quota.js';
+import { addCloneCommand } from './commands/clone.js';
 import { formatBytes, printMessage, printTable, type Output } from './output.js';
 
 interface GlobalOptions {
@@ -609,6 +610,10 @@ function addFileSystemCommands(
     output: () => context().output,
   });
   addQuotaCommands(program, {
+    withClient: (use) => context().withClient(use),
+    output: () => context().output,
+  });
+  addCloneCommand(program, {
     withClient: (use) => context().withClient(use),
     output: () => context().output,
   });

@@ -110,6 +110,15 @@ export class ChunkClient {
     return this.update(target, { kind: 'zero', offset: target.offset, length: target.length }, undefined);
   }
 
+  /**
+   * Makes the chunk a copy of chunk `source` (of another file with the same layout, so on the same
+   * chain) on every replica: the native engine shares the source's blocks until either side writes
+   * them. A source that does not exist makes the chunk absent too.
+   */
+  clone(target: ChunkTarget & { source: ChunkId }): Promise<UpdateReply> {
+    return this.update(target, { kind: 'clone', source: target.source }, undefined);
+  }
+
   /** Deletes the chunk on every replica; a chunk that does not exist is fine. */
   remove(target: ChunkTarget): Promise<UpdateReply> {
     return this.update(target, { kind: 'remove' }, undefined);

@@ -146,6 +146,46 @@ export class FileDataIo {
     }
   }
 
+  /**
+   * Clones the first `length` bytes of `source` into `target`, chunk for chunk: the two files have
+   * the same layout, so chunk i of both is on the same chain, where each replica makes the target's
+   * chunk share the source's blocks (copy on write). A chunk the source lacks stays absent (a hole);
+   * the last chunk is cut at `length`, so bytes the source holds past its length (a truncate not yet
+   * carried out in storage) never reappear in the clone. A window of chunks at a time.
+   */
+  async clone(source: FileRef, target: FileRef, length: bigint): Promise<void> {
+    assert(length >= 0n, 'a clone covers a byte count');
+    assert(source.layout.chunkSizeBytes === target.layout.chunkSizeBytes, 'a clone keeps the chunk size');
+    const chunkSizeBytes = source.layout.chunkSizeBytes;
+    const chunkSize = BigInt(chunkSizeBytes);
+    const chunkCount = (length + chunkSize - 1n) / chunkSize;
+    const tailBytes = Number(length % chunkSize);
+    const window = BigInt(limits.clientCloneChunksPerRoundMax);
+    for (let first = 0n; first < chunkCount; first += window) {
+      const end = chunkCount - first < window ? chunkCount : first + window;
+      const indexes = Array.from({ length: Number(end - first) }, (_, at) => first + BigInt(at));
+      await forEachLimited(indexes, this.options.requestConcurrency, async (index) => {
+        const chainId = source.placement.chainOf(index);
+        assert(
+          chainId === target.placement.chainOf(index),
+          'chunk i of a clone is on the chain of the source',
+        );
+        assert(index <= BigInt(u32Max), 'a chunk index is a u32');
+        const chunkIndex = Number(index);
+        const chunkTarget = { chainId, chunkId: { inode: target.ino, index: chunkIndex }, chunkSizeBytes };
+        const reply = await this.options.limiter.run(() =>
+          this.options.chunks.clone({ ...chunkTarget, source: { inode: source.ino, index: chunkIndex } }),
+        );
+        const last = index === chunkCount - 1n && tailBytes > 0;
+        if (last && reply.exists && reply.length > tailBytes) {
+          await this.options.limiter.run(() =>
+            this.options.chunks.truncate({ ...chunkTarget, length: tailBytes }),
+          );
+        }
+      });
+    }
+  }
+
   /** Makes what every serving replica of the file's chains committed durable (fsync). */
   sync(file: FileRef): Promise<void> {
     return this.options.chunks.syncChains(file.layout.chains);

@@ -12,7 +12,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
-import { FsError, describeError } from '../common/errors.js';
+import { FsError, assert, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
@@ -34,6 +34,7 @@ import {
 import { RpcClient, parseToken, type RpcClientOptions } from '../rpc/index.js';
 import { mgmtdMethods } from '../mgmtd/protocol/index.js';
 import { ChunkClient } from './chunk-client.js';
+import { cloneTree, type CloneSummary } from './clone.js';
 import { resolveTuning, type ClientTuning } from './client-tuning.js';
 import { FileDataIo, fileRef } from './file-data.js';
 import { SessionIds, processClientId, processCredentials } from './identity.js';
@@ -548,6 +549,50 @@ export class FsClient {
       throw error;
     }
     await file.close();
+  }
+
+  /**
+   * Clones a file, or a directory with everything under it, to `target` (which must not exist):
+   * each file shares its chunks with its source until either side writes them, so the clone costs
+   * metadata time, not data time (see clone.ts). This client's buffered writes are flushed first.
+   */
+  async clone(
+    source: string,
+    target: string,
+    options: { onProgress?: (path: string) => void } = {},
+  ): Promise<CloneSummary> {
+    await this.flushAll();
+    const cred = this.credentials;
+    return cloneTree(
+      {
+        stat: (path, { follow }) => (follow ? this.stat(path) : this.lstat(path)),
+        readdir: (path) => this.readdir(path),
+        mkdir: async (path, mode) => {
+          await this.mkdir(path, { mode });
+        },
+        readlink: (path) => this.readlink(path),
+        symlink: async (linkTarget, path) => {
+          await this.symlink(linkTarget, path);
+        },
+        createClone: async (from, to) => {
+          const reply = await this.meta.call(metaMethods.cloneFile, {
+            cred,
+            source: { path: from },
+            target: { path: to },
+            umask: 0,
+          });
+          const { source: sourceInode, inode } = reply;
+          assert(sourceInode.type === 'file' && inode.type === 'file', 'a clone is made of files');
+          return { source: sourceInode, inode };
+        },
+        cloneChunks: (from, to) =>
+          this.io.clone(fileRef(from.ino, from.layout), fileRef(to.ino, to.layout), from.length),
+        unlink: (path) => this.unlink(path),
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      },
+      source,
+      target,
+    );
   }
 
   /** The whole content of a file. */

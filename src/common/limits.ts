@@ -573,6 +573,11 @@ export const limits = {
    * concurrency at once): a hole over a huge file costs bounded memory, not one entry per chunk.
    */
   clientZeroChunksPerRoundMax: 1_024,
+  /**
+   * Chunks of a cloned file planned at a time (their clone updates run a request's concurrency at
+   * once), for the same reason: cloning a huge file costs bounded memory.
+   */
+  clientCloneChunksPerRoundMax: 1_024,
 
   // --- `3fs local`: the supervisor of a cluster on one machine
   /** Wait before restarting a service that died: systemd's RestartSec=2 in module.nix. */

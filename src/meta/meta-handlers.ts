@@ -10,6 +10,7 @@ import type { MetaService } from './meta-service.js';
 import { pruneSessionsPage, removeDanglingEntries, setDirectoryLayout } from './ops/admin.js';
 import { hardLink } from './ops/link.js';
 import { makeSymlink, mkdirs, mkdirsIdsNeeded } from './ops/mkdir.js';
+import { cloneFile } from './ops/clone.js';
 import { makeSpecial } from './ops/mknod.js';
 import { createFile, openFile } from './ops/open.js';
 import { batchStat, lookupEntry, readDirectory, readLink, statPath } from './ops/read.js';
@@ -104,6 +105,9 @@ function registerNamespaceChanges(service: MetaService, table: HandlerTable): vo
   table.on(m.symlink, async (request) => ({
     inode: await service.mutate(request, { ids: 1 }, (writer, ctx) => makeSymlink(writer, ctx, request)),
   }));
+  table.on(m.cloneFile, async (request) =>
+    service.mutate(request, { ids: 1 }, (writer, ctx) => cloneFile(writer, ctx, request)),
+  );
   table.on(m.mknod, async (request) => ({
     inode: await service.mutate(request, { ids: 1 }, (writer, ctx) => makeSpecial(writer, ctx, request)),
   }));

@@ -897,3 +897,23 @@ export const quotaStatFs = method(
   z.strictObject({ quota: quotaInfoSchema.nullable() }),
   true,
 );
+
+/**
+ * The destination of a clone (meta/ops/clone.ts): a new file at `target` with the layout and length
+ * of the file at `source` (a symlink there is followed), whose chunks the caller then clones in
+ * storage. `mode` defaults to the source's permission bits; `umask` applies as for a create.
+ * Fails with Exists when `target` exists.
+ */
+export const cloneFile = method(
+  56,
+  'cloneFile',
+  z.strictObject({
+    cred,
+    source: pathAtSchema,
+    target: pathAtSchema,
+    mode: modeSchema.optional(),
+    umask: umaskSchema.optional(),
+  }),
+  z.strictObject({ source: inodeSchema, inode: inodeSchema }),
+  false,
+);

@@ -111,6 +111,11 @@ const wholeChunkFallbackCodes: ReadonlySet<number> = new Set([
   StorageCode.ChunkCorrupted,
 ]);
 
+/** A clone's op with the source version the head saw filled in; other ops as they are. */
+function withSourceVersion(op: ChunkUpdateOp, sourceVersion: number): ChunkUpdateOp {
+  return op.kind === 'clone' ? { ...op, sourceVersion } : op;
+}
+
 function toReply(info: ChunkVersionInfo | undefined): UpdateReply {
   return info === undefined
     ? { exists: false, version: 0, length: 0, checksum: 0 }
@@ -217,7 +222,7 @@ export class ReplicatorCore {
     payloadCrc32c: number | undefined,
   ): CoreTask<UpdateReply> {
     const step = this.begin(request);
-    const update = this.checkUpdate(request, payload, payloadCrc32c);
+    this.checkUpdate(request, withSourceVersion(request.op, 0), payload, payloadCrc32c);
     const entry: WriteEntry = { kind: 'client' };
     yield* this.plan(request, entry);
     const lockId = yield* this.lock(step);
@@ -230,9 +235,15 @@ export class ReplicatorCore {
       const ahead = this.successorAheadVersion(step, committedVersion);
       // Numbered past a version a successor may hold (see the file comment).
       const version = nextUpdateVersion(Math.max(committedVersion, ahead ?? 0));
+      // A clone is applied over the source's committed version here, which every replica checks.
+      const sourceVersion =
+        request.op.kind === 'clone'
+          ? (this.view.chunk(step.targetId, request.op.source)?.committed?.version ?? 0)
+          : 0;
+      const op = withSourceVersion(request.op, sourceVersion);
       return yield* this.applyAndForward(step, {
-        op: request.op,
-        update,
+        op,
+        update: this.checkUpdate(request, op, payload, payloadCrc32c),
         payload,
         version,
         plan: ahead === undefined ? plan : wholeChunkPlan(plan),
@@ -252,7 +263,7 @@ export class ReplicatorCore {
     payloadCrc32c: number | undefined,
   ): CoreTask<UpdateReply> {
     const step = this.begin(request);
-    const update = this.checkUpdate(request, payload, payloadCrc32c);
+    const update = this.checkUpdate(request, request.op, payload, payloadCrc32c);
     const entry: WriteEntry = { kind: 'forward', fromTargetId: request.fromTargetId };
     yield* this.plan(request, entry);
     const lockId = yield* this.lock(step);
@@ -332,11 +343,12 @@ export class ReplicatorCore {
 
   private checkUpdate(
     request: UpdateRequest,
+    op: ChunkUpdateOp,
     payload: Buffer | undefined,
     payloadCrc32c: number | undefined,
   ): ChunkUpdate {
     return toChunkUpdate({
-      op: request.op,
+      op,
       payload,
       payloadCrc32c,
       chunkSizeBytes: request.chunkSizeBytes,

@@ -133,6 +133,15 @@ export function toChunkUpdate(input: {
         );
       }
       return { kind: 'zero', offset: op.offset, length: op.length };
+    case 'clone':
+      checkNoPayload(payload, 'clone');
+      if (op.sourceVersion === undefined) {
+        throw new FsError(
+          StorageCode.ChunkVersionMismatch,
+          'a clone reaching a target names the version of its source (the head fills it in)',
+        );
+      }
+      return { kind: 'clone', source: op.source, sourceVersion: op.sourceVersion };
   }
 }
 

@@ -26,9 +26,12 @@ export function nextUpdateVersion(committedVersion: number): number {
   return committedVersion + 1;
 }
 
-/** True for updates whose result does not depend on the chunk's previous content. */
+/**
+ * True for updates whose result does not depend on the chunk's previous content (a clone's depends
+ * on its source's, which every replica checks against the version the head saw).
+ */
 export function isWholeChunkUpdate(op: ChunkUpdateOp): boolean {
-  return op.kind === 'replace' || op.kind === 'remove';
+  return op.kind === 'replace' || op.kind === 'remove' || op.kind === 'clone';
 }
 
 export type ForwardedUpdateDecision = 'apply' | 'already-committed' | 'missing-base' | 'replace-stale';

@@ -36,7 +36,12 @@ const timeoutMsSchema = z.number().int().min(1).max(600_000);
  * `zero` makes [offset, offset + length) read as zeros (fallocate's punch hole and zero range) and
  * frees the whole blocks inside it; it never makes a chunk longer or creates one: a range reaching
  * the chunk's end cuts the chunk there (removing it when the range starts at 0), and a chunk that
- * does not exist stays absent.
+ * does not exist stays absent. `clone` makes the chunk a copy of the committed version of chunk
+ * `source` on the same target (a chunk of another file with the same layout, so on the same
+ * chain): the native engine shares the source's blocks until either side writes them. The head
+ * fills in `sourceVersion`, the source's committed version there (0: absent, and the chunk is then
+ * removed), and every replica applies the clone only over that same version (else
+ * ChunkVersionMismatch, after which the head sends the chunk whole), so replicas agree.
  */
 export const chunkUpdateOpSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('write'), offset: byteCount, length: byteCount, checksum: u32 }),
@@ -44,6 +49,11 @@ export const chunkUpdateOpSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('truncate'), length: byteCount }),
   z.strictObject({ kind: z.literal('remove') }),
   z.strictObject({ kind: z.literal('zero'), offset: byteCount, length: byteCount }),
+  z.strictObject({
+    kind: z.literal('clone'),
+    source: chunkIdSchema,
+    sourceVersion: chunkVersionSchema.optional(),
+  }),
 ]);
 export type ChunkUpdateOp = z.infer<typeof chunkUpdateOpSchema>;
 
