@@ -7,13 +7,7 @@ import { watchSecretFile } from '../common/secret-file-watcher.js';
 import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
 import { observeKvEngine, openKvEngine } from '../kv/index.js';
-import {
-  MgmtdServer,
-  NodeType,
-  failoverHazard,
-  mgmtdConfigSchema,
-  readTokenTable,
-} from '../mgmtd/index.js';
+import { MgmtdServer, NodeType, failoverHazard, mgmtdConfigSchema, readTokenTable } from '../mgmtd/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient, RpcServer, TokenDirectory } from '../rpc/index.js';
 

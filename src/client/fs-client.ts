@@ -219,7 +219,6 @@ export class FsClient {
   static async connect(options: FsClientOptions): Promise<FsClient> {
     const client = new FsClient(options);
     try {
-      await client.routing.refresh();
       if (options.token !== undefined) {
         const me = await client.mgmtd.call(mgmtdMethods.whoAmI, {});
         const user = me.user;
@@ -227,6 +226,7 @@ export class FsClient {
           client.ownCredentials = { uid: user.root ? 0 : user.uid, gid: user.gid, groups: user.groups };
         }
       }
+      await client.routing.refresh();
     } catch (error) {
       await client.rpc.close();
       throw error;

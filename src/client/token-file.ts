@@ -12,7 +12,10 @@ export function readTokenFile(path: string): string {
     if (bytes.length > 1024) throw new Error(`${bytes.length} bytes; a token file holds one short line`);
     text = bytes.toString('utf8');
   } catch (error) {
-    throw new FsError(CommonCode.ConfigInvalid, `cannot read the token file ${path}: ${describeError(error)}`);
+    throw new FsError(
+      CommonCode.ConfigInvalid,
+      `cannot read the token file ${path}: ${describeError(error)}`,
+    );
   }
   const line = text.trim().split('\n')[0]?.trim() ?? '';
   parseToken(line, `token file ${path}`);
@@ -27,5 +30,7 @@ export function clientAuthentication<Secret>(
   cluster: { readonly token_file?: string | undefined },
   secret: () => Secret,
 ): { token: string } | { clusterSecret: Secret } {
-  return cluster.token_file === undefined ? { clusterSecret: secret() } : { token: readTokenFile(cluster.token_file) };
+  return cluster.token_file === undefined
+    ? { clusterSecret: secret() }
+    : { token: readTokenFile(cluster.token_file) };
 }

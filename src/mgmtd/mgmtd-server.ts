@@ -345,50 +345,65 @@ export class MgmtdServer {
   private registerHandlers(): void {
     const { rpcServer, kv, clock } = this.options;
     registerUserHandlers({ server: rpcServer, kv, clock });
-    rpcServer.handle(mgmtdMethods.getPrimary, async () => {
-      const lease = await kv.read((tx) => readLease(tx));
-      if (lease === undefined || lease.expiresAtMs <= clock.nowMs()) return { primary: null };
-      return {
-        primary: { nodeId: lease.nodeId, address: lease.address, leaseExpiresAtMs: lease.expiresAtMs },
-      };
-    }, 'user');
+    rpcServer.handle(
+      mgmtdMethods.getPrimary,
+      async () => {
+        const lease = await kv.read((tx) => readLease(tx));
+        if (lease === undefined || lease.expiresAtMs <= clock.nowMs()) return { primary: null };
+        return {
+          primary: { nodeId: lease.nodeId, address: lease.address, leaseExpiresAtMs: lease.expiresAtMs },
+        };
+      },
+      'user',
+    );
 
-    rpcServer.handle(mgmtdMethods.heartbeat, async (request, context) => {
-      if (context.caller.kind === 'user' && (!clientNodeTypes.has(request.node.type) || request.targets.length > 0)) {
-        throw new FsError(
-          MgmtdCode.HeartbeatRejected,
-          `a user token heartbeats only as a client (fuse, client, nfs or s3 node without targets), not as a ${request.node.type} node`,
-        );
-      }
-      if (request.clusterId !== this.clusterId) {
-        throw new FsError(
-          MgmtdCode.ClusterIdMismatch,
-          `node ${request.node.nodeId} belongs to cluster "${request.clusterId}", this is "${this.clusterId}"`,
-        );
-      }
-      if (request.node.nodeId === this.nodeId) {
-        throw new FsError(MgmtdCode.HeartbeatRejected, `node id ${this.nodeId} is this mgmtd's own id`);
-      }
-      this.heartbeatCount?.(request.node.type);
-      return this.mutate((draft, primary) => {
-        // Liveness first, inside the serialized change, so no chain update in between can judge
-        // this node by its previous heartbeat.
-        primary.liveness.lastHeartbeatMs.set(request.node.nodeId, clock.nowMs());
-        for (const target of request.targets) {
-          primary.liveness.usage.set(target.targetId, {
-            usedBytes: target.usedBytes,
-            capacityBytes: target.capacityBytes,
-          });
+    rpcServer.handle(
+      mgmtdMethods.heartbeat,
+      async (request, context) => {
+        if (
+          context.caller.kind === 'user' &&
+          (!clientNodeTypes.has(request.node.type) || request.targets.length > 0)
+        ) {
+          throw new FsError(
+            MgmtdCode.HeartbeatRejected,
+            `a user token heartbeats only as a client (fuse, client, nfs or s3 node without targets), not as a ${request.node.type} node`,
+          );
         }
-        applyHeartbeat(draft, request.node, request.targets);
-      }).then(() => ({ routingVersion: this.requirePrimary().state.routingVersion }));
-    }, 'user');
+        if (request.clusterId !== this.clusterId) {
+          throw new FsError(
+            MgmtdCode.ClusterIdMismatch,
+            `node ${request.node.nodeId} belongs to cluster "${request.clusterId}", this is "${this.clusterId}"`,
+          );
+        }
+        if (request.node.nodeId === this.nodeId) {
+          throw new FsError(MgmtdCode.HeartbeatRejected, `node id ${this.nodeId} is this mgmtd's own id`);
+        }
+        this.heartbeatCount?.(request.node.type);
+        return this.mutate((draft, primary) => {
+          // Liveness first, inside the serialized change, so no chain update in between can judge
+          // this node by its previous heartbeat.
+          primary.liveness.lastHeartbeatMs.set(request.node.nodeId, clock.nowMs());
+          for (const target of request.targets) {
+            primary.liveness.usage.set(target.targetId, {
+              usedBytes: target.usedBytes,
+              capacityBytes: target.capacityBytes,
+            });
+          }
+          applyHeartbeat(draft, request.node, request.targets);
+        }).then(() => ({ routingVersion: this.requirePrimary().state.routingVersion }));
+      },
+      'user',
+    );
 
-    rpcServer.handle(mgmtdMethods.getRoutingInfo, async (request) => {
-      const primary = this.requirePrimary();
-      if (request.knownVersion >= primary.state.routingVersion) return { routingInfo: null };
-      return { routingInfo: toRoutingInfo(this.clusterId, primary.state, primary.liveness) };
-    }, 'user');
+    rpcServer.handle(
+      mgmtdMethods.getRoutingInfo,
+      async (request) => {
+        const primary = this.requirePrimary();
+        if (request.knownVersion >= primary.state.routingVersion) return { routingInfo: null };
+        return { routingInfo: toRoutingInfo(this.clusterId, primary.state, primary.liveness) };
+      },
+      'user',
+    );
 
     rpcServer.handle(
       mgmtdMethods.createChainTable,
@@ -402,18 +417,22 @@ export class MgmtdServer {
       'admin',
     );
 
-    rpcServer.handle(mgmtdMethods.rotateLastServing, async (request) => {
-      const rotation = await this.mutate((draft) => rotateLastServingTarget(draft, request));
-      this.logger.warn(
-        {
-          chainId: rotation.chain.chainId,
-          chainVersion: rotation.chain.chainVersion,
-          previousLastServing: rotation.previousLastServing,
-          nextLastServing: rotation.nextLastServing,
-        },
-        'rotated the last serving target of a chain by operator request: writes only it acknowledged are lost',
-      );
-      return rotation;
-    }, 'admin');
+    rpcServer.handle(
+      mgmtdMethods.rotateLastServing,
+      async (request) => {
+        const rotation = await this.mutate((draft) => rotateLastServingTarget(draft, request));
+        this.logger.warn(
+          {
+            chainId: rotation.chain.chainId,
+            chainVersion: rotation.chain.chainVersion,
+            previousLastServing: rotation.previousLastServing,
+            nextLastServing: rotation.nextLastServing,
+          },
+          'rotated the last serving target of a chain by operator request: writes only it acknowledged are lost',
+        );
+        return rotation;
+      },
+      'admin',
+    );
   }
 }

@@ -378,7 +378,9 @@ export class ClientConnection {
       serviceId: 0,
       methodId: 0,
       body: encodeBody(
-        token === undefined ? { nonce: this.clientNonce, proof } : { nonce: this.clientNonce, proof, token: token.id },
+        token === undefined
+          ? { nonce: this.clientNonce, proof }
+          : { nonce: this.clientNonce, proof, token: token.id },
       ),
       payload: undefined,
     };

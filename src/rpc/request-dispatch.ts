@@ -79,7 +79,10 @@ export async function dispatchRequest(options: {
   const { method, handler } = registered;
   const { caller } = options;
   if (caller === undefined) {
-    return errorReply(RpcCode.AuthFailed, `${method.name}: the connection's user token was revoked or expired`);
+    return errorReply(
+      RpcCode.AuthFailed,
+      `${method.name}: the connection's user token was revoked or expired`,
+    );
   }
   if (!callerMayCall(caller, registered.access)) {
     const who = caller.kind === 'user' ? `user "${caller.user.name}"` : 'this caller';

@@ -19,7 +19,14 @@ import { errorBody } from './error-reply.js';
 import { FrameKind, frameKindName, type Frame, type OutgoingFrame } from './frame.js';
 import { FrameSocket, remoteAddressOf } from './frame-socket.js';
 import { nodeCaller, type Caller, type TokenVerifier } from './caller.js';
-import { answerSchema, clientProof, createNonce, matchClientProof, proofMatches, serverProof } from './handshake.js';
+import {
+  answerSchema,
+  clientProof,
+  createNonce,
+  matchClientProof,
+  proofMatches,
+  serverProof,
+} from './handshake.js';
 import { LazyAbort } from './lazy-abort.js';
 import { dispatchRequest, type RegisteredMethod } from './request-dispatch.js';
 

@@ -16,7 +16,11 @@ import type { TokenVerifier, UserIdentity } from './caller.js';
 export interface TokenTable {
   readonly version: number;
   readonly users: readonly (UserIdentity & {
-    readonly tokens: readonly { readonly id: string; readonly key: string; readonly expiresAtMs: number | null }[];
+    readonly tokens: readonly {
+      readonly id: string;
+      readonly key: string;
+      readonly expiresAtMs: number | null;
+    }[];
   })[];
 }
 
@@ -43,7 +47,7 @@ export class TokenDirectory implements TokenVerifier {
   private timer: TimerHandle | undefined;
   private stopped = false;
   private warned = false;
-  private reloading: Promise<void> | undefined;
+  private reloading: { readonly startedAtMs: number; readonly done: Promise<void> } | undefined;
   private lastReloadMs = -Infinity;
 
   constructor(private readonly options: TokenDirectoryOptions) {}
@@ -68,13 +72,27 @@ export class TokenDirectory implements TokenVerifier {
   async lookupFresh(tokenId: string): Promise<{ key: string; user: UserIdentity } | undefined> {
     const known = this.lookup(tokenId);
     if (known !== undefined) return known;
-    // Unknown tokens reload the table at most every quarter second, however many connect.
-    if (this.reloading === undefined && this.options.clock.monotonicMs() - this.lastReloadMs >= reloadGapMs) {
-      this.reloading = this.refresh().finally(() => {
+    // Waits for a reload that starts after this call; reloads start at most every quarter
+    // second, however many unknown tokens connect (so they cannot make mgmtd busy either).
+    const askedAtMs = this.options.clock.monotonicMs();
+    for (;;) {
+      const running = this.reloading;
+      if (running !== undefined) {
+        await running.done;
+        if (running.startedAtMs >= askedAtMs) break;
+        continue;
+      }
+      const waitMs = this.lastReloadMs + reloadGapMs - this.options.clock.monotonicMs();
+      if (waitMs > 0) {
+        await new Promise<void>((resolve) => this.options.clock.setTimer(waitMs, resolve));
+        continue;
+      }
+      const startedAtMs = this.options.clock.monotonicMs();
+      const done = this.refresh().finally(() => {
         this.reloading = undefined;
       });
+      this.reloading = { startedAtMs, done };
     }
-    if (this.reloading !== undefined) await this.reloading;
     return this.lookup(tokenId);
   }
 
@@ -84,7 +102,8 @@ export class TokenDirectory implements TokenVerifier {
     try {
       const table = await this.options.fetch(this.version);
       this.warned = false;
-      if (table === null) return;
+      // Two reloads may overlap: an older table never replaces a newer one.
+      if (table === null || table.version <= this.version) return;
       this.install(table);
     } catch (error) {
       if (!this.warned) {

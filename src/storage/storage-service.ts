@@ -57,19 +57,34 @@ export class StorageService {
     server.handle(
       storageMethods.write,
       (request, context) =>
-        metrics.observe(ChunkOperation.Write, request.targetId, metrics.startMs(), this.write(request, context)),
+        metrics.observe(
+          ChunkOperation.Write,
+          request.targetId,
+          metrics.startMs(),
+          this.write(request, context),
+        ),
       'user',
     );
     server.handle(
       storageMethods.forward,
       (request, context) =>
-        metrics.observe(ChunkOperation.Write, request.targetId, metrics.startMs(), this.forward(request, context)),
+        metrics.observe(
+          ChunkOperation.Write,
+          request.targetId,
+          metrics.startMs(),
+          this.forward(request, context),
+        ),
       'admin',
     );
     server.handle(
       storageMethods.read,
       (request, context) =>
-        metrics.observe(ChunkOperation.Read, request.targetId, metrics.startMs(), this.read(request, context)),
+        metrics.observe(
+          ChunkOperation.Read,
+          request.targetId,
+          metrics.startMs(),
+          this.read(request, context),
+        ),
       'user',
     );
     server.handle(

@@ -17,14 +17,16 @@ export type WithMgmtd = <T>(use: (mgmtd: MgmtdClient, output: Output) => Promise
 function parseId(name: string) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!/^\d+$/.test(value) || parsed > 0xffff_fffe) throw new InvalidArgumentError(`${name} must be 0 to 4294967294`);
+    if (!/^\d+$/.test(value) || parsed > 0xffff_fffe)
+      throw new InvalidArgumentError(`${name} must be 0 to 4294967294`);
     return parsed;
   };
 }
 
 function parseGroups(value: string): number[] {
   const groups = value === '' ? [] : value.split(',').map((part) => parseId('each group')(part.trim()));
-  if (groups.length > limits.metaGroupsMax) throw new InvalidArgumentError(`at most ${limits.metaGroupsMax} groups`);
+  if (groups.length > limits.metaGroupsMax)
+    throw new InvalidArgumentError(`at most ${limits.metaGroupsMax} groups`);
   return groups;
 }
 
@@ -57,7 +59,9 @@ function flagsText(user: UserInfo): string {
 function tokensText(user: UserInfo): string {
   return user.tokens
     .map((token) =>
-      token.expiresAtMs === null ? token.id : `${token.id} (until ${new Date(token.expiresAtMs).toISOString()})`,
+      token.expiresAtMs === null
+        ? token.id
+        : `${token.id} (until ${new Date(token.expiresAtMs).toISOString()})`,
     )
     .join(' ');
 }
@@ -76,7 +80,14 @@ export function addUserCommands(program: Command, withMgmtd: WithMgmtd): void {
     .action(
       (
         name: string,
-        flags: { uid: number; gid: number; groups: number[]; root?: boolean; admin?: boolean; trusted?: boolean },
+        flags: {
+          uid: number;
+          gid: number;
+          groups: number[];
+          root?: boolean;
+          admin?: boolean;
+          trusted?: boolean;
+        },
       ) =>
         withMgmtd(async (mgmtd, output) => {
           const reply = await mgmtd.call(mgmtdMethods.userAdd, {
@@ -124,9 +135,14 @@ export function addUserCommands(program: Command, withMgmtd: WithMgmtd): void {
     );
   program
     .command('user-set-token')
-    .description("give a user a new token and print it; its old tokens keep working for the grace period")
+    .description('give a user a new token and print it; its old tokens keep working for the grace period')
     .argument('<name>', 'user name', parseUserName)
-    .option('--grace <duration>', 'how long the old tokens keep working (0: stop at once)', parseDuration, 3_600_000)
+    .option(
+      '--grace <duration>',
+      'how long the old tokens keep working (0: stop at once)',
+      parseDuration,
+      3_600_000,
+    )
     .action((name: string, flags: { grace: number }) =>
       withMgmtd(async (mgmtd, output) => {
         const reply = await mgmtd.call(mgmtdMethods.userSetToken, { name, graceMs: flags.grace });
@@ -150,4 +166,3 @@ export function addUserCommands(program: Command, withMgmtd: WithMgmtd): void {
       }),
     );
 }
-

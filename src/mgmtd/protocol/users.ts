@@ -11,7 +11,10 @@ export const userNameSchema = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[a-z_][a-z0-9_.-]*$/, 'a user name is lower-case letters, digits, "_", "." and "-", not starting with a digit, "." or "-"');
+  .regex(
+    /^[a-z_][a-z0-9_.-]*$/,
+    'a user name is lower-case letters, digits, "_", "." and "-", not starting with a digit, "." or "-"',
+  );
 const idSchema = z.number().int().min(0).max(0xffff_fffe);
 export const tokenIdSchema = z.string().regex(/^[0-9a-f]{16}$/);
 const tokenKeySchema = z.string().regex(/^[0-9a-f]{64}$/);
@@ -49,9 +52,7 @@ export type UserWithKeys = z.infer<typeof userWithKeysSchema>;
 
 /** A user as `user-list` shows it: its tokens without their keys. */
 export const userInfoSchema = userAttributesSchema.extend({
-  tokens: z
-    .array(storedTokenSchema.omit({ key: true }))
-    .max(limits.userTokensMax),
+  tokens: z.array(storedTokenSchema.omit({ key: true })).max(limits.userTokensMax),
 });
 export type UserInfo = z.infer<typeof userInfoSchema>;
 

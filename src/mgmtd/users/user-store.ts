@@ -73,7 +73,11 @@ export async function listUsers(kv: KvEngine): Promise<UserWithKeys[]> {
 }
 
 /** Adds a user holding one token; refuses a name in use or a full table. */
-export async function addUser(kv: KvEngine, attributes: UserAttributes, token: StoredToken): Promise<UserWithKeys> {
+export async function addUser(
+  kv: KvEngine,
+  attributes: UserAttributes,
+  token: StoredToken,
+): Promise<UserWithKeys> {
   return kv.transact(async (tx) => {
     if ((await readUser(tx, attributes.name)) !== undefined) {
       throw new FsError(MgmtdCode.UserExists, `user "${attributes.name}" exists already`);

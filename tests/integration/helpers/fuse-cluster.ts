@@ -107,11 +107,11 @@ export class FuseCluster {
    * A second mount of the cluster by another FUSE daemon (another client, as on another host),
    * unmounted by `stop`.
    */
-  async mountAnother(settings = ''): Promise<string> {
+  async mountAnother(settings = '', options: { tokenFile?: string } = {}): Promise<string> {
     const index = this.others.length + 1;
     const mountPoint = join(this.dir, `mnt-${index}`);
     mkdirSync(mountPoint, { mode: 0o755 });
-    const fuse = await this.spawnFuse({ nodeId: 200 + index, mountPoint, settings });
+    const fuse = await this.spawnFuse({ nodeId: 200 + index, mountPoint, settings, ...options });
     this.others.push({ fuse, mountPoint });
     return mountPoint;
   }
@@ -120,6 +120,8 @@ export class FuseCluster {
     nodeId: number;
     mountPoint: string;
     settings: string;
+    /** A user token for the daemon's calls ([cluster] token_file). */
+    tokenFile?: string;
   }): Promise<RunningProcess> {
     const config = join(this.dir, `fuse-${options.nodeId}.toml`);
     writeFileSync(
@@ -130,6 +132,7 @@ id = ${options.nodeId}
 [cluster]
 id = "test"
 secret_file = "${this.fuseSecretFile}"
+${options.tokenFile === undefined ? '' : `token_file = "${options.tokenFile}"`}
 
 [mgmtd]
 addresses = ["${this.mgmtdAddress}"]
