@@ -89,7 +89,10 @@ async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
   const fuse = config.fuse;
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    ...clientAuthentication(config.cluster, () => options.clusterSecrets ?? readSecretFile(config.cluster.secret_file)),
+    ...clientAuthentication(
+      config.cluster,
+      () => options.clusterSecrets ?? readSecretFile(config.cluster.secret_file),
+    ),
     logger,
     clock,
     clientId: fuseClientId(config.node.id),
