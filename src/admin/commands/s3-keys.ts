@@ -1,13 +1,17 @@
 /**
- * Access keys of the S3 gateway: `s3-key-add NAME --uid U --gid G [--groups G1,G2]` makes a key
- * (a random id and secret, generated here) and prints it once, `s3-key-list` shows keys without
+ * Access keys of the S3 gateway: `s3-key-add USER` makes a key for a cluster user (or
+ * `s3-key-add LABEL --uid U --gid G [--groups G1,G2]` one for bare ids), a random id and secret
+ * generated here, and prints it once, `s3-key-list` shows keys without
  * their secrets, `s3-key-remove ACCESS_KEY_ID` removes one. Keys live in meta's KV
  * (meta/protocol/s3-keys.ts), so every gateway of the cluster sees them; only root may manage them.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { FsClient } from '../../client/index.js';
+import { FsError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
+import { CommonCode, MgmtdCode } from '../../common/status-code.js';
+import { mgmtdMethods, userNameSchema } from '../../mgmtd/protocol/index.js';
 import { metaMethods, s3KeyNameSchema, type S3KeyInfo, type S3KeyOwner } from '../../meta/protocol/index.js';
 import { printMessage, printTable, type Output } from '../output.js';
 
@@ -52,7 +56,36 @@ function parseName(value: string): string {
 }
 
 function ownerText(owner: S3KeyOwner): string {
+  if (owner.kind === 'user') return `cluster user ${owner.name}`;
   return `uid ${owner.uid} gid ${owner.gid}${owner.groups.length > 0 ? ` groups ${owner.groups.join(',')}` : ''}`;
+}
+
+/** The owner a new key gets: the cluster user NAME, or the ids given with --uid and --gid. */
+async function ownerFor(
+  client: FsClient,
+  name: string,
+  flags: { uid?: number; gid?: number; groups: number[] },
+): Promise<S3KeyOwner> {
+  if (flags.uid !== undefined || flags.gid !== undefined) {
+    if (flags.uid === undefined || flags.gid === undefined) {
+      throw new FsError(CommonCode.InvalidArgument, '--uid and --gid go together');
+    }
+    return { kind: 'ids', uid: flags.uid, gid: flags.gid, groups: flags.groups };
+  }
+  if (!userNameSchema.safeParse(name).success) {
+    throw new FsError(
+      CommonCode.InvalidArgument,
+      `"${name}" is not a user name; pass --uid and --gid for a key of bare ids`,
+    );
+  }
+  const { user } = await client.mgmtd.call(mgmtdMethods.userGet, { name });
+  if (user === null) {
+    throw new FsError(
+      MgmtdCode.UserNotFound,
+      `no cluster user "${name}" (admin user-add makes one; or pass --uid and --gid for a key of bare ids)`,
+    );
+  }
+  return { kind: 'user', name };
 }
 
 /** Adds the three commands to the admin program. */
@@ -60,17 +93,17 @@ export function addS3KeyCommands(program: Command, withClient: WithClient): void
   program
     .command('s3-key-add')
     .description(
-      'make an S3 access key whose requests act as the given uid, gid and groups; prints its secret once',
+      "make an S3 access key for the cluster user NAME (its requests act as that user's uid, gid and groups), or with --uid and --gid for bare ids; prints its secret once",
     )
-    .argument('<name>', 'a label for the key (e.g. the user it is for)', parseName)
-    .requiredOption('--uid <uid>', 'the uid requests of the key act as', parseId('uid'))
-    .requiredOption('--gid <gid>', 'their primary gid', parseId('gid'))
-    .option('--groups <gids>', 'supplementary gids, comma-separated', parseGroups, [])
-    .action((name: string, flags: { uid: number; gid: number; groups: number[] }) =>
+    .argument('<name>', 'the cluster user the key is for (with --uid/--gid: a label)', parseName)
+    .option('--uid <uid>', 'the uid requests of the key act as, instead of a user', parseId('uid'))
+    .option('--gid <gid>', 'their primary gid', parseId('gid'))
+    .option('--groups <gids>', 'supplementary gids, comma-separated (with --uid)', parseGroups, [])
+    .action((name: string, flags: { uid?: number; gid?: number; groups: number[] }) =>
       withClient(async (client, output) => {
+        const owner = await ownerFor(client, name, flags);
         const accessKeyId = newAccessKeyId();
         const secretAccessKey = newSecretAccessKey();
-        const owner: S3KeyOwner = { kind: 'ids', uid: flags.uid, gid: flags.gid, groups: flags.groups };
         await client.meta.call(metaMethods.s3KeyAdd, {
           cred: client.credentials,
           accessKeyId,
@@ -106,13 +139,11 @@ export function addS3KeyCommands(program: Command, withClient: WithClient): void
         printTable(
           output,
           keys,
-          ['ACCESS KEY ID', 'NAME', 'UID', 'GID', 'GROUPS', 'CREATED'],
+          ['ACCESS KEY ID', 'NAME', 'ACTS AS', 'CREATED'],
           keys.map((key) => [
             key.accessKeyId,
             key.name,
-            key.owner.uid,
-            key.owner.gid,
-            key.owner.groups.join(',') || '-',
+            ownerText(key.owner),
             new Date(key.createdAtMs).toISOString(),
           ]),
         );

@@ -4,15 +4,16 @@
  * (uid, gid, groups) the gateway passes with every file system call it makes for the key's
  * requests; the namespace's permissions decide the rest.
  *
- * The owner is a tagged union so that a key can later name a cluster user instead (`{ kind:
- * "user", name }`, resolved by the gateway through the user table when users exist): records of
- * the `ids` kind stay valid then, and readers that do not know a kind refuse the key.
+ * The owner is a tagged union: `ids` names the identity itself, `user` a cluster user (`admin
+ * user-add`), whose uid, gid and groups the gateway looks up through mgmtd when it loads the key,
+ * so a key stops working when its user is removed. Readers that do not know a kind refuse the key.
  *
  * The secret is stored as is: SigV4 needs it (not a hash of it) to check a signature. Only root
  * may add, list, read or remove keys, and listings never carry secrets.
  */
 import { z } from 'zod';
 import { limits } from '../../common/limits.js';
+import { userNameSchema } from '../../mgmtd/protocol/index.js';
 import { gidSchema, uidSchema } from './types.js';
 
 /** An access key id: 16 to 32 upper-case letters and digits (AWS's are 20). */
@@ -34,6 +35,7 @@ export const s3KeyOwnerSchema = z.discriminatedUnion('kind', [
     gid: gidSchema,
     groups: z.array(gidSchema).max(limits.metaGroupsMax),
   }),
+  z.strictObject({ kind: z.literal('user'), name: userNameSchema }),
 ]);
 export type S3KeyOwner = z.infer<typeof s3KeyOwnerSchema>;
 

@@ -197,3 +197,13 @@ export const whoAmI = defineMethod({
   response: callerInfoSchema,
   idempotent: true,
 });
+
+/** One user's attributes (no tokens), for gateways mapping S3 keys to their users. */
+export const userGet = defineMethod({
+  serviceId: mgmtdServiceId,
+  methodId: 13,
+  name: 'Mgmtd.userGet',
+  request: z.strictObject({ name: userNameSchema }),
+  response: z.strictObject({ user: userAttributesSchema.nullable() }),
+  idempotent: true,
+});

@@ -8,7 +8,7 @@ import type { KvEngine } from '../../kv/index.js';
 import { createToken, type Caller, type RpcHandlers } from '../../rpc/index.js';
 import { mgmtdMethods } from '../protocol/index.js';
 import type { CallerInfo, UserInfo, UserWithKeys } from '../protocol/users.js';
-import { addUser, listUsers, readTokenTable, removeUser, rotateUserToken } from './user-store.js';
+import { addUser, getUser, listUsers, readTokenTable, removeUser, rotateUserToken } from './user-store.js';
 
 /** A user without its tokens' keys. */
 export function withoutKeys(user: UserWithKeys): UserInfo {
@@ -80,5 +80,15 @@ export function registerUserHandlers(options: { server: RpcHandlers; kv: KvEngin
   server.handle(mgmtdMethods.tokenTable, async (request) => ({
     table: await readTokenTable(kv, request.knownVersion),
   }));
+  server.handle(
+    mgmtdMethods.userGet,
+    async (request) => {
+      const user = await getUser(kv, request.name);
+      if (user === undefined) return { user: null };
+      const { tokens: _tokens, ...attributes } = user;
+      return { user: attributes };
+    },
+    'trusted',
+  );
   server.handle(mgmtdMethods.whoAmI, async (_request, context) => callerInfo(context.caller), 'user');
 }

@@ -67,6 +67,11 @@ export async function readTokenTable(kv: KvEngine, knownVersion: number): Promis
   });
 }
 
+/** One user (with keys), or undefined. */
+export async function getUser(kv: KvEngine, name: string): Promise<UserWithKeys | undefined> {
+  return kv.read((tx) => readUser(tx, name));
+}
+
 /** Every user (with keys; the handlers strip them). */
 export async function listUsers(kv: KvEngine): Promise<UserWithKeys[]> {
   return kv.read((tx) => readAllUsers(tx));

@@ -43,6 +43,7 @@ import {
 import { TestWorld, eventually } from '../helpers/processes.js';
 import {
   addS3Key,
+  runAdmin,
   sdkClient,
   startS3Gateway,
   testRegion,
@@ -317,6 +318,52 @@ describe.skipIf(skipReason !== undefined)('what the S3 gateway refuses', () => {
       expect(statSync(onMount('guarded/team/shared')).gid).toBe(1000);
     } finally {
       user.destroy();
+    }
+  });
+
+  it("maps a cluster user's key to that user, and refuses keys of no user", async () => {
+    const added = await runAdmin(cluster, ['user-add', 's3-owner', '--uid', '1600', '--gid', '1600']);
+    expect(added.code, added.stderr).toBe(0);
+    const missing = await runAdmin(cluster, ['s3-key-add', 'nobody-here']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no cluster user "nobody-here"/);
+    const made = await runAdmin(cluster, ['--json', 's3-key-add', 's3-owner']);
+    expect(made.code, made.stderr).toBe(0);
+    const key = JSON.parse(made.stdout) as TestKey;
+    const listed = await runAdmin(cluster, ['s3-key-list']);
+    expect(listed.stdout).toMatch(new RegExp(`${key.accessKeyId}\\s+s3-owner\\s+cluster user s3-owner`));
+    mkdirSync(onMount('guarded/owner-home'));
+    chownSync(onMount('guarded/owner-home'), 1600, 1600);
+    const owner = sdkClient(gateway, key);
+    try {
+      await owner.send(
+        new PutObjectCommand({ Bucket: 'guarded', Key: 'owner-home/object', Body: 'by s3-owner' }),
+      );
+      await expect(
+        owner.send(new PutObjectCommand({ Bucket: 'guarded', Key: 'not-theirs', Body: 'x' })),
+      ).rejects.toMatchObject({ name: 'AccessDenied' });
+    } finally {
+      owner.destroy();
+    }
+    await eventually(
+      async () => (existsSync(onMount('guarded/owner-home/object')) ? true : undefined),
+      10_000,
+      "the user's object to show through FUSE",
+    );
+    expect(statSync(onMount('guarded/owner-home/object')).uid).toBe(1600);
+    // A key whose user is gone is no key, on a gateway that loads it afresh.
+    expect((await runAdmin(cluster, ['user-remove', 's3-owner'])).code).toBe(0);
+    const fresh = await startS3Gateway(cluster, writeS3GatewayConfig(cluster, { nodeId: 403 }));
+    const orphan = sdkClient(fresh, key);
+    try {
+      await expect(
+        orphan.send(new GetObjectCommand({ Bucket: 'guarded', Key: 'owner-home/object' })),
+      ).rejects.toMatchObject({
+        name: 'InvalidAccessKeyId',
+      });
+    } finally {
+      orphan.destroy();
+      fresh.process.child.kill('SIGTERM');
     }
   });
 
