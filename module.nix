@@ -26,6 +26,16 @@ let
   mgmtdClientSection = {
     addresses = cfg.mgmtdAddresses;
   };
+  # The clients of the file system (FUSE client, gateways) that may call the cluster with a user token.
+  tokenClients = [
+    "fuse"
+    "nfs"
+    "s3"
+  ];
+  # A client's `[cluster]`: the shared one, plus `token_file` when the client has a token.
+  clientClusterSection =
+    name:
+    clusterSection // lib.optionalAttrs (cfg.${name}.tokenFile != null) { token_file = cfg.${name}.tokenFile; };
 
   portOf = listen: lib.toInt (lib.last (lib.splitString ":" listen));
 
@@ -77,14 +87,14 @@ let
     fuse = {
       # The FUSE client serves no RPC, so it has no listen address.
       node.id = cfg.fuse.nodeId;
-      cluster = clusterSection;
+      cluster = clientClusterSection "fuse";
       mgmtd = mgmtdClientSection;
       fuse.mount_point = cfg.fuse.mountPoint;
       log.level = "info";
     };
     nfs = {
       node.id = cfg.nfs.nodeId;
-      cluster = clusterSection;
+      cluster = clientClusterSection "nfs";
       mgmtd = mgmtdClientSection;
       nfs = {
         # NFS and MOUNT on one port: clients without a portmapper name it (port=, mountport=).
@@ -100,7 +110,7 @@ let
     };
     s3 = {
       node.id = cfg.s3.nodeId;
-      cluster = clusterSection;
+      cluster = clientClusterSection "s3";
       mgmtd = mgmtdClientSection;
       s3 = {
         listen = "0.0.0.0:${toString cfg.s3.port}";
@@ -212,6 +222,35 @@ let
       description = "Settings merged over the defaults and rendered to ${name}.toml.";
     };
   };
+
+  # `tokenFile` of a client of the file system: `reader` is who must be able to read it, `callers`
+  # whose uids the client passes to the cluster, `note` what else the client's user needs.
+  tokenFileOption =
+    name:
+    {
+      reader,
+      callers,
+      note ? "",
+    }:
+    lib.mkOption {
+      type = lib.types.nullOr lib.types.str;
+      default = null;
+      example = "/run/keys/3fs-${name}-token";
+      description = ''
+        File holding the user token (one line, `<id>.<secret>`) the ${name} service calls the cluster
+        with instead of the cluster secret: `token_file` of the `[cluster]` section of ${name}.toml.
+        null: it calls with the cluster secret, as a node of the cluster. clusterSecretFile is still
+        required (metrics are pushed with it).
+
+        Make the token with `3fs-admin user-add NAME --uid U --gid G --trusted` (it prints the token
+        once). The service acts for ${callers}: the cluster accepts the uids it passes only from a
+        user added with `--trusted`; any other user's calls are all made as that user.${note}
+
+        The file must be readable by ${reader}. It is read at start: restart the service after
+        replacing it. Keep it out of the Nix store: deploy it with your secrets tool (the option is a
+        string, not a Nix path, so that the token is never copied there).
+      '';
+    };
 in
 {
   options.services."3fs" = {
@@ -311,6 +350,10 @@ in
         default = "/mnt/3fs";
         description = "Where the file system is mounted.";
       };
+      tokenFile = tokenFileOption "fuse" {
+        reader = "root (the FUSE client runs as root)";
+        callers = "the local processes using the mount, with their uids";
+      };
     };
     nfs = serviceOptions "nfs" 500 // {
       port = lib.mkOption {
@@ -364,6 +407,10 @@ in
         example = lib.literalExpression ''[ { path = "/"; clients = [ "10.0.0.0/24" ]; } ]'';
         description = "What the NFS gateway serves, to whom, and how callers' identities are mapped.";
       };
+      tokenFile = tokenFileOption "nfs" {
+        reader = "the service user (`services.\"3fs\".user`)";
+        callers = "its NFS clients, with their uids after squashing";
+      };
     };
     s3 = serviceOptions "s3" 600 // {
       port = lib.mkOption {
@@ -396,6 +443,11 @@ in
           PEM private key of the certificate, readable by the service user. Keep it out of the Nix
           store: deploy it with your secrets tool.
         '';
+      };
+      tokenFile = tokenFileOption "s3" {
+        reader = "the service user (`services.\"3fs\".user`)";
+        callers = "the owners of the S3 keys its requests are signed with";
+        note = " Looking the S3 keys up needs a trusted (or admin) user too.";
       };
     };
   };
@@ -442,7 +494,17 @@ in
         assertion = cfg.mgmtdAddresses != [ ];
         message = "services.\"3fs\".mgmtdAddresses must list at least one mgmtd.";
       }
-    ];
+    ]
+    ++ map (name: {
+      assertion =
+        let
+          tokenFile = cfg.${name}.tokenFile;
+        in
+        !cfg.${name}.enable
+        || tokenFile == null
+        || (lib.hasPrefix "/" tokenFile && !lib.hasPrefix "${builtins.storeDir}/" tokenFile);
+      message = "services.\"3fs\".${name}.tokenFile must be an absolute path outside the Nix store.";
+    }) tokenClients;
 
     users.users.${cfg.user} = {
       isSystemUser = true;

@@ -1,6 +1,8 @@
 # Every service of the module enabled on one host, metrics pushed to the collector: the
 # configuration test-build.sh evaluates the module with, and whose rendered settings
-# tests/unit/nix/module-eval.test.ts checks against each service's own validator.
+# tests/unit/nix/module-eval.test.ts checks against each service's own validator. The FUSE
+# client and the S3 gateway call the cluster with user tokens, the NFS gateway with the cluster
+# secret: the test checks `token_file` is rendered exactly where a tokenFile is set.
 {
   services."3fs" = {
     enable = true;
@@ -17,7 +19,10 @@
       ];
     };
     monitor.enable = true;
-    fuse.enable = true;
+    fuse = {
+      enable = true;
+      tokenFile = "/run/keys/3fs-fuse-token";
+    };
     nfs = {
       enable = true;
       exports = [
@@ -36,6 +41,7 @@
     s3 = {
       enable = true;
       exportRoot = "/buckets";
+      tokenFile = "/run/keys/3fs-s3-token";
     };
   };
 }

@@ -3,9 +3,11 @@
 // nixpkgs (nix-instantiate with a nixpkgs on NIX_PATH) its settings, and on the offline evaluator
 // (nix-eval, a stand-in nixpkgs beside the repository) the rendered TOML files under /etc/3fs.
 // Each way skips, saying why, where it is not available; under CI=true at least one must be. The
-// README's configuration evaluated is the one the README shows.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { constants, readFileSync } from 'node:fs';
+// README's configuration evaluated is the one the README shows. Clients of the file system get
+// `token_file` exactly when their tokenFile is set, and never a path in the Nix store.
+import { type SpawnSyncReturns, execFileSync, spawnSync } from 'node:child_process';
+import { constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -91,6 +93,28 @@ function expectAccepted(rendered: Record<string, unknown>): void {
   }
 }
 
+/** The token file eval-all-services.nix gives each client of the file system (none: the secret). */
+const expectedTokenFiles: Record<string, string | undefined> = {
+  fuse: '/run/keys/3fs-fuse-token',
+  nfs: undefined,
+  s3: '/run/keys/3fs-s3-token',
+};
+
+/**
+ * Expects `token_file` in the `[cluster]` of exactly the clients given a tokenFile, with that
+ * path, and in no other file (the services and the admin CLI do not take one).
+ */
+function expectTokenFiles(rendered: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(rendered)) {
+    const schema = schemas[name];
+    if (schema === undefined) continue;
+    const settings = (typeof value === 'string' ? parseConfig(schema, value, `${name}.toml`) : value) as {
+      cluster: { token_file?: string };
+    };
+    expect(settings.cluster.token_file, `token_file of ${name}`).toBe(expectedTokenFiles[name]);
+  }
+}
+
 /** The `services."3fs" = { ... };` block of a Nix text, without whitespace. */
 function servicesBlock(text: string): string {
   const start = text.indexOf('services."3fs" = {');
@@ -141,16 +165,22 @@ describe.skipIf(nixpkgsSkipReason !== undefined)('the NixOS module on real nixpk
       'storage',
     ]);
     expectAccepted(settings);
+    expectTokenFiles(settings);
   });
 });
 
-/** The module's /etc/3fs files with their text, as the offline evaluator renders them for `config`. */
-function renderOffline(config: string): Record<string, string> {
-  const result = spawnSync(
+/** The offline evaluator's run of the module with `config` (a path, absolute or from the project). */
+function evaluateOffline(config: string): SpawnSyncReturns<string> {
+  return spawnSync(
     join(nixEval ?? '', 'nix-eval-module.sh'),
     ['--no-files', '.#nixosModules.default', config],
     { cwd: root, encoding: 'utf8', timeout: 120_000 },
   );
+}
+
+/** The module's /etc/3fs files with their text, as the offline evaluator renders them for `config`. */
+function renderOffline(config: string): Record<string, string> {
+  const result = evaluateOffline(config);
   expect(result.status, `nix-eval-module.sh ${config}:\n${result.stderr}`).toBe(0);
   // The view is indented JSON, possibly followed by notes: the first document ends at "\n}".
   const end = result.stdout.indexOf('\n}');
@@ -179,6 +209,28 @@ describe.skipIf(nixEvalSkipReason !== undefined)('the NixOS module on the offlin
       'storage',
     ]);
     expectAccepted(files);
+  });
+
+  it('renders token_file for the clients given a tokenFile, and for no other service', () => {
+    expectTokenFiles(renderOffline(allServicesConfig));
+  });
+
+  it('refuses a tokenFile in the Nix store', () => {
+    const directory = mkdtempSync(join(tmpdir(), '3fs-module-eval-'));
+    try {
+      const config = join(directory, 'token-in-store.nix');
+      writeFileSync(
+        config,
+        `{ imports = [ ${join(root, allServicesConfig)} ]; services."3fs".nfs.tokenFile = "/nix/store/0000-token"; }\n`,
+      );
+      const result = evaluateOffline(config);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(
+        'services."3fs".nfs.tokenFile must be an absolute path outside the Nix store',
+      );
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('renders the README’s storage host configuration into files storage_main and the admin CLI accept', () => {
