@@ -17,6 +17,7 @@ import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { CommonCode } from '../common/status-code.js';
 import { localS3NodeId, s3ConfigText, type LocalS3 } from './local-s3.js';
+import { localTokenFiles, type LocalTokens } from './local-users.js';
 
 /** Storage services of a local cluster: one per replica of its one chain. */
 export const localStorageCount = 3;
@@ -81,6 +82,8 @@ export interface LocalLayout {
   s3: LocalS3 | undefined;
   /** True on the first run (the cluster is initialized then). */
   fresh: boolean;
+  /** The token files of the local users (local-users.ts). */
+  tokens: LocalTokens;
 }
 
 const recordSchema = z.strictObject({
@@ -170,6 +173,7 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
       config: join(etcDir, 'monitor.toml'),
     },
     fuse: { config: join(etcDir, 'fuse.toml'), nodeId: localFuseNodeId },
+    tokens: localTokenFiles(etcDir),
     nfs:
       options.nfsPort === undefined
         ? undefined
@@ -198,7 +202,7 @@ export function prepareLocalCluster(options: LocalClusterOptions & { allowOther:
   if (layout.nfs !== undefined) writeFileSync(layout.nfs.config, nfsConfig(layout, layout.nfs, common));
   if (layout.s3 !== undefined) {
     const sections = {
-      cluster: clusterSection(common),
+      cluster: clusterSection(common, layout.tokens.gateway),
       mgmtd: mgmtdSection(common),
       monitor: monitorSection(layout),
     };
@@ -234,11 +238,11 @@ url = ${quoted(url)}
 `;
 }
 
-function clusterSection(common: Common): string {
+function clusterSection(common: Common, tokenFile?: string): string {
   return `[cluster]
 id = "${common.clusterId}"
 secret_file = ${quoted(common.secretFile)}
-`;
+${tokenFile === undefined ? '' : `token_file = ${quoted(tokenFile)}\n`}`;
 }
 
 function mgmtdSection(common: Common, extra = ''): string {
@@ -327,7 +331,7 @@ function fuseConfig(layout: LocalLayout, common: Common, allowOther: boolean): s
 [node]
 id = ${layout.fuse.nodeId}
 
-${clusterSection(common)}
+${clusterSection(common, layout.tokens.fuse)}
 ${mgmtdSection(common)}
 [fuse]
 allow_other = ${allowOther}
@@ -340,7 +344,7 @@ function nfsConfig(layout: LocalLayout, nfs: NonNullable<LocalLayout['nfs']>, co
 [node]
 id = ${nfs.nodeId}
 
-${clusterSection(common)}
+${clusterSection(common, layout.tokens.gateway)}
 ${mgmtdSection(common)}
 [nfs]
 listen = "${nfs.address}"

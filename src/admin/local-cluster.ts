@@ -32,6 +32,7 @@ import {
   type LocalLayout,
 } from './local-cluster-config.js';
 import { ensureLocalS3Key, s3Summary, type LocalS3 } from './local-s3.js';
+import { ensureLocalTokens } from './local-users.js';
 import { clearDeadMount, isMounted, mountUsers } from './local-mount.js';
 import {
   LocalServices,
@@ -170,6 +171,7 @@ async function start(
     aborted,
   );
   if (layout.fresh) await giveRootDirectory(layout);
+  await ensureLocalTokens(mgmtd, layout.tokens);
   if (layout.nfs !== undefined) await startNfs(layout.nfs, services, started, aborted);
   if (layout.s3 !== undefined) await startS3(layout, layout.s3, services, started, aborted);
   if (mount === undefined) return;
@@ -421,6 +423,7 @@ function summary(layout: LocalLayout, mount: string | undefined): string {
     `  meta:    ${layout.meta.address}\n` +
     `  storage: ${storage}; one chain of ${localReplicas} replicas\n` +
     `  monitor: ${layout.monitor.dashboard} (dashboard; Prometheus text at /metrics)\n` +
+    `  tokens:  ${dirname(layout.tokens.local)}/{admin,fuse,gateway,user}.token (user.token: yours, for the client library)\n` +
     (mount === undefined
       ? '  mount:   none (pass --mount DIR to mount the file system)\n'
       : `  mount:   ${mount}\n`) +
