@@ -47,7 +47,9 @@ export class TokenDirectory implements TokenVerifier {
   private timer: TimerHandle | undefined;
   private stopped = false;
   private warned = false;
-  private reloading: { readonly startedAtMs: number; readonly done: Promise<void> } | undefined;
+  private reloading: Promise<void> | undefined;
+  /** When the latest finished reload started (it saw every change made before then). */
+  private completedReloadStartMs = -Infinity;
   private lastReloadMs = -Infinity;
 
   constructor(private readonly options: TokenDirectoryOptions) {}
@@ -75,11 +77,10 @@ export class TokenDirectory implements TokenVerifier {
     // Waits for a reload that starts after this call; reloads start at most every quarter
     // second, however many unknown tokens connect (so they cannot make mgmtd busy either).
     const askedAtMs = this.options.clock.monotonicMs();
-    for (;;) {
+    while (this.completedReloadStartMs < askedAtMs) {
       const running = this.reloading;
       if (running !== undefined) {
-        await running.done;
-        if (running.startedAtMs >= askedAtMs) break;
+        await running;
         continue;
       }
       const waitMs = this.lastReloadMs + reloadGapMs - this.options.clock.monotonicMs();
@@ -87,18 +88,17 @@ export class TokenDirectory implements TokenVerifier {
         await new Promise<void>((resolve) => this.options.clock.setTimer(waitMs, resolve));
         continue;
       }
-      const startedAtMs = this.options.clock.monotonicMs();
-      const done = this.refresh().finally(() => {
+      this.reloading = this.refresh().finally(() => {
         this.reloading = undefined;
       });
-      this.reloading = { startedAtMs, done };
     }
     return this.lookup(tokenId);
   }
 
   /** Reloads the table if its version moved; failures are logged once until a load succeeds. */
   async refresh(): Promise<void> {
-    this.lastReloadMs = this.options.clock.monotonicMs();
+    const startedAtMs = this.options.clock.monotonicMs();
+    this.lastReloadMs = startedAtMs;
     try {
       const table = await this.options.fetch(this.version);
       this.warned = false;
@@ -113,6 +113,9 @@ export class TokenDirectory implements TokenVerifier {
           `cannot reload the users table (tokens are checked against the last one loaded): ${describeError(error)}`,
         );
       }
+    } finally {
+      // Done, failed or not: callers waiting for a reload after their question have had it.
+      this.completedReloadStartMs = Math.max(this.completedReloadStartMs, startedAtMs);
     }
   }
 
