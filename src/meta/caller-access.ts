@@ -4,14 +4,14 @@
  * file system; the credentials it sends count only if its user is trusted (the FUSE daemon and the
  * gateways pass their callers' identity) or an admin: any other user acts as itself, whatever
  * uid it claims (uid 0 when it is marked root). Cluster housekeeping, fsck, quotas, trash
- * management and S3 keys need an admin token; the S3 gateway's key lookup a trusted one.
+ * management and S3 keys need an admin token; pruning a client's sessions and the S3 gateway's key
+ * lookup a trusted one.
  */
 import type { Caller, MethodAccess } from '../rpc/index.js';
 import type { Credentials } from './protocol/index.js';
 
 const adminMethods = new Set([
   'Meta.setDirLayout',
-  'Meta.pruneSessions',
   'Meta.listGcQueue',
   'Meta.listPendingTruncations',
   'Meta.checkInvariants',
@@ -27,7 +27,11 @@ const adminMethods = new Set([
   'Meta.quotaList',
   'Meta.quotaRemove',
 ]);
-const trustedMethods = new Set(['Meta.s3KeyGet']);
+/**
+ * A FUSE daemon or gateway drops the write sessions its previous life left (by its client id,
+ * which a plain user could name for another client); the S3 gateway reads keys with their secrets.
+ */
+const trustedMethods = new Set(['Meta.pruneSessions', 'Meta.s3KeyGet']);
 
 /** Who may call the meta method named `name`. */
 export function metaMethodAccess(name: string): MethodAccess {

@@ -52,8 +52,8 @@ export class StorageService {
   register(server: RpcHandlers): void {
     const metrics = this.options.chunkMetrics;
     // The start time is taken before the operation's promise is made (arguments run left to right).
-    // Users' tokens read and write chunks; the admin's may inspect, scrub and repair (fsck forwards
-    // a repaired chunk down the chain); replication between targets is for nodes only.
+    // Users' tokens read, write and sync chunks; the admin's may inspect, scrub and repair (fsck
+    // forwards a repaired chunk down the chain); replication between targets is for nodes only.
     server.handle(
       storageMethods.write,
       (request, context) =>
@@ -97,7 +97,8 @@ export class StorageService {
     );
     server.handle(storageMethods.dumpChunkMeta, async (request) => this.dumpChunkMeta(request), 'admin');
     server.handle(storageMethods.scrubChunks, (request) => this.scrubChunks(request), 'admin');
-    server.handle(storageMethods.syncTargets, (request) => this.syncTargets(request.targetIds), 'admin');
+    // fsync of a client: what its chains' replicas committed becomes durable.
+    server.handle(storageMethods.syncTargets, (request) => this.syncTargets(request.targetIds), 'user');
     server.handle(
       storageMethods.listTargets,
       async () => ({

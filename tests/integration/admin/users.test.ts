@@ -112,6 +112,10 @@ describe.skipIf(skipReason !== undefined)('users and tokens', () => {
     // The sticky bit keeps others' files, which only their owner (or root) may remove.
     expect((await failure(forged.unlink('/shared/bob-public'))).code).toBe(MetaCode.NotPermitted);
     await forged.writeFile('/shared/alice-file', Buffer.from('mine'));
+    const file = await forged.open('/shared/alice-file', { write: true });
+    await file.write(4n, Buffer.from(' and synced'));
+    await file.fsync();
+    await file.close();
     expect((await forged.stat('/shared/alice-file')).uid).toBe(1000);
     expect((await bobClient.readFile('/shared/bob-private')).toString()).toBe('only bob');
   }, 60_000);
@@ -223,6 +227,17 @@ describe.skipIf(skipReason !== undefined)('users and tokens', () => {
     const trusted = await addUser('fuse-host', ['--uid', '0', '--gid', '0', '--trusted']);
     const asFrank = await cluster.mountAnother('', { tokenFile: plain });
     writeFileSync(join(asFrank, 'shared', 'made-by-root-as-frank'), 'x');
+    // fsync reaches storage with the token too.
+    const synced = spawnSync(
+      'python3',
+      [
+        '-c',
+        'import os,sys; f=os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT); os.write(f, b"synced"); os.fsync(f)',
+        join(asFrank, 'shared', 'synced-as-frank'),
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(synced.status, synced.stderr).toBe(0);
     expect(statSync(join(asFrank, 'shared', 'made-by-root-as-frank')).uid).toBe(1005);
     const asCaller = await cluster.mountAnother('', { tokenFile: trusted });
     if (isRoot) {
