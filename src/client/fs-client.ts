@@ -574,24 +574,72 @@ export class FsClient {
         symlink: async (linkTarget, path) => {
           await this.symlink(linkTarget, path);
         },
-        createClone: async (from, to) => {
-          const reply = await this.meta.call(metaMethods.cloneFile, {
-            cred,
-            source: { path: from },
-            target: { path: to },
-            umask: 0,
-          });
-          const { source: sourceInode, inode } = reply;
-          assert(sourceInode.type === 'file' && inode.type === 'file', 'a clone is made of files');
-          return { source: sourceInode, inode };
-        },
-        cloneChunks: (from, to) =>
-          this.io.clone(fileRef(from.ino, from.layout), fileRef(to.ino, to.layout), from.length),
+        createClone: (from, to) => this.createClone({ cred, source: { path: from }, target: to, umask: 0 }),
+        cloneChunks: (from, to) => this.cloneChunks(from, to),
         unlink: (path) => this.unlink(path),
         ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       },
       source,
       target,
+    );
+  }
+
+  /**
+   * Clones one file as `cred` (inode-based callers such as the gateways act for their callers):
+   * meta makes `target` with the source's layout and length, checking read permission on the source
+   * and write permission on `target`'s directory as a create does, then every chunk is cloned. A
+   * target whose chunks could not all be cloned is removed again. Returns the source's inode as meta
+   * saw it when the clone began, and the new file's. Writes this client still buffers for the source
+   * are not flushed first: callers close what they wrote before cloning it.
+   */
+  async cloneFile(request: {
+    cred: Credentials;
+    source: PathAt;
+    target: string;
+    mode?: number;
+    umask: number;
+  }): Promise<{ source: FileInode; inode: FileInode }> {
+    const created = await this.createClone(request);
+    try {
+      await this.cloneChunks(created.source, created.inode);
+    } catch (error) {
+      await this.meta
+        .call(metaMethods.unlink, { cred: request.cred, at: { path: request.target } })
+        .catch((cleanup: unknown) => {
+          throw new AggregateError(
+            [error, cleanup],
+            `cloning into ${request.target} failed (${describeError(error)}) and the partial clone could not be removed`,
+          );
+        });
+      throw error;
+    }
+    return created;
+  }
+
+  private async createClone(request: {
+    cred: Credentials;
+    source: PathAt;
+    target: string;
+    mode?: number;
+    umask: number;
+  }): Promise<{ source: FileInode; inode: FileInode }> {
+    const reply = await this.meta.call(metaMethods.cloneFile, {
+      cred: request.cred,
+      source: request.source,
+      target: { path: request.target },
+      ...(request.mode === undefined ? {} : { mode: request.mode }),
+      umask: request.umask,
+    });
+    const { source, inode } = reply;
+    assert(source.type === 'file' && inode.type === 'file', 'a clone is made of files');
+    return { source, inode };
+  }
+
+  private cloneChunks(source: FileInode, target: FileInode): Promise<void> {
+    return this.io.clone(
+      fileRef(source.ino, source.layout),
+      fileRef(target.ino, target.layout),
+      source.length,
     );
   }
 
