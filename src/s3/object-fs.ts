@@ -114,6 +114,25 @@ export class ObjectFs {
     return { file, inode };
   }
 
+  /**
+   * A copy-on-write clone of the file `source` (an inode reached through a checked path) as a new
+   * file at `path` with `mode`: read permission on the source and write permission on `path`'s
+   * directory are checked as for a create. Returns the source as the clone began and the new file.
+   */
+  async cloneFile(
+    cred: Credentials,
+    source: InodeId,
+    target: { path: string; mode: number },
+  ): Promise<{ source: Inode; inode: Inode }> {
+    return this.client.cloneFile({
+      cred,
+      source: { parent: source, path: '' },
+      target: target.path,
+      mode: target.mode,
+      umask: 0,
+    });
+  }
+
   /** An existing file, by inode id, open for reading, writing or both. */
   async openInode(
     cred: Credentials,

@@ -2,13 +2,14 @@
  * Operations on objects: PutObject (object-writer.ts: staged, checked, renamed into place),
  * GetObject and HeadObject (with Range and the conditional headers), DeleteObject and
  * DeleteObjects (the key's emptied directories tidied up to the bucket), and CopyObject (copied
- * inside the cluster, never through the client; onto itself it only replaces the metadata).
+ * inside the cluster, never through the client: a copy-on-write clone where the layouts allow,
+ * else byte by byte through the gateway; onto itself it only replaces the metadata).
  *
  * An object is a regular file of the bucket's tree; a key ending in "/" is a directory, an object
  * of no bytes only while it is empty. Symbolic links and special files are no objects.
  */
 import type { Credentials, Inode, OpenFile } from '../client/index.js';
-import { hasCode } from '../common/errors.js';
+import { assert, hasCode } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { MetaCode } from '../common/status-code.js';
 import { S3Error, fromFsError, s3Error } from './errors.js';
@@ -23,7 +24,8 @@ import {
   quoted,
   type ObjectInfo,
 } from './object-meta.js';
-import { targetPath, type ObjectTarget } from './object-writer.js';
+import { copyMethod } from './copy-plan.js';
+import { targetPath, type ObjectTarget, type StagedFile } from './object-writer.js';
 import { parseRange } from './ranges.js';
 import {
   bucketOf,
@@ -442,13 +444,9 @@ export async function copyObject(services: GatewayServices, request: S3Request):
     lastModified = source.info.lastModified;
   } else {
     await services.writer.checkTarget(target);
-    const hash = createHash('md5');
-    const staged = await services.writer.stage(
-      request.cred,
-      readRange(services, request.cred, source.inode, { start: 0n, end: source.info.length }, hash),
-    );
-    etag = hash.digest('hex');
-    const inode = await services.writer.publish(target, staged, { etag, metadata });
+    const copied = await stageCopy(services, request, { source, target: targetPath(target) });
+    etag = copied.etag;
+    const inode = await services.writer.publish(target, copied.staged, { etag, metadata });
     lastModified = new Date(Number(inode.mtimeNs / 1_000_000n));
   }
   sendXml(request, 200, {
@@ -458,6 +456,39 @@ export async function copyObject(services: GatewayServices, request: S3Request):
       { name: 'ETag', text: quoted(etag) },
     ],
   });
+}
+
+/**
+ * A copy's bytes in staging with their ETag: a clone inside the cluster where one applies
+ * (copy-plan.ts), which keeps the source's ETag, the ETag of the same bytes; else read and written
+ * through the gateway, the ETag being the MD5 of what was read.
+ */
+async function stageCopy(
+  services: GatewayServices,
+  request: S3Request,
+  copy: { source: FoundObject; target: string },
+): Promise<{ staged: StagedFile; etag: string }> {
+  const { inode, info } = copy.source;
+  assert(inode.type === 'file', 'a copy source is a file');
+  const log = { source: copy.source.path, target: copy.target, bytes: String(info.length) };
+  let plan = copyMethod({ source: inode.layout, staging: await services.staging.layout() });
+  if (plan.method === 'clone') {
+    const staged = await services.writer.stageClone(request.cred, inode);
+    if (staged !== undefined) {
+      services.metrics.copied('clone');
+      services.logger.info({ ...log, method: 'clone' }, 'object copied');
+      return { staged, etag: info.etag };
+    }
+    plan = { method: 'bytes', reason: 'the source changed while it was cloned' };
+  }
+  const hash = createHash('md5');
+  const staged = await services.writer.stage(
+    request.cred,
+    readRange(services, request.cred, inode, { start: 0n, end: info.length }, hash),
+  );
+  services.metrics.copied('bytes');
+  services.logger.info({ ...log, method: 'bytes', reason: plan.reason }, 'object copied');
+  return { staged, etag: hash.digest('hex') };
 }
 
 async function replaceMetadata(

@@ -5,14 +5,15 @@
  *     directory of the key's path must be a directory the key's user may write (a refusal costs
  *     the client no upload; meta checks again at the rename, which is what counts);
  *  2. the data goes to a new file in staging (staging.ts), owned by the key's user, streamed in
- *     blocks with the client library's bounded write buffer pacing the reads;
+ *     blocks with the client library's bounded write buffer pacing the reads (or, for a copy
+ *     inside the cluster, the new file is a copy-on-write clone of the source: stageClone);
  *  3. only when the source ended without error (a request body has passed every check by then)
  *     is the file closed (its length reported), its record set (object-meta.ts), and renamed onto
  *     the key's path, the missing directories of which are made just before;
  *  4. any failure removes the staging file: no partial object is ever visible, and a failed upload
  *     leaves no directories behind.
  */
-import type { Credentials, Inode, OpenFile } from '../client/index.js';
+import type { Credentials, FileInode, Inode, OpenFile } from '../client/index.js';
 import { hasCode } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { MetaCode } from '../common/status-code.js';
@@ -94,6 +95,35 @@ export class ObjectWriter {
       await staging.discard(cred, path, inode.ino);
       throw error;
     }
+  }
+
+  /**
+   * Step 2 of a copy inside the cluster: a copy-on-write clone of the file `source` in staging, as
+   * `cred` (read permission on the source, as a byte copy's open needs). The source must still be
+   * what it was when found, from the clone's start to its end (same inode, length and mtime), for
+   * the ETag found with it to describe the clone: else the clone is removed again and undefined
+   * returned, and the caller copies byte by byte.
+   */
+  async stageClone(cred: Credentials, source: FileInode): Promise<StagedFile | undefined> {
+    const { fs, staging } = this.options;
+    await staging.ensure().catch((error: unknown) => {
+      throw fromFsError(error, 'NoSuchBucket');
+    });
+    const path = staging.tempPath();
+    const cloned = await fs
+      .cloneFile(cred, source.ino, { path, mode: this.options.fileMode })
+      .catch((error: unknown) => {
+        throw fromFsError(error, 'NoSuchKey');
+      });
+    const after = await fs.statInode(cred, source.ino).catch((error: unknown) => {
+      if (hasCode(error, MetaCode.NotFound)) return undefined;
+      throw fromFsError(error, 'NoSuchKey');
+    });
+    const unchanged = (inode: Inode | undefined): boolean =>
+      inode?.type === 'file' && inode.length === source.length && inode.mtimeNs === source.mtimeNs;
+    if (unchanged(cloned.source) && unchanged(after)) return { path, inode: cloned.inode };
+    await staging.discard(cred, path, cloned.inode.ino);
+    return undefined;
   }
 
   /**

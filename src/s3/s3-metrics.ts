@@ -1,7 +1,7 @@
 /**
  * The gateway's metrics: every request counted by operation and HTTP status, its S3 error code
- * when it failed, its duration; object bytes in and out; connections open. Without a registry
- * (tests) nothing is recorded.
+ * when it failed, its duration; object bytes in and out; copies by method; connections open.
+ * Without a registry (tests) nothing is recorded.
  */
 import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
 
@@ -14,6 +14,7 @@ export class S3Metrics {
         duration: ReturnType<MetricsRegistry['histogram']>;
         received: ReturnType<MetricsRegistry['counter']>;
         sent: ReturnType<MetricsRegistry['counter']>;
+        copies: ReturnType<MetricsRegistry['counter']>;
       }
     | undefined;
   private connections = 0;
@@ -26,6 +27,7 @@ export class S3Metrics {
       duration: registry.histogram(metricDefs.s3RequestDuration),
       received: registry.counter(metricDefs.s3ReceivedBytes),
       sent: registry.counter(metricDefs.s3SentBytes),
+      copies: registry.counter(metricDefs.s3ObjectCopies),
     };
     registry.gauge(metricDefs.s3Connections, (gauge) => gauge.set(this.connections));
   }
@@ -45,6 +47,11 @@ export class S3Metrics {
 
   sent(bytes: number): void {
     if (bytes > 0) this.instruments?.sent.inc(bytes);
+  }
+
+  /** One object copied by CopyObject, by clone or byte by byte. */
+  copied(method: 'clone' | 'bytes'): void {
+    this.instruments?.copies.inc({ method });
   }
 
   connectionOpened(): void {

@@ -11,9 +11,9 @@
  * gateway left is removed by the sweep once it is older than s3StagingMaxAgeMs.
  */
 import { randomBytes } from 'node:crypto';
-import type { Credentials, InodeId } from '../client/index.js';
+import type { Credentials, DirectoryInode, InodeId } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
-import { describeError, hasCode } from '../common/errors.js';
+import { assert, describeError, hasCode } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { MetaCode } from '../common/status-code.js';
@@ -73,6 +73,14 @@ export class Staging {
         });
       }
     }
+  }
+
+  /** The layout files made in staging get (their directory's, which an upload's data has). */
+  async layout(): Promise<DirectoryInode['layout']> {
+    await this.ensure();
+    const inode = await this.options.fs.stat(gatewayCredentials, this.stagingPath);
+    assert(inode.type === 'directory', 'the staging directory is a directory');
+    return inode.layout;
   }
 
   /** A fresh name in staging: the node, the time and randomness keep gateways from colliding. */

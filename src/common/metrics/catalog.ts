@@ -280,6 +280,12 @@ export const metricDefs = {
     'Object data bytes received in S3 request bodies.',
   ),
   s3SentBytes: counter('threefs_s3_sent_bytes_total', 'Object data bytes sent in S3 GET replies.'),
+  s3ObjectCopies: counter(
+    'threefs_s3_object_copies_total',
+    'Objects CopyObject copied, by method: "clone" (copy on write inside the cluster, metadata ' +
+      'time) or "bytes" (read and written through the gateway, where a clone did not apply).',
+    ['method'],
+  ),
   s3Connections: gauge('threefs_s3_connections', 'S3 client connections open now.'),
 
   // --- client library (in the FUSE daemon and the gateways).

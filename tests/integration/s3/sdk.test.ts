@@ -335,6 +335,106 @@ describe.skipIf(skipReason !== undefined)('the S3 gateway through the AWS SDK', 
       ).rejects.toMatchObject({ name: 'PreconditionFailed' });
     });
 
+    it('copies a large object by a clone inside the cluster, over an existing object, keeping S3 metadata', async () => {
+      const data = randomBytes(16 * 1024 * 1024 + 5);
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'objects',
+          Key: 'clone/source',
+          Body: data,
+          ContentType: 'application/x-big',
+          Metadata: { m: 'v' },
+        }),
+      );
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'clone/copy', Body: 'an older object' }));
+      const copied = await s3.send(
+        new CopyObjectCommand({ Bucket: 'objects', Key: 'clone/copy', CopySource: 'objects/clone/source' }),
+      );
+      expect(copied.CopyObjectResult?.ETag).toBe(`"${md5(data)}"`);
+      const line = await gateway.process.waitForLog(
+        (entry) => entry['msg'] === 'object copied' && entry['target'] === '/objects/clone/copy',
+        5_000,
+      );
+      expect(line, JSON.stringify(line)).toMatchObject({ method: 'clone', bytes: String(data.length) });
+      const copy = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'clone/copy' }));
+      expect(copy).toMatchObject({
+        ContentType: 'application/x-big',
+        Metadata: { m: 'v' },
+        ContentLength: data.length,
+        ETag: `"${md5(data)}"`,
+      });
+      expect(Buffer.from(await copy.Body!.transformToByteArray()).equals(data)).toBe(true);
+      // The copy is a file of its own: writing it leaves the source as it was.
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'clone/copy', Body: 'replaced' }));
+      const source = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'clone/source' }));
+      expect(Buffer.from(await source.Body!.transformToByteArray()).equals(data)).toBe(true);
+    });
+
+    it("clones as the key's user: refused a source it may not read, the copy its own", async () => {
+      await s3.send(new CreateBucketCommand({ Bucket: 'shared' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'clone/open', Body: 'anyone reads' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'clone/secret', Body: 'root only' }));
+      const client = await cluster.client();
+      try {
+        await client.chmod('/shared', 0o777);
+        await client.chmod('/objects/clone/secret', 0o600);
+      } finally {
+        await client.close();
+      }
+      const user = sdkClient(gateway, await addS3Key(cluster, { name: 'copier', uid: 4321, gid: 4321 }));
+      try {
+        await expect(
+          user.send(
+            new CopyObjectCommand({ Bucket: 'shared', Key: 's', CopySource: 'objects/clone/secret' }),
+          ),
+        ).rejects.toMatchObject({ name: 'AccessDenied' });
+        await expect(
+          user.send(new CopyObjectCommand({ Bucket: 'objects', Key: 'o', CopySource: 'objects/clone/open' })),
+        ).rejects.toMatchObject({ name: 'AccessDenied' });
+        await user.send(
+          new CopyObjectCommand({ Bucket: 'shared', Key: 'o', CopySource: 'objects/clone/open' }),
+        );
+      } finally {
+        user.destroy();
+      }
+      const owner = await cluster.client();
+      try {
+        expect(await owner.stat('/shared/o')).toMatchObject({ uid: 4321, gid: 4321 });
+        expect((await owner.readFile('/shared/o')).toString()).toBe('anyone reads');
+        // Nothing of the refused copy is left in staging.
+        expect((await owner.readdir('/.s3-staging')).map((entry) => entry.name)).toEqual([]);
+      } finally {
+        await owner.close();
+      }
+    });
+
+    it('copies byte by byte a source whose chunk size no upload has, with its MD5 as ETag', async () => {
+      const client = await cluster.client();
+      const data = randomBytes(3 * 512 * 1024 + 9);
+      try {
+        await client.mkdir('/objects/odd-layout');
+        await client.setLayout('/objects/odd-layout', { chunkSizeBytes: 512 * 1024 });
+        await client.writeFile('/objects/odd-layout/file', data);
+      } finally {
+        await client.close();
+      }
+      const copied = await s3.send(
+        new CopyObjectCommand({
+          Bucket: 'objects',
+          Key: 'odd-copy',
+          CopySource: 'objects/odd-layout/file',
+        }),
+      );
+      expect(copied.CopyObjectResult?.ETag).toBe(`"${md5(data)}"`);
+      const line = await gateway.process.waitForLog(
+        (entry) => entry['msg'] === 'object copied' && entry['target'] === '/objects/odd-copy',
+        5_000,
+      );
+      expect(line).toMatchObject({ method: 'bytes', reason: expect.stringMatching(/chunk size/) as unknown });
+      const copy = await s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'odd-copy' }));
+      expect(Buffer.from(await copy.Body!.transformToByteArray()).equals(data)).toBe(true);
+    });
+
     it('deletes objects (a missing one too) and the directories they leave empty', async () => {
       await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'tidy/a/b/c', Body: 'c' }));
       await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'tidy/other', Body: 'o' }));
