@@ -101,11 +101,7 @@ export class GcWorker {
       deferred: 0,
       failed: 0,
     };
-    await this.walk<GcEntry>(
-      { kind: 'file', list: (reader, after) => reader.gcEntries(after, claimPageEntries) },
-      (entry) => this.collectFile(entry, report),
-      report,
-    );
+    await this.walkFiles(report);
     await this.walk<PendingTruncation>(
       { kind: 'truncation', list: (reader, after) => reader.truncations(after, claimPageEntries) },
       (entry) => this.truncate(entry, report),
@@ -188,45 +184,115 @@ export class GcWorker {
 
   // --- removed files --------------------------------------------------------------------
 
-  private async collectFile(entry: GcEntry, report: GcPassReport): Promise<Outcome> {
-    const live = await this.options.kv.read(
-      async (tx) => (await new MetaReader(tx).inode(entry.ino)) !== undefined,
-    );
-    if (live) {
-      this.logger.error(
-        { ino: entry.ino },
-        'a GC queue entry names an inode that exists; its chunks are left alone (run the invariant checker)',
-      );
-      return 'failed';
+  /**
+   * Claims the removed files page by page and collects each page as one batch: storage is listed
+   * once per chain and page (not per file), and the records of the collected files are cleared
+   * and every claim released in one transaction.
+   */
+  private async walkFiles(report: GcPassReport): Promise<void> {
+    const queue: QueueReader<GcEntry> = {
+      kind: 'file',
+      list: (reader, after) => reader.gcEntries(after, claimPageEntries),
+    };
+    let after: InodeId | undefined;
+    for (;;) {
+      if (this.stopped) return;
+      const page = await this.claimPage(queue, after);
+      if (page.claimed.length > 0) await this.collectFiles(page.claimed, report);
+      if (page.next === undefined) return;
+      after = page.next;
     }
-    const chunkSizeBytes = entry.layout.chunkSizeBytes;
-    const all = { begin: 0, end: 0x1_0000_0000 };
+  }
+
+  private async collectFiles(entries: readonly GcEntry[], report: GcPassReport): Promise<void> {
+    const failed = new Set<InodeId>();
     let removed = 0;
-    for (const chainId of new Set(entry.layout.chains)) {
-      const chunks = await this.storage.list(chainId, entry.ino, all);
-      await runBounded(chunks, limits.metaGcChunkOpsConcurrency, async (chunk) => {
-        await this.storage.update({
-          chainId,
-          chunkId: { inode: entry.ino, index: chunk.index },
-          chunkSizeBytes,
-          op: { kind: 'remove' },
-        });
-        removed += 1;
+    try {
+      const live = await this.options.kv.read(async (tx) => {
+        const reader = new MetaReader(tx);
+        const found = new Set<InodeId>();
+        for (const entry of entries) if ((await reader.inode(entry.ino)) !== undefined) found.add(entry.ino);
+        return found;
       });
-      // Confirmed: nothing of the file is left on the chain's serving targets.
-      const left = await this.storage.list(chainId, entry.ino, all);
-      if (left.length > 0)
-        throw new Error(`${left.length} chunk(s) of inode ${entry.ino} reappeared on chain ${chainId}`);
+      for (const ino of live) {
+        this.logger.error(
+          { ino },
+          'a GC queue entry names an inode that exists; its chunks are left alone (run the invariant checker)',
+        );
+        failed.add(ino);
+      }
+      const byChain = new Map<number, GcEntry[]>();
+      for (const entry of entries) {
+        if (live.has(entry.ino)) continue;
+        for (const chainId of new Set(entry.layout.chains)) {
+          const files = byChain.get(chainId) ?? [];
+          files.push(entry);
+          byChain.set(chainId, files);
+        }
+      }
+      await runBounded([...byChain], this.options.concurrency, async ([chainId, files]) => {
+        try {
+          removed += await this.clearChain(chainId, files);
+        } catch (error) {
+          this.logger.warn(
+            { err: error, chainId, files: files.length },
+            `GC of removed files failed on a chain; retried later: ${describeError(error)}`,
+          );
+          for (const file of files) failed.add(file.ino);
+        }
+      });
+    } catch (error) {
+      this.logger.warn({ err: error }, `GC of removed files failed; retried later: ${describeError(error)}`);
+      for (const entry of entries) failed.add(entry.ino);
     }
-    const recorded = await this.options.kv.transact(async (tx) => {
-      if (!(await holdsClaim(tx, { kind: 'file', ino: entry.ino, owner: this.options.nodeId }))) return false;
-      tx.clear(keys.gc(entry.ino));
-      return true;
-    });
-    if (!recorded) return 'failed';
-    report.filesCollected += 1;
+    const owner = this.options.nodeId;
+    const collected = await this.options.kv
+      .transact(async (tx) => {
+        let count = 0;
+        for (const entry of entries) {
+          const claim = { kind: 'file' as const, ino: entry.ino, owner };
+          if (!(await holdsClaim(tx, claim))) continue;
+          if (!failed.has(entry.ino)) {
+            tx.clear(keys.gc(entry.ino));
+            count += 1;
+          }
+          await releaseClaim(tx, claim);
+        }
+        return count;
+      })
+      .catch((error: unknown) => {
+        this.logger.warn(
+          { err: error },
+          `cannot record collected files; retried later: ${describeError(error)}`,
+        );
+        return 0;
+      });
+    report.filesCollected += collected;
     report.chunksRemoved += removed;
-    return 'done';
+    report.failed += entries.length - collected;
+  }
+
+  /** Removes every chunk of `files` from the chain and confirms none is left; the chunks removed. */
+  private async clearChain(chainId: number, files: readonly GcEntry[]): Promise<number> {
+    const inos = new Set(files.map((file) => file.ino));
+    const chunkSizes = new Map(files.map((file) => [file.ino, file.layout.chunkSizeBytes]));
+    const found = await this.storage.listMany(chainId, inos);
+    const work = [...found].flatMap(([ino, chunks]) => chunks.map((chunk) => ({ ino, index: chunk.index })));
+    await runBounded(work, limits.metaGcChunkOpsConcurrency, async ({ ino, index }) => {
+      await this.storage.update({
+        chainId,
+        chunkId: { inode: ino, index },
+        chunkSizeBytes: chunkSizes.get(ino) ?? 0,
+        op: { kind: 'remove' },
+      });
+    });
+    // Confirmed: nothing of these files is left on the chain's serving targets.
+    const left = await this.storage.listMany(chainId, inos);
+    if (left.size > 0) {
+      const [ino, chunks] = [...left][0] ?? [0n, []];
+      throw new Error(`${chunks.length} chunk(s) of inode ${ino} reappeared on chain ${chainId}`);
+    }
+    return work.length;
   }
 
   // --- truncated files ------------------------------------------------------------------

@@ -66,6 +66,32 @@ export class StorageChunks {
   }
 
   /**
+   * The chunks of each of `inos` held by any serving target of chain `chainId`, by inode (inodes
+   * with none are absent): one walk of each target's chunk ids over the inodes' span, stepping
+   * over the chunks of inodes not asked for, rather than one walk per inode.
+   */
+  async listMany(chainId: number, inos: ReadonlySet<InodeId>): Promise<Map<InodeId, FileChunk[]>> {
+    const found = new Map<InodeId, Map<number, FileChunk>>();
+    if (inos.size === 0) return new Map();
+    const { chain, routing } = await this.servingChain(chainId);
+    const serving = chain.targets.filter((member) => member.publicState === PublicState.Serving);
+    for (const [position, member] of serving.entries()) {
+      const address = addressOf(routing, member.targetId);
+      for (const chunk of await this.dumpMany(address, member.targetId, inos)) {
+        const chunks = found.get(chunk.inode) ?? new Map<number, FileChunk>();
+        found.set(chunk.inode, chunks);
+        // As in list: the head's version counts; other replicas add chunks the head lacks.
+        if (position === 0) chunks.set(chunk.index, chunk);
+        else if (!chunks.has(chunk.index))
+          chunks.set(chunk.index, { index: chunk.index, version: 0, length: chunk.length });
+      }
+    }
+    return new Map(
+      [...found].map(([ino, chunks]) => [ino, [...chunks.values()].sort((a, b) => a.index - b.index)]),
+    );
+  }
+
+  /**
    * Applies `op` to the chunk through the head of its chain. With `expectedVersion`, answers
    * 'changed' (and changes nothing) when the chunk is no longer at that version.
    */
@@ -141,6 +167,41 @@ export class StorageChunks {
       }
       if (page.next === null) return chunks;
       after = page.next;
+    }
+  }
+
+  /** Chunks of any of `inos` on one target, in chunk id order. */
+  private async dumpMany(
+    address: string,
+    targetId: number,
+    inos: ReadonlySet<InodeId>,
+  ): Promise<Array<FileChunk & { inode: InodeId }>> {
+    const sorted = [...inos].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const first = sorted[0] ?? 0n;
+    const last = sorted[sorted.length - 1] ?? 0n;
+    const chunks: Array<FileChunk & { inode: InodeId }> = [];
+    let after: ChunkId | null = first > 0n ? { inode: first - 1n, index: 0xffff_ffff } : null;
+    for (;;) {
+      const page: {
+        chunks: Array<{ chunkId: ChunkId; version: number; length: number }>;
+        next: ChunkId | null;
+      } = await this.options.rpc.call(
+        address,
+        storageMethods.dumpChunkMeta,
+        { targetId, after, limit: dumpPageChunks },
+        { timeoutMs: this.options.timeoutMs },
+      );
+      let lastSkipped: InodeId | undefined;
+      for (const chunk of page.chunks) {
+        const { inode, index } = chunk.chunkId;
+        if (inode > last) return chunks;
+        lastSkipped = inos.has(inode) ? undefined : inode;
+        if (lastSkipped === undefined)
+          chunks.push({ inode, index, version: chunk.version, length: chunk.length });
+      }
+      if (page.next === null) return chunks;
+      // A page ending inside a live file's chunks: the next one starts after all of them.
+      after = lastSkipped === undefined ? page.next : { inode: lastSkipped, index: 0xffff_ffff };
     }
   }
 
