@@ -406,6 +406,12 @@ export const limits = {
   adminQuotaCountCallsMax: 1_000_000,
 
   // --- storage
+  /**
+   * Updates in one batch message (Storage.cloneChunks, Storage.forwardBatch): each is applied as if
+   * sent alone, so the bound is on the work one message starts on a target (as many chunk locks
+   * and engine operations) and on the size of its reply, not on correctness.
+   */
+  storageUpdateBatchMax: 64,
   /** Largest chunk any target accepts: 64 MiB, as 3FS; the default RPC frame limit leaves room for it. */
   storageChunkBytesMax: 64 * 1024 * 1024,
   /**
@@ -574,10 +580,17 @@ export const limits = {
    */
   clientZeroChunksPerRoundMax: 1_024,
   /**
-   * Chunks of a cloned file planned at a time (their clone updates run a request's concurrency at
-   * once), for the same reason: cloning a huge file costs bounded memory.
+   * Chunks of a cloned file planned at a time (sent in batches of storageUpdateBatchMax per chain,
+   * clientCloneBatchesInflightMax at once), for the same reason: cloning a huge file costs bounded
+   * memory.
    */
   clientCloneChunksPerRoundMax: 1_024,
+  /**
+   * Clone batches one file's clone keeps in flight. A clone update moves no data: what it costs is
+   * per message, which batches spare; a few batches at once keep every replica of the chain busy
+   * (one commits a batch while the next arrives) without queueing thousands of chunk locks.
+   */
+  clientCloneBatchesInflightMax: 4,
 
   // --- `3fs local`: the supervisor of a cluster on one machine
   /** Wait before restarting a service that died: systemd's RestartSec=2 in module.nix. */

@@ -16,6 +16,7 @@ import {
   type ChunkId,
   type ChunkMetaRecord,
   type TargetSyncResult,
+  type UpdateResult,
 } from './protocol/index.js';
 import { isReadable } from './craq/forward-plan.js';
 import type { Replicator } from './craq/replicator.js';
@@ -31,6 +32,27 @@ type WriteRequest = RequestOf<typeof storageMethods.write>;
 type ForwardRequest = RequestOf<typeof storageMethods.forward>;
 type UpdateResponse = ResponseOf<typeof storageMethods.write>;
 type PageRequest = RequestOf<typeof storageMethods.dumpChunkMeta>;
+type CloneChunksRequest = RequestOf<typeof storageMethods.cloneChunks>;
+type ForwardBatchRequest = RequestOf<typeof storageMethods.forwardBatch>;
+type BatchResponse = ResponseOf<typeof storageMethods.forwardBatch>;
+
+/**
+ * The results of a batch's updates, once every one has ended (a batch answers for all of them).
+ * An operating error is that update's result; anything else is a bug and fails the whole batch.
+ */
+async function batchResults(updates: Array<Promise<UpdateResponse>>): Promise<BatchResponse> {
+  const settled = await Promise.allSettled(updates);
+  const results: UpdateResult[] = settled.map((outcome) => {
+    if (outcome.status === 'fulfilled') return { ok: true, reply: outcome.value };
+    const error: unknown = outcome.reason;
+    if (!(error instanceof FsError)) throw error;
+    return { ok: false, code: error.code, message: error.message.slice(0, batchMessageCharsMax) };
+  });
+  return { results };
+}
+
+/** A failed update's message in a batch reply is cut to this (the schema's bound). */
+const batchMessageCharsMax = 4096;
 
 export interface StorageServiceOptions {
   readonly nodeId: number;
@@ -76,6 +98,23 @@ export class StorageService {
         ),
       'admin',
     );
+    // A batch counts as one operation in the metrics: its updates are the same as those sent alone.
+    server.handle(
+      storageMethods.cloneChunks,
+      (request, context) =>
+        metrics.observe(
+          ChunkOperation.Write,
+          request.targetId,
+          metrics.startMs(),
+          this.cloneChunks(request, context),
+        ),
+      'user',
+    );
+    server.handle(
+      storageMethods.forwardBatch,
+      async (request, context) => this.forwardBatch(request, context),
+      'admin',
+    );
     server.handle(
       storageMethods.read,
       (request, context) =>
@@ -117,6 +156,38 @@ export class StorageService {
   private async forward(request: ForwardRequest, context: CallContext): Promise<UpdateResponse> {
     this.checkServing();
     return this.options.replicator.forwarded(request, context.payload, context.payloadCrc32c);
+  }
+
+  /** Each chunk of the batch cloned as a `write` of a `clone` op would clone it; a result each. */
+  private async cloneChunks(request: CloneChunksRequest, context: CallContext): Promise<BatchResponse> {
+    this.checkServing();
+    if (context.payload !== undefined && context.payload.length > 0) {
+      throw new FsError(StorageCode.PayloadLengthMismatch, 'a clone batch carries no payload');
+    }
+    const { indexes, source, inode, ...route } = request;
+    return batchResults(
+      indexes.map((index) =>
+        this.options.replicator.write(
+          {
+            ...route,
+            chunkId: { inode, index },
+            op: { kind: 'clone', source: { inode: source, index } },
+          },
+          undefined,
+        ),
+      ),
+    );
+  }
+
+  /** Each forwarded update of the batch applied as a `forward` of it alone would be; a result each. */
+  private async forwardBatch(request: ForwardBatchRequest, context: CallContext): Promise<BatchResponse> {
+    this.checkServing();
+    if (context.payload !== undefined && context.payload.length > 0) {
+      throw new FsError(StorageCode.PayloadLengthMismatch, 'a forwarded batch carries no payload');
+    }
+    return batchResults(
+      request.updates.map((update) => this.options.replicator.forwarded(update, undefined)),
+    );
   }
 
   private async read(request: ReadRequest, context: CallContext): Promise<ReadResponse> {

@@ -1,6 +1,7 @@
 /** The storage protocol: chunk ids and RPC method definitions, shared with clients and meta. */
 export * from './chunk-id.js';
 export * as storageMethods from './methods.js';
+export { updateResultError } from './update-result.js';
 export {
   chunkMetaSchema,
   chunkUpdateOpSchema,
@@ -8,6 +9,7 @@ export {
   storageServiceId,
   syncChunkStateSchema,
   updateReplySchema,
+  updateResultSchema,
   type ChunkMetaRecord,
   type ChunkUpdateOp,
   type RecoveryPhase,
@@ -16,4 +18,5 @@ export {
   type TargetCounters,
   type TargetSyncResult,
   type UpdateReply,
+  type UpdateResult,
 } from './methods.js';

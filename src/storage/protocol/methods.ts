@@ -110,6 +110,71 @@ export const forward = defineMethod({
   idempotent: false,
 });
 
+/**
+ * How one update of a batch ended: its reply, or the status code it failed with (and the message),
+ * exactly as the same update sent alone would have answered.
+ */
+export const updateResultSchema = z.discriminatedUnion('ok', [
+  z.strictObject({ ok: z.literal(true), reply: updateReplySchema }),
+  z.strictObject({
+    ok: z.literal(false),
+    code: z.number().int().min(1).max(0xffff),
+    message: z.string().max(4096),
+  }),
+]);
+export type UpdateResult = z.infer<typeof updateResultSchema>;
+
+/**
+ * Clones chunks `indexes` of file `source` into the same chunks of file `inode` (a clone's
+ * destination, with the source's layout: chunk i of both is on this chain), at the head of the
+ * chain. Each chunk is cloned exactly as `write` with a `clone` op would (own lock, version, source
+ * version filled by the head, forward and commits), so a result per chunk comes back, in order;
+ * the batch only spares the per-chunk messages between the client and the head (and the head
+ * forwards the chunks' updates in batches too: `forwardBatch`). Not idempotent, as `write`.
+ */
+export const cloneChunks = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 12,
+  name: 'Storage.cloneChunks',
+  request: z.strictObject({
+    targetId: targetIdSchema,
+    chainId: chainIdSchema,
+    chainVersion: chainVersionSchema,
+    source: inodeIdSchema,
+    inode: inodeIdSchema,
+    indexes: z.array(chunkIndexSchema).min(1).max(limits.storageUpdateBatchMax),
+    chunkSizeBytes: z.number().int().min(1).max(limits.storageChunkBytesMax),
+    timeoutMs: timeoutMsSchema,
+  }),
+  response: z.strictObject({ results: z.array(updateResultSchema).max(limits.storageUpdateBatchMax) }),
+  idempotent: false,
+});
+
+/**
+ * Updates without a payload passed from a target to its successor together (each as `forward`
+ * would pass it, with its own deadline), a result per update in order. The forwarder batches the
+ * forwards to one successor that leave in the same turn of the event loop.
+ */
+export const forwardBatch = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 13,
+  name: 'Storage.forwardBatch',
+  request: z.strictObject({
+    updates: z
+      .array(
+        z.strictObject({
+          ...updateTargetFields,
+          updateVersion: chunkVersionSchema.min(1),
+          fromTargetId: targetIdSchema,
+        }),
+      )
+      .min(1)
+      .max(limits.storageUpdateBatchMax),
+  }),
+  response: z.strictObject({ results: z.array(updateResultSchema).max(limits.storageUpdateBatchMax) }),
+  idempotent: false,
+});
+
 /** Reads a range of a chunk's committed version (or its pending version, when `relaxed`). */
 export const read = defineMethod({
   serviceId: storageServiceId,

@@ -4,11 +4,12 @@
 // by a lost acknowledgement is settled by the next write with all replicas identical, a syncing
 // successor and one that lacks an update get whole chunks, a zeroed range reaches every replica,
 // recovery makes what it copied durable before the syncing replica reports itself up to date, and
-// a stale chain version is refused.
+// a stale chain version is refused, and a batch of clones travels as one message per hop with a
+// result per chunk.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../src/common/clock.js';
 import { crc32c } from '../../../src/common/crc32c.js';
 import { FsError, hasCode } from '../../../src/common/errors.js';
@@ -655,5 +656,82 @@ describe('CRAQ on a chain of three', () => {
     const expected = await committed(head);
     for (const node of [middle, tail]) expect(await committed(node)).toEqual(expected);
     expect(head.store.stat(chunk)?.committed?.version).toBe(20);
+  });
+
+  it('clones a batch of chunks in one message down the chain, each with its own result, a failed one alone', async () => {
+    const [head, middle, tail] = nodes as [TestNode, TestNode, TestNode];
+    publish(
+      [
+        [head, 'serving'],
+        [middle, 'serving'],
+        [tail, 'serving'],
+      ],
+      1,
+    );
+    const source = 42n;
+    const clone = 43n;
+    for (const index of [0, 1, 2]) {
+      const data = Buffer.alloc(1000 + index, index + 1);
+      await rpc.call(
+        head.address,
+        storageMethods.write,
+        {
+          targetId: head.targetId,
+          chainId: 1,
+          chainVersion: 1,
+          chunkId: { inode: source, index },
+          chunkSizeBytes,
+          op: { kind: 'write', offset: 0, length: data.length, checksum: crc32c(data) },
+          timeoutMs: 5_000,
+        },
+        { payload: data },
+      );
+    }
+    const headCalls = vi.spyOn(head.client, 'call');
+    const middleCalls = vi.spyOn(middle.client, 'call');
+    failOnce(middle, 'beforeCommit');
+    const { results } = await rpc.call(head.address, storageMethods.cloneChunks, {
+      targetId: head.targetId,
+      chainId: 1,
+      chainVersion: 1,
+      source,
+      inode: clone,
+      indexes: [0, 1, 2, 3],
+      chunkSizeBytes,
+      timeoutMs: 5_000,
+    });
+    // One message per hop, whatever the number of chunks.
+    expect(headCalls.mock.calls.map((call) => call[1].name)).toEqual(['Storage.forwardBatch']);
+    expect(middleCalls.mock.calls.map((call) => call[1].name)).toEqual(['Storage.forwardBatch']);
+    expect(results).toHaveLength(4);
+    const failed = results.flatMap((result, index) => (result.ok ? [] : [index]));
+    expect(failed).toHaveLength(1);
+    const failedIndex = failed[0] as number;
+    // Chunk 3 of the source does not exist: its clone is a hole.
+    if (failedIndex !== 3)
+      expect(results[3]).toEqual({ ok: true, reply: expect.objectContaining({ exists: false }) });
+    // The failed chunk is cloned again alone, settling what its failure left pending first.
+    const again = await rpc.call(head.address, storageMethods.write, {
+      targetId: head.targetId,
+      chainId: 1,
+      chainVersion: 1,
+      chunkId: { inode: clone, index: failedIndex },
+      chunkSizeBytes,
+      op: { kind: 'clone', source: { inode: source, index: failedIndex } },
+      timeoutMs: 5_000,
+    });
+    expect(again.exists).toBe(failedIndex < 3);
+    for (const index of [0, 1, 2]) {
+      const expected = Buffer.alloc(1000 + index, index + 1);
+      for (const node of [head, middle, tail]) {
+        const { data } = await node.store.read(
+          { inode: clone, index },
+          { offset: 0, length: chunkSizeBytes, pending: false },
+        );
+        expect(data.equals(expected), `chunk ${index} on target ${node.targetId}`).toBe(true);
+      }
+    }
+    for (const node of [head, middle, tail])
+      expect(node.store.stat({ inode: clone, index: 3 })).toBeUndefined();
   });
 });
