@@ -33,6 +33,7 @@ import {
   type ChunkUpdateOp,
   type TargetSyncResult,
   type UpdateReply,
+  updateResultError,
 } from '../storage/protocol/index.js';
 import { decideAfterReadFailure, decideAfterUpdateFailure, retryDelayMs } from './chunk-retry.js';
 import type { RoutingCache } from './routing-cache.js';
@@ -117,6 +118,55 @@ export class ChunkClient {
    */
   clone(target: ChunkTarget & { source: ChunkId }): Promise<UpdateReply> {
     return this.update(target, { kind: 'clone', source: target.source }, undefined);
+  }
+
+  /**
+   * Clones chunks `indexes` of file `source` into the same chunks of file `inode` on chain
+   * `chainId` in one message to its head (at most storageUpdateBatchMax), each as `clone` would.
+   * One attempt: the result of each chunk (its reply, or the FsError it failed with) in order, for
+   * the caller to clone the failed ones again through `clone`, with its retries; a failure of the
+   * whole message (routing, transport) is thrown, and then any chunk may or may not be cloned.
+   */
+  async cloneBatch(request: {
+    chainId: number;
+    source: bigint;
+    inode: bigint;
+    indexes: readonly number[];
+    chunkSizeBytes: number;
+  }): Promise<Array<UpdateReply | FsError>> {
+    assert(
+      request.indexes.length >= 1 && request.indexes.length <= limits.storageUpdateBatchMax,
+      'a clone batch holds 1 to storageUpdateBatchMax chunks',
+    );
+    const timeoutMs = this.chunkTimeoutMs;
+    const chain = await this.options.routing.requireChain(request.chainId);
+    const head = chain.targets[0];
+    if (head === undefined || head.publicState !== PublicState.Serving) {
+      throw new FsError(ClientCode.NoServingReplica, `chain ${chain.chainId} has no serving head`);
+    }
+    const reply = await this.options.rpc.call(
+      this.addressOf(head.targetId),
+      storageMethods.cloneChunks,
+      {
+        targetId: head.targetId,
+        chainId: chain.chainId,
+        chainVersion: chain.chainVersion,
+        source: request.source,
+        inode: request.inode,
+        indexes: [...request.indexes],
+        chunkSizeBytes: request.chunkSizeBytes,
+        // The head keeps a margin of this for its forwards; our own deadline is a little later.
+        timeoutMs,
+      },
+      { timeoutMs: timeoutMs + 1_000, retries: 0 },
+    );
+    if (reply.results.length !== request.indexes.length) {
+      throw new FsError(
+        RpcCode.BadResponse,
+        `a batch of ${request.indexes.length} clones got ${reply.results.length} results`,
+      );
+    }
+    return reply.results.map((result) => (result.ok ? result.reply : updateResultError(result)));
   }
 
   /** Deletes the chunk on every replica; a chunk that does not exist is fine. */

@@ -87,3 +87,42 @@ export function truncatePlan(
   if (keepBytes === 0) return { boundary: undefined, firstRemovedIndex: boundaryIndex };
   return { boundary: { chunkIndex: boundaryIndex, keepBytes }, firstRemovedIndex: boundaryIndex + 1 };
 }
+
+/** Chunks of a clone sent to one chain's head in one message. */
+export interface CloneBatch {
+  readonly chainId: number;
+  /** Ascending. */
+  readonly indexes: number[];
+}
+
+/**
+ * The chunks [first, end) of a clone in batches of at most `batchMax`, each of one chain (chunk i
+ * of the source and of the target are on the same chain, which is asserted), in index order.
+ */
+export function cloneBatches(plan: {
+  source: Placement;
+  target: Placement;
+  first: number;
+  end: number;
+  batchMax: number;
+}): CloneBatch[] {
+  assert(plan.batchMax >= 1, 'a clone batch holds a chunk at least');
+  assert(plan.first >= 0 && plan.first <= plan.end, 'a clone covers a range of chunks');
+  const batches: CloneBatch[] = [];
+  const open = new Map<number, CloneBatch>();
+  for (let index = plan.first; index < plan.end; index++) {
+    const chainId = plan.source.chainOf(BigInt(index));
+    assert(
+      chainId === plan.target.chainOf(BigInt(index)),
+      'chunk i of a clone is on the chain of the source',
+    );
+    let batch = open.get(chainId);
+    if (batch === undefined || batch.indexes.length >= plan.batchMax) {
+      batch = { chainId, indexes: [] };
+      open.set(chainId, batch);
+      batches.push(batch);
+    }
+    batch.indexes.push(index);
+  }
+  return batches;
+}

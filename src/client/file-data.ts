@@ -5,12 +5,13 @@
  * reads as zeros up to the file's length: holes and sparse extensions are zeros, as POSIX wants,
  * which is also why a chunk wholly inside a punched hole may simply be removed.
  */
-import { assert } from '../common/errors.js';
+import { FsError, assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { FileLayout, InodeId } from '../meta/protocol/index.js';
+import type { UpdateReply } from '../storage/protocol/index.js';
 import { Placement } from '../meta/protocol/index.js';
 import type { ChunkClient } from './chunk-client.js';
-import { chunkPieces, truncatePlan, type ChunkPiece } from './chunk-ranges.js';
+import { chunkPieces, cloneBatches, truncatePlan, type ChunkPiece, type CloneBatch } from './chunk-ranges.js';
 import { forEachLimited, type Limiter } from './limiter.js';
 
 /** The file an I/O is about: its inode id and layout, and the placement drawn from the layout. */
@@ -151,39 +152,77 @@ export class FileDataIo {
    * the same layout, so chunk i of both is on the same chain, where each replica makes the target's
    * chunk share the source's blocks (copy on write). A chunk the source lacks stays absent (a hole);
    * the last chunk is cut at `length`, so bytes the source holds past its length (a truncate not yet
-   * carried out in storage) never reappear in the clone. A window of chunks at a time.
+   * carried out in storage) never reappear in the clone. A window of chunks at a time, sent to each
+   * chain's head in batches (one message for many chunks); a chunk its batch did not clone (the
+   * batch failed, or that chunk did) is cloned again alone, with the retries of any update.
    */
   async clone(source: FileRef, target: FileRef, length: bigint): Promise<void> {
     assert(length >= 0n, 'a clone covers a byte count');
     assert(source.layout.chunkSizeBytes === target.layout.chunkSizeBytes, 'a clone keeps the chunk size');
-    const chunkSizeBytes = source.layout.chunkSizeBytes;
-    const chunkSize = BigInt(chunkSizeBytes);
+    const chunkSize = BigInt(source.layout.chunkSizeBytes);
     const chunkCount = (length + chunkSize - 1n) / chunkSize;
-    const tailBytes = Number(length % chunkSize);
-    const window = BigInt(limits.clientCloneChunksPerRoundMax);
-    for (let first = 0n; first < chunkCount; first += window) {
-      const end = chunkCount - first < window ? chunkCount : first + window;
-      const indexes = Array.from({ length: Number(end - first) }, (_, at) => first + BigInt(at));
-      await forEachLimited(indexes, this.options.requestConcurrency, async (index) => {
-        const chainId = source.placement.chainOf(index);
-        assert(
-          chainId === target.placement.chainOf(index),
-          'chunk i of a clone is on the chain of the source',
-        );
-        assert(index <= BigInt(u32Max), 'a chunk index is a u32');
-        const chunkIndex = Number(index);
-        const chunkTarget = { chainId, chunkId: { inode: target.ino, index: chunkIndex }, chunkSizeBytes };
-        const reply = await this.options.limiter.run(() =>
-          this.options.chunks.clone({ ...chunkTarget, source: { inode: source.ino, index: chunkIndex } }),
-        );
-        const last = index === chunkCount - 1n && tailBytes > 0;
-        if (last && reply.exists && reply.length > tailBytes) {
+    assert(chunkCount <= BigInt(u32Max) + 1n, 'a chunk index is a u32');
+    const end = { lastIndex: Number(chunkCount) - 1, tailBytes: Number(length % chunkSize) };
+    const window = limits.clientCloneChunksPerRoundMax;
+    for (let first = 0; first < Number(chunkCount); first += window) {
+      const batches = cloneBatches({
+        source: source.placement,
+        target: target.placement,
+        first,
+        end: Math.min(Number(chunkCount), first + window),
+        batchMax: limits.storageUpdateBatchMax,
+      });
+      await forEachLimited(batches, limits.clientCloneBatchesInflightMax, (batch) =>
+        this.cloneBatch({ source, target }, batch, end),
+      );
+    }
+  }
+
+  /** One batch of a clone, then each chunk it did not clone alone, and the cut of the last chunk. */
+  private async cloneBatch(
+    files: { source: FileRef; target: FileRef },
+    batch: CloneBatch,
+    end: { lastIndex: number; tailBytes: number },
+  ): Promise<void> {
+    const chunkSizeBytes = files.source.layout.chunkSizeBytes;
+    let results: Array<UpdateReply | FsError | undefined>;
+    try {
+      results = await this.options.limiter.run(() =>
+        this.options.chunks.cloneBatch({
+          chainId: batch.chainId,
+          source: files.source.ino,
+          inode: files.target.ino,
+          indexes: batch.indexes,
+          chunkSizeBytes,
+        }),
+      );
+    } catch {
+      // Routing, transport, or a head that knows no batches: every chunk again, alone, where the
+      // retries of a single update decide what can be cured and report what cannot.
+      results = batch.indexes.map(() => undefined);
+    }
+    await forEachLimited(
+      batch.indexes.map((index, at) => ({ index, result: results[at] })),
+      this.options.requestConcurrency,
+      async ({ index, result }) => {
+        const chunkTarget = {
+          chainId: batch.chainId,
+          chunkId: { inode: files.target.ino, index },
+          chunkSizeBytes,
+        };
+        const reply =
+          result === undefined || result instanceof FsError
+            ? await this.options.limiter.run(() =>
+                this.options.chunks.clone({ ...chunkTarget, source: { inode: files.source.ino, index } }),
+              )
+            : result;
+        if (index === end.lastIndex && end.tailBytes > 0 && reply.exists && reply.length > end.tailBytes) {
           await this.options.limiter.run(() =>
-            this.options.chunks.truncate({ ...chunkTarget, length: tailBytes }),
+            this.options.chunks.truncate({ ...chunkTarget, length: end.tailBytes }),
           );
         }
-      });
-    }
+      },
+    );
   }
 
   /** Makes what every serving replica of the file's chains committed durable (fsync). */

@@ -1,4 +1,4 @@
-// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
+// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; a clone batch goes to the head in one message with a result per chunk; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
 import { describe, expect, it } from 'vitest';
 import { ChunkClient } from '../../../src/client/chunk-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
@@ -113,6 +113,46 @@ describe('ChunkClient', () => {
       ['storage-2:1', 102, 2],
     ]);
     expect(client.retries).toBe(1);
+  });
+
+  it('clones a batch of chunks in one message to the head, a result per chunk in order', async () => {
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 102)],
+      answer: () => ({
+        response: {
+          results: [
+            { ok: true, reply: written },
+            { ok: false, code: StorageCode.ChunkBusy, message: 'busy' },
+            { ok: false, code: 59_999, message: 'from a newer server' },
+          ],
+        },
+      }),
+    });
+    const results = await client.cloneBatch({
+      chainId: 1,
+      source: 9n,
+      inode: 10n,
+      indexes: [0, 1, 2],
+      chunkSizeBytes: 4096,
+    });
+    expect(calls.map((call) => [call.method, call.address, call.request['targetId']])).toEqual([
+      ['Storage.cloneChunks', 'storage-2:1', 102],
+    ]);
+    expect(calls[0]?.request).toMatchObject({ chainVersion: 1, source: 9n, inode: 10n, indexes: [0, 1, 2] });
+    expect(results[0]).toEqual(written);
+    expect(results[1]).toMatchObject({ code: StorageCode.ChunkBusy });
+    expect(results[2]).toMatchObject({ code: CommonCode.Internal });
+  });
+
+  it('fails a clone batch whose reply does not answer every chunk, without retrying', async () => {
+    const { client, calls } = makeClient({
+      routings: [routingWith(1, 101)],
+      answer: () => ({ response: { results: [{ ok: true, reply: written }] } }),
+    });
+    await expect(
+      client.cloneBatch({ chainId: 1, source: 9n, inode: 10n, indexes: [0, 1], chunkSizeBytes: 4096 }),
+    ).rejects.toMatchObject({ code: RpcCode.BadResponse });
+    expect(calls.length).toBe(1);
   });
 
   it('fails a write at once when the disk is full', async () => {

@@ -1,7 +1,7 @@
-// Proves the mapping of file ranges onto chunks and chains: pieces cover a range exactly, never cross a chunk, follow the layout's placement, and truncates cut at the right chunk.
+// Proves the mapping of file ranges onto chunks and chains: pieces cover a range exactly, never cross a chunk, follow the layout's placement, truncates cut at the right chunk, and a clone's chunks go in bounded batches of one chain each.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chunkIndexAt, chunkPieces, truncatePlan } from '../../../src/client/chunk-ranges.js';
+import { chunkIndexAt, chunkPieces, cloneBatches, truncatePlan } from '../../../src/client/chunk-ranges.js';
 import { ClientCode } from '../../../src/common/status-code.js';
 import { Placement, type FileLayout } from '../../../src/meta/protocol/index.js';
 
@@ -88,5 +88,44 @@ describe('truncate plan', () => {
   it('removes whole chunks from an aligned end on', () => {
     expect(truncatePlan(8192n, 4096)).toEqual({ boundary: undefined, firstRemovedIndex: 2 });
     expect(truncatePlan(0n, 4096)).toEqual({ boundary: undefined, firstRemovedIndex: 0 });
+  });
+});
+
+describe('clone batches', () => {
+  it('cover the chunks exactly once, each batch of one chain, ascending and bounded', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 1, max: 70 }),
+        (chains, first, count, batchMax) => {
+          const placement = new Placement(layoutOf(4096, chains));
+          const batches = cloneBatches({
+            source: placement,
+            target: placement,
+            first,
+            end: first + count,
+            batchMax,
+          });
+          const covered = batches.flatMap((batch) => batch.indexes).sort((a, b) => a - b);
+          expect(covered).toEqual(Array.from({ length: count }, (_, at) => first + at));
+          for (const batch of batches) {
+            expect(batch.indexes.length).toBeGreaterThanOrEqual(1);
+            expect(batch.indexes.length).toBeLessThanOrEqual(batchMax);
+            for (const index of batch.indexes) expect(placement.chainOf(BigInt(index))).toBe(batch.chainId);
+            expect([...batch.indexes].sort((a, b) => a - b)).toEqual(batch.indexes);
+          }
+        },
+      ),
+    );
+  });
+
+  it('refuses a target placed differently from its source', () => {
+    const source = new Placement(layoutOf(4096, [1, 2], 7));
+    const target = new Placement(layoutOf(4096, [2, 1], 7));
+    expect(() => cloneBatches({ source, target, first: 0, end: 2, batchMax: 8 })).toThrow(
+      /chain of the source/,
+    );
   });
 });

@@ -1,8 +1,10 @@
-// Proves file data over chunks: a range read assembles its chunks and reads holes and short chunks as zeros up to the file's length, a truncate cuts exactly the chunks past the new end on every chain, and a punched hole removes the chunks inside it and zeroes the parts of the others.
+// Proves file data over chunks: a range read assembles its chunks and reads holes and short chunks as zeros up to the file's length, a truncate cuts exactly the chunks past the new end on every chain, a punched hole removes the chunks inside it and zeroes the parts of the others, and a clone goes in batches per chain, cloning alone what a batch did not.
 import { describe, expect, it } from 'vitest';
 import type { ChunkClient } from '../../../src/client/chunk-client.js';
 import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
 import { Limiter } from '../../../src/client/limiter.js';
+import { FsError } from '../../../src/common/errors.js';
+import { RpcCode, StorageCode } from '../../../src/common/status-code.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
 
 const chunkSize = 4096;
@@ -102,5 +104,91 @@ describe('FileDataIo', () => {
     await io.cut(file, 1000n);
     await io.cut(file, BigInt(5 * chunkSize));
     expect(updates).toEqual([]);
+  });
+});
+
+describe('FileDataIo.clone', () => {
+  const target = fileRef(43n, layout);
+
+  /** Clone batches and single clones as they arrive; `failing` chunks fail in a batch, `batchFails` fails whole batches. */
+  function cloneChunks(options: {
+    sourceLengths: Map<number, number>;
+    failing?: number[];
+    batchFails?: boolean;
+  }) {
+    const calls: string[] = [];
+    const replyOf = (index: number) => {
+      const length = options.sourceLengths.get(index);
+      return length === undefined
+        ? { exists: false, version: 1, length: 0, checksum: 0 }
+        : { exists: true, version: 1, length, checksum: 0 };
+    };
+    const client = {
+      async cloneBatch(request: {
+        chainId: number;
+        source: bigint;
+        inode: bigint;
+        indexes: readonly number[];
+      }) {
+        calls.push(`batch ${request.chainId}: ${request.indexes.join(',')}`);
+        expect(request.source).toBe(42n);
+        expect(request.inode).toBe(43n);
+        for (const index of request.indexes)
+          expect(file.placement.chainOf(BigInt(index))).toBe(request.chainId);
+        if (options.batchFails === true) throw new FsError(RpcCode.ConnectionClosed, 'the head went away');
+        return request.indexes.map((index) =>
+          options.failing?.includes(index) ? new FsError(StorageCode.ChunkBusy, 'busy') : replyOf(index),
+        );
+      },
+      async clone(request: { chunkId: ChunkId; source: ChunkId }) {
+        expect(request.source).toEqual({ inode: 42n, index: request.chunkId.index });
+        calls.push(`clone ${request.chunkId.index}`);
+        return replyOf(request.chunkId.index);
+      },
+      async truncate(request: { chunkId: ChunkId; length: number }) {
+        calls.push(`truncate ${request.chunkId.index} ${request.length}`);
+      },
+    };
+    const io = new FileDataIo({
+      chunks: client as unknown as ChunkClient,
+      limiter: new Limiter(4),
+      requestConcurrency: 2,
+    });
+    return { io, calls };
+  }
+
+  it('sends one batch per chain and cuts the last chunk at the length', async () => {
+    const lengths = new Map([0, 1, 2, 3, 4].map((index) => [index, chunkSize]));
+    const { io, calls } = cloneChunks({ sourceLengths: lengths });
+    await io.clone(file, target, BigInt(4 * chunkSize + 10));
+    const chainOf = (index: number) => file.placement.chainOf(BigInt(index));
+    const expected = [1, 2].map(
+      (chainId) =>
+        `batch ${chainId}: ${[0, 1, 2, 3, 4].filter((index) => chainOf(index) === chainId).join(',')}`,
+    );
+    expect(calls.filter((call) => call.startsWith('batch')).sort()).toEqual(expected.sort());
+    expect(calls.filter((call) => !call.startsWith('batch'))).toEqual(['truncate 4 10']);
+  });
+
+  it('clones alone the chunks a batch failed, and every chunk of a batch that failed whole', async () => {
+    const lengths = new Map([0, 1, 2, 3].map((index) => [index, chunkSize]));
+    const partial = cloneChunks({ sourceLengths: lengths, failing: [1, 2] });
+    await partial.io.clone(file, target, BigInt(4 * chunkSize));
+    expect(partial.calls.filter((call) => call.startsWith('clone')).sort()).toEqual(['clone 1', 'clone 2']);
+    const whole = cloneChunks({ sourceLengths: lengths, batchFails: true });
+    await whole.io.clone(file, target, BigInt(3 * chunkSize + 1));
+    expect(whole.calls.filter((call) => call.startsWith('clone')).sort()).toEqual([
+      'clone 0',
+      'clone 1',
+      'clone 2',
+      'clone 3',
+    ]);
+    expect(whole.calls.filter((call) => call.startsWith('truncate'))).toEqual([`truncate 3 1`]);
+  });
+
+  it('clones nothing of an empty file', async () => {
+    const { io, calls } = cloneChunks({ sourceLengths: new Map() });
+    await io.clone(file, target, 0n);
+    expect(calls).toEqual([]);
   });
 });
