@@ -1,12 +1,13 @@
 // The N-API face of the chunk engine: `open(options)` resolves to an engine object whose methods
 // mirror engine.h. Disk work runs in napi async work (the libuv thread pool), never on the
-// JavaScript thread; every failure reaches JavaScript as an Error with an `engineCode` (and
+// JavaScript thread (a clone's prepare, which has none, finishes within the call); every failure reaches JavaScript as an Error with an `engineCode` (and
 // `errno`, `block` where they apply), which the one TypeScript loader maps onto status codes. No
 // C++ exception escapes into the runtime: each entry point turns them into JavaScript errors.
 #include <napi.h>
 
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "crc32c.h"
@@ -443,7 +444,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   // clone(key, sourceKey, sourceVersion, version, chainVersion): a pending version sharing the
-  // source chunk's committed blocks (which must be at sourceVersion; 0: the source is absent).
+  // source chunk's committed blocks (which must be at sourceVersion; 0: the source is absent),
+  // settled before the call returns (the promise is resolved already).
   Napi::Value Clone(const Napi::CallbackInfo& info) {
     return GuardAsync(info.Env(), [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -458,7 +460,21 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       EngineFailure failure;
       auto job = engine_->BeginPrepare(key, input, &failure);
       if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
-      return (new PrepareWork(env, engine_, std::move(job), env.Undefined()))->Start();
+      // A clone only names slots (the source's, or none for a hole): with nothing to write or
+      // sync, its prepare finishes here rather than on a worker thread, which would cost a thread
+      // hand-off each way for no I/O.
+      if (!job->writes.empty() || job->shrink) {
+        engine_->FinishPrepare(*job, false);
+        throw std::logic_error("a clone's prepare writes blocks");
+      }
+      const bool ok = engine_->RunPrepare(*job, &failure);
+      const VersionInfo prepared = engine_->FinishPrepare(*job, ok);
+      if (!ok) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+      auto deferred = Napi::Promise::Deferred::New(env);
+      Napi::Object object = InfoObject(env, prepared).As<Napi::Object>();
+      object.Set("removed", Napi::Boolean::New(env, job->removed));
+      deferred.Resolve(object);
+      return deferred.Promise();
     });
   }
 

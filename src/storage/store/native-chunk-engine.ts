@@ -63,7 +63,8 @@ export interface NativeChunkEngine {
   ): Promise<EngineVersionInfo & { readonly removed: boolean }>;
   /**
    * A pending version sharing the committed blocks of the chunk `sourceKey`, which must be at
-   * `sourceVersion` (0: absent, and the clone then removes the chunk); nothing is written.
+   * `sourceVersion` (0: absent, and the clone then removes the chunk); nothing is written, so the
+   * pending version is in place when the call returns (its promise is settled already).
    */
   clone(
     key: Buffer,

@@ -1,8 +1,9 @@
 // Proves that a clone update makes a chunk an exact copy of another chunk's committed version in
 // both stores, that later writes to either side leave the other unchanged (appends into a shared
 // partial block included), that a stale or absent source is handled as the update says, and that
-// the native engine shares the source's slots, frees a slot only when no chunk names it any more,
-// and rebuilds those reference counts when it replays its metadata log.
+// the native engine shares the source's slots (preparing a clone within the call, without a worker
+// thread), frees a slot only when no chunk names it any more, and rebuilds those reference counts
+// when it replays its metadata log.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,6 +189,17 @@ describe('a clone in the native engine', () => {
     expect(store.engineStats()).toMatchObject({ usedSlots: blocks, sharedSlots: 0 });
     await apply(store, clone, { kind: 'remove' });
     expect(store.engineStats()).toMatchObject({ usedSlots: 0, sharedSlots: 0 });
+  });
+
+  it('has the pending clone in place when the prepare call returns: it takes no worker thread', async () => {
+    const store = await openNative();
+    await apply(store, source, { kind: 'replace', data: original });
+    const prepared = store.prepare(clone, cloneOf(store, source), { version: 1, chainVersion: 1 });
+    expect(store.stat(clone)?.pending?.version).toBe(1);
+    expect(store.engineStats().sharedSlots).toBe(blocks);
+    await prepared;
+    await store.commit(clone, 1);
+    expect(await readAll(store, clone)).toEqual(original);
   });
 
   it('gives back the references of a pending clone that is discarded', async () => {
