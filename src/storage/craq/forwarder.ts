@@ -14,7 +14,7 @@
  */
 import { FsError, assert, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
-import { StorageCode } from '../../common/status-code.js';
+import { RpcCode, StorageCode } from '../../common/status-code.js';
 import type { RpcCaller } from '../../rpc/index.js';
 import {
   storageMethods,
@@ -95,6 +95,16 @@ export class Forwarder {
         );
       }
     } catch (error) {
+      if (error instanceof FsError && error.code === RpcCode.UnknownMethod) {
+        // A successor that does not know batches yet (a rolling upgrade): each update alone.
+        for (const queued of batch) {
+          this.forwardOne({ address, body: queued.body, payload: undefined }).then(
+            queued.resolve,
+            queued.reject,
+          );
+        }
+        return;
+      }
       for (const queued of batch) queued.reject(forwardFailure(error, queued.body.targetId, address));
       return;
     }
