@@ -14,7 +14,12 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/common/logger.js';
 import { metricDefs } from '../../../src/common/metrics/index.js';
@@ -268,6 +273,8 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
       await s3.send(new PutObjectCommand({ Bucket: 'metrics', Key: 'object', Body: randomBytes(4096) }));
       const object = await s3.send(new GetObjectCommand({ Bucket: 'metrics', Key: 'object' }));
       expect((await object.Body?.transformToByteArray())?.length).toBe(4096);
+      // A server-side copy (counted by how it was made).
+      await s3.send(new CopyObjectCommand({ Bucket: 'metrics', Key: 'copy', CopySource: 'metrics/object' }));
       await expect(
         s3.send(new GetObjectCommand({ Bucket: 'metrics', Key: 'missing' })),
       ).rejects.toMatchObject({
