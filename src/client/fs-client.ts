@@ -64,8 +64,8 @@ export interface FsClientOptions {
   readonly clock?: Clock;
   readonly random?: Random;
   /**
-   * Who path-based calls speak for; by default the token's user (for a token that may not choose),
-   * else the process's own uid, gid and groups.
+   * Who path-based calls speak for; by default the token's user, else the process's own uid, gid
+   * and groups.
    */
   readonly credentials?: Credentials;
   /** The client id of write sessions; unique to this process by default. */
@@ -213,8 +213,8 @@ export class FsClient {
 
   /**
    * Makes a client and fetches routing info (fails when mgmtd cannot be reached or refuses the
-   * token). With a token whose user may not choose its credentials, path-based calls speak for
-   * that user unless `credentials` were given.
+   * token). With a token, path-based calls speak for the token's user unless `credentials` were
+   * given (which count only for a trusted or admin user's token).
    */
   static async connect(options: FsClientOptions): Promise<FsClient> {
     const client = new FsClient(options);
@@ -222,7 +222,7 @@ export class FsClient {
       if (options.token !== undefined) {
         const me = await client.mgmtd.call(mgmtdMethods.whoAmI, {});
         const user = me.user;
-        if (options.credentials === undefined && user !== undefined && !user.trusted && !user.admin) {
+        if (options.credentials === undefined && user !== undefined) {
           client.ownCredentials = { uid: user.root ? 0 : user.uid, gid: user.gid, groups: user.groups };
         }
       }

@@ -133,6 +133,10 @@ describe.skipIf(skipReason !== undefined)('users and tokens', () => {
     );
     expect(names).toEqual(expect.arrayContaining(['alice', 'bob', 'carol', 'ops']));
     expect(listed.stdout).not.toMatch(/"key"/);
+    // Commands that act on the namespace as root work with an admin token of uid 0, whoever runs them.
+    const key = await admin(['s3-key-add', 'carol'], ops);
+    expect(key.code, key.stderr).toBe(0);
+    expect((await admin(['s3-key-add', 'carol'], carol)).code).toBe(1);
 
     const rpc = new RpcClient({
       clusterSecret: '',
