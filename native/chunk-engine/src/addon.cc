@@ -9,6 +9,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "crc32c.h"
 #include "engine.h"
@@ -234,6 +236,55 @@ class CommitWork : public PromiseWork {
   std::unique_ptr<CommitJob> job_;
 };
 
+/**
+ * Several begun commits whose records go to the metadata log in one append (they succeed or fail
+ * together there); each then finishes as a commit of its own. Resolves to an array with, per
+ * commit asked for, its committed version (undefined after a removal) or the Error it was refused
+ * with (`refused`: the ones BeginCommit turned down, which never reached the log); rejects when the
+ * append failed, which fails every commit in it.
+ */
+class CommitManyWork : public PromiseWork {
+ public:
+  CommitManyWork(Napi::Env env, std::shared_ptr<Engine> engine, std::vector<std::unique_ptr<CommitJob>> jobs,
+                 std::vector<size_t> positions, std::vector<std::pair<size_t, EngineFailure>> refused, size_t count)
+      : PromiseWork(env),
+        engine_(std::move(engine)),
+        jobs_(std::move(jobs)),
+        positions_(std::move(positions)),
+        refused_(std::move(refused)),
+        count_(count) {}
+
+ protected:
+  bool Run(EngineFailure* failure) override { return jobs_.empty() || engine_->RunCommits(jobs_, failure); }
+  Napi::Value Settle(Napi::Env env, bool ok) override {
+    Napi::Array results = Napi::Array::New(env, count_);
+    for (size_t index = 0; index < jobs_.size(); index++) {
+      std::optional<VersionInfo> info = engine_->FinishCommit(*jobs_[index], ok);
+      if (ok) results.Set(static_cast<uint32_t>(positions_[index]), InfoObject(env, info));
+    }
+    if (!ok) return env.Undefined();
+    for (const auto& [position, failure] : refused_) {
+      results.Set(static_cast<uint32_t>(position), MakeError(env, failure));
+    }
+    if (!jobs_.empty() && engine_->WantsCompaction()) {
+      EngineFailure failure;
+      if (engine_->BeginBackground(&failure)) {
+        (new CompactWork(env, engine_))->Start();  // settles to true or false, never rejects
+      } else {
+        engine_->FinishCompaction(false);
+      }
+    }
+    return results;
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  std::vector<std::unique_ptr<CommitJob>> jobs_;
+  std::vector<size_t> positions_;
+  std::vector<std::pair<size_t, EngineFailure>> refused_;
+  size_t count_;
+};
+
 class ReadWork : public PromiseWork {
  public:
   ReadWork(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<ReadJob> job)
@@ -304,6 +355,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::Prepare>("prepare"),
                            InstanceMethod<&EngineWrap::Clone>("clone"),
                            InstanceMethod<&EngineWrap::Commit>("commit"),
+                           InstanceMethod<&EngineWrap::CommitMany>("commitMany"),
                            InstanceMethod<&EngineWrap::Discard>("discard"),
                            InstanceMethod<&EngineWrap::Read>("read"),
                            InstanceMethod<&EngineWrap::Sync>("sync"),
@@ -488,6 +540,41 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       auto job = engine.BeginCommit(key, version, &failure);
       if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
       return (new CommitWork(env, engine_, std::move(job)))->Start();
+    });
+  }
+
+  // commitMany(keys, versions): the commits of several chunks with one metadata-log append; see
+  // CommitManyWork for what it resolves to.
+  Napi::Value CommitMany(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      Engine& engine = Require(env);
+      if (!info[0].IsArray() || !info[1].IsArray()) ThrowInvalid(env, "commitMany takes keys and versions");
+      Napi::Array keys = info[0].As<Napi::Array>();
+      Napi::Array versions = info[1].As<Napi::Array>();
+      if (keys.Length() != versions.Length()) ThrowInvalid(env, "commitMany takes a version per key");
+      // Read every argument before beginning any commit: a bad one then begins none.
+      std::vector<std::pair<ChunkKey, uint32_t>> commits;
+      for (uint32_t index = 0; index < keys.Length(); index++) {
+        commits.emplace_back(ReadKey(keys.Get(index)),
+                             static_cast<uint32_t>(ReadInteger(versions.Get(index), "version", kU32Max)));
+      }
+      std::vector<std::unique_ptr<CommitJob>> jobs;
+      std::vector<size_t> positions;
+      std::vector<std::pair<size_t, EngineFailure>> refused;
+      for (size_t index = 0; index < commits.size(); index++) {
+        EngineFailure failure;
+        auto job = engine.BeginCommit(commits[index].first, commits[index].second, &failure);
+        if (job) {
+          jobs.push_back(std::move(job));
+          positions.push_back(index);
+        } else {
+          refused.emplace_back(index, failure);
+        }
+      }
+      return (new CommitManyWork(env, engine_, std::move(jobs), std::move(positions), std::move(refused),
+                                 commits.size()))
+          ->Start();
     });
   }
 

@@ -707,6 +707,13 @@ std::unique_ptr<CommitJob> Engine::BeginCommit(const ChunkKey& key, uint32_t ver
 
 bool Engine::RunCommit(CommitJob& job, EngineFailure* failure) { return log_->Append(job.payload, failure); }
 
+bool Engine::RunCommits(const std::vector<std::unique_ptr<CommitJob>>& jobs, EngineFailure* failure) {
+  std::vector<Payload> payloads;
+  payloads.reserve(jobs.size());
+  for (const auto& job : jobs) payloads.push_back(job->payload);
+  return log_->AppendMany(payloads, failure);
+}
+
 std::optional<VersionInfo> Engine::FinishCommit(CommitJob& job, bool ok) {
   std::lock_guard<std::mutex> guard(lock_);
   jobsInFlight_--;

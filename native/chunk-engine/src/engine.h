@@ -157,6 +157,8 @@ class Engine {
 
   std::unique_ptr<CommitJob> BeginCommit(const ChunkKey& key, uint32_t version, EngineFailure* failure);
   bool RunCommit(CommitJob& job, EngineFailure* failure);
+  /** The records of several begun commits in one metadata-log append; each then finishes alone. */
+  bool RunCommits(const std::vector<std::unique_ptr<CommitJob>>& jobs, EngineFailure* failure);
   std::optional<VersionInfo> FinishCommit(CommitJob& job, bool ok);
 
   bool Discard(const ChunkKey& key, EngineFailure* failure);

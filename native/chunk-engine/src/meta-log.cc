@@ -408,18 +408,20 @@ void MetaLog::Lead(std::unique_lock<std::mutex>& lock) {
   changed_.notify_all();
 }
 
-bool MetaLog::Submit(const Payload* payload, bool wantSync, EngineFailure* failure) {
+bool MetaLog::Submit(const Payload* payloads, size_t count, bool wantSync, EngineFailure* failure) {
   std::unique_lock<std::mutex> lock(lock_);
   if (fd_ < 0) return *failure = {EngineFailure::Kind::Closed, 0, "the engine is closed"}, false;
+  // Queued together under the lock, the records all go into the same leader's batch, so the batch
+  // of the last one is the batch of every one (and its failure theirs).
   uint64_t ticket = enqueued_;
-  if (payload != nullptr) {
-    queue_.push_back(*payload);
+  for (size_t index = 0; index < count; index++) {
+    queue_.push_back(payloads[index]);
     ticket = ++enqueued_;
   }
   const bool needSync = durable_ || wantSync;
   if (wantSync && syncedUpTo_ < ticket) syncWanted_ = true;
   for (;;) {
-    if (payload != nullptr) {
+    if (count > 0) {
       auto found = failedBatches_.lower_bound(ticket);
       if (found != failedBatches_.end() && found->second.first <= ticket) {
         *failure = found->second.second;
@@ -437,9 +439,13 @@ bool MetaLog::Submit(const Payload* payload, bool wantSync, EngineFailure* failu
   }
 }
 
-bool MetaLog::Append(const Payload& payload, EngineFailure* failure) { return Submit(&payload, false, failure); }
+bool MetaLog::Append(const Payload& payload, EngineFailure* failure) { return Submit(&payload, 1, false, failure); }
 
-bool MetaLog::Sync(EngineFailure* failure) { return Submit(nullptr, true, failure); }
+bool MetaLog::AppendMany(const std::vector<Payload>& payloads, EngineFailure* failure) {
+  return Submit(payloads.data(), payloads.size(), false, failure);
+}
+
+bool MetaLog::Sync(EngineFailure* failure) { return Submit(nullptr, 0, true, failure); }
 
 bool MetaLog::Compact(const std::function<std::vector<Payload>()>& snapshot, EngineFailure* failure) {
   std::unique_lock<std::mutex> lock(lock_);

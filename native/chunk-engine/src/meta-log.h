@@ -112,6 +112,11 @@ class MetaLog {
   bool Open(const LogHeader& header, ReplayState* state, EngineFailure* failure);
   /** Appends one record; returns once it is written (and fdatasynced when durable). */
   bool Append(const Payload& payload, EngineFailure* failure);
+  /**
+   * Appends records in order, in one write with whatever else is queued; returns once all are
+   * written (and fdatasynced when durable). They succeed or fail together.
+   */
+  bool AppendMany(const std::vector<Payload>& payloads, EngineFailure* failure);
   /** Returns once every record appended before the call is on stable storage. */
   bool Sync(EngineFailure* failure);
   /**
@@ -124,7 +129,7 @@ class MetaLog {
   void Close();
 
  private:
-  bool Submit(const Payload* payload, bool wantSync, EngineFailure* failure);
+  bool Submit(const Payload* payloads, size_t count, bool wantSync, EngineFailure* failure);
   void Lead(std::unique_lock<std::mutex>& lock);
   bool WriteRecords(int fd, uint64_t* end, uint64_t* allocated, uint64_t* sequence,
                     const std::vector<Payload>& batch, EngineFailure* failure, bool* poisoned);

@@ -74,6 +74,12 @@ export interface NativeChunkEngine {
     chainVersion: number,
   ): Promise<EngineVersionInfo & { readonly removed: boolean }>;
   commit(key: Buffer, version: number): Promise<EngineVersionInfo | undefined>;
+  /**
+   * The commits of several chunks with one metadata-log append: per key, its committed version
+   * (undefined after a removal) or the Error it was refused with (no such pending version, busy);
+   * rejects when the append failed, which fails them all.
+   */
+  commitMany(keys: Buffer[], versions: number[]): Promise<Array<EngineVersionInfo | undefined | Error>>;
   discard(key: Buffer): void;
   read(
     key: Buffer,

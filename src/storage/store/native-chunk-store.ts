@@ -8,7 +8,7 @@
  *
  * With `durable`, a prepare resolves once its blocks are fdatasynced and a commit once its log
  * record is; without, both reach the page cache only, and `sync()` makes everything committed
- * before it durable (close does too).
+ * before it durable (close does too). Commits asked for in one turn share one log append.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -66,6 +66,15 @@ export interface NativeChunkStoreOptions extends FileChunkStoreOptions {
   readonly chunkBytesMax?: number;
 }
 
+/** A commit waiting for the others of its turn. */
+interface QueuedCommit {
+  readonly chunkId: ChunkId;
+  readonly key: Buffer;
+  readonly version: number;
+  readonly resolve: (info: ChunkVersionInfo | undefined) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export class NativeChunkStore implements ChunkStore {
   private readonly logger: Logger;
   private readonly freeSpace: FreeSpaceProbe;
@@ -73,6 +82,8 @@ export class NativeChunkStore implements ChunkStore {
   /** The engine's block size (an existing engine keeps the one it was created with). */
   private readonly blockBytes: number;
   private closed = false;
+  /** Commits of this turn of the event loop, sent to the engine together (flushCommits). */
+  private queuedCommits: QueuedCommit[] = [];
 
   private constructor(
     private readonly options: NativeChunkStoreOptions,
@@ -182,14 +193,54 @@ export class NativeChunkStore implements ChunkStore {
     }
   }
 
+  /**
+   * Commits the pending `version`. Commits asked for in one turn of the event loop (a batch of
+   * clones reaches every replica at once) go to the engine together, one metadata-log append for
+   * all; each still succeeds or fails on its own (see commitMany).
+   */
   async commit(chunkId: ChunkId, version: number): Promise<ChunkVersionInfo | undefined> {
     const key = this.keyOf(chunkId);
-    try {
-      const committed = await this.engine.commit(key, version);
-      return committed && versionInfo(committed);
-    } catch (error) {
-      throw this.failure(error, chunkId, version, 'commit');
+    return new Promise((resolve, reject) => {
+      this.queuedCommits.push({ chunkId, key, version, resolve, reject });
+      if (this.queuedCommits.length === 1) process.nextTick(() => this.flushCommits());
+    });
+  }
+
+  /** Sends the commits of this turn: alone when it is one, else in one commitMany. */
+  private flushCommits(): void {
+    const batch = this.queuedCommits;
+    this.queuedCommits = [];
+    assert(batch.length > 0, 'a flush has commits to send');
+    if (batch.length === 1) {
+      const only = batch[0] as QueuedCommit;
+      this.engine.commit(only.key, only.version).then(
+        (committed) => only.resolve(committed && versionInfo(committed)),
+        (error: unknown) => only.reject(this.failure(error, only.chunkId, only.version, 'commit')),
+      );
+      return;
     }
+    this.engine
+      .commitMany(
+        batch.map((queued) => queued.key),
+        batch.map((queued) => queued.version),
+      )
+      .then(
+        (results) => {
+          assert(results.length === batch.length, 'the engine answers every commit of a batch');
+          batch.forEach((queued, index) => {
+            const result = results[index];
+            if (result instanceof Error) {
+              queued.reject(this.failure(result, queued.chunkId, queued.version, 'commit'));
+            } else {
+              queued.resolve(result && versionInfo(result));
+            }
+          });
+        },
+        (error: unknown) => {
+          for (const queued of batch)
+            queued.reject(this.failure(error, queued.chunkId, queued.version, 'commit'));
+        },
+      );
   }
 
   async discardPending(chunkId: ChunkId): Promise<void> {

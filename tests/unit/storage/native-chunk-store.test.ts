@@ -1,19 +1,20 @@
 // Proves what the native chunk engine adds to the shared chunk store suite: its CRC32C (hardware
 // where the CPU has it) agrees with the project's, an overwrite inside a chunk writes only the
 // blocks it touches and never the committed ones, the metadata log compacts and replays, concurrent
-// durable updates group their syncs and all land, and reads racing replacements of the same chunk
-// always see one whole version.
+// durable updates group their syncs and all land, the commits of one turn share one engine call
+// (each succeeding or failing alone), and reads racing replacements of the same chunk always see
+// one whole version.
 import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { crc32c, crc32cCombine } from '../../../src/common/crc32c.js';
 import { hasCode } from '../../../src/common/errors.js';
 import { StorageCode } from '../../../src/common/status-code.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
 import type { ChunkUpdate } from '../../../src/storage/store/chunk-store.js';
-import { chunkEngineAddon } from '../../../src/storage/store/native-chunk-engine.js';
+import { chunkEngineAddon, type NativeChunkEngine } from '../../../src/storage/store/native-chunk-engine.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
 import { openTestStore, testBlockBytes } from './helpers/chunk-store-kinds.js';
 
@@ -137,6 +138,35 @@ describe('the native chunk engine', () => {
     for (const chunkId of chunks) {
       expect(await readAll(reopened, chunkId)).toEqual(Buffer.alloc(100 + chunkId.index, chunkId.index));
     }
+  });
+
+  it('commits the chunks of one turn with one engine call, one refused alone, all there after a reopen', async () => {
+    const store = await open({ durable: true, compactMinBytes: 4096 });
+    const engine = (store as unknown as { engine: NativeChunkEngine }).engine;
+    const commitMany = vi.spyOn(engine, 'commitMany');
+    const chunks = Array.from({ length: 30 }, (_, index) => ({ inode: 4n, index }));
+    for (const chunkId of chunks) {
+      await store.prepare(
+        chunkId,
+        { kind: 'replace', data: Buffer.alloc(10 + chunkId.index, chunkId.index) },
+        { version: 1, chainVersion: 1 },
+      );
+    }
+    const outcomes = await Promise.allSettled([
+      ...chunks.map((chunkId) => store.commit(chunkId, 1)),
+      store.commit({ inode: 4n, index: 99 }, 1),
+    ]);
+    expect(commitMany).toHaveBeenCalledTimes(1);
+    outcomes.slice(0, chunks.length).forEach((outcome, index) => {
+      expect(outcome).toMatchObject({ status: 'fulfilled', value: { version: 1, length: 10 + index } });
+    });
+    expect(outcomes[chunks.length]?.status).toBe('rejected');
+    await store.close();
+    const reopened = await open({ durable: true, compactMinBytes: 4096 });
+    for (const chunkId of chunks) {
+      expect(await readAll(reopened, chunkId)).toEqual(Buffer.alloc(10 + chunkId.index, chunkId.index));
+    }
+    expect(reopened.stat({ inode: 4n, index: 99 })).toBeUndefined();
   });
 
   it('gives reads that race replacements of the chunk one whole version each', async () => {
