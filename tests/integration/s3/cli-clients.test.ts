@@ -13,7 +13,7 @@ import {
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuseClusterSkipReason, startFuseCluster, type FuseCluster } from '../helpers/fuse-cluster.js';
-import { TestWorld } from '../helpers/processes.js';
+import { TestWorld, eventually } from '../helpers/processes.js';
 import {
   addS3Key,
   startS3Gateway,
@@ -176,7 +176,17 @@ describe.skipIf(skipReason !== undefined)('S3 clients from Debian against the ga
     expect(readFileSync(local).equals(data)).toBe(true);
     const uploaded = await awsCli('s3', 'cp', '--only-show-errors', local, 's3://cli/fuse/uploaded.bin');
     expect(uploaded.code, uploaded.stderr).toBe(0);
-    expect(statSync(join(cluster.mountPoint, 'cli/fuse/uploaded.bin')).size).toBe(data.length);
+    // Another client's change: the mount sees it once its metadata cache has heard of it (a poll
+    // of meta's change log, README "Metadata caching").
+    await eventually(
+      async () =>
+        existsSync(join(cluster.mountPoint, 'cli/fuse/uploaded.bin')) &&
+        statSync(join(cluster.mountPoint, 'cli/fuse/uploaded.bin')).size === data.length
+          ? true
+          : undefined,
+      10_000,
+      'the uploaded object to show through FUSE',
+    );
     expect(readFileSync(join(cluster.mountPoint, 'cli/fuse/uploaded.bin')).equals(data)).toBe(true);
   });
 
