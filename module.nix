@@ -239,8 +239,10 @@ let
       description = ''
         File holding the user token (one line, `<id>.<secret>`) the ${name} service calls the cluster
         with instead of the cluster secret: `token_file` of the `[cluster]` section of ${name}.toml.
-        null: it calls with the cluster secret, as a node of the cluster. clusterSecretFile is still
-        required (metrics are pushed with it).
+        null: it calls with the cluster secret, as a node of the cluster. With a token the service
+        pushes its metrics with it too; the module still gives it the secret file, which a FUSE
+        daemon or an S3 gateway configured by hand may leave out (the NFS gateway keys its file
+        handles with it).
 
         Make the token with `3fs-admin user-add NAME --uid U --gid G --trusted` (it prints the token
         once). The service acts for ${callers}: the cluster accepts the uids it passes only from a

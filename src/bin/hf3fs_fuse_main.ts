@@ -11,6 +11,7 @@ import { version } from '../common/version.js';
 import { fuseConfigSchema, startFuseDaemon, type FuseConfig } from '../fuse/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
 import { RpcClient } from '../rpc/index.js';
+import { rpcAuthentication } from '../client/index.js';
 
 const program = new Command('hf3fs_fuse_main')
   .description('3fs-ts FUSE daemon: mounts the file system for every local user')
@@ -35,8 +36,13 @@ await runService({
   supervisorGoneGraceMs: 0,
   logger,
   start: async () => {
-    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README).
-    const secretFile = watchSecretFile({ path: config.cluster.secret_file, clock: systemClock, logger });
+    // Followed on SIGHUP and every few seconds: a secret rotation needs no restart (README). A
+    // daemon with a token and no secret file holds no secret of the cluster's at all.
+    const secretPath = config.cluster.secret_file;
+    const secretFile =
+      secretPath === undefined
+        ? undefined
+        : watchSecretFile({ path: secretPath, clock: systemClock, logger });
     const metrics = createServiceMetrics({
       section: config.monitor,
       clusterId: config.cluster.id,
@@ -51,15 +57,15 @@ await runService({
       clock: systemClock,
       rpcObserver: metrics.rpcClientObserver,
       metrics: metrics.registry,
-      clusterSecrets: secretFile.secrets,
+      ...(secretFile === undefined ? {} : { clusterSecrets: secretFile.secrets }),
     });
-    const metricsRpc = new RpcClient({ clusterSecret: secretFile.secrets, logger });
+    const metricsRpc = new RpcClient({ ...rpcAuthentication(config.cluster, secretFile?.secrets), logger });
     await metrics.start(metricsRpc);
     let stopped = false;
     const stop = async (): Promise<void> => {
       if (stopped) return;
       stopped = true;
-      secretFile.stop();
+      secretFile?.stop();
       await daemon.stop();
       await metrics.stop();
       await metricsRpc.close();

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
+import { HeartbeatLoop, MgmtdClient, tokenDirectoryFromMgmtd } from '../client/index.js';
 import { systemClock } from '../common/clock.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
@@ -80,16 +80,22 @@ await runService({
     const host = config.node.hostname ?? hostname();
     const registry = new MetricsRegistry({ node: String(config.node.id), node_type: NodeType.Monitor });
     registry.collectProcessMetrics();
-    const rpcServer = new RpcServer({
-      clusterSecret,
-      logger,
-      observer: rpcMetricsObserver(registry, 'server'),
-      onBrokenInvariant: crashOnBrokenInvariant(logger),
-    });
     const rpcClient = new RpcClient({
       clusterSecret,
       logger,
       observer: rpcMetricsObserver(registry, 'client'),
+    });
+    // Clients that hold a user token and no secret (a FUSE host) push with their token.
+    const tokens =
+      config.mgmtd === undefined
+        ? undefined
+        : tokenDirectoryFromMgmtd({ config: { mgmtd: config.mgmtd }, rpcClient, logger });
+    const rpcServer = new RpcServer({
+      clusterSecret,
+      ...(tokens === undefined ? {} : { tokens }),
+      logger,
+      observer: rpcMetricsObserver(registry, 'server'),
+      onBrokenInvariant: crashOnBrokenInvariant(logger),
     });
     const bound = await rpcServer.listen(config.node.listen);
     const address = config.node.advertise ?? bound;
@@ -141,6 +147,7 @@ await runService({
     return {
       stop: async () => {
         secretFile.stop();
+        tokens?.stop();
         await heartbeat?.stop();
         await collector.stop();
         await rpcServer.close({ drainMs: 2_000 });

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { readSecretFile } from '../common/config.js';
+import { rpcAuthentication } from '../client/index.js';
 import { createLogger } from '../common/logger.js';
 import { loadConfigOrExit, runService } from '../common/service-runtime.js';
 import { version } from '../common/version.js';
@@ -38,7 +38,7 @@ await runService({
       rpcObserver: metrics.rpcClientObserver,
       metrics: metrics.registry,
     });
-    const metricsRpc = new RpcClient({ clusterSecret: readSecretFile(config.cluster.secret_file), logger });
+    const metricsRpc = new RpcClient({ ...rpcAuthentication(config.cluster), logger });
     await metrics.start(metricsRpc);
     return {
       stop: async () => {

@@ -5,7 +5,7 @@
  */
 export { MgmtdClient } from './mgmtd-client.js';
 export { tokenDirectoryFromMgmtd } from './token-directory-client.js';
-export { clientAuthentication, readTokenFile } from './token-file.js';
+export { clientAuthentication, readTokenFile, rpcAuthentication } from './token-file.js';
 export { HeartbeatLoop, type HeartbeatLoopOptions } from './heartbeat-loop.js';
 export {
   FsClient,

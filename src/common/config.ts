@@ -81,11 +81,25 @@ export const clusterSectionSchema = z.strictObject({
 
 /**
  * The `[cluster]` section of a client of the file system (FUSE daemon, gateways): `token_file`,
- * when set, holds the user token its calls are made with (`admin user-add`); the daemon then
- * acts for other uids only if the token's user is trusted. The secret file stays for what only
- * nodes may do (pushing metrics).
+ * when set, holds the user token its calls are made with (`admin user-add`), metrics pushes
+ * included; the daemon then acts for other uids only if the token's user is trusted. With a token
+ * the client needs no `secret_file`: a host that only mounts holds no secret of the cluster's.
  */
-export const clientClusterSectionSchema = clusterSectionSchema.extend({
+export const clientClusterSectionSchema = clusterSectionSchema
+  .extend({
+    secret_file: z.string().min(1).optional(),
+    token_file: z.string().min(1).optional(),
+  })
+  .refine((cluster) => cluster.secret_file !== undefined || cluster.token_file !== undefined, {
+    message: 'set token_file (a user token) or secret_file (the cluster secret)',
+  });
+
+/**
+ * The `[cluster]` section of an NFS gateway: a token for its calls as other clients may, and the
+ * secret file always, since the gateway's file handles are keyed by the cluster secret unless
+ * `[nfs] handle_secret_file` names another.
+ */
+export const gatewayClusterSectionSchema = clusterSectionSchema.extend({
   token_file: z.string().min(1).optional(),
 });
 

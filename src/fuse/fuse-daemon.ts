@@ -11,7 +11,6 @@ import { resolve } from 'node:path';
 import { FsClient, HeartbeatLoop, clientAuthentication, fuseClientId } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
 import type { ClusterSecrets } from '../common/cluster-secrets.js';
-import { readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
@@ -89,10 +88,7 @@ async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
   const fuse = config.fuse;
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    ...clientAuthentication(
-      config.cluster,
-      () => options.clusterSecrets ?? readSecretFile(config.cluster.secret_file),
-    ),
+    ...clientAuthentication(config.cluster, options.clusterSecrets),
     logger,
     clock,
     clientId: fuseClientId(config.node.id),

@@ -22,7 +22,7 @@
 import { z } from 'zod';
 import {
   addressSchema,
-  clientClusterSectionSchema,
+  gatewayClusterSectionSchema,
   logSectionSchema,
   mgmtdClientSectionSchema,
 } from '../common/config.js';
@@ -110,7 +110,7 @@ export const nfsConfigSchema = z
       hostname: z.string().max(256).optional(),
       tags: z.array(z.string().max(128)).max(32).default([]),
     }),
-    cluster: clientClusterSectionSchema,
+    cluster: gatewayClusterSectionSchema,
     mgmtd: mgmtdClientSectionSchema,
     nfs: nfsSectionSchema,
     monitor: monitorSectionSchema.prefault({}),

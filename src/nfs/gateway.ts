@@ -84,7 +84,7 @@ export async function startNfsGateway(options: NfsGatewayOptions): Promise<NfsGa
   const secret = readSecretFile(config.cluster.secret_file);
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    ...clientAuthentication(config.cluster, () => options.clusterSecrets ?? secret),
+    ...clientAuthentication(config.cluster, options.clusterSecrets ?? secret),
     logger,
     clock,
     clientId: nfsClientId(config.node.id),

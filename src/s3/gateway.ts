@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { FsClient, HeartbeatLoop, clientAuthentication } from '../client/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
-import { readSecretFile, splitAddress } from '../common/config.js';
+import { splitAddress } from '../common/config.js';
 import { describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
@@ -52,7 +52,7 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
   const s3 = config.s3;
   const client = await FsClient.connect({
     mgmtdAddresses: config.mgmtd.addresses,
-    ...clientAuthentication(config.cluster, () => readSecretFile(config.cluster.secret_file)),
+    ...clientAuthentication(config.cluster),
     logger,
     clock,
     clientId: s3ClientId(config.node.id),

@@ -145,36 +145,40 @@ export class CollectorServer {
     const samples = registry.counter(metricDefs.collectorSamples);
     const dropped = registry.counter(metricDefs.collectorSeriesDropped);
     const clusterId = this.options.config.cluster.id;
-    this.options.rpcServer.handle(monitorMethods.push, async (request) => {
-      if (request.clusterId !== clusterId) {
-        throw new FsError(
-          MonitorCode.ClusterIdMismatch,
-          `node ${request.node.nodeId} pushes for cluster "${request.clusterId}", this collector serves "${clusterId}"`,
-        );
-      }
-      const receivedAtMs = clock.nowMs();
-      const result = this.store.ingest({
-        nodeId: request.node.nodeId,
-        nodeType: request.node.type,
-        hostname: request.node.hostname,
-        receivedAtMs,
-        sentAtMs: request.sentAtMs,
-        families: request.families,
-      });
-      snapshots.inc({ type: request.node.type });
-      samples.inc(sampleCount(request.families));
-      if (result.droppedSamples > 0) dropped.inc(result.droppedSamples);
-      this.options.clickhouse?.enqueue(
-        snapshotRows({
-          cluster: clusterId,
+    this.options.rpcServer.handle(
+      monitorMethods.push,
+      async (request) => {
+        if (request.clusterId !== clusterId) {
+          throw new FsError(
+            MonitorCode.ClusterIdMismatch,
+            `node ${request.node.nodeId} pushes for cluster "${request.clusterId}", this collector serves "${clusterId}"`,
+          );
+        }
+        const receivedAtMs = clock.nowMs();
+        const result = this.store.ingest({
           nodeId: request.node.nodeId,
           nodeType: request.node.type,
-          timeMs: receivedAtMs,
+          hostname: request.node.hostname,
+          receivedAtMs,
+          sentAtMs: request.sentAtMs,
           families: request.families,
-        }),
-      );
-      return {};
-    });
+        });
+        snapshots.inc({ type: request.node.type });
+        samples.inc(sampleCount(request.families));
+        if (result.droppedSamples > 0) dropped.inc(result.droppedSamples);
+        this.options.clickhouse?.enqueue(
+          snapshotRows({
+            cluster: clusterId,
+            nodeId: request.node.nodeId,
+            nodeType: request.node.type,
+            timeMs: receivedAtMs,
+            families: request.families,
+          }),
+        );
+        return {};
+      },
+      'user',
+    );
   }
 
   /** Samples the collector's own metrics into history, and prunes idle series now and then. */

@@ -107,7 +107,10 @@ export class FuseCluster {
    * A second mount of the cluster by another FUSE daemon (another client, as on another host),
    * unmounted by `stop`.
    */
-  async mountAnother(settings = '', options: { tokenFile?: string } = {}): Promise<string> {
+  async mountAnother(
+    settings = '',
+    options: { tokenFile?: string; withoutSecret?: boolean } = {},
+  ): Promise<string> {
     const index = this.others.length + 1;
     const mountPoint = join(this.dir, `mnt-${index}`);
     mkdirSync(mountPoint, { mode: 0o755 });
@@ -122,6 +125,8 @@ export class FuseCluster {
     settings: string;
     /** A user token for the daemon's calls ([cluster] token_file). */
     tokenFile?: string;
+    /** No [cluster] secret_file: the daemon holds only its token. */
+    withoutSecret?: boolean;
   }): Promise<RunningProcess> {
     const config = join(this.dir, `fuse-${options.nodeId}.toml`);
     writeFileSync(
@@ -131,7 +136,7 @@ id = ${options.nodeId}
 
 [cluster]
 id = "test"
-secret_file = "${this.fuseSecretFile}"
+${options.withoutSecret === true ? '' : `secret_file = "${this.fuseSecretFile}"`}
 ${options.tokenFile === undefined ? '' : `token_file = "${options.tokenFile}"`}
 
 [mgmtd]

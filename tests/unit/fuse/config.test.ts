@@ -38,6 +38,15 @@ describe('fuse config', () => {
     expect(() => parse(String(limits.trashExpireSMax + 1))).toThrow(/fuse\.trash_expire_s/);
   });
 
+  it('takes a token file in place of the secret file, and refuses a [cluster] with neither', () => {
+    const withToken = minimal.replace('secret_file = "/run/secret"', 'token_file = "/run/fuse.token"');
+    const config = parseConfig(fuseConfigSchema, withToken, 'fuse.toml');
+    expect(config.cluster.token_file).toBe('/run/fuse.token');
+    expect(config.cluster.secret_file).toBeUndefined();
+    const neither = minimal.replace('secret_file = "/run/secret"', '');
+    expect(() => parseConfig(fuseConfigSchema, neither, 'fuse.toml')).toThrow(/token_file .* or secret_file/);
+  });
+
   it('refuses unknown keys, naming them', () => {
     expect(() => parseConfig(fuseConfigSchema, `${minimal}\n[fuse]\nmount = "/mnt"\n`, 'fuse.toml')).toThrow(
       /fuse\.mount: unknown key/,
