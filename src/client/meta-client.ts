@@ -24,7 +24,7 @@ import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
 import { ClientCode, CommonCode, RpcCode, statusName } from '../common/status-code.js';
-import { formatRequestId } from '../meta/protocol/index.js';
+import { formatRequestId, metaMethods } from '../meta/protocol/index.js';
 import type { MethodDef, RpcClient } from '../rpc/index.js';
 import type { RoutingCache } from './routing-cache.js';
 
@@ -102,7 +102,8 @@ export class MetaClient {
   /** Calls `method` on a meta service, failing over to others as the file comment says. */
   async call<Req, Res>(method: MethodDef<Req, Res>, request: Req): Promise<Res> {
     const recorded = !method.idempotent && this.clientId !== undefined;
-    // Mutations accept a request id beside their own fields (meta/protocol/methods.ts).
+    // Mutations accept a request id beside their own fields, idempotent ones their client's id as
+    // origin (meta/protocol/methods.ts).
     const sent = recorded
       ? ({
           ...request,
@@ -112,7 +113,9 @@ export class MetaClient {
             ++this.requestSequence,
           ),
         } as Req)
-      : request;
+      : this.clientId !== undefined && metaMethods.takesOrigin(method as MethodDef<unknown, unknown>)
+        ? ({ ...request, origin: this.clientId } as Req)
+        : request;
     let lastError: unknown;
     const startedMs = this.options.clock.monotonicMs();
     for (let attempt = 0; attempt === 0 || this.mayRetry(attempt, lastError, startedMs); attempt++) {

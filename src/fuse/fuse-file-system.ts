@@ -802,8 +802,7 @@ export class FuseFileSystem implements FuseOperations {
       flag,
     });
     this.noCapability.delete(request.ino);
-    this.aclChanged(request.name, request.ino);
-    this.invalidate(request.ino);
+    this.options.cache?.changedHere(request.ino);
   }
 
   async getxattr(context: RequestContext, request: { ino: InodeId; name: string }): Promise<Uint8Array> {
@@ -858,16 +857,7 @@ export class FuseFileSystem implements FuseOperations {
       at: { parent: request.ino, path: '' },
       name: request.name,
     });
-    this.aclChanged(request.name, request.ino);
-    this.invalidate(request.ino);
-  }
-
-  /**
-   * An ACL set or removed here may have changed the mode: the cache drops the inode as for another
-   * client's change, so an answer read before the change and arriving after it is not kept.
-   */
-  private aclChanged(name: string, ino: InodeId): void {
-    if (isAclXattr(name)) this.options.cache?.invalidateInode(ino);
+    this.options.cache?.changedHere(request.ino);
   }
 
   private rememberNoCapability(ino: InodeId): void {

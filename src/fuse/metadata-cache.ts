@@ -212,6 +212,18 @@ export class MetadataCache {
     this.inodes.delete(ino);
   }
 
+  /**
+   * This mount changed the inode in a way the kernel invalidates on its own (an extended attribute
+   * or ACL): drop its attributes, and any answer read before the change and arriving after it,
+   * without notifying the kernel. A notification would be worse than useless: one arriving while
+   * the kernel's own refresh is in flight makes it discard the fresh attributes and decide a
+   * permission check on the old mode.
+   */
+  changedHere(ino: InodeId): void {
+    this.generationValue += 1;
+    this.inodes.delete(ino);
+  }
+
   /** A name whose state is unknown after a change made here failed: drop it, like another client's. */
   forgetName(parent: InodeId, name: string): void {
     const directory = this.directories.get(parent);

@@ -61,10 +61,14 @@ export interface MutationOptions {
 
 type AnyHandler = (request: unknown) => Promise<unknown>;
 
-/** Who asks for a mutation: a request's credentials and, for a retryable one, its request id. */
+/**
+ * Who asks for a mutation: a request's credentials and, for a retryable one, its request id; an
+ * idempotent one may name its client as origin instead.
+ */
 export interface Caller {
   readonly cred: Credentials;
   readonly requestId?: string | undefined;
+  readonly origin?: string | undefined;
 }
 
 export class MetaService {
@@ -186,7 +190,7 @@ export class MetaService {
         }),
       );
       committed = true;
-      if (changes !== undefined) this.changeLog.record(changes, originOf(caller.requestId));
+      if (changes !== undefined) this.changeLog.record(changes, caller.origin ?? originOf(caller.requestId));
       return result;
     } finally {
       // A failed operation used none of its ids: every one goes back.

@@ -82,27 +82,45 @@ export const timeSpecSchema = z.union([z.literal('now'), timeNsSchema]);
 export type TimeSpec = z.infer<typeof timeSpecSchema>;
 
 /**
+ * An idempotent call that changes metadata: it is not recorded under a request id, so it names its
+ * client as `origin` instead, for the change log (clients skip their own changes there).
+ */
+const idempotentMutation = 'idempotent mutation';
+
+const originMethods = new WeakSet<MethodDef<unknown, unknown>>();
+
+/** True when `method` takes its client's id as `origin` (an idempotent mutation). */
+export function takesOrigin(method: MethodDef<unknown, unknown>): boolean {
+  return originMethods.has(method);
+}
+
+/**
  * A meta method. Mutations (not idempotent) also accept an optional `requestId` (types.ts): the
  * service records what a request id's transaction returned in that transaction, and answers a
  * retry with the same id from the record, so clients may retry any call after a lost reply.
+ * Idempotent mutations accept an optional `origin` instead.
  */
 function method<ReqS extends z.ZodObject, ResS extends z.ZodType>(
   methodId: number,
   name: string,
   request: ReqS,
   response: ResS,
-  idempotent: boolean,
+  idempotent: boolean | typeof idempotentMutation,
 ) {
-  return defineMethod({
+  const defined = defineMethod({
     serviceId: metaServiceId,
     methodId,
     name: `Meta.${name}`,
-    request: (idempotent
-      ? request
-      : request.extend({ requestId: requestIdSchema.optional() })) as unknown as ReqS,
+    request: (idempotent === idempotentMutation
+      ? request.extend({ origin: clientIdSchema.optional() })
+      : idempotent
+        ? request
+        : request.extend({ requestId: requestIdSchema.optional() })) as unknown as ReqS,
     response,
-    idempotent,
+    idempotent: idempotent !== false,
   });
+  if (idempotent === idempotentMutation) originMethods.add(defined as MethodDef<unknown, unknown>);
+  return defined;
 }
 
 export const statFs = method(
@@ -282,7 +300,7 @@ export const setAttr = method(
       .optional(),
   }),
   inodeReply,
-  true,
+  idempotentMutation,
 );
 
 export const readDir = method(
@@ -331,7 +349,7 @@ export const close = method(
     wrote: z.boolean().optional(),
   }),
   z.strictObject({ inode: inodeSchema.nullable() }),
-  true,
+  idempotentMutation,
 );
 
 export const sync = method(
@@ -345,7 +363,7 @@ export const sync = method(
     wrote: z.boolean().optional(),
   }),
   inodeReply,
-  true,
+  idempotentMutation,
 );
 
 /** The inode an xattr call applies to; `followLast` (default true) false is the l*xattr family. */
@@ -400,7 +418,7 @@ export const setDirLayout = method(
     stripeSize: stripeSizeSchema.optional(),
   }),
   inodeReply,
-  true,
+  idempotentMutation,
 );
 
 export const pruneSessions = method(
@@ -570,7 +588,7 @@ export const closeSessions = method(
       .max(limits.metaSessionsClosedPerCallMax),
   }),
   z.strictObject({ closed: z.number().int().min(0) }),
-  true,
+  idempotentMutation,
 );
 
 // --- cluster-wide flock and POSIX locks (locks.ts, meta/ops/locks.ts). None of these waits: a

@@ -116,6 +116,30 @@ describe('the meta service records what each mutation changed', () => {
     expect((await changesAfter(removed.last)).items).toEqual([]);
   });
 
+  it('lists an idempotent mutation with the client it names as origin', async () => {
+    expect(m.takesOrigin(m.setAttr)).toBe(true);
+    expect(m.takesOrigin(m.close)).toBe(true);
+    expect(m.takesOrigin(m.stat)).toBe(false);
+    expect(m.takesOrigin(m.create)).toBe(false);
+    const file = await fsOf(harness).create('/chmod-me');
+    const start = harness.service.changeLog.lastSequence;
+    await harness.call(m.setAttr, {
+      cred: root,
+      at: { parent: file.ino, path: '' },
+      mode: 0o600,
+      origin: 'client-9',
+    });
+    expect((await changesAfter(start)).items).toEqual([{ kind: 'inode', ino: file.ino, origin: 'client-9' }]);
+    await expect(
+      harness.call(m.setAttr, {
+        cred: root,
+        at: { parent: file.ino, path: '' },
+        mode: 0o644,
+        origin: 'no spaces',
+      }),
+    ).rejects.toThrow(/origin/);
+  });
+
   it('a retried request answered from its record is not listed again', async () => {
     const request = {
       cred: root,
