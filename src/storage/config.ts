@@ -64,6 +64,13 @@ export const storageConfigSchema = z.strictObject({
        */
       durability: z.enum(['power-loss', 'process-crash']).optional(),
       /**
+       * True (default): the native engine writes whole page-aligned blocks around the page cache
+       * (O_DIRECT), which spares a copy into fresh cache pages and their later writeback; reads
+       * still use the cache. False: every write goes through the page cache. A file system that
+       * refuses O_DIRECT gets buffered writes either way. Durability is the same both ways.
+       */
+      direct_writes: z.boolean().default(true),
+      /**
        * The chunk store of each target: `native`, the C++ chunk engine (native/chunk-engine: size-class
        * slots in preallocated files, block copy-on-write, hardware CRC32C); `files`, the TypeScript
        * store (one data file per chunk generation, metadata in sqlite). A target directory keeps the

@@ -46,8 +46,8 @@ import { StorageService } from './storage-service.js';
 import type { StorageStats } from './storage-metrics.js';
 import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
 import type { ChunkStore } from './store/chunk-store.js';
-import { FileChunkStore, type FileChunkStoreOptions } from './store/file-chunk-store.js';
-import { NativeChunkStore } from './store/native-chunk-store.js';
+import { FileChunkStore } from './store/file-chunk-store.js';
+import { NativeChunkStore, type NativeChunkStoreOptions } from './store/native-chunk-store.js';
 import type { FreeSpaceProbe } from './store/free-space.js';
 
 export interface StorageNodeOptions {
@@ -65,7 +65,7 @@ export interface StorageNodeOptions {
   /** Checks a target's disk (probeTargetDisk when absent). */
   readonly diskProbe?: (path: string) => Promise<void>;
   /** Opens a target's chunk store (the store `[storage] chunk_engine` names when absent). */
-  readonly openStore?: (options: FileChunkStoreOptions) => Promise<ChunkStore>;
+  readonly openStore?: (options: NativeChunkStoreOptions) => Promise<ChunkStore>;
   /** Where the errors and latencies of chunk operations go; none are recorded without it. */
   readonly metrics?: MetricsRegistry;
 }
@@ -450,8 +450,8 @@ async function openTarget(
   const openStore =
     options.openStore ??
     (engine === 'native'
-      ? (storeOptions: FileChunkStoreOptions) => NativeChunkStore.open(storeOptions)
-      : (storeOptions: FileChunkStoreOptions) => FileChunkStore.open(storeOptions));
+      ? (storeOptions: NativeChunkStoreOptions) => NativeChunkStore.open(storeOptions)
+      : (storeOptions: NativeChunkStoreOptions) => FileChunkStore.open(storeOptions));
   // A store that started empty stays fresh across restarts until it holds its chain's data, so a
   // second restart cannot pass the empty store off as a full one (freshStoreRefusal).
   const freshStore = (await isMissingOrEmpty(path)) || (await exists(join(path, freshMarkerName)));
@@ -463,6 +463,7 @@ async function openTarget(
     targetId,
     path,
     durable: config.storage.sync_writes,
+    directWrites: config.storage.direct_writes,
     freeSpaceReserveBytes: config.storage.free_space_reserve_bytes,
     readHandlesMax: readHandlesPerTarget(openFilesLimit(), config.storage.targets.length),
     logger,

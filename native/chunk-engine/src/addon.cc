@@ -690,6 +690,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     options.chunkBytesMax = static_cast<uint32_t>(ReadInteger(object.Get("chunkBytesMax"), "chunkBytesMax", kU32Max));
     options.compactMinBytes = ReadInteger(object.Get("compactMinBytes"), "compactMinBytes", kSafeMax);
     options.durable = object.Get("durable").ToBoolean().Value();
+    // Absent means true: page-aligned block writes bypass the page cache.
+    Napi::Value directWrites = object.Get("directWrites");
+    options.directWrites = directWrites.IsUndefined() || directWrites.ToBoolean().Value();
     if (options.blockBytes == 0 || options.minSlotBytes == 0 || options.minSlotBytes > options.blockBytes ||
         options.dataFileBytes < options.blockBytes) {
       ThrowInvalid(env, "block, slot and file sizes are inconsistent");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -17,10 +18,54 @@ bool Fail(IoFailure* failure, int error, const std::string& what) {
   return false;
 }
 
+// O_DIRECT wants the offset, the length and the memory aligned to the device's logical block; a
+// page covers every logical block size in use.
+constexpr uint64_t kDirectAlign = 4096;
+// The most one direct write copies through the bounce buffer at a time.
+constexpr size_t kBounceBytesMax = 4u << 20;
+
+bool Aligned(uint64_t value) { return value % kDirectAlign == 0; }
+
+// A page-aligned buffer per worker thread, kept between writes.
+struct BounceBuffer {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  ~BounceBuffer() { std::free(data); }
+  bool Reserve(size_t bytes) {
+    if (bytes <= size) return true;
+    std::free(data);
+    data = nullptr;
+    size = 0;
+    void* memory = nullptr;
+    if (posix_memalign(&memory, kDirectAlign, bytes) != 0) return false;
+    data = static_cast<uint8_t*>(memory);
+    size = bytes;
+    return true;
+  }
+};
+thread_local BounceBuffer bounce;
+
+bool WriteAll(int fd, uint64_t position, const uint8_t* data, size_t length, int* error) {
+  size_t done = 0;
+  while (done < length) {
+    ssize_t written = pwrite(fd, data + done, length - done, static_cast<off_t>(position + done));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      *error = errno;
+      return false;
+    }
+    done += static_cast<size_t>(written);
+  }
+  return true;
+}
+
 }  // namespace
 
-DataFiles::DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes)
-    : directory_(std::move(directory)), classes_(std::move(classes)), growBytes_(growBytes) {}
+DataFiles::DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites)
+    : directory_(std::move(directory)),
+      classes_(std::move(classes)),
+      growBytes_(growBytes),
+      directWrites_(directWrites) {}
 
 DataFiles::~DataFiles() { Close(); }
 
@@ -63,6 +108,11 @@ DataFiles::File* DataFiles::Open(uint32_t sizeClass, uint32_t file, IoFailure* f
   }
   auto entry = std::make_unique<File>();
   entry->fd = fd;
+  if (directWrites_) {
+    // EINVAL: a file system without O_DIRECT (tmpfs, some FUSE ones); its writes stay buffered.
+    entry->directFd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    entry->direct = entry->directFd >= 0;
+  }
   entry->allocatedBytes = static_cast<uint64_t>(status.st_size);
   File* result = entry.get();
   files_.emplace(key, std::move(entry));
@@ -96,18 +146,36 @@ bool DataFiles::Write(SlotRef slot, uint32_t offsetInSlot, const uint8_t* data, 
   File* file = Open(SlotClass(slot), SlotFile(slot), failure);
   if (file == nullptr) return false;
   uint64_t position = SlotOffset(slot) + offsetInSlot;
-  size_t done = 0;
-  while (done < length) {
-    ssize_t written = pwrite(file->fd, data + done, length - done, static_cast<off_t>(position + done));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return Fail(failure, errno, "writing a data file");
-    }
-    done += static_cast<size_t>(written);
+  const bool direct = file->direct.load(std::memory_order_relaxed) && Aligned(position) && Aligned(length);
+  if (!direct || !WriteDirect(file, position, data, length, failure)) {
+    if (direct && failure->error != EINVAL) return false;
+    int error = 0;
+    if (!WriteAll(file->fd, position, data, length, &error)) return Fail(failure, error, "writing a data file");
   }
   std::lock_guard<std::mutex> guard(lock_);
   written_.insert(file);
   return true;
+}
+
+bool DataFiles::WriteDirect(File* file, uint64_t position, const uint8_t* data, size_t length,
+                            IoFailure* failure) {
+  int error = 0;
+  bool written = true;
+  if (reinterpret_cast<uintptr_t>(data) % kDirectAlign == 0) {
+    written = WriteAll(file->directFd, position, data, length, &error);
+  } else {
+    if (!bounce.Reserve(std::min(length, kBounceBytesMax))) return Fail(failure, ENOMEM, "a direct write's buffer");
+    for (size_t done = 0; written && done < length;) {
+      const size_t piece = std::min(length - done, kBounceBytesMax);
+      std::memcpy(bounce.data, data + done, piece);
+      written = WriteAll(file->directFd, position + done, bounce.data, piece, &error);
+      done += piece;
+    }
+  }
+  if (written) return true;
+  // The file system refuses direct writes after all: this and later writes go through the cache.
+  if (error == EINVAL) file->direct = false;
+  return Fail(failure, error, "writing a data file directly");
 }
 
 bool DataFiles::Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length,
@@ -170,7 +238,10 @@ void DataFiles::Close() {
   closed_ = true;
   for (auto& [key, file] : files_) {
     if (file->fd >= 0) ::close(file->fd);
+    if (file->directFd >= 0) ::close(file->directFd);
     file->fd = -1;
+    file->directFd = -1;
+    file->direct = false;
   }
   written_.clear();
 }

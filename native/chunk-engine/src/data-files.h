@@ -3,10 +3,18 @@
 // in steps, so a full disk shows up as ENOSPC before any byte of a block is written, and writes
 // into preallocated space do not grow the file.
 //
+// Writes of whole 4 KiB pages at page-aligned offsets go around the page cache (O_DIRECT, through a
+// per-thread aligned bounce buffer when the caller's bytes are not page-aligned): copying a block
+// into fresh page-cache pages and writing it back later costs more CPU than the device needs, and
+// a chunk server's blocks are read by clients, not by this host. Other writes, and every read, use
+// the page cache. A file system that refuses O_DIRECT gets buffered writes throughout. fdatasync
+// covers both kinds alike (one inode).
+//
 // Thread-safe: workers on several threads read and write at once. A file's descriptor, once
 // opened, stays open until the engine closes; growth of a file is serialized by its own lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,13 +35,14 @@ struct IoFailure {
 
 class DataFiles {
  public:
-  DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes);
+  DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites);
   ~DataFiles();
 
   /** Creates the data directory; false with `failure` set on an error. */
   bool Prepare(IoFailure* failure);
   /** Makes sure the slot's bytes are allocated on disk (grows the file in steps). */
   bool Reserve(SlotRef slot, IoFailure* failure);
+  /** Writes `length` bytes from `offsetInSlot`; they may run on into the file's following slots. */
   bool Write(SlotRef slot, uint32_t offsetInSlot, const uint8_t* data, size_t length, IoFailure* failure);
   /** Reads exactly `length` bytes; a file that ends early is an error (EIO). */
   bool Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length, IoFailure* failure);
@@ -46,14 +55,20 @@ class DataFiles {
  private:
   struct File {
     int fd = -1;
+    /** The same file opened with O_DIRECT, or -1 (not wanted, or refused by the file system). */
+    int directFd = -1;
+    /** Cleared when the file system refuses a direct write: later writes are buffered. */
+    std::atomic<bool> direct{false};
     uint64_t allocatedBytes = 0;
     std::mutex growLock;
   };
   File* Open(uint32_t sizeClass, uint32_t file, IoFailure* failure);
+  bool WriteDirect(File* file, uint64_t position, const uint8_t* data, size_t length, IoFailure* failure);
 
   const std::string directory_;
   const SizeClasses classes_;
   const uint64_t growBytes_;
+  const bool directWrites_;
   std::mutex lock_;  // guards files_ and written_
   std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<File>> files_;
   std::set<File*> written_;

@@ -36,6 +36,8 @@ struct EngineOptions {
   uint32_t chunkBytesMax = 64u << 20;
   uint64_t compactMinBytes = 64ull << 20;
   bool durable = true;
+  /** Page-aligned block writes bypass the page cache (data-files.h). */
+  bool directWrites = true;
 };
 
 struct VersionInfo {

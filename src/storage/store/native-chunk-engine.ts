@@ -31,6 +31,8 @@ export interface EngineOpenOptions {
   readonly chunkBytesMax: number;
   readonly compactMinBytes: number;
   readonly durable: boolean;
+  /** Whole page-aligned blocks are written with O_DIRECT (data-files.h); true when absent. */
+  readonly directWrites?: boolean;
 }
 
 /** Update kinds as the engine numbers them. */

@@ -64,6 +64,8 @@ export interface NativeChunkStoreOptions extends FileChunkStoreOptions {
   readonly compactMinBytes?: number;
   /** Largest chunk the store accepts (limits.storageChunkBytesMax when absent). */
   readonly chunkBytesMax?: number;
+  /** Whole page-aligned blocks bypass the page cache (true when absent; `[storage] direct_writes`). */
+  readonly directWrites?: boolean;
 }
 
 /** A commit waiting for the others of its turn. */
@@ -118,6 +120,7 @@ export class NativeChunkStore implements ChunkStore {
         chunkBytesMax,
         compactMinBytes: options.compactMinBytes ?? nativeChunkEngineDefaults.compactMinBytes,
         durable: options.durable,
+        directWrites: options.directWrites ?? true,
       });
     } catch (error) {
       throw toFsError(error, `target ${options.targetId}: cannot open the chunk engine in ${options.path}`);

@@ -37,6 +37,7 @@ describe('the storage configuration', () => {
       chunk_size_max_bytes: limits.storageChunkBytesMax,
       free_space_reserve_bytes: limits.storageFreeSpaceReserveBytesDefault,
       sync_writes: false,
+      direct_writes: true,
       chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
       recovery_bandwidth_bytes_per_s: limits.storageRecoveryBandwidthBytesPerSDefault,
       recovery_concurrency: limits.storageRecoveryConcurrencyDefault,

@@ -5,18 +5,30 @@
 // (each succeeding or failing alone), and reads racing replacements of the same chunk always see
 // one whole version.
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { crc32c, crc32cCombine } from '../../../src/common/crc32c.js';
 import { hasCode } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
 import { StorageCode } from '../../../src/common/status-code.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
 import type { ChunkUpdate } from '../../../src/storage/store/chunk-store.js';
 import { chunkEngineAddon, type NativeChunkEngine } from '../../../src/storage/store/native-chunk-engine.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
 import { openTestStore, testBlockBytes } from './helpers/chunk-store-kinds.js';
+import { applyToModel } from './helpers/crash-workload.js';
 
 let dir: string;
 let stores: NativeChunkStore[];
@@ -43,6 +55,17 @@ async function apply(store: NativeChunkStore, update: ChunkUpdate, chunkId: Chun
   const version = (store.stat(chunkId)?.committed?.version ?? 0) + 1;
   await store.prepare(chunkId, update, { version, chainVersion: 1 });
   await store.commit(chunkId, version);
+}
+
+/** The whole chunk, up to 4 MiB. */
+const readWhole = async (store: NativeChunkStore, chunkId: ChunkId) =>
+  (await store.read(chunkId, { offset: 0, length: 4 << 20, pending: false })).data;
+
+/** Large buffers compared without a byte-by-byte diff; the first difference is reported. */
+function expectSame(actual: Buffer, expected: Buffer): void {
+  expect(actual.length).toBe(expected.length);
+  const first = actual.findIndex((byte, at) => byte !== expected[at]);
+  expect(first, `first differing byte at ${first}`).toBe(-1);
 }
 
 const readAll = async (store: NativeChunkStore, chunkId: ChunkId) =>
@@ -99,6 +122,65 @@ describe('the native chunk engine', () => {
     await expect(store.read(chunkId, { offset: 0, length: 4, pending: false })).rejects.toSatisfy((error) =>
       hasCode(error, StorageCode.ChunkCorrupted),
     );
+  });
+
+  it('writes whole page-aligned blocks around the page cache, the same bytes as through it', async () => {
+    // O_DIRECT where the test directory's file system has it (tmpfs has not: then both are buffered).
+    let directSupported = true;
+    try {
+      closeSync(openSync(join(dir, 'probe'), constants.O_CREAT | constants.O_RDWR | constants.O_DIRECT));
+    } catch {
+      directSupported = false;
+    }
+    const random = (length: number, seed: number) => {
+      const data = Buffer.alloc(length);
+      for (let at = 0; at < length; at++) data[at] = (Math.imul(at + 1, 2_654_435_761 + seed) >>> 24) & 0xff;
+      return data;
+    };
+    // Whole blocks at page offsets (direct), a partial overwrite (copy on write, direct), an
+    // unaligned append into the last block's slot (buffered), an aligned one, a cut and a regrowth.
+    const updates: ChunkUpdate[] = [
+      { kind: 'replace', data: random(1 << 20, 1) },
+      { kind: 'write', offset: 128 * 1024, data: random(64 * 1024, 2) },
+      { kind: 'write', offset: 70_000, data: random(5_000, 3) },
+      { kind: 'write', offset: 1 << 20, data: random(3_000, 4) },
+      { kind: 'write', offset: (1 << 20) + 3_000, data: random(200_000, 5) },
+      { kind: 'truncate', length: 300_000 },
+      { kind: 'write', offset: 262_144, data: random(131_072, 6) },
+    ];
+    const chunkId = { inode: 9n, index: 0 };
+    for (const directWrites of [true, false]) {
+      const path = join(dir, `target-${directWrites}`);
+      const options = { targetId: 1, path, durable: false, freeSpaceReserveBytes: 0, logger: silentLogger() };
+      const store = await NativeChunkStore.open({ ...options, blockBytes: 65_536, directWrites });
+      stores.push(store);
+      let model: Buffer = Buffer.alloc(0);
+      for (const update of updates) {
+        await apply(store, update, chunkId);
+        model = applyToModel(model, update);
+        expectSame(await readWhole(store, chunkId), model);
+      }
+      // The engine's descriptors of its data files: one opened O_DIRECT beside each buffered one.
+      const dataDirectory = join(path, 'chunk-engine', 'data');
+      const flags = readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith(dataDirectory)) return [];
+          const line = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').match(/^flags:\s+([0-7]+)$/m);
+          return line === null ? [] : [Number.parseInt(line[1] as string, 8)];
+        } catch {
+          return []; // closed meanwhile
+        }
+      });
+      expect(flags.length).toBeGreaterThan(0);
+      const direct = flags.filter((value) => (value & constants.O_DIRECT) !== 0).length;
+      expect(direct).toBe(directWrites && directSupported ? flags.length / 2 : 0);
+      await store.close();
+      stores.pop();
+      // What was written either way reads back after a reopen.
+      const reopened = await NativeChunkStore.open({ ...options, blockBytes: 65_536 });
+      stores.push(reopened);
+      expectSame(await readWhole(reopened, chunkId), model);
+    }
   });
 
   it('compacts its metadata log as it grows and replays it after a reopen', async () => {

@@ -10,7 +10,21 @@ import { FileChunkStore, type CorruptionEvent } from '../../../../src/storage/st
 import { NativeChunkStore } from '../../../../src/storage/store/native-chunk-store.js';
 
 export const chunkStoreKinds = ['files', 'native'] as const;
-export type ChunkStoreKind = (typeof chunkStoreKinds)[number];
+/**
+ * The native engine with page-sized blocks, so that whole blocks are written around the page cache
+ * (O_DIRECT, where the test directory's file system has it); its workloads are scaled up by
+ * `workloadScaleOf` to span several blocks.
+ */
+export const nativeDirectKind = 'native-direct';
+export type ChunkStoreKind = (typeof chunkStoreKinds)[number] | typeof nativeDirectKind;
+
+/** How much larger a kind's test workloads are than the small-block ones. */
+export function workloadScaleOf(kind: ChunkStoreKind): number {
+  return kind === nativeDirectKind ? 16 : 1;
+}
+
+/** Block size of the native-direct test store: one page, the O_DIRECT alignment. */
+const directBlockBytes = 4096;
 
 /** Block size of the test stores: small, so a few hundred bytes span several blocks. */
 export const testBlockBytes = 64;
@@ -44,6 +58,17 @@ export async function openTestStore(options: TestStoreOptions): Promise<ChunkSto
     ...(options.onCorruption === undefined ? {} : { onCorruption: options.onCorruption }),
   };
   if (options.kind === 'files') return FileChunkStore.open(common);
+  if (options.kind === nativeDirectKind) {
+    return NativeChunkStore.open({
+      ...common,
+      blockBytes: directBlockBytes,
+      minSlotBytes: directBlockBytes,
+      dataFileBytes: 64 * directBlockBytes,
+      growBytes: 16 * directBlockBytes,
+      directWrites: true,
+      ...(options.compactMinBytes === undefined ? {} : { compactMinBytes: options.compactMinBytes }),
+    });
+  }
   return NativeChunkStore.open({
     ...common,
     minSlotBytes: testMinSlotBytes,

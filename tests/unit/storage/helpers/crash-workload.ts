@@ -16,21 +16,25 @@ function generator(seed: number): () => number {
   };
 }
 
-/** The update that makes version `version` (from 1) of chunk `index`. */
-export function crashUpdate(index: number, version: number): ChunkUpdate {
-  const next = generator(index * 1_000_003 + version);
+/**
+ * The update that makes version `version` (from 1) of chunk `index`; `scale` multiplies its sizes
+ * and offsets (for stores with larger blocks).
+ */
+export function crashUpdate(index: number, version: number, scale = 1): ChunkUpdate {
+  const random = generator(index * 1_000_003 + version);
+  const next = () => random();
+  const size = (bound: number): number => Math.floor(random() * bound * scale);
   const bytes = (length: number): Buffer => {
     const data = Buffer.alloc(length);
     for (let at = 0; at < length; at++) data[at] = Math.floor(next() * 256);
     return data;
   };
   const pick = next();
-  if (version === 1 || pick < 0.15) return { kind: 'replace', data: bytes(Math.floor(next() * 3000)) };
-  if (pick < 0.3) return { kind: 'truncate', length: Math.floor(next() * 3000) };
+  if (version === 1 || pick < 0.15) return { kind: 'replace', data: bytes(size(3000)) };
+  if (pick < 0.3) return { kind: 'truncate', length: size(3000) };
   // Zeroing from offset 1 on never removes the chunk, so versions keep counting up.
-  if (pick < 0.45)
-    return { kind: 'zero', offset: 1 + Math.floor(next() * 2500), length: Math.floor(next() * 2000) };
-  return { kind: 'write', offset: Math.floor(next() * 2500), data: bytes(1 + Math.floor(next() * 1500)) };
+  if (pick < 0.45) return { kind: 'zero', offset: 1 + size(2500), length: size(2000) };
+  return { kind: 'write', offset: size(2500), data: bytes(1 + size(1500)) };
 }
 
 /**
@@ -73,10 +77,10 @@ export function applyToModel(model: Buffer, update: ChunkUpdate): Buffer {
   }
 }
 
-/** The content of version `version` of chunk `index`. */
-export function crashContent(index: number, version: number): Buffer {
+/** The content of version `version` of chunk `index` (sizes scaled by `scale`). */
+export function crashContent(index: number, version: number, scale = 1): Buffer {
   let model: Buffer = Buffer.alloc(0);
-  for (let step = 1; step <= version; step++) model = applyToModel(model, crashUpdate(index, step));
+  for (let step = 1; step <= version; step++) model = applyToModel(model, crashUpdate(index, step, scale));
   return model;
 }
 
