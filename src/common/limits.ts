@@ -127,6 +127,10 @@ export const limits = {
   rpcKeepAliveIdleMs: 30_000,
   /** Largest frame before a peer has authenticated: handshakes are tiny; strangers do not fill memory. */
   rpcHandshakeFrameBytesMax: 4_096,
+  /** Client sockets read a payload this long or longer straight into its own buffer (DirectReads). */
+  rpcDirectPayloadMinBytes: 64 * 1024,
+  /** Where a client socket's other reads land before their bytes are copied out. */
+  rpcReadScratchBytes: 64 * 1024,
   /**
    * Secrets one cluster secret file may list: a rotation needs two (the one nodes connect with and
    * the next, or the previous); a few more leave room for a rotation begun again midway, never a

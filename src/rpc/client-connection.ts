@@ -19,7 +19,7 @@ import type { Cancellation } from './cancellation.js';
 import { decodeBody, encodeBody } from './body-codec.js';
 import { errorFromReply } from './error-reply.js';
 import { FrameKind, frameKindName, payloadChecksumMatches, type Frame } from './frame.js';
-import { FrameSocket } from './frame-socket.js';
+import { DirectReads, FrameSocket } from './frame-socket.js';
 import {
   acceptSchema,
   challengeSchema,
@@ -233,7 +233,8 @@ export class ClientConnection {
   private connect(): Promise<FrameSocket> {
     const { host, port } = splitAddress(this.address);
     return new Promise((resolve, reject) => {
-      const socket = connectSocket({ host, port });
+      const reads = new DirectReads(Math.min(limits.rpcHandshakeFrameBytesMax, this.options.frameBytesMax));
+      const socket = connectSocket({ host, port, onread: reads.onread });
       this.socket = socket;
       const fail = (message: string, cause?: unknown): void => {
         socket.destroy();
@@ -255,6 +256,7 @@ export class ClientConnection {
           socket,
           // Until the server has proved the secret, only handshake-sized frames are accepted.
           frameBytesMax: Math.min(limits.rpcHandshakeFrameBytesMax, this.options.frameBytesMax),
+          reads,
           logger: this.logger,
           onFrame: (frame) => this.receive(frame),
           onClose: (reason) => this.markClosed(reason),
