@@ -127,6 +127,11 @@ export const limits = {
   rpcKeepAliveIdleMs: 30_000,
   /** Largest frame before a peer has authenticated: handshakes are tiny; strangers do not fill memory. */
   rpcHandshakeFrameBytesMax: 4_096,
+  /**
+   * Reads up to this long are first tried on the storage service's own thread, from the page cache
+   * only (the chunk engine's readCached); a miss goes to the engine's threads as before.
+   */
+  storageCachedReadBytesMax: 128 * 1024,
   /** Client sockets read a payload this long or longer straight into its own buffer (DirectReads). */
   rpcDirectPayloadMinBytes: 64 * 1024,
   /** Where a client socket's other reads land before their bytes are copied out. */

@@ -285,6 +285,23 @@ class CommitManyWork : public PromiseWork {
   size_t count_;
 };
 
+// What a read resolves to: its bytes (the job's buffer, handed over), their CRC32C and the version.
+Napi::Object ReadResult(Napi::Env env, ReadJob& job) {
+  const size_t length = static_cast<size_t>(job.end - job.start);
+  Napi::Object result = Napi::Object::New(env);
+  if (length == 0) {
+    result.Set("data", Napi::Buffer<uint8_t>::New(env, 0));
+  } else {
+    uint8_t* bytes = job.data.release();
+    result.Set("data", Napi::Buffer<uint8_t>::NewOrCopy(env, bytes, length,
+                                                        [](Napi::Env, uint8_t* owned) { delete[] owned; }));
+  }
+  result.Set("checksum", Napi::Number::New(env, job.checksum));
+  result.Set("info", InfoObject(env, job.info));
+  result.Set("uncommitted", Napi::Boolean::New(env, job.uncommitted));
+  return result;
+}
+
 class ReadWork : public PromiseWork {
  public:
   ReadWork(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<ReadJob> job)
@@ -295,19 +312,7 @@ class ReadWork : public PromiseWork {
   Napi::Value Settle(Napi::Env env, bool ok) override {
     engine_->FinishRead(*job_);
     if (!ok) return env.Undefined();
-    const size_t length = static_cast<size_t>(job_->end - job_->start);
-    Napi::Object result = Napi::Object::New(env);
-    if (length == 0) {
-      result.Set("data", Napi::Buffer<uint8_t>::New(env, 0));
-    } else {
-      uint8_t* bytes = job_->data.release();
-      result.Set("data", Napi::Buffer<uint8_t>::NewOrCopy(env, bytes, length,
-                                                          [](Napi::Env, uint8_t* owned) { delete[] owned; }));
-    }
-    result.Set("checksum", Napi::Number::New(env, job_->checksum));
-    result.Set("info", InfoObject(env, job_->info));
-    result.Set("uncommitted", Napi::Boolean::New(env, job_->uncommitted));
-    return result;
+    return ReadResult(env, *job_);
   }
 
  private:
@@ -358,6 +363,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::CommitMany>("commitMany"),
                            InstanceMethod<&EngineWrap::Discard>("discard"),
                            InstanceMethod<&EngineWrap::Read>("read"),
+                           InstanceMethod<&EngineWrap::ReadCached>("readCached"),
                            InstanceMethod<&EngineWrap::Sync>("sync"),
                            InstanceMethod<&EngineWrap::Compact>("compact"),
                            InstanceMethod<&EngineWrap::Close>("close"),
@@ -601,6 +607,25 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
       return (new ReadWork(env, engine_, std::move(job)))->Start();
     });
+  }
+
+  // A small read answered on the calling thread when every block it needs is in the page cache
+  // (no thread-pool round trip); undefined otherwise, or on any failure, for `read` to do and
+  // report properly.
+  Napi::Value ReadCached(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return env.Undefined();
+    const ChunkKey key = ReadKey(info[0]);
+    const uint64_t offset = ReadInteger(info[1], "offset", kSafeMax);
+    const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
+    const bool pending = info[3].ToBoolean().Value();
+    EngineFailure failure;
+    auto job = engine_->BeginRead(key, offset, length, pending, &failure);
+    if (!job) return env.Undefined();
+    const bool ok = engine_->RunRead(*job, &failure, true);
+    engine_->FinishRead(*job);
+    if (!ok) return env.Undefined();
+    return ReadResult(env, *job);
   }
 
   Napi::Value Sync(const Napi::CallbackInfo& info) {

@@ -1,6 +1,7 @@
 #include "data-files.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -179,10 +180,20 @@ bool DataFiles::WriteDirect(File* file, uint64_t position, const uint8_t* data, 
 }
 
 bool DataFiles::Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length,
-                     IoFailure* failure) {
+                     IoFailure* failure, bool cachedOnly) {
   File* file = Open(SlotClass(slot), SlotFile(slot), failure);
   if (file == nullptr) return false;
   uint64_t position = SlotOffset(slot) + offsetInSlot;
+  if (cachedOnly) {
+    struct iovec vector = {data, length};
+    ssize_t got = -1;
+    do {
+      got = preadv2(file->fd, &vector, 1, static_cast<off_t>(position), RWF_NOWAIT);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return Fail(failure, errno, "reading a data file from the page cache");
+    if (static_cast<size_t>(got) != length) return Fail(failure, EAGAIN, "part of a block is not in the page cache");
+    return true;
+  }
   size_t done = 0;
   while (done < length) {
     ssize_t got = pread(file->fd, data + done, length - done, static_cast<off_t>(position + done));

@@ -44,8 +44,12 @@ class DataFiles {
   bool Reserve(SlotRef slot, IoFailure* failure);
   /** Writes `length` bytes from `offsetInSlot`; they may run on into the file's following slots. */
   bool Write(SlotRef slot, uint32_t offsetInSlot, const uint8_t* data, size_t length, IoFailure* failure);
-  /** Reads exactly `length` bytes; a file that ends early is an error (EIO). */
-  bool Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length, IoFailure* failure);
+  /**
+   * Reads exactly `length` bytes; a file that ends early is an error (EIO). With `cachedOnly`,
+   * only from the page cache (RWF_NOWAIT): bytes not all there fail with EAGAIN at once.
+   */
+  bool Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length, IoFailure* failure,
+            bool cachedOnly = false);
   /** fdatasyncs every file written since the last call (the caller groups concurrent calls). */
   bool SyncWritten(IoFailure* failure);
   /** Closes every descriptor; later calls fail. */

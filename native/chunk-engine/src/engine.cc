@@ -834,7 +834,7 @@ std::unique_ptr<ReadJob> Engine::BeginRead(const ChunkKey& key, uint64_t offset,
   return job;
 }
 
-bool Engine::RunRead(ReadJob& job, EngineFailure* failure) {
+bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
   const uint64_t total = job.end - job.start;
   job.data.reset(new uint8_t[total > 0 ? total : 1]);
   if (total == 0) return true;
@@ -869,7 +869,7 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure) {
     }
     if (hole) {
       std::memset(target, 0, runBytes);
-    } else if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io)) {
+    } else if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io, cachedOnly)) {
       return *failure = FromIo(io), false;
     }
     uint64_t offsetInRun = 0;

@@ -167,7 +167,8 @@ class Engine {
 
   std::unique_ptr<ReadJob> BeginRead(const ChunkKey& key, uint64_t offset, uint64_t length, bool pending,
                                      EngineFailure* failure);
-  bool RunRead(ReadJob& job, EngineFailure* failure);
+  /** With `cachedOnly`, reads only what the page cache holds: any block not there fails the read. */
+  bool RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly = false);
   void FinishRead(ReadJob& job);
 
   /** Background work (sync, compaction, close) counts as in flight too. */

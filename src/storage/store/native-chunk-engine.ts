@@ -35,6 +35,14 @@ export interface EngineOpenOptions {
   readonly directWrites?: boolean;
 }
 
+/** What a read resolves to. */
+export interface EngineReadResult {
+  readonly data: Buffer;
+  readonly checksum: number;
+  readonly info: EngineVersionInfo;
+  readonly uncommitted: boolean;
+}
+
 /** Update kinds as the engine numbers them. */
 export const EngineUpdateKind = { write: 0, replace: 1, truncate: 2, remove: 3, zero: 4 } as const;
 export type EngineUpdateKind = (typeof EngineUpdateKind)[keyof typeof EngineUpdateKind];
@@ -83,12 +91,12 @@ export interface NativeChunkEngine {
    */
   commitMany(keys: Buffer[], versions: number[]): Promise<Array<EngineVersionInfo | undefined | Error>>;
   discard(key: Buffer): void;
-  read(
-    key: Buffer,
-    offset: number,
-    length: number,
-    pending: boolean,
-  ): Promise<{ data: Buffer; checksum: number; info: EngineVersionInfo; uncommitted: boolean }>;
+  read(key: Buffer, offset: number, length: number, pending: boolean): Promise<EngineReadResult>;
+  /**
+   * The same read on the calling thread when every block it touches is in the page cache;
+   * undefined when one is not, or on any failure (then `read` does it and reports the failure).
+   */
+  readCached(key: Buffer, offset: number, length: number, pending: boolean): EngineReadResult | undefined;
   sync(): Promise<void>;
   /** Rewrites the metadata log as a snapshot now (it also happens by itself as the log grows). */
   compact(): Promise<boolean>;

@@ -261,7 +261,12 @@ export class NativeChunkStore implements ChunkStore {
     const state = this.stat(chunkId);
     const version = (range.pending ? state?.pending?.version : undefined) ?? state?.committed?.version ?? 0;
     try {
-      const result = await this.engine.read(key, range.offset, range.length, range.pending);
+      // A small read whose blocks are in the page cache needs no thread-pool round trip.
+      const cached =
+        range.length <= limits.storageCachedReadBytesMax
+          ? this.engine.readCached(key, range.offset, range.length, range.pending)
+          : undefined;
+      const result = cached ?? (await this.engine.read(key, range.offset, range.length, range.pending));
       return {
         data: result.data,
         checksum: result.checksum,

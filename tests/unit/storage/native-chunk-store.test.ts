@@ -202,6 +202,40 @@ describe('the native chunk engine', () => {
     }
   });
 
+  it('answers small reads of cached blocks on the calling thread, and others through its threads', async () => {
+    const options = { targetId: 1, path: join(dir, 'cached'), durable: false, freeSpaceReserveBytes: 0 };
+    const store = await NativeChunkStore.open({ ...options, logger: silentLogger(), blockBytes: 65_536 });
+    stores.push(store);
+    const engine = (store as unknown as { engine: NativeChunkEngine }).engine;
+    const readCached = vi.spyOn(engine, 'readCached');
+    const read = vi.spyOn(engine, 'read');
+    const chunkId = { inode: 12n, index: 0 };
+    const data = Buffer.alloc(256 * 1024);
+    for (let at = 0; at < data.length; at++) data[at] = (at * 7 + (at >> 9)) & 0xff;
+    // Written around the page cache (whole aligned blocks), so none of it is cached yet.
+    await apply(store, { kind: 'replace', data }, chunkId);
+    const key = Buffer.from((store as unknown as { keyOf(id: ChunkId): Buffer }).keyOf(chunkId));
+    // The key of an absent chunk, a range past the end, and any other failure: undefined.
+    expect(engine.readCached(Buffer.alloc(12), 0, 4096, false)).toBeUndefined();
+    const first = await store.read(chunkId, { offset: 70_000, length: 4096, pending: false });
+    expect(first.data.equals(data.subarray(70_000, 74_096))).toBe(true);
+    // The block is in the page cache now (the thread read it through the cache): the same read
+    // is answered at once, with the same bytes and checksum.
+    read.mockClear();
+    const again = engine.readCached(key, 70_000, 4096, false);
+    expect(again?.data.equals(data.subarray(70_000, 74_096))).toBe(true);
+    expect(again?.checksum).toBe(first.checksum);
+    const second = await store.read(chunkId, { offset: 70_000, length: 4096, pending: false });
+    expect(second.data.equals(first.data)).toBe(true);
+    expect(read).not.toHaveBeenCalled();
+    // Large reads go to the threads without trying.
+    readCached.mockClear();
+    const whole = await store.read(chunkId, { offset: 0, length: 256 * 1024, pending: false });
+    expect(whole.data.equals(data)).toBe(true);
+    expect(readCached).not.toHaveBeenCalled();
+    expect(read).toHaveBeenCalledTimes(1);
+  });
+
   it('compacts its metadata log as it grows and replays it after a reopen', async () => {
     const store = await open({ compactMinBytes: 4096 });
     const chunks = Array.from({ length: 8 }, (_, index) => ({ inode: 2n, index }));
