@@ -126,6 +126,31 @@ describe('MetaClient', () => {
     expect(requests[4]).not.toHaveProperty('requestId');
   });
 
+  it('names its client as origin on idempotent mutations, which carry no request id', async () => {
+    const { rpc, requests } = fakeRpc([], { inode });
+    const client = makeClient(rpc);
+    // A mount's change poller skips the changes of its own client id: a chmod without it would come
+    // back as another client's change and have the kernel drop attributes it just refreshed.
+    await client.call(metaMethods.setAttr, { cred, at: { path: '/x' }, mode: 0o600 });
+    expect(requests[0]).toMatchObject({ origin: 'client-7' });
+    expect(requests[0]).not.toHaveProperty('requestId');
+    await client.call(metaMethods.close, {
+      cred,
+      ino: 1n,
+      session: { clientId: 'client-7', sessionId: 's' },
+    });
+    expect(requests[1]).toMatchObject({ origin: 'client-7' });
+    await client.call(metaMethods.stat, { cred, at: { path: '/' } });
+    expect(requests[2]).not.toHaveProperty('origin');
+    await client.call(metaMethods.unlink, { cred, at: { path: '/x' } });
+    expect(requests[3]).not.toHaveProperty('origin');
+    expect(requests[3]).toHaveProperty('requestId');
+    // Without request ids (tools that are not a mount), no origin either.
+    const { rpc: plainRpc, requests: plain } = fakeRpc([], { inode });
+    await makeClient(plainRpc, false).call(metaMethods.setAttr, { cred, at: { path: '/x' }, mode: 0o600 });
+    expect(plain[0]).not.toHaveProperty('origin');
+  });
+
   it('without request ids, does not resend a mutation whose outcome is unknown', async () => {
     const { rpc, calls } = fakeRpc([RpcCode.Timeout], {});
     const client = makeClient(rpc, false);
