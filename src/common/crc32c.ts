@@ -8,23 +8,16 @@
  * at the bytes (the GF(2) polynomial arithmetic of zlib's crc32_combine), so a pass that sums each
  * block of a chunk yields the whole chunk's CRC32C too, instead of summing every byte twice.
  */
-import { createRequire } from 'node:module';
 import { crc32c as packagedCrc32c } from '@node-rs/crc32';
 import { assert } from './errors.js';
-import { findNativeAddon } from './native-addon.js';
+import { findNativeAddon, loadNativeAddon } from './native-addon.js';
 
 type Crc32cFunction = (data: Buffer, initial: number) => number;
 
 /** The chunk engine addon's crc32c when it is built, the packaged one otherwise. */
 function pickImplementation(): Crc32cFunction {
-  const path = findNativeAddon('chunk-engine');
-  if (path === undefined) return packagedCrc32c;
-  try {
-    const addon = createRequire(import.meta.url)(path) as { crc32c?: Crc32cFunction };
-    return addon.crc32c ?? packagedCrc32c;
-  } catch {
-    return packagedCrc32c;
-  }
+  if (findNativeAddon('chunk-engine') === undefined) return packagedCrc32c;
+  return (loadNativeAddon('chunk-engine') as { crc32c?: Crc32cFunction }).crc32c ?? packagedCrc32c;
 }
 
 const implementation = pickImplementation();

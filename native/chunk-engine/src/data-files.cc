@@ -46,10 +46,13 @@ struct BounceBuffer {
 };
 thread_local BounceBuffer bounce;
 
-bool WriteAll(int fd, uint64_t position, const uint8_t* data, size_t length, int* error) {
+}  // namespace
+
+bool WriteFull(int fd, const void* data, size_t length, uint64_t position, int* error) {
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
   size_t done = 0;
   while (done < length) {
-    ssize_t written = pwrite(fd, data + done, length - done, static_cast<off_t>(position + done));
+    ssize_t written = pwrite(fd, bytes + done, length - done, static_cast<off_t>(position + done));
     if (written < 0) {
       if (errno == EINTR) continue;
       *error = errno;
@@ -59,8 +62,6 @@ bool WriteAll(int fd, uint64_t position, const uint8_t* data, size_t length, int
   }
   return true;
 }
-
-}  // namespace
 
 DataFiles::DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites)
     : directory_(std::move(directory)),
@@ -151,7 +152,7 @@ bool DataFiles::Write(SlotRef slot, uint32_t offsetInSlot, const uint8_t* data, 
   if (!direct || !WriteDirect(file, position, data, length, failure)) {
     if (direct && failure->error != EINVAL) return false;
     int error = 0;
-    if (!WriteAll(file->fd, position, data, length, &error)) return Fail(failure, error, "writing a data file");
+    if (!WriteFull(file->fd, data, length, position, &error)) return Fail(failure, error, "writing a data file");
   }
   std::lock_guard<std::mutex> guard(lock_);
   written_.insert(file);
@@ -163,13 +164,13 @@ bool DataFiles::WriteDirect(File* file, uint64_t position, const uint8_t* data, 
   int error = 0;
   bool written = true;
   if (reinterpret_cast<uintptr_t>(data) % kDirectAlign == 0) {
-    written = WriteAll(file->directFd, position, data, length, &error);
+    written = WriteFull(file->directFd, data, length, position, &error);
   } else {
     if (!bounce.Reserve(std::min(length, kBounceBytesMax))) return Fail(failure, ENOMEM, "a direct write's buffer");
     for (size_t done = 0; written && done < length;) {
       const size_t piece = std::min(length - done, kBounceBytesMax);
       std::memcpy(bounce.data, data + done, piece);
-      written = WriteAll(file->directFd, position + done, bounce.data, piece, &error);
+      written = WriteFull(file->directFd, bounce.data, piece, position + done, &error);
       done += piece;
     }
   }
@@ -185,11 +186,14 @@ bool DataFiles::Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t 
   if (file == nullptr) return false;
   uint64_t position = SlotOffset(slot) + offsetInSlot;
   if (cachedOnly) {
+    if (!nowaitReads_.load(std::memory_order_relaxed)) return Fail(failure, EOPNOTSUPP, "no RWF_NOWAIT reads here");
     struct iovec vector = {data, length};
     ssize_t got = -1;
     do {
       got = preadv2(file->fd, &vector, 1, static_cast<off_t>(position), RWF_NOWAIT);
     } while (got < 0 && errno == EINTR);
+    // A kernel or file system without RWF_NOWAIT says so on every call: stop asking it.
+    if (got < 0 && (errno == EOPNOTSUPP || errno == EINVAL)) nowaitReads_ = false;
     if (got < 0) return Fail(failure, errno, "reading a data file from the page cache");
     if (static_cast<size_t>(got) != length) return Fail(failure, EAGAIN, "part of a block is not in the page cache");
     return true;

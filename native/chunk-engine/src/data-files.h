@@ -33,6 +33,12 @@ struct IoFailure {
   std::string what;
 };
 
+/**
+ * pwrite of all `length` bytes at `position` (retrying short writes and EINTR); false with `*error`
+ * set to the errno otherwise.
+ */
+bool WriteFull(int fd, const void* data, size_t length, uint64_t position, int* error);
+
 class DataFiles {
  public:
   DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites);
@@ -73,6 +79,8 @@ class DataFiles {
   const SizeClasses classes_;
   const uint64_t growBytes_;
   const bool directWrites_;
+  /** Cleared when the file system refuses RWF_NOWAIT reads: cached-only reads then fail at once. */
+  std::atomic<bool> nowaitReads_{true};
   std::mutex lock_;  // guards files_ and written_
   std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<File>> files_;
   std::set<File*> written_;

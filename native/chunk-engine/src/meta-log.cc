@@ -87,19 +87,6 @@ EngineFailure IoError(int error, const std::string& what) {
   return {EngineFailure::Kind::Io, error, what + ": " + std::strerror(error)};
 }
 
-bool WriteFull(int fd, const char* data, size_t length, uint64_t position, int* error) {
-  size_t done = 0;
-  while (done < length) {
-    ssize_t written = pwrite(fd, data + done, length - done, static_cast<off_t>(position + done));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      *error = errno;
-      return false;
-    }
-    done += static_cast<size_t>(written);
-  }
-  return true;
-}
 
 bool SyncDirectory(const std::string& directory, EngineFailure* failure) {
   int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
