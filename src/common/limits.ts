@@ -632,6 +632,14 @@ export const limits = {
   fuseEntryTimeoutMsDefault: 1_000,
   /** How long the kernel remembers that a name does not exist. */
   fuseNegativeTimeoutMsDefault: 1_000,
+  /**
+   * Entries in the reply to a listing's first READDIRPLUS. The kernel asks for attributes with the
+   * first page of every listing, and instantiates an inode for each entry that carries them; past
+   * this many it asks again with plain READDIR, unless something looked the entries up in between
+   * (`ls -l`), in which case it keeps asking READDIRPLUS and gets full pages. A small directory
+   * still comes back whole, with attributes, in one round trip.
+   */
+  fuseReaddirplusFirstReplyEntries: 32,
   /** Largest FUSE read and write: the kernel's ceiling (256 pages). */
   fuseMaxWriteBytesDefault: 1024 * 1024,
   fuseMaxReadBytesDefault: 1024 * 1024,

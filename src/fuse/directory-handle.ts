@@ -14,7 +14,8 @@ import type { DirectoryEntry, InodeId } from '../meta/protocol/index.js';
 
 /** Entries one handle keeps before dropping those behind the kernel's position. */
 const entriesKeptMax = 4_096;
-const firstEntryCookie = 3n;
+/** The cookie of a directory's first entry (1 and 2 are "." and ".."). */
+export const firstEntryCookie = 3n;
 
 export interface NumberedEntry {
   readonly name: string;
@@ -38,7 +39,29 @@ export class DirectoryHandle {
     readonly ino: InodeId,
     readonly parentIno: InodeId,
     private readonly readPage: PageReader,
+    /**
+     * The listing every page comes from, when the handle serves one held in memory: entry i of it
+     * always has cookie 3 + i, however the handle is read.
+     */
+    readonly listed?: readonly DirectoryEntry[],
   ) {}
+
+  /** A handle over `listed`, a listing held in memory: one page of every entry. */
+  static ofListing(ino: InodeId, parentIno: InodeId, listed: readonly DirectoryEntry[]): DirectoryHandle {
+    return new DirectoryHandle(
+      ino,
+      parentIno,
+      async (cursor) => ({ entries: cursor === undefined ? listed : [], nextCursor: null }),
+      listed,
+    );
+  }
+
+  /** Index in `listed` of the entry after cookie `offset` (the entry count when none follows). */
+  static listedIndexAfter(offset: bigint, count: number): number {
+    if (offset < firstEntryCookie) return 0;
+    const index = offset - firstEntryCookie + 1n;
+    return index >= BigInt(count) ? count : Number(index);
+  }
 
   /**
    * Entries with cookies above `offset`, in order, loading pages as needed; at most `max` of them

@@ -31,12 +31,13 @@ import {
 } from '../meta/protocol/index.js';
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
-import { DirectoryHandle, type PageReader } from './directory-handle.js';
+import { DirectoryHandle, firstEntryCookie, type PageReader } from './directory-handle.js';
 import type { FuseLocks } from './locks.js';
 import type { ListedName, MetadataCache } from './metadata-cache.js';
 import { statfsWithinQuota } from './quota-statfs.js';
 import {
   Errno,
+  PackedDirents,
   fuseError,
   type AttributesReply,
   type CreateReply,
@@ -123,6 +124,8 @@ export class FuseFileSystem implements FuseOperations {
   /** Handles opened O_SYNC or O_DSYNC: each write is on stable storage when it returns. */
   private readonly synchronous = new Set<bigint>();
   private readonly directories = new Map<bigint, DirectoryHandle>();
+  /** Listings held in memory, packed as readdir records while the cache keeps them unchanged. */
+  private readonly packedListings = new WeakMap<readonly ListedName[], PackedDirents>();
   private nextHandle = 1n;
   private session: FuseSession | undefined;
   /** Inodes known to have no security.capability, until the given monotonic time. */
@@ -643,15 +646,20 @@ export class FuseFileSystem implements FuseOperations {
         ...(cursor === undefined ? {} : { cursor }),
       });
     const listing = cache?.listing(inode.ino);
-    const directory = new DirectoryHandle(
-      inode.ino,
-      inode.parent,
+    const directory =
       listing !== undefined
-        ? listingPages(listing)
-        : cache === undefined
-          ? fromMeta
-          : rememberListing(fromMeta, (entries, since) => cache.putListing(inode.ino, entries, since), cache),
-    );
+        ? DirectoryHandle.ofListing(inode.ino, inode.parent, listing)
+        : new DirectoryHandle(
+            inode.ino,
+            inode.parent,
+            cache === undefined
+              ? fromMeta
+              : rememberListing(
+                  fromMeta,
+                  (entries, since) => cache.putListing(inode.ino, entries, since),
+                  cache,
+                ),
+          );
     const fh = this.handle();
     this.directories.set(fh, directory);
     return { fh };
@@ -660,6 +668,13 @@ export class FuseFileSystem implements FuseOperations {
   async readdir(_context: RequestContext, request: ReaddirRequest, sink: DirectorySink): Promise<void> {
     const directory = this.directory(request.fh);
     if (!this.addDots(directory, request.offset, sink)) return;
+    if (directory.listed !== undefined) {
+      // A listing held in memory goes out as records packed once for every handle and reply.
+      const packed = this.packedListing(directory.listed);
+      const from = DirectoryHandle.listedIndexAfter(request.offset, packed.count);
+      if (from < packed.count) sink.addPacked(packed, from);
+      return;
+    }
     let offset = request.offset;
     for (;;) {
       const batch = await directory.entriesAfter(offset, readdirBatch);
@@ -688,9 +703,13 @@ export class FuseFileSystem implements FuseOperations {
     if (!this.addDots(directory, request.offset, sink)) return;
     const cred = credentialsOf(context);
     let offset = request.offset;
+    // A listing's first reply is kept short (see the limit); the kernel goes on with READDIR.
+    let room = request.offset === 0n ? limits.fuseReaddirplusFirstReplyEntries : Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const batch = await directory.entriesAfter(offset, readdirBatch);
+      if (room <= 0) return;
+      const batch = await directory.entriesAfter(offset, Math.min(readdirBatch, room));
       if (batch.length === 0) return;
+      room -= batch.length;
       const cache = this.options.cache;
       const inodes: Array<Inode | undefined> = batch.map((entry) => cache?.inode(entry.ino));
       const missing = batch.filter((_, index) => inodes[index] === undefined).map((entry) => entry.ino);
@@ -727,6 +746,19 @@ export class FuseFileSystem implements FuseOperations {
         offset = entry.cookie;
       }
     }
+  }
+
+  /** `listed` packed as readdir records numbered from the first entry's cookie (kept while it is). */
+  private packedListing(listed: readonly ListedName[]): PackedDirents {
+    let packed = this.packedListings.get(listed);
+    if (packed === undefined) {
+      packed = PackedDirents.pack(
+        listed.map((entry) => ({ name: entry.name, ino: entry.ino, mode: typeBits(entry.type) })),
+        Number(firstEntryCookie),
+      );
+      this.packedListings.set(listed, packed);
+    }
+    return packed;
   }
 
   /** Adds "." (cookie 1) and ".." (cookie 2) where the offset says; false when the reply is full. */
@@ -888,10 +920,6 @@ export class FuseFileSystem implements FuseOperations {
  * A listing the metadata cache holds whole, as one page: the handle numbers the entries, in the
  * cache's order (not sorted), which stays fixed for the handle's life since it keeps this array.
  */
-function listingPages(entries: readonly ListedName[]): PageReader {
-  return async (cursor) => ({ entries: cursor === undefined ? entries : [], nextCursor: null });
-}
-
 /**
  * Reads pages from meta and, when one handle read a directory from its first page to its last
  * with no other client's change in between, gives the whole listing to `keep`.

@@ -134,6 +134,11 @@ export class DirectoryWriter {
     toUint32(sizeBytes, 'reply size');
   }
 
+  /** Bytes written so far. */
+  get usedBytes(): number {
+    return this.used;
+  }
+
   /** The packed entries (a view of the writer's buffer: send it before adding more). */
   bytes(): Buffer {
     return this.buffer === undefined ? Buffer.alloc(0) : this.buffer.subarray(0, this.used);
@@ -145,6 +150,34 @@ export class DirectoryWriter {
    */
   add(name: string, ino: bigint | number, mode: number, nextOffset: bigint | number): boolean {
     return this.write(name, ino, mode, nextOffset, undefined);
+  }
+
+  /**
+   * Adds the records of `packed` from index `from` on, as many as fit, with one copy; returns the
+   * index after the last one added (`from` when none fits).
+   */
+  addPacked(packed: PackedDirents, from: number): number {
+    if (this.plus) throw invalid('packed records are readdir entries, not readdirplus ones');
+    const starts = packed.starts;
+    if (!Number.isInteger(from) || from < 0 || from > packed.count)
+      throw invalid('packed index out of range');
+    const base = starts[from] as number;
+    const room = this.sizeBytes - this.used;
+    // The last record boundary within the room left: starts only grow, so a binary search finds it.
+    let low = from;
+    let high = packed.count;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if ((starts[middle] as number) - base <= room) low = middle;
+      else high = middle - 1;
+    }
+    if (low === from) return from;
+    this.ensureView();
+    const end = starts[low] as number;
+    packed.bytes.copy(this.buffer as Buffer, this.used, base, end);
+    this.used += end - base;
+    this.count += low - from;
+    return low;
   }
 
   /** Adds a readdirplus entry with attributes: the kernel takes one lookup reference to `ino`. */
@@ -260,5 +293,118 @@ export class DirectoryWriter {
       this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
     }
     return this.view;
+  }
+}
+
+/**
+ * Plain readdir entries packed once, for a listing served many times (a directory whose names the
+ * daemon holds): the records end to end, and where each starts. Record i resumes at `firstOffset
+ * + i`, so a readdir at offset o starts at record o - firstOffset + 1, found by subtraction, and a
+ * reply is one copy however long the listing.
+ */
+export class PackedDirents {
+  private constructor(
+    readonly bytes: Buffer,
+    /** Where record i starts, and (at `count`) where the last one ends. */
+    readonly starts: Uint32Array,
+  ) {}
+
+  /** Records packed. */
+  get count(): number {
+    return this.starts.length - 1;
+  }
+
+  /**
+   * Packs `entries` with next offsets `firstOffset`, `firstOffset + 1`, ..., checked as `add`
+   * checks. ASCII names (the common case) are encoded in one call and copied byte by byte, which
+   * also finds a '/' or NUL in them; a listing with other names goes through `add` one by one.
+   */
+  static pack(
+    entries: ReadonlyArray<{ readonly name: string; readonly ino: bigint; readonly mode: number }>,
+    firstOffset: number,
+  ): PackedDirents {
+    if (
+      !Number.isSafeInteger(firstOffset) ||
+      firstOffset < 1 ||
+      firstOffset + entries.length > Number.MAX_SAFE_INTEGER
+    )
+      throw invalid('packed entries need positive safe-integer offsets');
+    const names = entries.map((entry) => entry.name);
+    const joined = names.join('\0');
+    const nameBytes = Buffer.from(joined, 'utf8');
+    return (
+      (nameBytes.length === joined.length
+        ? PackedDirents.packAscii(entries, names, nameBytes, firstOffset)
+        : undefined) ?? PackedDirents.packEach(entries, names, firstOffset)
+    );
+  }
+
+  /** `nameBytes` holds the names, one byte per character, separated by one byte each. */
+  private static packAscii(
+    entries: ReadonlyArray<{ readonly ino: bigint; readonly mode: number }>,
+    names: readonly string[],
+    nameBytes: Buffer,
+    firstOffset: number,
+  ): PackedDirents | undefined {
+    const count = entries.length;
+    const starts = new Uint32Array(count + 1);
+    let total = 0;
+    for (let index = 0; index < count; index += 1) {
+      starts[index] = total;
+      const length = (names[index] as string).length;
+      if (length === 0 || length > nameBytesMax) return undefined;
+      total += (direntNameOffset + length + 7) & ~7;
+    }
+    starts[count] = total;
+    const bytes = Buffer.alloc(total);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let source = 0;
+    for (let index = 0; index < count; index += 1) {
+      const entry = entries[index] as { readonly ino: bigint; readonly mode: number };
+      const start = starts[index] as number;
+      const length = (names[index] as string).length;
+      const ino = entry.ino;
+      const mode = entry.mode;
+      if (typeof ino !== 'bigint' || ino < 0n || ino > uint64Max) return undefined;
+      if (!Number.isInteger(mode) || mode < 0 || mode > 0xffff) return undefined;
+      const offset = firstOffset + index;
+      view.setBigUint64(start, ino, littleEndian);
+      view.setUint32(start + (littleEndian ? 8 : 12), offset % 0x1_0000_0000, littleEndian);
+      view.setUint32(start + (littleEndian ? 12 : 8), Math.floor(offset / 0x1_0000_0000), littleEndian);
+      view.setUint32(start + 16, length, littleEndian);
+      view.setUint32(start + 20, (mode & fileTypeMask) >>> 12, littleEndian);
+      const name = start + direntNameOffset;
+      for (let at = 0; at < length; at += 1) {
+        const byte = nameBytes[source + at] as number;
+        // '/' or NUL: not a name the kernel takes; `add` says which and why.
+        if (byte === 0x2f || byte === 0) return undefined;
+        bytes[name + at] = byte;
+      }
+      source += length + 1;
+    }
+    return new PackedDirents(bytes, starts);
+  }
+
+  /** One `add` per entry: any names, and the error `add` gives for a bad one. */
+  private static packEach(
+    entries: ReadonlyArray<{ readonly ino: bigint; readonly mode: number }>,
+    names: readonly string[],
+    firstOffset: number,
+  ): PackedDirents {
+    const starts = new Uint32Array(entries.length + 1);
+    let total = 0;
+    for (let index = 0; index < entries.length; index += 1) {
+      starts[index] = total;
+      const name = names[index];
+      total += (direntNameOffset + (typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0) + 7) & ~7;
+    }
+    starts[entries.length] = total;
+    const writer = new DirectoryWriter(total, false);
+    for (let index = 0; index < entries.length; index += 1) {
+      const entry = entries[index] as { readonly ino: bigint; readonly mode: number };
+      // Sized above to hold every record, so only a bad entry (which throws) can fail to go in.
+      writer.add(names[index] as string, entry.ino, entry.mode, firstOffset + index);
+    }
+    return new PackedDirents(writer.usedBytes === 0 ? Buffer.alloc(0) : writer.bytes(), starts);
   }
 }

@@ -386,6 +386,7 @@ export class RequestDispatcher {
         const writer = new DirectoryWriter(replySizeBytes(size), false);
         const sink: DirectorySink = {
           add: (entry) => writer.add(entry.name, entry.ino, entry.mode, entry.nextOffset),
+          addPacked: (packed, from) => writer.addPacked(packed, from),
         };
         await ops.readdir(context, { ino, fh, offset }, sink);
         handle.replyDirectory(writer.bytes());

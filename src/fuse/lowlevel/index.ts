@@ -8,4 +8,5 @@ export { fuseDefaults } from './defaults.js';
 export { loadNativeBinding } from './native-binding.js';
 export type { NativeBinding, NativeRequest, NativeSession, NativeDispatch } from './native-binding.js';
 export { Opcode } from './opcodes.js';
+export { PackedDirents } from './directory-writer.js';
 export * from './types.js';

@@ -11,6 +11,8 @@
  * reference to them; 1n is the root (FUSE_ROOT_ID). Timestamps are nanoseconds since the epoch.
  */
 
+import type { PackedDirents } from './directory-writer.js';
+
 /** An inode id chosen by the file system; 1n is the root. */
 export type InodeId = bigint;
 
@@ -133,6 +135,11 @@ export interface DirectorySink {
    * stable for the directory's lifetime). Returns false, without adding, when the reply is full.
    */
   add(entry: { name: string; ino: InodeId; mode: number; nextOffset: bigint }): boolean;
+  /**
+   * Adds records of a packed listing from index `from` on, as many as fit, in one copy; returns the
+   * index after the last one added.
+   */
+  addPacked(packed: PackedDirents, from: number): number;
 }
 
 /** Entries of a readdirplus listing. An entry with `entry` set gives the kernel a lookup reference. */

@@ -99,6 +99,39 @@ describe.skipIf(skipReason !== undefined)('the namespace through the mount', () 
     expect((await readdir(join(mnt, 'tree'))).length).toBe(9);
   }, 150_000);
 
+  it('lists a directory of 1,500 names whole, by name alone and with ls -l, and removes it with rm -r', async () => {
+    // Sizes tell the files apart in ls -l: the first reply of a listing carries attributes for a
+    // few names, later ones for all once ls -l looks them up, the rest come from lookups.
+    const count = 1_500;
+    const made = await python(
+      [
+        'import os, sys',
+        `d = ${JSON.stringify(join(mnt, 'wide'))}`,
+        'os.mkdir(d)',
+        `for i in range(${count}):`,
+        '    p = os.path.join(d, "w%05d" % i)',
+        '    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))',
+        '    os.truncate(p, i)',
+        'print(len(os.listdir(d)))',
+      ].join('\n'),
+    );
+    expect(made.stdout.trim()).toBe(String(count));
+    const names = (await readdir(join(mnt, 'wide'))).sort();
+    expect(names).toEqual(Array.from({ length: count }, (_, i) => `w${String(i).padStart(5, '0')}`));
+    const long = await run('ls', ['-l', '-n', '-U', join(mnt, 'wide')]);
+    expect(long.code).toBe(0);
+    const sizes = new Map<string, number>();
+    for (const line of long.stdout.trim().split('\n')) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length >= 9 && fields[8]!.startsWith('w')) sizes.set(fields[8]!, Number(fields[4]));
+    }
+    expect(sizes.size).toBe(count);
+    for (let i = 0; i < count; i += 1) expect(sizes.get(`w${String(i).padStart(5, '0')}`)).toBe(i);
+    const removed = await run('rm', ['-r', join(mnt, 'wide')], { timeoutMs: 60_000 });
+    expect(removed.code).toBe(0);
+    expect(existsSync(join(mnt, 'wide'))).toBe(false);
+  }, 120_000);
+
   it('takes a tree copied with cp -a and extracted with tar, equal to its source', async () => {
     const source = join(local, 'src');
     const copied = await run('cp', ['-a', source, join(mnt, 'copy')], { timeoutMs: 60_000 });

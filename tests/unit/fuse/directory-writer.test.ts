@@ -1,8 +1,8 @@
-// Proves the directory reply writer keeps replies within the kernel's size, pads records to 8 bytes, refuses bad names, offsets and attributes before writing a byte, and leaves no trace of an entry it refused.
+// Proves the directory reply writer keeps replies within the kernel's size, pads records to 8 bytes, refuses bad names, offsets and attributes before writing a byte, and leaves no trace of an entry it refused; and that a packed listing gives the bytes `add` gives, reply by reply.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { DirectoryWriter } from '../../../src/fuse/lowlevel/directory-writer.js';
+import { DirectoryWriter, PackedDirents } from '../../../src/fuse/lowlevel/directory-writer.js';
 import type { Attributes } from '../../../src/fuse/lowlevel/index.js';
 
 const attributes: Attributes = {
@@ -85,5 +85,81 @@ describe('DirectoryWriter', () => {
     const clean = new DirectoryWriter(4_096, true);
     clean.add('b', 3n, 0o040755, 2n);
     expect(writer.bytes().equals(clean.bytes())).toBe(true);
+  });
+});
+
+/** Names as listings have them: mostly ASCII, some not, a few at the kernel's 255-byte limit. */
+const goodName = fc
+  .oneof(
+    fc.string({ minLength: 1, maxLength: 40 }),
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
+    fc.constantFrom('a'.repeat(255), '日'.repeat(85), 'f000001'),
+  )
+  .filter((name) => !/[/\0]/.test(name) && Buffer.byteLength(name) <= 255);
+
+describe('PackedDirents', () => {
+  it('serves any listing, from any offset and in any reply size, with the bytes add gives', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            name: goodName,
+            ino: fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }),
+            dir: fc.boolean(),
+          }),
+          {
+            maxLength: 300,
+          },
+        ),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.array(fc.integer({ min: 0, max: 4_000 }), { minLength: 1, maxLength: 12 }),
+        (listing, firstOffset, sizes) => {
+          const entries = listing.map((entry) => ({ ...entry, mode: entry.dir ? 0o040000 : 0o100000 }));
+          const packed = PackedDirents.pack(entries, firstOffset);
+          expect(packed.count).toBe(entries.length);
+          let from = 0;
+          for (const size of sizes) {
+            const reply = new DirectoryWriter(size, false);
+            const next = reply.addPacked(packed, from);
+            const expected = new DirectoryWriter(size, false);
+            let index = from;
+            while (index < entries.length) {
+              const entry = entries[index]!;
+              if (!expected.add(entry.name, entry.ino, entry.mode, BigInt(firstOffset + index))) break;
+              index += 1;
+            }
+            expect(next).toBe(index);
+            expect(reply.count).toBe(index - from);
+            expect(reply.bytes().equals(expected.bytes())).toBe(true);
+            from = next;
+          }
+          // A reply exactly the size of the records left takes every one of them.
+          const rest = packed.bytes.length - packed.starts[from]!;
+          const last = new DirectoryWriter(rest, false);
+          expect(last.addPacked(packed, from)).toBe(entries.length);
+          expect(last.bytes().equals(packed.bytes.subarray(packed.starts[from]!))).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses a listing with a name the kernel would refuse, as add does', () => {
+    for (const bad of ['', 'a/b', 'a\0b', 'a'.repeat(256), '日'.repeat(86)]) {
+      const entries = [
+        { name: 'ok', ino: 2n, mode: 0o100000 },
+        { name: bad, ino: 3n, mode: 0o100000 },
+      ];
+      expect(codeOf(() => PackedDirents.pack(entries, 3))).toBe('ERR_FUSE_INVALID_REPLY');
+    }
+    expect(codeOf(() => PackedDirents.pack([{ name: 'a', ino: -1n, mode: 0o100000 }], 3))).toBe(
+      'ERR_FUSE_INVALID_REPLY',
+    );
+    expect(codeOf(() => PackedDirents.pack([{ name: 'a', ino: 2n, mode: 0o100000 }], 0))).toBe(
+      'ERR_FUSE_INVALID_REPLY',
+    );
+    expect(codeOf(() => new DirectoryWriter(4_096, true).addPacked(PackedDirents.pack([], 3), 0))).toBe(
+      'ERR_FUSE_INVALID_REPLY',
+    );
   });
 });
