@@ -623,6 +623,12 @@ export const limits = {
   /** How long probing a mount point left by an earlier run may take before it counts as dead. */
   localMountProbeMsMax: 5_000,
 
+  // --- stored records (common/record-codec.ts)
+  /** Decoded records kept for a later read of the same bytes, across all record kinds. */
+  recordDecodeCacheEntriesMax: 8_192,
+  /** Records longer than this are decoded on every read (a key this long costs more than it saves). */
+  recordDecodeCacheKeyBytesMax: 1_024,
+
   // --- FUSE daemon (DESIGN §10)
   /**
    * How long the kernel may cache attributes and names: short, so changes made by other clients
