@@ -1,5 +1,6 @@
-// Proves that stored records round-trip, and that undecodable or misshapen bytes are refused
-// with a clear CorruptRecord error rather than returned.
+// Proves that stored records round-trip, that undecodable or misshapen bytes are refused
+// with a clear CorruptRecord error rather than returned, and that the same bytes decode to one
+// frozen record that no caller can change for another (records holding bytes decode afresh).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { z } from 'zod';
@@ -37,5 +38,41 @@ describe('record encoding', () => {
     expect(caught).toBeInstanceOf(FsError);
     expect((caught as FsError).code).toBe(CommonCode.CorruptRecord);
     expect((caught as FsError).message).toContain('stored node 3 has a bad shape');
+  });
+
+  it('decodes the same bytes to one frozen record, and the same bytes under another schema by that schema', () => {
+    const nested = z.strictObject({
+      format: z.literal(1),
+      chains: z.array(z.strictObject({ id: z.number() })),
+    });
+    const bytes = encodeRecord(nested, { format: 1, chains: [{ id: 1 }, { id: 2 }] });
+    const first = decodeRecord(nested, bytes, 'layout');
+    const again = decodeRecord(nested, Buffer.from(bytes), 'layout');
+    expect(again).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first.chains)).toBe(true);
+    expect(Object.isFrozen(first.chains[0])).toBe(true);
+    expect(() => {
+      (first.chains as Array<{ id: number }>).push({ id: 3 });
+    }).toThrow(TypeError);
+    expect(decodeRecord(nested, bytes, 'layout').chains).toEqual([{ id: 1 }, { id: 2 }]);
+    // The same bytes refused by a stricter schema stay refused, whatever was decoded before.
+    const stricter = z.strictObject({
+      format: z.literal(1),
+      chains: z.array(z.strictObject({ id: z.string() })),
+    });
+    expect(() => decodeRecord(stricter, bytes, 'layout')).toThrow(/has a bad shape/);
+  });
+
+  it('decodes records holding bytes afresh every time, unfrozen', () => {
+    const withBytes = z.strictObject({ format: z.literal(1), value: z.instanceof(Uint8Array) });
+    const bytes = encodeRecord(withBytes, { format: 1, value: Buffer.from('abc') });
+    // Each read decodes its own copy of the stored bytes, as a KV read returns.
+    const first = decodeRecord(withBytes, Buffer.from(bytes), 'xattr');
+    const again = decodeRecord(withBytes, Buffer.from(bytes), 'xattr');
+    expect(again).not.toBe(first);
+    expect(Object.isFrozen(first)).toBe(false);
+    first.value[0] = 0x7a;
+    expect(Buffer.from(again.value).toString()).toBe('abc');
   });
 });
