@@ -12,7 +12,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
-import { FsError, assert, describeError } from '../common/errors.js';
+import { FsError, assert, describeError, hasCode } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
@@ -249,9 +249,19 @@ export class FsClient {
 
   /** The inode `ino`, with this client's view of a file's length. */
   async statInode(ino: InodeId, cred: Credentials): Promise<Inode> {
-    return this.withFreshLength(ino, () =>
-      this.meta.call(metaMethods.stat, { cred, at: { parent: ino, path: '' } }).then((reply) => reply.inode),
-    );
+    try {
+      return await this.withFreshLength(ino, () =>
+        this.meta
+          .call(metaMethods.stat, { cred, at: { parent: ino, path: '' } })
+          .then((reply) => reply.inode),
+      );
+    } catch (error) {
+      // A file open here whose last name went is gone from meta unless a write session kept it
+      // (an orphan); its handles still stat it, as POSIX says (fstat after unlink), with no links.
+      const record = this.inodes.get(ino);
+      if (record === undefined || !hasCode(error, MetaCode.NotFound)) throw error;
+      return { ...record.lastKnown, nlink: 0, length: record.length() };
+    }
   }
 
   /** The entry `name` of directory `parent` (never follows a symlink). */

@@ -51,11 +51,14 @@ export class OpenInode {
   quotaLimited: boolean;
   /** The length meta granted the file's writers within its quotas (0 until asked). */
   quotaCeiling = 0n;
+  /** Meta's latest answer about the file: what a stat gives once its last name is gone. */
+  lastKnown: FileInode;
 
   constructor(
     readonly file: FileRef,
     inode: FileInode,
   ) {
+    this.lastKnown = inode;
     this.truncateVersion = inode.truncateVersion;
     this.metaLength = inode.length;
     this.quotaLimited = (inode.quotas?.length ?? 0) > 0;
@@ -71,11 +74,13 @@ export class OpenInode {
       this.reportedEnd = inode.length;
     }
     this.metaLength = inode.length;
+    this.lastKnown = inode;
   }
 
   /** Takes in a meta answer about the file that this client's change did not cause (a report's reply). */
   observe(inode: FileInode): void {
     if (inode.truncateVersion === this.truncateVersion) this.metaLength = inode.length;
+    this.lastKnown = inode;
   }
 
   /** The file's length as this client sees it: meta's, or further where it wrote beyond. */

@@ -132,6 +132,24 @@ describe.skipIf(skipReason !== undefined)('the namespace through the mount', () 
     expect(existsSync(join(mnt, 'wide'))).toBe(false);
   }, 120_000);
 
+  it('stats a file open for reading after its last name is gone: no links, and its length', async () => {
+    // stat --cached=never asks the file system itself (AT_STATX_FORCE_SYNC), whatever the kernel
+    // cached: a file open only for reading is no longer in meta once unlinked.
+    const result = await python(
+      [
+        'import os, subprocess',
+        `p = ${JSON.stringify(join(mnt, 'open-then-gone'))}`,
+        'with open(p, "w") as f: f.write("hello")',
+        'fd = os.open(p, os.O_RDONLY)',
+        'os.unlink(p)',
+        'link = "/proc/%d/fd/%d" % (os.getpid(), fd)',
+        'r = subprocess.run(["stat", "-L", "--cached=never", "-c", "%h %s", link], capture_output=True, text=True)',
+        'print(r.stdout.strip(), r.stderr.strip(), os.fstat(fd).st_nlink, os.read(fd, 5).decode())',
+      ].join('\n'),
+    );
+    expect(result.stdout.trim()).toBe('0 5  0 hello');
+  });
+
   it('takes a tree copied with cp -a and extracted with tar, equal to its source', async () => {
     const source = join(local, 'src');
     const copied = await run('cp', ['-a', source, join(mnt, 'copy')], { timeoutMs: 60_000 });
