@@ -210,6 +210,7 @@ describe.skipIf(skipReason !== undefined)('3fs local supervision', () => {
     // The FUSE daemon, fusermount3 (which would unmount after it) and the launcher all die at once.
     const fuse = processOf(first, 'hf3fs_fuse_main.js');
     const fusermount = processOf(first, 'fusermount3');
+    const services = clusterProcesses(first).filter((entry) => entry !== fuse && entry !== fusermount);
     process.kill(fusermount.pid, 'SIGKILL');
     process.kill(fuse.pid, 'SIGKILL');
     first.child.kill('SIGKILL');
@@ -218,6 +219,14 @@ describe.skipIf(skipReason !== undefined)('3fs local supervision', () => {
       async () => (stillRunning(fuse) || stillRunning(fusermount) ? undefined : true),
       10_000,
       'the killed FUSE daemon and fusermount3 to be gone',
+    );
+    // The other services stop by themselves once the launcher's channel closes; a second run
+    // started while they still hold their ports would race them (its mgmtd restarts, and its
+    // services may first register with the old one), which is not what this test is about.
+    await eventually(
+      async () => (services.some(stillRunning) ? undefined : true),
+      40_000,
+      "the first run's services to stop after their launcher died",
     );
     // A dead mount: the connection is gone (or was aborted with a request in flight).
     const dead = await stat(mount).then(
