@@ -307,11 +307,15 @@ describe.skipIf(skipReason !== undefined)('what the S3 gateway refuses', () => {
       chmodSync(onMount('guarded/team'), 0o775);
       await user.send(new PutObjectCommand({ Bucket: 'guarded', Key: 'home/mine/file', Body: 'mine' }));
       await user.send(new PutObjectCommand({ Bucket: 'guarded', Key: 'team/shared', Body: 'ours' }));
-      // Through the mount once its metadata cache has heard of the change (a poll or two).
+      // Through the mount once its metadata cache has heard of both changes (a poll or two; a
+      // poll between the two puts brings the first alone).
       await eventually(
-        async () => (existsSync(onMount('guarded/home/mine/file')) ? true : undefined),
+        async () =>
+          existsSync(onMount('guarded/home/mine/file')) && existsSync(onMount('guarded/team/shared'))
+            ? true
+            : undefined,
         10_000,
-        "the user's object to show through FUSE",
+        "the user's objects to show through FUSE",
       );
       expect(statSync(onMount('guarded/home/mine/file')).uid).toBe(1000);
       expect(statSync(onMount('guarded/home/mine')).uid).toBe(1000);
