@@ -35,6 +35,11 @@ const timeoutMsMax = 86_400_000 * 365 * 10_000;
 /** The wire layout is in the host's byte order. */
 const littleEndian = endianness() === 'LE';
 
+/** Bytes of one record: the fixed part, the name, padding to 8 bytes (FUSE_DIRENT_ALIGN). */
+function recordBytes(nameOffset: number, nameBytes: number): number {
+  return (nameOffset + nameBytes + 7) & ~7;
+}
+
 function invalid(message: string): TypeError {
   const error = new TypeError(message);
   (error as TypeError & { code: string }).code = 'ERR_FUSE_INVALID_REPLY';
@@ -207,8 +212,8 @@ export class DirectoryWriter {
     const type = toUint32(mode, 'entry mode', 0xffff);
     if (entry !== undefined && inode === 0n) throw invalid('an entry with attributes needs a non-zero ino');
     const nameOffset = this.plus ? direntplusNameOffset : direntNameOffset;
-    // Records are padded to 8 bytes (FUSE_DIRENT_ALIGN); the buffer is zeroed, so is the padding.
-    const record = (nameOffset + nameBytes + 7) & ~7;
+    // The buffer is zeroed, so is the padding.
+    const record = recordBytes(nameOffset, nameBytes);
     if (this.used + record > this.sizeBytes) return false;
     const start = this.used;
     if (this.plus) {
@@ -332,10 +337,19 @@ export class PackedDirents {
     const names = entries.map((entry) => entry.name);
     const joined = names.join('\0');
     const nameBytes = Buffer.from(joined, 'utf8');
+    const ascii = nameBytes.length === joined.length;
+    const starts = new Uint32Array(entries.length + 1);
+    let total = 0;
+    for (let index = 0; index < entries.length; index += 1) {
+      starts[index] = total;
+      const name = names[index];
+      const length = typeof name !== 'string' ? 0 : ascii ? name.length : Buffer.byteLength(name, 'utf8');
+      total += recordBytes(direntNameOffset, length);
+    }
+    starts[entries.length] = total;
     return (
-      (nameBytes.length === joined.length
-        ? PackedDirents.packAscii(entries, names, nameBytes, firstOffset)
-        : undefined) ?? PackedDirents.packEach(entries, names, firstOffset)
+      (ascii ? PackedDirents.packAscii(entries, names, nameBytes, starts, firstOffset) : undefined) ??
+      PackedDirents.packEach(entries, names, starts, firstOffset)
     );
   }
 
@@ -344,25 +358,18 @@ export class PackedDirents {
     entries: ReadonlyArray<{ readonly ino: bigint; readonly mode: number }>,
     names: readonly string[],
     nameBytes: Buffer,
+    starts: Uint32Array,
     firstOffset: number,
   ): PackedDirents | undefined {
     const count = entries.length;
-    const starts = new Uint32Array(count + 1);
-    let total = 0;
-    for (let index = 0; index < count; index += 1) {
-      starts[index] = total;
-      const length = (names[index] as string).length;
-      if (length === 0 || length > nameBytesMax) return undefined;
-      total += (direntNameOffset + length + 7) & ~7;
-    }
-    starts[count] = total;
-    const bytes = Buffer.alloc(total);
+    const bytes = Buffer.alloc(starts[count] as number);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let source = 0;
     for (let index = 0; index < count; index += 1) {
       const entry = entries[index] as { readonly ino: bigint; readonly mode: number };
       const start = starts[index] as number;
       const length = (names[index] as string).length;
+      if (length === 0 || length > nameBytesMax) return undefined;
       const ino = entry.ino;
       const mode = entry.mode;
       if (typeof ino !== 'bigint' || ino < 0n || ino > uint64Max) return undefined;
@@ -389,17 +396,10 @@ export class PackedDirents {
   private static packEach(
     entries: ReadonlyArray<{ readonly ino: bigint; readonly mode: number }>,
     names: readonly string[],
+    starts: Uint32Array,
     firstOffset: number,
   ): PackedDirents {
-    const starts = new Uint32Array(entries.length + 1);
-    let total = 0;
-    for (let index = 0; index < entries.length; index += 1) {
-      starts[index] = total;
-      const name = names[index];
-      total += (direntNameOffset + (typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0) + 7) & ~7;
-    }
-    starts[entries.length] = total;
-    const writer = new DirectoryWriter(total, false);
+    const writer = new DirectoryWriter(starts[entries.length] as number, false);
     for (let index = 0; index < entries.length; index += 1) {
       const entry = entries[index] as { readonly ino: bigint; readonly mode: number };
       // Sized above to hold every record, so only a bad entry (which throws) can fail to go in.
