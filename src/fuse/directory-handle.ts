@@ -8,9 +8,14 @@
  * Entries the kernel consumed are dropped once the handle holds many; a rewind (offset 0) or a
  * seek before them starts the listing again from meta. The entries held always have consecutive
  * cookies, so finding where a readdir resumes costs the same for the first page and the last.
+ *
+ * A handle over a listing the daemon holds whole (directory-listing.ts) reads it in place instead:
+ * entry i has cookie 3 + i, in the listing's order, and names appended to it while the handle is
+ * open are read too.
  */
 import { assert } from '../common/errors.js';
 import type { DirectoryEntry, InodeId } from '../meta/protocol/index.js';
+import type { DirectoryListing } from './directory-listing.js';
 
 /** Entries one handle keeps before dropping those behind the kernel's position. */
 const entriesKeptMax = 4_096;
@@ -43,15 +48,15 @@ export class DirectoryHandle {
      * The listing every page comes from, when the handle serves one held in memory: entry i of it
      * always has cookie 3 + i, however the handle is read.
      */
-    readonly listed?: readonly DirectoryEntry[],
+    readonly listed?: DirectoryListing,
   ) {}
 
   /** A handle over `listed`, a listing held in memory: one page of every entry. */
-  static ofListing(ino: InodeId, parentIno: InodeId, listed: readonly DirectoryEntry[]): DirectoryHandle {
+  static ofListing(ino: InodeId, parentIno: InodeId, listed: DirectoryListing): DirectoryHandle {
     return new DirectoryHandle(
       ino,
       parentIno,
-      async (cursor) => ({ entries: cursor === undefined ? listed : [], nextCursor: null }),
+      () => Promise.reject(new Error('not read page by page')),
       listed,
     );
   }
@@ -69,6 +74,7 @@ export class DirectoryHandle {
    */
   async entriesAfter(offset: bigint, max: number): Promise<NumberedEntry[]> {
     assert(max >= 1, 'a readdir asks for at least one entry');
+    if (this.listed !== undefined) return this.listedAfter(this.listed.entries, offset, max);
     const first = this.entries[0];
     // A rewind lists afresh; a seek to entries already dropped reads them again from meta.
     if (offset === 0n || (first !== undefined && first.cookie > offset + 1n)) this.restart();
@@ -82,6 +88,22 @@ export class DirectoryHandle {
       }
       await this.loadPage();
     }
+  }
+
+  /** Entries of a listing held in memory, numbered by their index in it (none is copied ahead). */
+  private listedAfter(listed: readonly DirectoryEntry[], offset: bigint, max: number): NumberedEntry[] {
+    const from = DirectoryHandle.listedIndexAfter(offset, listed.length);
+    const batch: NumberedEntry[] = [];
+    for (let index = from; index < listed.length && index < from + max; index += 1) {
+      const entry = listed[index] as DirectoryEntry;
+      batch.push({
+        name: entry.name,
+        ino: entry.ino,
+        type: entry.type,
+        cookie: firstEntryCookie + BigInt(index),
+      });
+    }
+    return batch;
   }
 
   /** Index of the first entry with a cookie above `offset` (the length when there is none yet). */

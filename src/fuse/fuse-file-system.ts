@@ -31,13 +31,12 @@ import {
 } from '../meta/protocol/index.js';
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
-import { DirectoryHandle, firstEntryCookie, type PageReader } from './directory-handle.js';
+import { DirectoryHandle, type PageReader } from './directory-handle.js';
 import type { FuseLocks } from './locks.js';
-import type { ListedName, MetadataCache } from './metadata-cache.js';
+import type { MetadataCache } from './metadata-cache.js';
 import { statfsWithinQuota } from './quota-statfs.js';
 import {
   Errno,
-  PackedDirents,
   fuseError,
   type AttributesReply,
   type CreateReply,
@@ -125,7 +124,6 @@ export class FuseFileSystem implements FuseOperations {
   private readonly synchronous = new Set<bigint>();
   private readonly directories = new Map<bigint, DirectoryHandle>();
   /** Listings held in memory, packed as readdir records while the cache keeps them unchanged. */
-  private readonly packedListings = new WeakMap<readonly ListedName[], PackedDirents>();
   private nextHandle = 1n;
   private session: FuseSession | undefined;
   /** Inodes known to have no security.capability, until the given monotonic time. */
@@ -670,7 +668,7 @@ export class FuseFileSystem implements FuseOperations {
     if (!this.addDots(directory, request.offset, sink)) return;
     if (directory.listed !== undefined) {
       // A listing held in memory goes out as records packed once for every handle and reply.
-      const packed = this.packedListing(directory.listed);
+      const packed = directory.listed.packed();
       const from = DirectoryHandle.listedIndexAfter(request.offset, packed.count);
       if (from < packed.count) sink.addPacked(packed, from);
       return;
@@ -746,19 +744,6 @@ export class FuseFileSystem implements FuseOperations {
         offset = entry.cookie;
       }
     }
-  }
-
-  /** `listed` packed as readdir records numbered from the first entry's cookie (kept while it is). */
-  private packedListing(listed: readonly ListedName[]): PackedDirents {
-    let packed = this.packedListings.get(listed);
-    if (packed === undefined) {
-      packed = PackedDirents.pack(
-        listed.map((entry) => ({ name: entry.name, ino: entry.ino, mode: typeBits(entry.type) })),
-        Number(firstEntryCookie),
-      );
-      this.packedListings.set(listed, packed);
-    }
-    return packed;
   }
 
   /** Adds "." (cookie 1) and ".." (cookie 2) where the offset says; false when the reply is full. */
@@ -916,10 +901,6 @@ export class FuseFileSystem implements FuseOperations {
   }
 }
 
-/**
- * A listing the metadata cache holds whole, as one page: the handle numbers the entries, in the
- * cache's order (not sorted), which stays fixed for the handle's life since it keeps this array.
- */
 /**
  * Reads pages from meta and, when one handle read a directory from its first page to its last
  * with no other client's change in between, gives the whole listing to `keep`.

@@ -21,6 +21,9 @@
  */
 import { assert } from '../common/errors.js';
 import type { Inode, InodeId } from '../meta/protocol/index.js';
+import { DirectoryListing, type ListedName } from './directory-listing.js';
+
+export type { ListedName } from './directory-listing.js';
 
 /** Tells the kernel to forget a name or an inode's attributes (fire and forget). */
 export interface KernelNotifier {
@@ -31,19 +34,12 @@ export interface KernelNotifier {
 /** A name in a cached directory: its inode and type, or null for "no such name". */
 export type CachedName = { readonly ino: InodeId; readonly type: Inode['type'] } | null;
 
-/** A name of a listing. */
-export interface ListedName {
-  readonly name: string;
-  readonly ino: InodeId;
-  readonly type: Inode['type'];
-}
-
 interface DirectoryState {
   readonly names: Map<string, CachedName>;
   /** Every name the directory has is in `names` (absent names do not exist). */
   complete: boolean;
-  /** The listing of a complete directory, kept until a name changes (read-only). */
-  listed?: readonly ListedName[] | undefined;
+  /** The listing of a complete directory, kept up as names are added, dropped when one goes. */
+  listed?: DirectoryListing | undefined;
 }
 
 /** What a lookup found in the cache. */
@@ -114,8 +110,8 @@ export class MetadataCache {
     return inode;
   }
 
-  /** Every name of a directory whose names are all known (do not change it); undefined otherwise. */
-  listing(parent: InodeId): readonly ListedName[] | undefined {
+  /** Every name of a directory whose names are all known; undefined otherwise. */
+  listing(parent: InodeId): DirectoryListing | undefined {
     if (!this.usableValue) return undefined;
     const directory = this.touchDirectory(parent);
     if (directory === undefined || !directory.complete) return undefined;
@@ -124,7 +120,7 @@ export class MetadataCache {
       for (const [name, cached] of directory.names) {
         if (cached !== null) entries.push({ name, ino: cached.ino, type: cached.type });
       }
-      directory.listed = entries;
+      directory.listed = new DirectoryListing(entries, false);
     }
     return directory.listed;
   }
@@ -156,7 +152,12 @@ export class MetadataCache {
     const directory = this.touchDirectory(parent) ?? this.newDirectory(parent, false);
     const before = directory.names.get(name);
     if (before === undefined) this.names += 1;
-    if (cached !== null || (before !== null && before !== undefined)) directory.listed = undefined;
+    if (before === undefined || before === null) {
+      // A name the directory gains goes on the end of its listing.
+      if (cached !== null) directory.listed?.add({ name, ino: cached.ino, type: cached.type });
+    } else if (cached === null || cached.ino !== before.ino || cached.type !== before.type) {
+      directory.listed = undefined;
+    }
     directory.names.set(name, cached);
     this.evict();
     return true;
@@ -166,7 +167,7 @@ export class MetadataCache {
   putEmptyDirectory(ino: InodeId): void {
     if (!this.usableValue) return;
     this.dropDirectory(ino, false);
-    this.newDirectory(ino, true);
+    this.newDirectory(ino, true).listed = new DirectoryListing([], true);
   }
 
   /** Caches every name of a directory, read whole with no invalidation since `since`. */

@@ -112,6 +112,40 @@ function checkName(name: string, bytes: number): void {
   if (name.includes('\0')) throw invalid('entry name must not contain NUL');
 }
 
+/** A readdir entry's fields, checked. */
+interface CheckedDirent {
+  readonly name: string;
+  readonly nameBytes: number;
+  readonly inode: bigint;
+  readonly offset: bigint;
+  readonly type: number;
+}
+
+/** Checks an entry as the kernel and the addon would take it; throws before anything is written. */
+function checkDirent(
+  name: string,
+  ino: bigint | number,
+  mode: number,
+  nextOffset: bigint | number,
+): CheckedDirent {
+  const nameBytes = typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0;
+  checkName(name, nameBytes);
+  const inode = toUint64(ino, 'entry ino');
+  const offset = toUint64(nextOffset, 'entry nextOffset', int64Max);
+  if (offset === 0n) throw invalid('entry nextOffset must not be 0 (0 means the start of the directory)');
+  const type = toUint32(mode, 'entry mode', 0xffff);
+  return { name, nameBytes, inode, offset, type };
+}
+
+/** Writes a checked struct fuse_dirent and its name at `at` (the padding is left as it is: zero). */
+function putDirent(bytes: Buffer, view: DataView, at: number, dirent: CheckedDirent): void {
+  view.setBigUint64(at, dirent.inode, littleEndian);
+  view.setBigUint64(at + 8, dirent.offset, littleEndian);
+  view.setUint32(at + 16, dirent.nameBytes, littleEndian);
+  view.setUint32(at + 20, (dirent.type & fileTypeMask) >>> 12, littleEndian);
+  bytes.write(dirent.name, at + direntNameOffset, dirent.nameBytes, 'utf8');
+}
+
 /** Cache lifetimes and generation of an instantiated readdirplus entry. */
 export interface DirectoryEntryAttributes {
   readonly generation: bigint | number;
@@ -204,12 +238,7 @@ export class DirectoryWriter {
     nextOffset: bigint | number,
     entry: DirectoryEntryAttributes | undefined,
   ): boolean {
-    const nameBytes = typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0;
-    checkName(name, nameBytes);
-    const inode = toUint64(ino, 'entry ino');
-    const offset = toUint64(nextOffset, 'entry nextOffset', int64Max);
-    if (offset === 0n) throw invalid('entry nextOffset must not be 0 (0 means the start of the directory)');
-    const type = toUint32(mode, 'entry mode', 0xffff);
+    const { nameBytes, inode, offset, type } = checkDirent(name, ino, mode, nextOffset);
     if (entry !== undefined && inode === 0n) throw invalid('an entry with attributes needs a non-zero ino');
     const nameOffset = this.plus ? direntplusNameOffset : direntNameOffset;
     // The buffer is zeroed, so is the padding.
@@ -220,15 +249,16 @@ export class DirectoryWriter {
       if (entry !== undefined) this.writeEntryOut(start, inode, entry);
       else this.writePlainEntryOut(start, inode, type);
     }
-    const view = this.ensureView();
-    const dirent = start + (this.plus ? direntplusDirentOffset : 0);
-    view.setBigUint64(dirent, inode, littleEndian);
-    view.setBigUint64(dirent + 8, offset, littleEndian);
-    view.setUint32(dirent + 16, nameBytes, littleEndian);
     // The dirent's type is the file type of the attributes when there are any, as libfuse does.
     const direntMode = entry === undefined ? type : entry.attributes.mode;
-    view.setUint32(dirent + 20, (direntMode & fileTypeMask) >>> 12, littleEndian);
-    (this.buffer as Buffer).write(name, start + nameOffset, nameBytes, 'utf8');
+    const view = this.ensureView();
+    putDirent(this.buffer as Buffer, view, start + (this.plus ? direntplusDirentOffset : 0), {
+      name,
+      nameBytes,
+      inode,
+      offset,
+      type: direntMode,
+    });
     this.used = start + record;
     this.count += 1;
     return true;
@@ -308,15 +338,63 @@ export class DirectoryWriter {
  * reply is one copy however long the listing.
  */
 export class PackedDirents {
+  private view: DataView;
+
   private constructor(
-    readonly bytes: Buffer,
-    /** Where record i starts, and (at `count`) where the last one ends. */
-    readonly starts: Uint32Array,
-  ) {}
+    private bytesValue: Buffer,
+    /** Where record i starts, and (at `count`) where the last one ends; may have room beyond. */
+    private startsValue: Uint32Array,
+    private countValue: number,
+    /** The next offset of record 0. */
+    readonly firstOffset: number,
+  ) {
+    this.view = new DataView(bytesValue.buffer, bytesValue.byteOffset, bytesValue.byteLength);
+  }
+
+  /** The records (bytes from `starts[count]` on are room for more, zeroed). */
+  get bytes(): Buffer {
+    return this.bytesValue;
+  }
+
+  get starts(): Uint32Array {
+    return this.startsValue;
+  }
 
   /** Records packed. */
   get count(): number {
-    return this.starts.length - 1;
+    return this.countValue;
+  }
+
+  /** No records yet, numbered from `firstOffset` as they are pushed. */
+  static empty(firstOffset: number): PackedDirents {
+    checkFirstOffset(firstOffset, 0);
+    return new PackedDirents(Buffer.alloc(1024), new Uint32Array(32), 0, firstOffset);
+  }
+
+  /**
+   * Appends a record with the next offset after the last one, checked as `add` checks (a bad
+   * entry throws and appends nothing). Records already packed do not move within `bytes`, so a
+   * reply being copied from them is unaffected; growing replaces `bytes` and `starts`.
+   */
+  push(name: string, ino: bigint, mode: number): void {
+    checkFirstOffset(this.firstOffset, this.countValue + 1);
+    const dirent = checkDirent(name, ino, mode, this.firstOffset + this.countValue);
+    const start = this.startsValue[this.countValue] as number;
+    const end = start + recordBytes(direntNameOffset, dirent.nameBytes);
+    if (end > this.bytesValue.length) {
+      const bytes = Buffer.alloc(Math.max(end, this.bytesValue.length * 2));
+      this.bytesValue.copy(bytes, 0, 0, start);
+      this.bytesValue = bytes;
+      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    if (this.countValue + 2 > this.startsValue.length) {
+      const starts = new Uint32Array(this.startsValue.length * 2);
+      starts.set(this.startsValue);
+      this.startsValue = starts;
+    }
+    putDirent(this.bytesValue, this.view, start, dirent);
+    this.countValue += 1;
+    this.startsValue[this.countValue] = end;
   }
 
   /**
@@ -328,12 +406,7 @@ export class PackedDirents {
     entries: ReadonlyArray<{ readonly name: string; readonly ino: bigint; readonly mode: number }>,
     firstOffset: number,
   ): PackedDirents {
-    if (
-      !Number.isSafeInteger(firstOffset) ||
-      firstOffset < 1 ||
-      firstOffset + entries.length > Number.MAX_SAFE_INTEGER
-    )
-      throw invalid('packed entries need positive safe-integer offsets');
+    checkFirstOffset(firstOffset, entries.length);
     const names = entries.map((entry) => entry.name);
     const joined = names.join('\0');
     const nameBytes = Buffer.from(joined, 'utf8');
@@ -389,7 +462,7 @@ export class PackedDirents {
       }
       source += length + 1;
     }
-    return new PackedDirents(bytes, starts);
+    return new PackedDirents(bytes, starts, count, firstOffset);
   }
 
   /** One `add` per entry: any names, and the error `add` gives for a bad one. */
@@ -405,6 +478,13 @@ export class PackedDirents {
       // Sized above to hold every record, so only a bad entry (which throws) can fail to go in.
       writer.add(names[index] as string, entry.ino, entry.mode, firstOffset + index);
     }
-    return new PackedDirents(writer.usedBytes === 0 ? Buffer.alloc(0) : writer.bytes(), starts);
+    const bytes = writer.usedBytes === 0 ? Buffer.alloc(0) : writer.bytes();
+    return new PackedDirents(bytes, starts, entries.length, firstOffset);
   }
+}
+
+/** Offsets `firstOffset` .. `firstOffset + count - 1` are positive safe integers. */
+function checkFirstOffset(firstOffset: number, count: number): void {
+  if (!Number.isSafeInteger(firstOffset) || firstOffset < 1 || firstOffset + count > Number.MAX_SAFE_INTEGER)
+    throw invalid('packed entries need positive safe-integer offsets');
 }

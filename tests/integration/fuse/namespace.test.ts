@@ -132,6 +132,69 @@ describe.skipIf(skipReason !== undefined)('the namespace through the mount', () 
     expect(existsSync(join(mnt, 'wide'))).toBe(false);
   }, 120_000);
 
+  it('lists a directory made here as names come and go, before and during a listing', async () => {
+    // The daemon keeps the listing of a directory made through this mount as names are created;
+    // a removal or a rename over a name starts a new one. Names present throughout a listing
+    // must each show exactly once, whatever changes during it.
+    const result = await python(
+      [
+        'import os, json',
+        `d = ${JSON.stringify(join(mnt, 'changing'))}`,
+        'os.mkdir(d)',
+        'def make(name): os.close(os.open(os.path.join(d, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))',
+        'for i in range(2500): make("a%05d" % i)',
+        'first = sorted(os.listdir(d))',
+        'os.mkdir(os.path.join(d, "sub"))',
+        'os.symlink("a00010", os.path.join(d, "link"))',
+        'for i in range(500): make("b%05d" % i)',
+        'grown = sorted(os.listdir(d))',
+        'os.rename(os.path.join(d, "a00007"), os.path.join(d, "a00008"))',
+        'os.unlink(os.path.join(d, "a00009"))',
+        'second = sorted(os.listdir(d))',
+        'types = {e.name: (e.is_dir(follow_symlinks=False), e.is_symlink()) for e in os.scandir(d)}',
+        // Mid-listing: the first kernel buffer holds about a thousand names; change the rest.
+        'it = os.scandir(d)',
+        'seen = [next(it).name for _ in range(100)]',
+        'for i in range(300): make("c%05d" % i)',
+        'for i in range(2000, 2100): os.unlink(os.path.join(d, "a%05d" % i))',
+        'seen += [e.name for e in it]',
+        'print(json.dumps({"first": first, "grown": grown, "second": second, "types": types, "seen": seen}))',
+      ].join('\n'),
+      [],
+      { timeoutMs: 90_000 },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const out = JSON.parse(result.stdout) as {
+      first: string[];
+      grown: string[];
+      second: string[];
+      types: Record<string, [boolean, boolean]>;
+      seen: string[];
+    };
+    const a = (i: number) => `a${String(i).padStart(5, '0')}`;
+    const b = (i: number) => `b${String(i).padStart(5, '0')}`;
+    expect(out.first).toEqual(Array.from({ length: 2500 }, (_, i) => a(i)));
+    const grown = [
+      ...Array.from({ length: 2500 }, (_, i) => a(i)),
+      ...Array.from({ length: 500 }, (_, i) => b(i)),
+      'link',
+      'sub',
+    ].sort();
+    expect(out.grown).toEqual(grown);
+    const second = grown.filter((name) => name !== a(7) && name !== a(9));
+    expect(out.second).toEqual(second);
+    expect(out.types['sub']).toEqual([true, false]);
+    expect(out.types['link']).toEqual([false, true]);
+    expect(out.types[a(8)]).toEqual([false, false]);
+    expect(new Set(out.seen).size).toBe(out.seen.length);
+    const seen = new Set(out.seen);
+    const removed = new Set(Array.from({ length: 100 }, (_, i) => a(2000 + i)));
+    for (const name of second) if (!removed.has(name)) expect(seen.has(name), name).toBe(true);
+    for (const name of seen) expect(second.includes(name) || name.startsWith('c'), name).toBe(true);
+    const removedAll = await run('rm', ['-r', join(mnt, 'changing')], { timeoutMs: 60_000 });
+    expect(removedAll.code).toBe(0);
+  }, 150_000);
+
   it('stats a file open for reading after its last name is gone: no links, and its length', async () => {
     // stat --cached=never asks the file system itself (AT_STATX_FORCE_SYNC), whatever the kernel
     // cached: a file open only for reading is no longer in meta once unlinked.

@@ -113,9 +113,16 @@ describe('PackedDirents', () => {
         ),
         fc.integer({ min: 1, max: 1_000 }),
         fc.array(fc.integer({ min: 0, max: 4_000 }), { minLength: 1, maxLength: 12 }),
-        (listing, firstOffset, sizes) => {
+        fc.nat(),
+        (listing, firstOffset, sizes, split) => {
           const entries = listing.map((entry) => ({ ...entry, mode: entry.dir ? 0o040000 : 0o100000 }));
-          const packed = PackedDirents.pack(entries, firstOffset);
+          // Some packed at once (none: an empty listing), the rest pushed one by one.
+          const packedAtOnce = split % (entries.length + 1);
+          const packed =
+            packedAtOnce === 0
+              ? PackedDirents.empty(firstOffset)
+              : PackedDirents.pack(entries.slice(0, packedAtOnce), firstOffset);
+          for (const entry of entries.slice(packedAtOnce)) packed.push(entry.name, entry.ino, entry.mode);
           expect(packed.count).toBe(entries.length);
           let from = 0;
           for (const size of sizes) {
@@ -134,10 +141,11 @@ describe('PackedDirents', () => {
             from = next;
           }
           // A reply exactly the size of the records left takes every one of them.
-          const rest = packed.bytes.length - packed.starts[from]!;
+          const end = packed.starts[packed.count]!;
+          const rest = end - packed.starts[from]!;
           const last = new DirectoryWriter(rest, false);
           expect(last.addPacked(packed, from)).toBe(entries.length);
-          expect(last.bytes().equals(packed.bytes.subarray(packed.starts[from]!))).toBe(true);
+          expect(last.bytes().equals(packed.bytes.subarray(packed.starts[from]!, end))).toBe(true);
         },
       ),
       { numRuns: 200 },
@@ -161,5 +169,24 @@ describe('PackedDirents', () => {
     expect(codeOf(() => new DirectoryWriter(4_096, true).addPacked(PackedDirents.pack([], 3), 0))).toBe(
       'ERR_FUSE_INVALID_REPLY',
     );
+  });
+
+  it('refuses to push a bad entry, and keeps the records it had', () => {
+    const packed = PackedDirents.empty(3);
+    packed.push('ok', 2n, 0o100000);
+    const before = Buffer.from(packed.bytes.subarray(0, packed.starts[1]!));
+    for (const bad of ['', 'a/b', 'a\0b', 'a'.repeat(256)]) {
+      expect(codeOf(() => packed.push(bad, 3n, 0o100000))).toBe('ERR_FUSE_INVALID_REPLY');
+    }
+    expect(codeOf(() => packed.push('a', -1n, 0o100000))).toBe('ERR_FUSE_INVALID_REPLY');
+    expect(packed.count).toBe(1);
+    expect(packed.bytes.subarray(0, packed.starts[1]!).equals(before)).toBe(true);
+    packed.push('next', 4n, 0o040000);
+    const reply = new DirectoryWriter(4_096, false);
+    expect(reply.addPacked(packed, 0)).toBe(2);
+    const expected = new DirectoryWriter(4_096, false);
+    expected.add('ok', 2n, 0o100000, 3n);
+    expected.add('next', 4n, 0o040000, 4n);
+    expect(reply.bytes().equals(expected.bytes())).toBe(true);
   });
 });

@@ -65,9 +65,14 @@ describe('MetadataCache', () => {
     const { cache } = cacheWithNotes();
     cache.putEmptyDirectory(7n);
     expect(cache.lookup(7n, 'x')).toEqual({ kind: 'absent' });
+    // Made here: its listing is kept packed from the start, so names created are packed as made.
+    const made = cache.listing(7n);
+    cache.putName(7n, 'x', { ino: 12n, type: 'directory' });
+    expect(made?.packed().count).toBe(1);
+    expect(cache.listing(7n)).toBe(made);
     expect(cache.putListing(8n, [{ name: 'b', ino: 9n, type: 'file' }], cache.generation)).toBe(true);
     expect(cache.lookup(8n, 'a')).toEqual({ kind: 'absent' });
-    expect(cache.listing(8n)).toEqual([{ name: 'b', ino: 9n, type: 'file' }]);
+    expect(cache.listing(8n)?.entries).toEqual([{ name: 'b', ino: 9n, type: 'file' }]);
   });
 
   it('keeps a complete listing up to date as names come and go', () => {
@@ -75,12 +80,24 @@ describe('MetadataCache', () => {
     cache.putListing(8n, [{ name: 'b', ino: 9n, type: 'file' }], cache.generation);
     const first = cache.listing(8n);
     expect(cache.listing(8n)).toBe(first); // kept, not rebuilt
+    expect(first?.packed().count).toBe(1);
     cache.putName(8n, 'a', { ino: 10n, type: 'file' });
-    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['b', 'a']);
+    // A name gained goes on the end of the same listing, and of its records.
+    expect(cache.listing(8n)).toBe(first);
+    expect(first?.entries.map((entry) => entry.name)).toEqual(['b', 'a']);
+    expect(first?.packed().count).toBe(2);
     cache.lookup(8n, 'missing'); // remembered as absent: the listing stays
-    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['b', 'a']);
+    cache.putName(8n, 'a', { ino: 10n, type: 'file' }); // the same answer again: it stays too
+    expect(cache.listing(8n)).toBe(first);
+    cache.putName(8n, 'a', { ino: 11n, type: 'file' }); // replaced: a new listing
+    const second = cache.listing(8n);
+    expect(second).not.toBe(first);
+    expect(second?.entries).toEqual([
+      { name: 'b', ino: 9n, type: 'file' },
+      { name: 'a', ino: 11n, type: 'file' },
+    ]);
     cache.putName(8n, 'b', null);
-    expect(cache.listing(8n)?.map((entry) => entry.name)).toEqual(['a']);
+    expect(cache.listing(8n)?.entries.map((entry) => entry.name)).toEqual(['a']);
     cache.invalidateEntry(8n, 'c');
     expect(cache.listing(8n)).toBeUndefined();
   });
