@@ -22,7 +22,11 @@ struct ExternalBlock {
 
 /**
  * Hands the request's bytes to JavaScript without copying: the Buffer points at our allocation
- * and frees it when collected. The size is reported to V8, so large writes drive collection.
+ * and frees it when collected. The bytes are not reported to V8 with
+ * AdjustExternalMemory: the Buffer of a write dies young and goes with the young generation's
+ * collections, while a count reported here only comes down when finalizers run, so it climbed
+ * and started a full collection for every 32 MiB written (31 in a 1 GiB sequential write; none
+ * without it).
  */
 Napi::Value TakeBytes(Napi::Env env, OwnedBytes& bytes) {
   auto* block = new ExternalBlock{bytes.base, bytes.allocation};
@@ -34,7 +38,6 @@ Napi::Value TakeBytes(Napi::Env env, OwnedBytes& bytes) {
     buffer = Napi::Buffer<char>::New(
         env, data, length,
         [](Napi::Env finalizeEnv, char*, ExternalBlock* owned) {
-          Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -static_cast<int64_t>(owned->allocation));
           std::free(owned->base);
           delete owned;
         },
@@ -44,7 +47,6 @@ Napi::Value TakeBytes(Napi::Env env, OwnedBytes& bytes) {
     delete block;
     throw;
   }
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(block->allocation));
   return buffer;
 }
 
