@@ -16,7 +16,7 @@ import { crashOnBrokenInvariant, loadConfigOrExit, runService } from '../common/
 import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
-import { RpcClient, RpcServer } from '../rpc/index.js';
+import { PayloadPool, RpcClient, RpcServer } from '../rpc/index.js';
 import { tokenDirectoryFromMgmtd } from '../client/index.js';
 import { StorageNode, registerStorageMetrics, storageConfigSchema } from '../storage/index.js';
 
@@ -68,6 +68,13 @@ await runService({
       frameBytesMax,
       observer: metrics.rpcServerObserver,
       onBrokenInvariant: crashOnBrokenInvariant(logger),
+      // Write and forward handlers are done with their payload when they settle (the chunk
+      // engine's write and the forward to the successor are awaited), so payloads are reused.
+      payloadPool: new PayloadPool({
+        minBytes: limits.rpcDirectPayloadMinBytes,
+        maxBytes: limits.storagePayloadPoolBytesMax,
+        keptBytesMax: limits.storagePayloadPoolKeptBytesMax,
+      }),
     });
     const node = await StorageNode.open({
       config,

@@ -132,10 +132,17 @@ export const limits = {
    * only (the chunk engine's readCached); a miss goes to the engine's threads as before.
    */
   storageCachedReadBytesMax: 128 * 1024,
-  /** Client sockets read a payload this long or longer straight into its own buffer (DirectReads). */
+  /**
+   * Client sockets, and the storage service's server sockets, read a payload this long or longer
+   * straight into its own buffer (DirectReads).
+   */
   rpcDirectPayloadMinBytes: 64 * 1024,
-  /** Where a client socket's other reads land before their bytes are copied out. */
+  /** Where such a socket's other reads land before their bytes are copied out. */
   rpcReadScratchBytes: 64 * 1024,
+  /** The storage service reuses buffers for write payloads up to this long (payload-pool.ts). */
+  storagePayloadPoolBytesMax: 8 * 1024 * 1024,
+  /** Free payload buffers a storage service keeps for reuse, in bytes. */
+  storagePayloadPoolKeptBytesMax: 64 * 1024 * 1024,
   /**
    * Secrets one cluster secret file may list: a rotation needs two (the one nodes connect with and
    * the next, or the previous); a few more leave room for a rotation begun again midway, never a

@@ -36,10 +36,16 @@ export class FrameDecoder {
   private header: FrameHeader | undefined;
   private failure: FsError | undefined;
   private readonly directPayloadMinBytes: number | undefined;
+  /** Where an in-place payload's buffer comes from (payload-pool.ts) when it has one to give. */
+  private readonly takePayload: ((length: number) => Buffer | undefined) | undefined;
   /** The body and in-place payload of the frame being received directly, and its filled bytes. */
   private direct: { body: Buffer; payload: Buffer; filled: number } | undefined;
 
-  constructor(options: { frameBytesMax: number; directPayloadMinBytes?: number }) {
+  constructor(options: {
+    frameBytesMax: number;
+    directPayloadMinBytes?: number;
+    takePayload?: (length: number) => Buffer | undefined;
+  }) {
     assert(Number.isInteger(options.frameBytesMax), 'frameBytesMax is an integer');
     assert(options.frameBytesMax >= frameHeaderBytes, 'frameBytesMax holds at least a header');
     assert(
@@ -48,6 +54,7 @@ export class FrameDecoder {
     );
     this.frameBytesMax = options.frameBytesMax;
     this.directPayloadMinBytes = options.directPayloadMinBytes;
+    this.takePayload = options.takePayload;
   }
 
   /**
@@ -144,7 +151,7 @@ export class FrameDecoder {
     if (minimum === undefined || (header.flags & FrameFlag.HasPayload) === 0) return;
     if (header.payloadLength < minimum || this.buffered < header.bodyLength) return;
     const body = this.take(header.bodyLength);
-    const payload = Buffer.allocUnsafe(header.payloadLength);
+    const payload = this.takePayload?.(header.payloadLength) ?? Buffer.allocUnsafe(header.payloadLength);
     let filled = 0;
     this.chunks.forEach((chunk, index) => {
       filled += chunk.copy(payload, filled, index === 0 ? this.firstChunkOffset : 0);

@@ -10,7 +10,7 @@
  * (header, body, payload) is always written in one synchronous step, so frames of concurrent calls
  * never interleave.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
@@ -18,6 +18,7 @@ import { systemClock } from '../common/clock.js';
 import { CommonCode, RpcCode, statusName } from '../common/status-code.js';
 import type { Cancellation } from './cancellation.js';
 import { encodeFrameHead, type Frame, type OutgoingFrame } from './frame.js';
+import { holdPayload, type PayloadPool } from './payload-pool.js';
 import { FrameDecoder } from './frame-decoder.js';
 
 export interface FrameSocketOptions {
@@ -51,10 +52,12 @@ export class DirectReads {
   private readonly scratch = Buffer.allocUnsafe(limits.rpcReadScratchBytes);
   private frames: FrameSocket | undefined;
 
-  constructor(frameBytesMax: number) {
+  /** @param pool where payloads received in place get their buffers (payload-pool.ts) */
+  constructor(frameBytesMax: number, pool?: PayloadPool) {
     this.decoder = new FrameDecoder({
       frameBytesMax,
       directPayloadMinBytes: limits.rpcDirectPayloadMinBytes,
+      ...(pool === undefined ? {} : { takePayload: (length: number) => pool.take(length) }),
     });
   }
 
@@ -70,6 +73,44 @@ export class DirectReads {
   attach(frames: FrameSocket): void {
     this.frames = frames;
   }
+}
+
+/**
+ * A socket a server accepted (paused on connect, nothing read yet) moved to one that reads through
+ * `reads`: net gives `onread` only to sockets it makes itself, so the accepted connection's handle
+ * is handed to a new Socket made with it, as net's own server makes one around an accepted handle,
+ * and the server's count of its connections moves along. Returns undefined, leaving `socket` as it
+ * was, where the handle is not there to move (the peer already gone) or not as expected; the caller
+ * then reads it as it is.
+ */
+export function adoptWithDirectReads(socket: Socket, reads: DirectReads): Socket | undefined {
+  const internals = socket as unknown as AcceptedSocketInternals;
+  const handle = internals._handle;
+  if (typeof handle !== 'object' || handle === null || typeof handle.readStart !== 'function')
+    return undefined;
+  if (socket.destroyed || socket.readableLength > 0) return undefined;
+  const server = internals._server;
+  internals._handle = null;
+  internals._server = null;
+  internals.server = null;
+  const adopted = new Socket({
+    handle,
+    readable: true,
+    writable: true,
+    onread: reads.onread,
+  } as ConstructorParameters<typeof Socket>[0]);
+  const adoptedInternals = adopted as unknown as AcceptedSocketInternals;
+  // Closing the adopted socket counts the connection out of the server, as the original would.
+  adoptedInternals._server = server;
+  adoptedInternals.server = server;
+  return adopted;
+}
+
+/** The fields of net.Socket that `adoptWithDirectReads` moves (net.js's own, not public API). */
+interface AcceptedSocketInternals {
+  _handle: { readStart?: unknown } | null | undefined;
+  _server: unknown;
+  server: unknown;
 }
 
 /** The remote end of a connected socket as "host:port" ("[v6]:port" for IPv6). */
@@ -299,7 +340,11 @@ export class FrameSocket {
       process.nextTick(this.uncork);
     }
     this.socket.write(encodeFrameHead(frame));
-    if (frame.payload !== undefined && frame.payload.length > 0) this.socket.write(frame.payload);
+    const payload = frame.payload;
+    if (payload === undefined || payload.length === 0) return;
+    // A pooled payload stays out of the pool until the socket is done with its bytes.
+    const release = holdPayload(payload);
+    this.socket.write(payload, release);
   }
 
   private readonly uncork = (): void => {

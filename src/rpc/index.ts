@@ -5,6 +5,7 @@
 export { defineMethod, type MethodDef } from './method.js';
 export type { CallContext } from './request-dispatch.js';
 export { RpcServer, type RpcHandlers, type RpcServerOptions } from './server.js';
+export { PayloadPool, holdPayload, releasePayload } from './payload-pool.js';
 export {
   RpcClient,
   type CallOptions,

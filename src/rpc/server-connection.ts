@@ -17,7 +17,7 @@ import { CommonCode, Ok, RpcCode, statusName } from '../common/status-code.js';
 import { decodeBody, encodeBody } from './body-codec.js';
 import { errorBody } from './error-reply.js';
 import { FrameKind, frameKindName, type Frame, type OutgoingFrame } from './frame.js';
-import { FrameSocket, remoteAddressOf } from './frame-socket.js';
+import { FrameSocket, remoteAddressOf, type DirectReads } from './frame-socket.js';
 import { nodeCaller, type Caller, type TokenVerifier } from './caller.js';
 import {
   answerSchema,
@@ -28,10 +28,13 @@ import {
   serverProof,
 } from './handshake.js';
 import { LazyAbort } from './lazy-abort.js';
+import { releasePayload } from './payload-pool.js';
 import { dispatchRequest, type RegisteredMethod } from './request-dispatch.js';
 
 export interface ServerConnectionOptions {
   readonly socket: Socket;
+  /** The socket was made with `reads.onread` (adoptWithDirectReads): payloads land in place. */
+  readonly reads?: DirectReads | undefined;
   /** The secrets accepted from peers, read at each handshake (a rotation may replace them). */
   readonly clusterSecrets: ClusterSecrets;
   /** The user tokens accepted in place of the secret; none when absent (only nodes connect). */
@@ -67,6 +70,7 @@ export class ServerConnection {
       socket: options.socket,
       // Until the peer has proved the secret, only handshake-sized frames are accepted.
       frameBytesMax: Math.min(limits.rpcHandshakeFrameBytesMax, options.frameBytesMax),
+      ...(options.reads === undefined ? {} : { reads: options.reads }),
       logger: this.logger,
       onFrame: (frame) => this.receive(frame),
       onClose: (reason) => this.closed(reason),
@@ -232,6 +236,9 @@ export class ServerConnection {
         this.frames.close(new FsError(CommonCode.Internal, 'failed to answer a request'));
       }
     } finally {
+      // The handler has settled and its reply is written (or never will be): a pooled payload
+      // goes back unless something else still holds it (payload-pool.ts).
+      releasePayload(frame.payload);
       this.finish(controller);
     }
   }

@@ -14,7 +14,9 @@ import type { Logger } from '../common/logger.js';
 import { CommonCode, Ok } from '../common/status-code.js';
 import type { MethodAccess, TokenVerifier } from './caller.js';
 import { frameHeaderBytes } from './frame.js';
+import { DirectReads, adoptWithDirectReads } from './frame-socket.js';
 import { methodKey, type MethodDef } from './method.js';
+import type { PayloadPool } from './payload-pool.js';
 import type { CallContext, RegisteredMethod } from './request-dispatch.js';
 import { ServerConnection } from './server-connection.js';
 
@@ -73,6 +75,12 @@ export interface RpcServerOptions {
    * caller's); the caller still gets Common.Internal. The services crash there (STYLE).
    */
   readonly onBrokenInvariant?: (error: AssertionError, methodName: string) => void;
+  /**
+   * Large request payloads are read in place into buffers from this pool, and go back when their
+   * handler has settled (payload-pool.ts). Only for services whose handlers keep no payload past
+   * that, or hold it with `holdPayload`.
+   */
+  readonly payloadPool?: PayloadPool;
 }
 
 /** "host:port" of a bound socket ("[v6]:port" for IPv6). */
@@ -93,6 +101,7 @@ export class RpcServer {
   private readonly handshakeTimeoutMs: number;
   private readonly observer: RpcCallObserver | undefined;
   private readonly onBrokenInvariant: RpcServerOptions['onBrokenInvariant'];
+  private readonly payloadPool: PayloadPool | undefined;
   private readonly methods = new Map<number, RegisteredMethod>();
   private readonly connections = new Set<ServerConnection>();
   private server: Server | undefined;
@@ -107,6 +116,7 @@ export class RpcServer {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? limits.rpcHandshakeTimeoutMs;
     this.observer = options.observer;
     this.onBrokenInvariant = options.onBrokenInvariant;
+    this.payloadPool = options.payloadPool;
     assert(
       Number.isInteger(this.frameBytesMax) && this.frameBytesMax > frameHeaderBytes,
       'frameBytesMax exceeds a header',
@@ -187,7 +197,9 @@ export class RpcServer {
     assert(this.server === undefined, 'listen is called once');
     assert(!this.closing, 'a closed server does not listen again');
     const { host, port } = splitAddress(address);
-    const server = createServer((socket) => this.accept(socket));
+    // With a payload pool, connections are read in place (adoptWithDirectReads), before net reads.
+    const pauseOnConnect = this.payloadPool !== undefined;
+    const server = createServer({ pauseOnConnect }, (socket) => this.accept(socket));
     server.maxConnections = limits.rpcServerConnectionsMax;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -243,8 +255,22 @@ export class RpcServer {
       socket.destroy();
       return;
     }
+    let reads: DirectReads | undefined;
+    let connected = socket;
+    if (this.payloadPool !== undefined) {
+      reads = new DirectReads(this.frameBytesMax, this.payloadPool);
+      const adopted = adoptWithDirectReads(socket, reads);
+      if (adopted === undefined) {
+        // Read as net reads it: paused on connect, so it starts now.
+        reads = undefined;
+        socket.resume();
+      } else {
+        connected = adopted;
+      }
+    }
     const connection = new ServerConnection({
-      socket,
+      socket: connected,
+      reads,
       clusterSecrets: this.clusterSecrets,
       tokens: this.tokens,
       logger: this.logger,

@@ -18,7 +18,13 @@ import {
 } from '../../../src/rpc/handshake.js';
 import { FsError, assert } from '../../../src/common/errors.js';
 import type { StatusCode } from '../../../src/common/status-code.js';
-import { RpcClient, RpcServer, defineMethod, type CallContext } from '../../../src/rpc/index.js';
+import {
+  RpcClient,
+  RpcServer,
+  defineMethod,
+  type CallContext,
+  type PayloadPool,
+} from '../../../src/rpc/index.js';
 
 export const clusterSecret = 'integration-test-cluster-secret';
 
@@ -285,6 +291,7 @@ export async function startTestServer(
     handshakeTimeoutMs?: number;
     secret?: string;
     onBrokenInvariant?: (error: Error, methodName: string) => void;
+    payloadPool?: PayloadPool;
   } = {},
 ): Promise<TestServer> {
   const { logger, lines } = capturingLogger();
@@ -297,6 +304,7 @@ export async function startTestServer(
       : { inflightPerConnectionMax: options.inflightPerConnectionMax }),
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     ...(options.onBrokenInvariant === undefined ? {} : { onBrokenInvariant: options.onBrokenInvariant }),
+    ...(options.payloadPool === undefined ? {} : { payloadPool: options.payloadPool }),
   });
   const stats = registerTestHandlers(server);
   const address = await server.listen(options.address ?? '127.0.0.1:0');
