@@ -33,6 +33,12 @@ export interface CallContext {
    * the handler already holds the bytes' CRC32C (it verified them), spares summing them again.
    */
   setReplyPayload(payload: Buffer, crc32c?: number): void;
+  /**
+   * A buffer of `length` bytes for the reply's payload from the server's payload pool, or
+   * undefined (no pool, or a length it does not pool). The server owns it: it goes back to the
+   * pool once the reply is written, so the handler keeps nothing of it past its own end.
+   */
+  replyBuffer(length: number): Buffer | undefined;
 }
 
 /** A handler as stored by the server: types erased, the method's schema restores them at the edge. */
@@ -69,6 +75,8 @@ export async function dispatchRequest(options: {
   readonly logger: Logger;
   /** Told of an AssertionError a handler threw, before the caller gets Common.Internal. */
   readonly onBrokenInvariant?: ((error: AssertionError, methodName: string) => void) | undefined;
+  /** Backs `CallContext.replyBuffer` (the connection lets go of what it hands out). */
+  readonly replyBuffer?: ((length: number) => Buffer | undefined) | undefined;
 }): Promise<Reply> {
   const { frame, logger } = options;
   const { serviceId, methodId } = frame.header;
@@ -111,6 +119,7 @@ export async function dispatchRequest(options: {
       replyPayload = payload;
       replyPayloadCrc32c = crc32c;
     },
+    replyBuffer: (length) => options.replyBuffer?.(length),
   };
   let response: unknown;
   try {

@@ -28,13 +28,15 @@ import {
   serverProof,
 } from './handshake.js';
 import { LazyAbort } from './lazy-abort.js';
-import { releasePayload } from './payload-pool.js';
+import { releasePayload, type PayloadPool } from './payload-pool.js';
 import { dispatchRequest, type RegisteredMethod } from './request-dispatch.js';
 
 export interface ServerConnectionOptions {
   readonly socket: Socket;
   /** The socket was made with `reads.onread` (adoptWithDirectReads): payloads land in place. */
   readonly reads?: DirectReads | undefined;
+  /** Where handlers' reply buffers come from (CallContext.replyBuffer); none without it. */
+  readonly payloadPool?: PayloadPool | undefined;
   /** The secrets accepted from peers, read at each handshake (a rotation may replace them). */
   readonly clusterSecrets: ClusterSecrets;
   /** The user tokens accepted in place of the secret; none when absent (only nodes connect). */
@@ -207,8 +209,19 @@ export class ServerConnection {
   }
 
   private async run(frame: Frame, body: unknown, controller: LazyAbort): Promise<void> {
+    // Reply buffers handed to this request's handler, let go of once its reply is written.
+    const replyBuffers: Buffer[] = [];
+    const pool = this.options.payloadPool;
     try {
       const reply = await dispatchRequest({
+        replyBuffer:
+          pool === undefined
+            ? undefined
+            : (length) => {
+                const buffer = pool.take(length);
+                if (buffer !== undefined) replyBuffers.push(buffer);
+                return buffer;
+              },
         methods: this.options.methods,
         frame,
         body,
@@ -239,6 +252,7 @@ export class ServerConnection {
       // The handler has settled and its reply is written (or never will be): a pooled payload
       // goes back unless something else still holds it (payload-pool.ts).
       releasePayload(frame.payload);
+      for (const buffer of replyBuffers) releasePayload(buffer);
       this.finish(controller);
     }
   }

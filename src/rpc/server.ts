@@ -172,6 +172,7 @@ export class RpcServer {
           replyPayloadBytes = payload.length;
           context.setReplyPayload(payload, crc32c);
         },
+        replyBuffer: (length) => context.replyBuffer(length),
       };
       notifyObserver(this.logger, () => observer.callStarted(name));
       try {
@@ -271,6 +272,7 @@ export class RpcServer {
     const connection = new ServerConnection({
       socket: connected,
       reads,
+      payloadPool: this.payloadPool,
       clusterSecrets: this.clusterSecrets,
       tokens: this.tokens,
       logger: this.logger,

@@ -203,6 +203,8 @@ export class StorageService {
       offset: request.offset,
       length: request.length,
       pending: request.relaxed,
+      // Read into a reused buffer the server lets go of once the reply is written.
+      into: context.replyBuffer(request.length),
     });
     target.counters.reads += 1;
     target.counters.bytesRead += result.data.length;

@@ -286,10 +286,13 @@ class CommitManyWork : public PromiseWork {
 };
 
 // What a read resolves to: its bytes (the job's buffer, handed over), their CRC32C and the version.
+// A read into the caller's buffer resolves to its length instead (`length`, no `data`).
 Napi::Object ReadResult(Napi::Env env, ReadJob& job) {
   const size_t length = static_cast<size_t>(job.end - job.start);
   Napi::Object result = Napi::Object::New(env);
-  if (length == 0) {
+  if (job.into != nullptr) {
+    result.Set("length", Napi::Number::New(env, static_cast<double>(length)));
+  } else if (length == 0) {
     result.Set("data", Napi::Buffer<uint8_t>::New(env, 0));
   } else {
     uint8_t* bytes = job.data.release();
@@ -304,8 +307,11 @@ Napi::Object ReadResult(Napi::Env env, ReadJob& job) {
 
 class ReadWork : public PromiseWork {
  public:
-  ReadWork(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<ReadJob> job)
-      : PromiseWork(env), engine_(std::move(engine)), job_(std::move(job)) {}
+  ReadWork(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<ReadJob> job, Napi::Value into)
+      : PromiseWork(env), engine_(std::move(engine)), job_(std::move(job)) {
+    // The caller's buffer stays alive while a worker writes into it.
+    if (into.IsObject()) into_ = Napi::Persistent(into.As<Napi::Object>());
+  }
 
  protected:
   bool Run(EngineFailure* failure) override { return engine_->RunRead(*job_, failure); }
@@ -318,7 +324,19 @@ class ReadWork : public PromiseWork {
  private:
   std::shared_ptr<Engine> engine_;
   std::unique_ptr<ReadJob> job_;
+  Napi::ObjectReference into_;
 };
+
+// The optional buffer a read goes into (argument `index`): set on the job when it is a Buffer of
+// at least the bytes the read can return; otherwise the read allocates its own.
+Napi::Value ReadInto(const Napi::CallbackInfo& info, size_t index, ReadJob& job) {
+  if (info.Length() <= index || !info[index].IsBuffer()) return info.Env().Undefined();
+  auto buffer = info[index].As<Napi::Buffer<uint8_t>>();
+  if (buffer.Length() < job.end - job.start) return info.Env().Undefined();
+  job.into = buffer.Data();
+  job.intoBytes = buffer.Length();
+  return buffer;
+}
 
 class SyncWork : public PromiseWork {
  public:
@@ -593,7 +611,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
-  // read(key, offset, length, pending)
+  // read(key, offset, length, pending, into?)
   Napi::Value Read(const Napi::CallbackInfo& info) {
     return GuardAsync(info.Env(), [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -605,7 +623,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       EngineFailure failure;
       auto job = engine.BeginRead(key, offset, length, pending, &failure);
       if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
-      return (new ReadWork(env, engine_, std::move(job)))->Start();
+      Napi::Value into = ReadInto(info, 4, *job);
+      return (new ReadWork(env, engine_, std::move(job), into))->Start();
     });
   }
 
@@ -622,6 +641,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     EngineFailure failure;
     auto job = engine_->BeginRead(key, offset, length, pending, &failure);
     if (!job) return env.Undefined();
+    ReadInto(info, 4, *job);
     const bool ok = engine_->RunRead(*job, &failure, true);
     engine_->FinishRead(*job);
     if (!ok) return env.Undefined();

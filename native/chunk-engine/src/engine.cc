@@ -836,7 +836,10 @@ std::unique_ptr<ReadJob> Engine::BeginRead(const ChunkKey& key, uint64_t offset,
 
 bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
   const uint64_t total = job.end - job.start;
-  job.data.reset(new uint8_t[total > 0 ? total : 1]);
+  if (job.into == nullptr || job.intoBytes < total) {
+    job.into = nullptr;
+    job.data.reset(new uint8_t[total > 0 ? total : 1]);
+  }
   if (total == 0) return true;
   const SizeClasses& classes = allocator_.classes();
   std::vector<uint8_t> scratch;
@@ -862,7 +865,7 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
     const bool inside = runStart >= job.start && runStart + runBytes <= job.end;
     uint8_t* target = nullptr;
     if (inside) {
-      target = job.data.get() + (runStart - job.start);
+      target = job.Bytes() + (runStart - job.start);
     } else {
       scratch.resize(runBytes);
       target = scratch.data();
@@ -887,7 +890,7 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
       const uint64_t pieceStart = std::max(blockStart, job.start);
       const uint64_t pieceEnd = std::min(blockStart + length, job.end);
       const uint8_t* piece = bytes + (pieceStart - blockStart);
-      if (!inside) std::memcpy(job.data.get() + (pieceStart - job.start), piece, pieceEnd - pieceStart);
+      if (!inside) std::memcpy(job.Bytes() + (pieceStart - job.start), piece, pieceEnd - pieceStart);
       const bool whole = pieceStart == blockStart && pieceEnd == blockStart + length;
       const uint32_t pieceCrc = whole ? job.blocks[position].crc : Crc32c(piece, pieceEnd - pieceStart);
       checksum = Crc32cCombine(checksum, pieceCrc, pieceEnd - pieceStart);

@@ -113,9 +113,14 @@ struct ReadJob {
   uint64_t end = 0;
   uint32_t firstBlock = 0;
   std::vector<BlockRef> blocks;  // the blocks under the range
+  // Where the bytes go: `into` when the caller gave room for them (it stays alive and unused by
+  // anyone else until the read is over), else `data`, allocated by the read.
+  uint8_t* into = nullptr;
+  uint64_t intoBytes = 0;
   // Outcome
   std::unique_ptr<uint8_t[]> data;
   uint32_t checksum = 0;
+  uint8_t* Bytes() const { return into != nullptr ? into : data.get(); }
 };
 
 struct RangeSummary {

@@ -102,10 +102,12 @@ export interface ChunkStore {
   /**
    * Reads [offset, offset + length) of the committed version (or of the pending one when
    * `pending` and there is one), cut at the version's end. Fails with ChunkNotFound or ChunkCorrupted.
+   * `into`, a buffer of at least `length` bytes, may receive the bytes (the result's `data` is then
+   * a view of it); a store is free to return bytes of its own instead.
    */
   read(
     chunkId: ChunkId,
-    range: { offset: number; length: number; pending: boolean },
+    range: { offset: number; length: number; pending: boolean; into?: Buffer | undefined },
   ): Promise<ChunkReadResult>;
 
   /** Committed chunks in chunk id order after `after` (from the start when undefined). */

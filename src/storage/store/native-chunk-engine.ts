@@ -35,9 +35,13 @@ export interface EngineOpenOptions {
   readonly directWrites?: boolean;
 }
 
-/** What a read resolves to. */
+/**
+ * What a read resolves to: its bytes in `data`, or, for a read given a buffer to fill, the count
+ * of bytes it put there in `length` (no `data`).
+ */
 export interface EngineReadResult {
-  readonly data: Buffer;
+  readonly data?: Buffer;
+  readonly length?: number;
   readonly checksum: number;
   readonly info: EngineVersionInfo;
   readonly uncommitted: boolean;
@@ -91,12 +95,25 @@ export interface NativeChunkEngine {
    */
   commitMany(keys: Buffer[], versions: number[]): Promise<Array<EngineVersionInfo | undefined | Error>>;
   discard(key: Buffer): void;
-  read(key: Buffer, offset: number, length: number, pending: boolean): Promise<EngineReadResult>;
+  /** `into`, when it holds at least the bytes the read returns, receives them. */
+  read(
+    key: Buffer,
+    offset: number,
+    length: number,
+    pending: boolean,
+    into?: Buffer,
+  ): Promise<EngineReadResult>;
   /**
    * The same read on the calling thread when every block it touches is in the page cache;
    * undefined when one is not, or on any failure (then `read` does it and reports the failure).
    */
-  readCached(key: Buffer, offset: number, length: number, pending: boolean): EngineReadResult | undefined;
+  readCached(
+    key: Buffer,
+    offset: number,
+    length: number,
+    pending: boolean,
+    into?: Buffer,
+  ): EngineReadResult | undefined;
   sync(): Promise<void>;
   /** Rewrites the metadata log as a snapshot now (it also happens by itself as the log grows). */
   compact(): Promise<boolean>;

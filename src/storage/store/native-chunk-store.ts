@@ -253,7 +253,7 @@ export class NativeChunkStore implements ChunkStore {
 
   async read(
     chunkId: ChunkId,
-    range: { offset: number; length: number; pending: boolean },
+    range: { offset: number; length: number; pending: boolean; into?: Buffer | undefined },
   ): Promise<ChunkReadResult> {
     const key = this.keyOf(chunkId);
     checkReadInput(range, this.chunkBytesMax);
@@ -262,13 +262,16 @@ export class NativeChunkStore implements ChunkStore {
     const version = (range.pending ? state?.pending?.version : undefined) ?? state?.committed?.version ?? 0;
     try {
       // A small read whose blocks are in the page cache needs no thread-pool round trip.
+      const into = range.into !== undefined && range.into.length >= range.length ? range.into : undefined;
       const cached =
         range.length <= limits.storageCachedReadBytesMax
-          ? this.engine.readCached(key, range.offset, range.length, range.pending)
+          ? this.engine.readCached(key, range.offset, range.length, range.pending, into)
           : undefined;
-      const result = cached ?? (await this.engine.read(key, range.offset, range.length, range.pending));
+      const result = cached ?? (await this.engine.read(key, range.offset, range.length, range.pending, into));
+      const data = result.data ?? into?.subarray(0, result.length);
+      assert(data !== undefined, 'a read returns its bytes or fills the buffer it was given');
       return {
-        data: result.data,
+        data,
         checksum: result.checksum,
         info: versionInfo(result.info),
         uncommitted: result.uncommitted,

@@ -5,9 +5,11 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { randomFillSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { FsError } from '../../../src/common/errors.js';
 import { FrameKind, type Frame } from '../../../src/rpc/frame.js';
 import { FrameSocket } from '../../../src/rpc/frame-socket.js';
+import { defineMethod } from '../../../src/rpc/index.js';
 import { PayloadPool, releasePayload } from '../../../src/rpc/payload-pool.js';
 import { Cleanup, capturingLogger, echoMethod, startTestServer, testClient } from './helpers.js';
 
@@ -51,6 +53,48 @@ describe('rpc server with a payload pool', () => {
     // were used again.
     expect(stats.taken).toBe(60);
     expect(stats.reused).toBeGreaterThan(0);
+  });
+
+  it('lends handlers reply buffers and takes them back once the reply is written', async () => {
+    const pool = newPool();
+    const { server, address } = await startTestServer({ payloadPool: pool });
+    cleanup.add(() => server.close({ drainMs: 100 }));
+    // A reply of `length` bytes, each the call's seed plus its index, written into a lent buffer
+    // after a pause, so many replies are in flight at once.
+    const fillMethod = defineMethod({
+      serviceId: 9,
+      methodId: 99,
+      name: 'test.fill',
+      request: z.strictObject({ seed: z.number().int(), length: z.number().int() }),
+      response: z.strictObject({ lent: z.boolean() }),
+      idempotent: true,
+    });
+    server.handle(fillMethod, async (request, context) => {
+      const buffer = context.replyBuffer(request.length);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const reply = buffer ?? Buffer.alloc(request.length);
+      for (let index = 0; index < request.length; index += 1) reply[index] = (request.seed + index) & 0xff;
+      context.setReplyPayload(reply.subarray(0, request.length));
+      return { lent: buffer !== undefined };
+    });
+    const { client } = testClient();
+    cleanup.add(() => client.close());
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, seed) =>
+        client.callWithPayload(address, fillMethod, { seed, length: seed % 2 === 0 ? mib : 1000 }, {}),
+      ),
+    );
+    for (const [seed, result] of results.entries()) {
+      const length = seed % 2 === 0 ? mib : 1000;
+      expect(result.response.lent).toBe(length >= 64 * 1024);
+      expect(result.payload?.length).toBe(length);
+      expect(result.payload?.every((byte, index) => byte === ((seed + index) & 0xff))).toBe(true);
+    }
+    // Buffers came back: the next rounds reuse them.
+    for (let round = 0; round < 3; round += 1) {
+      await client.callWithPayload(address, fillMethod, { seed: round, length: mib }, {});
+    }
+    expect(pool.stats().reused).toBeGreaterThan(0);
   });
 
   it('counts connections it reads in place out of the server when they close', async () => {

@@ -139,6 +139,7 @@ export class SimRpcServer implements RpcHandlers {
         replyPayload = bytes;
         replyPayloadCrc32c = checksum;
       },
+      replyBuffer: () => undefined,
     };
     const body = await handler(message.body, context);
     this.served.set(method, (this.served.get(method) ?? 0) + 1);

@@ -250,7 +250,7 @@ describe('the native chunk engine given bad input', () => {
       expect(() => engine.stat('not a key' as unknown as Buffer)).toThrow(
         expect.objectContaining({ engineCode: 'invalid' }),
       );
-      expect((await engine.read(key, 0, 10, false)).data.toString()).toBe('kept');
+      expect((await engine.read(key, 0, 10, false)).data?.toString()).toBe('kept');
     } finally {
       await engine.close();
     }

@@ -223,7 +223,7 @@ describe('the native chunk engine', () => {
     // is answered at once, with the same bytes and checksum.
     read.mockClear();
     const again = engine.readCached(key, 70_000, 4096, false);
-    expect(again?.data.equals(data.subarray(70_000, 74_096))).toBe(true);
+    expect(again?.data?.equals(data.subarray(70_000, 74_096))).toBe(true);
     expect(again?.checksum).toBe(first.checksum);
     const second = await store.read(chunkId, { offset: 70_000, length: 4096, pending: false });
     expect(second.data.equals(first.data)).toBe(true);
@@ -234,6 +234,35 @@ describe('the native chunk engine', () => {
     expect(whole.data.equals(data)).toBe(true);
     expect(readCached).not.toHaveBeenCalled();
     expect(read).toHaveBeenCalledTimes(1);
+  });
+
+  it('reads into a buffer it is given, through its threads or the page cache, and ignores one too small', async () => {
+    const store = await open();
+    const chunkId = { inode: 13n, index: 0 };
+    const data = Buffer.alloc(300_000);
+    for (let at = 0; at < data.length; at++) data[at] = (at * 13 + (at >> 11)) & 0xff;
+    await apply(store, { kind: 'replace', data }, chunkId);
+    for (const [offset, length] of [
+      [0, 300_000],
+      [1_000, 70_000],
+      [250_000, 100_000], // cut at the chunk's end
+      [65_536, 4_096],
+      [65_536, 4_096], // cached by the read before: answered on the calling thread
+    ] as const) {
+      const into = Buffer.alloc(length + 100, 0xee);
+      const result = await store.read(chunkId, { offset, length, pending: false, into });
+      const expected = data.subarray(offset, Math.min(data.length, offset + length));
+      expect(result.data.equals(expected)).toBe(true);
+      expect(result.data.buffer).toBe(into.buffer);
+      expect(result.data.byteOffset).toBe(into.byteOffset);
+      expect(result.checksum).toBe(crc32c(expected));
+      // Nothing past the bytes read was touched.
+      expect(into.subarray(expected.length).every((byte) => byte === 0xee)).toBe(true);
+    }
+    const small = Buffer.alloc(10);
+    const result = await store.read(chunkId, { offset: 0, length: 4_096, pending: false, into: small });
+    expect(result.data.equals(data.subarray(0, 4_096))).toBe(true);
+    expect(result.data.buffer).not.toBe(small.buffer);
   });
 
   it('compacts its metadata log as it grows and replays it after a reopen', async () => {
