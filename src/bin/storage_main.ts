@@ -69,7 +69,8 @@ await runService({
       observer: metrics.rpcServerObserver,
       onBrokenInvariant: crashOnBrokenInvariant(logger),
       // Write and forward handlers are done with their payload when they settle (the chunk
-      // engine's write and the forward to the successor are awaited), so payloads are reused.
+      // engine's write and the forward to the successor are awaited), and reads fill a reply
+      // buffer the connection lends them, so payload buffers are reused.
       payloadPool: new PayloadPool({
         minBytes: limits.rpcDirectPayloadMinBytes,
         maxBytes: limits.storagePayloadPoolBytesMax,

@@ -139,7 +139,7 @@ export const limits = {
   rpcDirectPayloadMinBytes: 64 * 1024,
   /** Where such a socket's other reads land before their bytes are copied out. */
   rpcReadScratchBytes: 64 * 1024,
-  /** The storage service reuses buffers for write payloads up to this long (payload-pool.ts). */
+  /** The storage service reuses buffers for payloads (writes, read replies) up to this long (payload-pool.ts). */
   storagePayloadPoolBytesMax: 8 * 1024 * 1024,
   /** Free payload buffers a storage service keeps for reuse, in bytes. */
   storagePayloadPoolKeptBytesMax: 64 * 1024 * 1024,

@@ -1,12 +1,12 @@
 /**
- * Buffers for large request payloads that a server receives in place (DirectReads), used again
- * once nothing holds them. A service that receives a stream of 1 MiB writes otherwise makes a new
+ * Buffers for large payloads, used again once nothing holds them: request payloads a server
+ * receives in place (DirectReads), and reply payloads its handlers fill (CallContext.replyBuffer). A service that receives a stream of 1 MiB writes otherwise makes a new
  * ArrayBuffer for each: V8 counts every one as external memory and starts a full collection for
  * each 64 MiB of them, which a storage service receiving writes did 18 times per GiB.
  *
  * A buffer goes back to the pool only when every holder has let go, counted per ArrayBuffer:
- * - the receiver holds it from `take` until the request's handler has settled and its reply is
- *   written (server-connection.ts);
+ * - the connection holds a request's payload, and every reply buffer it lent the handler, from
+ *   `take` until the handler has settled and its reply is written (server-connection.ts);
  * - a socket write of it holds it until the write's callback (frame-socket.ts), so a forward that
  *   timed out while its bytes still sat in the socket keeps the buffer out of the pool;
  * - any other code that keeps a payload past its handler must `holdPayload` it. A holder that

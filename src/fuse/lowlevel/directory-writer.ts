@@ -368,7 +368,8 @@ export class PackedDirents {
   /** No records yet, numbered from `firstOffset` as they are pushed. */
   static empty(firstOffset: number): PackedDirents {
     checkFirstOffset(firstOffset, 0);
-    return new PackedDirents(Buffer.alloc(1024), new Uint32Array(32), 0, firstOffset);
+    // Nothing allocated until a name comes: a daemon holds one of these per directory it made.
+    return new PackedDirents(Buffer.alloc(0), new Uint32Array(1), 0, firstOffset);
   }
 
   /**
