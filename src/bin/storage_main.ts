@@ -19,6 +19,7 @@ import { createServiceMetrics } from '../monitor/index.js';
 import { PayloadPool, RpcClient, RpcServer } from '../rpc/index.js';
 import { tokenDirectoryFromMgmtd } from '../client/index.js';
 import { StorageNode, registerStorageMetrics, storageConfigSchema } from '../storage/index.js';
+import { pageAlignedAllocator } from '../storage/store/native-chunk-engine.js';
 
 /** Exit status of a fenced process: it stopped on purpose and must rejoin through recovery. */
 const fencedExitCode = 3;
@@ -61,6 +62,7 @@ await runService({
       observer: metrics.rpcClientObserver,
     });
     const tokens = tokenDirectoryFromMgmtd({ config, rpcClient, logger });
+    const alignedAllocator = pageAlignedAllocator();
     const rpcServer = new RpcServer({
       clusterSecret,
       tokens,
@@ -70,11 +72,13 @@ await runService({
       onBrokenInvariant: crashOnBrokenInvariant(logger),
       // Write and forward handlers are done with their payload when they settle (the chunk
       // engine's write and the forward to the successor are awaited), and reads fill a reply
-      // buffer the connection lends them, so payload buffers are reused.
+      // buffer the connection lends them, so payload buffers are reused. They start on a page,
+      // so that large reads can go around the page cache (`[storage] direct_reads`).
       payloadPool: new PayloadPool({
         minBytes: limits.rpcDirectPayloadMinBytes,
         maxBytes: limits.storagePayloadPoolBytesMax,
         keptBytesMax: limits.storagePayloadPoolKeptBytesMax,
+        ...(alignedAllocator === undefined ? {} : { allocate: alignedAllocator }),
       }),
     });
     const node = await StorageNode.open({

@@ -133,6 +133,12 @@ export const limits = {
    */
   storageCachedReadBytesMax: 128 * 1024,
   /**
+   * Reads this long or longer into page-aligned memory (the storage service's pooled reply
+   * buffers) go around the page cache (`[storage] direct_reads`): such a read is a stream, and
+   * copying it out of fresh cache pages, then reclaiming them, cost more CPU than the read.
+   */
+  storageDirectReadBytesMin: 256 * 1024,
+  /**
    * Client sockets, and the storage service's server sockets, read a payload this long or longer
    * straight into its own buffer (DirectReads).
    */

@@ -31,6 +31,11 @@ export interface PayloadPoolOptions {
   readonly maxBytes: number;
   /** Free buffers kept, in bytes; a buffer let go beyond this is left to the collector. */
   readonly keptBytesMax: number;
+  /**
+   * Makes the memory of a new buffer (`new ArrayBuffer` when absent); the storage service's are
+   * page-aligned, so the chunk engine can read into them around the page cache.
+   */
+  readonly allocate?: (size: number) => ArrayBuffer;
 }
 
 /** Buffers are kept in sizes that are whole multiples of this. */
@@ -61,7 +66,8 @@ export class PayloadPool {
     const size = Math.ceil(length / sizeStepBytes) * sizeStepBytes;
     let memory = this.free.get(size)?.pop();
     if (memory === undefined) {
-      memory = new ArrayBuffer(size);
+      memory = this.options.allocate?.(size) ?? new ArrayBuffer(size);
+      assert(memory.byteLength === size, 'a pooled buffer has the size asked for');
     } else {
       this.keptBytes -= size;
       this.reusedCount += 1;

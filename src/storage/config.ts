@@ -71,6 +71,14 @@ export const storageConfigSchema = z.strictObject({
        */
       direct_writes: z.boolean().default(true),
       /**
+       * True (default): the native engine reads large ranges (256 KiB or more, into the service's
+       * page-aligned reply buffers) around the page cache (O_DIRECT), which spares copying a
+       * streamed read out of fresh cache pages and reclaiming them later; smaller reads use the
+       * cache. False: every read goes through the page cache. A file system that refuses O_DIRECT
+       * gets buffered reads either way. What a read returns is the same both ways.
+       */
+      direct_reads: z.boolean().default(true),
+      /**
        * The chunk store of each target: `native`, the C++ chunk engine (native/chunk-engine: size-class
        * slots in preallocated files, block copy-on-write, hardware CRC32C); `files`, the TypeScript
        * store (one data file per chunk generation, metadata in sqlite). A target directory keeps the

@@ -464,6 +464,7 @@ async function openTarget(
     path,
     durable: config.storage.sync_writes,
     directWrites: config.storage.direct_writes,
+    directReads: config.storage.direct_reads,
     freeSpaceReserveBytes: config.storage.free_space_reserve_bytes,
     readHandlesMax: readHandlesPerTarget(openFilesLimit(), config.storage.targets.length),
     logger,

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -79,6 +80,8 @@ uint64_t ReadInteger(const Napi::Value& value, const char* name, double max) {
 }
 
 constexpr double kU32Max = 4294967295.0;
+// Direct I/O wants memory aligned to the device's logical block; a page covers every size in use.
+constexpr size_t kPageBytes = 4096;
 constexpr double kSafeMax = 9007199254740991.0;
 
 Napi::Value InfoObject(Napi::Env env, const std::optional<VersionInfo>& info) {
@@ -686,6 +689,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       object.Set("usedSlots", Napi::Number::New(env, static_cast<double>(engine.UsedSlots())));
       object.Set("sharedSlots", Napi::Number::New(env, static_cast<double>(engine.SharedSlots())));
       object.Set("blockBytes", Napi::Number::New(env, engine.blockBytes()));
+      object.Set("directReads", Napi::Number::New(env, static_cast<double>(engine.DirectReads())));
       return object;
     });
   }
@@ -738,6 +742,11 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     // Absent means true: page-aligned block writes bypass the page cache.
     Napi::Value directWrites = object.Get("directWrites");
     options.directWrites = directWrites.IsUndefined() || directWrites.ToBoolean().Value();
+    // Absent means 0: every read goes through the page cache.
+    Napi::Value directReadBytesMin = object.Get("directReadBytesMin");
+    if (!directReadBytesMin.IsUndefined()) {
+      options.directReadBytesMin = ReadInteger(directReadBytesMin, "directReadBytesMin", kSafeMax);
+    }
     if (options.blockBytes == 0 || options.minSlotBytes == 0 || options.minSlotBytes > options.blockBytes ||
         options.dataFileBytes < options.blockBytes) {
       ThrowInvalid(env, "block, slot and file sizes are inconsistent");
@@ -766,12 +775,25 @@ Napi::Value Crc32cCombineOf(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, Crc32cCombine(first, second, length));
 }
 
+// alignedArrayBuffer(size): an ArrayBuffer of `size` bytes (contents undefined) whose memory starts
+// on a page, as reads around the page cache need of the memory they fill.
+Napi::Value AlignedArrayBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t size = ReadInteger(info[0], "size", kU32Max);
+  void* memory = nullptr;
+  if (posix_memalign(&memory, kPageBytes, size > 0 ? size : 1) != 0) {
+    throw Napi::Error::New(env, "no memory for an aligned buffer of " + std::to_string(size) + " bytes");
+  }
+  return Napi::ArrayBuffer::New(env, memory, size, [](Napi::Env, void* owned) { std::free(owned); });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->engineClass = Napi::Persistent(EngineWrap::Define(env));
   env.SetInstanceData(data);
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cOf));
+  exports.Set("alignedArrayBuffer", Napi::Function::New(env, AlignedArrayBuffer));
   exports.Set("crc32cCombine", Napi::Function::New(env, Crc32cCombineOf));
   exports.Set("crc32cImplementation", Napi::String::New(env, Crc32cImplementation()));
   return exports;

@@ -63,11 +63,13 @@ bool WriteFull(int fd, const void* data, size_t length, uint64_t position, int* 
   return true;
 }
 
-DataFiles::DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites)
+DataFiles::DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites,
+                     bool directReads)
     : directory_(std::move(directory)),
       classes_(std::move(classes)),
       growBytes_(growBytes),
-      directWrites_(directWrites) {}
+      directWrites_(directWrites),
+      directReadsWanted_(directReads) {}
 
 DataFiles::~DataFiles() { Close(); }
 
@@ -110,10 +112,11 @@ DataFiles::File* DataFiles::Open(uint32_t sizeClass, uint32_t file, IoFailure* f
   }
   auto entry = std::make_unique<File>();
   entry->fd = fd;
-  if (directWrites_) {
-    // EINVAL: a file system without O_DIRECT (tmpfs, some FUSE ones); its writes stay buffered.
+  if (directWrites_ || directReadsWanted_) {
+    // EINVAL: a file system without O_DIRECT (tmpfs, some FUSE ones); its I/O stays buffered.
     entry->directFd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
-    entry->direct = entry->directFd >= 0;
+    entry->direct = directWrites_ && entry->directFd >= 0;
+    entry->directReads = directReadsWanted_ && entry->directFd >= 0;
   }
   entry->allocatedBytes = static_cast<uint64_t>(status.st_size);
   File* result = entry.get();
@@ -181,11 +184,36 @@ bool DataFiles::WriteDirect(File* file, uint64_t position, const uint8_t* data, 
 }
 
 bool DataFiles::Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length,
-                     IoFailure* failure, bool cachedOnly) {
+                     IoFailure* failure, ReadPath path) {
   File* file = Open(SlotClass(slot), SlotFile(slot), failure);
   if (file == nullptr) return false;
   uint64_t position = SlotOffset(slot) + offsetInSlot;
-  if (cachedOnly) {
+  if (path == ReadPath::Direct && file->directReads.load(std::memory_order_relaxed) && Aligned(position) &&
+      Aligned(length) && Aligned(reinterpret_cast<uintptr_t>(data))) {
+    size_t done = 0;
+    int error = 0;
+    while (done < length) {
+      ssize_t got = pread(file->directFd, data + done, length - done, static_cast<off_t>(position + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        error = got < 0 ? errno : EIO;
+        break;
+      }
+      done += static_cast<size_t>(got);
+    }
+    if (done == length) {
+      directReads_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    // The file system refuses direct reads after all: this and later reads go through the cache.
+    if (error == EINVAL) {
+      file->directReads = false;
+    } else {
+      return Fail(failure, error,
+                  error == EIO ? "a data file ends before a block it holds" : "reading a data file directly");
+    }
+  }
+  if (path == ReadPath::CachedOnly) {
     if (!nowaitReads_.load(std::memory_order_relaxed)) return Fail(failure, EOPNOTSUPP, "no RWF_NOWAIT reads here");
     struct iovec vector = {data, length};
     ssize_t got = -1;

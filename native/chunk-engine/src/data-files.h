@@ -41,7 +41,7 @@ bool WriteFull(int fd, const void* data, size_t length, uint64_t position, int* 
 
 class DataFiles {
  public:
-  DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites);
+  DataFiles(std::string directory, SizeClasses classes, uint64_t growBytes, bool directWrites, bool directReads);
   ~DataFiles();
 
   /** Creates the data directory; false with `failure` set on an error. */
@@ -50,12 +50,24 @@ class DataFiles {
   bool Reserve(SlotRef slot, IoFailure* failure);
   /** Writes `length` bytes from `offsetInSlot`; they may run on into the file's following slots. */
   bool Write(SlotRef slot, uint32_t offsetInSlot, const uint8_t* data, size_t length, IoFailure* failure);
-  /**
-   * Reads exactly `length` bytes; a file that ends early is an error (EIO). With `cachedOnly`,
-   * only from the page cache (RWF_NOWAIT): bytes not all there fail with EAGAIN at once.
-   */
+  /** How a read may reach the file. */
+  enum class ReadPath {
+    /** Through the page cache. */
+    Buffered,
+    /** Only from the page cache (RWF_NOWAIT): bytes not all there fail with EAGAIN at once. */
+    CachedOnly,
+    /**
+     * Around the page cache (O_DIRECT) when the position, the length and `data` are page-aligned
+     * and the file system allows it; through the page cache otherwise. A direct read sees every
+     * write, buffered or not: the kernel writes dirty cached pages of the range back first.
+     */
+    Direct,
+  };
+  /** Reads exactly `length` bytes; a file that ends early is an error (EIO). */
   bool Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length, IoFailure* failure,
-            bool cachedOnly = false);
+            ReadPath path = ReadPath::Buffered);
+  /** Reads that went around the page cache, since the files were opened. */
+  uint64_t DirectReads() const { return directReads_.load(std::memory_order_relaxed); }
   /** fdatasyncs every file written since the last call (the caller groups concurrent calls). */
   bool SyncWritten(IoFailure* failure);
   /** Closes every descriptor; later calls fail. */
@@ -69,6 +81,8 @@ class DataFiles {
     int directFd = -1;
     /** Cleared when the file system refuses a direct write: later writes are buffered. */
     std::atomic<bool> direct{false};
+    /** Cleared when the file system refuses a direct read: later reads are buffered. */
+    std::atomic<bool> directReads{false};
     uint64_t allocatedBytes = 0;
     std::mutex growLock;
   };
@@ -79,6 +93,8 @@ class DataFiles {
   const SizeClasses classes_;
   const uint64_t growBytes_;
   const bool directWrites_;
+  const bool directReadsWanted_;
+  std::atomic<uint64_t> directReads_{0};
   /** Cleared when the file system refuses RWF_NOWAIT reads: cached-only reads then fail at once. */
   std::atomic<bool> nowaitReads_{true};
   std::mutex lock_;  // guards files_ and written_

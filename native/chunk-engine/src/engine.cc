@@ -192,7 +192,7 @@ Engine::Engine(const EngineOptions& options, const LogHeader& header, SizeClasse
       zeroBlockCrc_(Crc32c(std::vector<uint8_t>(header.blockBytes, 0).data(), header.blockBytes)),
       log_(std::move(log)),
       data_(std::make_unique<DataFiles>(options.directory, classes, std::max<uint64_t>(options.growBytes, 1),
-                                        options.directWrites)),
+                                        options.directWrites, options.directReadBytesMin > 0)),
       allocator_(classes) {}
 
 Engine::~Engine() {
@@ -845,6 +845,10 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
   std::vector<uint8_t> scratch;
   uint32_t checksum = 0;
   IoFailure io;
+  const DataFiles::ReadPath path = cachedOnly ? DataFiles::ReadPath::CachedOnly
+                                   : options_.directReadBytesMin > 0 && total >= options_.directReadBytesMin
+                                       ? DataFiles::ReadPath::Direct
+                                       : DataFiles::ReadPath::Buffered;
   size_t first = 0;
   while (first < job.blocks.size()) {
     // A run of blocks in consecutive slots of one file is read with one pread; a hole is a run of
@@ -872,7 +876,7 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
     }
     if (hole) {
       std::memset(target, 0, runBytes);
-    } else if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io, cachedOnly)) {
+    } else if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io, path)) {
       return *failure = FromIo(io), false;
     }
     uint64_t offsetInRun = 0;

@@ -38,6 +38,13 @@ struct EngineOptions {
   bool durable = true;
   /** Page-aligned block writes bypass the page cache (data-files.h). */
   bool directWrites = true;
+  /**
+   * Reads of at least this many bytes into page-aligned memory bypass the page cache
+   * (data-files.h); 0: none do. A large read is a stream that seldom comes back to the same bytes
+   * soon; copying it out of fresh cache pages, and reclaiming them later, cost the storage
+   * services more CPU than the disks needed.
+   */
+  uint64_t directReadBytesMin = 0;
 };
 
 struct VersionInfo {
@@ -192,6 +199,7 @@ class Engine {
   uint32_t blockBytes() const { return blockBytes_; }
   uint64_t LogGeneration() { return log_->Generation(); }
   uint64_t LogBytes() { return log_->Bytes(); }
+  uint64_t DirectReads() const { return data_->DirectReads(); }
   uint64_t UsedSlots();
   /** Slots named by more than one chunk (clones that have not diverged there yet). */
   uint64_t SharedSlots();

@@ -33,6 +33,11 @@ export interface EngineOpenOptions {
   readonly durable: boolean;
   /** Whole page-aligned blocks are written with O_DIRECT (data-files.h); true when absent. */
   readonly directWrites?: boolean;
+  /**
+   * Reads of at least this many bytes into page-aligned memory (alignedArrayBuffer) read with
+   * O_DIRECT (data-files.h); 0 or absent: none do.
+   */
+  readonly directReadBytesMin?: number;
 }
 
 /**
@@ -125,6 +130,8 @@ export interface NativeChunkEngine {
     /** Slots named by more than one chunk (clones sharing them). */
     sharedSlots: number;
     blockBytes: number;
+    /** Reads that went around the page cache since the engine opened. */
+    directReads: number;
   };
 }
 
@@ -132,6 +139,8 @@ interface ChunkEngineAddon {
   open(options: EngineOpenOptions): Promise<NativeChunkEngine>;
   crc32c(data: Buffer, initial?: number): number;
   crc32cCombine(first: number, second: number, secondLength: number): number;
+  /** An ArrayBuffer of `size` bytes whose memory starts on a page (contents undefined). */
+  alignedArrayBuffer(size: number): ArrayBuffer;
   readonly crc32cImplementation: string;
 }
 
@@ -140,6 +149,16 @@ let addon: ChunkEngineAddon | undefined;
 /** True when the addon is built (`npm run build`). */
 export function nativeChunkEngineAvailable(): boolean {
   return findNativeAddon('chunk-engine') !== undefined;
+}
+
+/**
+ * Page-aligned ArrayBuffers from the addon, for buffers the engine reads into around the page
+ * cache; undefined when the addon is not built (the TypeScript store reads through the cache).
+ */
+export function pageAlignedAllocator(): ((size: number) => ArrayBuffer) | undefined {
+  if (!nativeChunkEngineAvailable()) return undefined;
+  const engine = chunkEngineAddon();
+  return (size) => engine.alignedArrayBuffer(size);
 }
 
 /** The addon; throws a clear error naming the build step when it is not built. */

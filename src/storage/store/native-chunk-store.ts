@@ -66,6 +66,11 @@ export interface NativeChunkStoreOptions extends FileChunkStoreOptions {
   readonly chunkBytesMax?: number;
   /** Whole page-aligned blocks bypass the page cache (true when absent; `[storage] direct_writes`). */
   readonly directWrites?: boolean;
+  /**
+   * Reads of limits.storageDirectReadBytesMin or more into page-aligned buffers bypass the page
+   * cache (true when absent; `[storage] direct_reads`).
+   */
+  readonly directReads?: boolean;
 }
 
 /** A commit waiting for the others of its turn. */
@@ -121,6 +126,7 @@ export class NativeChunkStore implements ChunkStore {
         compactMinBytes: options.compactMinBytes ?? nativeChunkEngineDefaults.compactMinBytes,
         durable: options.durable,
         directWrites: options.directWrites ?? true,
+        directReadBytesMin: (options.directReads ?? true) ? limits.storageDirectReadBytesMin : 0,
       });
     } catch (error) {
       throw toFsError(error, `target ${options.targetId}: cannot open the chunk engine in ${options.path}`);

@@ -17,6 +17,34 @@ describe('PayloadPool', () => {
     expect(taken?.length).toBe(100_000);
   });
 
+  it('makes new buffers with the allocator it was given, in whole size steps, and reuses them', () => {
+    const sizes: number[] = [];
+    const payloads = new PayloadPool({
+      minBytes: 64 * 1024,
+      maxBytes: 8 * mib,
+      keptBytesMax: 16 * mib,
+      allocate: (size) => {
+        sizes.push(size);
+        return new ArrayBuffer(size);
+      },
+    });
+    const first = payloads.take(100_000)!;
+    expect(first.byteOffset).toBe(0);
+    expect(first.length).toBe(100_000);
+    releasePayload(first);
+    expect(payloads.take(120_000)!.buffer).toBe(first.buffer);
+    payloads.take(mib);
+    expect(sizes).toEqual([128 * 1024, mib]);
+    // An allocator that returns the wrong size is a bug, caught at once.
+    const wrong = new PayloadPool({
+      minBytes: 1,
+      maxBytes: mib,
+      keptBytesMax: mib,
+      allocate: (size) => new ArrayBuffer(size - 1),
+    });
+    expect(() => wrong.take(1_000)).toThrow(/size asked for/);
+  });
+
   it('hands a buffer out again once its receiver lets go, and not before', () => {
     const payloads = pool();
     const first = payloads.take(mib)!;

@@ -38,6 +38,7 @@ describe('the storage configuration', () => {
       free_space_reserve_bytes: limits.storageFreeSpaceReserveBytesDefault,
       sync_writes: false,
       direct_writes: true,
+      direct_reads: true,
       chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
       recovery_bandwidth_bytes_per_s: limits.storageRecoveryBandwidthBytesPerSDefault,
       recovery_concurrency: limits.storageRecoveryConcurrencyDefault,

@@ -171,7 +171,13 @@ describe('the native chunk engine', () => {
     for (const directWrites of [true, false]) {
       const path = join(dir, `target-${directWrites}`);
       const options = { targetId: 1, path, durable: false, freeSpaceReserveBytes: 0, logger: silentLogger() };
-      const store = await NativeChunkStore.open({ ...options, blockBytes: 65_536, directWrites });
+      // Reads stay buffered here, so a descriptor opened O_DIRECT is there for the writes alone.
+      const store = await NativeChunkStore.open({
+        ...options,
+        blockBytes: 65_536,
+        directWrites,
+        directReads: false,
+      });
       stores.push(store);
       let model: Buffer = Buffer.alloc(0);
       for (const update of updates) {
@@ -199,6 +205,69 @@ describe('the native chunk engine', () => {
       const reopened = await NativeChunkStore.open({ ...options, blockBytes: 65_536 });
       stores.push(reopened);
       expectSame(await readWhole(reopened, chunkId), model);
+    }
+  });
+
+  it('reads large ranges into page-aligned buffers around the page cache, the same bytes as through it', async () => {
+    let directSupported = true;
+    try {
+      closeSync(openSync(join(dir, 'probe'), constants.O_CREAT | constants.O_RDWR | constants.O_DIRECT));
+    } catch {
+      directSupported = false;
+    }
+    const aligned = (length: number) => Buffer.from(chunkEngineAddon().alignedArrayBuffer(length));
+    const chunkId = { inode: 14n, index: 0 };
+    // Buffered writes leave dirty pages a direct read must see; direct ones leave none.
+    for (const [directWrites, directReads] of [
+      [true, true],
+      [false, true],
+      [true, false],
+    ] as const) {
+      const path = join(dir, `target-${directWrites}-${directReads}`);
+      const store = await NativeChunkStore.open({
+        targetId: 1,
+        path,
+        durable: false,
+        freeSpaceReserveBytes: 0,
+        logger: silentLogger(),
+        blockBytes: 65_536,
+        directWrites,
+        directReads,
+      });
+      stores.push(store);
+      const engine = (store as unknown as { engine: NativeChunkEngine }).engine;
+      const data = Buffer.alloc((1 << 20) + 3_000);
+      for (let at = 0; at < data.length; at++) data[at] = (at * 11 + (at >> 10)) & 0xff;
+      await apply(store, { kind: 'replace', data }, chunkId);
+      const patch = Buffer.alloc(70_000, 0x5c);
+      await apply(store, { kind: 'write', offset: 200_000, data: patch }, chunkId);
+      patch.copy(data, 200_000);
+      const directSoFar = () => engine.stats().directReads;
+      const cases: Array<{ offset: number; length: number; into: Buffer; direct: boolean }> = [
+        // Whole blocks into aligned memory, large enough: around the cache.
+        { offset: 0, length: 1 << 20, into: aligned(1 << 20), direct: true },
+        { offset: 262_144, length: 512 * 1024, into: aligned(512 * 1024), direct: true },
+        // Up to the chunk's partial last block, which goes through the cache.
+        { offset: 0, length: data.length, into: aligned(data.length + 4_096), direct: true },
+        // Not on a block, memory not on a page, or too short: through the cache.
+        { offset: 1_000, length: 600_000, into: aligned(600_000), direct: false },
+        {
+          offset: 0,
+          length: 1 << 20,
+          into: aligned((1 << 20) + 4_096).subarray(16, 16 + (1 << 20)),
+          direct: false,
+        },
+        { offset: 65_536, length: 65_536, into: aligned(65_536), direct: false },
+      ];
+      for (const { offset, length, into, direct } of cases) {
+        const before = directSoFar();
+        const result = await store.read(chunkId, { offset, length, pending: false, into });
+        const expected = data.subarray(offset, Math.min(data.length, offset + length));
+        expect(result.data.equals(expected)).toBe(true);
+        expect(result.data.buffer).toBe(into.buffer);
+        expect(result.checksum).toBe(crc32c(expected));
+        expect(directSoFar() > before).toBe(direct && directReads && directSupported);
+      }
     }
   });
 
