@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../../common/logger.js';
 import { CommonCode } from '../../common/status-code.js';
 import { startAutoUnmountSentinel, type AutoUnmountSentinel } from './auto-unmount-sentinel.js';
 import { fuseDefaults } from './defaults.js';
+import { warmDirectoryWriters } from './directory-writer.js';
 import { RequestDispatcher } from './dispatcher.js';
 import {
   checkFuseDevice,
@@ -166,6 +167,8 @@ export class FuseSession implements Unmountable {
       detach: (path) => detachMount(binding, path),
     });
 
+    // The first listing after the mount would otherwise also run the reply writers' code first.
+    warmDirectoryWriters();
     const native = createNativeSession(binding, operations, options, autoUnmount);
     // Filled once mounted; an unmount from outside may be reported before that.
     const mounted: { session?: FuseSession; endedEarly?: boolean } = {};

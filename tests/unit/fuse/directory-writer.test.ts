@@ -2,7 +2,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { DirectoryWriter, PackedDirents } from '../../../src/fuse/lowlevel/directory-writer.js';
+import {
+  DirectoryWriter,
+  PackedDirents,
+  warmDirectoryWriters,
+} from '../../../src/fuse/lowlevel/directory-writer.js';
 import type { Attributes } from '../../../src/fuse/lowlevel/index.js';
 
 const attributes: Attributes = {
@@ -188,5 +192,20 @@ describe('PackedDirents', () => {
     expected.add('ok', 2n, 0o100000, 3n);
     expected.add('next', 4n, 0o040000, 4n);
     expect(reply.bytes().equals(expected.bytes())).toBe(true);
+  });
+});
+
+describe('warmDirectoryWriters', () => {
+  it('runs every writer on made-up entries and returns the replies they wrote', () => {
+    const { plain, plus, packed } = warmDirectoryWriters();
+    const names = ['.', ...Array.from({ length: 32 }, (_, index) => `warm-${index}`)];
+    const record = (nameOffset: number, name: string) => (nameOffset + name.length + 7) & ~7;
+    expect(plain.length).toBe(names.reduce((sum, name) => sum + record(24, name), 0));
+    expect(plus.length).toBe(names.reduce((sum, name) => sum + record(152, name), 0));
+    // The packed listing holds the same names with the same offsets, "." aside.
+    expect(packed.equals(plain.subarray(record(24, '.')))).toBe(true);
+    // "." goes out without attributes (node id 0), the others with their inode as node id.
+    expect(plus.readBigUInt64LE(0)).toBe(0n);
+    expect(plus.readBigUInt64LE(record(152, '.'))).toBe(2n);
   });
 });
