@@ -186,6 +186,10 @@ async function mountWith(
     defaultPermissions: true,
     // The kernel caches and checks POSIX ACLs; meta keeps them and applies default ACLs and umasks.
     posixAcl: true,
+    // A flush pushes the inode's buffered writes and length and drops the closer's POSIX locks:
+    // with nothing written, allocated, truncated or locked on the inode since it was opened here,
+    // there is nothing to push or drop, and the binding answers close(2) without a trip here.
+    flushOnlyTouched: true,
     autoUnmount: true,
     maxWriteBytes: fuse.max_write_bytes,
     maxReadBytes: fuse.max_read_bytes,

@@ -112,6 +112,7 @@ void OnGetattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info) {
 }
 
 void OnSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int toSet, struct fuse_file_info* info) {
+  if ((toSet & FUSE_SET_ATTR_SIZE) != 0) Core(req)->FileTouched(ino);
   Handle(req, Opcode::Setattr, ino, [&](Request& r) {
     CopyFileInfo(r, info);
     r.attr = *attr;
@@ -189,6 +190,7 @@ void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, struct fu
 
 void OnWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* source, off_t offset,
                 struct fuse_file_info* info) {
+  Core(req)->FileTouched(ino);
   Handle(req, Opcode::Write, ino, [&](Request& r) {
     CopyFileInfo(r, info);
     r.offset = static_cast<uint64_t>(offset);
@@ -214,6 +216,12 @@ void OnWriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* source, off_
 }
 
 void OnFlush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info) {
+  // Nothing written, allocated, truncated or locked on the inode since it was opened here: the
+  // file system's flush has nothing to do (the mount said so), so the kernel is answered at once.
+  if (Core(req)->FlushNeedsNothing(info->fh, ino)) {
+    fuse_reply_err(req, 0);
+    return;
+  }
   Handle(req, Opcode::Flush, ino, [&](Request& r) {
     CopyFileInfo(r, info);
     return 0;
@@ -221,6 +229,7 @@ void OnFlush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info) {
 }
 
 void OnRelease(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info) {
+  Core(req)->FileReleased(info->fh);
   Handle(req, Opcode::Release, ino, [&](Request& r) {
     CopyFileInfo(r, info);
     r.flag = info->flock_release != 0;
@@ -330,6 +339,7 @@ void OnGetlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info, struct
 }
 
 void OnSetlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info, struct flock* lock, int sleep) {
+  Core(req)->FileTouched(ino);
   Handle(
       req, Opcode::Setlk, ino,
       [&](Request& r) {
@@ -342,6 +352,7 @@ void OnSetlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info, struct
 }
 
 void OnFlock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info, int operation) {
+  Core(req)->FileTouched(ino);
   bool sleep = (operation & LOCK_NB) == 0 && (operation & LOCK_UN) == 0;
   Handle(
       req, Opcode::Flock, ino,
@@ -356,6 +367,7 @@ void OnFlock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info, int op
 
 void OnFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                  struct fuse_file_info* info) {
+  Core(req)->FileTouched(ino);
   Handle(req, Opcode::Fallocate, ino, [&](Request& r) {
     CopyFileInfo(r, info);
     r.number = mode;
@@ -367,6 +379,7 @@ void OnFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
 
 void OnCopyFileRange(fuse_req_t req, fuse_ino_t inoIn, off_t offsetIn, struct fuse_file_info* infoIn,
                      fuse_ino_t inoOut, off_t offsetOut, struct fuse_file_info* infoOut, size_t length, int flags) {
+  Core(req)->FileTouched(inoOut);
   Handle(req, Opcode::CopyFileRange, inoIn, [&](Request& r) {
     CopyFileInfo(r, infoIn);
     r.offset = static_cast<uint64_t>(offsetIn);

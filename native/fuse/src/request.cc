@@ -243,7 +243,12 @@ Napi::Value RequestHandle::ReplyCreate(const Napi::CallbackInfo& info) {
   struct fuse_file_info open;
   FillOpenInfo(env, info[5], info[6], &open);
   open.flags = static_cast<int>(request.flags);
-  return Finish(env, fuse_reply_create(Take(request), &entry, &open));
+  std::shared_ptr<SessionCore> session = request.session;
+  // Known before the kernel can name the handle in a request (see SessionCore::FileOpened).
+  session->FileOpened(open.fh, entry.ino);
+  const bool sent = fuse_reply_create(Take(request), &entry, &open) == 0;
+  if (!sent) session->FileReleased(open.fh);
+  return Napi::Boolean::New(env, sent);
 }
 
 Napi::Value RequestHandle::ReplyAttr(const Napi::CallbackInfo& info) {
@@ -269,7 +274,14 @@ Napi::Value RequestHandle::ReplyOpen(const Napi::CallbackInfo& info) {
   struct fuse_file_info open;
   FillOpenInfo(env, info[0], info[1], &open);
   open.flags = static_cast<int>(request.flags);
-  return Finish(env, fuse_reply_open(Take(request), &open));
+  if (request.op != Opcode::Open) return Finish(env, fuse_reply_open(Take(request), &open));
+  std::shared_ptr<SessionCore> session = request.session;
+  const fuse_ino_t ino = request.ino;
+  // Known before the kernel can name the handle in a request (see SessionCore::FileOpened).
+  session->FileOpened(open.fh, ino);
+  const bool sent = fuse_reply_open(Take(request), &open) == 0;
+  if (!sent) session->FileReleased(open.fh);
+  return Napi::Boolean::New(env, sent);
 }
 
 Napi::Value RequestHandle::ReplyWrite(const Napi::CallbackInfo& info) {

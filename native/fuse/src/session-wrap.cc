@@ -65,6 +65,7 @@ SessionOptions ParseOptions(Napi::Env env, const Napi::Value& value) {
   options.posixLocks = OptionalBool(env, o, "posixLocks", true);
   options.flockLocks = OptionalBool(env, o, "flockLocks", true);
   options.posixAcl = OptionalBool(env, o, "posixAcl", false);
+  options.flushOnlyTouched = OptionalBool(env, o, "flushOnlyTouched", false);
   options.threads = OptionalUint32(env, o, "threads", 2, kThreadsMax);
   options.maxInflight = OptionalUint32(env, o, "maxInflight", 128, kInflightMax);
   if (options.threads == 0) js::ThrowWithCode(env, "ERR_FUSE_OPTIONS", "threads must be at least 1");
@@ -144,6 +145,7 @@ Napi::Function SessionWrap::Define(Napi::Env env) {
                          InstanceMethod<&SessionWrap::NotifyInvalidateEntry>("notifyInvalidateEntry"),
                          InstanceMethod<&SessionWrap::NotifyDelete>("notifyDelete"),
                          InstanceAccessor<&SessionWrap::IsMounted>("mounted"),
+                         InstanceAccessor<&SessionWrap::FlushesAnswered>("flushesAnswered"),
                      });
 }
 
@@ -187,6 +189,10 @@ Napi::Value SessionWrap::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value SessionWrap::IsMounted(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), core_->mounted());
+}
+
+Napi::Value SessionWrap::FlushesAnswered(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(core_->flushesAnswered()));
 }
 
 Napi::Value SessionWrap::NotifyInvalidateInode(const Napi::CallbackInfo& info) {

@@ -24,6 +24,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value AutoUnmountSocket(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsMounted(const Napi::CallbackInfo& info);
+  Napi::Value FlushesAnswered(const Napi::CallbackInfo& info);
   Napi::Value NotifyInvalidateInode(const Napi::CallbackInfo& info);
   Napi::Value NotifyInvalidateEntry(const Napi::CallbackInfo& info);
   Napi::Value NotifyDelete(const Napi::CallbackInfo& info);

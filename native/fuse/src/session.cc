@@ -544,4 +544,47 @@ void SessionCore::EnvironmentCleanup(void* core) {
   session->Close();
 }
 
+// A FLUSH asks the file system to push what was written through a handle and to drop the closing
+// process's POSIX locks. The daemon's flush has nothing to do for a handle of an inode that
+// nothing was written to, allocated, truncated or locked through since it was opened: close(2) of
+// a file only created or read. Such a FLUSH is answered by the worker that received it. Every
+// request that could give a flush something to do marks the inode first, on the worker that
+// received it, before JavaScript sees the request; a FLUSH the kernel sends after it finds the
+// mark. The handle is registered before the OPEN or CREATE reply leaves, so no request can name
+// it earlier. Marks last until the inode's last handle here is released.
+void SessionCore::FileOpened(uint64_t fh, fuse_ino_t ino) {
+  if (!options_.flushOnlyTouched) return;
+  std::lock_guard<std::mutex> guard(flushLock_);
+  if (!openFiles_.emplace(fh, ino).second) return;
+  openInodes_[ino].handles += 1;
+}
+
+void SessionCore::FileTouched(fuse_ino_t ino) {
+  if (!options_.flushOnlyTouched) return;
+  std::lock_guard<std::mutex> guard(flushLock_);
+  auto found = openInodes_.find(ino);
+  if (found != openInodes_.end()) found->second.touched = true;
+}
+
+bool SessionCore::FlushNeedsNothing(uint64_t fh, fuse_ino_t ino) {
+  if (!options_.flushOnlyTouched) return false;
+  std::lock_guard<std::mutex> guard(flushLock_);
+  auto file = openFiles_.find(fh);
+  if (file == openFiles_.end() || file->second != ino) return false;
+  auto inode = openInodes_.find(ino);
+  if (inode == openInodes_.end() || inode->second.touched) return false;
+  flushesAnswered_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void SessionCore::FileReleased(uint64_t fh) {
+  if (!options_.flushOnlyTouched) return;
+  std::lock_guard<std::mutex> guard(flushLock_);
+  auto file = openFiles_.find(fh);
+  if (file == openFiles_.end()) return;
+  auto inode = openInodes_.find(file->second);
+  openFiles_.erase(file);
+  if (inode != openInodes_.end() && --inode->second.handles == 0) openInodes_.erase(inode);
+}
+
 }  // namespace fusebinding

@@ -54,6 +54,10 @@ struct SessionOptions {
   bool posixLocks = true;           // only with getlk and setlk handlers
   bool flockLocks = true;           // only with a flock handler
   bool posixAcl = false;            // the kernel enforces ACLs; modes arrive without the umask
+  // FLUSH of a file handle is answered here, without JavaScript, while nothing was written,
+  // allocated, truncated or locked on its inode since the inode's first open handle (see
+  // operations.cc OnFlush): for file systems whose flush has nothing to do then.
+  bool flushOnlyTouched = false;
   uint32_t threads = 2;
   uint32_t maxInflight = 128;
   std::vector<std::string> operations;  // names of the handlers JavaScript implements
@@ -117,11 +121,32 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   /** Called from libfuse when the kernel interrupts a request we registered for. */
   void Interrupt(fuse_req_t req);
   uint64_t NextRequestId() { return nextRequestId_.fetch_add(1, std::memory_order_relaxed); }
+
+  // ---- FLUSH without JavaScript (options().flushOnlyTouched; operations.cc OnFlush), any thread
+  /** `fh` of `ino` is about to be given to the kernel (an OPEN or CREATE reply). */
+  void FileOpened(uint64_t fh, fuse_ino_t ino);
+  /** Something that a flush of `ino`'s handles must see happened (a write, a lock, ...). */
+  void FileTouched(fuse_ino_t ino);
+  /** True, and counted, when a FLUSH of `fh` on `ino` has nothing to do. */
+  bool FlushNeedsNothing(uint64_t fh, fuse_ino_t ino);
+  /** `fh` is released (or was never delivered). */
+  void FileReleased(uint64_t fh);
+  /** FLUSH requests answered without JavaScript so far. */
+  uint64_t flushesAnswered() const { return flushesAnswered_.load(std::memory_order_relaxed); }
   /** The receive buffer of the calling worker, to take large write payloads without a copy. */
   bool TakeReceiveBuffer(const char* payload, size_t length, OwnedBytes* out);
   const SessionOptions& options() const { return options_; }
 
  private:
+  struct OpenInode {
+    uint32_t handles = 0;
+    bool touched = false;
+  };
+  std::mutex flushLock_;
+  std::unordered_map<uint64_t, fuse_ino_t> openFiles_;
+  std::unordered_map<fuse_ino_t, OpenInode> openInodes_;
+  std::atomic<uint64_t> flushesAnswered_{0};
+
   void WorkerMain();
   bool AcquireSlot();
   void ReleaseSlot();

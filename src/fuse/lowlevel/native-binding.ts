@@ -106,12 +106,15 @@ export interface NativeSessionOptions {
   posixLocks?: boolean;
   flockLocks?: boolean;
   posixAcl?: boolean;
+  flushOnlyTouched?: boolean;
   threads?: number;
   maxInflight?: number;
 }
 
 export interface NativeSession {
   readonly mounted: boolean;
+  /** FLUSH requests answered without the dispatcher (flushOnlyTouched). */
+  readonly flushesAnswered: number;
   /** Mounts and starts the worker threads; throws (code ERR_FUSE_MOUNT) with libfuse's reason. */
   mount(mountpoint: string, dispatch: NativeDispatch): void;
   /** Stops reading requests; those already queued still reach the dispatcher. */

@@ -72,6 +72,13 @@ export interface MountOptions {
    * with ACLs, apply default ACLs to new inodes, and apply the umask where none does.
    */
   readonly posixAcl?: boolean;
+  /**
+   * The flush handler has nothing to do for a file handle while nothing was written, allocated,
+   * truncated (through setattr) or locked on its inode since the inode's first handle opened here
+   * (default false). The binding then answers such a FLUSH itself, without calling the handler:
+   * close(2) of a file only created or read costs no trip to JavaScript.
+   */
+  readonly flushOnlyTouched?: boolean;
   readonly threads?: number;
   readonly maxInflight?: number;
   /** Cache lifetimes used when a reply does not give its own. */
@@ -227,6 +234,11 @@ export class FuseSession implements Unmountable {
     return this.state === 'ended' ? 0 : this.native.pendingCount();
   }
 
+  /** FLUSH requests the binding answered without the flush handler (flushOnlyTouched). */
+  get flushesAnswered(): number {
+    return this.native.flushesAnswered;
+  }
+
   /** True until the session ended. */
   get mounted(): boolean {
     return this.state !== 'ended';
@@ -337,6 +349,7 @@ function createNativeSession(
     posixLocks: options.posixLocks ?? true,
     flockLocks: options.flockLocks ?? true,
     posixAcl: options.posixAcl ?? false,
+    flushOnlyTouched: options.flushOnlyTouched ?? false,
     threads: options.threads ?? fuseDefaults.threads,
     maxInflight: options.maxInflight ?? fuseDefaults.maxInflight,
   };
