@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The launcher's own start-up stages each have a deadline of about a minute; this bounds them all. */
 const mountTimeoutMs = 120_000;
 /** The launcher bounds each stopping stage itself; this is the deadline for all of them. */

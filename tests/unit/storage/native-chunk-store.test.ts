@@ -52,6 +52,16 @@ async function open(
   return store;
 }
 
+/** True when the test directory's file system takes O_DIRECT (tmpfs does not). */
+function directIoSupported(): boolean {
+  try {
+    closeSync(openSync(join(dir, 'probe'), constants.O_CREAT | constants.O_RDWR | constants.O_DIRECT));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function apply(store: NativeChunkStore, update: ChunkUpdate, chunkId: ChunkId): Promise<void> {
   const version = (store.stat(chunkId)?.committed?.version ?? 0) + 1;
   await store.prepare(chunkId, update, { version, chainVersion: 1 });
@@ -145,12 +155,7 @@ describe('the native chunk engine', () => {
 
   it('writes whole page-aligned blocks around the page cache, the same bytes as through it', async () => {
     // O_DIRECT where the test directory's file system has it (tmpfs has not: then both are buffered).
-    let directSupported = true;
-    try {
-      closeSync(openSync(join(dir, 'probe'), constants.O_CREAT | constants.O_RDWR | constants.O_DIRECT));
-    } catch {
-      directSupported = false;
-    }
+    const directSupported = directIoSupported();
     const random = (length: number, seed: number) => {
       const data = Buffer.alloc(length);
       for (let at = 0; at < length; at++) data[at] = (Math.imul(at + 1, 2_654_435_761 + seed) >>> 24) & 0xff;
@@ -209,12 +214,7 @@ describe('the native chunk engine', () => {
   });
 
   it('reads large ranges into page-aligned buffers around the page cache, the same bytes as through it', async () => {
-    let directSupported = true;
-    try {
-      closeSync(openSync(join(dir, 'probe'), constants.O_CREAT | constants.O_RDWR | constants.O_DIRECT));
-    } catch {
-      directSupported = false;
-    }
+    const directSupported = directIoSupported();
     const aligned = (length: number) => Buffer.from(chunkEngineAddon().alignedArrayBuffer(length));
     const chunkId = { inode: 14n, index: 0 };
     // Buffered writes leave dirty pages a direct read must see; direct ones leave none.
