@@ -4,7 +4,7 @@
  * unmount first (requests in flight drain), then close what the kernel left open (flushing
  * buffered writes and reporting lengths), then stop heartbeats and connections.
  */
-import type { MetricsRegistry } from '../common/metrics/index.js';
+import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -203,6 +203,8 @@ async function mountWith(
     toErrno,
   });
   attached.session = mounted;
+  // The FLUSHes the binding answers itself (flushOnlyTouched) never reach the operation metrics.
+  options.metrics?.counter(metricDefs.fuseFlushesAnswered, (set) => set({}, mounted.flushesAnswered));
   fileSystem.attach(mounted);
   poller?.start();
   raiseKernelReadAhead(mountPoint, fuse.max_readahead_bytes, logger);

@@ -227,6 +227,11 @@ export const metricDefs = {
   ),
   fuseReadBytes: counter('threefs_fuse_read_bytes_total', 'Bytes returned to FUSE reads.'),
   fuseWrittenBytes: counter('threefs_fuse_written_bytes_total', 'Bytes accepted from FUSE writes.'),
+  fuseFlushesAnswered: counter(
+    'threefs_fuse_flushes_answered_total',
+    'FLUSH requests (the close of a file nothing was written to, allocated, truncated or locked on) ' +
+      'the FUSE binding answered without the daemon; threefs_fuse_operations_total counts the others.',
+  ),
 
   // --- NFS gateway.
   nfsOperations: counter(

@@ -224,6 +224,8 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     await synced.sync();
     await synced.close();
     await expect(stat(join(mountPoint, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // A file created and closed unwritten: the FUSE binding answers its FLUSH itself.
+    await (await open(join(mountPoint, 'empty'), 'wx')).close();
 
     // An NFS gateway serves a mount, a read, a write and a missing name; it refuses a client no
     // export allows and closes a connection that sends garbage.
