@@ -21,6 +21,14 @@ export const limits = {
   /** First backoff after a conflict; doubles up to kvRetryBackoffMsMax, with jitter. */
   kvRetryBackoffMsInitial: 2,
   kvRetryBackoffMsMax: 500,
+  /**
+   * Conflicts after which a transaction's next attempts run alone among this process's
+   * transactions on the engine (backed-engine.ts): under many writers of neighbouring keys,
+   * PostgreSQL's page-granular conflict tracking can otherwise refuse one transaction on every try.
+   */
+  kvConflictsBeforeExclusive: 2,
+  /** Transaction attempts of one process that may run at once on a backed engine (and wait for it). */
+  kvAttemptsConcurrentMax: 65_536,
   /** Pairs one range read returns at most; bigger ranges are read in pages with `limit`. */
   kvRangeReadPairsMax: 100_000,
   /** Transactions of one process that may wait for the engine's connection; more get Overloaded. */

@@ -4,12 +4,20 @@
  * age limit with a timer (a function that hangs is abandoned after 5 s and its attempt rolled
  * back, so its locks are released while it still awaits), commits, and retries through
  * retryTransaction. Closing refuses new transactions and waits for the running ones.
+ *
+ * Progress under contention: a transaction that has hit kvConflictsBeforeExclusive conflicts runs
+ * its next attempts alone among this process's attempts (it takes every permit of `gate`, first
+ * come first served, so attempts that arrive after it wait for it). Without that, many writers of
+ * neighbouring keys on PostgreSQL, whose serializable isolation tracks reads by index page rather
+ * than by key, refuse each other often enough that one of them can lose every attempt and fail.
+ * An attempt runs at most kvTransactionDurationMsMax, so an exclusive wait is bounded too.
  */
 import type { Clock } from '../common/clock.js';
 import { FsError, assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { Random } from '../common/random.js';
+import { Permits } from '../common/permits.js';
 import { KvCode } from '../common/status-code.js';
 import type { AttemptMode, KvBackend } from './backend.js';
 import { CheckedTransaction } from './checked-transaction.js';
@@ -27,6 +35,8 @@ export class BackedKvEngine implements KvEngine {
   readonly name: string;
   private closing: Promise<void> | undefined;
   private readonly running = new Set<Promise<unknown>>();
+  /** One permit per running attempt; an attempt that must run alone takes them all. */
+  private readonly gate: Permits;
 
   constructor(
     private readonly backend: KvBackend,
@@ -34,6 +44,12 @@ export class BackedKvEngine implements KvEngine {
   ) {
     this.name = backend.name;
     checkLimitRelations();
+    this.gate = new Permits({
+      name: `kv engine ${backend.name} (attempts)`,
+      permits: limits.kvAttemptsConcurrentMax,
+      waitersMax: limits.kvAttemptsConcurrentMax,
+      code: KvCode.Overloaded,
+    });
   }
 
   transact<T>(fn: (tx: KvTransaction) => Promise<T>, options?: TransactOptions): Promise<T> {
@@ -73,14 +89,22 @@ export class BackedKvEngine implements KvEngine {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    const promise = retryTransaction(() => this.runAttempt(mode, fn, options.signal), {
-      attemptsMax,
-      signal: options.signal,
-      onRetry: options.onRetry,
-      clock: this.options.clock,
-      random: this.options.random,
-      logger: this.options.logger,
-    });
+    let conflicts = 0;
+    const onRetry = (error: FsError): void => {
+      if (error.code === KvCode.Conflict) conflicts += 1;
+      options.onRetry?.(error);
+    };
+    const promise = retryTransaction(
+      () => this.runAttempt(mode, fn, options.signal, conflicts >= limits.kvConflictsBeforeExclusive),
+      {
+        attemptsMax,
+        signal: options.signal,
+        onRetry,
+        clock: this.options.clock,
+        random: this.options.random,
+        logger: this.options.logger,
+      },
+    );
     this.running.add(promise);
     const forget = (): void => {
       this.running.delete(promise);
@@ -90,6 +114,24 @@ export class BackedKvEngine implements KvEngine {
   }
 
   private async runAttempt<T>(
+    mode: AttemptMode,
+    fn: (tx: CheckedTransaction) => Promise<T>,
+    signal: AbortSignal | undefined,
+    alone: boolean,
+  ): Promise<T> {
+    if (this.closing) throw this.closedError();
+    const release = await this.gate.hold({
+      count: alone ? limits.kvAttemptsConcurrentMax : 1,
+      ...(signal === undefined ? {} : { cancel: signal }),
+    });
+    try {
+      return await this.runAdmittedAttempt(mode, fn, signal);
+    } finally {
+      release();
+    }
+  }
+
+  private async runAdmittedAttempt<T>(
     mode: AttemptMode,
     fn: (tx: CheckedTransaction) => Promise<T>,
     signal: AbortSignal | undefined,

@@ -122,9 +122,15 @@ function encodeXattrNames(names: readonly string[]): Buffer {
   return Buffer.concat(names.map((name) => Buffer.from(`${name}\0`, 'utf8')));
 }
 
+/** EIO answers logged one by one, then one in every failuresLoggedEvery. */
+const failuresLoggedEach = 20;
+const failuresLoggedEvery = 1_000;
+
 export class RequestDispatcher {
   /** Abort controllers of blocking lock waits, by request id, for the kernel's interrupts. */
   private readonly waits = new Map<number, AbortController>();
+  /** Requests answered EIO for an error that carried it (a failure behind the file system). */
+  private failuresAnsweredEio = 0;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -204,6 +210,17 @@ export class RequestDispatcher {
         { op: opNames.get(op), requestId: handle.id, err: error },
         `FUSE ${opNames.get(op) ?? op} handler failed, answered EIO: ${describeError(error)}`,
       );
+    } else if (errno === Errno.EIO) {
+      // A program sees only "Input/output error": the cause goes to the log, the first ones each
+      // and then one in every failuresLoggedEvery, so a long outage cannot flood it.
+      this.failuresAnsweredEio += 1;
+      const count = this.failuresAnsweredEio;
+      if (count <= failuresLoggedEach || count % failuresLoggedEvery === 0) {
+        this.options.logger.warn(
+          { op: opNames.get(op), requestId: handle.id, err: error, eioAnswers: count },
+          `FUSE ${opNames.get(op) ?? op} answered EIO (${count} so far): ${describeError(error)}`,
+        );
+      }
     }
     try {
       handle.replyErr(errno);

@@ -103,7 +103,7 @@ async function createChainTable(mgmtd: MgmtdClient): Promise<void> {
 /** Starts mgmtd, initializes the cluster, creates chain table 1 and starts `metaCount` meta services. */
 export async function startMetaCluster(
   world: TestWorld,
-  options: { metaCount: number; rootSquash?: boolean; kvToml?: string },
+  options: { metaCount: number; rootSquash?: boolean; kvToml?: string; metaToml?: string },
 ): Promise<MetaCluster> {
   const dir = world.tempDir('3fs-meta-');
   const secretFile = world.secretFile(dir, clusterSecret);
@@ -135,6 +135,7 @@ export async function startMetaCluster(
           mgmtdAddress: started.address,
           ...kv,
           ...(options.rootSquash === undefined ? {} : { rootSquash: options.rootSquash }),
+          ...(options.metaToml === undefined ? {} : { metaToml: options.metaToml }),
         }),
       ),
     ),
