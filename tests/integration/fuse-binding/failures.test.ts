@@ -100,28 +100,49 @@ describe.skipIf(skipReason !== undefined)('failures around the FUSE binding', ()
     expect(isMounted(fs.mountpoint)).toBe(false);
   });
 
-  it('bounds the requests in flight and answers them all when unmounted', async () => {
-    const fs = await startFs(['--max-inflight', '2']);
-    // One directory each: libfuse before 3.17 leaves the kernel serializing lookups per directory.
-    const directories = ['d1', 'd2', 'd3', 'd4'].map((name) => join(fs.mountpoint, name));
-    await Promise.all(directories.map((directory) => mkdir(directory)));
-    const stuck = directories.map((directory) =>
-      run('stat', [join(directory, '__hang')], { timeoutMs: 15_000 }),
-    );
-    await waitFor(
-      async () => (await fs.command({ cmd: 'stats' }))['inflight'] === 2,
-      5_000,
-      'two requests in flight',
-    );
-    // Still two a moment later: the others wait in the kernel, not in JavaScript.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect((await fs.command({ cmd: 'stats' }))['inflight']).toBe(2);
-    expect(await fs.command({ cmd: 'unmount', drainTimeoutMs: 200 })).toEqual({ unmounted: true });
-    const ended = await Promise.all(stuck);
-    for (const result of ended) expect(result.code).not.toBe(0);
-    expect((await fs.exited()).code).toBe(0);
-    expect(isMounted(fs.mountpoint)).toBe(false);
-  });
+  // Threads 0 reads the device on the event loop, which stops reading while the slots are taken.
+  it.each(['0', '2'])(
+    'serves many more requests than it has slots, as slots free (threads %s)',
+    async (threads) => {
+      const fs = await startFs(['--max-inflight', '2', '--threads', threads]);
+      const names = Array.from({ length: 40 }, (_, index) => join(fs.mountpoint, `f${index}`));
+      await Promise.all(names.map((name) => writeFile(name, name)));
+      const read = await Promise.all(names.map((name) => readFile(name, 'utf8')));
+      expect(read).toEqual(names);
+      // The kernel sends the last RELEASEs after close(2) has returned.
+      await waitFor(
+        async () => (await fs.command({ cmd: 'stats' }))['inflight'] === 0,
+        5_000,
+        'no request in flight',
+      );
+    },
+  );
+
+  it.each(['0', '2'])(
+    'bounds the requests in flight and answers them all when unmounted (threads %s)',
+    async (threads) => {
+      const fs = await startFs(['--max-inflight', '2', '--threads', threads]);
+      // One directory each: libfuse before 3.17 leaves the kernel serializing lookups per directory.
+      const directories = ['d1', 'd2', 'd3', 'd4'].map((name) => join(fs.mountpoint, name));
+      await Promise.all(directories.map((directory) => mkdir(directory)));
+      const stuck = directories.map((directory) =>
+        run('stat', [join(directory, '__hang')], { timeoutMs: 15_000 }),
+      );
+      await waitFor(
+        async () => (await fs.command({ cmd: 'stats' }))['inflight'] === 2,
+        5_000,
+        'two requests in flight',
+      );
+      // Still two a moment later: the others wait in the kernel, not in JavaScript.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await fs.command({ cmd: 'stats' }))['inflight']).toBe(2);
+      expect(await fs.command({ cmd: 'unmount', drainTimeoutMs: 200 })).toEqual({ unmounted: true });
+      const ended = await Promise.all(stuck);
+      for (const result of ended) expect(result.code).not.toBe(0);
+      expect((await fs.exited()).code).toBe(0);
+      expect(isMounted(fs.mountpoint)).toBe(false);
+    },
+  );
 
   it('leaves no mount behind when the server is killed (fusermount3 auto_unmount)', async () => {
     const fs = await startFs();
