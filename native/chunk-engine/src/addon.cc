@@ -44,6 +44,7 @@ Napi::Value MakeError(Napi::Env env, const EngineFailure& failure) {
   error.Set("engineCode", Napi::String::New(env, KindName(failure.kind)));
   error.Set("errno", Napi::Number::New(env, failure.error));
   error.Set("block", Napi::Number::New(env, static_cast<double>(failure.block)));
+  if (failure.version >= 0) error.Set("version", Napi::Number::New(env, static_cast<double>(failure.version)));
   return error.Value();
 }
 

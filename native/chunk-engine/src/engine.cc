@@ -842,7 +842,10 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
   }
   if (total == 0) return true;
   const SizeClasses& classes = allocator_.classes();
-  std::vector<uint8_t> scratch;
+  // Blocks that reach past the range are read here, then the range's part copied out. Allocated
+  // without being zeroed: every byte the read uses is one the pread wrote.
+  std::unique_ptr<uint8_t[]> scratch;
+  uint64_t scratchBytes = 0;
   uint32_t checksum = 0;
   IoFailure io;
   const DataFiles::ReadPath path = cachedOnly ? DataFiles::ReadPath::CachedOnly
@@ -871,8 +874,11 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
     if (inside) {
       target = job.Bytes() + (runStart - job.start);
     } else {
-      scratch.resize(runBytes);
-      target = scratch.data();
+      if (scratchBytes < runBytes) {
+        scratch.reset(new uint8_t[runBytes]);
+        scratchBytes = runBytes;
+      }
+      target = scratch.get();
     }
     if (hole) {
       std::memset(target, 0, runBytes);
@@ -887,6 +893,7 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
       if (Crc32c(bytes, length) != job.blocks[position].crc) {
         failure->kind = EngineFailure::Kind::Corrupted;
         failure->block = index;
+        failure->version = job.info.version;
         failure->message = "block " + std::to_string(index) + " fails its CRC32C";
         return false;
       }
@@ -905,6 +912,7 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
   if (job.start == 0 && job.end == job.info.length && checksum != job.info.checksum) {
     failure->kind = EngineFailure::Kind::Corrupted;
     failure->block = -1;
+    failure->version = job.info.version;
     failure->message = "the chunk fails its CRC32C";
     return false;
   }

@@ -98,6 +98,7 @@ struct EngineFailure {
   int error = 0;
   std::string message;
   int64_t block = -1;
+  int64_t version = -1;  // a corrupted read: the version it read
 };
 
 class MetaLog {

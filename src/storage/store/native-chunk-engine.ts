@@ -185,21 +185,26 @@ const codeOfEngineFailure: Readonly<Record<string, StatusCode>> = {
   'version-mismatch': StorageCode.ChunkVersionMismatch,
 };
 
-/** A failure of the engine as reported: its kind, errno and (for corruption) the block. */
+/**
+ * A failure of the engine as reported: its kind, errno and, for corruption, the block (-1: the
+ * whole chunk) and, for a read, the version it read.
+ */
 export interface EngineFailureDetail {
   readonly engineCode: string;
   readonly errno: number;
   readonly block: number;
+  readonly version: number | undefined;
 }
 
 export function engineFailureDetail(error: unknown): EngineFailureDetail | undefined {
   if (!(error instanceof Error)) return undefined;
-  const { engineCode, errno, block } = error as Error & Partial<Record<string, unknown>>;
+  const { engineCode, errno, block, version } = error as Error & Partial<Record<string, unknown>>;
   if (typeof engineCode !== 'string') return undefined;
   return {
     engineCode,
     errno: typeof errno === 'number' ? errno : 0,
     block: typeof block === 'number' ? block : -1,
+    version: typeof version === 'number' ? version : undefined,
   };
 }
 

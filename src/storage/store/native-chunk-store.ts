@@ -263,9 +263,6 @@ export class NativeChunkStore implements ChunkStore {
   ): Promise<ChunkReadResult> {
     const key = this.keyOf(chunkId);
     checkReadInput(range, this.chunkBytesMax);
-    // The version the engine reads is decided in the same turn, so this names it for reports.
-    const state = this.stat(chunkId);
-    const version = (range.pending ? state?.pending?.version : undefined) ?? state?.committed?.version ?? 0;
     try {
       // A small read whose blocks are in the page cache needs no thread-pool round trip.
       const into = range.into !== undefined && range.into.length >= range.length ? range.into : undefined;
@@ -283,7 +280,23 @@ export class NativeChunkStore implements ChunkStore {
         uncommitted: result.uncommitted,
       };
     } catch (error) {
-      throw this.failure(error, chunkId, version, 'read');
+      throw this.failure(error, chunkId, this.versionRead(error, chunkId, range.pending), 'read');
+    }
+  }
+
+  /**
+   * The version a failed read was reading: the engine names it when the read found corruption
+   * (so a report names what was read, even if a commit came meanwhile); otherwise the chunk's
+   * version now, or 0 where there is none or the engine cannot say.
+   */
+  private versionRead(error: unknown, chunkId: ChunkId, pending: boolean): number {
+    const named = engineFailureDetail(error)?.version;
+    if (named !== undefined) return named;
+    try {
+      const state = this.stat(chunkId);
+      return (pending ? state?.pending?.version : undefined) ?? state?.committed?.version ?? 0;
+    } catch {
+      return 0;
     }
   }
 

@@ -26,7 +26,11 @@ import { silentLogger } from '../../../src/common/logger.js';
 import { StorageCode } from '../../../src/common/status-code.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
 import type { ChunkUpdate } from '../../../src/storage/store/chunk-store.js';
-import { chunkEngineAddon, type NativeChunkEngine } from '../../../src/storage/store/native-chunk-engine.js';
+import {
+  chunkEngineAddon,
+  engineFailureDetail,
+  type NativeChunkEngine,
+} from '../../../src/storage/store/native-chunk-engine.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
 import { openTestStore, testBlockBytes } from './helpers/chunk-store-kinds.js';
 import { applyToModel } from './helpers/crash-workload.js';
@@ -148,8 +152,12 @@ describe('the native chunk engine', () => {
     writeFileSync(file, damaged);
     const { data } = await store.read(chunkId, { offset: 200, length: 4, pending: false });
     expect(data.toString()).toBe('ABCD');
-    await expect(store.read(chunkId, { offset: 0, length: 4, pending: false })).rejects.toSatisfy((error) =>
-      hasCode(error, StorageCode.ChunkCorrupted),
+    // The failure names the version the read was reading, as the engine reports it.
+    await expect(store.read(chunkId, { offset: 0, length: 4, pending: false })).rejects.toSatisfy(
+      (error) =>
+        hasCode(error, StorageCode.ChunkCorrupted) &&
+        /version 2 on target/.test(String(error)) &&
+        engineFailureDetail((error as Error).cause)?.version === 2,
     );
   });
 
