@@ -214,7 +214,8 @@ class PostgresAttempt implements StorageAttempt {
 
   async get(key: Buffer, _snapshot: boolean): Promise<Buffer | undefined> {
     assert(!this.ended, 'an ended postgres attempt is not read');
-    const rows = await this.query(this.backend.statements.get, [key], 'read a key');
+    const { statements } = this.backend;
+    const rows = await this.query(statements.get, [key], 'read a key', () => statements.inlineGet(key));
     assert(rows.length <= 1, 'a key has at most one row');
     const value = rows[0]?.[0];
     assert(value === undefined || Buffer.isBuffer(value), 'a value is read as bytes');
@@ -227,7 +228,9 @@ class PostgresAttempt implements StorageAttempt {
     const statement = options.reverse
       ? this.backend.statements.rangeReverse
       : this.backend.statements.rangeForward;
-    const rows = await this.query(statement, [begin, end, options.limit], 'read a range');
+    const rows = await this.query(statement, [begin, end, options.limit], 'read a range', () =>
+      this.backend.statements.inlineRange(begin, end, options.limit, options.reverse),
+    );
     assert(rows.length <= options.limit, 'a range read returns at most its limit');
     return rows.map(([key, value]) => {
       assert(Buffer.isBuffer(key) && Buffer.isBuffer(value), 'range rows are read as bytes');
@@ -289,15 +292,32 @@ class PostgresAttempt implements StorageAttempt {
       for (const range of mutations.clearedRanges) {
         await this.client.query({ ...statements.deleteRange, values: [range.begin, range.end] });
       }
-      for (const batch of writeBatches(mutations.points)) {
-        if (batch.kind === 'delete') {
-          await this.client.query({ ...statements.deleteKeys, values: [batch.keys] });
-        } else {
-          await this.client.query({ ...statements.upsert, values: [batch.keys, batch.values] });
+      const batches = [...writeBatches(mutations.points)];
+      const removes = batches.filter((batch) => batch.kind === 'delete');
+      const upserts = batches.filter((batch) => batch.kind === 'upsert');
+      // The marker is written before COMMIT, so that a connection lost during COMMIT can ask what
+      // became of it; with at most one batch of each kind, in the same statement as the writes.
+      if (removes.length <= 1 && upserts.length <= 1) {
+        const [remove] = removes;
+        const [upsert] = upserts;
+        const statement = statements.writeWithMarker({
+          remove: remove !== undefined,
+          upsert: upsert !== undefined,
+        });
+        const values: unknown[] = [marker];
+        if (remove !== undefined) values.push(remove.keys);
+        if (upsert !== undefined) values.push(upsert.keys, upsert.values);
+        await this.client.query({ ...statement, values });
+      } else {
+        for (const batch of batches) {
+          if (batch.kind === 'delete') {
+            await this.client.query({ ...statements.deleteKeys, values: [batch.keys] });
+          } else {
+            await this.client.query({ ...statements.upsert, values: [batch.keys, batch.values] });
+          }
         }
+        await this.client.query({ ...statements.insertMarker, values: [marker] });
       }
-      // Written before COMMIT, so that a connection lost during COMMIT can ask what became of it.
-      await this.client.query({ ...statements.insertMarker, values: [marker] });
     } catch (error) {
       // COMMIT was never sent: nothing was applied.
       this.abandon(error);
@@ -340,13 +360,29 @@ class PostgresAttempt implements StorageAttempt {
     );
   }
 
-  /** Runs a read statement inside the attempt's transaction, as rows of [key, value] or [value]. */
+  /**
+   * Runs a read statement inside the attempt's transaction, as rows of [key, value] or [value].
+   * The transaction's first statement goes with its BEGIN in one simple query, as `inline` writes
+   * it with its values in the text: one round trip instead of two.
+   */
   private async query(
     statement: { name: string; text: string },
     values: unknown[],
     action: string,
+    inline: () => string,
   ): Promise<unknown[][]> {
     try {
+      if (this.begun === undefined && this.broken === undefined) {
+        const both = this.client.query<unknown[]>({
+          text: `${beginStatement[this.mode]}; ${inline()}`,
+          rowMode: 'array',
+        });
+        this.begun = both;
+        // A simple query of two statements answers with one result per statement.
+        const results = (await both) as unknown as Array<pg.QueryResult<unknown[]>>;
+        assert(Array.isArray(results) && results.length === 2, 'BEGIN and a read answer with two results');
+        return results[1]?.rows ?? [];
+      }
       await this.ensureBegun();
       const result = await this.client.query<unknown[]>({ ...statement, values, rowMode: 'array' });
       return result.rows;

@@ -24,8 +24,14 @@
  * Statements are prepared once per connection under names that include the table, and the
  * session plans every execution with its actual parameters (plan_cache_mode=force_custom_plan):
  * a generic plan cannot know whether a range is small, and a wrong guess sorts a whole table.
+ *
+ * Round trips: node-postgres sends one statement at a time, so each costs one. A transaction's
+ * first read goes out with its BEGIN as one simple query, its values written into the text as hex
+ * literals (`decode('…', 'hex')`: nothing but hex digits and integers is ever inlined); and a
+ * commit's point writes and its marker go in one statement (data-modifying CTEs), then COMMIT.
  */
 import { createHash } from 'node:crypto';
+import { assert } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 
 /** The identifiers of one cluster's table; validated by the config schema, quoted here. */
@@ -50,6 +56,15 @@ export interface PostgresStatements {
   deleteRange: { name: string; text: string };
   /** Inside a write transaction: records its marker. */
   insertMarker: { name: string; text: string };
+  /**
+   * Inside a write transaction, one statement: the marker ($1), the deletes of $2 when `remove`,
+   * the upserts of $3/$4 (or $2/$3 without deletes) when `upsert`.
+   */
+  writeWithMarker: (shape: { remove: boolean; upsert: boolean }) => { name: string; text: string };
+  /** The text of `get` with its key inlined, to follow a BEGIN in one simple query. */
+  inlineGet: (key: Buffer) => string;
+  /** The text of a range read with its bounds and limit inlined, likewise. */
+  inlineRange: (begin: Buffer, end: Buffer, limit: number, reverse: boolean) => string;
   /** After a lost COMMIT: inserts the marker unless it exists (waiting for its transaction to end). */
   claimMarker: string;
   deleteMarkers: string;
@@ -73,7 +88,36 @@ export function postgresStatements(name: PostgresTableName): PostgresStatements 
   // Statement names are cut at 63 bytes by the server; a digest keeps them short and distinct.
   const digest = createHash('sha256').update(qualified).digest('hex').slice(0, 16);
   const prefix = `threefs_kv_${digest}`;
-  const rangeWhere = `key_head >= ${head('$1::bytea')} AND key_head <= ${head('$2::bytea')} AND key >= $1 AND key < $2`;
+  const rangeWhere = (begin: string, end: string): string =>
+    `key_head >= ${head(begin)} AND key_head <= ${head(end)} AND key >= ${begin} AND key < ${end}`;
+  const getText = (key: string): string =>
+    `SELECT value FROM ${qualified} WHERE key_head = ${head(key)} AND key = ${key}`;
+  const rangeText = (begin: string, end: string, limit: string, reverse: boolean): string =>
+    `SELECT key, value FROM ${qualified} WHERE ${rangeWhere(begin, end)} ` +
+    `ORDER BY ${reverse ? 'key_head DESC, key DESC' : 'key_head, key'} LIMIT ${limit}`;
+  const upsertText = (keys: string, values: string): string =>
+    `INSERT INTO ${qualified} (key, value) SELECT k, v FROM unnest(${keys}::bytea[], ${values}::bytea[]) AS u(k, v) ` +
+    'ON CONFLICT (key_head, key_tail_hash) DO UPDATE SET value = EXCLUDED.value';
+  const deleteText = (keys: string): string =>
+    `DELETE FROM ${qualified} AS t USING unnest(${keys}::bytea[]) AS d(k) ` +
+    `WHERE t.key_head = ${head('d.k')} AND t.key = d.k`;
+  const insertMarkerText = (id: string): string => `INSERT INTO ${markers} (id) VALUES (${id})`;
+  const writeWithMarker = (shape: { remove: boolean; upsert: boolean }): { name: string; text: string } => {
+    const ctes = [`marker AS (${insertMarkerText('$1')})`];
+    if (shape.remove && shape.upsert) ctes.push(`removed AS (${deleteText('$2')})`);
+    const main = shape.upsert
+      ? upsertText(shape.remove ? '$3' : '$2', shape.remove ? '$4' : '$3')
+      : shape.remove
+        ? deleteText('$2')
+        : 'SELECT 1';
+    const name = `${prefix}_write_${shape.remove ? 'd' : ''}${shape.upsert ? 'u' : ''}m`;
+    return { name, text: `WITH ${ctes.join(', ')} ${main}` };
+  };
+  const writeShapes = new Map(
+    [false, true].flatMap((remove) =>
+      [false, true].map((upsert) => [`${remove}/${upsert}`, writeWithMarker({ remove, upsert })] as const),
+    ),
+  );
   return {
     createSchema: `CREATE SCHEMA IF NOT EXISTS "${name.schema}"`,
     createTable:
@@ -87,36 +131,27 @@ export function postgresStatements(name: PostgresTableName): PostgresStatements 
     describeTable:
       'SELECT column_name, data_type FROM information_schema.columns ' +
       'WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position',
-    get: {
-      name: `${prefix}_get`,
-      text: `SELECT value FROM ${qualified} WHERE key_head = ${head('$1::bytea')} AND key = $1`,
-    },
-    rangeForward: {
-      name: `${prefix}_range_forward`,
-      text: `SELECT key, value FROM ${qualified} WHERE ${rangeWhere} ORDER BY key_head, key LIMIT $3`,
-    },
-    rangeReverse: {
-      name: `${prefix}_range_reverse`,
-      text: `SELECT key, value FROM ${qualified} WHERE ${rangeWhere} ORDER BY key_head DESC, key DESC LIMIT $3`,
-    },
-    upsert: {
-      name: `${prefix}_upsert`,
-      text:
-        `INSERT INTO ${qualified} (key, value) SELECT k, v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) ` +
-        'ON CONFLICT (key_head, key_tail_hash) DO UPDATE SET value = EXCLUDED.value',
-    },
-    deleteKeys: {
-      name: `${prefix}_delete_keys`,
-      text:
-        `DELETE FROM ${qualified} AS t USING unnest($1::bytea[]) AS d(k) ` +
-        `WHERE t.key_head = ${head('d.k')} AND t.key = d.k`,
-    },
+    get: { name: `${prefix}_get`, text: getText('$1::bytea') },
+    rangeForward: { name: `${prefix}_range_forward`, text: rangeText('$1::bytea', '$2::bytea', '$3', false) },
+    rangeReverse: { name: `${prefix}_range_reverse`, text: rangeText('$1::bytea', '$2::bytea', '$3', true) },
+    upsert: { name: `${prefix}_upsert`, text: upsertText('$1', '$2') },
+    deleteKeys: { name: `${prefix}_delete_keys`, text: deleteText('$1') },
     deleteRange: {
       name: `${prefix}_delete_range`,
-      text: `DELETE FROM ${qualified} WHERE ${rangeWhere}`,
+      text: `DELETE FROM ${qualified} WHERE ${rangeWhere('$1::bytea', '$2::bytea')}`,
     },
     createMarkers: `CREATE TABLE IF NOT EXISTS ${markers} (id bytea PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())`,
-    insertMarker: { name: `${prefix}_insert_marker`, text: `INSERT INTO ${markers} (id) VALUES ($1)` },
+    insertMarker: { name: `${prefix}_insert_marker`, text: insertMarkerText('$1') },
+    writeWithMarker: (shape) => {
+      const statement = writeShapes.get(`${shape.remove}/${shape.upsert}`);
+      assert(statement !== undefined, 'every write shape has a statement');
+      return statement;
+    },
+    inlineGet: (key) => getText(hexLiteral(key)),
+    inlineRange: (begin, end, limit, reverse) => {
+      assert(Number.isSafeInteger(limit) && limit >= 1, 'a range limit is a positive integer');
+      return rangeText(hexLiteral(begin), hexLiteral(end), String(limit), reverse);
+    },
     claimMarker: `INSERT INTO ${markers} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`,
     deleteMarkers: `DELETE FROM ${markers} WHERE id = ANY($1::bytea[])`,
     sweepMarkers: `DELETE FROM ${markers} WHERE created_at < now() - make_interval(secs => $1)`,
@@ -136,3 +171,8 @@ export const expectedMarkerColumns: ReadonlyArray<readonly [name: string, type: 
   ['id', 'bytea'],
   ['created_at', 'timestamp with time zone'],
 ];
+
+/** Bytes as an SQL expression of type bytea: only hex digits go into the text. */
+function hexLiteral(bytes: Buffer): string {
+  return `decode('${bytes.toString('hex')}', 'hex')`;
+}
