@@ -60,7 +60,7 @@ struct SessionOptions {
   // operations.cc OnFlush): for file systems whose flush has nothing to do then.
   bool flushOnlyTouched = false;
   /** Worker threads reading the device; 0 reads it on the JavaScript thread (see session.cc). */
-  uint32_t threads = 2;
+  uint32_t threads = 0;
   uint32_t maxInflight = 128;
   std::vector<std::string> operations;  // names of the handlers JavaScript implements
 };
