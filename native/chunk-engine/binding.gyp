@@ -8,6 +8,7 @@
         "src/data-files.cc",
         "src/engine.cc",
         "src/meta-log.cc",
+        "src/read-ring.cc",
         "src/slot-allocator.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -79,6 +79,14 @@ export const storageConfigSchema = z.strictObject({
        */
       direct_reads: z.boolean().default(true),
       /**
+       * True (default): the native engine's small reads (up to 128 KiB) are submitted by the
+       * service's own thread through io_uring and completed by the kernel, without a hand-off to
+       * the engine's worker threads and back. Where the kernel has no io_uring or refuses it
+       * (`kernel.io_uring_disabled`, a container's seccomp filter), the worker threads read, as
+       * with false; `3fs-admin` target stats say which. What a read returns is the same both ways.
+       */
+      io_uring: z.boolean().default(true),
+      /**
        * The chunk store of each target: `native`, the C++ chunk engine (native/chunk-engine: size-class
        * slots in preallocated files, block copy-on-write, hardware CRC32C); `files`, the TypeScript
        * store (one data file per chunk generation, metadata in sqlite). A target directory keeps the

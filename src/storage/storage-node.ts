@@ -465,6 +465,7 @@ async function openTarget(
     durable: config.storage.sync_writes,
     directWrites: config.storage.direct_writes,
     directReads: config.storage.direct_reads,
+    readRing: config.storage.io_uring,
     freeSpaceReserveBytes: config.storage.free_space_reserve_bytes,
     readHandlesMax: readHandlesPerTarget(openFilesLimit(), config.storage.targets.length),
     logger,

@@ -1,12 +1,16 @@
 // The N-API face of the chunk engine: `open(options)` resolves to an engine object whose methods
 // mirror engine.h. Disk work runs in napi async work (the libuv thread pool), never on the
-// JavaScript thread (a clone's prepare, which has none, finishes within the call); every failure reaches JavaScript as an Error with an `engineCode` (and
+// JavaScript thread (a clone's prepare, which has none, finishes within the call), except small
+// reads, which the JavaScript thread submits to the kernel through io_uring where there is one
+// (read-ring.h) and the kernel completes; every failure reaches JavaScript as an Error with an `engineCode` (and
 // `errno`, `block` where they apply), which the one TypeScript loader maps onto status codes. No
 // C++ exception escapes into the runtime: each entry point turns them into JavaScript errors.
 #include <napi.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -15,6 +19,7 @@
 
 #include "crc32c.h"
 #include "engine.h"
+#include "read-ring.h"
 
 namespace chunk_engine {
 namespace {
@@ -342,6 +347,47 @@ Napi::Value ReadInto(const Napi::CallbackInfo& info, size_t index, ReadJob& job)
   return buffer;
 }
 
+// A read done by the read ring: the job's runs are read by the kernel, then checked and settled
+// here, on the JavaScript thread.
+class RingReadOp : public RingOp {
+ public:
+  RingReadOp(Napi::Env env, std::shared_ptr<Engine> engine, std::unique_ptr<ReadJob> job, Napi::Value into)
+      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), engine_(std::move(engine)), job_(std::move(job)) {
+    // The caller's buffer stays alive while the kernel writes into it.
+    if (into.IsObject()) into_ = Napi::Persistent(into.As<Napi::Object>());
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  ReadJob& job() { return *job_; }
+
+  void Finished(int error) override {
+    Napi::HandleScope scope(env_);
+    EngineFailure failure;
+    bool ok = false;
+    if (error != 0) {
+      failure = {EngineFailure::Kind::Io, error, std::string("reading a data file: ") + std::strerror(error)};
+    } else {
+      ok = engine_->VerifyRead(*job_, &failure);
+    }
+    engine_->FinishRead(*job_);
+    try {
+      if (ok) {
+        deferred_.Resolve(ReadResult(env_, *job_));
+      } else {
+        deferred_.Reject(MakeError(env_, failure));
+      }
+    } catch (const Napi::Error& thrown) {
+      deferred_.Reject(thrown.Value());
+    }
+  }
+
+ private:
+  Napi::Env env_;
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Engine> engine_;
+  std::unique_ptr<ReadJob> job_;
+  Napi::ObjectReference into_;
+};
+
 class SyncWork : public PromiseWork {
  public:
   SyncWork(Napi::Env env, std::shared_ptr<Engine> engine) : PromiseWork(env), engine_(std::move(engine)) {}
@@ -386,6 +432,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::Discard>("discard"),
                            InstanceMethod<&EngineWrap::Read>("read"),
                            InstanceMethod<&EngineWrap::ReadCached>("readCached"),
+                           InstanceMethod<&EngineWrap::ReadRingMethod>("readRing"),
                            InstanceMethod<&EngineWrap::Sync>("sync"),
                            InstanceMethod<&EngineWrap::Compact>("compact"),
                            InstanceMethod<&EngineWrap::Close>("close"),
@@ -394,7 +441,31 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {}
-  void Attach(std::shared_ptr<Engine> engine) { engine_ = std::move(engine); }
+  ~EngineWrap() override {
+    if (ring_) ring_->Close();
+  }
+  void Attach(Napi::Env env, std::shared_ptr<Engine> engine, bool ring) {
+    engine_ = std::move(engine);
+    if (!ring) {
+      ringMissing_ = "turned off";
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      ringMissing_ = "no event loop to poll";
+      return;
+    }
+    ring_ = ReadRing::Open(loop, kRingEntries, &ringMissing_);
+    if (!ring_) return;
+    // Promises settled by completions the eventfd woke us for run their continuations (and the
+    // process's next ticks) when the scope closes, as after any callback into JavaScript.
+    auto context = std::make_shared<Napi::AsyncContext>(env, "ChunkEngineRead");
+    ring_->SetAround([env, context](const std::function<void()>& body) {
+      Napi::HandleScope scope(env);
+      Napi::CallbackScope callback(env, *context);
+      body();
+    });
+  }
 
  private:
   Engine& Require(Napi::Env env) {
@@ -652,6 +723,46 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return ReadResult(env, *job);
   }
 
+  // readRing(key, offset, length, pending, into?): a read through the read ring, settled like
+  // `read`; undefined when there is no ring (or it has no room now), for `read` to do instead.
+  Napi::Value ReadRingMethod(const Napi::CallbackInfo& info) {
+    return GuardAsync(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      if (!ring_ || !ring_->usable()) return env.Undefined();
+      Engine& engine = Require(env);
+      const ChunkKey key = ReadKey(info[0]);
+      const uint64_t offset = ReadInteger(info[1], "offset", kSafeMax);
+      const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
+      const bool pending = info[3].ToBoolean().Value();
+      EngineFailure failure;
+      auto job = engine.BeginRead(key, offset, length, pending, &failure);
+      if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+      Napi::Value into = ReadInto(info, 4, *job);
+      auto* op = new RingReadOp(env, engine_, std::move(job), into);
+      ReadJob& planned = op->job();
+      engine.PlanRead(planned);
+      for (const ReadRun& run : planned.runs) {
+        if (run.hole) continue;
+        RingRead read;
+        if (!engine.LocateRun(run, planned, &read.fd, &read.position, &failure)) {
+          engine.FinishRead(planned);
+          delete op;
+          return Rejected(env, Napi::Error(env, MakeError(env, failure)));
+        }
+        read.data = run.target;
+        read.length = static_cast<size_t>(run.bytes);
+        op->reads.push_back(read);
+      }
+      Napi::Promise promise = op->Promise();
+      if (!ring_->Submit(op)) {
+        engine.FinishRead(planned);
+        delete op;
+        return env.Undefined();
+      }
+      return promise;
+    });
+  }
+
   Napi::Value Sync(const Napi::CallbackInfo& info) {
     return GuardAsync(info.Env(), [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -691,11 +802,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       object.Set("sharedSlots", Napi::Number::New(env, static_cast<double>(engine.SharedSlots())));
       object.Set("blockBytes", Napi::Number::New(env, engine.blockBytes()));
       object.Set("directReads", Napi::Number::New(env, static_cast<double>(engine.DirectReads())));
+      // How small reads are done: through io_uring, or why not (then the thread pool does them).
+      object.Set("readRing", Napi::String::New(env, ring_ && ring_->usable() ? "io_uring" : ringMissing_));
       return object;
     });
   }
 
+  // Submissions the read ring holds: reads in flight at once beyond it go to the thread pool.
+  static constexpr unsigned kRingEntries = 256;
   std::shared_ptr<Engine> engine_;
+  std::shared_ptr<ReadRing> ring_;
+  std::string ringMissing_;
 };
 
 struct AddonData {
@@ -714,7 +831,7 @@ class OpenWork : public PromiseWork {
   Napi::Value Settle(Napi::Env env, bool ok) override {
     if (!ok) return env.Undefined();
     Napi::Object object = env.GetInstanceData<AddonData>()->engineClass.New({});
-    EngineWrap::Unwrap(object)->Attach(engine_);
+    EngineWrap::Unwrap(object)->Attach(env, engine_, options_.readRing);
     return object;
   }
 
@@ -748,6 +865,9 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     if (!directReadBytesMin.IsUndefined()) {
       options.directReadBytesMin = ReadInteger(directReadBytesMin, "directReadBytesMin", kSafeMax);
     }
+    // Absent means true: small reads go through io_uring where the kernel allows it.
+    Napi::Value readRing = object.Get("readRing");
+    options.readRing = readRing.IsUndefined() || readRing.ToBoolean().Value();
     if (options.blockBytes == 0 || options.minSlotBytes == 0 || options.minSlotBytes > options.blockBytes ||
         options.dataFileBytes < options.blockBytes) {
       ThrowInvalid(env, "block, slot and file sizes are inconsistent");

@@ -183,6 +183,14 @@ bool DataFiles::WriteDirect(File* file, uint64_t position, const uint8_t* data, 
   return Fail(failure, error, "writing a data file directly");
 }
 
+bool DataFiles::Locate(SlotRef slot, int* fd, uint64_t* position, IoFailure* failure) {
+  File* file = Open(SlotClass(slot), SlotFile(slot), failure);
+  if (file == nullptr) return false;
+  *fd = file->fd;
+  *position = SlotOffset(slot);
+  return true;
+}
+
 bool DataFiles::Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length,
                      IoFailure* failure, ReadPath path) {
   File* file = Open(SlotClass(slot), SlotFile(slot), failure);

@@ -66,6 +66,11 @@ class DataFiles {
   /** Reads exactly `length` bytes; a file that ends early is an error (EIO). */
   bool Read(SlotRef slot, uint32_t offsetInSlot, uint8_t* data, size_t length, IoFailure* failure,
             ReadPath path = ReadPath::Buffered);
+  /**
+   * Where a slot's bytes are for a read through the page cache by someone else (the read ring):
+   * the buffered descriptor and the position. It stays open until Close.
+   */
+  bool Locate(SlotRef slot, int* fd, uint64_t* position, IoFailure* failure);
   /** Reads that went around the page cache, since the files were opened. */
   uint64_t DirectReads() const { return directReads_.load(std::memory_order_relaxed); }
   /** fdatasyncs every file written since the last call (the caller groups concurrent calls). */

@@ -834,24 +834,14 @@ std::unique_ptr<ReadJob> Engine::BeginRead(const ChunkKey& key, uint64_t offset,
   return job;
 }
 
-bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
+void Engine::PlanRead(ReadJob& job) {
   const uint64_t total = job.end - job.start;
   if (job.into == nullptr || job.intoBytes < total) {
     job.into = nullptr;
     job.data.reset(new uint8_t[total > 0 ? total : 1]);
   }
-  if (total == 0) return true;
+  job.runs.clear();
   const SizeClasses& classes = allocator_.classes();
-  // Blocks that reach past the range are read here, then the range's part copied out. Allocated
-  // without being zeroed: every byte the read uses is one the pread wrote.
-  std::unique_ptr<uint8_t[]> scratch;
-  uint64_t scratchBytes = 0;
-  uint32_t checksum = 0;
-  IoFailure io;
-  const DataFiles::ReadPath path = cachedOnly ? DataFiles::ReadPath::CachedOnly
-                                   : options_.directReadBytesMin > 0 && total >= options_.directReadBytesMin
-                                       ? DataFiles::ReadPath::Direct
-                                       : DataFiles::ReadPath::Buffered;
   size_t first = 0;
   while (first < job.blocks.size()) {
     // A run of blocks in consecutive slots of one file is read with one pread; a hole is a run of
@@ -868,28 +858,61 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
       last++;
       runBytes += BlockLength(job.info.length, job.firstBlock + static_cast<uint32_t>(last));
     }
+    ReadRun run;
+    run.first = first;
+    run.last = last;
+    run.bytes = runBytes;
+    run.hole = hole;
     const uint64_t runStart = static_cast<uint64_t>(job.firstBlock + first) * blockBytes_;
-    const bool inside = runStart >= job.start && runStart + runBytes <= job.end;
-    uint8_t* target = nullptr;
-    if (inside) {
-      target = job.Bytes() + (runStart - job.start);
+    run.inside = runStart >= job.start && runStart + runBytes <= job.end;
+    if (run.inside) {
+      run.target = job.Bytes() + (runStart - job.start);
     } else {
-      if (scratchBytes < runBytes) {
-        scratch.reset(new uint8_t[runBytes]);
-        scratchBytes = runBytes;
-      }
-      target = scratch.get();
+      // Blocks that reach past the range are read aside, then the range's part copied out; not
+      // zeroed first: every byte the read uses is one the pread wrote.
+      run.scratch.reset(new uint8_t[runBytes]);
+      run.target = run.scratch.get();
     }
-    if (hole) {
-      std::memset(target, 0, runBytes);
-    } else if (!data_->Read(job.blocks[first].slot, 0, target, runBytes, &io, path)) {
+    if (hole) std::memset(run.target, 0, runBytes);
+    job.runs.push_back(std::move(run));
+    first = last + 1;
+  }
+}
+
+bool Engine::LocateRun(const ReadRun& run, const ReadJob& job, int* fd, uint64_t* position,
+                       EngineFailure* failure) {
+  IoFailure io;
+  if (!data_->Locate(job.blocks[run.first].slot, fd, position, &io)) return *failure = FromIo(io), false;
+  return true;
+}
+
+bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
+  const uint64_t total = job.end - job.start;
+  PlanRead(job);
+  IoFailure io;
+  const DataFiles::ReadPath path = cachedOnly ? DataFiles::ReadPath::CachedOnly
+                                   : options_.directReadBytesMin > 0 && total >= options_.directReadBytesMin
+                                       ? DataFiles::ReadPath::Direct
+                                       : DataFiles::ReadPath::Buffered;
+  for (const ReadRun& run : job.runs) {
+    if (!run.hole && !data_->Read(job.blocks[run.first].slot, 0, run.target, run.bytes, &io, path))
       return *failure = FromIo(io), false;
-    }
+  }
+  return VerifyRead(job, failure);
+}
+
+bool Engine::VerifyRead(ReadJob& job, EngineFailure* failure) {
+  if (job.end == job.start) {
+    job.runs.clear();
+    return true;
+  }
+  uint32_t checksum = 0;
+  for (const ReadRun& run : job.runs) {
     uint64_t offsetInRun = 0;
-    for (size_t position = first; position <= last; position++) {
+    for (size_t position = run.first; position <= run.last; position++) {
       const uint32_t index = job.firstBlock + static_cast<uint32_t>(position);
       const uint32_t length = BlockLength(job.info.length, index);
-      const uint8_t* bytes = target + offsetInRun;
+      const uint8_t* bytes = run.target + offsetInRun;
       if (Crc32c(bytes, length) != job.blocks[position].crc) {
         failure->kind = EngineFailure::Kind::Corrupted;
         failure->block = index;
@@ -901,14 +924,14 @@ bool Engine::RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly) {
       const uint64_t pieceStart = std::max(blockStart, job.start);
       const uint64_t pieceEnd = std::min(blockStart + length, job.end);
       const uint8_t* piece = bytes + (pieceStart - blockStart);
-      if (!inside) std::memcpy(job.Bytes() + (pieceStart - job.start), piece, pieceEnd - pieceStart);
+      if (!run.inside) std::memcpy(job.Bytes() + (pieceStart - job.start), piece, pieceEnd - pieceStart);
       const bool whole = pieceStart == blockStart && pieceEnd == blockStart + length;
       const uint32_t pieceCrc = whole ? job.blocks[position].crc : Crc32c(piece, pieceEnd - pieceStart);
       checksum = Crc32cCombine(checksum, pieceCrc, pieceEnd - pieceStart);
       offsetInRun += length;
     }
-    first = last + 1;
   }
+  job.runs.clear();
   if (job.start == 0 && job.end == job.info.length && checksum != job.info.checksum) {
     failure->kind = EngineFailure::Kind::Corrupted;
     failure->block = -1;

@@ -45,6 +45,8 @@ struct EngineOptions {
    * services more CPU than the disks needed.
    */
   uint64_t directReadBytesMin = 0;
+  /** Small reads may go through io_uring on the JavaScript thread (the addon's read ring). */
+  bool readRing = true;
 };
 
 struct VersionInfo {
@@ -112,6 +114,18 @@ struct CommitJob {
   Payload payload;
 };
 
+/** Blocks [first, last] of a read, in consecutive slots of one file (or one hole): one pread. */
+struct ReadRun {
+  size_t first = 0;
+  size_t last = 0;
+  uint64_t bytes = 0;
+  bool hole = false;
+  /** Where the run's bytes go: the result itself, or `scratch` when the run reaches past it. */
+  uint8_t* target = nullptr;
+  bool inside = false;
+  std::unique_ptr<uint8_t[]> scratch;
+};
+
 struct ReadJob {
   uint64_t readSequence = 0;
   VersionInfo info;
@@ -124,6 +138,7 @@ struct ReadJob {
   // anyone else until the read is over), else `data`, allocated by the read.
   uint8_t* into = nullptr;
   uint64_t intoBytes = 0;
+  std::vector<ReadRun> runs;  // set by PlanRead
   // Outcome
   std::unique_ptr<uint8_t[]> data;
   uint32_t checksum = 0;
@@ -181,6 +196,14 @@ class Engine {
                                      EngineFailure* failure);
   /** With `cachedOnly`, reads only what the page cache holds: any block not there fails the read. */
   bool RunRead(ReadJob& job, EngineFailure* failure, bool cachedOnly = false);
+  /**
+   * A read in three steps, for a caller doing the I/O itself (the read ring): the runs to read
+   * (holes already zero), where a run's bytes are on disk, and the check of what was read.
+   * RunRead is these with a pread per run.
+   */
+  void PlanRead(ReadJob& job);
+  bool LocateRun(const ReadRun& run, const ReadJob& job, int* fd, uint64_t* position, EngineFailure* failure);
+  bool VerifyRead(ReadJob& job, EngineFailure* failure);
   void FinishRead(ReadJob& job);
 
   /** Background work (sync, compaction, close) counts as in flight too. */

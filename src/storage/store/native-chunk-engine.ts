@@ -38,6 +38,8 @@ export interface EngineOpenOptions {
    * O_DIRECT (data-files.h); 0 or absent: none do.
    */
   readonly directReadBytesMin?: number;
+  /** Small reads may go through io_uring (true when absent): see `readRing`. */
+  readonly readRing?: boolean;
 }
 
 /**
@@ -119,6 +121,18 @@ export interface NativeChunkEngine {
     pending: boolean,
     into?: Buffer,
   ): EngineReadResult | undefined;
+  /**
+   * The same read submitted through the engine's io_uring and completed by the kernel (at once
+   * when the page cache holds it), with no worker thread; undefined when the engine has no ring
+   * (or no room in it now): then `readCached` or `read` does it.
+   */
+  readRing(
+    key: Buffer,
+    offset: number,
+    length: number,
+    pending: boolean,
+    into?: Buffer,
+  ): Promise<EngineReadResult> | undefined;
   sync(): Promise<void>;
   /** Rewrites the metadata log as a snapshot now (it also happens by itself as the log grows). */
   compact(): Promise<boolean>;
@@ -132,6 +146,8 @@ export interface NativeChunkEngine {
     blockBytes: number;
     /** Reads that went around the page cache since the engine opened. */
     directReads: number;
+    /** "io_uring" when small reads go through the engine's ring; otherwise why they do not. */
+    readRing: string;
   };
 }
 

@@ -71,6 +71,8 @@ export interface NativeChunkStoreOptions extends FileChunkStoreOptions {
    * cache (true when absent; `[storage] direct_reads`).
    */
   readonly directReads?: boolean;
+  /** Small reads through io_uring where the kernel allows it (true when absent; `[storage] io_uring`). */
+  readonly readRing?: boolean;
 }
 
 /** A commit waiting for the others of its turn. */
@@ -99,7 +101,13 @@ export class NativeChunkStore implements ChunkStore {
     this.logger = options.logger.child({ targetId: options.targetId });
     this.freeSpace = options.freeSpace ?? statfsProbe(options.path);
     this.chunkBytesMax = options.chunkBytesMax ?? limits.storageChunkBytesMax;
-    this.blockBytes = engine.stats().blockBytes;
+    const stats = engine.stats();
+    this.blockBytes = stats.blockBytes;
+    if (stats.readRing === 'io_uring') {
+      this.logger.info('small reads through io_uring');
+    } else {
+      this.logger.info({ reason: stats.readRing }, 'small reads through the engine threads, not io_uring');
+    }
   }
 
   /** Opens the engine in `<path>/chunk-engine`, creating it when absent, and replays its log. */
@@ -127,6 +135,7 @@ export class NativeChunkStore implements ChunkStore {
         durable: options.durable,
         directWrites: options.directWrites ?? true,
         directReadBytesMin: (options.directReads ?? true) ? limits.storageDirectReadBytesMin : 0,
+        readRing: options.readRing ?? true,
       });
     } catch (error) {
       throw toFsError(error, `target ${options.targetId}: cannot open the chunk engine in ${options.path}`);
@@ -264,13 +273,20 @@ export class NativeChunkStore implements ChunkStore {
     const key = this.keyOf(chunkId);
     checkReadInput(range, this.chunkBytesMax);
     try {
-      // A small read whose blocks are in the page cache needs no thread-pool round trip.
+      // A small read goes through the engine's io_uring (the kernel completes it, at once from the
+      // page cache); without one, one whose blocks are all cached is read on this thread. Either
+      // way it needs no thread-pool round trip.
       const into = range.into !== undefined && range.into.length >= range.length ? range.into : undefined;
+      const small = range.length <= limits.storageCachedReadBytesMax;
+      const ringed = small
+        ? this.engine.readRing(key, range.offset, range.length, range.pending, into)
+        : undefined;
       const cached =
-        range.length <= limits.storageCachedReadBytesMax
+        small && ringed === undefined
           ? this.engine.readCached(key, range.offset, range.length, range.pending, into)
           : undefined;
-      const result = cached ?? (await this.engine.read(key, range.offset, range.length, range.pending, into));
+      const result =
+        cached ?? (await (ringed ?? this.engine.read(key, range.offset, range.length, range.pending, into)));
       const data = result.data ?? into?.subarray(0, result.length);
       assert(data !== undefined, 'a read returns its bytes or fills the buffer it was given');
       return {

@@ -15,7 +15,7 @@ import type { ChunkStore, ChunkUpdate } from '../../../src/storage/store/chunk-s
 import { FileChunkStore } from '../../../src/storage/store/file-chunk-store.js';
 import { chunkEngineAddon, toFsError } from '../../../src/storage/store/native-chunk-engine.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
-import { chunkStoreKinds, openTestStore, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
+import { openTestStore, readPathKinds, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
 
 const chunk: ChunkId = { inode: 9n, index: 1 };
 const max = limits.storageChunkBytesMax;
@@ -48,7 +48,7 @@ async function apply(store: ChunkStore, update: ChunkUpdate, chunkId = chunk): P
   await store.commit(chunkId, version);
 }
 
-describe.each(chunkStoreKinds)('the %s chunk store given bad input', (kind) => {
+describe.each(readPathKinds)('the %s chunk store given bad input', (kind) => {
   it('refuses chunk ids outside (u64 inode, u32 index)', async () => {
     const store = await open(kind);
     const badIds: ChunkId[] = [

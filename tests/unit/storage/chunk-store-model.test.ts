@@ -11,7 +11,7 @@ import { hasCode } from '../../../src/common/errors.js';
 import { StorageCode } from '../../../src/common/status-code.js';
 import type { ChunkStore, ChunkUpdate } from '../../../src/storage/store/chunk-store.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
-import { chunkStoreKinds, openTestStore, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
+import { openTestStore, readPathKinds, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
 import { applyToModel, zeroedModel } from './helpers/crash-workload.js';
 
 const chunkCount = 3;
@@ -192,7 +192,7 @@ async function runSteps(kind: ChunkStoreKind, steps: readonly Step[]): Promise<v
   }
 }
 
-describe.each(chunkStoreKinds)('the %s chunk store against a byte-array model', (kind) => {
+describe.each(readPathKinds)('the %s chunk store against a byte-array model', (kind) => {
   it('matches the model over random sequences of updates, discards, reads, syncs and reopens', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 30 }), (steps) =>

@@ -39,6 +39,7 @@ describe('the storage configuration', () => {
       sync_writes: false,
       direct_writes: true,
       direct_reads: true,
+      io_uring: true,
       chunk_lock_waiters_max: limits.storageChunkLockWaitersMax,
       recovery_bandwidth_bytes_per_s: limits.storageRecoveryBandwidthBytesPerSDefault,
       recovery_concurrency: limits.storageRecoveryConcurrencyDefault,

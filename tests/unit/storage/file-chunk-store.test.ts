@@ -15,7 +15,7 @@ import { formatChunkId, type ChunkId } from '../../../src/storage/protocol/index
 import type { ChunkStore, ChunkUpdate, DiskUsage } from '../../../src/storage/store/chunk-store.js';
 import type { CorruptionEvent } from '../../../src/storage/store/file-chunk-store.js';
 import { NativeChunkStore } from '../../../src/storage/store/native-chunk-store.js';
-import { chunkStoreKinds, openTestStore, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
+import { openTestStore, readPathKinds, type ChunkStoreKind } from './helpers/chunk-store-kinds.js';
 import { zeroedModel } from './helpers/crash-workload.js';
 
 const blockBytes = 64;
@@ -89,7 +89,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe.each(chunkStoreKinds)('the %s chunk store', (storeKind) => {
+describe.each(readPathKinds)('the %s chunk store', (storeKind) => {
   beforeEach(() => {
     kind = storeKind;
   });

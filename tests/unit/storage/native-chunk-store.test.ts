@@ -283,9 +283,14 @@ describe('the native chunk engine', () => {
     }
   });
 
-  it('answers small reads of cached blocks on the calling thread, and others through its threads', async () => {
+  it('without its ring, answers small reads of cached blocks on the calling thread, and others through its threads', async () => {
     const options = { targetId: 1, path: join(dir, 'cached'), durable: false, freeSpaceReserveBytes: 0 };
-    const store = await NativeChunkStore.open({ ...options, logger: silentLogger(), blockBytes: 65_536 });
+    const store = await NativeChunkStore.open({
+      ...options,
+      logger: silentLogger(),
+      blockBytes: 65_536,
+      readRing: false,
+    });
     stores.push(store);
     const engine = (store as unknown as { engine: NativeChunkEngine }).engine;
     const readCached = vi.spyOn(engine, 'readCached');
@@ -315,6 +320,97 @@ describe('the native chunk engine', () => {
     expect(whole.data.equals(data)).toBe(true);
     expect(readCached).not.toHaveBeenCalled();
     expect(read).toHaveBeenCalledTimes(1);
+  });
+
+  it('reads small ranges through io_uring where the kernel has it, and large ones through its threads', async () => {
+    const options = { targetId: 1, path: join(dir, 'ring'), durable: false, freeSpaceReserveBytes: 0 };
+    const store = await NativeChunkStore.open({ ...options, logger: silentLogger(), blockBytes: 65_536 });
+    stores.push(store);
+    const engine = (store as unknown as { engine: NativeChunkEngine }).engine;
+    const how = engine.stats().readRing;
+    // This kernel may refuse io_uring (a sysctl, a seccomp filter): then the engine says why.
+    console.log(`the chunk engine's small reads: ${how}`);
+    expect(how.length).toBeGreaterThan(0);
+    const readRing = vi.spyOn(engine, 'readRing');
+    const readCached = vi.spyOn(engine, 'readCached');
+    const read = vi.spyOn(engine, 'read');
+    const chunkId = { inode: 14n, index: 0 };
+    const data = Buffer.alloc(320 * 1024);
+    for (let at = 0; at < data.length; at++) data[at] = (at * 11 + (at >> 10)) & 0xff;
+    await apply(store, { kind: 'replace', data }, chunkId);
+    // Small reads, one block or across two, at the start, inside and at the end of the chunk.
+    for (const [offset, length] of [
+      [0, 4096],
+      [70_000, 4096],
+      [65_000, 10_000],
+      [data.length - 100, 4096],
+      [1_000, 128 * 1024],
+    ] as const) {
+      const result = await store.read(chunkId, { offset, length, pending: false });
+      const expected = data.subarray(offset, Math.min(data.length, offset + length));
+      expect(result.data.equals(expected)).toBe(true);
+      expect(result.checksum).toBe(crc32c(expected));
+    }
+    expect(readRing).toHaveBeenCalledTimes(5);
+    if (how === 'io_uring') {
+      expect(readCached).not.toHaveBeenCalled();
+      expect(read).not.toHaveBeenCalled();
+    } else {
+      expect(readRing.mock.results.every((result) => result.value === undefined)).toBe(true);
+    }
+    // A large read goes to the threads without trying the ring.
+    readRing.mockClear();
+    const whole = await store.read(chunkId, { offset: 0, length: data.length, pending: false });
+    expect(whole.data.equals(data)).toBe(true);
+    expect(readRing).not.toHaveBeenCalled();
+    // Many reads at once, more than the ring holds: those it has no room for go to the threads,
+    // and every one returns its bytes.
+    const offsets = Array.from({ length: 600 }, (_, index) => (index * 7919) % (data.length - 4096));
+    const results = await Promise.all(
+      offsets.map((offset) => store.read(chunkId, { offset, length: 4096, pending: false })),
+    );
+    results.forEach((result, index) => {
+      const offset = offsets[index] ?? 0;
+      expect(result.data.equals(data.subarray(offset, offset + 4096))).toBe(true);
+    });
+    // The ring turned off: the engine says so.
+    const off = await NativeChunkStore.open({
+      ...options,
+      path: join(dir, 'ring-off'),
+      logger: silentLogger(),
+      blockBytes: 65_536,
+      readRing: false,
+    });
+    stores.push(off);
+    expect((off as unknown as { engine: NativeChunkEngine }).engine.stats().readRing).toBe('turned off');
+  });
+
+  it('closes with reads in flight: each read settles, and the close waits for them', async () => {
+    const store = await NativeChunkStore.open({
+      targetId: 1,
+      path: join(dir, 'closing'),
+      durable: false,
+      freeSpaceReserveBytes: 0,
+      logger: silentLogger(),
+      blockBytes: 65_536,
+    });
+    const chunkId = { inode: 15n, index: 0 };
+    const data = Buffer.alloc(1 << 20);
+    for (let at = 0; at < data.length; at++) data[at] = (at * 5 + (at >> 12)) & 0xff;
+    await apply(store, { kind: 'replace', data }, chunkId);
+    const reads = Array.from({ length: 200 }, (_, index) =>
+      store.read(chunkId, { offset: (index * 4099) % (data.length - 8192), length: 8192, pending: false }),
+    );
+    const closed = store.close();
+    const settled = await Promise.allSettled(reads);
+    await closed;
+    settled.forEach((outcome, index) => {
+      const offset = (index * 4099) % (data.length - 8192);
+      // Reads begun before the close return their bytes; none is cut short or left hanging.
+      expect(outcome.status).toBe('fulfilled');
+      if (outcome.status === 'fulfilled')
+        expect(outcome.value.data.equals(data.subarray(offset, offset + 8192))).toBe(true);
+    });
   });
 
   it('reads into a buffer it is given, through its threads or the page cache, and ignores one too small', async () => {

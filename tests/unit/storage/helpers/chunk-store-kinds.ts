@@ -16,7 +16,16 @@ export const chunkStoreKinds = ['files', 'native'] as const;
  * `workloadScaleOf` to span several blocks.
  */
 export const nativeDirectKind = 'native-direct';
-export type ChunkStoreKind = (typeof chunkStoreKinds)[number] | typeof nativeDirectKind;
+/**
+ * The native engine with its io_uring read path turned off, so that small reads take the other
+ * path (the page-cache attempt on the calling thread, then the engine's threads); the `native`
+ * kind reads through the ring wherever the kernel has one.
+ */
+export const nativeThreadsKind = 'native-threads';
+export type ChunkStoreKind =
+  (typeof chunkStoreKinds)[number] | typeof nativeDirectKind | typeof nativeThreadsKind;
+/** The kinds a suite about what reads return runs against: both read paths of the engine. */
+export const readPathKinds: readonly ChunkStoreKind[] = [...chunkStoreKinds, nativeThreadsKind];
 
 /** How much larger a kind's test workloads are than the small-block ones. */
 export function workloadScaleOf(kind: ChunkStoreKind): number {
@@ -74,6 +83,7 @@ export async function openTestStore(options: TestStoreOptions): Promise<ChunkSto
     minSlotBytes: testMinSlotBytes,
     dataFileBytes: testDataFileBytes,
     growBytes: 16 * testBlockBytes,
+    readRing: options.kind !== nativeThreadsKind,
     ...(options.compactMinBytes === undefined ? {} : { compactMinBytes: options.compactMinBytes }),
   });
 }
