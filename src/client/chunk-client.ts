@@ -63,6 +63,20 @@ export interface ChunkTarget {
 /** How long a replica that failed is asked last. */
 const replicaPenaltyMs = 2_000;
 
+/**
+ * A well-mixed non-negative 31-bit hash of a chunk and a region of it: every client picks the same
+ * replica for the same region (limits.clientReadRegionBytes), and neighbouring regions and chunks
+ * land on different ones.
+ */
+export function regionHash(chunkId: ChunkId, region: number): number {
+  let hash =
+    Number(BigInt.asUintN(32, chunkId.inode)) ^ Math.imul(Number(chunkId.inode >> 32n) | 0, 0x27d4eb2d);
+  hash = Math.imul(hash ^ chunkId.index, 0x9e3779b1);
+  hash = Math.imul(hash ^ (hash >>> 16) ^ region, 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 1;
+}
+
 export class ChunkClient {
   private readonly chunkTimeoutMs: number;
   private readonly ioDeadlineMs: number;
@@ -184,7 +198,8 @@ export class ChunkClient {
     offset: number;
     length: number;
   }): Promise<Buffer> {
-    return this.withReplicas(request.chainId, 'read', async (targetId, timeoutMs) => {
+    const region = regionHash(request.chunkId, Math.floor(request.offset / limits.clientReadRegionBytes));
+    return this.withReplicas(request.chainId, 'read', region, async (targetId, timeoutMs) => {
       try {
         return await this.readReplica(targetId, request, timeoutMs);
       } catch (error) {
@@ -197,7 +212,7 @@ export class ChunkClient {
 
   /** The last committed chunk of `inode` on `chainId` from chunk `beginIndex` on. */
   async queryLastChunk(request: { chainId: number; inode: bigint; beginIndex: number }) {
-    return this.withReplicas(request.chainId, 'queryLastChunk', (targetId, timeoutMs) =>
+    return this.withReplicas(request.chainId, 'queryLastChunk', undefined, (targetId, timeoutMs) =>
       this.options.rpc.call(
         this.addressOf(targetId),
         storageMethods.queryLastChunk,
@@ -352,10 +367,14 @@ export class ChunkClient {
     throw this.exhausted(`chunk ${op.kind}`, lastError);
   }
 
-  /** Runs `call` on the chain's serving replicas in turn, with retries, until one answers. */
+  /**
+   * Runs `call` on the chain's serving replicas in turn, with retries, until one answers: starting
+   * with the one `region` (a hash) picks, or at a rotating position without one.
+   */
   private async withReplicas<T>(
     chainId: number,
     what: string,
+    region: number | undefined,
     call: (targetId: number, timeoutMs: number) => Promise<T>,
   ): Promise<T> {
     const deadline = this.options.clock.monotonicMs() + this.ioDeadlineMs;
@@ -364,7 +383,7 @@ export class ChunkClient {
       if (attempt > 0 && !(await this.pause(attempt, deadline, lastError))) break;
       let replicas: number[];
       try {
-        replicas = this.replicaOrder(await this.options.routing.requireChain(chainId));
+        replicas = this.replicaOrder(await this.options.routing.requireChain(chainId), region);
       } catch (error) {
         if (decideAfterReadFailure(error) === 'fail') throw error;
         lastError = error;
@@ -383,15 +402,18 @@ export class ChunkClient {
     throw this.exhausted(what, lastError);
   }
 
-  /** Serving replicas of the chain, starting at a rotating position, recently failed ones last. */
-  private replicaOrder(chain: ChainInfo): number[] {
+  /**
+   * Serving replicas of the chain, starting at the one `region` picks (or at a rotating position),
+   * recently failed ones last.
+   */
+  private replicaOrder(chain: ChainInfo, region: number | undefined): number[] {
     const serving = chain.targets
       .filter((member) => member.publicState === PublicState.Serving)
       .map((member) => member.targetId);
     if (serving.length === 0) {
       throw new FsError(ClientCode.NoServingReplica, `chain ${chain.chainId} has no serving replica`);
     }
-    const start = this.readCursor++ % serving.length;
+    const start = (region ?? this.readCursor++) % serving.length;
     const rotated = [...serving.slice(start), ...serving.slice(0, start)];
     const now = this.options.clock.monotonicMs();
     const healthy = rotated.filter((targetId) => (this.penalties.get(targetId) ?? 0) <= now);

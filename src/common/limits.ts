@@ -594,6 +594,14 @@ export const limits = {
   clientWriteExtentsPerFileMax: 256,
   /** Bytes read ahead of a sequential reader of one open file (0: no read-ahead). */
   clientReadAheadBytesDefault: 8 * 1024 * 1024,
+  /**
+   * Reads of one region this long of a chunk go to the same serving replica first (each region's
+   * replica picked by a hash of the chunk and the region), so a block read once is in that
+   * replica's page cache when it is read again, by this client or any other, and the storage
+   * service's read-ahead around it serves its neighbours; different regions spread over the
+   * replicas. A region, not the whole chunk: a large sequential read still draws on every replica.
+   */
+  clientReadRegionBytes: 1024 * 1024,
   /** Read-ahead bytes held by the whole client; prefetching pauses beyond it. */
   clientReadAheadBytesTotalMax: 256 * 1024 * 1024,
   /** How often the highest written offset of files open for writing is reported to meta. */

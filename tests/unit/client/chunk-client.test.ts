@@ -1,10 +1,11 @@
-// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads spread over serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; a clone batch goes to the head in one message with a result per chunk; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
+// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads of one region of a chunk go to one replica, regions spread over the serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; a clone batch goes to the head in one message with a result per chunk; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
 import { describe, expect, it } from 'vitest';
-import { ChunkClient } from '../../../src/client/chunk-client.js';
+import { ChunkClient, regionHash } from '../../../src/client/chunk-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
 import { systemClock, type Clock } from '../../../src/common/clock.js';
 import { crc32c } from '../../../src/common/crc32c.js';
 import { FsError } from '../../../src/common/errors.js';
+import { limits } from '../../../src/common/limits.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { seededRandom } from '../../../src/common/random.js';
 import { ClientCode, CommonCode, RpcCode, StorageCode } from '../../../src/common/status-code.js';
@@ -166,15 +167,44 @@ describe('ChunkClient', () => {
     expect(calls.length).toBe(1);
   });
 
-  it('spreads reads over the serving replicas', async () => {
+  it('reads one region of a chunk from one replica, the same for every client, and spreads regions over the replicas', async () => {
     const data = Buffer.from('abcd');
     const reply = { version: 1, chunkLength: 4, length: 4, checksum: crc32c(data), uncommitted: false };
-    const { client, calls } = makeClient({
-      routings: [routingWith(1, 101)],
-      answer: () => ({ response: reply, payload: data }),
-    });
-    for (let index = 0; index < 6; index++) await client.read({ ...target, offset: 0, length: 4 });
-    expect(new Set(calls.map((call) => call.request['targetId']))).toEqual(new Set([101, 102, 103]));
+    const answer = () => ({ response: reply, payload: data });
+    const one = makeClient({ routings: [routingWith(1, 101)], answer });
+    const other = makeClient({ routings: [routingWith(1, 101)], answer });
+    const region = limits.clientReadRegionBytes;
+    const targetOf = (calls: Array<{ request: Record<string, unknown> }>) =>
+      calls.at(-1)?.request['targetId'];
+    // Reads anywhere in one region go to one replica, and another client picks the same one.
+    const picked = new Map<string, unknown>();
+    for (const index of [0, 1, 2, 7]) {
+      for (const regionIndex of [0, 1, 5]) {
+        const chunk = { ...target, chunkId: { inode: 9n, index }, chunkSizeBytes: 8 * region };
+        const choices = new Set<unknown>();
+        for (const offset of [0, 4096, region - 4]) {
+          await one.client.read({ ...chunk, offset: regionIndex * region + offset, length: 4 });
+          choices.add(targetOf(one.calls));
+          await other.client.read({ ...chunk, offset: regionIndex * region + offset, length: 4 });
+          choices.add(targetOf(other.calls));
+        }
+        expect(choices.size).toBe(1);
+        picked.set(`${index}/${regionIndex}`, [...choices][0]);
+      }
+    }
+    // Twelve regions over three replicas: every replica serves some.
+    expect(new Set(picked.values())).toEqual(new Set([101, 102, 103]));
+  });
+
+  it('hashes chunks and regions to spread them evenly', () => {
+    const counts = [0, 0, 0];
+    for (let index = 0; index < 300; index++) {
+      for (let region = 0; region < 10; region++) {
+        const inode = BigInt(1_000 + (index % 7)) | (BigInt(index % 3) << 40n);
+        counts[regionHash({ inode, index }, region) % 3]! += 1;
+      }
+    }
+    for (const count of counts) expect(Math.abs(count - 1000)).toBeLessThan(150);
   });
 
   it('moves a read on from a dead replica and from one that sends bad bytes, reporting the bad bytes', async () => {
@@ -222,8 +252,11 @@ describe('ChunkClient', () => {
         return { response: reply, payload: data };
       },
     });
-    for (let index = 0; index < 6; index++) {
-      expect(await client.read({ ...target, offset: 0, length: 4 })).toEqual(data);
+    // Reads of different chunks, so that they start at different replicas.
+    for (let index = 0; index < 12; index++) {
+      expect(await client.read({ ...target, chunkId: { inode: 9n, index }, offset: 0, length: 4 })).toEqual(
+        data,
+      );
     }
     expect(calls.filter((call) => call.request['targetId'] === 101).length).toBeGreaterThan(0);
     expect(calls.filter((call) => call.request['targetId'] === 102).length).toBeGreaterThan(0);
