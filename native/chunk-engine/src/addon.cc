@@ -686,17 +686,23 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
+  // The read a read method's arguments (key, offset, length, pending) ask for, begun; null (and
+  // `failure`) when the engine refuses it.
+  static std::unique_ptr<ReadJob> BeginReadOf(const Napi::CallbackInfo& info, Engine& engine, EngineFailure* failure) {
+    const ChunkKey key = ReadKey(info[0]);
+    const uint64_t offset = ReadInteger(info[1], "offset", kSafeMax);
+    const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
+    const bool pending = info[3].ToBoolean().Value();
+    return engine.BeginRead(key, offset, length, pending, failure);
+  }
+
   // read(key, offset, length, pending, into?)
   Napi::Value Read(const Napi::CallbackInfo& info) {
     return GuardAsync(info.Env(), [&]() -> Napi::Value {
       Napi::Env env = info.Env();
       Engine& engine = Require(env);
-      const ChunkKey key = ReadKey(info[0]);
-      const uint64_t offset = ReadInteger(info[1], "offset", kSafeMax);
-      const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
-      const bool pending = info[3].ToBoolean().Value();
       EngineFailure failure;
-      auto job = engine.BeginRead(key, offset, length, pending, &failure);
+      auto job = BeginReadOf(info, engine, &failure);
       if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
       Napi::Value into = ReadInto(info, 4, *job);
       return (new ReadWork(env, engine_, std::move(job), into))->Start();
@@ -709,12 +715,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value ReadCached(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!engine_) return env.Undefined();
-    const ChunkKey key = ReadKey(info[0]);
-    const uint64_t offset = ReadInteger(info[1], "offset", kSafeMax);
-    const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
-    const bool pending = info[3].ToBoolean().Value();
     EngineFailure failure;
-    auto job = engine_->BeginRead(key, offset, length, pending, &failure);
+    auto job = BeginReadOf(info, *engine_, &failure);
     if (!job) return env.Undefined();
     ReadInto(info, 4, *job);
     const bool ok = engine_->RunRead(*job, &failure, true);
@@ -730,12 +732,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       Napi::Env env = info.Env();
       if (!ring_ || !ring_->usable()) return env.Undefined();
       Engine& engine = Require(env);
-      const ChunkKey key = ReadKey(info[0]);
-      const uint64_t offset = ReadInteger(info[1], "offset", kSafeMax);
-      const uint64_t length = ReadInteger(info[2], "length", kSafeMax);
-      const bool pending = info[3].ToBoolean().Value();
       EngineFailure failure;
-      auto job = engine.BeginRead(key, offset, length, pending, &failure);
+      auto job = BeginReadOf(info, engine, &failure);
       if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));
       Napi::Value into = ReadInto(info, 4, *job);
       auto* op = new RingReadOp(env, engine_, std::move(job), into);
