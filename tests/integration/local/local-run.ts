@@ -11,10 +11,14 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port whose whole family (mgmtd, meta, storage, collector) is free. */
+/**
+ * A base port whose whole family (mgmtd, meta, storage, collector) is free, below the kernel's
+ * range of ephemeral ports (from 32768 by default): a port in that range may be free when chosen
+ * and taken by some process's outgoing connection when a second run listens on it again.
+ */
 export async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 10_000 + Math.floor(Math.random() * 22_000);
     const family = [base, base + 10, base + 21, base + 22, base + 23, base + 90, base + 91];
     let free = true;
     for (const port of family) free &&= await portFree(port);

@@ -3,7 +3,6 @@
 // Prometheus text and JSON API: files written and read through the client library (metadata
 // operations on meta, chunk writes and their bytes on storage), routing-info reads from mgmtd, and
 // the heartbeats and KV transactions they cause.
-import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { FsClient, MgmtdClient } from '../../../src/client/index.js';
@@ -14,28 +13,7 @@ import { mgmtdMethods } from '../../../src/mgmtd/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
 import { getJson, getText, sampleValue } from '../helpers/monitor-cluster.js';
 import { TestWorld, eventually, type RunningProcess } from '../helpers/processes.js';
-
-async function portsFree(ports: number[]): Promise<boolean> {
-  for (const port of ports) {
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen({ host: '127.0.0.1', port }, () => server.close(() => resolve(true)));
-    });
-    if (!free) return false;
-  }
-  return true;
-}
-
-/** A base port whose whole family (mgmtd, meta, storage, dashboard, collector RPC) is free. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    if (await portsFree([base, base + 10, base + 21, base + 22, base + 23, base + 90, base + 91]))
-      return base;
-  }
-  throw new Error('no free ports found');
-}
+import { freeBasePort } from '../local/local-run.js';
 
 interface SeriesReply {
   series: { labels: Record<string, string>; points: [number, number][] }[];
