@@ -207,11 +207,13 @@ void ReadRing::Push(RingRead* read) {
 bool ReadRing::Enter(unsigned* untaken) {
   while (toSubmit_ > 0) {
     const int taken = EnterRing(ringFd_, toSubmit_);
-    if (taken >= 0) {
+    if (taken > 0) {
       toSubmit_ -= static_cast<unsigned>(taken);
       continue;
     }
-    if (errno == EINTR) continue;
+    // Taking none without an error would have this loop spin: count it as a refusal.
+    if (taken == 0) errno = EAGAIN;
+    else if (errno == EINTR) continue;
     // The entries the kernel did not take come off the ring again.
     const int error = errno;
     *untaken = toSubmit_;
