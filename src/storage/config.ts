@@ -83,7 +83,8 @@ export const storageConfigSchema = z.strictObject({
        * service's own thread through io_uring and completed by the kernel, without a hand-off to
        * the engine's worker threads and back. Where the kernel has no io_uring or refuses it
        * (`kernel.io_uring_disabled`, a container's seccomp filter), the worker threads read, as
-       * with false; `3fs-admin` target stats say which. What a read returns is the same both ways.
+       * with false; the service logs at start which path each target's reads take. What a read
+       * returns is the same both ways.
        */
       io_uring: z.boolean().default(true),
       /**

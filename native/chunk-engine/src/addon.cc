@@ -377,6 +377,9 @@ class RingReadOp : public RingOp {
       }
     } catch (const Napi::Error& thrown) {
       deferred_.Reject(thrown.Value());
+    } catch (const std::exception& thrown) {
+      // Runs from the loop's poll callback: nothing may escape into the runtime.
+      deferred_.Reject(Napi::Error::New(env_, std::string("chunk engine: ") + thrown.what()).Value());
     }
   }
 

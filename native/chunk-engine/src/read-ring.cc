@@ -33,6 +33,10 @@ void StoreRelease(unsigned* at, unsigned value) {
   reinterpret_cast<std::atomic<unsigned>*>(at)->store(value, std::memory_order_release);
 }
 
+// Times one read is submitted again after an interrupted or short completion before it fails: a
+// file that keeps answering short must not keep the loop busy for ever.
+constexpr unsigned kResubmitsMax = 16;
+
 void* Map(int fd, size_t bytes, off_t what) {
   void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, what);
   return at == MAP_FAILED ? nullptr : at;
@@ -244,8 +248,12 @@ void ReadRing::Reap() {
     } else {
       read->done += static_cast<size_t>(cqe.res);
     }
-    if (error == EINTR || error == EAGAIN || (error == 0 && read->done < read->length)) {
+    const bool again = error == EINTR || error == EAGAIN || (error == 0 && read->done < read->length);
+    if (again && read->resubmits >= kResubmitsMax) {
+      if (error == 0) error = EIO;  // short every time: the file ends before the block it holds
+    } else if (again) {
       // Interrupted, or short: the rest goes again.
+      read->resubmits++;
       Push(read);
       unsigned untaken = 0;
       if (Enter(&untaken)) continue;

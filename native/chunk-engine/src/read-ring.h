@@ -33,6 +33,7 @@ struct RingRead {
   uint8_t* data = nullptr;
   size_t length = 0;
   size_t done = 0;  // bytes in so far (a short read is submitted again for the rest)
+  unsigned resubmits = 0;  // interrupted or short completions so far (bounded: kResubmitsMax)
   RingOp* op = nullptr;  // set by Submit
 };
 
