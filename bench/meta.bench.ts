@@ -6,8 +6,9 @@
 // empty files created with open(O_CREAT|O_EXCL|O_WRONLY) and close, a stat of every file right after
 // (warm) and again after `sync; echo 3 > /proc/sys/vm/drop_caches` (cold), a listing of the whole
 // directory after dropping the caches, and an unlink of every file. They run as one process in one
-// directory, as 16 processes each in a directory of its own, and as 16 processes in one shared
-// directory, so the kernel and the FUSE daemon see 16 callers at once. Each worker starts and
+// directory, as 16 processes each in a directory of its own, as 16 processes in one shared
+// directory, so the kernel and the FUSE daemon see 16 callers at once, and as one process again
+// (the services then warmed up, see layoutsFor). Each worker starts and
 // prepares before the clock starts; a phase's rate is all workers' units over the time from the
 // command to the last answer. Under each line, the CPU the cluster's processes (and the callers,
 // whose system time holds the kernel's part) spent per unit, from /proc/<pid>/stat, shows where a
@@ -68,7 +69,13 @@ interface Layout {
   shared: boolean;
 }
 
-/** The three arrangements, with `files` files for the single process and an eighth of it per process of 16. */
+/**
+ * The arrangements, with `files` files for the single process and an eighth of it per process of
+ * 16. The single process runs first, on services that have just started, and once more last, after
+ * the others: a JavaScript service runs its code interpreted until V8 has compiled the paths a
+ * workload keeps taking, so the first thousands of creates after a start cost meta and the FUSE
+ * daemon two to three times the CPU of later ones. The two lines show both.
+ */
 function layoutsFor(files: number): Layout[] {
   const perProcess = Math.max(1, Math.ceil(files / 8));
   return [
@@ -86,6 +93,13 @@ function layoutsFor(files: number): Layout[] {
       workers: manyWorkers,
       filesPerWorker: perProcess,
       shared: true,
+    },
+    {
+      name: '1 proc, after the others',
+      key: 'single-again',
+      workers: 1,
+      filesPerWorker: files,
+      shared: false,
     },
   ];
 }
