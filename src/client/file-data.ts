@@ -13,6 +13,7 @@ import { Placement } from '../meta/protocol/index.js';
 import type { ChunkClient } from './chunk-client.js';
 import { chunkPieces, cloneBatches, truncatePlan, type ChunkPiece, type CloneBatch } from './chunk-ranges.js';
 import { forEachLimited, type Limiter } from './limiter.js';
+import { releasePayload } from '../rpc/index.js';
 
 /** The file an I/O is about: its inode id and layout, and the placement drawn from the layout. */
 export interface FileRef {
@@ -44,7 +45,11 @@ export class FileDataIo {
     return chunkPieces(file.layout, file.placement, offset, length);
   }
 
-  /** Reads [offset, offset + length) of `file`, cut at `fileLength`; holes read as zeros. */
+  /**
+   * Reads [offset, offset + length) of `file`, cut at `fileLength`; holes read as zeros. The
+   * result may be a pooled reply payload (RpcClientOptions.replyPayloadPool), held once for the
+   * caller, who may let go of it with `releasePayload` once it has no more use for the bytes.
+   */
   async read(file: FileRef, offset: bigint, length: number, fileLength: bigint): Promise<Buffer> {
     const end = offset + BigInt(length) < fileLength ? offset + BigInt(length) : fileLength;
     if (end <= offset) return Buffer.alloc(0);
@@ -56,12 +61,14 @@ export class FileDataIo {
       if (data.length === size) return data;
       const padded = Buffer.alloc(size);
       data.copy(padded, 0);
+      releasePayload(data);
       return padded;
     }
     const result = Buffer.alloc(size);
     await forEachLimited(pieces, this.options.requestConcurrency, async (piece) => {
       const data = await this.readPiece(file, piece);
       data.copy(result, piece.bufferOffset);
+      releasePayload(data);
     });
     return result;
   }

@@ -77,6 +77,11 @@ export interface FsClientOptions {
   readonly metrics?: MetricsRegistry;
   /** Deadline of each call to mgmtd. */
   readonly mgmtdTimeoutMs?: number;
+  /**
+   * Large reply payloads land in buffers from this pool (RpcClientOptions.replyPayloadPool): for a
+   * caller that lets go of what reads return (`releasePayload`) once done with the bytes.
+   */
+  readonly replyPayloadPool?: RpcClientOptions['replyPayloadPool'];
 }
 
 /** How to open a file by path. */
@@ -151,6 +156,7 @@ export class FsClient {
       logger: this.logger,
       random,
       ...(options.rpcObserver === undefined ? {} : { observer: options.rpcObserver }),
+      ...(options.replyPayloadPool === undefined ? {} : { replyPayloadPool: options.replyPayloadPool }),
     });
     this.mgmtd = new MgmtdClient({
       addresses: options.mgmtdAddresses,

@@ -7,8 +7,14 @@
  *
  * Blocks remember the file's data version they were fetched under; a write or truncate through
  * this client bumps the version, and stale blocks are never served.
+ *
+ * A block's bytes may be a pooled reply payload (payload-pool.ts): the window holds it while the
+ * block is in the window, and a read served from one block alone gets a view of it held once more
+ * for its caller, who may let go with `releasePayload`. The buffer goes back to the pool only when
+ * both have let go.
  */
 import { assert } from '../common/errors.js';
+import { holdPayload, releasePayload } from '../rpc/index.js';
 import type { ByteBudget } from './limiter.js';
 
 interface Block {
@@ -41,6 +47,7 @@ export class ReadAhead {
   /**
    * Serves a read from the window when it is sequential, and moves the window on; resolves
    * undefined when the read is not sequential or its bytes are not prefetched (read directly).
+   * The bytes are held for the caller (see the file comment).
    */
   async read(offset: bigint, length: number, state: { version: number; fileLength: bigint }) {
     const sequential = offset === this.nextOffset || this.blocks.has(this.blockStart(offset));
@@ -87,24 +94,35 @@ export class ReadAhead {
     const size = BigInt(this.options.blockBytes);
     const end = offset + BigInt(length) < state.fileLength ? offset + BigInt(length) : state.fileLength;
     if (end <= offset) return Buffer.alloc(0);
+    // Each part is held from the moment it is taken: while a later block is awaited, the window
+    // may drop an earlier one, whose buffer must not go back to the pool under this read.
     const parts: Buffer[] = [];
-    for (let start = this.blockStart(offset); start < end; start += size) {
-      const block = this.blocks.get(start);
-      if (block === undefined || block.version !== state.version) return undefined;
-      let data: Buffer;
-      try {
-        data = await block.data;
-      } catch (error) {
-        this.drop(start);
-        throw error;
+    let whole = false;
+    try {
+      for (let start = this.blockStart(offset); start < end; start += size) {
+        const block = this.blocks.get(start);
+        if (block === undefined || block.version !== state.version) return undefined;
+        let data: Buffer;
+        try {
+          data = await block.data;
+        } catch (error) {
+          this.drop(start);
+          throw error;
+        }
+        const from = offset > start ? Number(offset - start) : 0;
+        const to = Number((end < start + size ? end : start + size) - start);
+        // The file grew since the block was cut at its old end: fetch directly instead.
+        if (data.length < to && block.fileLength < state.fileLength) return undefined;
+        const part = data.length >= to ? data.subarray(from, to) : zeroPadded(data, from, to);
+        holdPayload(part);
+        parts.push(part);
       }
-      const from = offset > start ? Number(offset - start) : 0;
-      const to = Number((end < start + size ? end : start + size) - start);
-      // The file grew since the block was cut at its old end: fetch directly instead.
-      if (data.length < to && block.fileLength < state.fileLength) return undefined;
-      parts.push(data.length >= to ? data.subarray(from, to) : zeroPadded(data, from, to));
+      whole = parts.length === 1;
+      return whole ? (parts[0] as Buffer) : Buffer.concat(parts);
+    } finally {
+      // A read served from one block keeps its hold for the caller.
+      if (!whole) for (const part of parts) releasePayload(part);
     }
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
   }
 
   private dropBefore(start: bigint): void {
@@ -116,6 +134,7 @@ export class ReadAhead {
     if (block === undefined) return;
     this.blocks.delete(start);
     this.options.budget.release(block.held);
+    block.data.then(releasePayload, () => undefined);
   }
 }
 

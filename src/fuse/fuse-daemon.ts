@@ -15,7 +15,7 @@ import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode } from '../common/status-code.js';
-import type { RpcClientOptions } from '../rpc/index.js';
+import { PayloadPool, type RpcClientOptions } from '../rpc/index.js';
 import type { FuseConfig } from './config.js';
 import { toErrno } from './errno-map.js';
 import { ChangePoller } from './change-poller.js';
@@ -93,6 +93,13 @@ async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
     clock,
     clientId: fuseClientId(config.node.id),
     mgmtdTimeoutMs: config.mgmtd.timeout_ms,
+    // Reads are answered from these buffers and let go of once the reply is written
+    // (FuseFileSystem.readReplied), so the mount's reads reuse them.
+    replyPayloadPool: new PayloadPool({
+      minBytes: limits.rpcDirectPayloadMinBytes,
+      maxBytes: limits.fuseReplyPoolBytesMax,
+      keptBytesMax: limits.fuseReplyPoolKeptBytesMax,
+    }),
     ...(options.rpcObserver === undefined ? {} : { rpcObserver: options.rpcObserver }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     tuning: {

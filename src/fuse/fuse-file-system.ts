@@ -17,6 +17,7 @@ import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { ClientCode, MetaCode } from '../common/status-code.js';
 import type { FsClient, OpenFile } from '../client/index.js';
+import { releasePayload } from '../rpc/index.js';
 import {
   aclXattrValue,
   isAclXattr,
@@ -537,6 +538,11 @@ export class FuseFileSystem implements FuseOperations {
 
   async read(_context: RequestContext, request: { fh: bigint; offset: bigint; size: number }) {
     return this.file(request.fh).read(request.offset, request.size);
+  }
+
+  /** A read's bytes may be a pooled reply payload (the daemon's client pools them): let go of it. */
+  readReplied(data: Uint8Array): void {
+    releasePayload(data);
   }
 
   async write(_context: RequestContext, request: { fh: bigint; offset: bigint; data: Buffer }) {

@@ -30,6 +30,7 @@ import {
 } from './handshake.js';
 import type { PresentedToken } from './caller.js';
 import { InflightLimiter } from './inflight-limiter.js';
+import type { PayloadPool } from './payload-pool.js';
 
 export interface ClientConnectionOptions {
   readonly address: string;
@@ -39,6 +40,8 @@ export interface ClientConnectionOptions {
   readonly token?: PresentedToken | undefined;
   readonly logger: Logger;
   readonly frameBytesMax: number;
+  /** Where large reply payloads are read in place (RpcClientOptions.replyPayloadPool). */
+  readonly payloadPool?: PayloadPool | undefined;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly inflightMax: number;
@@ -233,7 +236,10 @@ export class ClientConnection {
   private connect(): Promise<FrameSocket> {
     const { host, port } = splitAddress(this.address);
     return new Promise((resolve, reject) => {
-      const reads = new DirectReads(Math.min(limits.rpcHandshakeFrameBytesMax, this.options.frameBytesMax));
+      const reads = new DirectReads(
+        Math.min(limits.rpcHandshakeFrameBytesMax, this.options.frameBytesMax),
+        this.options.payloadPool,
+      );
       const socket = connectSocket({ host, port, onread: reads.onread });
       this.socket = socket;
       const fail = (message: string, cause?: unknown): void => {

@@ -21,6 +21,7 @@ import { frameHeaderBytes } from './frame.js';
 import type { MethodDef } from './method.js';
 import { backoffMs, isRetryable } from './retry-policy.js';
 import { notifyObserver, type RpcCallObserver } from './server.js';
+import type { PayloadPool } from './payload-pool.js';
 
 export interface RpcClientOptions {
   /**
@@ -42,6 +43,13 @@ export interface RpcClientOptions {
   readonly random?: Random;
   /** Sees every call, its retries included (metrics). */
   readonly observer?: RpcCallObserver;
+  /**
+   * Large reply payloads are read in place into buffers from this pool (payload-pool.ts). The
+   * caller receives each such payload held once: letting go of it with `releasePayload` once
+   * nothing reads it any more lets the buffer serve a later reply; a caller that keeps it, or
+   * never lets go, leaves it to the collector.
+   */
+  readonly replyPayloadPool?: PayloadPool;
 }
 
 /** Options of one call. */
@@ -94,6 +102,7 @@ export class RpcClient {
   private readonly handshakeTimeoutMs: number;
   private readonly random: Random;
   private readonly observer: RpcCallObserver | undefined;
+  private readonly replyPayloadPool: PayloadPool | undefined;
   private readonly connections = new Map<string, ClientConnection>();
   private closed = false;
 
@@ -109,6 +118,7 @@ export class RpcClient {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? limits.rpcHandshakeTimeoutMs;
     this.random = options.random ?? seededRandom(randomInt(0x7fff_ffff));
     this.observer = options.observer;
+    this.replyPayloadPool = options.replyPayloadPool;
     assert(
       Number.isInteger(this.frameBytesMax) && this.frameBytesMax > frameHeaderBytes,
       'frameBytesMax exceeds a header',
@@ -266,6 +276,7 @@ export class RpcClient {
       token: this.token,
       logger: this.logger,
       frameBytesMax: this.frameBytesMax,
+      payloadPool: this.replyPayloadPool,
       connectTimeoutMs: this.connectTimeoutMs,
       handshakeTimeoutMs: this.handshakeTimeoutMs,
       inflightMax: limits.rpcClientInflightPerConnectionMax,

@@ -381,7 +381,12 @@ export class RequestDispatcher {
       case Opcode.read: {
         if (!ops.read) return missing();
         const [, offset, size, flags, lockOwner] = args as [bigint, bigint, number, number, bigint];
-        handle.replyBuffer(await ops.read(context, { ino, fh, offset, size, flags, lockOwner }));
+        const data = await ops.read(context, { ino, fh, offset, size, flags, lockOwner });
+        try {
+          handle.replyBuffer(data);
+        } finally {
+          ops.readReplied?.(data);
+        }
         return;
       }
       case Opcode.write: {

@@ -294,6 +294,11 @@ export interface FuseOperations {
   /** With atomicOTrunc (the default), O_TRUNC in `flags` must truncate the file here. */
   open?(context: RequestContext, request: { ino: InodeId; flags: number }): Promise<OpenReply>;
   read?(context: RequestContext, request: ReadRequest): Promise<Uint8Array>;
+  /**
+   * Called with the bytes `read` resolved to once the reply carrying them is written (or could
+   * not be): the kernel has its own copy then, so a buffer lent to the reply may be used again.
+   */
+  readReplied?(data: Uint8Array): void;
   /** Returns the number of bytes written. */
   write?(context: RequestContext, request: WriteRequest): Promise<number>;
   /** On every close of a file descriptor; with POSIX locks, release `lockOwner`'s locks. */
@@ -342,4 +347,4 @@ export interface FuseOperations {
 }
 
 /** Names of the request handlers of FuseOperations (init and destroy are not requests). */
-export type OperationName = Exclude<keyof FuseOperations, 'init' | 'destroy'>;
+export type OperationName = Exclude<keyof FuseOperations, 'init' | 'destroy' | 'readReplied'>;

@@ -312,7 +312,9 @@ export async function startTestServer(
 }
 
 /** A client with the test secret (or another) and a captured log. */
-export function testClient(options: { secret?: string; frameBytesMax?: number } = {}): {
+export function testClient(
+  options: { secret?: string; frameBytesMax?: number; replyPayloadPool?: PayloadPool } = {},
+): {
   client: RpcClient;
   lines: LogLine[];
 } {
@@ -321,6 +323,7 @@ export function testClient(options: { secret?: string; frameBytesMax?: number } 
     clusterSecret: options.secret ?? clusterSecret,
     logger,
     ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
+    ...(options.replyPayloadPool === undefined ? {} : { replyPayloadPool: options.replyPayloadPool }),
   });
   return { client, lines };
 }

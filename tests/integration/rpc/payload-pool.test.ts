@@ -1,6 +1,7 @@
 // A server given a payload pool reads large payloads in place into reused buffers: every payload
 // arrives intact, a buffer is reused only once its handler and every socket write of it are done,
-// and connections it reads that way are counted and closed like any other.
+// and connections it reads that way are counted and closed like any other. A client given one
+// reads large reply payloads into its buffers, each held by its caller until let go.
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { randomFillSync } from 'node:crypto';
@@ -170,5 +171,39 @@ describe('a pooled payload written to a socket', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(pool.take(size)!.buffer).toBe(payload.buffer);
     peer.destroy();
+  });
+});
+
+describe('rpc client with a reply payload pool', () => {
+  it('reads large reply payloads into pooled buffers, reused only once their callers let go', async () => {
+    const { server, address } = await startTestServer();
+    cleanup.add(() => server.close({ drainMs: 100 }));
+    const pool = newPool();
+    const { client } = testClient({ replyPayloadPool: pool });
+    cleanup.add(() => client.close());
+    const call = async (index: number, size: number) => {
+      const payload = randomFillSync(Buffer.alloc(size));
+      const result = await client.callWithPayload(
+        address,
+        echoMethod,
+        { text: `call ${index}`, id: BigInt(index), count: index },
+        { payload },
+      );
+      expect(result.payload?.equals(payload), `call ${index}`).toBe(true);
+      return { sent: payload, received: result.payload! };
+    };
+    // Kept replies stay intact while later replies arrive; released ones are read into again.
+    const kept = await Promise.all([0, 1, 2, 3].map((index) => call(index, mib)));
+    expect(pool.stats()).toMatchObject({ taken: 4, reused: 0 });
+    for (let index = 4; index < 20; index += 1) {
+      const { received } = await call(index, index % 2 === 0 ? mib : 200_000);
+      releasePayload(received);
+    }
+    for (const { sent, received } of kept) expect(received.equals(sent)).toBe(true);
+    expect(pool.stats().taken).toBe(20);
+    expect(pool.stats().reused).toBeGreaterThanOrEqual(14);
+    // Small replies are not pooled.
+    await call(20, 1000);
+    expect(pool.stats().taken).toBe(20);
   });
 });
