@@ -81,8 +81,15 @@ function directoryTarget(name: string, root: string): Target {
   };
 }
 
-/** The client library in this process, no FUSE. */
-export function clientTarget(client: FsClient, root: string): Target {
+/**
+ * The client library in this process, no FUSE. `release` takes back what a read returned once it
+ * has been counted (releasePayload, for a client with a reply payload pool).
+ */
+export function clientTarget(
+  client: FsClient,
+  root: string,
+  release: (bytes: Buffer) => void = () => undefined,
+): Target {
   return {
     name: 'client library',
     async writeSequential(file, data) {
@@ -102,6 +109,7 @@ export function clientTarget(client: FsClient, root: string): Target {
           const bytes = await handle.read(BigInt(total), ioBytes);
           if (bytes.length === 0) return total;
           total += bytes.length;
+          release(bytes);
         }
       } finally {
         await handle.close();
@@ -112,7 +120,7 @@ export function clientTarget(client: FsClient, root: string): Target {
       try {
         return await countUntil(deadlineMs, async (random) => {
           const offset = random.nextInt(fileBytes / randomReadBytes) * randomReadBytes;
-          await handle.read(BigInt(offset), randomReadBytes);
+          release(await handle.read(BigInt(offset), randomReadBytes));
         });
       } finally {
         await handle.close();

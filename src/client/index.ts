@@ -16,6 +16,8 @@ export {
   type SpecialFile,
 } from './fs-client.js';
 export { OpenFile } from './open-file.js';
+// For FsClientOptions.replyPayloadPool: reads land in reused buffers a program hands back.
+export { PayloadPool, releasePayload } from '../rpc/index.js';
 export { LockClient, type LockChange, type LockClientOptions } from './lock-client.js';
 export { FallocateFlag } from './fallocate.js';
 export { defaultTuning, resolveTuning, type ClientTuning } from './client-tuning.js';

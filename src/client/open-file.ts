@@ -64,7 +64,11 @@ export class OpenFile {
     return this.options.record.length();
   }
 
-  /** Reads up to `length` bytes at `offset`; shorter only at the end of the file. */
+  /**
+   * Reads up to `length` bytes at `offset`; shorter only at the end of the file. With a client
+   * made with `replyPayloadPool`, the bytes may lie in a pooled buffer: `releasePayload(bytes)`
+   * once they are no longer needed lets a later read use it again (never touch them after that).
+   */
   async read(offset: bigint, length: number): Promise<Buffer> {
     this.check(this.options.readable, 'reading');
     assert(offset >= 0n && Number.isSafeInteger(length) && length >= 0, 'a read range is not negative');
