@@ -13,7 +13,7 @@ import { Placement } from '../meta/protocol/index.js';
 import type { ChunkClient } from './chunk-client.js';
 import { chunkPieces, cloneBatches, truncatePlan, type ChunkPiece, type CloneBatch } from './chunk-ranges.js';
 import { forEachLimited, type Limiter } from './limiter.js';
-import { releasePayload } from '../rpc/index.js';
+import { releasePayload, type PayloadPool } from '../rpc/index.js';
 
 /** The file an I/O is about: its inode id and layout, and the placement drawn from the layout. */
 export interface FileRef {
@@ -37,6 +37,11 @@ export class FileDataIo {
       limiter: Limiter;
       /** Chunk I/Os of one request. */
       requestConcurrency: number;
+      /**
+       * The client's reply payload pool, if it has one: a read assembled from several pieces is
+       * put together in one of its buffers rather than a new one.
+       */
+      pool?: PayloadPool | undefined;
     },
   ) {}
 
@@ -59,15 +64,20 @@ export class FileDataIo {
       const only = pieces[0] as ChunkPiece;
       const data = await this.readPiece(file, only);
       if (data.length === size) return data;
-      const padded = Buffer.alloc(size);
+      const padded = assemblyBuffer(this.options.pool, size);
       data.copy(padded, 0);
+      padded.fill(0, data.length);
       releasePayload(data);
       return padded;
     }
-    const result = Buffer.alloc(size);
+    const result = assemblyBuffer(this.options.pool, size);
     await forEachLimited(pieces, this.options.requestConcurrency, async (piece) => {
       const data = await this.readPiece(file, piece);
       data.copy(result, piece.bufferOffset);
+      // A hole, or a chunk shorter than the piece, reads as zeros.
+      if (data.length < piece.length) {
+        result.fill(0, piece.bufferOffset + data.length, piece.bufferOffset + piece.length);
+      }
       releasePayload(data);
     });
     return result;
@@ -247,4 +257,12 @@ export class FileDataIo {
       }),
     );
   }
+}
+
+/**
+ * A buffer of `size` bytes to copy a read's pieces into: one of the pool's (held once, for the
+ * caller; its old contents are there until overwritten) or a new one.
+ */
+export function assemblyBuffer(pool: PayloadPool | undefined, size: number): Buffer {
+  return pool?.take(size) ?? Buffer.allocUnsafe(size);
 }

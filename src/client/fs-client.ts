@@ -126,6 +126,7 @@ export class FsClient {
   readonly clientId: string;
   private readonly rpc: RpcClient;
   private readonly io: FileDataIo;
+  private readonly replyPayloadPool: RpcClientOptions['replyPayloadPool'];
   private readonly inodes: OpenInodes;
   private readonly readAheadBudget: ByteBudget;
   private readonly sessions: SessionIds;
@@ -150,6 +151,7 @@ export class FsClient {
         'the client connects with either the cluster secret or a user token (exactly one of them)',
       );
     }
+    this.replyPayloadPool = options.replyPayloadPool;
     this.rpc = new RpcClient({
       clusterSecret: options.clusterSecret ?? '',
       ...(options.token === undefined ? {} : { token: parseToken(options.token, 'the client token') }),
@@ -193,6 +195,7 @@ export class FsClient {
       chunks,
       limiter: new Limiter(this.tuning.ioConcurrency),
       requestConcurrency: this.tuning.requestIoConcurrency,
+      pool: options.replyPayloadPool,
     });
     this.closer = new SessionCloser({
       meta: this.meta,
@@ -809,6 +812,7 @@ export class FsClient {
       windowBytes: this.tuning.readAheadBytes,
       budget: this.readAheadBudget,
       fetch: (offset, length, fileLength) => this.io.read(record.file, offset, length, fileLength),
+      pool: this.replyPayloadPool,
     });
   }
 

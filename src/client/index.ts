@@ -18,6 +18,7 @@ export {
 export { OpenFile } from './open-file.js';
 // For FsClientOptions.replyPayloadPool: reads land in reused buffers a program hands back.
 export { PayloadPool, releasePayload } from '../rpc/index.js';
+export { readReplyPool } from './reply-pool.js';
 export { LockClient, type LockChange, type LockClientOptions } from './lock-client.js';
 export { FallocateFlag } from './fallocate.js';
 export { defaultTuning, resolveTuning, type ClientTuning } from './client-tuning.js';

@@ -14,7 +14,8 @@
  * both have let go.
  */
 import { assert } from '../common/errors.js';
-import { holdPayload, releasePayload } from '../rpc/index.js';
+import { holdPayload, releasePayload, type PayloadPool } from '../rpc/index.js';
+import { assemblyBuffer } from './file-data.js';
 import type { ByteBudget } from './limiter.js';
 
 interface Block {
@@ -33,6 +34,8 @@ export interface ReadAheadOptions {
   readonly budget: ByteBudget;
   /** Fetches [offset, offset + length) cut at `fileLength`. */
   readonly fetch: (offset: bigint, length: number, fileLength: bigint) => Promise<Buffer>;
+  /** Where a read that spans blocks is copied together (file-data.ts assemblyBuffer). */
+  readonly pool?: PayloadPool | undefined;
 }
 
 export class ReadAhead {
@@ -118,7 +121,11 @@ export class ReadAhead {
         parts.push(part);
       }
       whole = parts.length === 1;
-      return whole ? (parts[0] as Buffer) : Buffer.concat(parts);
+      if (whole) return parts[0] as Buffer;
+      const joined = assemblyBuffer(this.options.pool, Number(end - offset));
+      let at = 0;
+      for (const part of parts) at += part.copy(joined, at);
+      return joined;
     } finally {
       // A read served from one block keeps its hold for the caller.
       if (!whole) for (const part of parts) releasePayload(part);

@@ -158,12 +158,12 @@ export const limits = {
   /** Free payload buffers a storage service keeps for reuse, in bytes. */
   storagePayloadPoolKeptBytesMax: 64 * 1024 * 1024,
   /**
-   * The FUSE daemon reads chunk replies up to this long into reused buffers, and keeps this many
-   * bytes of free ones (payload-pool.ts): without them, every MiB read through the mount is a new
-   * ArrayBuffer, and V8 runs a full collection for each 64 MiB of those.
+   * The FUSE daemon and the gateways read chunk replies up to this long into reused buffers, and
+   * keep this many bytes of free ones (payload-pool.ts): without them, every MiB read through
+   * them is a new ArrayBuffer, and V8 runs a full collection for each 64 MiB of those.
    */
-  fuseReplyPoolBytesMax: 8 * 1024 * 1024,
-  fuseReplyPoolKeptBytesMax: 32 * 1024 * 1024,
+  readReplyPoolBytesMax: 8 * 1024 * 1024,
+  readReplyPoolKeptBytesMax: 32 * 1024 * 1024,
   /**
    * Secrets one cluster secret file may list: a rotation needs two (the one nodes connect with and
    * the next, or the previous); a few more leave room for a rotation begun again midway, never a

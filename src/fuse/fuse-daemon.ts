@@ -8,14 +8,20 @@ import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { FsClient, HeartbeatLoop, clientAuthentication, fuseClientId } from '../client/index.js';
+import {
+  FsClient,
+  HeartbeatLoop,
+  clientAuthentication,
+  fuseClientId,
+  readReplyPool,
+} from '../client/index.js';
 import type { Clock } from '../common/clock.js';
 import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode } from '../common/status-code.js';
-import { PayloadPool, type RpcClientOptions } from '../rpc/index.js';
+import type { RpcClientOptions } from '../rpc/index.js';
 import type { FuseConfig } from './config.js';
 import { toErrno } from './errno-map.js';
 import { ChangePoller } from './change-poller.js';
@@ -95,11 +101,7 @@ async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
     mgmtdTimeoutMs: config.mgmtd.timeout_ms,
     // Reads are answered from these buffers and let go of once the reply is written
     // (FuseFileSystem.readReplied), so the mount's reads reuse them.
-    replyPayloadPool: new PayloadPool({
-      minBytes: limits.rpcDirectPayloadMinBytes,
-      maxBytes: limits.fuseReplyPoolBytesMax,
-      keptBytesMax: limits.fuseReplyPoolKeptBytesMax,
-    }),
+    replyPayloadPool: readReplyPool(),
     ...(options.rpcObserver === undefined ? {} : { rpcObserver: options.rpcObserver }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     tuning: {

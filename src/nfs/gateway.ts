@@ -7,7 +7,7 @@
  * restarted one carries on with the handles clients hold.
  */
 import { hostname } from 'node:os';
-import { FsClient, HeartbeatLoop, clientAuthentication } from '../client/index.js';
+import { FsClient, HeartbeatLoop, clientAuthentication, readReplyPool } from '../client/index.js';
 import type { Clock } from '../common/clock.js';
 import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { readSecretFile, splitAddress } from '../common/config.js';
@@ -89,6 +89,8 @@ export async function startNfsGateway(options: NfsGatewayOptions): Promise<NfsGa
     clock,
     clientId: nfsClientId(config.node.id),
     mgmtdTimeoutMs: config.mgmtd.timeout_ms,
+    // A READ's bytes go back to the pool once its reply is written (rpc-server.ts).
+    replyPayloadPool: readReplyPool(),
     ...(options.rpcObserver === undefined ? {} : { rpcObserver: options.rpcObserver }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     tuning: {

@@ -18,6 +18,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { FsError, describeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { NfsCode } from '../common/status-code.js';
+import { releasePayload } from '../rpc/index.js';
 import type { AuthStatus } from './rpc-message.js';
 import {
   AcceptStatus,
@@ -325,9 +326,15 @@ class Connection {
 
   private send(writer: XdrWriter): void {
     if (this.closed) return;
-    const buffers = encodeRecord(writer.toSegments());
+    const segments = writer.toSegments();
+    const buffers = encodeRecord(segments);
     this.socket.cork();
-    for (const buffer of buffers) this.socket.write(buffer);
+    for (const [index, buffer] of buffers.entries()) {
+      if (index < buffers.length - 1) this.socket.write(buffer);
+      // Once the last is written (or the socket failed), file data the reply carried by reference
+      // (READ) may go back to the client's pool.
+      else this.socket.write(buffer, () => segments.forEach(releasePayload));
+    }
     this.socket.uncork();
   }
 }

@@ -7,7 +7,7 @@
  * one cluster behind a load balancer and a restarted one carries on where it left off.
  */
 import { hostname } from 'node:os';
-import { FsClient, HeartbeatLoop, clientAuthentication } from '../client/index.js';
+import { FsClient, HeartbeatLoop, clientAuthentication, readReplyPool } from '../client/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { splitAddress } from '../common/config.js';
 import { describeError } from '../common/errors.js';
@@ -57,6 +57,8 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<S3Gatew
     clock,
     clientId: s3ClientId(config.node.id),
     mgmtdTimeoutMs: config.mgmtd.timeout_ms,
+    // An object's bytes go back to the pool once the response has written them (sendRange).
+    replyPayloadPool: readReplyPool(),
     ...(options.rpcObserver === undefined ? {} : { rpcObserver: options.rpcObserver }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     tuning: {

@@ -8,7 +8,7 @@
  * An object is a regular file of the bucket's tree; a key ending in "/" is a directory, an object
  * of no bytes only while it is empty. Symbolic links and special files are no objects.
  */
-import type { Credentials, Inode, OpenFile } from '../client/index.js';
+import { releasePayload, type Credentials, type Inode, type OpenFile } from '../client/index.js';
 import { assert, hasCode } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import { MetaCode } from '../common/status-code.js';
@@ -243,7 +243,8 @@ async function streamFile(
     }
     offset += BigInt(data.length);
     services.metrics.sent(data.length);
-    if (!(await writeData(response, data))) return;
+    // Written out (or failed), the bytes go back to the client's pool.
+    if (!(await writeData(response, data, () => releasePayload(data)))) return;
   }
   response.end();
 }

@@ -115,9 +115,13 @@ export function sendEmpty(request: S3Request, status: number, headers: Record<st
  * Writes `data` to the response; resolves once it may write more (the client drained what it
  * had), or false when the client went away.
  */
-export async function writeData(response: ServerResponse, data: Buffer): Promise<boolean> {
+export async function writeData(
+  response: ServerResponse,
+  data: Buffer,
+  written?: () => void,
+): Promise<boolean> {
   if (response.destroyed || response.writableEnded) return false;
-  if (response.write(data)) return true;
+  if (response.write(data, written)) return true;
   return new Promise((resolve) => {
     const settle = (drained: boolean) => (): void => {
       response.off('drain', onDrain);

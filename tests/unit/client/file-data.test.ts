@@ -5,6 +5,7 @@ import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
 import { Limiter } from '../../../src/client/limiter.js';
 import { FsError } from '../../../src/common/errors.js';
 import { RpcCode, StorageCode } from '../../../src/common/status-code.js';
+import { PayloadPool, releasePayload } from '../../../src/rpc/payload-pool.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
 
 const chunkSize = 4096;
@@ -19,7 +20,7 @@ const layout = {
 const file = fileRef(42n, layout);
 
 /** Chunks by index; `updates` records truncates, removes and zeroed ranges. */
-function fakeChunks(chunks: Map<number, Buffer>) {
+function fakeChunks(chunks: Map<number, Buffer>, pool?: PayloadPool) {
   const updates: string[] = [];
   const client = {
     async read(request: { chainId: number; chunkId: ChunkId; offset: number; length: number }) {
@@ -56,6 +57,7 @@ function fakeChunks(chunks: Map<number, Buffer>) {
     chunks: client as unknown as ChunkClient,
     limiter: new Limiter(4),
     requestConcurrency: 2,
+    pool,
   });
   return { io, updates };
 }
@@ -86,6 +88,31 @@ describe('FileDataIo', () => {
     expect(data.subarray(96 + chunkSize, 96 + chunkSize + 100).every((byte) => byte === 3)).toBe(true);
     expect(data.subarray(96 + chunkSize + 100).every((byte) => byte === 0)).toBe(true);
     expect((await io.read(file, BigInt(3 * chunkSize), 10, BigInt(3 * chunkSize))).length).toBe(0);
+  });
+
+  it('puts a read of several pieces together in a pooled buffer, zeroing its holes over old bytes', async () => {
+    const pool = new PayloadPool({ minBytes: 1, maxBytes: 1 << 20, keptBytesMax: 1 << 20 });
+    // The pool's buffers hold old bytes, as buffers used before do.
+    const used = [pool.take(3 * chunkSize - 4000)!, pool.take(chunkSize)!];
+    for (const buffer of used) releasePayload(buffer.fill(0xee));
+    const chunks = new Map([
+      [0, Buffer.alloc(chunkSize, 1)],
+      [2, Buffer.alloc(100, 3)],
+    ]);
+    const { io } = fakeChunks(chunks, pool);
+    const data = await io.read(file, 4000n, 10_000, BigInt(3 * chunkSize));
+    expect(pool.stats().reused).toBe(1);
+    expect(data.length).toBe(3 * chunkSize - 4000);
+    expect(data.subarray(0, 96).every((byte) => byte === 1)).toBe(true);
+    expect(data.subarray(96, 96 + chunkSize).every((byte) => byte === 0)).toBe(true);
+    expect(data.subarray(96 + chunkSize, 96 + chunkSize + 100).every((byte) => byte === 3)).toBe(true);
+    expect(data.subarray(96 + chunkSize + 100).every((byte) => byte === 0)).toBe(true);
+    // One piece shorter than asked (a chunk that ends early) is padded with zeros the same way.
+    const padded = await io.read(file, BigInt(2 * chunkSize), chunkSize, BigInt(4 * chunkSize));
+    expect(pool.stats().reused).toBe(2);
+    expect(padded.length).toBe(chunkSize);
+    expect(padded.subarray(0, 100).every((byte) => byte === 3)).toBe(true);
+    expect(padded.subarray(100).every((byte) => byte === 0)).toBe(true);
   });
 
   it('cuts the chunk holding the new end and removes every later chunk on both chains', async () => {
