@@ -2,16 +2,41 @@
 // table (registered by stand-in storage nodes), and meta_main processes on one sqlite database.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MgmtdClient } from '../../../src/client/index.js';
+import { FsClient, MgmtdClient, type FsClientOptions } from '../../../src/client/index.js';
 import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { mgmtdMethods } from '../../../src/mgmtd/index.js';
 import type { MethodDef } from '../../../src/rpc/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
 import { sqliteKvToml, startMgmtd, writeMgmtdConfig } from './mgmtd-cluster.js';
-import type { RunningProcess, TestWorld } from './processes.js';
+import { eventually, type RunningProcess, type TestWorld } from './processes.js';
 
 export const clusterSecret = 'test-cluster-secret-0123456789';
+
+/**
+ * A client library of the cluster at `mgmtdAddresses`, acting as root and refreshing its routing
+ * info every 200 ms, once it knows a meta service; `options` adds to or overrides that.
+ */
+export async function connectRootClient(
+  mgmtdAddresses: string[],
+  options: Partial<FsClientOptions> = {},
+): Promise<FsClient> {
+  const client = await FsClient.connect({
+    mgmtdAddresses,
+    clusterSecret,
+    logger: silentLogger(),
+    credentials: { uid: 0, gid: 0, groups: [] },
+    tuning: { routingRefreshMs: 200 },
+    ...options,
+  });
+  await eventually(
+    async () =>
+      (await client.routing.refresh()) && client.routing.metaAddresses().length > 0 ? true : undefined,
+    10_000,
+    'the meta service in the routing info',
+  );
+  return client;
+}
 
 export interface MetaProcess {
   process: RunningProcess;

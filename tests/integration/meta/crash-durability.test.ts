@@ -1,12 +1,11 @@
 // Proves that meta_main on sqlite with a commit interval acknowledges a create only once it survives the death of the process: four concurrent creators storm one namespace through the client library, meta_main is killed with SIGKILL in the middle (long before its commit interval would have synced anything), restarted on the same address, and every create acknowledged before the kill (and after it) is there, the namespace invariant checker finds nothing wrong, and syncMetadata answers through the restarted service.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FsClient } from '../../../src/client/index.js';
-import { silentLogger } from '../../../src/common/logger.js';
+import type { FsClient } from '../../../src/client/index.js';
 import { metaMethods as m } from '../../../src/meta/protocol/index.js';
 import { sqliteKvToml } from '../helpers/mgmtd-cluster.js';
 import {
-  clusterSecret,
+  connectRootClient,
   startMeta,
   startMetaCluster,
   writeMetaConfig,
@@ -14,7 +13,7 @@ import {
   type MetaProcess,
 } from '../helpers/meta-cluster.js';
 import { closedPort } from '../helpers/monitor-cluster.js';
-import { TestWorld, eventually } from '../helpers/processes.js';
+import { TestWorld } from '../helpers/processes.js';
 
 const creators = 4;
 /** Longer than the test: no interval sync happens before the kill, only what the page cache holds survives it. */
@@ -81,19 +80,8 @@ describe('meta_main killed during a create storm', () => {
     cluster = await startMetaCluster(world, { metaCount: 0 });
     const configPath = await writeFixedPortMetaConfig(cluster);
     let meta: MetaProcess = await startMeta(world, configPath);
-    client = await FsClient.connect({
-      mgmtdAddresses: [cluster.mgmtdAddress],
-      clusterSecret,
-      logger: silentLogger(),
-      credentials: { uid: 0, gid: 0, groups: [] },
-      tuning: { routingRefreshMs: 200 },
-    });
+    client = await connectRootClient([cluster.mgmtdAddress]);
     const fs = client;
-    await eventually(
-      async () => ((await fs.routing.refresh()) && fs.routing.metaAddresses().length > 0 ? true : undefined),
-      10_000,
-      'the meta service in the routing info',
-    );
     for (let index = 0; index < creators; index++) await fs.mkdir(`/storm/c${index}`, { recursive: true });
 
     const acknowledged = new Set<string>();

@@ -6,11 +6,10 @@
 // every file reads back with the checksum it was written with.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsClient } from '../../../src/client/index.js';
-import { silentLogger } from '../../../src/common/logger.js';
+import type { FsClient } from '../../../src/client/index.js';
 import { storageMethods } from '../../../src/storage/index.js';
-import { clusterSecret } from '../helpers/meta-cluster.js';
-import { TestWorld, eventually } from '../helpers/processes.js';
+import { connectRootClient } from '../helpers/meta-cluster.js';
+import { TestWorld } from '../helpers/processes.js';
 import { StorageCluster } from '../helpers/storage-cluster.js';
 import { nativeChunkEngineAvailable } from '../../../src/storage/store/native-chunk-engine.js';
 
@@ -38,19 +37,7 @@ describe.each(['native', 'files'] as const)('fsync and process death on the %s c
       storageSettings: `chunk_engine = "${engine}"\nsync_writes = false`,
     });
     await cluster.startMeta(50);
-    client = await FsClient.connect({
-      mgmtdAddresses: cluster.mgmtdAddresses(),
-      clusterSecret,
-      logger: silentLogger(),
-      credentials: { uid: 0, gid: 0, groups: [] },
-      tuning: { routingRefreshMs: 200 },
-    });
-    const fs = client;
-    await eventually(
-      async () => ((await fs.routing.refresh()) && fs.routing.metaAddresses().length > 0 ? true : undefined),
-      10_000,
-      'the meta service in the routing info',
-    );
+    client = await connectRootClient(cluster.mgmtdAddresses());
   }, 90_000);
 
   afterAll(async () => {

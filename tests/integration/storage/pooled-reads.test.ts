@@ -4,10 +4,9 @@
 // program keeps (never hands back) stay intact however many reads follow.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FsClient, PayloadPool, releasePayload } from '../../../src/client/index.js';
-import { silentLogger } from '../../../src/common/logger.js';
-import { clusterSecret } from '../helpers/meta-cluster.js';
-import { TestWorld, eventually } from '../helpers/processes.js';
+import { PayloadPool, releasePayload, type FsClient } from '../../../src/client/index.js';
+import { connectRootClient } from '../helpers/meta-cluster.js';
+import { TestWorld } from '../helpers/processes.js';
 import { StorageCluster } from '../helpers/storage-cluster.js';
 
 const mib = 1024 * 1024;
@@ -29,20 +28,7 @@ describe('client library reads into pooled buffers', () => {
       initArgs: ['--chunk-size', String(chunkSizeBytes), '--stripe', '1'],
     });
     await cluster.startMeta(50);
-    client = await FsClient.connect({
-      mgmtdAddresses: cluster.mgmtdAddresses(),
-      clusterSecret,
-      logger: silentLogger(),
-      credentials: { uid: 0, gid: 0, groups: [] },
-      tuning: { routingRefreshMs: 200 },
-      replyPayloadPool: pool,
-    });
-    const fs = client;
-    await eventually(
-      async () => ((await fs.routing.refresh()) && fs.routing.metaAddresses().length > 0 ? true : undefined),
-      10_000,
-      'the meta service in the routing info',
-    );
+    client = await connectRootClient(cluster.mgmtdAddresses(), { replyPayloadPool: pool });
   }, 90_000);
 
   afterAll(async () => {
