@@ -1,7 +1,7 @@
 // Proves the NFS gateway answers every NFSv3 and MOUNT procedure over a real socket with its success and its error statuses, squashes and refuses as its exports say, turns away addresses no export allows, survives garbage from one client while serving others, and keeps clients' handles working across a restart and across gateways while its write verifier changes.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OncRpcClient } from '../../../src/nfs/rpc-client.js';
@@ -205,6 +205,27 @@ describe.skipIf(skipReason !== undefined)('NFSv3 protocol', () => {
     expect((await client.readdirPage(dir, 0n, { count: 20 })).status).toBe(10005);
     const file = (await client.lookup(dir, 'entry-0000')).handle as Buffer;
     expect((await client.readdirPage(file, 0n)).status).toBe(S.notdir);
+  });
+
+  it('answers many READs in flight on one connection each with its own bytes', async () => {
+    // The gateway reads into reused buffers and takes each back once its reply is written: replies
+    // queued behind each other on one socket must not share a buffer.
+    const data = randomBytes(40 * 1024 * 1024);
+    writeFileSync(join(cluster.mountPoint, 'in-flight'), data);
+    const file = (await client.lookup(rootHandle, 'in-flight')).handle as Buffer;
+    const mib = 1024 * 1024;
+    for (let round = 0; round < 2; round += 1) {
+      const replies = await Promise.all(
+        Array.from({ length: data.length / mib }, (_, index) => client.read(file, BigInt(index * mib), mib)),
+      );
+      for (const [index, reply] of replies.entries()) {
+        expect(reply.status).toBe(S.ok);
+        expect(
+          reply.data?.equals(data.subarray(index * mib, (index + 1) * mib)),
+          `round ${round}, MiB ${index}`,
+        ).toBe(true);
+      }
+    }
   });
 
   it('answers FSSTAT, FSINFO, PATHCONF and ACCESS', async () => {
