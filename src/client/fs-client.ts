@@ -31,7 +31,7 @@ import {
   type ResponseOf,
   type TimeSpec,
 } from '../meta/protocol/index.js';
-import { RpcClient, parseToken, type RpcClientOptions } from '../rpc/index.js';
+import { RpcClient, parseToken, releasePayload, type RpcClientOptions } from '../rpc/index.js';
 import { mgmtdMethods } from '../mgmtd/protocol/index.js';
 import { ChunkClient } from './chunk-client.js';
 import { cloneTree, type CloneSummary } from './clone.js';
@@ -674,7 +674,10 @@ export class FsClient {
         parts.push(part);
         offset += BigInt(part.length);
       }
-      return Buffer.concat(parts);
+      const whole = Buffer.concat(parts);
+      // Copied out: pooled reads (replyPayloadPool) go back for later replies.
+      for (const part of parts) releasePayload(part);
+      return whole;
     } finally {
       await file.close();
     }

@@ -1,7 +1,7 @@
 // Proves reads through a client library given a reply payload pool, on real storage_main processes
 // (three, one chain of three): sequential and odd-sized reads of several files at once each return
 // their own file's bytes while buffers handed back are reused for later replies, and bytes a
-// program keeps (never hands back) stay intact however many reads follow.
+// program keeps (never hands back) stay intact however many reads follow; readFile hands its own back.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PayloadPool, releasePayload, type FsClient } from '../../../src/client/index.js';
@@ -85,5 +85,9 @@ describe('client library reads into pooled buffers', () => {
     const after = pool.stats();
     expect(after.taken - before.taken).toBeGreaterThan(20);
     expect(after.reused - before.reused).toBeGreaterThan(10);
+    // readFile copies its reads out and hands them back itself.
+    for (const [index, data] of contents.entries())
+      expect((await fs.readFile(`/pooled-${index}`)).equals(data)).toBe(true);
+    expect(pool.stats().reused - after.reused).toBeGreaterThan(5);
   }, 60_000);
 });
