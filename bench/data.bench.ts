@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FsClient, PayloadPool, releasePayload } from '../src/client/index.js';
+import type { FsClient, readReplyPool, releasePayload } from '../src/client/index.js';
 import { silentLogger } from '../src/common/logger.js';
 import { clientTarget, dropCaches } from './client.bench.js';
 import { cpuMs, descendants, repoRoot, startLocalCluster, type LocalCluster } from './local-cluster.js';
@@ -110,7 +110,7 @@ function runJobs(directory: string, pids: () => number[] | undefined): JobResult
 /** What the benchmark takes from the shipped client library. */
 interface ClientLibrary {
   FsClient: typeof FsClient;
-  PayloadPool: typeof PayloadPool;
+  readReplyPool: typeof readReplyPool;
   releasePayload: typeof releasePayload;
 }
 
@@ -128,11 +128,7 @@ async function runClientLibrary(cluster: LocalCluster): Promise<{ writeMiBps: nu
     mgmtdAddresses: [`127.0.0.1:${cluster.mgmtdPort}`],
     clusterSecret,
     logger: silentLogger(),
-    replyPayloadPool: new library.PayloadPool({
-      minBytes: 64 * 1024,
-      maxBytes: 8 * mib,
-      keptBytesMax: 32 * mib,
-    }),
+    replyPayloadPool: library.readReplyPool(),
   });
   try {
     await client.mkdir('/bench-client', { recursive: true });

@@ -4,7 +4,7 @@
 // program keeps (never hands back) stay intact however many reads follow; readFile hands its own back.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PayloadPool, releasePayload, type FsClient } from '../../../src/client/index.js';
+import { readReplyPool, releasePayload, type FsClient } from '../../../src/client/index.js';
 import { connectRootClient } from '../helpers/meta-cluster.js';
 import { TestWorld } from '../helpers/processes.js';
 import { StorageCluster } from '../helpers/storage-cluster.js';
@@ -16,7 +16,7 @@ describe('client library reads into pooled buffers', () => {
   let world: TestWorld;
   let cluster: StorageCluster;
   let client: FsClient | undefined;
-  const pool = new PayloadPool({ minBytes: 64 * 1024, maxBytes: 8 * mib, keptBytesMax: 32 * mib });
+  const pool = readReplyPool();
 
   beforeAll(async () => {
     world = new TestWorld();
