@@ -6,7 +6,12 @@
  * synchronous.
  */
 import { constants } from 'node:os';
-import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
+import {
+  metricDefs,
+  type CountSeries,
+  type MetricsRegistry,
+  type ObserveSeries,
+} from '../common/metrics/index.js';
 import { Opcode } from './lowlevel/index.js';
 
 /** Operations that are notifications or life-cycle calls rather than requests. */
@@ -20,53 +25,70 @@ export function observeFuseOperations<T extends object>(
   registry: MetricsRegistry,
   toErrno: (error: unknown) => number | undefined,
 ): T {
-  const count = registry.counter(metricDefs.fuseOperations);
   const errors = registry.counter(metricDefs.fuseOperationErrors);
-  const duration = registry.histogram(metricDefs.fuseOperationDuration);
-  const readBytes = registry.counter(metricDefs.fuseReadBytes);
-  const writtenBytes = registry.counter(metricDefs.fuseWrittenBytes);
+  const readBytes = registry.counterSeries(metricDefs.fuseReadBytes, {});
+  const writtenBytes = registry.counterSeries(metricDefs.fuseWrittenBytes, {});
+  // Each handler is wrapped once, on its first request, and the wrapper kept while the handler is
+  // the same function: a request then costs a map lookup and a few additions (see registry.ts).
+  const wrapped = new Map<string, { readonly handler: unknown; readonly wrapper: unknown }>();
+  const series = new Map<string, { readonly count: CountSeries; readonly duration: ObserveSeries }>();
+  const wrap = (operation: string, handler: (...callArgs: unknown[]) => unknown): unknown => {
+    let own = series.get(operation);
+    if (own === undefined) {
+      own = {
+        count: registry.counterSeries(metricDefs.fuseOperations, { operation }),
+        duration: registry.histogramSeries(metricDefs.fuseOperationDuration, { operation }),
+      };
+      series.set(operation, own);
+    }
+    const { count, duration } = own;
+    const bytes = operation === 'read' ? readBytes : operation === 'write' ? writtenBytes : undefined;
+    const finished = (startedMs: number, error?: unknown, reply?: unknown): void => {
+      count.add(1);
+      if (bytes !== undefined && error === undefined) bytes.add(replyBytes(reply));
+      if (error !== undefined) {
+        // Errors without an errno of their own are answered EIO.
+        const errno = toErrno(error) ?? constants.errno.EIO;
+        errors.inc({ operation, errno: errnoNames.get(errno) ?? String(errno) });
+      }
+      duration.observe((performance.now() - startedMs) / 1000);
+    };
+    return (...args: unknown[]): unknown => {
+      const startedMs = performance.now();
+      let result: unknown;
+      try {
+        result = handler.apply(operations, args);
+      } catch (error) {
+        finished(startedMs, error ?? new Error('handler threw'));
+        throw error;
+      }
+      if (result instanceof Promise) {
+        return result.then(
+          (reply: unknown) => {
+            finished(startedMs, undefined, reply);
+            return reply;
+          },
+          (error: unknown) => {
+            finished(startedMs, error ?? new Error('handler failed'));
+            throw error;
+          },
+        );
+      }
+      finished(startedMs, undefined, result);
+      return result;
+    };
+  };
   return new Proxy(operations, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof property !== 'string' || typeof value !== 'function' || !operationNames.has(property)) {
         return value;
       }
-      const operation = property;
-      const bytes = operation === 'read' ? readBytes : operation === 'write' ? writtenBytes : undefined;
-      const finished = (startedMs: number, error?: unknown, reply?: unknown): void => {
-        count.inc({ operation });
-        if (bytes !== undefined && error === undefined) bytes.inc(replyBytes(reply));
-        if (error !== undefined) {
-          // Errors without an errno of their own are answered EIO.
-          const errno = toErrno(error) ?? constants.errno.EIO;
-          errors.inc({ operation, errno: errnoNames.get(errno) ?? String(errno) });
-        }
-        duration.observe({ operation }, (performance.now() - startedMs) / 1000);
-      };
-      return (...args: unknown[]): unknown => {
-        const startedMs = performance.now();
-        let result: unknown;
-        try {
-          result = (value as (...callArgs: unknown[]) => unknown).apply(target, args);
-        } catch (error) {
-          finished(startedMs, error ?? new Error('handler threw'));
-          throw error;
-        }
-        if (result instanceof Promise) {
-          return result.then(
-            (reply: unknown) => {
-              finished(startedMs, undefined, reply);
-              return reply;
-            },
-            (error: unknown) => {
-              finished(startedMs, error ?? new Error('handler failed'));
-              throw error;
-            },
-          );
-        }
-        finished(startedMs, undefined, result);
-        return result;
-      };
+      const known = wrapped.get(property);
+      if (known !== undefined && known.handler === value) return known.wrapper;
+      const wrapper = wrap(property, value as (...callArgs: unknown[]) => unknown);
+      wrapped.set(property, { handler: value, wrapper });
+      return wrapper;
     },
   });
 }

@@ -3,12 +3,14 @@
  * reads, writes (a client's at the head and those forwarded along the chain, the forward included),
  * recovery's copies arriving at a syncing target, and syncs of a target's store to stable storage.
  * Unlike the counters of storage-metrics.ts, which are read from the service's own tallies, these
- * are recorded as each operation ends: one histogram observation per operation with label objects
- * made once, and a counter increment only when the operation fails. Without a registry (tests, tools) nothing is recorded.
+ * are recorded as each operation ends: one observation of the operation's histogram series (bound
+ * once; see registry.ts), and a counter increment only when the operation fails. Without a registry (tests, tools) nothing is recorded.
  */
 import type { Clock } from '../common/clock.js';
 import { FsError } from '../common/errors.js';
-import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
+import { metricDefs, type MetricsRegistry, type ObserveSeries } from '../common/metrics/index.js';
+
+const duration = metricDefs.storageChunkOperationDuration;
 import { CommonCode, statusName } from '../common/status-code.js';
 
 /** The operations timed, as the `operation` label names them. */
@@ -17,8 +19,7 @@ export type ChunkOperation = (typeof ChunkOperation)[keyof typeof ChunkOperation
 
 type Instruments = {
   readonly errors: ReturnType<MetricsRegistry['counter']>;
-  readonly duration: ReturnType<MetricsRegistry['histogram']>;
-  readonly labels: Readonly<Record<ChunkOperation, { readonly operation: ChunkOperation }>>;
+  readonly duration: Readonly<Record<ChunkOperation, ObserveSeries>>;
 };
 
 export class ChunkOperationMetrics {
@@ -33,12 +34,11 @@ export class ChunkOperationMetrics {
         ? undefined
         : {
             errors: registry.counter(metricDefs.storageChunkOperationErrors),
-            duration: registry.histogram(metricDefs.storageChunkOperationDuration),
-            labels: {
-              read: { operation: ChunkOperation.Read },
-              write: { operation: ChunkOperation.Write },
-              recover: { operation: ChunkOperation.Recover },
-              sync: { operation: ChunkOperation.Sync },
+            duration: {
+              read: registry.histogramSeries(duration, { operation: ChunkOperation.Read }),
+              write: registry.histogramSeries(duration, { operation: ChunkOperation.Write }),
+              recover: registry.histogramSeries(duration, { operation: ChunkOperation.Recover }),
+              sync: registry.histogramSeries(duration, { operation: ChunkOperation.Sync }),
             },
           };
   }
@@ -54,11 +54,11 @@ export class ChunkOperationMetrics {
     if (instruments === undefined) return work;
     return work.then(
       (result) => {
-        instruments.duration.observe(instruments.labels[operation], this.secondsSince(startedMs));
+        instruments.duration[operation].observe(this.secondsSince(startedMs));
         return result;
       },
       (error: unknown) => {
-        instruments.duration.observe(instruments.labels[operation], this.secondsSince(startedMs));
+        instruments.duration[operation].observe(this.secondsSince(startedMs));
         const code = error instanceof FsError ? error.code : CommonCode.Internal;
         instruments.errors.inc({ target: targetId, operation, code: statusName(code) });
         throw error;

@@ -6,7 +6,7 @@
  */
 import { statusName } from '../status-code.js';
 import { metricDefs } from './catalog.js';
-import type { MetricsRegistry } from './registry.js';
+import type { CountSeries, MetricsRegistry, ObserveSeries } from './registry.js';
 
 /** One finished transaction function, as the KV layer reports it. */
 export interface KvTransactionEventShape {
@@ -35,24 +35,41 @@ export interface KvObserverShape {
 
 /** An observer recording KV transactions into `registry`. */
 export function kvMetricsObserver(registry: MetricsRegistry): KvObserverShape {
-  const transactions = registry.counter(metricDefs.kvTransactions);
   const errors = registry.counter(metricDefs.kvTransactionErrors);
   const retries = registry.counter(metricDefs.kvTransactionRetries);
-  const duration = registry.histogram(metricDefs.kvTransactionDuration);
-  const running = registry.gauge(metricDefs.kvTransactionsRunning);
   const syncs = registry.counter(metricDefs.kvSyncs);
   const syncDuration = registry.histogram(metricDefs.kvSyncDuration);
+  // Every transaction records through series bound once per engine and kind (see registry.ts).
+  const runningByEngine = new Map<string, CountSeries>();
+  const byKind = new Map<string, { readonly count: CountSeries; readonly duration: ObserveSeries }>();
+  const running = (engine: string): CountSeries => {
+    let series = runningByEngine.get(engine);
+    if (series === undefined) {
+      series = registry.gaugeSeries(metricDefs.kvTransactionsRunning, { engine });
+      runningByEngine.set(engine, series);
+    }
+    return series;
+  };
   return {
     transactionStarted(engine) {
-      running.inc({ engine });
+      running(engine).add(1);
     },
     transactionFinished(event) {
       const labels = { engine: event.engine, kind: event.kind };
-      running.dec({ engine: event.engine });
-      transactions.inc(labels);
+      running(event.engine).add(-1);
+      const key = `${event.engine}/${event.kind}`;
+      let series = byKind.get(key);
+      if (series === undefined) {
+        series = {
+          count: registry.counterSeries(metricDefs.kvTransactions, labels),
+          duration: registry.histogramSeries(metricDefs.kvTransactionDuration, labels),
+        };
+        byKind.set(key, series);
+      }
+      series.count.add(1);
       if (event.attempts > 1) retries.inc(labels, event.attempts - 1);
       if (event.status !== 0) errors.inc({ ...labels, code: statusName(event.status) });
-      duration.observe(labels, event.durationMs / 1000);
+      series.duration.observe(event.durationMs / 1000);
     },
     syncFinished(event) {
       syncs.inc({ engine: event.engine, reason: event.reason });

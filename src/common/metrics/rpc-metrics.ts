@@ -5,7 +5,7 @@
  */
 import { statusName } from '../status-code.js';
 import { metricDefs } from './catalog.js';
-import type { MetricsRegistry } from './registry.js';
+import type { CountSeries, MetricsRegistry, ObserveSeries } from './registry.js';
 
 /** One finished call, as the RPC layer reports it. */
 export interface RpcCallEventShape {
@@ -23,33 +23,54 @@ export interface RpcObserverShape {
   callFinished(event: RpcCallEventShape): void;
 }
 
+/** What an RPC observer records for one method, bound once (see registry.ts). */
+interface MethodSeries {
+  readonly inflight: CountSeries;
+  readonly calls: CountSeries;
+  readonly duration: ObserveSeries;
+  readonly requestBytes: CountSeries;
+  readonly replyBytes: CountSeries;
+}
+
 /** An observer recording the server side (`side: 'server'`) or the client side of calls. */
 export function rpcMetricsObserver(registry: MetricsRegistry, side: 'server' | 'client'): RpcObserverShape {
   const server = side === 'server';
-  const calls = registry.counter(server ? metricDefs.rpcServerCalls : metricDefs.rpcClientCalls);
+  const calls = server ? metricDefs.rpcServerCalls : metricDefs.rpcClientCalls;
   const errors = registry.counter(server ? metricDefs.rpcServerErrors : metricDefs.rpcClientErrors);
-  const duration = registry.histogram(server ? metricDefs.rpcServerDuration : metricDefs.rpcClientDuration);
-  const inflight = registry.gauge(server ? metricDefs.rpcServerInflight : metricDefs.rpcClientInflight);
-  const bytes = registry.counter(
-    server ? metricDefs.rpcServerPayloadBytes : metricDefs.rpcClientPayloadBytes,
-  );
+  const duration = server ? metricDefs.rpcServerDuration : metricDefs.rpcClientDuration;
+  const inflight = server ? metricDefs.rpcServerInflight : metricDefs.rpcClientInflight;
+  const bytes = server ? metricDefs.rpcServerPayloadBytes : metricDefs.rpcClientPayloadBytes;
   // A server receives requests ("in") and sends replies ("out"); a client the other way round.
   const requestDirection = server ? 'in' : 'out';
   const replyDirection = server ? 'out' : 'in';
+  // Methods are the RPC layer's registered names, a fixed handful per process.
+  const byMethod = new Map<string, MethodSeries>();
+  const seriesOf = (method: string): MethodSeries => {
+    let found = byMethod.get(method);
+    if (found === undefined) {
+      found = {
+        inflight: registry.gaugeSeries(inflight, { method }),
+        calls: registry.counterSeries(calls, { method }),
+        duration: registry.histogramSeries(duration, { method }),
+        requestBytes: registry.counterSeries(bytes, { method, direction: requestDirection }),
+        replyBytes: registry.counterSeries(bytes, { method, direction: replyDirection }),
+      };
+      byMethod.set(method, found);
+    }
+    return found;
+  };
   return {
     callStarted(method) {
-      inflight.inc({ method });
+      seriesOf(method).inflight.add(1);
     },
     callFinished(event) {
-      const method = event.method;
-      inflight.dec({ method });
-      calls.inc({ method });
-      if (event.status !== 0) errors.inc({ method, code: statusName(event.status) });
-      duration.observe({ method }, event.durationMs / 1000);
-      if (event.requestPayloadBytes > 0)
-        bytes.inc({ method, direction: requestDirection }, event.requestPayloadBytes);
-      if (event.replyPayloadBytes > 0)
-        bytes.inc({ method, direction: replyDirection }, event.replyPayloadBytes);
+      const series = seriesOf(event.method);
+      series.inflight.add(-1);
+      series.calls.add(1);
+      if (event.status !== 0) errors.inc({ method: event.method, code: statusName(event.status) });
+      series.duration.observe(event.durationMs / 1000);
+      if (event.requestPayloadBytes > 0) series.requestBytes.add(event.requestPayloadBytes);
+      if (event.replyPayloadBytes > 0) series.replyBytes.add(event.replyPayloadBytes);
     },
   };
 }
@@ -59,18 +80,25 @@ export function rpcMetricsObserver(registry: MetricsRegistry, side: 'server' | '
  * call is one operation, with its status and duration (its KV transaction included).
  */
 export function metaOperationsObserver(registry: MetricsRegistry): RpcObserverShape {
-  const operations = registry.counter(metricDefs.metaOperations);
   const errors = registry.counter(metricDefs.metaOperationErrors);
-  const duration = registry.histogram(metricDefs.metaOperationDuration);
   const prefix = 'Meta.';
+  const byOperation = new Map<string, { readonly count: CountSeries; readonly duration: ObserveSeries }>();
   return {
     callStarted() {},
     callFinished(event) {
       if (!event.method.startsWith(prefix)) return;
       const operation = event.method.slice(prefix.length);
-      operations.inc({ operation });
+      let series = byOperation.get(operation);
+      if (series === undefined) {
+        series = {
+          count: registry.counterSeries(metricDefs.metaOperations, { operation }),
+          duration: registry.histogramSeries(metricDefs.metaOperationDuration, { operation }),
+        };
+        byOperation.set(operation, series);
+      }
+      series.count.add(1);
       if (event.status !== 0) errors.inc({ operation, code: statusName(event.status) });
-      duration.observe({ operation }, event.durationMs / 1000);
+      series.duration.observe(event.durationMs / 1000);
     },
   };
 }

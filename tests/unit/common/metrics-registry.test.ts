@@ -86,6 +86,49 @@ describe('metrics registry', () => {
     expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds\{node="3",node_type="meta"\} [\d.e-]+/m);
   });
 
+  it('gives series the same samples as the instruments themselves, batches and all', async () => {
+    // One registry records each label set directly, the other through series; both must read alike.
+    const direct = new MetricsRegistry({ node: '3', node_type: 'fuse' });
+    const viaSeries = new MetricsRegistry({ node: '3', node_type: 'fuse' });
+    const calls = viaSeries.counterSeries(metricDefs.rpcClientCalls, { method: 'Storage.read' });
+    const inflight = viaSeries.gaugeSeries(metricDefs.rpcClientInflight, { method: 'Storage.read' });
+    const duration = viaSeries.histogramSeries(metricDefs.rpcClientDuration, { method: 'Storage.read' });
+    // More observations than one batch holds, so some reach prom-client before the read.
+    for (let index = 0; index < 1000; index++) {
+      const seconds = (index % 37) / 1000;
+      inflight.add(1);
+      calls.add(1);
+      duration.observe(seconds);
+      inflight.add(-1);
+      direct.counter(metricDefs.rpcClientCalls).inc({ method: 'Storage.read' });
+      direct.histogram(metricDefs.rpcClientDuration).observe({ method: 'Storage.read' }, seconds);
+    }
+    direct.gauge(metricDefs.rpcClientInflight).set({ method: 'Storage.read' }, 0);
+    const lines = (text: string) => text.split('\n').filter((line) => line.startsWith('threefs_rpc_client'));
+    expect(lines(await viaSeries.text()).sort()).toEqual(lines(await direct.text()).sort());
+    expect(await viaSeries.text()).toContain(
+      'threefs_rpc_client_call_duration_seconds_count{node="3",node_type="fuse",method="Storage.read"} 1000',
+    );
+    // A read hands over everything gathered since the last one, and nothing twice.
+    calls.add(5);
+    const families = await viaSeries.snapshot();
+    const total = families.find((family) => family.name === 'threefs_rpc_client_calls_total');
+    expect(total?.samples[0]?.value).toBe(1005);
+    expect(await viaSeries.text()).toContain(
+      'threefs_rpc_client_calls_total{method="Storage.read",node="3",node_type="fuse"} 1005',
+    );
+  });
+
+  it('refuses a series of a counter read from counts kept elsewhere, and a non-finite observation', () => {
+    const registry = new MetricsRegistry({ node: '1', node_type: 'storage' });
+    registry.counter(metricDefs.storageReadBytes, (set) => set({ target: '1' }, 1));
+    expect(() => registry.counterSeries(metricDefs.storageReadBytes, { target: '1' })).toThrow(
+      /counts kept elsewhere/,
+    );
+    const series = registry.histogramSeries(metricDefs.storageChunkOperationDuration, { operation: 'read' });
+    expect(() => series.observe(Number.NaN)).toThrow(/not a valid number/);
+  });
+
   it('leaves out non-finite values when converting prom-client JSON', () => {
     const families = toMetricFamilies([
       {
