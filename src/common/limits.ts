@@ -151,8 +151,13 @@ export const limits = {
    * straight into its own buffer (DirectReads).
    */
   rpcDirectPayloadMinBytes: 64 * 1024,
-  /** Where such a socket's other reads land before their bytes are copied out. */
-  rpcReadScratchBytes: 64 * 1024,
+  /** Where such a socket's other reads land, in turn, kept as views by the frames read into them. */
+  rpcReadSlabBytes: 64 * 1024,
+  /**
+   * A slab with less room than this left is retired for a new one before the next read, so a
+   * small reply (a 4 KiB read's) arrives whole in one read rather than split across two slabs.
+   */
+  rpcReadSlabTailMinBytes: 16 * 1024,
   /** The storage service reuses buffers for payloads (writes, read replies) up to this long (payload-pool.ts). */
   storagePayloadPoolBytesMax: 8 * 1024 * 1024,
   /** Free payload buffers a storage service keeps for reuse, in bytes. */

@@ -100,6 +100,34 @@ describe('rpc calls', () => {
     responses.forEach((response, index) => expect(response.text).toBe(`call ${index}`));
   });
 
+  it('keeps every reply payload intact while later replies arrive on the same connection', async () => {
+    // Small replies land side by side in shared read buffers, large ones in their own: no reply
+    // may change once it is handed out, whatever arrives after it.
+    const { client, address } = await serverAndClient();
+    const sizes = [1, 4096, 4096 + 200, 20000, 70000, 4096, 333, 150000, 4096, 9000];
+    const payloadOf = (index: number): Buffer => {
+      const payload = Buffer.alloc(sizes[index % sizes.length]!);
+      for (let offset = 0; offset < payload.length; offset++) payload[offset] = (index * 31 + offset) & 0xff;
+      return payload;
+    };
+    const kept: Buffer[] = [];
+    for (let round = 0; round < 4; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, slot) => {
+          const index = round * 40 + slot;
+          return client.callWithPayload(
+            address,
+            echoMethod,
+            { text: `p${index}`, id: BigInt(index), count: index },
+            { payload: payloadOf(index) },
+          );
+        }),
+      );
+      for (const result of results) kept.push(result.payload!);
+    }
+    kept.forEach((payload, index) => expect(payload.equals(payloadOf(index))).toBe(true));
+  });
+
   it('answers BadRequest with the schema issues for a request that fails validation', async () => {
     const { client, address, stats } = await serverAndClient();
     const bad = { text: 5, id: 1n, count: 1.5 } as unknown as z.output<typeof echoMethod.request>;
