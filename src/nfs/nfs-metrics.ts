@@ -3,7 +3,12 @@
  * its error statuses by name, its duration; bytes read and written; connections open, refused and
  * closed for a malformed stream. Without a registry (tests) nothing is recorded.
  */
-import { metricDefs, type MetricsRegistry } from '../common/metrics/index.js';
+import {
+  metricDefs,
+  type CountSeries,
+  type MetricsRegistry,
+  type ObserveSeries,
+} from '../common/metrics/index.js';
 import { NfsStatus, nfsStatusName } from './nfs-status.js';
 
 export type ProtocolVersion = '3' | '4' | 'mount';
@@ -12,25 +17,25 @@ export type ProtocolVersion = '3' | '4' | 'mount';
 export class NfsMetrics {
   private readonly instruments:
     | {
-        operations: ReturnType<MetricsRegistry['counter']>;
         errors: ReturnType<MetricsRegistry['counter']>;
-        duration: ReturnType<MetricsRegistry['histogram']>;
-        readBytes: ReturnType<MetricsRegistry['counter']>;
-        writtenBytes: ReturnType<MetricsRegistry['counter']>;
+        readBytes: CountSeries;
+        writtenBytes: CountSeries;
+        registry: MetricsRegistry;
         refused: ReturnType<MetricsRegistry['counter']>;
         malformed: ReturnType<MetricsRegistry['counter']>;
       }
     | undefined;
   private connections = 0;
+  /** Each operation's series (by version and name), bound on its first use (see registry.ts). */
+  private readonly byOperation = new Map<string, { count: CountSeries; duration: ObserveSeries }>();
 
   constructor(registry?: MetricsRegistry) {
     if (registry === undefined) return;
     this.instruments = {
-      operations: registry.counter(metricDefs.nfsOperations),
       errors: registry.counter(metricDefs.nfsOperationErrors),
-      duration: registry.histogram(metricDefs.nfsOperationDuration),
-      readBytes: registry.counter(metricDefs.nfsReadBytes),
-      writtenBytes: registry.counter(metricDefs.nfsWrittenBytes),
+      readBytes: registry.counterSeries(metricDefs.nfsReadBytes, {}),
+      writtenBytes: registry.counterSeries(metricDefs.nfsWrittenBytes, {}),
+      registry,
       refused: registry.counter(metricDefs.nfsConnectionsRefused),
       malformed: registry.counter(metricDefs.nfsMalformedStreams),
     };
@@ -41,18 +46,30 @@ export class NfsMetrics {
   operation(version: ProtocolVersion, operation: string, status: number, seconds: number): void {
     const instruments = this.instruments;
     if (instruments === undefined) return;
-    instruments.operations.inc({ version, operation });
+    const key = `${version} ${operation}`;
+    let series = this.byOperation.get(key);
+    if (series === undefined) {
+      series = {
+        count: instruments.registry.counterSeries(metricDefs.nfsOperations, { version, operation }),
+        duration: instruments.registry.histogramSeries(metricDefs.nfsOperationDuration, {
+          version,
+          operation,
+        }),
+      };
+      this.byOperation.set(key, series);
+    }
+    series.count.add(1);
     if (status !== NfsStatus.Ok)
       instruments.errors.inc({ version, operation, status: nfsStatusName(status) });
-    instruments.duration.observe({ version, operation }, seconds);
+    series.duration.observe(seconds);
   }
 
   read(bytes: number): void {
-    this.instruments?.readBytes.inc(bytes);
+    this.instruments?.readBytes.add(bytes);
   }
 
   written(bytes: number): void {
-    this.instruments?.writtenBytes.inc(bytes);
+    this.instruments?.writtenBytes.add(bytes);
   }
 
   /** A connection event of the RPC server. */
