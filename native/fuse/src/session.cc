@@ -1,6 +1,8 @@
 #include "session.h"
 
 #include <fcntl.h>
+#include <linux/fuse.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -624,6 +626,38 @@ void SessionCore::AbortPending() {
   }
 }
 
+void SessionCore::RefuseUntilNotifiesDrain() {
+  const int fd = fuse_session_fd(session_);
+  const uint32_t maxWrite = negotiatedMaxWrite_.load(std::memory_order_relaxed);
+  if (fd < 0 || maxWrite == 0) return;
+  // The kernel reads a request only into room for its largest write.
+  std::vector<char> buffer(static_cast<size_t>(maxWrite) + kReceiveHeaderBytes);
+  const auto deadline = std::chrono::steady_clock::now() + kNotifyDrainTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(notifyMutex_);
+      if (notifiesActive_ == 0) return;
+    }
+    struct pollfd device = {fd, POLLIN, 0};
+    if (poll(&device, 1, 20) < 0 && errno != EINTR) return;
+    if ((device.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return;  // the connection is gone
+    if ((device.revents & POLLIN) == 0) continue;
+    ssize_t got = read(fd, buffer.data(), buffer.size());
+    if (got < 0 && errno == ENODEV) return;
+    if (got < static_cast<ssize_t>(sizeof(struct fuse_in_header))) continue;
+    struct fuse_in_header in;
+    std::memcpy(&in, buffer.data(), sizeof(in));
+    // These are never answered.
+    if (in.opcode == FUSE_FORGET || in.opcode == FUSE_BATCH_FORGET || in.opcode == FUSE_INTERRUPT) continue;
+    struct fuse_out_header out;
+    out.len = sizeof(out);
+    out.error = -EIO;
+    out.unique = in.unique;
+    ssize_t written = write(fd, &out, sizeof(out));
+    (void)written;  // the request may have been interrupted meanwhile: nothing to do then
+  }
+}
+
 bool SessionCore::BeginNotify() {
   std::lock_guard<std::mutex> lock(notifyMutex_);
   if (notifyClosed_ || !mounted_ || session_ == nullptr) return false;
@@ -650,8 +684,12 @@ void SessionCore::Close() {
   }
   if (session_ != nullptr) {
     fuse_session_exit(session_);  // later failed writes to the device stay quiet
-    // Unmounting closes the device: the kernel fails whatever it still holds with ENOTCONN, which
-    // also releases inode locks a notification may be waiting for.
+    // A notification may wait for an inode lock held by a process whose request reached the kernel
+    // after reading stopped (an `rm -rf` inside the mount, say): answered by no one, that request
+    // would hold the lock, and the notification its thread, for ever. Unmounting cannot break
+    // this, as the notification's write keeps the device open; answering the request does.
+    RefuseUntilNotifiesDrain();
+    // Unmounting closes the device: the kernel fails whatever it still holds with ENOTCONN.
     if (mounted_) fuse_session_unmount(session_);
     bool idle = false;
     {

@@ -160,6 +160,11 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   bool AcquireSlot();
   void ReleaseSlot();
   void AbortPending();
+  /**
+   * Until no notification is inside the kernel (or the drain times out): reads the requests still
+   * arriving and answers each EIO, without libfuse (its session has exited). See Close.
+   */
+  void RefuseUntilNotifiesDrain();
   void StartWorkers();
   void ReleaseDispatcher();
   static void EnvironmentCleanup(void* core);

@@ -1,4 +1,6 @@
 // Proves that failures on either side of the binding stay contained: handler errors and bad replies become errnos, no request is left unanswered, and dead or stopped servers leave no mount behind.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -195,6 +197,74 @@ describe.skipIf(skipReason !== undefined)('failures around the FUSE binding', ()
     expect((await run('fusermount3', ['-u', fs.mountpoint])).code).toBe(0);
     expect((await fs.exited()).code).toBe(0);
     expect(fs.stderr()).toMatch(/unmounted from outside/);
+  });
+
+  it('unmounts promptly while a cache notification waits for a lock held by a request it never read', async () => {
+    // One request at a time: a statfs left unanswered keeps the session from reading the next.
+    const fs = await startFs(['--max-inflight', '1']);
+    const directory = join(fs.mountpoint, 'd');
+    await mkdir(directory);
+    await writeFile(join(directory, 'x'), 'x');
+    // A lister with the directory open, which reads it when told: its READDIR then holds the
+    // directory's lock while it waits in the kernel, unread.
+    const lister = spawn(
+      'python3',
+      [
+        '-c',
+        [
+          'import os, sys',
+          `fd = os.open(${JSON.stringify(directory)}, os.O_RDONLY | os.O_DIRECTORY)`,
+          'print("open", flush=True)',
+          'sys.stdin.readline()',
+          'try:',
+          '    os.listdir(fd); print("listed", flush=True)',
+          'except OSError as error:',
+          '    print("error", error.errno, flush=True)',
+        ].join('\n'),
+      ],
+      { stdio: 'pipe' },
+    );
+    let listed = '';
+    lister.stdout.on('data', (chunk: Buffer) => (listed += chunk.toString()));
+    let stalled: ReturnType<typeof spawn> | undefined;
+    try {
+      await waitFor(() => listed.includes('open'), 10_000, 'the lister to open the directory');
+      expect(await fs.command({ cmd: 'stall-statfs' })).toEqual({ stalled: true });
+      stalled = spawn('stat', ['-f', fs.mountpoint], { stdio: 'ignore' });
+      await waitFor(
+        async () => (await fs.command({ cmd: 'stats' }))['inflight'] === 1,
+        10_000,
+        'statfs to stall',
+      );
+      lister.stdin.write('\n');
+      const waiting = (pid: number | undefined) => {
+        try {
+          return readFileSync(`/proc/${pid}/wchan`, 'utf8') === 'request_wait_answer';
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(() => waiting(lister.pid), 10_000, 'the READDIR to wait in the kernel');
+      // The notification takes the directory's lock, which the lister holds: it waits too.
+      const removed = fs.command({ cmd: 'remove', path: '/d/x' }, 30_000);
+      await new Promise((resolveSleep) => setTimeout(resolveSleep, 300));
+      const startedMs = Date.now();
+      // Answers come back in the order they finish, which may be either (the notification is
+      // answered once the lock is free).
+      const answers = await Promise.all([
+        removed,
+        fs.command({ cmd: 'unmount', drainTimeoutMs: 100 }, 30_000),
+      ]);
+      expect(answers).toContainEqual({ unmounted: true });
+      // The session answered the unread READDIR instead of waiting out the notification.
+      expect(Date.now() - startedMs).toBeLessThan(5_000);
+      await waitFor(() => lister.exitCode !== null, 10_000, 'the lister to finish');
+      expect(listed).toMatch(/error \d+/);
+      expect(fs.stderr()).not.toMatch(/left allocated/);
+    } finally {
+      lister.kill('SIGKILL');
+      stalled?.kill('SIGKILL');
+    }
   });
 
   it.skipIf(!isRoot)('mounts as an unprivileged user through fusermount3', async () => {
