@@ -6,12 +6,7 @@
  * synchronous.
  */
 import { constants } from 'node:os';
-import {
-  metricDefs,
-  type CountSeries,
-  type MetricsRegistry,
-  type ObserveSeries,
-} from '../common/metrics/index.js';
+import { metricDefs, seriesByKey, type MetricsRegistry } from '../common/metrics/index.js';
 import { Opcode } from './lowlevel/index.js';
 
 /** Operations that are notifications or life-cycle calls rather than requests. */
@@ -31,17 +26,12 @@ export function observeFuseOperations<T extends object>(
   // Each handler is wrapped once, on its first request, and the wrapper kept while the handler is
   // the same function: a request then costs a map lookup and a few additions (see registry.ts).
   const wrapped = new Map<string, { readonly handler: unknown; readonly wrapper: unknown }>();
-  const series = new Map<string, { readonly count: CountSeries; readonly duration: ObserveSeries }>();
+  const seriesOf = seriesByKey((operation) => ({
+    count: registry.counterSeries(metricDefs.fuseOperations, { operation }),
+    duration: registry.histogramSeries(metricDefs.fuseOperationDuration, { operation }),
+  }));
   const wrap = (operation: string, handler: (...callArgs: unknown[]) => unknown): unknown => {
-    let own = series.get(operation);
-    if (own === undefined) {
-      own = {
-        count: registry.counterSeries(metricDefs.fuseOperations, { operation }),
-        duration: registry.histogramSeries(metricDefs.fuseOperationDuration, { operation }),
-      };
-      series.set(operation, own);
-    }
-    const { count, duration } = own;
+    const { count, duration } = seriesOf(operation);
     const bytes = operation === 'read' ? readBytes : operation === 'write' ? writtenBytes : undefined;
     const finished = (startedMs: number, error?: unknown, reply?: unknown): void => {
       count.add(1);

@@ -5,6 +5,7 @@
  */
 import {
   metricDefs,
+  seriesByKey,
   type CountSeries,
   type MetricsRegistry,
   type ObserveSeries,
@@ -20,14 +21,13 @@ export class NfsMetrics {
         errors: ReturnType<MetricsRegistry['counter']>;
         readBytes: CountSeries;
         writtenBytes: CountSeries;
-        registry: MetricsRegistry;
+        /** An operation's series by "version operation", bound on its first use (see registry.ts). */
+        operationSeries: (key: string) => { count: CountSeries; duration: ObserveSeries };
         refused: ReturnType<MetricsRegistry['counter']>;
         malformed: ReturnType<MetricsRegistry['counter']>;
       }
     | undefined;
   private connections = 0;
-  /** Each operation's series (by version and name), bound on its first use (see registry.ts). */
-  private readonly byOperation = new Map<string, { count: CountSeries; duration: ObserveSeries }>();
 
   constructor(registry?: MetricsRegistry) {
     if (registry === undefined) return;
@@ -35,7 +35,13 @@ export class NfsMetrics {
       errors: registry.counter(metricDefs.nfsOperationErrors),
       readBytes: registry.counterSeries(metricDefs.nfsReadBytes, {}),
       writtenBytes: registry.counterSeries(metricDefs.nfsWrittenBytes, {}),
-      registry,
+      operationSeries: seriesByKey((key) => {
+        const [version = '', operation = ''] = key.split(' ');
+        return {
+          count: registry.counterSeries(metricDefs.nfsOperations, { version, operation }),
+          duration: registry.histogramSeries(metricDefs.nfsOperationDuration, { version, operation }),
+        };
+      }),
       refused: registry.counter(metricDefs.nfsConnectionsRefused),
       malformed: registry.counter(metricDefs.nfsMalformedStreams),
     };
@@ -46,18 +52,7 @@ export class NfsMetrics {
   operation(version: ProtocolVersion, operation: string, status: number, seconds: number): void {
     const instruments = this.instruments;
     if (instruments === undefined) return;
-    const key = `${version} ${operation}`;
-    let series = this.byOperation.get(key);
-    if (series === undefined) {
-      series = {
-        count: instruments.registry.counterSeries(metricDefs.nfsOperations, { version, operation }),
-        duration: instruments.registry.histogramSeries(metricDefs.nfsOperationDuration, {
-          version,
-          operation,
-        }),
-      };
-      this.byOperation.set(key, series);
-    }
+    const series = instruments.operationSeries(`${version} ${operation}`);
     series.count.add(1);
     if (status !== NfsStatus.Ok)
       instruments.errors.inc({ version, operation, status: nfsStatusName(status) });

@@ -6,7 +6,13 @@
  */
 export { latencyBucketsSeconds, metricDefs, MetricType } from './catalog.js';
 export type { CounterDef, GaugeDef, HistogramDef, MetricDef } from './catalog.js';
-export { MetricsRegistry, type CountSeries, type ObserveSeries, type ProcessLabels } from './registry.js';
+export {
+  MetricsRegistry,
+  seriesByKey,
+  type CountSeries,
+  type ObserveSeries,
+  type ProcessLabels,
+} from './registry.js';
 export {
   metricFamilyTypes,
   sampleCount,

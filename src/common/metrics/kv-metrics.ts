@@ -6,7 +6,7 @@
  */
 import { statusName } from '../status-code.js';
 import { metricDefs } from './catalog.js';
-import type { CountSeries, MetricsRegistry, ObserveSeries } from './registry.js';
+import { seriesByKey, type MetricsRegistry } from './registry.js';
 
 /** One finished transaction function, as the KV layer reports it. */
 export interface KvTransactionEventShape {
@@ -40,16 +40,15 @@ export function kvMetricsObserver(registry: MetricsRegistry): KvObserverShape {
   const syncs = registry.counter(metricDefs.kvSyncs);
   const syncDuration = registry.histogram(metricDefs.kvSyncDuration);
   // Every transaction records through series bound once per engine and kind (see registry.ts).
-  const runningByEngine = new Map<string, CountSeries>();
-  const byKind = new Map<string, { readonly count: CountSeries; readonly duration: ObserveSeries }>();
-  const running = (engine: string): CountSeries => {
-    let series = runningByEngine.get(engine);
-    if (series === undefined) {
-      series = registry.gaugeSeries(metricDefs.kvTransactionsRunning, { engine });
-      runningByEngine.set(engine, series);
-    }
-    return series;
-  };
+  const running = seriesByKey((engine) => registry.gaugeSeries(metricDefs.kvTransactionsRunning, { engine }));
+  const seriesOf = seriesByKey((key) => {
+    const [engine = '', kind = ''] = key.split('/');
+    const labels = { engine, kind };
+    return {
+      count: registry.counterSeries(metricDefs.kvTransactions, labels),
+      duration: registry.histogramSeries(metricDefs.kvTransactionDuration, labels),
+    };
+  });
   return {
     transactionStarted(engine) {
       running(engine).add(1);
@@ -57,15 +56,7 @@ export function kvMetricsObserver(registry: MetricsRegistry): KvObserverShape {
     transactionFinished(event) {
       const labels = { engine: event.engine, kind: event.kind };
       running(event.engine).add(-1);
-      const key = `${event.engine}/${event.kind}`;
-      let series = byKind.get(key);
-      if (series === undefined) {
-        series = {
-          count: registry.counterSeries(metricDefs.kvTransactions, labels),
-          duration: registry.histogramSeries(metricDefs.kvTransactionDuration, labels),
-        };
-        byKind.set(key, series);
-      }
+      const series = seriesOf(`${event.engine}/${event.kind}`);
       series.count.add(1);
       if (event.attempts > 1) retries.inc(labels, event.attempts - 1);
       if (event.status !== 0) errors.inc({ ...labels, code: statusName(event.status) });

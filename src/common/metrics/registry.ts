@@ -40,6 +40,22 @@ export interface ObserveSeries {
 }
 
 /**
+ * `make(key)` for each key, made on its first use and kept: how a hot path finds its series by a
+ * label value (RPC methods, operations: a small, fixed set per process).
+ */
+export function seriesByKey<V>(make: (key: string) => V): (key: string) => V {
+  const made = new Map<string, V>();
+  return (key) => {
+    let value = made.get(key);
+    if (value === undefined) {
+      value = make(key);
+      made.set(key, value);
+    }
+    return value;
+  };
+}
+
+/**
  * A count gathered since the last flush, added to its instrument by `flush`. A gauge's series is
  * shown from its first flush, at 0 too (calls in flight); a counter's from its first increment.
  */

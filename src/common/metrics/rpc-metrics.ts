@@ -5,7 +5,7 @@
  */
 import { statusName } from '../status-code.js';
 import { metricDefs } from './catalog.js';
-import type { CountSeries, MetricsRegistry, ObserveSeries } from './registry.js';
+import { seriesByKey, type CountSeries, type MetricsRegistry, type ObserveSeries } from './registry.js';
 
 /** One finished call, as the RPC layer reports it. */
 export interface RpcCallEventShape {
@@ -44,21 +44,13 @@ export function rpcMetricsObserver(registry: MetricsRegistry, side: 'server' | '
   const requestDirection = server ? 'in' : 'out';
   const replyDirection = server ? 'out' : 'in';
   // Methods are the RPC layer's registered names, a fixed handful per process.
-  const byMethod = new Map<string, MethodSeries>();
-  const seriesOf = (method: string): MethodSeries => {
-    let found = byMethod.get(method);
-    if (found === undefined) {
-      found = {
-        inflight: registry.gaugeSeries(inflight, { method }),
-        calls: registry.counterSeries(calls, { method }),
-        duration: registry.histogramSeries(duration, { method }),
-        requestBytes: registry.counterSeries(bytes, { method, direction: requestDirection }),
-        replyBytes: registry.counterSeries(bytes, { method, direction: replyDirection }),
-      };
-      byMethod.set(method, found);
-    }
-    return found;
-  };
+  const seriesOf = seriesByKey((method): MethodSeries => ({
+    inflight: registry.gaugeSeries(inflight, { method }),
+    calls: registry.counterSeries(calls, { method }),
+    duration: registry.histogramSeries(duration, { method }),
+    requestBytes: registry.counterSeries(bytes, { method, direction: requestDirection }),
+    replyBytes: registry.counterSeries(bytes, { method, direction: replyDirection }),
+  }));
   return {
     callStarted(method) {
       seriesOf(method).inflight.add(1);
@@ -82,20 +74,16 @@ export function rpcMetricsObserver(registry: MetricsRegistry, side: 'server' | '
 export function metaOperationsObserver(registry: MetricsRegistry): RpcObserverShape {
   const errors = registry.counter(metricDefs.metaOperationErrors);
   const prefix = 'Meta.';
-  const byOperation = new Map<string, { readonly count: CountSeries; readonly duration: ObserveSeries }>();
+  const seriesOf = seriesByKey((operation) => ({
+    count: registry.counterSeries(metricDefs.metaOperations, { operation }),
+    duration: registry.histogramSeries(metricDefs.metaOperationDuration, { operation }),
+  }));
   return {
     callStarted() {},
     callFinished(event) {
       if (!event.method.startsWith(prefix)) return;
       const operation = event.method.slice(prefix.length);
-      let series = byOperation.get(operation);
-      if (series === undefined) {
-        series = {
-          count: registry.counterSeries(metricDefs.metaOperations, { operation }),
-          duration: registry.histogramSeries(metricDefs.metaOperationDuration, { operation }),
-        };
-        byOperation.set(operation, series);
-      }
+      const series = seriesOf(operation);
       series.count.add(1);
       if (event.status !== 0) errors.inc({ operation, code: statusName(event.status) });
       series.duration.observe(event.durationMs / 1000);
