@@ -163,15 +163,17 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
         storageSettings: `recovery_bandwidth_bytes_per_s = ${recoveryBytesPerSecond}`,
         extraToml: `[monitor]\npush_interval_ms = ${pushIntervalMs}\ncollector = "${collectorAddress}"\n`,
       });
-    // Storage node 13 is reached through a proxy that can damage its read replies on the way.
+    // Storage node 13 is reached through a proxy that can damage its read replies on the way. The
+    // three nodes are on loopback addresses of their own, as on three hosts, so that reads spread
+    // over them (a client reads one host's replicas from the one nearest the chain's tail).
     const node13Listen = `127.0.0.1:${await closedPort()}`;
     proxy = await DamagingProxy.start({
-      listen: `127.0.0.1:${await closedPort()}`,
+      listen: `127.0.0.3:${await closedPort()}`,
       upstream: node13Listen,
       method: storageMethods.read,
     });
     const storageConfigs = [
-      storageConfig(11, { listen: '127.0.0.1:0' }),
+      storageConfig(11, { listen: '127.0.0.2:0' }),
       storageConfig(12, { listen: '127.0.0.1:0' }),
       storageConfig(13, { listen: node13Listen, advertise: proxy.address }),
     ];

@@ -1,4 +1,4 @@
-// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads of one region of a chunk go to one replica, regions spread over the serving replicas and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; a clone batch goes to the head in one message with a result per chunk; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
+// Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads of one region of a chunk go to one replica, regions spread over the hosts of the serving replicas (on one host, the replica nearest the tail) and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; a clone batch goes to the head in one message with a result per chunk; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
 import { describe, expect, it } from 'vitest';
 import { ChunkClient, regionHash } from '../../../src/client/chunk-client.js';
 import { RoutingCache } from '../../../src/client/routing-cache.js';
@@ -14,7 +14,11 @@ import type { MethodDef, RpcClient } from '../../../src/rpc/index.js';
 
 const instantClock: Clock = { ...systemClock, sleep: async () => undefined };
 
-function routingWith(chainVersion: number, head: number): RoutingInfo {
+function routingWith(
+  chainVersion: number,
+  head: number,
+  addresses: readonly string[] = ['storage-1:1', 'storage-2:1', 'storage-3:1'],
+): RoutingInfo {
   const order = [head, ...[101, 102, 103].filter((target) => target !== head)];
   const chain: ChainInfo = {
     chainId: 1,
@@ -27,7 +31,7 @@ function routingWith(chainVersion: number, head: number): RoutingInfo {
     nodes: [1, 2, 3].map((index) => ({
       nodeId: index,
       type: 'storage' as const,
-      address: `storage-${index}:1`,
+      address: addresses[index - 1]!,
       hostname: 'h',
       status: 'online' as const,
       lastHeartbeatMs: 0,
@@ -194,6 +198,60 @@ describe('ChunkClient', () => {
     }
     // Twelve regions over three replicas: every replica serves some.
     expect(new Set(picked.values())).toEqual(new Set([101, 102, 103]));
+  });
+
+  it('reads from the replica nearest the tail when one host holds them all, moving on tail first', async () => {
+    const data = Buffer.from('abcd');
+    const reply = { version: 1, chunkLength: 4, length: 4, checksum: crc32c(data), uncommitted: false };
+    const down = new Set<unknown>();
+    const { client, calls } = makeClient({
+      // Chain order 101 (head), 102, 103 (tail), every storage node on one host.
+      routings: [routingWith(1, 101, ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'])],
+      answer: (call) =>
+        down.has(call.request['targetId'])
+          ? { error: new FsError(RpcCode.ConnectFailed, 'down') }
+          : { response: reply, payload: data },
+    });
+    const region = limits.clientReadRegionBytes;
+    const readTargets = async () => {
+      const targets = new Set<unknown>();
+      for (let index = 0; index < 12; index++) {
+        const chunk = { ...target, chunkId: { inode: 9n, index }, chunkSizeBytes: 8 * region };
+        calls.length = 0;
+        await client.read({ ...chunk, offset: (index % 8) * region, length: 4 });
+        targets.add(calls.at(-1)?.request['targetId']);
+      }
+      return targets;
+    };
+    expect(await readTargets()).toEqual(new Set([103]));
+    down.add(103);
+    expect(await readTargets()).toEqual(new Set([102]));
+    down.add(102);
+    expect(await readTargets()).toEqual(new Set([101]));
+  });
+
+  it('spreads reads over hosts, not over the replicas one host holds', async () => {
+    const data = Buffer.from('abcd');
+    const reply = { version: 1, chunkLength: 4, length: 4, checksum: crc32c(data), uncommitted: false };
+    const { client, calls } = makeClient({
+      // 101 (head) and 102 on host a, 103 (tail) on host b.
+      routings: [routingWith(1, 101, ['a:1', 'a:2', 'b:1'])],
+      answer: () => ({ response: reply, payload: data }),
+    });
+    const region = limits.clientReadRegionBytes;
+    const counts = new Map<unknown, number>();
+    for (let index = 0; index < 8; index++) {
+      for (let regionIndex = 0; regionIndex < 8; regionIndex++) {
+        const chunk = { ...target, chunkId: { inode: 9n, index }, chunkSizeBytes: 8 * region };
+        await client.read({ ...chunk, offset: regionIndex * region, length: 4 });
+        const targetId = calls.at(-1)?.request['targetId'];
+        counts.set(targetId, (counts.get(targetId) ?? 0) + 1);
+      }
+    }
+    // Host a's reads go to its replica nearer the tail; both hosts get a fair share.
+    expect(counts.has(101)).toBe(false);
+    expect(counts.get(102)).toBeGreaterThan(16);
+    expect(counts.get(103)).toBeGreaterThan(16);
   });
 
   it('hashes chunks and regions to spread them evenly', () => {
