@@ -2,10 +2,11 @@
  * Chunk I/O against the storage services (DESIGN §7, §9): updates go to the head of the chunk's
  * chain under the chain version of the client's routing info; reads go to any serving replica,
  * spread over the hosts holding them (see `replicaOrder`), and move on to the next replica when one
- * is down, has the chunk mid-update or sends bad bytes. Failures that fresher routing info may cure (chain version mismatch, a moved
- * head, a dead target) are retried after a refresh and a backoff, until the operation's deadline
- * or attempt bound (chunk-retry.ts decides which failures those are). An fsync asks every serving
- * and syncing replica of the file's chains to make what it committed durable, under the same rules.
+ * is down, has the chunk mid-update or sends bad bytes. Failures that fresher routing info may
+ * cure (chain version mismatch, a moved head, a dead target) are retried after a refresh and a
+ * backoff, until the operation's deadline or attempt bound (chunk-retry.ts decides which failures
+ * those are). An fsync asks every serving and syncing replica of the file's chains to make what it
+ * committed durable, under the same rules.
  *
  * Payloads are checked end to end: writes carry the CRC32C every target verifies, and read replies
  * are verified here against the checksum the replica computed from its stored data; a reply that
