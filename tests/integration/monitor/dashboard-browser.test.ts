@@ -30,6 +30,10 @@ interface Overview {
   charts: { id: string; lines: { values: (number | null)[] }[] }[];
 }
 
+interface ClusterView {
+  chains: { chainId: number; serving: number }[];
+}
+
 const browserMissing = skipWithout(
   'Chromium (for the dashboard browser test)',
   existsSync(chromiumPath) ? undefined : `${chromiumPath} is missing (apt-get install chromium)`,
@@ -105,6 +109,17 @@ describe('cluster dashboard in headless Chromium', () => {
       },
       15_000,
       'chart data in the overview',
+    );
+
+    // The chain serves on all three replicas once each target reported in (the collector's view
+    // follows mgmtd's routing info): only then does the page have "3/3" to show.
+    await eventually(
+      async () => {
+        const cluster = await getJson<ClusterView>(`${dashboard}/api/cluster`);
+        return cluster.chains.find((chain) => chain.chainId === 1)?.serving === 3 ? true : undefined;
+      },
+      20_000,
+      'chain 1 serving on all three replicas in the collector view',
     );
 
     browser = await chromium.launchPersistentContext(world.tempDir('3fs-chromium-'), {
