@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
-import { FsClient, MgmtdClient, readTokenFile } from '../client/index.js';
+import { FsClient, readTokenFile } from '../client/index.js';
+import { MgmtdClient } from '../cluster/index.js';
 import { systemClock } from '../common/clock.js';
 import { parseConfig, readSecretFile } from '../common/config.js';
 import { FsError, describeError } from '../common/errors.js';

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MgmtdClient } from '../client/index.js';
+import type { MgmtdClient } from '../cluster/index.js';
 import { mgmtdMethods, type UserAttributes, type UserInfo } from '../mgmtd/protocol/index.js';
 import { parseToken } from '../rpc/index.js';
 

@@ -2,7 +2,7 @@
 import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { MgmtdClient, tokenDirectoryFromMgmtd } from '../client/index.js';
+import { MgmtdClient, tokenDirectoryFromMgmtd } from '../cluster/index.js';
 import { systemClock } from '../common/clock.js';
 import { FsError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';

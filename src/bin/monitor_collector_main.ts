@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { HeartbeatLoop, MgmtdClient, tokenDirectoryFromMgmtd } from '../client/index.js';
+import { HeartbeatLoop, MgmtdClient, tokenDirectoryFromMgmtd } from '../cluster/index.js';
 import { systemClock } from '../common/clock.js';
 import { FsError, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';

@@ -17,7 +17,7 @@ import { version } from '../common/version.js';
 import { NodeType } from '../mgmtd/protocol/index.js';
 import { createServiceMetrics } from '../monitor/index.js';
 import { PayloadPool, RpcClient, RpcServer } from '../rpc/index.js';
-import { tokenDirectoryFromMgmtd } from '../client/index.js';
+import { tokenDirectoryFromMgmtd } from '../cluster/index.js';
 import { StorageNode, registerStorageMetrics, storageConfigSchema } from '../storage/index.js';
 import { pageAlignedAllocator } from '../storage/store/native-chunk-engine.js';
 

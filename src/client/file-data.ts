@@ -10,7 +10,7 @@ import { limits } from '../common/limits.js';
 import type { FileLayout, InodeId } from '../meta/protocol/index.js';
 import type { UpdateReply } from '../storage/protocol/index.js';
 import { Placement } from '../meta/protocol/index.js';
-import type { ChunkClient } from './chunk-client.js';
+import type { ChunkClient } from '../cluster/index.js';
 import { chunkPieces, cloneBatches, truncatePlan, type ChunkPiece, type CloneBatch } from './chunk-ranges.js';
 import { forEachLimited, type Limiter } from './limiter.js';
 import { releasePayload, type PayloadPool } from '../rpc/index.js';

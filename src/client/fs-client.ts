@@ -33,19 +33,17 @@ import {
 } from '../meta/protocol/index.js';
 import { RpcClient, parseToken, releasePayload, type RpcClientOptions } from '../rpc/index.js';
 import { mgmtdMethods } from '../mgmtd/protocol/index.js';
-import { ChunkClient } from './chunk-client.js';
+import { ChunkClient, MgmtdClient, RoutingCache } from '../cluster/index.js';
 import { cloneTree, type CloneSummary } from './clone.js';
 import { resolveTuning, type ClientTuning } from './client-tuning.js';
 import { FileDataIo, fileRef } from './file-data.js';
 import { SessionIds, processClientId, processCredentials } from './identity.js';
 import { ByteBudget, Limiter } from './limiter.js';
 import { MetaClient } from './meta-client.js';
-import { MgmtdClient } from './mgmtd-client.js';
 import { OpenFile } from './open-file.js';
 import { SessionCloser } from './session-closer.js';
 import { OpenInodes, type OpenInode } from './open-inodes.js';
 import { ReadAhead } from './read-ahead.js';
-import { RoutingCache } from './routing-cache.js';
 
 export interface FsClientOptions {
   readonly mgmtdAddresses: readonly string[];

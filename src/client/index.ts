@@ -1,12 +1,17 @@
 /**
- * The client library (DESIGN §9): routing cache, meta client with failover, chunk I/O on chains,
- * buffered and read-ahead file I/O. `FsClient` is the entry point for programs; `MgmtdClient` and
- * `HeartbeatLoop` serve every service's talk with mgmtd.
+ * The client library (DESIGN §9): the meta client with failover, buffered and read-ahead file I/O.
+ * `FsClient` is the entry point for programs. The cluster link it builds on (mgmtd, routing, chunk
+ * I/O on chains) lives in src/cluster/ and is re-exported here for programs that use the library.
  */
-export { MgmtdClient } from './mgmtd-client.js';
-export { tokenDirectoryFromMgmtd } from './token-directory-client.js';
+export {
+  ChunkClient,
+  HeartbeatLoop,
+  MgmtdClient,
+  RoutingCache,
+  tokenDirectoryFromMgmtd,
+  type HeartbeatLoopOptions,
+} from '../cluster/index.js';
 export { clientAuthentication, readTokenFile, rpcAuthentication } from './token-file.js';
-export { HeartbeatLoop, type HeartbeatLoopOptions } from './heartbeat-loop.js';
 export {
   FsClient,
   type AttributeChanges,
@@ -23,9 +28,7 @@ export { LockClient, type LockChange, type LockClientOptions } from './lock-clie
 export { FallocateFlag } from './fallocate.js';
 export { defaultTuning, resolveTuning, type ClientTuning } from './client-tuning.js';
 export { fuseClientId, processCredentials } from './identity.js';
-export { RoutingCache } from './routing-cache.js';
 export { MetaClient } from './meta-client.js';
-export { ChunkClient } from './chunk-client.js';
 export type {
   Credentials,
   DeviceInode,

@@ -26,7 +26,7 @@ import type { Random } from '../common/random.js';
 import { ClientCode, CommonCode, RpcCode, statusName } from '../common/status-code.js';
 import { formatRequestId, metaMethods } from '../meta/protocol/index.js';
 import type { MethodDef, RpcClient } from '../rpc/index.js';
-import type { RoutingCache } from './routing-cache.js';
+import type { RoutingCache } from '../cluster/index.js';
 
 /** Failures after which the request did not run: any method may go to another service. */
 const neverRanCodes: ReadonlySet<number> = new Set<number>([

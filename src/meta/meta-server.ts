@@ -7,7 +7,7 @@
  * purges expired items of the trash (trash/).
  */
 import { hostname } from 'node:os';
-import { HeartbeatLoop, type MgmtdClient } from '../client/index.js';
+import { HeartbeatLoop, type MgmtdClient } from '../cluster/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';

@@ -12,7 +12,7 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { HeartbeatLoop, MgmtdClient } from '../client/index.js';
+import { HeartbeatLoop, MgmtdClient } from '../cluster/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { FsError, assert, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';

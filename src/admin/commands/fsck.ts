@@ -22,8 +22,8 @@
  * operator to decide.
  */
 import { SingleBar, Presets } from 'cli-progress';
-import type { MgmtdClient } from '../../client/index.js';
-import { ChunkClient, MetaClient, RoutingCache } from '../../client/index.js';
+import { MetaClient } from '../../client/index.js';
+import { ChunkClient, RoutingCache, type MgmtdClient } from '../../cluster/index.js';
 import type { Clock } from '../../common/clock.js';
 import { systemClock } from '../../common/clock.js';
 import { crc32c } from '../../common/crc32c.js';

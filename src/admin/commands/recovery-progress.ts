@@ -7,7 +7,7 @@
  * when the progress stream is a terminal, as one line per target and refresh otherwise.
  */
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import type { MgmtdClient } from '../../client/index.js';
+import type { MgmtdClient } from '../../cluster/index.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { describeError } from '../../common/errors.js';
 import { PublicState, type RoutingInfo } from '../../mgmtd/protocol/index.js';

@@ -6,7 +6,7 @@
  * or the cluster secret.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { MgmtdClient } from '../../client/index.js';
+import type { MgmtdClient } from '../../cluster/index.js';
 import { limits } from '../../common/limits.js';
 import { mgmtdMethods, userNameSchema, type UserInfo } from '../../mgmtd/protocol/index.js';
 import { printMessage, printTable, type Output } from '../output.js';

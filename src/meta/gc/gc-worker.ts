@@ -11,7 +11,7 @@
  * and each cut is conditional on the chunk version the worker saw, so a write that lands after the
  * truncate is never cut (truncate versions and mtimes tell whether the file changed since).
  */
-import type { MgmtdClient } from '../../client/index.js';
+import type { MgmtdClient } from '../../cluster/index.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import { describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';

@@ -6,7 +6,7 @@
  * service's mgmtd client; failures that fresher routing info may cure are retried after a
  * refresh, a bounded number of times.
  */
-import type { MgmtdClient } from '../../client/index.js';
+import type { MgmtdClient } from '../../cluster/index.js';
 import type { Clock } from '../../common/clock.js';
 import { FsError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';

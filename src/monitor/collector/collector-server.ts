@@ -12,7 +12,7 @@ import type { Logger } from '../../common/logger.js';
 import { listenOn, metricDefs, sampleCount, type MetricsRegistry } from '../../common/metrics/index.js';
 import { MonitorCode } from '../../common/status-code.js';
 import { mgmtdMethods, NodeType } from '../../mgmtd/protocol/index.js';
-import type { MgmtdClient } from '../../client/index.js';
+import type { MgmtdClient } from '../../cluster/index.js';
 import type { RpcServer } from '../../rpc/index.js';
 import type { CollectorConfig } from '../config.js';
 import { monitorMethods } from '../protocol/index.js';

@@ -10,7 +10,7 @@
  * new version, which leaves the chunk as one application would (every update kind is idempotent in
  * effect), so timeouts are retried too.
  */
-import type { MgmtdClient } from '../../client/index.js';
+import type { MgmtdClient } from '../../cluster/index.js';
 import type { Clock } from '../../common/clock.js';
 import { crc32c } from '../../common/crc32c.js';
 import { FsError, assert } from '../../common/errors.js';

@@ -1,6 +1,6 @@
 // Proves file data over chunks: a range read assembles its chunks and reads holes and short chunks as zeros up to the file's length, a truncate cuts exactly the chunks past the new end on every chain, a punched hole removes the chunks inside it and zeroes the parts of the others, and a clone goes in batches per chain, cloning alone what a batch did not.
 import { describe, expect, it } from 'vitest';
-import type { ChunkClient } from '../../../src/client/chunk-client.js';
+import type { ChunkClient } from '../../../src/cluster/index.js';
 import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
 import { Limiter } from '../../../src/client/limiter.js';
 import { FsError } from '../../../src/common/errors.js';

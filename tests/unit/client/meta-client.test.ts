@@ -5,7 +5,7 @@
 // unreachable, or answer too slowly, give up with MetaUnreachable.
 import { describe, expect, it } from 'vitest';
 import { MetaClient } from '../../../src/client/meta-client.js';
-import { RoutingCache } from '../../../src/client/routing-cache.js';
+import { RoutingCache } from '../../../src/cluster/index.js';
 import { ManualClock, systemClock, type Clock } from '../../../src/common/clock.js';
 import { FsError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';

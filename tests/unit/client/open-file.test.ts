@@ -5,7 +5,7 @@
 // reader's close never takes a writer's error, and fallocate sends buffered writes before it punches
 // a hole, checks the usable space before it extends, and extends under meta's truncate version.
 import { describe, expect, it } from 'vitest';
-import type { ChunkClient } from '../../../src/client/chunk-client.js';
+import type { ChunkClient } from '../../../src/cluster/index.js';
 import { FallocateFlag } from '../../../src/client/fallocate.js';
 import { FileDataIo, fileRef } from '../../../src/client/file-data.js';
 import { ByteBudget, Limiter } from '../../../src/client/limiter.js';

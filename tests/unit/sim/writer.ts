@@ -1,5 +1,5 @@
 // A simulated writer: one per chunk, one update at a time, through the shipped chain I/O client
-// (client/chunk-client.ts with its retry rules, chunk-retry.ts, and its routing cache) over the
+// (cluster/chunk-client.ts with its retry rules, chunk-retry.ts, and its routing cache) over the
 // simulated network. It keeps what the chunk may hold: the content after its last acknowledged
 // update, plus the contents of updates that failed after it (each may or may not have landed) and
 // of the update in flight. After a failure it removes the chunk, so the content is known again
@@ -9,8 +9,7 @@
 import { FsError } from '../../../src/common/errors.js';
 import type { Random } from '../../../src/common/random.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { ChunkClient } from '../../../src/client/chunk-client.js';
-import { RoutingCache } from '../../../src/client/routing-cache.js';
+import { ChunkClient, RoutingCache } from '../../../src/cluster/index.js';
 import type { RoutingInfo } from '../../../src/mgmtd/protocol/index.js';
 import type { ChunkId } from '../../../src/storage/protocol/index.js';
 import { applyOp, describeContent, type WriterOp } from './chunk-model.js';

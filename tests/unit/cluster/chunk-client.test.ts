@@ -1,7 +1,6 @@
 // Proves chunk I/O on chains: writes go to the head under the routed chain version and are retried with fresh routing info when the chain moved; reads of one region of a chunk go to one replica, regions spread over the hosts of the serving replicas (on one host, the replica nearest the tail) and move on from a dead, lying or refusing one, failing only when none serves; a missing chunk reads as a hole; a full disk fails at once; a clone batch goes to the head in one message with a result per chunk; an fsync syncs every serving and syncing replica, retrying those that could not and failing on a disk error.
 import { describe, expect, it } from 'vitest';
-import { ChunkClient, regionHash } from '../../../src/client/chunk-client.js';
-import { RoutingCache } from '../../../src/client/routing-cache.js';
+import { ChunkClient, RoutingCache, regionHash } from '../../../src/cluster/index.js';
 import { systemClock, type Clock } from '../../../src/common/clock.js';
 import { crc32c } from '../../../src/common/crc32c.js';
 import { FsError } from '../../../src/common/errors.js';

@@ -6,7 +6,7 @@ import {
   decideAfterReadFailure,
   decideAfterUpdateFailure,
   retryDelayMs,
-} from '../../../src/client/chunk-retry.js';
+} from '../../../src/cluster/index.js';
 import { FsError } from '../../../src/common/errors.js';
 import {
   ClientCode,
