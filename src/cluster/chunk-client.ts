@@ -37,6 +37,14 @@ import {
   type UpdateReply,
   updateResultError,
 } from '../storage/protocol/index.js';
+import {
+  dumpChunksOfInodes,
+  dumpFileChunks,
+  mergeReplicaChunks,
+  sortedChunks,
+  type DumpPage,
+  type ListedChunk,
+} from './chunk-listing.js';
 import { decideAfterReadFailure, decideAfterUpdateFailure, retryDelayMs } from './chunk-retry.js';
 import type { RoutingCache } from './routing-cache.js';
 
@@ -60,7 +68,15 @@ export interface ChunkTarget {
   readonly chainId: number;
   readonly chunkId: ChunkId;
   readonly chunkSizeBytes: number;
+  /**
+   * Apply the update only while the chunk is at this committed version; otherwise it fails with
+   * ChunkVersionMismatch and changes nothing (the GC worker cuts only chunks it saw).
+   */
+  readonly expectedVersion?: number;
 }
+
+/** Chunk metadata entries asked for per page when listing a replica's chunks. */
+const dumpPageChunks = 1_000;
 
 /** How long a replica that failed is asked last. */
 const replicaPenaltyMs = 2_000;
@@ -214,6 +230,73 @@ export class ChunkClient {
     });
   }
 
+  /**
+   * The chunks of `inode` with index in [begin, end) that any serving replica of the chain holds
+   * (see chunk-listing.ts), in index order. One attempt: a failure is thrown.
+   */
+  async listChunks(
+    chainId: number,
+    inode: bigint,
+    range: { begin: number; end: number },
+  ): Promise<ListedChunk[]> {
+    const found = new Map<number, ListedChunk>();
+    for (const [position, targetId] of (await this.servingInChainOrder(chainId)).entries()) {
+      mergeReplicaChunks(found, await dumpFileChunks(this.dumpPage(targetId), inode, range), position === 0);
+    }
+    return sortedChunks(found);
+  }
+
+  /**
+   * The chunks of each of `inodes` that any serving replica of the chain holds, by inode (inodes
+   * with none are absent): one walk of each replica's chunk ids over the inodes' span. One
+   * attempt: a failure is thrown.
+   */
+  async listChunksOfInodes(
+    chainId: number,
+    inodes: ReadonlySet<bigint>,
+  ): Promise<Map<bigint, ListedChunk[]>> {
+    const found = new Map<bigint, Map<number, ListedChunk>>();
+    if (inodes.size === 0) return new Map();
+    for (const [position, targetId] of (await this.servingInChainOrder(chainId)).entries()) {
+      const byInode = new Map<bigint, ListedChunk[]>();
+      for (const chunk of await dumpChunksOfInodes(this.dumpPage(targetId), inodes)) {
+        const list = byInode.get(chunk.inode) ?? [];
+        list.push(chunk);
+        byInode.set(chunk.inode, list);
+      }
+      for (const [inode, chunks] of byInode) {
+        const merged = found.get(inode) ?? new Map<number, ListedChunk>();
+        found.set(inode, merged);
+        mergeReplicaChunks(merged, chunks, position === 0);
+      }
+    }
+    return new Map([...found].map(([inode, chunks]) => [inode, sortedChunks(chunks)]));
+  }
+
+  /** The chain's serving replicas in chain order; NoServingReplica when none serves. */
+  private async servingInChainOrder(chainId: number): Promise<number[]> {
+    const chain = await this.options.routing.requireChain(chainId);
+    const serving = chain.targets
+      .filter((member) => member.publicState === PublicState.Serving)
+      .map((member) => member.targetId);
+    if (serving.length === 0) {
+      throw new FsError(ClientCode.NoServingReplica, `chain ${chainId} has no serving replica`);
+    }
+    return serving;
+  }
+
+  /** Pages of target `targetId`'s chunk metadata. */
+  private dumpPage(targetId: number): DumpPage {
+    const address = this.addressOf(targetId);
+    return (after) =>
+      this.options.rpc.call(
+        address,
+        storageMethods.dumpChunkMeta,
+        { targetId, after, limit: dumpPageChunks },
+        { timeoutMs: this.chunkTimeoutMs },
+      );
+  }
+
   /** The last committed chunk of `inode` on `chainId` from chunk `beginIndex` on. */
   async queryLastChunk(request: { chainId: number; inode: bigint; beginIndex: number }) {
     return this.withReplicas(request.chainId, 'queryLastChunk', undefined, (targetId, timeoutMs) =>
@@ -355,6 +438,7 @@ export class ChunkClient {
             op,
             // The head keeps a margin of this for its forwards; our own deadline is a little later.
             timeoutMs,
+            ...(target.expectedVersion === undefined ? {} : { expectedVersion: target.expectedVersion }),
           },
           {
             timeoutMs: timeoutMs + 1_000,

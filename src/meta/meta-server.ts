@@ -92,6 +92,7 @@ export class MetaServer {
             mgmtd,
             clock: options.clock,
             logger,
+            random: options.random,
             nodeId: config.node.id,
             intervalMs: gc.interval_ms,
             concurrency: gc.concurrency,

@@ -11,19 +11,26 @@
  * and each cut is conditional on the chunk version the worker saw, so a write that lands after the
  * truncate is never cut (truncate versions and mtimes tell whether the file changed since).
  */
-import type { MgmtdClient } from '../../cluster/index.js';
+import {
+  ChunkClient,
+  RoutingCache,
+  type ChunkTarget,
+  type ListedChunk,
+  type MgmtdClient,
+} from '../../cluster/index.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
-import { describeError } from '../../common/errors.js';
+import { FsError, describeError } from '../../common/errors.js';
 import { limits } from '../../common/limits.js';
 import type { Logger } from '../../common/logger.js';
 import type { KvEngine } from '../../kv/index.js';
+import type { Random } from '../../common/random.js';
+import { StorageCode } from '../../common/status-code.js';
 import type { RpcClient } from '../../rpc/index.js';
 import type { GcEntry, InodeId, PendingTruncation } from '../protocol/index.js';
 import { keys } from '../store/keys.js';
 import { MetaReader } from '../store/meta-store.js';
 import { releaseClaim, holdsClaim, tryClaim, type GcQueueKind } from './gc-claims.js';
-import { chunkIndexRange, planChunkCut, planTruncation, sameFileState } from './gc-plan.js';
-import { StorageChunks, type FileChunk } from './storage-chunks.js';
+import { chunkIndexRange, planChunkCut, planTruncation, sameFileState, type ChunkCut } from './gc-plan.js';
 
 export interface GcWorkerOptions {
   readonly kv: KvEngine;
@@ -31,6 +38,7 @@ export interface GcWorkerOptions {
   readonly mgmtd: MgmtdClient;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly random: Random;
   /** This meta service's node id: the owner of its claims. */
   readonly nodeId: number;
   readonly intervalMs: number;
@@ -62,7 +70,9 @@ const claimPageEntries = 64;
 
 export class GcWorker {
   private readonly logger: Logger;
-  private readonly storage: StorageChunks;
+  private readonly routing: RoutingCache;
+  /** Chunk I/O on chains (the cluster layer's, with its retries); each RPC within the GC's deadline. */
+  private readonly chunks: ChunkClient;
   private readonly claimMs: number;
   private timer: TimerHandle | undefined;
   private running: Promise<unknown> = Promise.resolve();
@@ -71,11 +81,15 @@ export class GcWorker {
   constructor(private readonly options: GcWorkerOptions) {
     this.logger = options.logger.child({ component: 'gc' });
     this.claimMs = options.claimMs ?? limits.metaGcClaimMs;
-    this.storage = new StorageChunks({
+    this.routing = new RoutingCache({ source: options.mgmtd, clock: options.clock, logger: this.logger });
+    this.chunks = new ChunkClient({
       rpc: options.rpc,
-      mgmtd: options.mgmtd,
+      routing: this.routing,
       clock: options.clock,
-      timeoutMs: limits.metaGcChunkOpTimeoutMs,
+      logger: this.logger,
+      random: options.random,
+      chunkTimeoutMs: limits.metaGcChunkOpTimeoutMs,
+      attemptsMax: limits.storageClientAttemptsMax,
     });
   }
 
@@ -101,6 +115,9 @@ export class GcWorker {
       deferred: 0,
       failed: 0,
     };
+    // The routing info the service's heartbeats keep fresh; failed chunk operations refresh it too.
+    const cached = this.options.mgmtd.cachedRoutingInfo();
+    if (cached !== undefined) this.routing.update(cached);
     await this.walkFiles(report);
     await this.walk<PendingTruncation>(
       { kind: 'truncation', list: (reader, after) => reader.truncations(after, claimPageEntries) },
@@ -276,18 +293,17 @@ export class GcWorker {
   private async clearChain(chainId: number, files: readonly GcEntry[]): Promise<number> {
     const inos = new Set(files.map((file) => file.ino));
     const chunkSizes = new Map(files.map((file) => [file.ino, file.layout.chunkSizeBytes]));
-    const found = await this.storage.listMany(chainId, inos);
+    const found = await this.chunks.listChunksOfInodes(chainId, inos);
     const work = [...found].flatMap(([ino, chunks]) => chunks.map((chunk) => ({ ino, index: chunk.index })));
     await runBounded(work, limits.metaGcChunkOpsConcurrency, async ({ ino, index }) => {
-      await this.storage.update({
+      await this.chunks.remove({
         chainId,
         chunkId: { inode: ino, index },
         chunkSizeBytes: chunkSizes.get(ino) ?? 0,
-        op: { kind: 'remove' },
       });
     });
     // Confirmed: nothing of these files is left on the chain's serving targets.
-    const left = await this.storage.listMany(chainId, inos);
+    const left = await this.chunks.listChunksOfInodes(chainId, inos);
     if (left.size > 0) {
       const [ino, chunks] = [...left][0] ?? [0n, []];
       throw new Error(`${chunks.length} chunk(s) of inode ${ino} reappeared on chain ${chainId}`);
@@ -314,9 +330,10 @@ export class GcWorker {
     if (plan.action === 'drop') return (await this.finishTruncation(record)) ? 'done' : 'failed';
     const { chunkSizeBytes } = record.layout;
     const range = chunkIndexRange({ fromBytes: plan.fromBytes, toBytes: plan.toBytes, chunkSizeBytes });
-    const found: Array<{ chainId: number; chunk: FileChunk }> = [];
+    const found: Array<{ chainId: number; chunk: ListedChunk }> = [];
     for (const chainId of new Set(record.layout.chains)) {
-      for (const chunk of await this.storage.list(chainId, record.ino, range)) found.push({ chainId, chunk });
+      for (const chunk of await this.chunks.listChunks(chainId, record.ino, range))
+        found.push({ chainId, chunk });
     }
     // The versions above were read after the file was seen unchanged and without writers; if that
     // still holds, any write from now on changes a version and its chunk is left alone.
@@ -339,19 +356,36 @@ export class GcWorker {
         cutFromBytes: plan.fromBytes,
       });
       if (op === undefined) return;
-      const result = await this.storage.update({
+      const cutDone = await this.cutChunk(op, {
         chainId,
         chunkId: { inode: record.ino, index: chunk.index },
         chunkSizeBytes,
-        op,
         expectedVersion: chunk.version,
       });
-      if (result === 'done') cut += 1;
+      if (cutDone) cut += 1;
     });
     if (!(await this.finishTruncation(record))) return 'failed';
     report.truncationsDone += 1;
     report.chunksCut += cut;
     return 'done';
+  }
+
+  /**
+   * Removes or truncates the chunk if it is still at `expectedVersion`; false (and nothing changed)
+   * when a write moved it on since it was listed.
+   */
+  private async cutChunk(
+    op: NonNullable<ChunkCut>,
+    target: ChunkTarget & { expectedVersion: number },
+  ): Promise<boolean> {
+    try {
+      if (op.kind === 'remove') await this.chunks.remove(target);
+      else await this.chunks.truncate({ ...target, length: op.length });
+      return true;
+    } catch (error) {
+      if (error instanceof FsError && error.code === StorageCode.ChunkVersionMismatch) return false;
+      throw error;
+    }
   }
 
   /** Deletes the truncation record if it is still the one worked on and the claim still ours. */
