@@ -89,7 +89,7 @@ export async function run(): Promise<void> {
     const baseline = await writeLoad(cluster, 2n, () => performance.now() > baselineEnd);
 
     // The last target of the chain loses its disk; its service comes back on an empty one.
-    const chain = await cluster.client.chain(1);
+    const chain = await cluster.chain(1);
     const victimTarget = chain.targets[2]?.targetId ?? 0;
     const victim = [...cluster.storage.values()].find((handle) => handle.targetIds.includes(victimTarget));
     if (victim === undefined) throw new Error('no process serves the last target');

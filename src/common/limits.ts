@@ -358,6 +358,8 @@ export const limits = {
   metaGcChunkOpsConcurrency: 8,
   /** Deadline of one chunk removal or truncation through its chain. */
   metaGcChunkOpTimeoutMs: 20_000,
+  /** Attempts of one GC chunk operation (after routing refreshes) before the entry waits for a later pass. */
+  metaGcChunkOpAttemptsMax: 8,
 
   // --- cluster-wide flock and POSIX locks (meta/locks/, client/lock-client.ts)
   /** Owners holding locks of one kind on one file; a conflict check reads them all in one range read. */
@@ -524,8 +526,6 @@ export const limits = {
    * this bounds the cache near 8 MiB per target.
    */
   storageChunkMetadataCachedMax: 8192,
-  /** Attempts of one client operation across replicas and routing refreshes before giving up. */
-  storageClientAttemptsMax: 8,
   /**
    * Recovery (DESIGN §7): bytes per second one storage process copies to syncing targets by
    * default, so client I/O keeps most of the disk; configurable as recovery_bandwidth_bytes_per_s.

@@ -89,7 +89,7 @@ export class GcWorker {
       logger: this.logger,
       random: options.random,
       chunkTimeoutMs: limits.metaGcChunkOpTimeoutMs,
-      attemptsMax: limits.storageClientAttemptsMax,
+      attemptsMax: limits.metaGcChunkOpAttemptsMax,
     });
   }
 

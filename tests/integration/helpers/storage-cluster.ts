@@ -1,15 +1,16 @@
 // Starts a real cluster for storage integration tests: mgmtd_main on sqlite (one, or a primary and
 // standbys), `admin init-cluster`, storage_main processes with their targets, and `admin
-// create-chain-table`; plus a storage client, helpers to reach each target directly, and meta
-// services on the same store for tests of the whole stack.
+// create-chain-table`; plus chunk I/O on its chains as every client does it (the cluster layer's
+// ChunkClient), helpers to reach each target directly, and meta services on the same store for
+// tests of the whole stack.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MgmtdClient } from '../../../src/client/index.js';
+import { ChunkClient, MgmtdClient, RoutingCache } from '../../../src/cluster/index.js';
 import { systemClock } from '../../../src/common/clock.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import type { RoutingInfo } from '../../../src/mgmtd/index.js';
+import { seededRandom } from '../../../src/common/random.js';
+import type { ChainInfo, RoutingInfo } from '../../../src/mgmtd/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
-import { StorageClient } from '../../../src/storage/index.js';
 import { startMeta, writeMetaConfig, type MetaProcess } from './meta-cluster.js';
 import { startMgmtd, writeMgmtdConfig, type MgmtdTimings, createChainTable } from './mgmtd-cluster.js';
 import { eventually, type RunningProcess, type TestWorld } from './processes.js';
@@ -51,6 +52,12 @@ export interface StorageClusterOptions {
   storageSettings?: string;
 }
 
+/** Chunk I/O on the cluster's chains, with the routing cache it reads. */
+export interface ChainIo {
+  readonly chunks: ChunkClient;
+  readonly routing: RoutingCache;
+}
+
 export interface MgmtdProcess {
   nodeId: number;
   configPath: string;
@@ -66,7 +73,9 @@ export function targetDirectory(dir: string, nodeId: number, targetId: number): 
 export class StorageCluster {
   readonly rpc: RpcClient;
   readonly mgmtdClient: MgmtdClient;
-  readonly client: StorageClient;
+  /** Chunk I/O on the cluster's chains (see `newChainIo`), and its routing cache. */
+  readonly client: ChunkClient;
+  readonly routing: RoutingCache;
   readonly storage = new Map<number, StorageProcess>();
   readonly metas = new Map<number, MetaProcess>();
   readonly timings: MgmtdTimings;
@@ -82,7 +91,9 @@ export class StorageCluster {
     this.timings = options.timings ?? storageTimings;
     this.rpc = new RpcClient({ clusterSecret: secret, logger: silentLogger() });
     this.mgmtdClient = this.newMgmtdClient();
-    this.client = this.newStorageClient();
+    const io = this.newChainIo();
+    this.client = io.chunks;
+    this.routing = io.routing;
   }
 
   /**
@@ -239,17 +250,29 @@ level = "info"
   }
 
   /**
-   * A new storage client with its own routing cache; `attemptsMax` 40 makes it patient enough to
-   * ride out a replica's death (mgmtd needs its heartbeat timeout to notice).
+   * A new chunk client with a routing cache of its own (fetched on first use, refreshed when an
+   * operation fails), under the client's default deadlines: patient enough to ride out a replica's
+   * death, which mgmtd notices within its heartbeat timeout.
    */
-  newStorageClient(options: { attemptsMax?: number } = {}): StorageClient {
-    return new StorageClient({
-      rpc: this.rpc,
-      mgmtd: this.newMgmtdClient(),
+  newChainIo(): ChainIo {
+    const routing = new RoutingCache({
+      source: this.newMgmtdClient(),
       clock: systemClock,
       logger: silentLogger(),
-      ...options,
     });
+    const chunks = new ChunkClient({
+      rpc: this.rpc,
+      routing,
+      clock: systemClock,
+      logger: silentLogger(),
+      random: seededRandom(Math.floor(systemClock.nowMs()) % 0x7fff_ffff),
+    });
+    return { chunks, routing };
+  }
+
+  /** Chain `chainId` as the cluster's chunk client's routing info shows it (fetched first if none). */
+  chain(chainId: number): Promise<ChainInfo> {
+    return this.routing.requireChain(chainId);
   }
 
   /** Polls routing info until `check` holds. */

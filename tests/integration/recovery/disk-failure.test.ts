@@ -5,7 +5,7 @@
 // through recovery and every replica ends identical.
 import { renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StorageClient } from '../../../src/storage/index.js';
+import type { ChunkClient } from '../../../src/cluster/index.js';
 import { storageMethods } from '../../../src/storage/index.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
 import { StorageCluster, targetDirectory } from '../helpers/storage-cluster.js';
@@ -17,7 +17,7 @@ const failingTargetId = 101;
 
 let world: TestWorld;
 let cluster: StorageCluster;
-let client: StorageClient;
+let client: ChunkClient;
 
 beforeAll(async () => {
   world = new TestWorld();
@@ -27,7 +27,7 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  client = cluster.newStorageClient({ attemptsMax: 40 });
+  client = cluster.newChainIo().chunks;
 }, 60_000);
 
 afterAll(async () => {

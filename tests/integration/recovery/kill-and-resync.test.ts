@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recoveryProgressCommand } from '../../../src/admin/commands/recovery-progress.js';
 import type { PublicState } from '../../../src/mgmtd/index.js';
-import type { StorageClient } from '../../../src/storage/index.js';
+import type { ChunkClient } from '../../../src/cluster/index.js';
 import { storageMethods } from '../../../src/storage/index.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
 import { StorageCluster, storageTimings } from '../helpers/storage-cluster.js';
@@ -21,7 +21,7 @@ const victimNodeId = 2;
 
 let world: TestWorld;
 let cluster: StorageCluster;
-let client: StorageClient;
+let client: ChunkClient;
 
 function newModel(chainId: number, index: number): ChunkModel {
   return {
@@ -42,7 +42,7 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  client = cluster.newStorageClient({ attemptsMax: 40 });
+  client = cluster.newChainIo().chunks;
 }, 60_000);
 
 afterAll(async () => {

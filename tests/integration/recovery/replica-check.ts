@@ -1,6 +1,7 @@
 // Helpers of the recovery tests: writers that keep a model of what each chunk must hold, and a
 // comparison of every replica of every chain (metadata and bytes) against each other and the model.
 import { expect } from 'vitest';
+import type { ChunkClient } from '../../../src/cluster/index.js';
 import { crc32c } from '../../../src/common/crc32c.js';
 import type { RoutingInfo } from '../../../src/mgmtd/index.js';
 import {
@@ -8,7 +9,6 @@ import {
   storageMethods,
   type ChunkId,
   type ChunkMetaRecord,
-  type StorageClient,
 } from '../../../src/storage/index.js';
 import { eventually } from '../helpers/processes.js';
 import type { StorageCluster } from '../helpers/storage-cluster.js';
@@ -39,7 +39,7 @@ export interface ChunkModel {
  * a write fails, the next one is a replace, so the chunk's content is known again once it is acked.
  */
 export async function writeChunk(options: {
-  client: StorageClient;
+  client: ChunkClient;
   model: ChunkModel;
   chunkSizeBytes: number;
   stop: () => boolean;

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../src/common/crc32c.js';
 import type { PublicState, RoutingInfo } from '../../../src/mgmtd/index.js';
-import type { StorageClient } from '../../../src/storage/index.js';
+import type { ChunkClient } from '../../../src/cluster/index.js';
 import { storageMethods, type ChunkId } from '../../../src/storage/index.js';
 import { TestWorld } from '../helpers/processes.js';
 import { StorageCluster, targetDirectory, type StorageProcess } from '../helpers/storage-cluster.js';
@@ -20,7 +20,7 @@ const chunksPerPhase = 4;
 
 let world: TestWorld;
 let cluster: StorageCluster;
-let client: StorageClient;
+let client: ChunkClient;
 
 beforeAll(async () => {
   world = new TestWorld();
@@ -30,7 +30,7 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  client = cluster.newStorageClient({ attemptsMax: 40 });
+  client = cluster.newChainIo().chunks;
 }, 60_000);
 
 afterAll(async () => {

@@ -10,9 +10,14 @@ import { crc32c } from '../../../src/common/crc32c.js';
 import { FsError } from '../../../src/common/errors.js';
 import { StorageCode } from '../../../src/common/status-code.js';
 import type { ChainInfo } from '../../../src/mgmtd/index.js';
-import { storageMethods, type ChunkId, type StorageClient } from '../../../src/storage/index.js';
+import { storageMethods, type ChunkId } from '../../../src/storage/index.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
-import { StorageCluster, storageTimings, type StorageProcess } from '../helpers/storage-cluster.js';
+import {
+  StorageCluster,
+  storageTimings,
+  type ChainIo,
+  type StorageProcess,
+} from '../helpers/storage-cluster.js';
 
 const chunkSizeBytes = 1024 * 1024;
 const writers = 6;
@@ -20,7 +25,7 @@ const writers = 6;
 let world: TestWorld;
 let cluster: StorageCluster;
 let chainBefore: ChainInfo;
-let staleClient: StorageClient;
+let staleClient: ChainIo;
 let victim: StorageProcess;
 
 /** What a writer knows about its chunk: the last acknowledged content and the one in flight. */
@@ -84,9 +89,9 @@ beforeAll(async () => {
     replicas: 3,
     chunkSizeMaxBytes: chunkSizeBytes,
   });
-  chainBefore = await cluster.client.chain(1);
-  staleClient = cluster.newStorageClient();
-  await staleClient.chain(1);
+  chainBefore = await cluster.chain(1);
+  staleClient = cluster.newChainIo();
+  await staleClient.routing.requireChain(1);
 }, 60_000);
 
 afterAll(async () => {
@@ -200,14 +205,16 @@ describe('storage crash safety, rejoining, stale chain versions and fencing', ()
     expect((refused as FsError).code).toBe(StorageCode.ChainVersionMismatch);
 
     // The client still holds the old routing info: its first attempt is refused the same way.
-    expect((await staleClient.chain(1)).chainVersion).toBe(chainBefore.chainVersion);
-    const reply = await staleClient.write({ chainId: 1, chunkId, chunkSizeBytes, offset: 0, data });
+    expect((await staleClient.routing.requireChain(1)).chainVersion).toBe(chainBefore.chainVersion);
+    const reply = await staleClient.chunks.write({ chainId: 1, chunkId, chunkSizeBytes, offset: 0, data });
     expect(reply.version).toBe(1);
-    expect(staleClient.routingRefreshes).toBeGreaterThan(0);
-    expect((await staleClient.chain(1)).chainVersion).toBeGreaterThan(chainBefore.chainVersion);
-    expect(
-      (await cluster.client.read({ chainId: 1, chunkId, offset: 0, length: 20_000 })).data.equals(data),
-    ).toBe(true);
+    expect(staleClient.chunks.retries).toBeGreaterThan(0);
+    expect((await staleClient.routing.requireChain(1)).chainVersion).toBeGreaterThan(
+      chainBefore.chainVersion,
+    );
+    expect((await cluster.client.read({ chainId: 1, chunkId, offset: 0, length: 20_000 })).equals(data)).toBe(
+      true,
+    );
   });
 
   it('fences every storage process when mgmtd is unreachable for half the heartbeat timeout', async () => {

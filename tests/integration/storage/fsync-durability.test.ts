@@ -59,7 +59,7 @@ describe.each(['native', 'files'] as const)('fsync and process death on the %s c
 
   it("syncs every replica of the file's chain on fsync, through a write handle and a read-only one", async () => {
     const fs = client as FsClient;
-    const chain = await cluster.client.chain(1);
+    const chain = await cluster.chain(1);
     expect(chain.targets).toHaveLength(3);
     const file = await fs.open('/synced', { create: true, read: true, write: true });
     await file.write(0n, randomBytes(3 * chunkSizeBytes + 1000));
