@@ -1,9 +1,10 @@
 /**
- * The client's copy of routing info (DESIGN §9), indexed for the data path: chains by id, the
- * address of the node serving a target, the meta services. Only newer versions replace it.
- * `refresh` coalesces concurrent callers into one call to mgmtd, so a burst of failures caused by
- * one chain change costs one round trip. A client that sends no heartbeats (a library user) may
- * also refresh periodically; a FUSE daemon feeds it from its heartbeat loop instead.
+ * A process's copy of routing info (DESIGN §7, §9), indexed for the data path: chains and targets
+ * by id, the address of the node serving a target, the meta services. Clients, storage services
+ * and the meta service's GC worker all keep theirs here. Only newer versions replace it. `refresh`
+ * coalesces concurrent callers into one call to mgmtd, so a burst of failures caused by one chain
+ * change costs one round trip. A client that sends no heartbeats (a library user) may also
+ * refresh periodically; services and the FUSE daemon feed it from their heartbeat loops instead.
  */
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { FsError, describeError } from '../common/errors.js';
@@ -13,6 +14,7 @@ import {
   NodeStatus,
   NodeType,
   type ChainInfo,
+  type PublicState,
   type NodeInfo,
   type RoutingInfo,
   type TargetInfo,
@@ -30,6 +32,7 @@ export class RoutingCache {
   private refreshing: Promise<RoutingInfo> | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
+  private readonly listeners: Array<(routing: RoutingInfo) => void> = [];
 
   constructor(
     private readonly options: {
@@ -48,7 +51,13 @@ export class RoutingCache {
     this.chains = new Map(routing.chains.map((chain) => [chain.chainId, chain]));
     this.targets = new Map(routing.targets.map((target) => [target.targetId, target]));
     this.nodes = new Map(routing.nodes.map((node) => [node.nodeId, node]));
+    for (const listener of this.listeners) listener(routing);
     return true;
+  }
+
+  /** Calls `listener` with every newer routing info taken from now on. */
+  onUpdate(listener: (routing: RoutingInfo) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Fetches newer routing info from mgmtd; concurrent callers share one call. */
@@ -96,6 +105,14 @@ export class RoutingCache {
 
   chain(chainId: number): ChainInfo | undefined {
     return this.chains.get(chainId);
+  }
+
+  target(targetId: number): TargetInfo | undefined {
+    return this.targets.get(targetId);
+  }
+
+  publicState(targetId: number): PublicState | undefined {
+    return this.targets.get(targetId)?.publicState;
   }
 
   /** The chain, refreshing once when it is unknown; ChainNotFound-like failure as RoutingUnavailable. */

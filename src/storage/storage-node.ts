@@ -12,7 +12,7 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { HeartbeatLoop, MgmtdClient } from '../cluster/index.js';
+import { HeartbeatLoop, MgmtdClient, RoutingCache } from '../cluster/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { FsError, assert, describeError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
@@ -40,7 +40,6 @@ import {
 import { DiskHealthMonitor, reportingIoErrors } from './disk-health.js';
 import { SyncReceiver } from './recovery/sync-receiver.js';
 import { RecoveryManager, type SyncingSuccessor, type TargetRecovery } from './recovery/target-recovery.js';
-import { RoutingView } from './routing-view.js';
 import { SharedSync } from './shared-sync.js';
 import { StorageService } from './storage-service.js';
 import type { StorageStats } from './storage-metrics.js';
@@ -73,7 +72,7 @@ export interface StorageNodeOptions {
 export class StorageNode {
   private readonly logger: Logger;
   private readonly mgmtd: MgmtdClient;
-  private readonly routing: RoutingView;
+  private readonly routing: RoutingCache;
   private readonly replicator: Replicator;
   private readonly recovery: TargetRecovery;
   private readonly diskHealth: DiskHealthMonitor;
@@ -98,7 +97,7 @@ export class StorageNode {
       logger: this.logger,
       timeoutMs: config.mgmtd.timeout_ms,
     });
-    this.routing = new RoutingView(() => this.mgmtd.refreshRoutingInfo());
+    this.routing = new RoutingCache({ source: this.mgmtd, clock, logger: this.logger });
     this.replicator = new Replicator({
       targets,
       routing: this.routing,

@@ -21,7 +21,7 @@ import {
 import { isReadable } from './craq/forward-plan.js';
 import type { Replicator } from './craq/replicator.js';
 import { checkReadRange } from './craq/update-validation.js';
-import type { RoutingView } from './routing-view.js';
+import type { RoutingCache } from '../cluster/index.js';
 import type { StorageTarget, TargetRegistry } from './storage-target.js';
 
 type RequestOf<M> = M extends MethodDef<infer Req, unknown> ? Req : never;
@@ -57,7 +57,7 @@ const batchMessageCharsMax = 4096;
 export interface StorageServiceOptions {
   readonly nodeId: number;
   readonly targets: TargetRegistry;
-  readonly routing: RoutingView;
+  readonly routing: RoutingCache;
   readonly replicator: Replicator;
   readonly chunkSizeMaxBytes: number;
   readonly logger: Logger;

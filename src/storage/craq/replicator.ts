@@ -11,7 +11,7 @@ import { AssertionError, assert } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Release } from '../../common/permits.js';
 import { formatChunkId, type UpdateReply } from '../protocol/index.js';
-import type { RoutingView } from '../routing-view.js';
+import type { RoutingCache } from '../../cluster/index.js';
 import type { StorageTarget, TargetRegistry } from '../storage-target.js';
 import type { Forwarder } from './forwarder.js';
 import { ReplicatorCore } from './replicator-core.js';
@@ -36,7 +36,7 @@ export type {
 
 export interface ReplicatorOptions {
   readonly targets: TargetRegistry;
-  readonly routing: RoutingView;
+  readonly routing: RoutingCache;
   readonly forwarder: Forwarder;
   readonly clock: Clock;
   readonly logger: Logger;

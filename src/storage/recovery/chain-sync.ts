@@ -22,7 +22,7 @@ import { StorageCode } from '../../common/status-code.js';
 import type { RpcCaller } from '../../rpc/index.js';
 import type { Replicator } from '../craq/replicator.js';
 import { storageMethods, type ChunkId } from '../protocol/index.js';
-import type { RoutingView } from '../routing-view.js';
+import type { RoutingCache } from '../../cluster/index.js';
 import type { StorageTarget, TargetRegistry } from '../storage-target.js';
 import type { BandwidthLimiter } from './bandwidth-limiter.js';
 import { ChunkCursor, pairChunks, type ChunkMetaEntry, type ChunkPair } from './chunk-cursor.js';
@@ -36,7 +36,7 @@ export interface ChainSyncOptions {
   readonly fromTargetId: number;
   readonly syncingTargetId: number;
   readonly targets: TargetRegistry;
-  readonly routing: RoutingView;
+  readonly routing: RoutingCache;
   readonly replicator: Replicator;
   readonly rpc: RpcCaller;
   readonly clock: Clock;

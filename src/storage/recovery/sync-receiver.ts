@@ -16,7 +16,7 @@ import { ChunkOperation, type ChunkOperationMetrics } from '../chunk-operation-m
 import { toChunkUpdate } from '../craq/update-validation.js';
 import { nextUpdateVersion } from '../craq/update-version.js';
 import { formatChunkId, storageMethods, type UpdateReply } from '../protocol/index.js';
-import type { RoutingView } from '../routing-view.js';
+import type { RoutingCache } from '../../cluster/index.js';
 import type { StorageTarget, TargetRegistry } from '../storage-target.js';
 import type { ChunkVersionInfo } from '../store/chunk-store.js';
 import { decideSyncApply, planSyncReceive, type SyncApply } from './sync-plan.js';
@@ -27,7 +27,7 @@ type SyncDoneRequest = RequestOf<typeof storageMethods.syncDone>;
 
 export interface SyncReceiverOptions {
   readonly targets: TargetRegistry;
-  readonly routing: RoutingView;
+  readonly routing: RoutingCache;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly chunkSizeMaxBytes: number;

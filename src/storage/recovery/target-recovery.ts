@@ -16,7 +16,7 @@ import { StorageCode } from '../../common/status-code.js';
 import type { RpcCaller, RpcHandlers } from '../../rpc/index.js';
 import type { Replicator } from '../craq/replicator.js';
 import { storageMethods, type RecoveryProgress } from '../protocol/index.js';
-import type { RoutingView } from '../routing-view.js';
+import type { RoutingCache } from '../../cluster/index.js';
 import type { TargetRegistry } from '../storage-target.js';
 import { BandwidthLimiter } from './bandwidth-limiter.js';
 import { defaultRecoveryTimings, runChainSync, type RecoveryTimings } from './chain-sync.js';
@@ -38,7 +38,7 @@ export interface TargetRecovery {
 export interface RecoveryManagerOptions {
   readonly nodeId: number;
   readonly targets: TargetRegistry;
-  readonly routing: RoutingView;
+  readonly routing: RoutingCache;
   readonly replicator: Replicator;
   readonly rpc: RpcCaller;
   readonly clock: Clock;

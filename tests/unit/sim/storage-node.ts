@@ -28,7 +28,7 @@ import {
 } from '../../../src/storage/fencing.js';
 import { SyncReceiver } from '../../../src/storage/recovery/sync-receiver.js';
 import { RecoveryManager, type SyncingSuccessor } from '../../../src/storage/recovery/target-recovery.js';
-import { RoutingView } from '../../../src/storage/routing-view.js';
+import { RoutingCache } from '../../../src/cluster/index.js';
 import { SharedSync } from '../../../src/storage/shared-sync.js';
 import { StorageService } from '../../../src/storage/storage-service.js';
 import { TargetRegistry, newCounters, type StorageTarget } from '../../../src/storage/storage-target.js';
@@ -57,7 +57,7 @@ interface Incarnation {
   readonly clock: ProcessClock;
   readonly rpc: SimRpcClient;
   readonly server: SimRpcServer;
-  readonly routing: RoutingView;
+  readonly routing: RoutingCache;
   readonly target: StorageTarget;
   readonly store: SimChunkStore;
   readonly replicator: Replicator;
@@ -211,9 +211,14 @@ export class SimStorageNode implements Endpoint {
     const clock = new ProcessClock(this.scheduler, this.options.skew, alive);
     const rpc = new SimRpcClient(this.network, this.id, clock, seededRandom(this.random.nextU32()));
     const server = new SimRpcServer(this.id);
-    const routing = new RoutingView(() =>
-      rpc.callSim<RoutingInfo>(mgmtdId, 'getRouting', {}, this.timings.heartbeatIntervalMs * 2),
-    );
+    const routing = new RoutingCache({
+      source: {
+        refreshRoutingInfo: () =>
+          rpc.callSim<RoutingInfo>(mgmtdId, 'getRouting', {}, this.timings.heartbeatIntervalMs * 2),
+      },
+      clock,
+      logger: this.logger,
+    });
     const faults: SimStoreFaults = {
       prepareFails: () => this.prepareFails(),
       latencyMs: () => (this.random.nextInt(4) === 0 ? this.random.nextInt(4) : 0),

@@ -26,7 +26,7 @@ import { BandwidthLimiter } from '../../../src/storage/recovery/bandwidth-limite
 import { runChainSync } from '../../../src/storage/recovery/chain-sync.js';
 import { RecoveryProgressTracker } from '../../../src/storage/recovery/recovery-progress.js';
 import { SyncReceiver } from '../../../src/storage/recovery/sync-receiver.js';
-import { RoutingView } from '../../../src/storage/routing-view.js';
+import { RoutingCache } from '../../../src/cluster/index.js';
 import { StorageService } from '../../../src/storage/storage-service.js';
 import { TargetRegistry, newCounters } from '../../../src/storage/storage-target.js';
 import { SharedSync } from '../../../src/storage/shared-sync.js';
@@ -75,7 +75,7 @@ interface TestNode {
   store: FileChunkStore;
   replicator: Replicator;
   hooks: Hooks;
-  routing: RoutingView;
+  routing: RoutingCache;
   server: RpcServer;
   client: RpcClient;
   address: string;
@@ -116,8 +116,14 @@ async function startNode(index: number): Promise<TestNode> {
     counters: newCounters(),
     recovered: { chunks: 0, bytes: 0 },
   });
-  const routing = new RoutingView(async () => {
-    throw new FsError(CommonCode.NotImplemented, 'the test sets routing info');
+  const routing = new RoutingCache({
+    source: {
+      refreshRoutingInfo: async () => {
+        throw new FsError(CommonCode.NotImplemented, 'the test sets routing info');
+      },
+    },
+    clock: systemClock,
+    logger,
   });
   const server = new RpcServer({ clusterSecret: secret, logger });
   const client = new RpcClient({ clusterSecret: secret, logger });
