@@ -10,6 +10,7 @@
         "src/js-values.cc",
         "src/libfuse-log.cc",
         "src/operations.cc",
+        "src/receive-pool.cc",
         "src/request.cc",
         "src/session.cc",
         "src/session-wrap.cc"

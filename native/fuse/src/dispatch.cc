@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "js-values.h"
+#include "receive-pool.h"
 #include "libfuse-log.h"
 #include "request.h"
 #include "session.h"
@@ -18,6 +19,7 @@ namespace {
 struct ExternalBlock {
   char* base;
   size_t allocation;
+  bool receiveBuffer;
 };
 
 /**
@@ -29,7 +31,7 @@ struct ExternalBlock {
  * without it).
  */
 Napi::Value TakeBytes(Napi::Env env, OwnedBytes& bytes) {
-  auto* block = new ExternalBlock{bytes.base, bytes.allocation};
+  auto* block = new ExternalBlock{bytes.base, bytes.allocation, bytes.receiveBuffer};
   char* data = bytes.data;
   size_t length = bytes.length;
   bytes.Release();
@@ -38,7 +40,10 @@ Napi::Value TakeBytes(Napi::Env env, OwnedBytes& bytes) {
     buffer = Napi::Buffer<char>::New(
         env, data, length,
         [](Napi::Env finalizeEnv, char*, ExternalBlock* owned) {
-          std::free(owned->base);
+          // A write's receive buffer goes back to the pool for the next receive.
+          if (!owned->receiveBuffer || !GivePooledReceiveBuffer(owned->base, owned->allocation)) {
+            std::free(owned->base);
+          }
           delete owned;
         },
         block);

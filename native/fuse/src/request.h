@@ -33,6 +33,7 @@ struct OwnedBytes {
   char* data = nullptr;    // first byte of the payload
   size_t length = 0;       // payload bytes
   size_t allocation = 0;   // bytes behind `base`, reported to V8 as external memory
+  bool receiveBuffer = false;  // `base` is a whole receive buffer (receive-pool.h may keep it)
 
   OwnedBytes() = default;
   OwnedBytes(const OwnedBytes&) = delete;
@@ -42,7 +43,11 @@ struct OwnedBytes {
   /** Allocates `size` bytes (at least one, so an empty payload still has a valid pointer). */
   bool Allocate(size_t size);
   /** Gives `base` away; the caller frees it. */
-  void Release() { base = data = nullptr; length = allocation = 0; }
+  void Release() {
+    base = data = nullptr;
+    length = allocation = 0;
+    receiveBuffer = false;
+  }
   /** Frees the bytes now. */
   void Clear() {
     std::free(base);

@@ -17,6 +17,7 @@
 #include "js-values.h"
 #include "libfuse-log.h"
 #include "operations.h"
+#include "receive-pool.h"
 
 namespace fusebinding {
 namespace {
@@ -33,8 +34,17 @@ constexpr size_t kReceiveHeaderBytes = 0x1000;
 struct ReceiveBuffer {
   struct fuse_buf* buffer = nullptr;
   bool taken = false;
+  size_t takenAllocation = 0;  // bytes of the buffer a write took (libfuse's receive size)
 };
+
 thread_local ReceiveBuffer tlReceive;
+
+/** After a write took the receive buffer: the next receive reads into a kept one, or libfuse allocates. */
+void ReplaceTakenBuffer(struct fuse_buf& buffer) {
+  buffer.mem = TakePooledReceiveBuffer(tlReceive.takenAllocation);
+  buffer.size = 0;
+  tlReceive.taken = false;
+}
 
 std::string JoinOptions(const SessionOptions& o) {
   std::vector<std::string> parts;
@@ -251,11 +261,7 @@ void SessionCore::ReadOnJsThread(int status, int events) {
         break;
       }
       fuse_session_process_buf(session_, &jsBuffer_);
-      if (tlReceive.taken) {
-        jsBuffer_.mem = nullptr;
-        jsBuffer_.size = 0;
-        tlReceive.taken = false;
-      }
+      if (tlReceive.taken) ReplaceTakenBuffer(jsBuffer_);
       std::vector<Request*> ready;
       ready.swap(jsQueue_);
       for (Request* request : ready) DeliverToJavaScript(env, dispatch, this, request);
@@ -364,12 +370,8 @@ void SessionCore::WorkerMain() {
       continue;
     }
     fuse_session_process_buf(session_, &buffer);
-    if (tlReceive.taken) {
-      // A write took the buffer with its payload; the next receive allocates a fresh one.
-      buffer.mem = nullptr;
-      buffer.size = 0;
-      tlReceive.taken = false;
-    }
+    // A write took the buffer with its payload; the next receive needs another.
+    if (tlReceive.taken) ReplaceTakenBuffer(buffer);
     // libfuse ends the session itself when it refuses INIT; the kernel then sends nothing more.
     if (fuse_session_exited(session_) && !stopping_.load()) {
       disconnected = true;
@@ -401,6 +403,8 @@ bool SessionCore::TakeReceiveBuffer(const char* payload, size_t length, OwnedByt
   out->length = length;
   out->allocation = static_cast<size_t>(maxWrite) + kReceiveHeaderBytes;
   tlReceive.taken = true;
+  tlReceive.takenAllocation = out->allocation;
+  out->receiveBuffer = true;
   return true;
 }
 
