@@ -19,6 +19,12 @@ export interface MethodDef<Req, Res> {
   readonly response: z.ZodType<Res>;
   /** True when running the call twice has the same effect as once; only such calls are retried. */
   readonly idempotent: boolean;
+  /**
+   * The handler checks the request payload against its checksum itself (the storage services'
+   * chunk engine, from the block checksums it sums anyway): the server hands it over unchecked,
+   * with CallContext.payloadCrc32c undefined, instead of summing the bytes first.
+   */
+  readonly payloadCheckedByHandler: boolean;
 }
 
 const idMax = 0xffff;
@@ -31,6 +37,7 @@ export function defineMethod<ReqS extends z.ZodType, ResS extends z.ZodType>(def
   request: ReqS;
   response: ResS;
   idempotent: boolean;
+  payloadCheckedByHandler?: boolean;
 }): MethodDef<z.output<ReqS>, z.output<ResS>> {
   assert(
     Number.isInteger(def.serviceId) && def.serviceId >= 0 && def.serviceId <= idMax,
@@ -45,6 +52,7 @@ export function defineMethod<ReqS extends z.ZodType, ResS extends z.ZodType>(def
     request: def.request as z.ZodType<z.output<ReqS>>,
     response: def.response as z.ZodType<z.output<ResS>>,
     idempotent: def.idempotent,
+    payloadCheckedByHandler: def.payloadCheckedByHandler ?? false,
   });
 }
 

@@ -22,9 +22,12 @@ export interface CallContext {
   readonly peerAddress: string;
   /** Who calls: a node of the cluster or a user's token (caller.ts). */
   readonly caller: Caller;
-  /** The request's raw payload, checksum already verified; undefined when none was sent. */
+  /**
+   * The request's raw payload, checksum already verified unless the method says its handler
+   * checks it (MethodDef.payloadCheckedByHandler); undefined when none was sent.
+   */
   readonly payload: Buffer | undefined;
-  /** The CRC32C `payload` was verified against; undefined when none was sent. */
+  /** The CRC32C `payload` was verified against; undefined when none was sent or it was not checked. */
   readonly payloadCrc32c: number | undefined;
   /** Aborts when the connection closes or the server stops waiting for handlers. */
   readonly signal: AbortSignal;
@@ -99,7 +102,7 @@ export async function dispatchRequest(options: {
       `${method.name}: ${who} may not call it (${registered.access === 'node' ? 'cluster nodes only' : `${registered.access} tokens only`})`,
     );
   }
-  if (!payloadChecksumMatches(frame)) {
+  if (!method.payloadCheckedByHandler && !payloadChecksumMatches(frame)) {
     return errorReply(
       RpcCode.PayloadChecksumMismatch,
       `${method.name}: request payload fails its CRC32C check`,
@@ -111,7 +114,8 @@ export async function dispatchRequest(options: {
     peerAddress: options.peerAddress,
     caller,
     payload: frame.payload,
-    payloadCrc32c: frame.payload === undefined ? undefined : frame.header.payloadCrc32c,
+    payloadCrc32c:
+      frame.payload === undefined || method.payloadCheckedByHandler ? undefined : frame.header.payloadCrc32c,
     get signal() {
       return options.abort.signal;
     },

@@ -39,6 +39,7 @@ const char* KindName(EngineFailure::Kind kind) {
     case EngineFailure::Kind::LengthMismatch: return "length-mismatch";
     case EngineFailure::Kind::TooLarge: return "too-large";
     case EngineFailure::Kind::VersionMismatch: return "version-mismatch";
+    case EngineFailure::Kind::ChecksumMismatch: return "checksum-mismatch";
     case EngineFailure::Kind::None: break;
   }
   return "internal";
@@ -568,7 +569,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
-  // prepare(key, kind, offset, length, data | undefined, version, chainVersion)
+  // prepare(key, kind, offset, length, data | undefined, version, chainVersion, dataCrc | undefined):
+  // with dataCrc, a write's or replace's payload is checked against it in the prepare.
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     return GuardAsync(info.Env(), [&]() -> Napi::Value {
       Napi::Env env = info.Env();
@@ -590,6 +592,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       input.version = static_cast<uint32_t>(ReadInteger(info[5], "version", kU32Max));
       input.chainVersion = static_cast<uint32_t>(ReadInteger(info[6], "chainVersion", kU32Max));
+      if (info.Length() > 7 && !info[7].IsUndefined() &&
+          (input.kind == UpdateKind::Write || input.kind == UpdateKind::Replace)) {
+        input.checkData = true;
+        input.expectedDataCrc = static_cast<uint32_t>(ReadInteger(info[7], "dataCrc", kU32Max));
+      }
       EngineFailure failure;
       auto job = engine_->BeginPrepare(key, input, &failure);
       if (!job) return Rejected(env, Napi::Error(env, MakeError(env, failure)));

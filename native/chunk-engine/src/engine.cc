@@ -589,6 +589,22 @@ bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
   uint32_t appendChecksum = job.oldChecksum;
   std::vector<uint8_t> buffer;
   IoFailure io;
+  // An unchecked payload's CRC32C, summed piece by piece (the payload's bytes in each block, in
+  // block order): a block written straight from the payload is one piece whose CRC the loop below
+  // computes anyway, so whole blocks are summed once; only edge pieces are summed apart.
+  uint32_t dataCrc = 0;
+  uint64_t dataSummed = dataStart;  // payload bytes before this offset are in dataCrc
+  bool dataInOrder = true;
+  auto sumPiece = [&](uint64_t from, uint64_t to, const uint32_t* known) {
+    if (!input.checkData || !dataInOrder || to <= from) return;
+    if (from != dataSummed) {
+      dataInOrder = false;  // summed whole at the end instead
+      return;
+    }
+    const uint32_t piece = known != nullptr ? *known : Crc32c(input.data + (from - dataStart), to - from);
+    dataCrc = from == dataStart ? piece : Crc32cCombine(dataCrc, piece, to - from);
+    dataSummed = to;
+  };
   // Whole blocks taken straight from the payload into consecutive slots of one file go out in one
   // write (one system call, and one device request when the write bypasses the page cache).
   const SizeClasses& classes = allocator_.classes();
@@ -633,6 +649,13 @@ bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
     }
     const uint32_t written = write.newLength - write.writeFrom;
     const uint32_t crc = write.inPlace ? Crc32c(source, written, write.oldCrc) : Crc32c(source, written);
+    if (input.checkData && input.data != nullptr) {
+      const uint64_t pieceFrom = std::max(dataStart, blockStart);
+      const uint64_t pieceTo = std::min(dataEnd, blockStart + blockBytes_);
+      const bool samePiece = !write.inPlace && source == input.data + (from - dataStart) && from == pieceFrom &&
+                             to == pieceTo && from >= dataStart;
+      sumPiece(pieceFrom, pieceTo, samePiece ? &crc : nullptr);
+    }
     if (!data_->Reserve(write.slot, &io)) return *failure = FromIo(io), false;
     const bool whole = write.writeFrom == 0 && written == classes.slotBytes[SlotClass(write.slot)] &&
                        source != buffer.data() + write.writeFrom;
@@ -656,6 +679,19 @@ bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
     }
   }
   if (!flushRun()) return *failure = FromIo(io), false;
+  if (input.checkData) {
+    uint32_t actual = 0;
+    if (dataInOrder && dataSummed == dataEnd) {
+      actual = dataEnd == dataStart ? Crc32c(input.data, 0) : dataCrc;
+    } else {
+      actual = Crc32c(input.data, input.dataLength);
+    }
+    if (actual != input.expectedDataCrc) {
+      failure->kind = EngineFailure::Kind::ChecksumMismatch;
+      failure->message = "the payload fails its CRC32C check";
+      return false;
+    }
+  }
   if (job.shrink && job.shrink->oldSlot == kHoleSlot) {
     job.next.blocks[job.shrink->index].crc = ZeroCrc(job.shrink->newLength);
   } else if (job.shrink) {

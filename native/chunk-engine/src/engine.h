@@ -71,6 +71,11 @@ struct UpdateInput {
                                 // zero: the length of the range
   const uint8_t* data = nullptr;
   uint64_t dataLength = 0;
+  // write / replace: the payload arrives unchecked, and the prepare checks it against this CRC32C
+  // from the block checksums it computes anyway (one pass over the bytes, not two), failing with
+  // ChecksumMismatch before the version can be committed.
+  bool checkData = false;
+  uint32_t expectedDataCrc = 0;
   uint32_t version = 0;
   uint32_t chainVersion = 0;
   ChunkKey source{};           // clone: the chunk whose committed version the new version shares

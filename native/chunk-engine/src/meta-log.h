@@ -94,6 +94,7 @@ struct EngineFailure {
     LengthMismatch, // a payload whose length differs from the length announced
     TooLarge,       // a payload larger than a chunk
     VersionMismatch,// a clone's source chunk is not at the version the clone expects
+    ChecksumMismatch,// a payload whose CRC32C differs from the one announced (nothing committed)
   } kind = Kind::None;
   int error = 0;
   std::string message;

@@ -2,11 +2,13 @@
  * Checks of an update at the server's edge, before anything is locked or written: the chunk size
  * against this target's maximum, the range against the chunk size, the payload against the
  * announced length and its CRC32C. Each failure has its own status code and a message naming the
- * numbers, and nothing is written. The RPC layer has already checked the payload against the CRC32C
- * of its frame; when the caller passes that value on, the announced checksum is compared with it
- * instead of summing the payload a second time.
+ * numbers, and nothing is written. Where the RPC layer checked the payload against the CRC32C of
+ * its frame, the caller passes that value on and the announced checksum is compared with it. The
+ * payloads of Storage.write and Storage.forward are not checked on the way in (their methods say
+ * so): their updates carry the announced checksum as `checkAgainst`, and the chunk store checks
+ * the bytes in its prepare, before the update can be committed. The native engine does that from
+ * the block checksums it sums anyway, so the bytes of a write are summed once on each replica.
  */
-import { crc32c } from '../../common/crc32c.js';
 import { FsError } from '../../common/errors.js';
 import { StorageCode } from '../../common/status-code.js';
 import type { ChunkUpdateOp } from '../protocol/index.js';
@@ -25,7 +27,7 @@ function checkPayload(options: {
   payload: Buffer | undefined;
   length: number;
   checksum: number;
-  /** The CRC32C the payload was already verified against, if any. */
+  /** The CRC32C the payload was already verified against; undefined: not checked yet. */
   payloadCrc32c: number | undefined;
   offset: number;
   chunkSizeBytes: number;
@@ -50,11 +52,12 @@ function checkPayload(options: {
       `the request announces ${length} bytes but its payload holds ${payload === undefined ? 'none' : received}`,
     );
   }
-  const actual = options.payloadCrc32c ?? crc32c(payload);
-  if (actual !== options.checksum) {
+  // Unchecked: the store checks the bytes against the announced checksum (see the file comment).
+  if (options.payloadCrc32c === undefined) return payload;
+  if (options.payloadCrc32c !== options.checksum) {
     throw new FsError(
       StorageCode.ChecksumMismatch,
-      `the payload's CRC32C is ${actual.toString(16)}, the request says ${options.checksum.toString(16)}`,
+      `the payload's CRC32C is ${options.payloadCrc32c.toString(16)}, the request says ${options.checksum.toString(16)}`,
     );
   }
   return payload;
@@ -73,7 +76,10 @@ function checkNoPayload(payload: Buffer | undefined, kind: string): void {
 export function toChunkUpdate(input: {
   op: ChunkUpdateOp;
   payload: Buffer | undefined;
-  /** The CRC32C `payload` was verified against on receipt (CallContext.payloadCrc32c), if known. */
+  /**
+   * The CRC32C `payload` was verified against on receipt (CallContext.payloadCrc32c); undefined
+   * when nobody checked it, and then the update carries the announced checksum as `checkAgainst`.
+   */
   payloadCrc32c?: number | undefined;
   chunkSizeBytes: number;
   chunkSizeMaxBytes: number;
@@ -81,6 +87,11 @@ export function toChunkUpdate(input: {
   const { op, payload, chunkSizeBytes } = input;
   const payloadCrc32c = payload === undefined ? undefined : input.payloadCrc32c;
   checkChunkSize(chunkSizeBytes, input.chunkSizeMaxBytes);
+  // A payload nobody checked on the way in: the store checks it against the announced checksum.
+  const unchecked =
+    payloadCrc32c === undefined && (op.kind === 'write' || op.kind === 'replace')
+      ? { checkAgainst: op.checksum }
+      : {};
   switch (op.kind) {
     case 'write':
       return {
@@ -94,6 +105,7 @@ export function toChunkUpdate(input: {
           offset: op.offset,
           chunkSizeBytes,
         }),
+        ...unchecked,
       };
     case 'replace':
       return {
@@ -106,7 +118,9 @@ export function toChunkUpdate(input: {
           offset: 0,
           chunkSizeBytes,
         }),
+        // Either checked already, or the store checks it before using it (checkAgainst).
         dataChecksum: op.checksum,
+        ...unchecked,
       };
     case 'truncate':
       checkNoPayload(payload, 'truncate');

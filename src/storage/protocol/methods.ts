@@ -94,6 +94,8 @@ export const write = defineMethod({
   }),
   response: updateReplySchema,
   idempotent: false,
+  // The chunk engine checks the payload against op.checksum in its prepare (update-validation.ts).
+  payloadCheckedByHandler: true,
 });
 
 /** An update passed from a target to its successor, with the version the head assigned. */
@@ -108,6 +110,8 @@ export const forward = defineMethod({
   }),
   response: updateReplySchema,
   idempotent: false,
+  // The chunk engine checks the payload against op.checksum in its prepare (update-validation.ts).
+  payloadCheckedByHandler: true,
 });
 
 /**

@@ -37,11 +37,25 @@ export interface ChunkInfo {
 /**
  * An update with its bytes (see ChunkUpdateOp in the protocol for the meaning of each kind).
  * `dataChecksum`, when given, is the CRC32C of `data`, already verified by the caller; the store
- * then need not compute it again.
+ * then need not compute it again. `checkAgainst`, when given, is the CRC32C `data` must have but
+ * nobody checked yet: the store checks it before the update can be committed, and refuses a
+ * mismatch with StorageCode.ChecksumMismatch (the native engine from the block checksums it sums
+ * anyway, so the bytes are summed once).
  */
 export type ChunkUpdate =
-  | { readonly kind: 'write'; readonly offset: number; readonly data: Buffer; readonly dataChecksum?: number }
-  | { readonly kind: 'replace'; readonly data: Buffer; readonly dataChecksum?: number }
+  | {
+      readonly kind: 'write';
+      readonly offset: number;
+      readonly data: Buffer;
+      readonly dataChecksum?: number;
+      readonly checkAgainst?: number;
+    }
+  | {
+      readonly kind: 'replace';
+      readonly data: Buffer;
+      readonly dataChecksum?: number;
+      readonly checkAgainst?: number;
+    }
   | { readonly kind: 'truncate'; readonly length: number }
   | { readonly kind: 'remove' }
   | { readonly kind: 'zero'; readonly offset: number; readonly length: number }

@@ -49,7 +49,7 @@ import type {
 } from './chunk-store.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { checkFreeSpace, statfsProbe, type FreeSpaceProbe } from './free-space.js';
-import { checkChunkIdInput, checkReadInput, checkUpdateInput } from './update-input.js';
+import { checkChunkIdInput, checkPayloadChecksum, checkReadInput, checkUpdateInput } from './update-input.js';
 import { planUpdate, plannedWriteBytes, type UpdatePlan } from './update-plan.js';
 
 /** A corruption found by a read, for the owner's counters. */
@@ -170,6 +170,7 @@ export class FileChunkStore implements ChunkStore {
     this.checkOpen();
     checkChunkIdInput(chunkId);
     checkUpdateInput(update, limits.storageChunkBytesMax);
+    checkPayloadChecksum(update);
     const key = formatChunkId(chunkId);
     assert(!this.preparing.has(key), 'the caller serializes updates of a chunk');
     this.preparing.add(key);

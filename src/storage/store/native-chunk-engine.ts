@@ -81,6 +81,8 @@ export interface NativeChunkEngine {
     data: Buffer | undefined,
     version: number,
     chainVersion: number,
+    /** A write's or replace's payload is checked against this CRC32C (ChecksumMismatch). */
+    dataCrc?: number,
   ): Promise<EngineVersionInfo & { readonly removed: boolean }>;
   /**
    * A pending version sharing the committed blocks of the chunk `sourceKey`, which must be at
@@ -199,6 +201,7 @@ const codeOfEngineFailure: Readonly<Record<string, StatusCode>> = {
   'length-mismatch': StorageCode.PayloadLengthMismatch,
   'too-large': StorageCode.PayloadTooLarge,
   'version-mismatch': StorageCode.ChunkVersionMismatch,
+  'checksum-mismatch': StorageCode.ChecksumMismatch,
 };
 
 /**

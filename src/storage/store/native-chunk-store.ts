@@ -173,6 +173,9 @@ export class NativeChunkStore implements ChunkStore {
           ? update.length
           : 0;
     const data = update.kind === 'write' || update.kind === 'replace' ? update.data : undefined;
+    // A payload nobody checked yet: the engine checks it from the block checksums it sums anyway.
+    const checkAgainst =
+      update.kind === 'write' || update.kind === 'replace' ? update.checkAgainst : undefined;
     try {
       const pending = await this.engine.prepare(
         key,
@@ -182,6 +185,7 @@ export class NativeChunkStore implements ChunkStore {
         data,
         options.version,
         options.chainVersion,
+        checkAgainst,
       );
       return { ...versionInfo(pending), removed: pending.removed };
     } catch (error) {

@@ -5,6 +5,7 @@
  * payload larger than a chunk.
  * A refused update leaves the chunk untouched.
  */
+import { crc32c } from '../../common/crc32c.js';
 import { FsError } from '../../common/errors.js';
 import { StorageCode } from '../../common/status-code.js';
 import type { ChunkId } from '../protocol/index.js';
@@ -24,6 +25,23 @@ export function checkChunkIdInput(chunkId: ChunkId): void {
     throw new FsError(
       StorageCode.OffsetOutOfRange,
       `chunk id (${String(inode)}, ${String(index)}) is outside (u64 inode, u32 index)`,
+    );
+  }
+}
+
+/**
+ * Refuses a write or replace whose payload fails the CRC32C it must have (`checkAgainst`, for a
+ * payload nobody checked on the way in), before anything is written. The native engine does this
+ * inside its prepare instead.
+ */
+export function checkPayloadChecksum(update: ChunkUpdate): void {
+  if (update.kind !== 'write' && update.kind !== 'replace') return;
+  if (update.checkAgainst === undefined) return;
+  const actual = crc32c(update.data);
+  if (actual !== update.checkAgainst) {
+    throw new FsError(
+      StorageCode.ChecksumMismatch,
+      `the payload's CRC32C is ${actual.toString(16)}, the request says ${update.checkAgainst.toString(16)}`,
     );
   }
 }

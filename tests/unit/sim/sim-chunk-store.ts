@@ -26,6 +26,7 @@ import type {
   LastChunkSummary,
   PendingVersionInfo,
 } from '../../../src/storage/store/chunk-store.js';
+import { checkPayloadChecksum } from '../../../src/storage/store/update-input.js';
 import { planUpdate } from '../../../src/storage/store/update-plan.js';
 
 /** A committed (or pending) version with its bytes. */
@@ -137,6 +138,7 @@ export class SimChunkStore implements ChunkStore {
     options: { version: number; chainVersion: number },
   ): Promise<PendingVersionInfo> {
     const key = formatChunkId(chunkId);
+    checkPayloadChecksum(update);
     assert(!this.preparing.has(key), 'the caller serializes updates of a chunk');
     this.preparing.add(key);
     try {

@@ -1,11 +1,14 @@
 // Proves each chunk store answers bad input with a storage status code and leaves its chunks
 // whole: chunk ids outside (u64, u32), offsets and lengths past the chunk size, payloads larger
-// than a chunk, use after close, and a disk that fills up for real (a 4 MiB tmpfs) midway.
+// than a chunk or failing the checksum they must have, use after close, and a disk that fills up
+// for real (a 4 MiB tmpfs) midway.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { crc32c } from '../../../src/common/crc32c.js';
 import { hasCode } from '../../../src/common/errors.js';
 import { limits } from '../../../src/common/limits.js';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -109,6 +112,44 @@ describe.each(readPathKinds)('the %s chunk store given bad input', (kind) => {
     expect((await store.read(chunk, { offset: 0, length: 100, pending: false })).data.toString()).toBe(
       'intact',
     );
+  });
+
+  it('refuses a payload that fails the checksum it must have, whole blocks or pieces, and keeps the chunk', async () => {
+    const store = await open(kind);
+    const block = 64 * 1024;
+    const before = randomBytes(5 * block + 1000);
+    await apply(store, { kind: 'write', offset: 0, data: before });
+    // Each payload is damaged after its checksum was taken: a byte inside a whole block, in an
+    // edge piece, in a replace, and in a write that extends the chunk.
+    const damaged = (data: Buffer, at: number): { data: Buffer; checkAgainst: number } => {
+      const checkAgainst = crc32c(data);
+      const copy = Buffer.from(data);
+      copy[at] = (copy[at] ?? 0) ^ 0x10;
+      return { data: copy, checkAgainst };
+    };
+    const updates: ChunkUpdate[] = [
+      { kind: 'write', offset: block, ...damaged(randomBytes(2 * block), block + 7) },
+      { kind: 'write', offset: 100, ...damaged(randomBytes(3 * block), 5) },
+      { kind: 'write', offset: 100, ...damaged(randomBytes(3 * block), 3 * block - 1) },
+      { kind: 'replace', ...damaged(randomBytes(4 * block + 10), 2 * block + 3) },
+      { kind: 'write', offset: 5 * block + 1000, ...damaged(randomBytes(block), block - 1) },
+    ];
+    for (const update of updates) {
+      await expect(store.prepare(chunk, update, { version: 2, chainVersion: 1 })).rejects.toSatisfy(
+        failsWith(StorageCode.ChecksumMismatch),
+      );
+      expect(store.stat(chunk)).toMatchObject({ committed: { version: 1, length: before.length } });
+      expect(store.stat(chunk)?.pending).toBeUndefined();
+    }
+    const read = await store.read(chunk, { offset: 0, length: before.length, pending: false });
+    expect(read.data.equals(before)).toBe(true);
+    // The same payloads undamaged go through.
+    const good = randomBytes(3 * block);
+    await apply(store, { kind: 'write', offset: 100, data: good, checkAgainst: crc32c(good) });
+    const after = Buffer.from(before);
+    good.copy(after, 100);
+    const reread = await store.read(chunk, { offset: 0, length: after.length, pending: false });
+    expect(reread.data.equals(after)).toBe(true);
   });
 
   it('answers TargetNotServing once closed', async () => {
