@@ -11,6 +11,7 @@ import { silentLogger } from '../../../src/common/logger.js';
 import { seededRandom } from '../../../src/common/random.js';
 import type { ChainInfo, RoutingInfo } from '../../../src/mgmtd/index.js';
 import { RpcClient } from '../../../src/rpc/index.js';
+import { storageMethods, type TargetCounters } from '../../../src/storage/index.js';
 import { startMeta, writeMetaConfig, type MetaProcess } from './meta-cluster.js';
 import { startMgmtd, writeMgmtdConfig, type MgmtdTimings, createChainTable } from './mgmtd-cluster.js';
 import { eventually, type RunningProcess, type TestWorld } from './processes.js';
@@ -289,6 +290,16 @@ level = "info"
       timeoutMs,
       what,
     );
+  }
+
+  /** Every target's counters so far, as its storage process reports them. */
+  async targetCounters(): Promise<Map<number, TargetCounters>> {
+    const counters = new Map<number, TargetCounters>();
+    for (const handle of this.storage.values()) {
+      const listed = await this.rpc.call(handle.address, storageMethods.listTargets, {});
+      for (const target of listed.targets) counters.set(target.targetId, target.counters);
+    }
+    return counters;
   }
 
   /** The address of the storage process serving `targetId`. */

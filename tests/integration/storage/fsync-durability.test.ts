@@ -49,12 +49,8 @@ describe.each(['native', 'files'] as const)('fsync and process death on the %s c
 
   /** Each target's sync counter, as its storage process reports it. */
   async function syncCounts(): Promise<Map<number, number>> {
-    const counts = new Map<number, number>();
-    for (const handle of cluster.storage.values()) {
-      const listed = await cluster.rpc.call(handle.address, storageMethods.listTargets, {});
-      for (const target of listed.targets) counts.set(target.targetId, target.counters.syncs);
-    }
-    return counts;
+    const counters = await cluster.targetCounters();
+    return new Map([...counters].map(([targetId, counted]) => [targetId, counted.syncs]));
   }
 
   it("syncs every replica of the file's chain on fsync, through a write handle and a read-only one", async () => {

@@ -31,20 +31,15 @@ async function readTarget(targetId: number, chunkId: ChunkId, offset = 0, length
   });
 }
 
-/** Reads served per target so far, from every storage process's counters. */
+/** Reads served per target so far. */
 async function readCounts(): Promise<Map<number, number>> {
-  const counts = new Map<number, number>();
-  for (const handle of cluster.storage.values()) {
-    const listed = await cluster.rpc.call(handle.address, storageMethods.listTargets, {});
-    for (const target of listed.targets) counts.set(target.targetId, target.counters.reads);
-  }
-  return counts;
+  const counters = await cluster.targetCounters();
+  return new Map([...counters].map(([targetId, counted]) => [targetId, counted.reads]));
 }
 
 /** Checksum failures target `targetId` counted so far. */
 async function checksumFailures(targetId: number): Promise<number> {
-  const listed = await cluster.rpc.call(cluster.addressOf(targetId), storageMethods.listTargets, {});
-  return listed.targets.find((target) => target.targetId === targetId)?.counters.checksumFailures ?? 0;
+  return (await cluster.targetCounters()).get(targetId)?.checksumFailures ?? 0;
 }
 
 async function codeOf(call: Promise<unknown>): Promise<number> {
