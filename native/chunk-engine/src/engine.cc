@@ -27,6 +27,9 @@
 //   crash is never missed.
 // - Every read verifies the CRC32C of each block it touches (and a whole-chunk read the chunk's
 //   CRC32C too), so damage on disk is reported, never returned.
+// - A payload that arrived unchecked (UpdateInput::checkData) is checked in its prepare against
+//   the CRC32C its sender announced, combined from the block checksums the prepare computes; a
+//   mismatch fails the prepare, so damage on the way in is never committed.
 // - Zeroing a range (fallocate's punch hole and zero range) follows the same rules: a block partly
 //   in the range is copied on write with those bytes zeroed; a block wholly in it becomes a hole
 //   (kHoleSlot in the block map: no slot, read as zeros, its crc that of zeros), and the slot it
@@ -652,8 +655,8 @@ bool Engine::RunPrepare(PrepareJob& job, EngineFailure* failure) {
     if (input.checkData && input.data != nullptr) {
       const uint64_t pieceFrom = std::max(dataStart, blockStart);
       const uint64_t pieceTo = std::min(dataEnd, blockStart + blockBytes_);
-      const bool samePiece = !write.inPlace && source == input.data + (from - dataStart) && from == pieceFrom &&
-                             to == pieceTo && from >= dataStart;
+      const bool samePiece = !write.inPlace && from >= dataStart && from == pieceFrom && to == pieceTo &&
+                             source == input.data + (from - dataStart);
       sumPiece(pieceFrom, pieceTo, samePiece ? &crc : nullptr);
     }
     if (!data_->Reserve(write.slot, &io)) return *failure = FromIo(io), false;
