@@ -135,14 +135,43 @@ interface PhaseResult {
   rate: number;
   /** CPU milliseconds per unit, by process name. */
   cpuMsPerUnit: { name: string; ms: number }[];
+  /** How long single calls took, for the phases whose workers time each call (create, unlink). */
+  calls?: CallTimes;
 }
+
+/**
+ * A phase's calls, all workers together: the workers' median call (their middle one), the slowest
+ * worker's 99th percentile, and the calls over meta-worker.py's SLOW_SECONDS with the share of the
+ * workers' time they held.
+ */
+interface CallTimes {
+  p50Ms: number;
+  p99Ms: number;
+  /** What counts as a slow call, in milliseconds. */
+  slowOverMs: number;
+  slowCalls: number;
+  slowShare: number;
+}
+
+const callsSchema = z.object({
+  p50Seconds: z.number().nonnegative(),
+  p99Seconds: z.number().nonnegative(),
+  slowOverSeconds: z.number().positive(),
+  slowCalls: z.number().int().nonnegative(),
+  slowSeconds: z.number().nonnegative(),
+});
 
 const replySchema = z.union([
   z.object({ ready: z.literal(true) }),
-  z.object({ units: z.number().int().nonnegative(), seconds: z.number().nonnegative() }),
+  z.object({
+    units: z.number().int().nonnegative(),
+    seconds: z.number().nonnegative(),
+    calls: callsSchema.optional(),
+  }),
   z.object({ error: z.string() }),
 ]);
 type Reply = z.infer<typeof replySchema>;
+type Done = { units: number; seconds: number; calls?: z.infer<typeof callsSchema> | undefined };
 
 /** One worker process: sends it commands and reads its one-line answers, each within a deadline. */
 class Worker {
@@ -175,12 +204,12 @@ class Worker {
     this.child.stdin.write(`${command}\n`);
   }
 
-  /** The answer to the command sent last: the units it did. */
-  async units(): Promise<number> {
+  /** The answer to the command sent last: the units it did, and how long its calls took. */
+  async done(): Promise<Done> {
     const reply = await this.reply(phaseTimeoutMs);
     if ('error' in reply) throw new Error(`a worker failed: ${reply.error}`);
     if (!('units' in reply)) throw new Error(`a worker answered ${JSON.stringify(reply)}`);
-    return reply.units;
+    return reply;
   }
 
   /** Ends the worker: end of input, and SIGKILL should it be stuck in a call. */
@@ -233,13 +262,31 @@ async function runPhase(workers: Worker[], phase: Phase, watched: Watched): Prom
   const before = groups.map((group) => cpuMs(group.pids));
   const started = performance.now();
   for (const worker of workers) worker.send(phase.command);
-  const units = (await Promise.all(workers.map((worker) => worker.units()))).reduce((a, b) => a + b, 0);
+  const answers = await Promise.all(workers.map((worker) => worker.done()));
   const seconds = (performance.now() - started) / 1_000;
+  const units = answers.reduce((sum, answer) => sum + answer.units, 0);
   const cpuMsPerUnit = groups.map((group, index) => ({
     name: group.name,
     ms: (cpuMs(group.pids) - (before[index] ?? 0)) / units,
   }));
-  return { rate: units / seconds, cpuMsPerUnit };
+  const calls = callTimes(answers);
+  return { rate: units / seconds, cpuMsPerUnit, ...(calls === undefined ? {} : { calls }) };
+}
+
+/** The workers' call times together (see CallTimes); undefined when a worker did not time its calls. */
+function callTimes(answers: readonly Done[]): CallTimes | undefined {
+  const timed = answers.flatMap((answer) => (answer.calls === undefined ? [] : [answer.calls]));
+  if (timed.length === 0 || timed.length < answers.length) return undefined;
+  const medians = timed.map((calls) => calls.p50Seconds).sort((a, b) => a - b);
+  const workerSeconds = answers.reduce((sum, answer) => sum + answer.seconds, 0);
+  const slowSeconds = timed.reduce((sum, calls) => sum + calls.slowSeconds, 0);
+  return {
+    p50Ms: (medians[medians.length >> 1] ?? 0) * 1_000,
+    p99Ms: Math.max(...timed.map((calls) => calls.p99Seconds)) * 1_000,
+    slowOverMs: Math.max(...timed.map((calls) => calls.slowOverSeconds)) * 1_000,
+    slowCalls: timed.reduce((sum, calls) => sum + calls.slowCalls, 0),
+    slowShare: workerSeconds > 0 ? slowSeconds / workerSeconds : 0,
+  };
 }
 
 /** Every phase of one layout under `root`; the directories are removed afterwards. */
@@ -344,6 +391,14 @@ function comparedWith(options: {
         });
         const cpu = ours.cpuMsPerUnit.map((entry) => `${entry.name} ${entry.ms.toFixed(3)}`).join(', ');
         console.log(`${''.padEnd(4)}CPU ms per ${phase.per}: ${cpu}`);
+        const calls = ours.calls;
+        if (calls !== undefined) {
+          console.log(
+            `${''.padEnd(4)}one ${phase.per}: median ${calls.p50Ms.toFixed(2)} ms, 99th percentile ` +
+              `${calls.p99Ms.toFixed(2)} ms; ${calls.slowCalls} over ${calls.slowOverMs} ms held ` +
+              `${(calls.slowShare * 100).toFixed(0)}% of the callers' time`,
+          );
+        }
       }
     },
   };
