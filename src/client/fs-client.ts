@@ -80,6 +80,8 @@ export interface FsClientOptions {
    * caller that lets go of what reads return (`releasePayload`) once done with the bytes.
    */
   readonly replyPayloadPool?: RpcClientOptions['replyPayloadPool'];
+  /** Told the inode id when what a read of an open file returns may change (OpenInode.onChange). */
+  readonly onOpenFileChange?: (ino: InodeId) => void;
 }
 
 /** How to open a file by path. */
@@ -209,8 +211,19 @@ export class FsClient {
       perFileBytesMax: this.tuning.writeBufferBytesPerFile,
       extentsMax: limits.clientWriteExtentsPerFileMax,
       logger: this.logger,
+      ...(options.onOpenFileChange === undefined
+        ? {}
+        : { onChange: (record: OpenInode) => options.onOpenFileChange?.(record.file.ino) }),
     });
     this.readAheadBudget = new ByteBudget(limits.clientReadAheadBytesTotalMax);
+  }
+
+  /**
+   * Hands an authenticated connection of its own to the storage service at `address` to
+   * `takeOver` (RpcClient.handOverConnection).
+   */
+  handOverStorageConnection(address: string, takeOver: (fd: number) => void): Promise<void> {
+    return this.rpc.handOverConnection(address, takeOver);
   }
 
   /** Who path-based calls speak for. */
@@ -824,7 +837,7 @@ export class FsClient {
     if (record !== undefined) {
       record.writer?.truncated(length);
       record.adopt(inode);
-      record.dataVersion += 1;
+      record.touchData();
       record.truncateGeneration += 1;
     }
   }

@@ -10,7 +10,7 @@ import { FsError, assert } from '../common/errors.js';
 import { ClientCode } from '../common/status-code.js';
 import type { Credentials, Session } from '../meta/protocol/index.js';
 import { checkFallocate } from './fallocate.js';
-import type { FileDataIo } from './file-data.js';
+import type { FileDataIo, FileRef } from './file-data.js';
 import type { FailureCursor } from './file-writer.js';
 import type { OpenInode, OpenInodes } from './open-inodes.js';
 import type { ReadAhead } from './read-ahead.js';
@@ -59,6 +59,18 @@ export class OpenFile {
     return this.options.session;
   }
 
+  /**
+   * The file and its length while nothing of it was written through this client (it has no
+   * write buffer): a read of this handle is then a read of committed chunks, cut at that length.
+   * Undefined otherwise, and for a closed or write-only handle. OpenInode.onChange tells when
+   * this answer may change.
+   */
+  quietFile(): { file: FileRef; length: bigint } | undefined {
+    const record = this.options.record;
+    if (this.closed || !this.options.readable || record.writer !== undefined) return undefined;
+    return { file: record.file, length: record.length() };
+  }
+
   /** The file's length as this client sees it (buffered writes included). */
   length(): bigint {
     return this.options.record.length();
@@ -94,7 +106,7 @@ export class OpenFile {
     this.options.readAhead?.clear();
     for (let done = 0; done < data.length; done += writeSliceBytes) {
       const slice = data.subarray(done, Math.min(data.length, done + writeSliceBytes));
-      record.dataVersion += 1;
+      record.touchData();
       await writer.write(offset + BigInt(done), slice, this.failures);
     }
     return data.length;

@@ -57,6 +57,11 @@ export class OpenInode {
   constructor(
     readonly file: FileRef,
     inode: FileInode,
+    /**
+     * Called when what a read of the file returns may change: a new length or truncate version,
+     * data written, cut or zeroed through this client, or a write buffer made for it.
+     */
+    readonly onChange?: (record: OpenInode) => void,
   ) {
     this.lastKnown = inode;
     this.truncateVersion = inode.truncateVersion;
@@ -69,18 +74,28 @@ export class OpenInode {
     assert(inode.ino === this.file.ino, 'an inode answer is adopted by its own record');
     // Opened again after a move into a quota's tree: ask before writing past the grant.
     if ((inode.quotas?.length ?? 0) > 0) this.quotaLimited = true;
+    const changed = inode.truncateVersion !== this.truncateVersion || inode.length !== this.metaLength;
     if (inode.truncateVersion !== this.truncateVersion) {
       this.truncateVersion = inode.truncateVersion;
       this.reportedEnd = inode.length;
     }
     this.metaLength = inode.length;
     this.lastKnown = inode;
+    if (changed) this.onChange?.(this);
   }
 
   /** Takes in a meta answer about the file that this client's change did not cause (a report's reply). */
   observe(inode: FileInode): void {
+    const changed = inode.truncateVersion === this.truncateVersion && inode.length !== this.metaLength;
     if (inode.truncateVersion === this.truncateVersion) this.metaLength = inode.length;
     this.lastKnown = inode;
+    if (changed) this.onChange?.(this);
+  }
+
+  /** Data of the file was written, cut or zeroed through this client: prefetched blocks are stale. */
+  touchData(): void {
+    this.dataVersion += 1;
+    this.onChange?.(this);
   }
 
   /** The file's length as this client sees it: meta's, or further where it wrote beyond. */
@@ -111,6 +126,8 @@ export class OpenInodes {
       logger: Logger;
       /** Closes sessions that wrote nothing later, in batches. */
       closer: SessionCloser;
+      /** See OpenInode.onChange. */
+      onChange?: (record: OpenInode) => void;
     },
   ) {
     this.writerHost = {
@@ -132,7 +149,7 @@ export class OpenInodes {
   open(file: FileRef, inode: FileInode): OpenInode {
     let record = this.records.get(file.ino);
     if (record === undefined) {
-      record = new OpenInode(file, inode);
+      record = new OpenInode(file, inode, this.options.onChange);
       this.records.set(file.ino, record);
     }
     record.opens += 1;
@@ -141,7 +158,10 @@ export class OpenInodes {
 
   /** The record's write buffer, made on first use. */
   writerOf(record: OpenInode): FileWriter {
-    record.writer ??= new FileWriter(record.file, this.writerHost);
+    if (record.writer === undefined) {
+      record.writer = new FileWriter(record.file, this.writerHost);
+      record.onChange?.(record);
+    }
     return record.writer;
   }
 
@@ -251,7 +271,7 @@ export class OpenInodes {
         await this.options.io.zero(record.file, plan.zero.from, plan.zero.to);
       } finally {
         // Even a range zeroed in part makes prefetched blocks stale.
-        record.dataVersion += 1;
+        record.touchData();
       }
     }
     if (plan.modifies) await this.grow(record, cred, plan.extendTo);

@@ -95,6 +95,28 @@ export function regionHash(chunkId: ChunkId, region: number): number {
   return (hash ^ (hash >>> 16)) >>> 1;
 }
 
+/**
+ * The chain's serving replicas by the host of their storage node (a replica whose address is
+ * unknown is a host of its own): hosts ordered by their replica nearest the tail, each host's
+ * replicas tail first. A read of region hash h tries group h % groups.length first.
+ */
+export function readGroups(
+  chain: ChainInfo,
+  addressOfTarget: (targetId: number) => string | undefined,
+): number[][] {
+  const hosts = new Map<string, number[]>();
+  for (let index = chain.targets.length - 1; index >= 0; index--) {
+    const member = chain.targets[index] as ChainInfo['targets'][number];
+    if (member.publicState !== PublicState.Serving) continue;
+    const address = addressOfTarget(member.targetId);
+    const host = address === undefined ? `target ${member.targetId}` : `host ${splitAddress(address).host}`;
+    const group = hosts.get(host);
+    if (group === undefined) hosts.set(host, [member.targetId]);
+    else group.push(member.targetId);
+  }
+  return [...hosts.values()];
+}
+
 export class ChunkClient {
   private readonly chunkTimeoutMs: number;
   private readonly ioDeadlineMs: number;
@@ -512,25 +534,11 @@ export class ChunkClient {
     return [...healthy, ...penalized];
   }
 
-  /**
-   * The chain's serving replicas by the host of their storage node (a replica whose address is
-   * unknown is a host of its own): hosts ordered by their replica nearest the tail, each host's
-   * replicas tail first. Kept per chain object, which a routing refresh replaces with the nodes.
-   */
+  /** readGroups of the chain, kept per chain object, which a routing refresh replaces. */
   private hostGroups(chain: ChainInfo): number[][] {
     const known = this.groupsByChain.get(chain);
     if (known !== undefined) return known;
-    const hosts = new Map<string, number[]>();
-    for (let index = chain.targets.length - 1; index >= 0; index--) {
-      const member = chain.targets[index] as ChainInfo['targets'][number];
-      if (member.publicState !== PublicState.Serving) continue;
-      const address = this.options.routing.addressOfTarget(member.targetId);
-      const host = address === undefined ? `target ${member.targetId}` : `host ${splitAddress(address).host}`;
-      const group = hosts.get(host);
-      if (group === undefined) hosts.set(host, [member.targetId]);
-      else group.push(member.targetId);
-    }
-    const groups = [...hosts.values()];
+    const groups = readGroups(chain, (targetId) => this.options.routing.addressOfTarget(targetId));
     this.groupsByChain.set(chain, groups);
     return groups;
   }

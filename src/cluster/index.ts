@@ -9,7 +9,13 @@ export { MgmtdClient } from './mgmtd-client.js';
 export { HeartbeatLoop, type HeartbeatLoopOptions } from './heartbeat-loop.js';
 export { RoutingCache, type RoutingSource } from './routing-cache.js';
 export { tokenDirectoryFromMgmtd } from './token-directory-client.js';
-export { ChunkClient, regionHash, type ChunkClientOptions, type ChunkTarget } from './chunk-client.js';
+export {
+  ChunkClient,
+  readGroups,
+  regionHash,
+  type ChunkClientOptions,
+  type ChunkTarget,
+} from './chunk-client.js';
 export type { ListedChunk } from './chunk-listing.js';
 export {
   decideAfterReadFailure,

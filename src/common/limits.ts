@@ -690,6 +690,12 @@ export const limits = {
   /** Largest FUSE read and write: the kernel's ceiling (256 pages). */
   fuseMaxWriteBytesDefault: 1024 * 1024,
   fuseMaxReadBytesDefault: 1024 * 1024,
+  /**
+   * Largest read the FUSE binding answers itself (fuse fast_read_max_bytes): random reads of a
+   * few pages, while sequential readers, whose kernel read-ahead asks for more, keep the client's
+   * read-ahead window.
+   */
+  fuseFastReadBytesMaxDefault: 128 * 1024,
   /** Kernel read-ahead per file: several 1 MiB reads in flight for a sequential reader. */
   fuseMaxReadaheadBytesDefault: 4 * 1024 * 1024,
   /** How long unmounting waits for requests in flight before answering them EIO. */

@@ -66,6 +66,13 @@ export const fuseSectionSchema = z.strictObject({
    */
   threads: z.number().int().min(0).max(64).default(fuseDefaults.threads),
   /**
+   * Reads of at most this many bytes of a file nothing was written to through this mount are
+   * answered by the FUSE binding itself, from storage over connections of its own, without the
+   * event loop's JavaScript (fast-reads.ts); larger ones take the client's read-ahead. 0: off.
+   * Only with `threads = 0`.
+   */
+  fast_read_max_bytes: bytes(0, 16 * mib).default(limits.fuseFastReadBytesMaxDefault),
+  /**
    * flock and fcntl locks are held in meta for the whole cluster, tied to this daemon's lease: a
    * daemon that dies without unmounting (SIGKILL, a lost host) keeps its locks until the lease
    * runs out. Renewed every lock_lease_ms / 3 while any lock is held.

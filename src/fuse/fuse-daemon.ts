@@ -22,9 +22,11 @@ import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode } from '../common/status-code.js';
 import type { RpcClientOptions } from '../rpc/index.js';
+import type { InodeId } from '../meta/protocol/index.js';
 import type { FuseConfig } from './config.js';
 import { toErrno } from './errno-map.js';
 import { ChangePoller } from './change-poller.js';
+import { FastReadPath, fastReadOptions } from './fast-reads.js';
 import { FuseFileSystem } from './fuse-file-system.js';
 import { startFuseLocks } from './locks.js';
 import { MetadataCache } from './metadata-cache.js';
@@ -80,19 +82,27 @@ export async function startFuseDaemon(options: FuseDaemonOptions): Promise<FuseD
       '[fuse] allow_other needs root or "user_allow_other" in /etc/fuse.conf; add it there or set allow_other = false',
     );
   }
-  const client = await connectClient(options);
+  // Changes of open files reach the binding's reads, once there are any (fast-reads.ts).
+  const fileChanges: FileChanges = {};
+  const client = await connectClient(options, fileChanges);
   try {
-    return await mountWith(client, mountPoint, options);
+    return await mountWith(client, mountPoint, options, fileChanges);
   } catch (error) {
     await client.close();
     throw error;
   }
 }
 
-async function connectClient(options: FuseDaemonOptions): Promise<FsClient> {
+/** Where the client reports changes of open files, bound once the fast reads exist. */
+interface FileChanges {
+  listener?: (ino: InodeId) => void;
+}
+
+async function connectClient(options: FuseDaemonOptions, fileChanges: FileChanges): Promise<FsClient> {
   const { config, logger, clock } = options;
   const fuse = config.fuse;
   const client = await FsClient.connect({
+    onOpenFileChange: (ino) => fileChanges.listener?.(ino),
     mgmtdAddresses: config.mgmtd.addresses,
     ...clientAuthentication(config.cluster, options.clusterSecrets),
     logger,
@@ -131,6 +141,7 @@ async function mountWith(
   client: FsClient,
   mountPoint: string,
   options: FuseDaemonOptions,
+  fileChanges: FileChanges,
 ): Promise<FuseDaemon> {
   const { config, logger, clock } = options;
   const fuse = config.fuse;
@@ -214,7 +225,9 @@ async function mountWith(
   attached.session = mounted;
   // The FLUSHes the binding answers itself (flushOnlyTouched) never reach the operation metrics.
   options.metrics?.counter(metricDefs.fuseFlushesAnswered, (set) => set({}, mounted.flushesAnswered));
-  fileSystem.attach(mounted);
+  const fastReads = startFastReads(mounted, client, options);
+  if (fastReads !== undefined) fileChanges.listener = (ino) => fastReads.fileChanged(ino);
+  fileSystem.attach(mounted, fastReads);
   poller?.start();
   raiseKernelReadAhead(mountPoint, fuse.max_readahead_bytes, logger);
   const heartbeat = new HeartbeatLoop({
@@ -246,6 +259,7 @@ async function mountWith(
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      fastReads?.close();
       await poller?.stop();
       await mounted.unmount({ drainTimeoutMs: limits.fuseUnmountDrainMs });
       await fileSystem.closeAll();
@@ -257,6 +271,34 @@ async function mountWith(
     return stopping;
   };
   return { mountPoint, ended: mounted.ended, stop };
+}
+
+/** The binding's own reads (fast-reads.ts), with their counters among the metrics; undefined when off. */
+function startFastReads(
+  session: FuseSession,
+  client: FsClient,
+  options: FuseDaemonOptions,
+): FastReadPath | undefined {
+  const bytesMax = options.config.fuse.fast_read_max_bytes;
+  if (bytesMax === 0) return undefined;
+  const native = session.enableFastReads(fastReadOptions(bytesMax));
+  if (native === undefined) {
+    options.logger.info('fast reads are off: they need [fuse] threads = 0');
+    return undefined;
+  }
+  const path = new FastReadPath({
+    native,
+    routing: client.routing,
+    handOver: (address, takeOver) => client.handOverStorageConnection(address, takeOver),
+    clock: options.clock,
+    logger: options.logger,
+  });
+  options.metrics?.counter(metricDefs.fuseFastReads, (set) => {
+    const stats = path.stats();
+    set({ outcome: 'answered' }, stats.answered);
+    set({ outcome: 'handed_over' }, stats.handedOver);
+  });
+  return path;
 }
 
 /**

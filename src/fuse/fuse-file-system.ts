@@ -33,6 +33,7 @@ import {
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
 import { DirectoryHandle, type PageReader } from './directory-handle.js';
+import type { FastReadPath } from './fast-reads.js';
 import type { FuseLocks } from './locks.js';
 import type { MetadataCache } from './metadata-cache.js';
 import { statfsWithinQuota } from './quota-statfs.js';
@@ -127,14 +128,19 @@ export class FuseFileSystem implements FuseOperations {
   /** Listings held in memory, packed as readdir records while the cache keeps them unchanged. */
   private nextHandle = 1n;
   private session: FuseSession | undefined;
+  private fastReads: FastReadPath | undefined;
   /** Inodes known to have no security.capability, until the given monotonic time. */
   private readonly noCapability = new Map<InodeId, number>();
 
   constructor(private readonly options: FuseFileSystemOptions) {}
 
-  /** Lets the file system push cache invalidations to the kernel once mounted. */
-  attach(session: FuseSession): void {
+  /**
+   * Lets the file system push cache invalidations to the kernel once mounted, and offer handles
+   * to the binding's own reads when it has them.
+   */
+  attach(session: FuseSession, fastReads?: FastReadPath): void {
     this.session = session;
+    this.fastReads = fastReads;
   }
 
   /** Handles still open (the kernel releases them before an unmount completes). */
@@ -537,7 +543,11 @@ export class FuseFileSystem implements FuseOperations {
   }
 
   async read(_context: RequestContext, request: { fh: bigint; offset: bigint; size: number }) {
-    return this.file(request.fh).read(request.offset, request.size);
+    const file = this.file(request.fh);
+    const data = await file.read(request.offset, request.size);
+    // The next small reads of the handle may be answered by the binding (fast-reads.ts).
+    this.fastReads?.offer(request.fh, file.quietFile());
+    return data;
   }
 
   /** A read's bytes may be a pooled reply payload (the daemon's client pools them): let go of it. */
@@ -593,6 +603,7 @@ export class FuseFileSystem implements FuseOperations {
     _context: RequestContext,
     request: { ino: InodeId; fh: bigint; lockOwner: bigint; flockRelease: boolean },
   ): Promise<void> {
+    this.fastReads?.released(request.fh);
     await this.options.locks?.release(request.ino, request);
     const file = this.files.get(request.fh);
     if (file === undefined) return;

@@ -142,6 +142,18 @@ export class ClientConnection {
     return { serverCurrent: this.serverCurrent };
   }
 
+  /**
+   * The descriptor of the connection's socket once established, for a caller that takes over a
+   * duplicate of it (the FUSE binding's reads, which speak the protocol themselves) and then
+   * closes this connection; undefined when it is closed or its socket has no descriptor.
+   */
+  socketDescriptor(): number | undefined {
+    if (this.readyFrames === undefined || this.closedReason !== undefined) return undefined;
+    // Node keeps a TCP socket's descriptor on its libuv handle; it is not part of the typed API.
+    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
+    return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+  }
+
   /** Closes the connection; calls on it reject with ConnectionClosed. */
   close(reason: FsError): void {
     this.markClosed(reason);

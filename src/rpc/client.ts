@@ -266,11 +266,42 @@ export class RpcClient {
     }
   }
 
+  /**
+   * Opens a connection of its own to `address` (not pooled), proves this client's secret or token
+   * on it, and hands its socket's descriptor to `takeOver`, which must duplicate it at once: the
+   * connection is closed when `takeOver` returns. Rejects as the connect or handshake fails, or
+   * with NotImplemented when the socket has no descriptor to hand over.
+   */
+  async handOverConnection(address: string, takeOver: (fd: number) => void): Promise<void> {
+    const connection = this.newConnection(address, () => undefined);
+    try {
+      await connection.established();
+      const fd = connection.socketDescriptor();
+      if (fd === undefined) {
+        throw new FsError(
+          CommonCode.NotImplemented,
+          `the connection to ${address} has no descriptor to hand over`,
+        );
+      }
+      takeOver(fd);
+    } finally {
+      connection.close(new FsError(RpcCode.ConnectionClosed, 'handed over'));
+    }
+  }
+
   /** The pooled connection to `address`, opening a new one if there is none or it has failed. */
   private connectionTo(address: string): ClientConnection {
     const existing = this.connections.get(address);
     if (existing !== undefined && !existing.isClosed) return existing;
-    const connection = new ClientConnection({
+    const connection = this.newConnection(address, (closed) => {
+      if (this.connections.get(address) === closed) this.connections.delete(address);
+    });
+    this.connections.set(address, connection);
+    return connection;
+  }
+
+  private newConnection(address: string, onClosed: (connection: ClientConnection) => void): ClientConnection {
+    return new ClientConnection({
       address,
       clusterSecrets: this.clusterSecrets,
       token: this.token,
@@ -281,11 +312,7 @@ export class RpcClient {
       handshakeTimeoutMs: this.handshakeTimeoutMs,
       inflightMax: limits.rpcClientInflightPerConnectionMax,
       queuedMax: limits.rpcClientQueuedPerConnectionMax,
-      onClosed: (closed) => {
-        if (this.connections.get(address) === closed) this.connections.delete(address);
-      },
+      onClosed,
     });
-    this.connections.set(address, connection);
-    return connection;
   }
 }

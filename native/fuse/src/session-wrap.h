@@ -28,6 +28,18 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value NotifyInvalidateInode(const Napi::CallbackInfo& info);
   Napi::Value NotifyInvalidateEntry(const Napi::CallbackInfo& info);
   Napi::Value NotifyDelete(const Napi::CallbackInfo& info);
+  // Reads answered without JavaScript (fast-reads.h); defined in fast-reads-wrap.cc.
+  Napi::Value EnableFastReads(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsConnect(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsHasConnection(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsSetTarget(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsSetChain(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsSetFile(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsForgetFile(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsForgetInode(const Napi::CallbackInfo& info);
+  Napi::Value FastReadsStats(const Napi::CallbackInfo& info);
+  /** The session's fast reads; throws unless enableFastReads made them. */
+  FastReads& RequireFastReads(Napi::Env env);
 
   std::shared_ptr<SessionCore> core_;
 };

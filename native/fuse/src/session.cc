@@ -241,6 +241,7 @@ void SessionCore::ReadOnJsThread(int status, int events) {
     Napi::CallbackScope scope(env, jsAsyncContext_);
     Napi::Function dispatch = jsDispatch_.Value();
     tlReceive.buffer = &jsBuffer_;
+    inReadRound_ = true;
     for (int round = 0; !disconnected && round < kRequestsPerRound; ++round) {
       {
         std::lock_guard<std::mutex> lock(slotMutex_);
@@ -270,6 +271,7 @@ void SessionCore::ReadOnJsThread(int status, int events) {
       if (fuse_session_exited(session_)) disconnected = true;
     }
     tlReceive.buffer = nullptr;
+    inReadRound_ = false;
     if (disconnected && poll_ != nullptr) {
       uv_poll_stop(poll_);
       if (!stopping_.load() && !endedReported_.exchange(true)) {
@@ -457,6 +459,10 @@ void SessionCore::Dispatch(std::unique_ptr<Request> request, bool unlimited) {
   // interrupt (a signal to the waiting process) reach JavaScript so it can give up.
   if (unlimited) fuse_req_interrupt_func(req, [](fuse_req_t r, void* core) { static_cast<SessionCore*>(core)->Interrupt(r); }, this);
   if (OnJsThread()) {
+    if (op == Opcode::Read && fastReads_ != nullptr && fastReads_->Start(raw)) {
+      request.release();  // the fast path owns it now, and answers it or hands it back
+      return;
+    }
     jsQueue_.push_back(request.release());  // delivered by ReadOnJsThread after processing
     return;
   }
@@ -677,10 +683,37 @@ void SessionCore::EndNotify() {
   notifyDone_.notify_all();
 }
 
+FastReads* SessionCore::EnableFastReads(Napi::Env env, const FastReadOptions& options) {
+  if (!OnJsThread() || closed_) return nullptr;
+  if (fastReads_ == nullptr) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return nullptr;
+    fastReads_ = std::make_unique<FastReads>(this, loop, options);
+  }
+  return fastReads_.get();
+}
+
+void SessionCore::DeliverFromLoop(Request* request) {
+  if (inReadRound_) {
+    jsQueue_.push_back(request);  // ReadOnJsThread delivers it after the request it is processing
+    return;
+  }
+  if (env_ == nullptr || environmentEnding_ || jsDispatch_.IsEmpty()) {
+    std::unique_ptr<Request> owned(request);
+    if (owned->req != nullptr) AnswerWithError(*owned, EIO);
+    return;
+  }
+  Napi::Env env(env_);
+  Napi::HandleScope handles(env);
+  Napi::CallbackScope scope(env, jsAsyncContext_);
+  DeliverToJavaScript(env, jsDispatch_.Value(), this, request);
+}
+
 void SessionCore::Close() {
   if (closed_) return;
   closed_ = true;
   StopWorkers();
+  if (fastReads_ != nullptr) fastReads_->Shutdown();
   AbortPending();
   {
     std::lock_guard<std::mutex> lock(notifyMutex_);

@@ -26,6 +26,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "fast-reads.h"
 #include "fuse-api.h"
 #include "request.h"
 
@@ -101,6 +102,14 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   void Complete(Request& request);
   /** Answers `request` with EIO unless already answered (used when JavaScript cannot). */
   void AnswerWithError(Request& request, int error);
+  /**
+   * Starts answering registered reads without JavaScript (fast-reads.h); null when the session
+   * reads /dev/fuse on worker threads, where this path does not run.
+   */
+  FastReads* EnableFastReads(Napi::Env env, const FastReadOptions& options);
+  FastReads* fastReads() { return fastReads_.get(); }
+  /** Hands `request` to JavaScript from an event-loop callback (fast reads giving one back). */
+  void DeliverFromLoop(Request* request);
   /** Called by the thread-safe function's finalizer: it must not be released again. */
   void DispatcherFinalized() { dispatcherFinalized_ = true; }
 
@@ -187,6 +196,8 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   bool pollPaused_ = false;    // stopped while maxInflight requests wait for JavaScript
   struct fuse_buf jsBuffer_ {};
   std::vector<Request*> jsQueue_;  // read on the JavaScript thread, to deliver after processing
+  bool inReadRound_ = false;       // inside ReadOnJsThread: deliveries wait in jsQueue_
+  std::unique_ptr<FastReads> fastReads_;
   Napi::FunctionReference jsDispatch_;
   napi_async_context jsAsyncContext_ = nullptr;
   bool environmentEnding_ = false;  // set by EnvironmentCleanup

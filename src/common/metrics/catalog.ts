@@ -233,6 +233,14 @@ export const metricDefs = {
       'the FUSE binding answered without the daemon; threefs_fuse_operations_total counts the others.',
   ),
 
+  fuseFastReads: counter(
+    'threefs_fuse_fast_reads_total',
+    'READ requests the FUSE binding sent to storage itself (fast reads), by outcome: answered, or ' +
+      'handed_over to the daemon (a short read, an error, a lost connection); the others are in ' +
+      'threefs_fuse_operations_total.',
+    ['outcome'],
+  ),
+
   // --- NFS gateway.
   nfsOperations: counter(
     'threefs_nfs_operations_total',

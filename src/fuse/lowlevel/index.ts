@@ -6,7 +6,14 @@ export { FuseSession, type MountOptions } from './session.js';
 export { Errno, FuseErrnoError, fuseError, errnoOf, errnoName } from './errno.js';
 export { fuseDefaults } from './defaults.js';
 export { loadNativeBinding } from './native-binding.js';
-export type { NativeBinding, NativeRequest, NativeSession, NativeDispatch } from './native-binding.js';
+export type {
+  FastReadStats,
+  FastReadsNative,
+  NativeBinding,
+  NativeRequest,
+  NativeSession,
+  NativeDispatch,
+} from './native-binding.js';
 export { Opcode } from './opcodes.js';
 export { PackedDirents } from './directory-writer.js';
 export * from './types.js';

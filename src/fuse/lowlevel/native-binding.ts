@@ -111,6 +111,27 @@ export interface NativeSessionOptions {
   maxInflight?: number;
 }
 
+/** The binding's side (FuseSession.enableFastReads). */
+export interface FastReadsNative {
+  /** Takes over a duplicate of `fd`, an authenticated connection; 0 or a negative errno. */
+  connect(address: string, fd: number): number;
+  hasConnection(address: string): boolean;
+  setTarget(targetId: number, address: string): void;
+  setChain(chainId: number, groups: number[][]): void;
+  setFile(fh: bigint, inode: bigint, chunkBytes: number, length: bigint, chains: number[]): void;
+  forgetFile(fh: bigint): void;
+  forgetInode(inode: bigint): void;
+  stats(): FastReadStats;
+}
+
+export interface FastReadStats {
+  /** Reads the binding answered. */
+  readonly answered: number;
+  /** Reads it sent to storage and then handed back (short, failed, or their connection lost). */
+  readonly handedOver: number;
+  readonly connectionsLost: number;
+}
+
 export interface NativeSession {
   readonly mounted: boolean;
   /** FLUSH requests answered without the dispatcher (flushOnlyTouched). */
@@ -129,6 +150,21 @@ export interface NativeSession {
   notifyInvalidateInode(ino: bigint, offset: bigint, length: bigint): Promise<boolean>;
   notifyInvalidateEntry(parent: bigint, name: string): Promise<boolean>;
   notifyDelete(parent: bigint, child: bigint, name: string): Promise<boolean>;
+  /** Starts the reads the binding answers itself; false when the session reads on worker threads. */
+  enableFastReads(options: {
+    readBytesMax: number;
+    regionBytes: number;
+    timeoutMs: number;
+    penaltyMs: number;
+  }): boolean;
+  fastReadsConnect(address: string, fd: number): number;
+  fastReadsHasConnection(address: string): boolean;
+  fastReadsSetTarget(targetId: number, address: string): void;
+  fastReadsSetChain(chainId: number, groups: number[][]): void;
+  fastReadsSetFile(fh: bigint, inode: bigint, chunkBytes: number, length: bigint, chains: number[]): void;
+  fastReadsForgetFile(fh: bigint): void;
+  fastReadsForgetInode(inode: bigint): void;
+  fastReadsStats(): { answered: number; handedOver: number; connectionsLost: number };
 }
 
 export interface NativeBinding {

@@ -25,6 +25,7 @@ import {
 } from './mount-checks.js';
 import {
   loadNativeBinding,
+  type FastReadsNative,
   type NativeBinding,
   type NativeSession,
   type NativeSessionOptions,
@@ -277,6 +278,26 @@ export class FuseSession implements Unmountable {
     const [offset, length] =
       range === 'attributes' ? [-1n, 0n] : range === 'all' ? [0n, 0n] : [range.offset, range.length];
     return this.native.notifyInvalidateInode(ino, offset, length);
+  }
+
+  /**
+   * Starts the reads the binding answers without JavaScript (src/fuse/fast-reads.ts); undefined
+   * when the session reads /dev/fuse on worker threads, where they do not run.
+   */
+  enableFastReads(options: Parameters<NativeSession['enableFastReads']>[0]): FastReadsNative | undefined {
+    const native = this.native;
+    if (this.state !== 'mounted' || !native.enableFastReads(options)) return undefined;
+    return {
+      connect: (address, fd) => native.fastReadsConnect(address, fd),
+      hasConnection: (address) => native.fastReadsHasConnection(address),
+      setTarget: (targetId, address) => native.fastReadsSetTarget(targetId, address),
+      setChain: (chainId, groups) => native.fastReadsSetChain(chainId, groups),
+      setFile: (fh, inode, chunkBytes, length, chains) =>
+        native.fastReadsSetFile(fh, inode, chunkBytes, length, chains),
+      forgetFile: (fh) => native.fastReadsForgetFile(fh),
+      forgetInode: (inode) => native.fastReadsForgetInode(inode),
+      stats: () => native.fastReadsStats(),
+    };
   }
 
   /** Drops the kernel's cached name `name` in `parent` (it was removed or renamed elsewhere). */

@@ -8,7 +8,7 @@
 // a garbage NFS stream, an S3 GET of a missing key). Then each metric of the catalogue must have a
 // sample in the collector's history or its Prometheus text: a counter above zero, a histogram with
 // observations, a gauge with a value.
-import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, constants, mkdirSync } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -228,6 +228,17 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     await expect(stat(join(mountPoint, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
     // A file created and closed unwritten: the FUSE binding answers its FLUSH itself.
     await (await open(join(mountPoint, 'empty'), 'wx')).close();
+    // Small direct reads of a file written by another client: after the first, which the daemon
+    // serves, the FUSE binding answers them itself (fast reads).
+    const fileC = randomBytes(chunkSizeBytes);
+    await client.writeFile('/c', fileC);
+    const direct = await open(join(mountPoint, 'c'), constants.O_RDONLY | constants.O_DIRECT);
+    for (const offset of [0, 8192, 16384]) {
+      const page = Buffer.alloc(4096);
+      await direct.read(page, 0, page.length, offset);
+      expect(page.equals(fileC.subarray(offset, offset + 4096))).toBe(true);
+    }
+    await direct.close();
 
     // An NFS gateway serves a mount, a read, a write and a missing name; it refuses a client no
     // export allows and closes a connection that sends garbage.
