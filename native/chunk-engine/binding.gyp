@@ -9,6 +9,7 @@
         "src/engine.cc",
         "src/meta-log.cc",
         "src/read-ring.cc",
+        "src/read-server.cc",
         "src/slot-allocator.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

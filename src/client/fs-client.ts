@@ -44,6 +44,7 @@ import { OpenFile } from './open-file.js';
 import { SessionCloser } from './session-closer.js';
 import { OpenInodes, type OpenInode } from './open-inodes.js';
 import { ReadAhead } from './read-ahead.js';
+import { storageMethods } from '../storage/protocol/index.js';
 
 export interface FsClientOptions {
   readonly mgmtdAddresses: readonly string[];
@@ -220,10 +221,15 @@ export class FsClient {
 
   /**
    * Hands an authenticated connection of its own to the storage service at `address` to
-   * `takeOver` (RpcClient.handOverConnection).
+   * `takeOver` (RpcClient.handOverConnection), made a read channel first where the service has
+   * one (Storage.openReadChannel).
    */
   handOverStorageConnection(address: string, takeOver: (fd: number) => void): Promise<void> {
-    return this.rpc.handOverConnection(address, takeOver);
+    // A storage service with a read server answers the connection's reads without JavaScript.
+    return this.rpc.handOverConnection(address, takeOver, {
+      method: storageMethods.openReadChannel,
+      request: {},
+    });
   }
 
   /** Who path-based calls speak for. */

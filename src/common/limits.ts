@@ -696,6 +696,8 @@ export const limits = {
    * read-ahead window.
    */
   fuseFastReadBytesMaxDefault: 128 * 1024,
+  /** Largest read a storage read channel answers (the FUSE binding's fast reads stay below it). */
+  storageReadChannelBytesMax: 16 * 1024 * 1024,
   /** Kernel read-ahead per file: several 1 MiB reads in flight for a sequential reader. */
   fuseMaxReadaheadBytesDefault: 4 * 1024 * 1024,
   /** How long unmounting waits for requests in flight before answering them EIO. */

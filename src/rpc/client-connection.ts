@@ -149,9 +149,7 @@ export class ClientConnection {
    */
   socketDescriptor(): number | undefined {
     if (this.readyFrames === undefined || this.closedReason !== undefined) return undefined;
-    // Node keeps a TCP socket's descriptor on its libuv handle; it is not part of the typed API.
-    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
-    return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+    return this.readyFrames.descriptor();
   }
 
   /** Closes the connection; calls on it reject with ConnectionClosed. */

@@ -237,6 +237,8 @@ export class RpcClient {
     outgoing: OutgoingCall;
     timeoutMs: number;
     signal: AbortSignal | undefined;
+    /** A connection of its own (a hand-over's); the pooled one to `address` by default. */
+    connection?: ClientConnection;
   }): Promise<ReplyWithPayload<Res>> {
     const { address, method, timeoutMs } = options;
     // One cancellation for the attempt: at the deadline, or when the caller's signal aborts.
@@ -251,7 +253,8 @@ export class RpcClient {
     if (callerSignal?.aborted === true) forwardAbort();
     else callerSignal?.addEventListener('abort', forwardAbort, { once: true });
     try {
-      const reply = await this.connectionTo(address).call(options.outgoing, cancellation);
+      const connection = options.connection ?? this.connectionTo(address);
+      const reply = await connection.call(options.outgoing, cancellation);
       const parsed = method.response.safeParse(reply.body);
       if (!parsed.success) {
         throw new FsError(
@@ -272,10 +275,19 @@ export class RpcClient {
    * connection is closed when `takeOver` returns. Rejects as the connect or handshake fails, or
    * with NotImplemented when the socket has no descriptor to hand over.
    */
-  async handOverConnection(address: string, takeOver: (fd: number) => void): Promise<void> {
+  async handOverConnection<Req, Res>(
+    address: string,
+    takeOver: (fd: number) => void,
+    /**
+     * A call made on the connection first, which the peer may refuse with NotImplemented or not
+     * know (UnknownMethod): the connection is then handed over as it is. Other failures reject.
+     */
+    opening?: { method: MethodDef<Req, Res>; request: Req },
+  ): Promise<void> {
     const connection = this.newConnection(address, () => undefined);
     try {
       await connection.established();
+      if (opening !== undefined) await this.openingCall(address, connection, opening.method, opening.request);
       const fd = connection.socketDescriptor();
       if (fd === undefined) {
         throw new FsError(
@@ -286,6 +298,36 @@ export class RpcClient {
       takeOver(fd);
     } finally {
       connection.close(new FsError(RpcCode.ConnectionClosed, 'handed over'));
+    }
+  }
+
+  private async openingCall<Req, Res>(
+    address: string,
+    connection: ClientConnection,
+    method: MethodDef<Req, Res>,
+    request: Req,
+  ): Promise<void> {
+    const outgoing: OutgoingCall = {
+      serviceId: method.serviceId,
+      methodId: method.methodId,
+      methodName: method.name,
+      body: encodeBody(request),
+      payload: undefined,
+    };
+    try {
+      await this.attempt({
+        address,
+        method,
+        outgoing,
+        timeoutMs: this.handshakeTimeoutMs,
+        signal: undefined,
+        connection,
+      });
+    } catch (error) {
+      const declined =
+        error instanceof FsError &&
+        (error.code === CommonCode.NotImplemented || error.code === RpcCode.UnknownMethod);
+      if (!declined) throw error;
     }
   }
 

@@ -245,6 +245,22 @@ export class FrameSocket {
     this.decoder.setFrameBytesMax(frameBytesMax);
   }
 
+  /** Resolves once everything written so far has left for the kernel (or the socket closed). */
+  flushed(): Promise<void> {
+    if (this.closing || !this.socket.writable) return Promise.resolve();
+    return new Promise((resolve) => {
+      // Writes complete in order: this one's callback runs after every earlier one's.
+      this.socket.write(Buffer.alloc(0), () => resolve());
+    });
+  }
+
+  /** The socket's file descriptor (for a hand-over), or undefined when it has none. */
+  descriptor(): number | undefined {
+    // Node keeps a TCP socket's descriptor on its libuv handle; it is not part of the typed API.
+    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+  }
+
   /** Stops handing out frames and stops reading the socket. */
   pauseReading(): void {
     this.readingPaused = true;

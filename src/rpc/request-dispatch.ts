@@ -42,6 +42,13 @@ export interface CallContext {
    * pool once the reply is written, so the handler keeps nothing of it past its own end.
    */
   replyBuffer(length: number): Buffer | undefined;
+  /**
+   * After a successful reply, hands the connection over: the server stops reading it once this
+   * request arrived, writes the reply, gives the socket's descriptor to `take` (which must
+   * duplicate it at once) and forgets the connection. The peer must send nothing more until it has
+   * the reply.
+   */
+  handOverConnection(take: (fd: number) => void): void;
 }
 
 /** A handler as stored by the server: types erased, the method's schema restores them at the edge. */
@@ -59,6 +66,8 @@ export interface Reply {
   readonly payload: Buffer | undefined;
   /** The payload's CRC32C when the handler supplied it. */
   readonly payloadCrc32c?: number | undefined;
+  /** What takes the connection over after this reply (CallContext.handOverConnection). */
+  readonly handOver?: ((fd: number) => void) | undefined;
 }
 
 function errorReply(status: number, message: string): Reply {
@@ -80,6 +89,8 @@ export async function dispatchRequest(options: {
   readonly onBrokenInvariant?: ((error: AssertionError, methodName: string) => void) | undefined;
   /** Backs `CallContext.replyBuffer` (the connection lets go of what it hands out). */
   readonly replyBuffer?: ((length: number) => Buffer | undefined) | undefined;
+  /** Told when the handler asks to take the connection over (it stops reading then). */
+  readonly onHandOver?: (() => void) | undefined;
 }): Promise<Reply> {
   const { frame, logger } = options;
   const { serviceId, methodId } = frame.header;
@@ -110,6 +121,7 @@ export async function dispatchRequest(options: {
   }
   let replyPayload: Buffer | undefined;
   let replyPayloadCrc32c: number | undefined;
+  let handOver: ((fd: number) => void) | undefined;
   const context: CallContext = {
     peerAddress: options.peerAddress,
     caller,
@@ -124,6 +136,10 @@ export async function dispatchRequest(options: {
       replyPayloadCrc32c = crc32c;
     },
     replyBuffer: (length) => options.replyBuffer?.(length),
+    handOverConnection: (take) => {
+      handOver = take;
+      options.onHandOver?.();
+    },
   };
   let response: unknown;
   try {
@@ -152,6 +168,7 @@ export async function dispatchRequest(options: {
       body: encodeBody(response),
       payload: replyPayload,
       payloadCrc32c: replyPayloadCrc32c,
+      handOver,
     };
   } catch (error) {
     // The handler returned something that cannot cross the wire: a bug on this side, not the caller's.

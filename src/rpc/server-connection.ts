@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { ClusterSecrets } from '../common/cluster-secrets.js';
 import { formatIssues } from '../common/config.js';
 import { systemClock, type TimerHandle } from '../common/clock.js';
-import { FsError, type AssertionError } from '../common/errors.js';
+import { FsError, describeError, type AssertionError } from '../common/errors.js';
 import { limits } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode, Ok, RpcCode, statusName } from '../common/status-code.js';
@@ -50,7 +50,7 @@ export interface ServerConnectionOptions {
   readonly onClosed: (connection: ServerConnection) => void;
 }
 
-type State = 'handshaking' | 'serving' | 'draining' | 'refused';
+type State = 'handshaking' | 'serving' | 'draining' | 'refused' | 'handedOver';
 
 /** One accepted connection; see the file comment. */
 export class ServerConnection {
@@ -225,6 +225,11 @@ export class ServerConnection {
         methods: this.options.methods,
         frame,
         body,
+        onHandOver: () => {
+          // Nothing more is read here: what follows the reply belongs to the new owner.
+          this.state = 'handedOver';
+          this.frames.pauseReading();
+        },
         caller: this.currentCaller(),
         peerAddress: this.frames.peerAddress,
         abort: controller,
@@ -241,6 +246,7 @@ export class ServerConnection {
         payload: reply.payload,
         payloadCrc32c: reply.payloadCrc32c,
       });
+      if (reply.handOver !== undefined) await this.handOver(reply.status === Ok ? reply.handOver : undefined);
     } catch (error) {
       // The connection closed before the reply could be written; the caller sees ConnectionClosed.
       // Anything else here is a bug of the RPC layer: close the connection rather than leave it stuck.
@@ -255,6 +261,28 @@ export class ServerConnection {
       for (const buffer of replyBuffers) releasePayload(buffer);
       this.finish(controller);
     }
+  }
+
+  /**
+   * Once the reply that accepted a hand-over has left for the kernel: gives the socket's
+   * descriptor to `take` and closes this side of it (the new owner's duplicate keeps the
+   * connection). A refused hand-over (an error reply) just serves on.
+   */
+  private async handOver(take: ((fd: number) => void) | undefined): Promise<void> {
+    if (take === undefined) {
+      this.state = 'serving';
+      this.frames.resumeReading();
+      return;
+    }
+    await this.frames.flushed();
+    const fd = this.frames.descriptor();
+    try {
+      if (fd === undefined) throw new Error('the socket has no descriptor');
+      take(fd);
+    } catch (error) {
+      this.logger.warn({ err: error }, `the connection could not be handed over: ${describeError(error)}`);
+    }
+    this.frames.close(new FsError(RpcCode.ConnectionClosed, 'handed over'));
   }
 
   /**

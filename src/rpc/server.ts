@@ -173,6 +173,7 @@ export class RpcServer {
           context.setReplyPayload(payload, crc32c);
         },
         replyBuffer: (length) => context.replyBuffer(length),
+        handOverConnection: (take) => context.handOverConnection(take),
       };
       notifyObserver(this.logger, () => observer.callStarted(name));
       try {

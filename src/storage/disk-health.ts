@@ -160,6 +160,9 @@ export function reportingIoErrors(store: ChunkStore, onIoError: (error: FsError)
       throw error;
     });
   return {
+    // Reads the read server answers are not watched here: it refuses them on a failing disk, and
+    // the client's ordinary read then meets the error, which is.
+    readServerEngine: () => store.readServerEngine?.(),
     stat: (chunkId) => store.stat(chunkId),
     hasPending: (chunkId) => store.hasPending(chunkId),
     prepare: (chunkId, update, options) => watch(store.prepare(chunkId, update, options)),

@@ -41,6 +41,7 @@ import { DiskHealthMonitor, reportingIoErrors } from './disk-health.js';
 import { SyncReceiver } from './recovery/sync-receiver.js';
 import { RecoveryManager, type SyncingSuccessor, type TargetRecovery } from './recovery/target-recovery.js';
 import { SharedSync } from './shared-sync.js';
+import { ReadChannels } from './read-channels.js';
 import { StorageService } from './storage-service.js';
 import type { StorageStats } from './storage-metrics.js';
 import { TargetRegistry, newCounters, type StorageTarget } from './storage-target.js';
@@ -77,6 +78,8 @@ export class StorageNode {
   private readonly recovery: TargetRecovery;
   private readonly diskHealth: DiskHealthMonitor;
   private heartbeat: HeartbeatLoop | undefined;
+  /** Connections whose reads the chunk engine answers (read-channels.ts); none without it. */
+  private readChannels: ReadChannels | undefined;
   private fencingTimer: TimerHandle | undefined;
   private usageTimer: TimerHandle | undefined;
   private joined = false;
@@ -151,6 +154,15 @@ export class StorageNode {
     suspect = (targetId) => node.diskHealth.suspect(targetId);
     const serving = (): boolean => node.joined && !node.fenced && !node.stopped;
     const chunkMetrics = new ChunkOperationMetrics(options.metrics, options.clock);
+    node.readChannels = ReadChannels.start({
+      targets,
+      routing: node.routing,
+      serving,
+      readBytesMax: limits.storageReadChannelBytesMax,
+      clock: options.clock,
+      logger: node.logger,
+    });
+    ReadChannels.register(options.rpcServer, node.readChannels);
     new StorageService({
       nodeId: config.node.id,
       targets,
@@ -221,6 +233,7 @@ export class StorageNode {
     this.usageTimer?.cancel();
     this.diskHealth.stop();
     this.replicator.stopSettling();
+    this.readChannels?.stop();
     await this.recovery.stop();
     await this.heartbeat?.stop();
     await Promise.all(this.targets.all().map((target) => target.store.close()));

@@ -20,6 +20,7 @@
 #include "crc32c.h"
 #include "engine.h"
 #include "read-ring.h"
+#include "read-server.h"
 
 namespace chunk_engine {
 namespace {
@@ -445,6 +446,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {}
+  /** The engine and its read ring, for the read server (null before open and after close). */
+  std::shared_ptr<Engine> engine() const { return engine_; }
+  std::shared_ptr<ReadRing> ring() const { return ring_; }
   ~EngineWrap() override {
     if (ring_) ring_->Close();
   }
@@ -825,6 +829,97 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
 struct AddonData {
   Napi::FunctionReference engineClass;
+  Napi::FunctionReference readServerClass;
+};
+
+// The JavaScript face of read-server.h: `new ReadServer(readBytesMax)`, then targets and
+// connections handed to it; every argument is checked here.
+class ReadServerWrap : public Napi::ObjectWrap<ReadServerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ReadServer",
+                       {
+                           InstanceMethod<&ReadServerWrap::SetTarget>("setTarget"),
+                           InstanceMethod<&ReadServerWrap::SetReadable>("setReadable"),
+                           InstanceMethod<&ReadServerWrap::RemoveTarget>("removeTarget"),
+                           InstanceMethod<&ReadServerWrap::Adopt>("adopt"),
+                           InstanceMethod<&ReadServerWrap::TakeCounters>("takeCounters"),
+                           InstanceMethod<&ReadServerWrap::Close>("close"),
+                           InstanceAccessor<&ReadServerWrap::Connections>("connections"),
+                       });
+  }
+
+  explicit ReadServerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ReadServerWrap>(info) {
+    Napi::Env env = info.Env();
+    const uint32_t readBytesMax = static_cast<uint32_t>(ReadInteger(info[0], "readBytesMax", 64u << 20));
+    if (readBytesMax == 0) ThrowInvalid(env, "readBytesMax must be positive");
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      throw Napi::Error::New(env, "no event loop for the read server");
+    }
+    server_ = std::make_shared<ReadServer>(loop, readBytesMax);
+  }
+  ~ReadServerWrap() override {
+    if (server_) server_->Close();
+  }
+
+ private:
+  // setTarget(targetId, engine, readable)
+  Napi::Value SetTarget(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t targetId = static_cast<uint32_t>(ReadInteger(info[0], "targetId", kU32Max));
+    if (!info[1].IsObject()) ThrowInvalid(env, "setTarget takes an engine object");
+    Napi::Object object = info[1].As<Napi::Object>();
+    if (!object.InstanceOf(env.GetInstanceData<AddonData>()->engineClass.Value())) {
+      ThrowInvalid(env, "setTarget takes an engine this addon opened");
+    }
+    EngineWrap* engine = EngineWrap::Unwrap(object);
+    if (!engine->engine()) ThrowFailure(env, EngineFailure::Kind::Closed, "the engine is closed");
+    server_->SetTarget(targetId, engine->engine(), engine->ring(), info[2].ToBoolean().Value());
+    return env.Undefined();
+  }
+
+  Napi::Value SetReadable(const Napi::CallbackInfo& info) {
+    const uint32_t targetId = static_cast<uint32_t>(ReadInteger(info[0], "targetId", kU32Max));
+    server_->SetReadable(targetId, info[1].ToBoolean().Value());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RemoveTarget(const Napi::CallbackInfo& info) {
+    server_->RemoveTarget(static_cast<uint32_t>(ReadInteger(info[0], "targetId", kU32Max)));
+    return info.Env().Undefined();
+  }
+
+  // adopt(fd): 0, or a negative errno when the descriptor cannot be taken over.
+  Napi::Value Adopt(const Napi::CallbackInfo& info) {
+    const int fd = static_cast<int>(ReadInteger(info[0], "fd", 0x7fffffff));
+    return Napi::Number::New(info.Env(), server_->Adopt(fd));
+  }
+
+  Napi::Value TakeCounters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<ReadServerCounters> counters = server_->TakeCounters();
+    Napi::Array array = Napi::Array::New(env, counters.size());
+    for (size_t i = 0; i < counters.size(); ++i) {
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("targetId", Napi::Number::New(env, counters[i].targetId));
+      entry.Set("reads", Napi::Number::New(env, static_cast<double>(counters[i].reads)));
+      entry.Set("bytes", Napi::Number::New(env, static_cast<double>(counters[i].bytes)));
+      array.Set(static_cast<uint32_t>(i), entry);
+    }
+    return array;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    server_->Close();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Connections(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(server_->connections()));
+  }
+
+  std::shared_ptr<ReadServer> server_;
 };
 
 class OpenWork : public PromiseWork {
@@ -919,7 +1014,9 @@ Napi::Value AlignedArrayBuffer(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->engineClass = Napi::Persistent(EngineWrap::Define(env));
+  data->readServerClass = Napi::Persistent(ReadServerWrap::Define(env));
   env.SetInstanceData(data);
+  exports.Set("ReadServer", data->readServerClass.Value());
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("crc32c", Napi::Function::New(env, Crc32cOf));
   exports.Set("alignedArrayBuffer", Napi::Function::New(env, AlignedArrayBuffer));

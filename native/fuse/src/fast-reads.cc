@@ -10,88 +10,31 @@
 #include <cstring>
 
 #include "../../chunk-engine/src/crc32c.h"
+#include "../../common/frame-codec.h"
 #include "libfuse-log.h"
 #include "session.h"
 
 namespace fusebinding {
 namespace {
 
-// The RPC frame (src/rpc/frame.ts): a 32-byte big-endian header, a msgpack body, a payload.
-constexpr uint32_t kFrameMagic = 0x33465352;
-constexpr uint8_t kFrameVersion = 1;
-constexpr uint8_t kKindRequest = 1;
-constexpr uint8_t kKindResponse = 2;
-constexpr uint16_t kFlagHasPayload = 1;
-constexpr size_t kHeaderBytes = 32;
-// Storage.read (src/storage/protocol/methods.ts).
-constexpr uint16_t kStorageService = 3;
-constexpr uint16_t kReadMethod = 3;
+using namespace frame_codec;
+
 // A reply body of Storage.read is a few dozen bytes; an error reply's message is bounded too.
 constexpr size_t kBodyBytesMax = 64 * 1024;
 constexpr uint32_t kRequestIdMax = 0xffffffffu;
 constexpr uint64_t kTimerPeriodMs = 250;
 
-void PutU16(std::string& out, uint16_t value) {
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value));
-}
-
-void PutU32(std::string& out, uint32_t value) {
-  PutU16(out, static_cast<uint16_t>(value >> 16));
-  PutU16(out, static_cast<uint16_t>(value));
-}
-
-void PutU64(std::string& out, uint64_t value) {
-  PutU32(out, static_cast<uint32_t>(value >> 32));
-  PutU32(out, static_cast<uint32_t>(value));
-}
-
-uint16_t GetU16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t GetU32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-         (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
-
-/** A msgpack string of at most 31 bytes (every key here). */
-void PutKey(std::string& out, const char* key) {
-  size_t length = std::strlen(key);
-  out.push_back(static_cast<char>(0xa0 | length));
-  out.append(key, length);
-}
-
-/** A msgpack unsigned integer in its shortest form, as the TypeScript encoder writes it. */
-void PutUint(std::string& out, uint64_t value) {
-  if (value <= 0x7f) {
-    out.push_back(static_cast<char>(value));
-  } else if (value <= 0xff) {
-    out.push_back(static_cast<char>(0xcc));
-    out.push_back(static_cast<char>(value));
-  } else if (value <= 0xffff) {
-    out.push_back(static_cast<char>(0xcd));
-    PutU16(out, static_cast<uint16_t>(value));
-  } else if (value <= 0xffffffffu) {
-    out.push_back(static_cast<char>(0xce));
-    PutU32(out, static_cast<uint32_t>(value));
-  } else {
-    out.push_back(static_cast<char>(0xcf));
-    PutU64(out, value);
-  }
-}
-
 /** The body of Storage.read: {targetId, chunkId: {inode, index}, offset, length, relaxed: false}. */
 std::string ReadBody(uint32_t targetId, uint64_t inode, uint32_t index, uint64_t offset, uint64_t length) {
   std::string body;
   body.reserve(96);
-  body.push_back(static_cast<char>(0x85));
+  PutMap(body, 5);
   PutKey(body, "targetId");
   PutUint(body, targetId);
   PutKey(body, "chunkId");
-  body.push_back(static_cast<char>(0x82));
+  PutMap(body, 2);
   PutKey(body, "inode");
-  // A bigint travels as extension type 0 with 8 bytes big-endian (src/rpc/body-codec.ts).
-  body.push_back(static_cast<char>(0xd7));
-  body.push_back(0);
-  PutU64(body, inode);
+  PutBigUint(body, inode);
   PutKey(body, "index");
   PutUint(body, index);
   PutKey(body, "offset");
@@ -99,7 +42,7 @@ std::string ReadBody(uint32_t targetId, uint64_t inode, uint32_t index, uint64_t
   PutKey(body, "length");
   PutUint(body, length);
   PutKey(body, "relaxed");
-  body.push_back(static_cast<char>(0xc2));
+  PutBool(body, false);
   return body;
 }
 
@@ -111,62 +54,32 @@ struct ReadReply {
   bool uncommitted = true;
 };
 
-/** Reads a msgpack unsigned integer or boolean at `*at`; false for any other type. */
-bool ReadScalar(const uint8_t* data, size_t size, size_t* at, uint64_t* value) {
-  if (*at >= size) return false;
-  uint8_t type = data[(*at)++];
-  size_t bytes = 0;
-  if (type <= 0x7f) {
-    *value = type;
-    return true;
-  }
-  if (type == 0xc2 || type == 0xc3) {
-    *value = type == 0xc3 ? 1 : 0;
-    return true;
-  }
-  switch (type) {
-    case 0xcc: bytes = 1; break;
-    case 0xcd: bytes = 2; break;
-    case 0xce: bytes = 4; break;
-    case 0xcf: bytes = 8; break;
-    default: return false;
-  }
-  if (size - *at < bytes) return false;
-  uint64_t result = 0;
-  for (size_t i = 0; i < bytes; ++i) result = (result << 8) | data[*at + i];
-  *at += bytes;
-  *value = result;
-  return true;
-}
-
 ReadReply ParseReadReply(const uint8_t* data, size_t size) {
   ReadReply reply;
-  size_t at = 0;
-  if (size == 0 || (data[0] & 0xf0) != 0x80) return reply;
-  size_t fields = data[at++] & 0x0f;
+  Reader reader(data, size);
+  size_t fields = 0;
+  if (!reader.Map(&fields)) return reply;
   bool sawLength = false;
   bool sawChecksum = false;
   bool sawUncommitted = false;
+  std::string key;
   for (size_t field = 0; field < fields; ++field) {
-    if (at >= size || (data[at] & 0xe0) != 0xa0) return reply;
-    size_t keyLength = data[at++] & 0x1f;
-    if (size - at < keyLength) return reply;
-    std::string key(reinterpret_cast<const char*>(data + at), keyLength);
-    at += keyLength;
-    uint64_t value = 0;
-    if (!ReadScalar(data, size, &at, &value)) return reply;
+    if (!reader.Key(&key)) return reply;
+    uint64_t ignored = 0;
     if (key == "length") {
-      reply.length = value;
-      sawLength = true;
+      sawLength = reader.Uint(&reply.length);
+      if (!sawLength) return reply;
     } else if (key == "checksum") {
-      reply.checksum = value;
-      sawChecksum = true;
+      sawChecksum = reader.Uint(&reply.checksum);
+      if (!sawChecksum) return reply;
     } else if (key == "uncommitted") {
-      reply.uncommitted = value != 0;
-      sawUncommitted = true;
+      sawUncommitted = reader.Bool(&reply.uncommitted);
+      if (!sawUncommitted) return reply;
+    } else if (!reader.Uint(&ignored)) {
+      return reply;  // version and chunkLength are unsigned integers; nothing else belongs here
     }
   }
-  reply.ok = at == size && sawLength && sawChecksum && sawUncommitted;
+  reply.ok = reader.done() && sawLength && sawChecksum && sawUncommitted;
   return reply;
 }
 
@@ -256,17 +169,13 @@ bool FastReads::Start(Request* request) {
   std::string body = ReadBody(targetId, f.inode, static_cast<uint32_t>(index), offsetInChunk, size);
   std::string& out = connection.out;
   const bool wasIdle = out.empty();
-  PutU32(out, kFrameMagic);
-  out.push_back(static_cast<char>(kFrameVersion));
-  out.push_back(static_cast<char>(kKindRequest));
-  PutU16(out, 0);  // flags: no payload
-  PutU32(out, 0);  // status
-  PutU32(out, requestId);
-  PutU16(out, kStorageService);
-  PutU16(out, kReadMethod);
-  PutU32(out, static_cast<uint32_t>(body.size()));
-  PutU32(out, 0);  // payload length
-  PutU32(out, 0);  // payload CRC32C
+  Header header;
+  header.kind = kKindRequest;
+  header.requestId = requestId;
+  header.serviceId = kStorageService;
+  header.methodId = kReadMethod;
+  header.bodyLength = static_cast<uint32_t>(body.size());
+  PutHeader(out, header);
   out.append(body);
   connection.inflight.emplace(requestId, Pending{request, NowMs(), targetId});
   if (wasIdle) Writable(connection);  // may drop the connection, handing the read to JavaScript
@@ -381,21 +290,14 @@ bool FastReads::ParseFrames(Connection& connection) {
   const uint8_t* data = connection.in.data();
   while (connection.inUsed - at >= kHeaderBytes) {
     const uint8_t* h = data + at;
-    if (GetU32(h) != kFrameMagic || h[4] != kFrameVersion || h[5] != kKindResponse) return false;
-    const uint16_t flags = GetU16(h + 6);
-    const uint32_t status = GetU32(h + 8);
-    const uint32_t requestId = GetU32(h + 12);
-    const uint32_t bodyLength = GetU32(h + 20);
-    const uint32_t payloadLength = GetU32(h + 24);
-    const uint32_t payloadCrc = GetU32(h + 28);
-    if ((flags & ~kFlagHasPayload) != 0) return false;
-    if ((flags & kFlagHasPayload) == 0 && (payloadLength != 0 || payloadCrc != 0)) return false;
-    if (GetU16(h + 16) != kStorageService || GetU16(h + 18) != kReadMethod) return false;
-    if (bodyLength > kBodyBytesMax || payloadLength > options_.readBytesMax) return false;
-    const size_t total = kHeaderBytes + bodyLength + payloadLength;
+    Header header;
+    if (!GetHeader(h, &header) || header.kind != kKindResponse) return false;
+    if (header.serviceId != kStorageService || header.methodId != kReadMethod) return false;
+    if (header.bodyLength > kBodyBytesMax || header.payloadLength > options_.readBytesMax) return false;
+    const size_t total = kHeaderBytes + header.bodyLength + header.payloadLength;
     if (connection.inUsed - at < total) break;
-    Finish(connection, requestId, status, h + kHeaderBytes, bodyLength, h + kHeaderBytes + bodyLength,
-           payloadLength, payloadCrc);
+    Finish(connection, header.requestId, header.status, h + kHeaderBytes, header.bodyLength,
+           h + kHeaderBytes + header.bodyLength, header.payloadLength, header.payloadCrc);
     at += total;
   }
   if (at > 0) {

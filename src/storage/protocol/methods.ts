@@ -458,3 +458,20 @@ export const syncTargets = defineMethod({
   }),
   idempotent: true,
 });
+
+/**
+ * Turns this connection into a read channel: after the reply, the service stops reading the
+ * connection itself and serves only Storage.read on it, answered without JavaScript by the chunk
+ * engine's read server (native/chunk-engine/src/read-server.h), until either side closes it. The
+ * FUSE binding's fast reads open one per storage node. Refused with NotImplemented where the
+ * service has no read server (a target not on the native engine, or no io_uring), and the
+ * connection then stays an ordinary one.
+ */
+export const openReadChannel = defineMethod({
+  serviceId: storageServiceId,
+  methodId: 14,
+  name: 'Storage.openReadChannel',
+  request: z.strictObject({}),
+  response: z.strictObject({}),
+  idempotent: false,
+});

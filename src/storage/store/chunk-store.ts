@@ -12,6 +12,7 @@
  * - the caller serializes updates of one chunk (prepare, then commit or discard); reads need no lock.
  */
 import type { ChunkId } from '../protocol/index.js';
+import type { NativeChunkEngine } from './native-chunk-engine.js';
 
 /** One version of a chunk. Versions and chain versions are u32. */
 export interface ChunkVersionInfo {
@@ -90,6 +91,12 @@ export interface DiskUsage {
 }
 
 export interface ChunkStore {
+  /**
+   * The native engine behind the store, for the read server (read-channels.ts), while it can
+   * serve it; absent or undefined for every other store.
+   */
+  readServerEngine?(): NativeChunkEngine | undefined;
+
   /** The chunk's versions, or undefined when it has neither. */
   stat(chunkId: ChunkId): ChunkInfo | undefined;
 

@@ -153,8 +153,26 @@ export interface NativeChunkEngine {
   };
 }
 
+/**
+ * Storage.read answered without JavaScript on connections handed to it
+ * (native/chunk-engine/src/read-server.h).
+ */
+export interface NativeReadServer {
+  /** Serves the target's reads from `engine` (an engine this addon opened) while `readable`. */
+  setTarget(targetId: number, engine: NativeChunkEngine, readable: boolean): void;
+  setReadable(targetId: number, readable: boolean): void;
+  removeTarget(targetId: number): void;
+  /** Serves reads on a duplicate of `fd`; 0 or a negative errno. */
+  adopt(fd: number): number;
+  /** Reads served per target since the last call. */
+  takeCounters(): Array<{ targetId: number; reads: number; bytes: number }>;
+  readonly connections: number;
+  close(): void;
+}
+
 interface ChunkEngineAddon {
   open(options: EngineOpenOptions): Promise<NativeChunkEngine>;
+  ReadServer: new (readBytesMax: number) => NativeReadServer;
   crc32c(data: Buffer, initial?: number): number;
   crc32cCombine(first: number, second: number, secondLength: number): number;
   /** An ArrayBuffer of `size` bytes whose memory starts on a page (contents undefined). */

@@ -143,6 +143,14 @@ export class NativeChunkStore implements ChunkStore {
     return new NativeChunkStore(options, engine);
   }
 
+  /**
+   * The engine, for the read server (read-channels.ts), while it is open and reads small ranges
+   * through io_uring; undefined otherwise.
+   */
+  readServerEngine(): NativeChunkEngine | undefined {
+    return !this.closed && this.engine.stats().readRing === 'io_uring' ? this.engine : undefined;
+  }
+
   stat(chunkId: ChunkId): ChunkInfo | undefined {
     const state = this.call(() => this.engine.stat(this.keyOf(chunkId)), chunkId);
     if (state === undefined) return undefined;

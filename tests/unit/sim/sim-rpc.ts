@@ -9,7 +9,7 @@ import { crc32c } from '../../../src/common/crc32c.js';
 import { FsError } from '../../../src/common/errors.js';
 import { limits } from '../../../src/common/limits.js';
 import type { Random } from '../../../src/common/random.js';
-import { RpcCode } from '../../../src/common/status-code.js';
+import { CommonCode, RpcCode } from '../../../src/common/status-code.js';
 import type {
   CallContext,
   CallOptions,
@@ -147,6 +147,9 @@ export class SimRpcServer implements RpcHandlers {
         replyPayloadCrc32c = checksum;
       },
       replyBuffer: () => undefined,
+      handOverConnection: () => {
+        throw new FsError(CommonCode.NotImplemented, 'the simulated network hands no connection over');
+      },
     };
     const body = await handler(message.body, context);
     this.served.set(method, (this.served.get(method) ?? 0) + 1);
