@@ -107,6 +107,11 @@ export class RpcServer {
   private server: Server | undefined;
   private closing = false;
 
+  /** The user tokens this server accepts (for state kept past a request, such as a read channel). */
+  get tokenVerifier(): TokenVerifier | undefined {
+    return this.tokens;
+  }
+
   constructor(options: RpcServerOptions) {
     this.clusterSecrets = toClusterSecrets(options.clusterSecret);
     this.tokens = options.tokens;

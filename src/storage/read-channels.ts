@@ -5,15 +5,15 @@
  * serves a target's reads only while the JavaScript handler would (the node serving, the target
  * readable in routing info): that state is pushed to it on every routing update and checked on a
  * short timer (fencing and stopping change it without one). Its reads count in the targets'
- * counters like any other. Only callers holding the cluster secret get a channel: a user token is
- * checked again at every request, which the read server does not do.
+ * counters like any other. A channel opened with a user token is closed within one refresh of the
+ * token's revocation (the JavaScript handler looks the token up at every request).
  */
 import { FsError } from '../common/errors.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { CommonCode } from '../common/status-code.js';
 import type { RoutingCache } from '../cluster/index.js';
-import type { RpcHandlers } from '../rpc/index.js';
+import type { RpcHandlers, TokenVerifier } from '../rpc/index.js';
 import { isReadable } from './craq/forward-plan.js';
 import { storageMethods } from './protocol/index.js';
 import { chunkEngineAddon, type NativeReadServer } from './store/native-chunk-engine.js';
@@ -27,6 +27,8 @@ export interface ReadChannelsOptions {
   readonly routing: RoutingCache;
   /** False while the process rejoins, after it fenced itself, and while stopping. */
   readonly serving: () => boolean;
+  /** The user tokens the RPC server accepts: a channel opened with one closes once it is revoked. */
+  readonly tokens: TokenVerifier | undefined;
   /** The largest read a channel serves (larger ones are refused, and go the JavaScript way). */
   readonly readBytesMax: number;
   readonly clock: Clock;
@@ -36,6 +38,8 @@ export interface ReadChannelsOptions {
 export class ReadChannels {
   private server: NativeReadServer | undefined;
   private timer: TimerHandle | undefined;
+  /** Channels opened with a user token, by id, with the token's id: closed once it is revoked. */
+  private readonly userChannels = new Map<number, string>();
 
   private constructor(
     private readonly options: ReadChannelsOptions,
@@ -73,17 +77,12 @@ export class ReadChannels {
         if (readServer === undefined) {
           throw new FsError(CommonCode.NotImplemented, 'this storage service serves no read channels');
         }
-        // A user token is looked up again at every request (a revoked one stops at once), which a
-        // channel, read without JavaScript, does not do: only nodes of the cluster get one.
-        if (context.caller.kind !== 'node') {
-          throw new FsError(
-            CommonCode.NotImplemented,
-            'read channels are for nodes holding the cluster secret',
-          );
-        }
+        const caller = context.caller;
         context.handOverConnection((fd) => {
-          const result = readServer.adopt(fd);
-          if (result !== 0) throw new Error(`the read server refused the connection (errno ${-result})`);
+          const id = readServer.adopt(fd);
+          if (id < 0) throw new Error(`the read server refused the connection (errno ${-id})`);
+          // A user token is looked up again at every request here; a channel's, at every refresh.
+          if (caller.kind === 'user') channels?.userChannels.set(id, caller.tokenId);
         });
         return {};
       },
@@ -103,6 +102,11 @@ export class ReadChannels {
         target.diskFailure === undefined &&
         isReadable(this.options.routing.publicState(target.targetId));
       server.setReadable(target.targetId, readable);
+    }
+    for (const [id, tokenId] of this.userChannels) {
+      const revoked = this.options.tokens?.lookup(tokenId) === undefined;
+      if (revoked) server.closeConnection(id);
+      if (revoked || !server.isOpen(id)) this.userChannels.delete(id);
     }
     for (const { targetId, reads, bytes } of server.takeCounters()) {
       const counters = this.options.targets.find(targetId)?.counters;

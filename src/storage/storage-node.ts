@@ -158,6 +158,7 @@ export class StorageNode {
       targets,
       routing: node.routing,
       serving,
+      tokens: options.rpcServer.tokenVerifier,
       readBytesMax: limits.storageReadChannelBytesMax,
       clock: options.clock,
       logger: node.logger,

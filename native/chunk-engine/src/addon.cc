@@ -843,6 +843,8 @@ class ReadServerWrap : public Napi::ObjectWrap<ReadServerWrap> {
                            InstanceMethod<&ReadServerWrap::SetReadable>("setReadable"),
                            InstanceMethod<&ReadServerWrap::RemoveTarget>("removeTarget"),
                            InstanceMethod<&ReadServerWrap::Adopt>("adopt"),
+                           InstanceMethod<&ReadServerWrap::IsOpen>("isOpen"),
+                           InstanceMethod<&ReadServerWrap::CloseConnection>("closeConnection"),
                            InstanceMethod<&ReadServerWrap::TakeCounters>("takeCounters"),
                            InstanceMethod<&ReadServerWrap::Close>("close"),
                            InstanceAccessor<&ReadServerWrap::Connections>("connections"),
@@ -890,10 +892,19 @@ class ReadServerWrap : public Napi::ObjectWrap<ReadServerWrap> {
     return info.Env().Undefined();
   }
 
-  // adopt(fd): 0, or a negative errno when the descriptor cannot be taken over.
+  // adopt(fd): the channel's id (> 0), or a negative errno when the descriptor cannot be taken over.
   Napi::Value Adopt(const Napi::CallbackInfo& info) {
     const int fd = static_cast<int>(ReadInteger(info[0], "fd", 0x7fffffff));
-    return Napi::Number::New(info.Env(), server_->Adopt(fd));
+    return Napi::Number::New(info.Env(), static_cast<double>(server_->Adopt(fd)));
+  }
+
+  Napi::Value IsOpen(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), server_->IsOpen(static_cast<int64_t>(ReadInteger(info[0], "id", kSafeMax))));
+  }
+
+  Napi::Value CloseConnection(const Napi::CallbackInfo& info) {
+    server_->CloseConnection(static_cast<int64_t>(ReadInteger(info[0], "id", kSafeMax)));
+    return info.Env().Undefined();
   }
 
   Napi::Value TakeCounters(const Napi::CallbackInfo& info) {

@@ -202,7 +202,12 @@ std::vector<ReadServerCounters> ReadServer::TakeCounters() {
   return taken;
 }
 
-int ReadServer::Adopt(int fd) {
+void ReadServer::CloseConnection(int64_t id) {
+  auto found = byId_.find(id);
+  if (found != byId_.end()) Drop(*found->second);
+}
+
+int64_t ReadServer::Adopt(int fd) {
   if (closed_) return -ESHUTDOWN;
   int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0) return -errno;
@@ -227,9 +232,11 @@ int ReadServer::Adopt(int fd) {
   connection->poll->data = connection.get();
   // A channel alone does not keep the process alive.
   uv_unref(reinterpret_cast<uv_handle_t*>(connection->poll));
+  connection->id = nextId_++;
   connections_.emplace(connection.get(), connection);
+  byId_.emplace(connection->id, connection.get());
   UpdatePoll(*connection);
-  return 0;
+  return connection->id;
 }
 
 void ReadServer::UpdatePoll(Connection& connection) {
@@ -450,6 +457,7 @@ void ReadServer::Drop(Connection& connection) {
   connection.fd = -1;
   connection.out.clear();
   // Reads in flight hold the connection weakly: they see it gone and drop their replies.
+  byId_.erase(connection.id);
   connections_.erase(&connection);
 }
 

@@ -40,8 +40,12 @@ class ReadServer : public std::enable_shared_from_this<ReadServer> {
   ReadServer(const ReadServer&) = delete;
   ReadServer& operator=(const ReadServer&) = delete;
 
-  /** Serves reads on a duplicate of `fd`, an authenticated connection; 0 or -errno. */
-  int Adopt(int fd);
+  /** Serves reads on a duplicate of `fd`, an authenticated connection: its id (> 0), or -errno. */
+  int64_t Adopt(int fd);
+  /** Whether the channel `id` is still open. */
+  bool IsOpen(int64_t id) const { return byId_.count(id) != 0; }
+  /** Closes channel `id` (its caller's right to read ended); reads in flight are dropped. */
+  void CloseConnection(int64_t id);
   void SetTarget(uint32_t targetId, std::shared_ptr<Engine> engine, std::shared_ptr<ReadRing> ring,
                  bool readable);
   void SetReadable(uint32_t targetId, bool readable);
@@ -62,6 +66,7 @@ class ReadServer : public std::enable_shared_from_this<ReadServer> {
   };
   struct Connection {
     ReadServer* server = nullptr;
+    int64_t id = 0;
     int fd = -1;
     uv_poll_t* poll = nullptr;
     std::string out;
@@ -91,6 +96,8 @@ class ReadServer : public std::enable_shared_from_this<ReadServer> {
   bool closed_ = false;
   std::unordered_map<uint32_t, Target> targets_;
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
+  std::unordered_map<int64_t, Connection*> byId_;
+  int64_t nextId_ = 1;
 };
 
 }  // namespace chunk_engine

@@ -162,8 +162,11 @@ export interface NativeReadServer {
   setTarget(targetId: number, engine: NativeChunkEngine, readable: boolean): void;
   setReadable(targetId: number, readable: boolean): void;
   removeTarget(targetId: number): void;
-  /** Serves reads on a duplicate of `fd`; 0 or a negative errno. */
+  /** Serves reads on a duplicate of `fd`: the channel's id (> 0), or a negative errno. */
   adopt(fd: number): number;
+  isOpen(id: number): boolean;
+  /** Closes channel `id`; reads in flight are dropped. */
+  closeConnection(id: number): void;
   /** Reads served per target since the last call. */
   takeCounters(): Array<{ targetId: number; reads: number; bytes: number }>;
   readonly connections: number;

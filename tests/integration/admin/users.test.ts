@@ -2,8 +2,9 @@
 // only a user's token acts as that user whatever uid it claims (it cannot read, write or chmod
 // another user's 0600 file by forging uid 0), cannot call admin or node-only methods, and heartbeats
 // only as a client; a removed user's token stops working within the reload bound on open
-// connections too; a rotated-out token works through its grace period and then stops; a FUSE
-// daemon with an untrusted token creates files as its user, one with a trusted token as the caller.
+// connections too, storage read channels included; a rotated-out token works through its grace
+// period and then stops; a FUSE daemon with an untrusted token creates files as its user, one with
+// a trusted token as the caller.
 import { spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { FsClient } from '../../../src/client/index.js';
 import { FsError } from '../../../src/common/errors.js';
 import { limits } from '../../../src/common/limits.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { MetaCode, MgmtdCode, RpcCode } from '../../../src/common/status-code.js';
+import { CommonCode, MetaCode, MgmtdCode, RpcCode } from '../../../src/common/status-code.js';
 import { mgmtdMethods } from '../../../src/mgmtd/protocol/index.js';
 import { RpcClient, parseToken } from '../../../src/rpc/index.js';
 import { storageMethods } from '../../../src/storage/index.js';
@@ -23,6 +24,7 @@ import {
   type FuseCluster,
 } from '../helpers/fuse-cluster.js';
 import { TestWorld } from '../helpers/processes.js';
+import { RawClient } from '../helpers/raw-rpc-client.js';
 
 const skipReason = fuseClusterSkipReason('user and token tests');
 
@@ -224,6 +226,32 @@ describe.skipIf(skipReason !== undefined)('users and tokens', () => {
     expect((await failure(oldClient.readFile('/shared/erin'))).code).toBe(RpcCode.AuthFailed);
     expect((await failure(connectAs(old))).code).toBe(RpcCode.AuthFailed);
     expect((await fresh.readFile('/shared/erin')).toString()).toBe('two');
+  }, 60_000);
+
+  it("closes a storage read channel opened with a removed user's token within the reload bound", async () => {
+    const token = parseToken(tokenOf(await addUser('gina', ['--uid', '1006', '--gid', '1006'])), 'gina');
+    const routing = await (await cluster.client()).routing.ready();
+    const storage = routing.nodes.find((node) => node.type === 'storage');
+    const targetId = routing.chains[0]?.targets[0]?.targetId ?? 0;
+    const channel = await RawClient.open(storage?.address ?? '', { token });
+    try {
+      const opened = await channel.call(storageMethods.openReadChannel, {});
+      expect(opened?.header.status, JSON.stringify(opened?.body)).toBe(0);
+      // Answered by the read server: the JavaScript handler would serve a relaxed read.
+      const relaxed = await channel.call(storageMethods.read, {
+        targetId,
+        chunkId: { inode: 1n << 40n, index: 0 },
+        offset: 0,
+        length: 8,
+        relaxed: true,
+      });
+      expect(relaxed?.header.status).toBe(CommonCode.InvalidArgument);
+      const removed = await admin(['user-remove', 'gina']);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(await channel.closedWithin(2 * limits.userTokenRefreshMs + 5_000)).toBe(true);
+    } finally {
+      channel.close();
+    }
   }, 60_000);
 
   it('mounts with a token: an untrusted one creates as its user, a trusted one as the caller', async () => {

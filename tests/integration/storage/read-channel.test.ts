@@ -7,144 +7,18 @@
 // frame of another method, or bytes that are no frame, close the channel and nothing else: the
 // service goes on serving.
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../src/common/crc32c.js';
-import { limits } from '../../../src/common/limits.js';
 import { CommonCode, StorageCode } from '../../../src/common/status-code.js';
-import { decodeBody, encodeBody } from '../../../src/rpc/body-codec.js';
-import {
-  FrameKind,
-  decodeHeader,
-  encodeFrameHead,
-  frameHeaderBytes,
-  type FrameHeader,
-} from '../../../src/rpc/frame.js';
-import { clientProof, createNonce } from '../../../src/rpc/handshake.js';
+import { encodeBody } from '../../../src/rpc/body-codec.js';
+import { FrameKind, encodeFrameHead } from '../../../src/rpc/frame.js';
 import { storageMethods } from '../../../src/storage/index.js';
 import { clusterSecret } from '../helpers/meta-cluster.js';
 import { TestWorld, eventually } from '../helpers/processes.js';
+import { RawClient, type Received } from '../helpers/raw-rpc-client.js';
 import { StorageCluster } from '../helpers/storage-cluster.js';
 
 const chunkSizeBytes = 1024 * 1024;
-
-interface Received {
-  header: FrameHeader;
-  body: unknown;
-  payload: Buffer;
-}
-
-/** A client speaking the frame protocol by hand, to see the read channel's replies as they are. */
-class RawClient {
-  private buffered = Buffer.alloc(0);
-  private waiting: ((frame: Received | undefined) => void) | undefined;
-  private readonly frames: Received[] = [];
-  private closed = false;
-  private nextId = 1;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (data: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, data]);
-      for (;;) {
-        if (this.buffered.length < frameHeaderBytes) break;
-        const header = decodeHeader(this.buffered, { frameBytesMax: limits.rpcFrameBytesMaxDefault });
-        const total = frameHeaderBytes + header.bodyLength + header.payloadLength;
-        if (this.buffered.length < total) break;
-        const body = decodeBody(
-          this.buffered.subarray(frameHeaderBytes, frameHeaderBytes + header.bodyLength),
-        );
-        const payload = Buffer.from(this.buffered.subarray(frameHeaderBytes + header.bodyLength, total));
-        this.buffered = this.buffered.subarray(total);
-        this.deliver({ header, body, payload });
-      }
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.waiting?.(undefined);
-    });
-    socket.on('error', () => undefined);
-  }
-
-  static async open(address: string): Promise<RawClient> {
-    const [host, port] = address.split(':');
-    const socket = connect({ host, port: Number(port) });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const client = new RawClient(socket);
-    const challenge = (await client.next()) as Received;
-    const serverNonce = (challenge.body as { nonce: Uint8Array }).nonce;
-    const nonce = createNonce();
-    const proof = clientProof({ secret: clusterSecret, serverNonce, clientNonce: nonce });
-    client.write(FrameKind.HandshakeAnswer, 0, 0, { nonce, proof });
-    const result = (await client.next()) as Received;
-    expect(result.header.status).toBe(0);
-    return client;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Sends a request of `method` and resolves with its reply (undefined if the connection closed). */
-  async call(method: { serviceId: number; methodId: number }, body: unknown): Promise<Received | undefined> {
-    const requestId = this.nextId++;
-    this.write(FrameKind.Request, method.serviceId, method.methodId, body, requestId);
-    const reply = await this.next();
-    if (reply !== undefined) expect(reply.header.requestId).toBe(requestId);
-    return reply;
-  }
-
-  sendRaw(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-
-  /** Resolves once the server has closed the connection (false if it stays open `timeoutMs`). */
-  async closedWithin(timeoutMs: number): Promise<boolean> {
-    if (this.closed) return true;
-    const frame = await Promise.race([
-      this.next(),
-      new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), timeoutMs)),
-    ]);
-    return frame === undefined && this.closed;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private write(kind: FrameKind, serviceId: number, methodId: number, body: unknown, requestId = 0): void {
-    this.socket.write(
-      encodeFrameHead({
-        kind,
-        status: 0,
-        requestId,
-        serviceId,
-        methodId,
-        body: encodeBody(body),
-        payload: undefined,
-      }),
-    );
-  }
-
-  private next(): Promise<Received | undefined> {
-    const frame = this.frames.shift();
-    if (frame !== undefined) return Promise.resolve(frame);
-    if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      this.waiting = (received) => {
-        this.waiting = undefined;
-        resolve(received);
-      };
-    });
-  }
-
-  private deliver(frame: Received): void {
-    if (this.waiting !== undefined) this.waiting(frame);
-    else this.frames.push(frame);
-  }
-}
 
 describe('storage read channels', () => {
   const world = new TestWorld();
@@ -177,7 +51,7 @@ describe('storage read channels', () => {
 
   /** A read channel: a raw connection after Storage.openReadChannel. */
   async function openChannel(): Promise<RawClient> {
-    const client = await RawClient.open(address);
+    const client = await RawClient.open(address, { secret: clusterSecret });
     const opened = await client.call(storageMethods.openReadChannel, {});
     expect(opened?.header.status, JSON.stringify(opened?.body)).toBe(0);
     return client;
