@@ -1,15 +1,56 @@
 // The RPC frame (src/rpc/frame.ts) and the few msgpack forms the native read path speaks
-// (src/rpc/body-codec.ts), shared by the addons that answer or send Storage.read without
-// JavaScript. Header-only. Readers here never read past the bytes they are given: a value of an
+// (src/rpc/body-codec.ts), and the take-over of a socket JavaScript authenticated, shared by the
+// addons that answer or send Storage.read without JavaScript. Header-only. Readers here never read past the bytes they are given: a value of an
 // unexpected type or length is refused (false), never guessed at.
 #pragma once
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
 namespace frame_codec {
+
+/**
+ * A duplicate of the connected socket `fd` (close-on-exec, non-blocking, TCP_NODELAY) that this
+ * side now owns, whatever its JavaScript owner does with `fd`; or -errno.
+ */
+inline int TakeOverSocket(int fd) {
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return -errno;
+  int flags = fcntl(own, F_GETFL);
+  if (flags < 0 || fcntl(own, F_SETFL, flags | O_NONBLOCK) != 0) {
+    int error = errno;
+    close(own);
+    return -error;
+  }
+  int one = 1;
+  setsockopt(own, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return own;
+}
+
+/**
+ * A poll handle of `fd` on `loop`, with `data`, that does not by itself keep the process alive;
+ * null when libuv refuses the descriptor. Freed with uv_close and delete.
+ */
+inline uv_poll_t* NewSocketPoll(uv_loop_t* loop, int fd, void* data) {
+  auto* poll = new uv_poll_t;
+  if (uv_poll_init(loop, poll, fd) != 0) {
+    delete poll;
+    return nullptr;
+  }
+  poll->data = data;
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll));
+  return poll;
+}
 
 constexpr uint32_t kMagic = 0x33465352;  // "3FSR"
 constexpr uint8_t kVersion = 1;

@@ -364,13 +364,7 @@ class RingReadOp : public RingOp {
   void Finished(int error) override {
     Napi::HandleScope scope(env_);
     EngineFailure failure;
-    bool ok = false;
-    if (error != 0) {
-      failure = {EngineFailure::Kind::Io, error, std::string("reading a data file: ") + std::strerror(error)};
-    } else {
-      ok = engine_->VerifyRead(*job_, &failure);
-    }
-    engine_->FinishRead(*job_);
+    const bool ok = engine_->FinishRingRead(*job_, error, &failure);
     try {
       if (ok) {
         deferred_.Resolve(ReadResult(env_, *job_));

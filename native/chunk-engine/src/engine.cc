@@ -982,6 +982,17 @@ bool Engine::VerifyRead(ReadJob& job, EngineFailure* failure) {
   return true;
 }
 
+bool Engine::FinishRingRead(ReadJob& job, int error, EngineFailure* failure) {
+  bool ok = false;
+  if (error != 0) {
+    *failure = {EngineFailure::Kind::Io, error, std::string("reading a data file: ") + std::strerror(error)};
+  } else {
+    ok = VerifyRead(job, failure);
+  }
+  FinishRead(job);
+  return ok;
+}
+
 void Engine::FinishRead(ReadJob& job) {
   std::lock_guard<std::mutex> guard(lock_);
   activeReads_.erase(activeReads_.find(job.readSequence));

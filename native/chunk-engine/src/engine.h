@@ -209,6 +209,11 @@ class Engine {
   void PlanRead(ReadJob& job);
   bool LocateRun(const ReadRun& run, const ReadJob& job, int* fd, uint64_t* position, EngineFailure* failure);
   bool VerifyRead(ReadJob& job, EngineFailure* failure);
+  /**
+   * The end of a read the caller did itself (the read ring): `error` (an errno, 0 for none) from
+   * the I/O, else the check of what was read; then FinishRead. True when the bytes are good.
+   */
+  bool FinishRingRead(ReadJob& job, int error, EngineFailure* failure);
   void FinishRead(ReadJob& job);
 
   /** Background work (sync, compaction, close) counts as in flight too. */

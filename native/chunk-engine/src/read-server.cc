@@ -134,13 +134,7 @@ class ReadServer::ServerReadOp : public RingOp {
 
   void Finished(int error) override {
     EngineFailure failure;
-    bool ok = false;
-    if (error != 0) {
-      failure = {EngineFailure::Kind::Io, error, std::string("reading a data file: ") + std::strerror(error)};
-    } else {
-      ok = engine_->VerifyRead(*job_, &failure);
-    }
-    engine_->FinishRead(*job_);
+    const bool ok = engine_->FinishRingRead(*job_, error, &failure);
     std::shared_ptr<Connection> connection = connection_.lock();
     if (!connection || connection->fd < 0) return;
     if (ok) {
@@ -209,29 +203,17 @@ void ReadServer::CloseConnection(int64_t id) {
 
 int64_t ReadServer::Adopt(int fd) {
   if (closed_) return -ESHUTDOWN;
-  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (own < 0) return -errno;
-  int flags = fcntl(own, F_GETFL);
-  if (flags < 0 || fcntl(own, F_SETFL, flags | O_NONBLOCK) != 0) {
-    int error = errno;
-    close(own);
-    return -error;
-  }
-  int one = 1;
-  setsockopt(own, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const int own = TakeOverSocket(fd);
+  if (own < 0) return own;
   auto connection = std::make_shared<Connection>();
   connection->server = this;
   connection->fd = own;
   connection->in.resize(kHeaderBytes + kRequestBytesMax);
-  connection->poll = new uv_poll_t;
-  if (uv_poll_init(loop_, connection->poll, own) != 0) {
-    delete connection->poll;
+  connection->poll = NewSocketPoll(loop_, own, connection.get());
+  if (connection->poll == nullptr) {
     close(own);
     return -EINVAL;
   }
-  connection->poll->data = connection.get();
-  // A channel alone does not keep the process alive.
-  uv_unref(reinterpret_cast<uv_handle_t*>(connection->poll));
   connection->id = nextId_++;
   connections_.emplace(connection.get(), connection);
   byId_.emplace(connection->id, connection.get());
@@ -391,21 +373,7 @@ void ReadServer::SendRead(Connection& connection, uint32_t requestId, const Read
   PutUint(body, job.checksum);
   PutKey(body, "uncommitted");
   PutBool(body, false);
-  Header header;
-  header.kind = kKindResponse;
-  header.flags = kFlagHasPayload;
-  header.requestId = requestId;
-  header.serviceId = kStorageService;
-  header.methodId = kReadMethod;
-  header.bodyLength = static_cast<uint32_t>(body.size());
-  header.payloadLength = static_cast<uint32_t>(length);
-  header.payloadCrc = job.checksum;
-  std::string& out = connection.out;
-  const bool wasIdle = out.empty();
-  PutHeader(out, header);
-  out.append(body);
-  if (length > 0) out.append(reinterpret_cast<const char*>(job.Bytes()), length);
-  if (wasIdle) Flush(connection);
+  Send(connection, requestId, 0, body, job.Bytes(), length, job.checksum);
 }
 
 void ReadServer::SendError(Connection& connection, uint32_t requestId, uint32_t status, const std::string& message) {
@@ -413,17 +381,27 @@ void ReadServer::SendError(Connection& connection, uint32_t requestId, uint32_t 
   PutMap(body, 1);
   PutKey(body, "message");
   PutString(body, message.substr(0, 1024));
+  Send(connection, requestId, status, body, nullptr, 0, 0);
+}
+
+void ReadServer::Send(Connection& connection, uint32_t requestId, uint32_t status, const std::string& body,
+                      const uint8_t* payload, uint64_t payloadLength, uint32_t payloadCrc) {
   Header header;
   header.kind = kKindResponse;
+  // A read's reply carries its bytes (even none); an error's carries none.
+  header.flags = payload != nullptr ? kFlagHasPayload : 0;
   header.status = status;
   header.requestId = requestId;
   header.serviceId = kStorageService;
   header.methodId = kReadMethod;
   header.bodyLength = static_cast<uint32_t>(body.size());
+  header.payloadLength = static_cast<uint32_t>(payloadLength);
+  header.payloadCrc = payloadCrc;
   std::string& out = connection.out;
   const bool wasIdle = out.empty();
   PutHeader(out, header);
   out.append(body);
+  if (payloadLength > 0) out.append(reinterpret_cast<const char*>(payload), payloadLength);
   if (wasIdle) Flush(connection);
 }
 

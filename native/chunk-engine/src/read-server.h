@@ -89,6 +89,9 @@ class ReadServer : public std::enable_shared_from_this<ReadServer> {
              size_t bodyLength);
   void SendError(Connection& connection, uint32_t requestId, uint32_t status, const std::string& message);
   void SendRead(Connection& connection, uint32_t requestId, const ReadJob& job);
+  /** Queues one reply frame (a payload, possibly empty, when `payload` is set) and writes what it can. */
+  void Send(Connection& connection, uint32_t requestId, uint32_t status, const std::string& body,
+            const uint8_t* payload, uint64_t payloadLength, uint32_t payloadCrc);
   void ReadDone(const std::shared_ptr<Connection>& connection);
 
   uv_loop_t* loop_;

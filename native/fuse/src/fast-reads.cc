@@ -184,34 +184,19 @@ bool FastReads::Start(Request* request) {
 
 int FastReads::AddConnection(const std::string& address, int fd) {
   if (shutDown_) return -ESHUTDOWN;
-  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (own < 0) return -errno;
-  int flags = fcntl(own, F_GETFL);
-  if (flags < 0 || fcntl(own, F_SETFL, flags | O_NONBLOCK) != 0) {
-    int error = errno;
-    close(own);
-    return -error;
-  }
-  int one = 1;
-  setsockopt(own, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connections_.count(address) != 0) {
-    close(own);
-    return -EEXIST;
-  }
+  if (connections_.count(address) != 0) return -EEXIST;
+  const int own = TakeOverSocket(fd);
+  if (own < 0) return own;
   auto connection = std::make_unique<Connection>();
   connection->owner = this;
   connection->address = address;
   connection->fd = own;
   connection->in.resize(kHeaderBytes + kBodyBytesMax + options_.readBytesMax);
-  connection->poll = new uv_poll_t;
-  if (uv_poll_init(loop_, connection->poll, own) != 0) {
-    delete connection->poll;
+  connection->poll = NewSocketPoll(loop_, own, connection.get());
+  if (connection->poll == nullptr) {
     close(own);
     return -EINVAL;
   }
-  connection->poll->data = connection.get();
-  // Like the timer, a connection alone does not keep the process alive.
-  uv_unref(reinterpret_cast<uv_handle_t*>(connection->poll));
   Connection& added = *connection;
   connections_.emplace(address, std::move(connection));
   UpdatePoll(added);
