@@ -145,6 +145,8 @@ stdenv.mkDerivation {
     npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline
     cp -r dist node_modules package.json types $app/
     for addon in native/*/; do
+      # Folders without a binding.gyp (native/common) hold shared sources, not an addon.
+      [ -f $addon/binding.gyp ] || continue
       name=$(basename $addon)
       mkdir -p $app/native/$name/build/Release
       cp native/$name/build/Release/$name.node $app/native/$name/build/Release/
