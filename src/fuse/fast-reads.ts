@@ -39,8 +39,9 @@ const reconnectPauseMs = 2_000;
 const recheckIntervalMs = 500;
 
 export class FastReadPath {
-  /** Registered handles by fh, with the inode they read. */
+  /** Registered handles by fh, with the inode they read, and the same by inode. */
   private readonly handles = new Map<bigint, InodeId>();
+  private readonly handlesOf = new Map<InodeId, Set<bigint>>();
   /** The chain objects last pushed to the binding, by chain id. */
   private readonly pushedChains = new Map<number, ChainInfo>();
   private readonly pushedTargets = new Map<number, string>();
@@ -73,22 +74,35 @@ export class FastReadPath {
     );
     this.options.native.setFile(fh, file.ino, layout.chunkSizeBytes, length, chains);
     this.handles.set(fh, file.ino);
+    let same = this.handlesOf.get(file.ino);
+    if (same === undefined) {
+      same = new Set();
+      this.handlesOf.set(file.ino, same);
+    }
+    same.add(fh);
   }
 
   /** The handle is released: the binding forgets it. */
   released(fh: bigint): void {
-    if (this.handles.delete(fh)) this.options.native.forgetFile(fh);
+    const ino = this.handles.get(fh);
+    if (ino === undefined) return;
+    this.handles.delete(fh);
+    const same = this.handlesOf.get(ino);
+    same?.delete(fh);
+    if (same?.size === 0) this.handlesOf.delete(ino);
+    this.options.native.forgetFile(fh);
   }
 
-  /** A read of `ino` may answer differently from now on: its handles leave the binding. */
+  /**
+   * A read of `ino` may answer differently from now on: its handles leave the binding. Called on
+   * every write, so it costs nothing for a file with no registered handle.
+   */
   fileChanged(ino: InodeId): void {
-    let registered = false;
-    for (const [fh, handleIno] of this.handles) {
-      if (handleIno !== ino) continue;
-      this.handles.delete(fh);
-      registered = true;
-    }
-    if (registered) this.options.native.forgetInode(ino);
+    const same = this.handlesOf.get(ino);
+    if (same === undefined) return;
+    this.handlesOf.delete(ino);
+    for (const fh of same) this.handles.delete(fh);
+    this.options.native.forgetInode(ino);
   }
 
   stats(): FastReadStats {
