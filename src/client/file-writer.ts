@@ -14,8 +14,14 @@
  *    ones: errors surface on the calls that can report them, never swallowed.
  *  - `localEnd` is the end of everything written (buffered included); `durableEnd` the highest end
  *    of writes storage acknowledged: only that is reported to meta as the file's length.
+ *  - The bytes buffered are the writer's own: a write copies the caller's bytes before it returns
+ *    (the caller may fill its buffer again at once), unless the caller hands the buffer over and
+ *    never touches it again (the FUSE daemon's receive buffers, the gateways' request bodies).
+ *    Copies and joined extents live in buffers of the host's staging pool, each held by its
+ *    extent and by every piece of it in flight, and taken again only once all of them let go.
  */
 import { assert } from '../common/errors.js';
+import { holdPayload, releasePayload, type PayloadPool } from '../rpc/index.js';
 import type { ChunkPiece } from './chunk-ranges.js';
 import type { FileDataIo, FileRef } from './file-data.js';
 import type { ByteBudget } from './limiter.js';
@@ -35,6 +41,19 @@ export interface WriterHost {
   readonly extentsMax: number;
   /** The whole client is out of buffer space: send what every writer holds. */
   onPressure(): void;
+  /** Buffers for the copies of callers' bytes and for joined extents (plain buffers when absent). */
+  readonly staging?: PayloadPool;
+}
+
+/** How a write's bytes come in. */
+export interface WriteOptions {
+  /** Which of the writer's background failures the caller has reported (default: the writer's own). */
+  cursor?: FailureCursor;
+  /**
+   * The caller gives the buffer away: it never reads nor changes it again, so it is buffered as it
+   * is, without a copy. Otherwise its bytes are copied before the write returns.
+   */
+  handOver?: boolean;
 }
 
 interface Extent {
@@ -80,8 +99,12 @@ export class FileWriter {
     return { seen: this.failureCount };
   }
 
-  /** Buffers `data` at `offset`; fails with a background failure `cursor` has not seen, if any. */
-  async write(offset: bigint, data: Buffer, cursor: FailureCursor = this.ownCursor): Promise<void> {
+  /**
+   * Buffers `data` at `offset` (a copy of it, unless handed over); fails with a background failure
+   * the cursor has not seen, if any.
+   */
+  async write(offset: bigint, data: Buffer, options: WriteOptions = {}): Promise<void> {
+    const cursor = options.cursor ?? this.ownCursor;
     this.throwFailure(cursor, false);
     if (data.length === 0) return;
     assert(data.length <= this.host.budget.max, 'one buffered write fits the client budget');
@@ -95,7 +118,7 @@ export class FileWriter {
       await this.host.budget.acquire(data.length);
     }
     this.heldBytes += data.length;
-    this.append(offset, data);
+    this.append(offset, options.handOver === true ? data : this.copyOf(data));
     const end = offset + BigInt(data.length);
     if (end > this.localEnd) this.localEnd = end;
     this.writeCount += 1;
@@ -147,6 +170,13 @@ export class FileWriter {
     if (this.durableEnd > length) this.durableEnd = length;
   }
 
+  /** The writer's own copy of a caller's bytes. */
+  private copyOf(data: Buffer): Buffer {
+    const copy = this.host.staging?.take(data.length) ?? Buffer.allocUnsafe(data.length);
+    data.copy(copy);
+    return copy;
+  }
+
   private append(offset: bigint, data: Buffer): void {
     const last = this.pending[this.pending.length - 1];
     if (last !== undefined && last.offset + BigInt(last.length) === offset) {
@@ -176,7 +206,9 @@ export class FileWriter {
     if (end % chunkSize === 0n) return undefined;
     const boundary = (end / chunkSize) * chunkSize;
     if (boundary <= extent.offset) return { head: undefined, tail: extent };
-    const data = joined(extent);
+    const data = this.joined(extent);
+    // Head and tail are views of one buffer: each extent holds it once.
+    holdPayload(data);
     const headLength = Number(boundary - extent.offset);
     return {
       head: { offset: extent.offset, parts: [data.subarray(0, headLength)], length: headLength },
@@ -185,14 +217,33 @@ export class FileWriter {
   }
 
   private sendExtent(extent: Extent): void {
-    const data = joined(extent);
+    const data = this.joined(extent);
     for (const piece of this.host.io.pieces(this.file, extent.offset, extent.length)) {
       this.sendPiece(piece, data.subarray(piece.bufferOffset, piece.bufferOffset + piece.length));
     }
+    // Each piece holds the buffer until storage answered; the extent lets go of it here.
+    releasePayload(data);
+  }
+
+  /**
+   * An extent's bytes as one buffer, held once by the extent: its only part, or a buffer its parts
+   * are copied into (they are let go of then).
+   */
+  private joined(extent: Extent): Buffer {
+    if (extent.parts.length === 1) return extent.parts[0] as Buffer;
+    const data = this.host.staging?.take(extent.length) ?? Buffer.allocUnsafe(extent.length);
+    let at = 0;
+    for (const part of extent.parts) {
+      at += part.copy(data, at);
+      releasePayload(part);
+    }
+    extent.parts = [data];
+    return data;
   }
 
   private sendPiece(piece: ChunkPiece, data: Buffer): void {
     const previous = this.chunkTails.get(piece.chunkIndex);
+    const letGo = holdPayload(data);
     const run = async (): Promise<void> => {
       // The previous write of this chunk reports its own failure; this one only waits for it.
       if (previous !== undefined) await previous.catch(() => undefined);
@@ -204,6 +255,7 @@ export class FileWriter {
         this.failureCount += 1;
         this.latestFailure = { error };
       } finally {
+        letGo();
         this.release(piece.length);
       }
     };
@@ -232,12 +284,4 @@ export class FileWriter {
     if (markSeen) cursor.seen = this.failureCount;
     throw this.latestFailure.error;
   }
-}
-
-/** An extent's bytes as one buffer (a copy only when it was written in several parts). */
-function joined(extent: Extent): Buffer {
-  if (extent.parts.length === 1) return extent.parts[0] as Buffer;
-  const data = Buffer.concat(extent.parts, extent.length);
-  extent.parts = [data];
-  return data;
 }

@@ -31,7 +31,7 @@ import {
   type ResponseOf,
   type TimeSpec,
 } from '../meta/protocol/index.js';
-import { RpcClient, parseToken, releasePayload, type RpcClientOptions } from '../rpc/index.js';
+import { PayloadPool, RpcClient, parseToken, releasePayload, type RpcClientOptions } from '../rpc/index.js';
 import { mgmtdMethods } from '../mgmtd/protocol/index.js';
 import { ChunkClient, MgmtdClient, RoutingCache } from '../cluster/index.js';
 import { cloneTree, type CloneSummary } from './clone.js';
@@ -211,6 +211,11 @@ export class FsClient {
       writeBudget: new ByteBudget(this.tuning.writeBufferBytesTotal),
       perFileBytesMax: this.tuning.writeBufferBytesPerFile,
       extentsMax: limits.clientWriteExtentsPerFileMax,
+      staging: new PayloadPool({
+        minBytes: limits.clientWriteStagingBytesMin,
+        maxBytes: limits.storageChunkBytesMax,
+        keptBytesMax: limits.clientWriteStagingKeptBytesMax,
+      }),
       logger: this.logger,
       ...(options.onOpenFileChange === undefined
         ? {}

@@ -93,8 +93,13 @@ export class OpenFile {
     return prefetched ?? io.read(record.file, offset, length, fileLength);
   }
 
-  /** Writes `data` at `offset` (buffered); resolves with the bytes written. */
-  async write(offset: bigint, data: Buffer): Promise<number> {
+  /**
+   * Writes `data` at `offset` (buffered); resolves with the bytes written. The bytes are copied
+   * before it resolves, so the caller may fill `data` again at once; a caller that gives the buffer
+   * away for good (`handOver`) spares the copy.
+   */
+  async write(offset: bigint, data: Buffer, options: { handOver?: boolean } = {}): Promise<number> {
+    const handOver = options.handOver === true;
     this.check(this.options.writable, 'writing');
     assert(offset >= 0n, 'a write offset is not negative');
     const { record, inodes } = this.options;
@@ -107,7 +112,7 @@ export class OpenFile {
     for (let done = 0; done < data.length; done += writeSliceBytes) {
       const slice = data.subarray(done, Math.min(data.length, done + writeSliceBytes));
       record.touchData();
-      await writer.write(offset + BigInt(done), slice, this.failures);
+      await writer.write(offset + BigInt(done), slice, { cursor: this.failures, handOver });
     }
     return data.length;
   }

@@ -23,6 +23,7 @@ import {
 import { planFallocate, type FallocateRequest } from './fallocate.js';
 import type { FileDataIo, FileRef } from './file-data.js';
 import { FileWriter, type WriterHost } from './file-writer.js';
+import type { PayloadPool } from '../rpc/index.js';
 import type { ByteBudget } from './limiter.js';
 import type { MetaClient } from './meta-client.js';
 import { requireQuotaRoom } from './quota-room.js';
@@ -128,9 +129,12 @@ export class OpenInodes {
       closer: SessionCloser;
       /** See OpenInode.onChange. */
       onChange?: (record: OpenInode) => void;
+      /** See WriterHost.staging. */
+      staging?: PayloadPool;
     },
   ) {
     this.writerHost = {
+      ...(options.staging === undefined ? {} : { staging: options.staging }),
       io: options.io,
       budget: options.writeBudget,
       perFileBytesMax: options.perFileBytesMax,

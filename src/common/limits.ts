@@ -170,6 +170,13 @@ export const limits = {
   readReplyPoolBytesMax: 8 * 1024 * 1024,
   readReplyPoolKeptBytesMax: 32 * 1024 * 1024,
   /**
+   * A client copies the bytes of each write it buffers (file-writer.ts) into reused buffers from
+   * this long up to a whole chunk, and keeps this many bytes of free ones: without them every MiB
+   * written is a new ArrayBuffer, and V8 runs a full collection for each 64 MiB of those.
+   */
+  clientWriteStagingBytesMin: 64 * 1024,
+  clientWriteStagingKeptBytesMax: 64 * 1024 * 1024,
+  /**
    * Secrets one cluster secret file may list: a rotation needs two (the one nodes connect with and
    * the next, or the previous); a few more leave room for a rotation begun again midway, never a
    * list that grows with each rotation. Each listed secret costs one HMAC per handshake refused.

@@ -562,7 +562,8 @@ export class FuseFileSystem implements FuseOperations {
       // Meta's length and times of the file will change (reports, close): not cached meanwhile.
       this.dropCachedInodes(file.ino);
     }
-    const written = await file.write(request.offset, request.data);
+    // The request's buffer is the daemon's own (the binding hands each WRITE its receive buffer).
+    const written = await file.write(request.offset, request.data, { handOver: true });
     // O_SYNC / O_DSYNC: the write returns once it is on every replica's stable storage.
     if (this.synchronous.has(request.fh)) await file.fsync();
     return written;

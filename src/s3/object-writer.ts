@@ -195,12 +195,12 @@ export async function writeAll(file: OpenFile, source: AsyncIterable<Buffer>, st
     const block = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
-    await file.write(offset, block);
+    await file.write(offset, block, { handOver: true });
     offset += BigInt(block.length);
   };
   for await (const piece of source) {
     if (piece.length >= limits.s3WriteBlockBytes && pendingBytes === 0) {
-      await file.write(offset, piece);
+      await file.write(offset, piece, { handOver: true });
       offset += BigInt(piece.length);
       continue;
     }

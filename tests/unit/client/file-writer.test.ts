@@ -1,4 +1,4 @@
-// Proves write buffering: sequential writes reach storage as whole chunks, overlapping writes land in order, buffered bytes stay within their bounds, and a failed background write surfaces on the next write and flush.
+// Proves write buffering: sequential writes reach storage as whole chunks, overlapping writes land in order, buffered bytes stay within their bounds, a failed background write surfaces on the next write and flush, and the bytes buffered are the writer's own (a caller may reuse its buffer at once; pooled copies are reused only after storage answered).
 import { describe, expect, it } from 'vitest';
 import { chunkPieces, type ChunkPiece } from '../../../src/client/chunk-ranges.js';
 import { fileRef, type FileDataIo, type FileRef } from '../../../src/client/file-data.js';
@@ -6,6 +6,7 @@ import { FileWriter, type WriterHost } from '../../../src/client/file-writer.js'
 import { ByteBudget } from '../../../src/client/limiter.js';
 import { FsError } from '../../../src/common/errors.js';
 import { StorageCode } from '../../../src/common/status-code.js';
+import { PayloadPool } from '../../../src/rpc/index.js';
 
 const chunkSize = 4096;
 
@@ -47,7 +48,7 @@ class FakeIo {
   }
 }
 
-function makeWriter(options: { perFile?: number; total?: number } = {}) {
+function makeWriter(options: { perFile?: number; total?: number; staging?: PayloadPool } = {}) {
   const io = new FakeIo();
   const layout = {
     chainTableId: 1,
@@ -64,6 +65,7 @@ function makeWriter(options: { perFile?: number; total?: number } = {}) {
     budget: new ByteBudget(options.total ?? 1 << 20),
     perFileBytesMax: options.perFile ?? 1 << 20,
     extentsMax: 16,
+    ...(options.staging === undefined ? {} : { staging: options.staging }),
     onPressure: () => {
       pressure += 1;
       for (const writer of writers) writer.dispatch(true);
@@ -157,6 +159,102 @@ describe('FileWriter', () => {
     expect(pressure()).toBe(1);
     await writer.flush();
     expect(io.writes.reduce((total, write) => total + write.length, 0)).toBe(chunkSize + 100);
+  });
+
+  for (const pooled of [false, true]) {
+    it(`copies a caller's bytes, so the caller may fill its buffer again at once (${pooled ? 'pooled' : 'plain'} copies)`, async () => {
+      const staging = pooled
+        ? new PayloadPool({ minBytes: 64, maxBytes: 1 << 20, keptBytesMax: 1 << 20 })
+        : undefined;
+      const { io, writer } = makeWriter(staging === undefined ? {} : { staging });
+      io.holdWrites = true;
+      // One buffer, refilled for every write, as a program streaming a file through it does; the
+      // writes are still buffered or in flight when it is refilled.
+      const reused = Buffer.alloc(1000);
+      for (let index = 0; index < 10; index++) {
+        reused.fill(index + 1);
+        await writer.write(BigInt(index * 1000), reused);
+      }
+      reused.fill(0xee);
+      const flushed = writer.flush();
+      while (writer.busy) {
+        io.release();
+        await tick();
+      }
+      await flushed;
+      const written = Buffer.concat([0, 1, 2].map((index) => io.chunks.get(index) ?? Buffer.alloc(0)));
+      expect(written.length).toBe(10_000);
+      for (let index = 0; index < 10; index++) {
+        const slice = written.subarray(index * 1000, (index + 1) * 1000);
+        expect(slice.every((byte) => byte === index + 1)).toBe(true);
+      }
+    });
+  }
+
+  it('buffers a handed-over buffer as it is, without a copy', async () => {
+    const { io, writer } = makeWriter();
+    io.holdWrites = true;
+    const given = Buffer.alloc(100, 1);
+    await writer.write(0n, given, { handOver: true });
+    // The caller broke its promise not to touch the buffer: storage gets what it holds now, which
+    // shows the writer kept the caller's memory rather than a copy.
+    given.fill(2);
+    const flushed = writer.flush();
+    io.holdWrites = false;
+    io.release();
+    await flushed;
+    expect(io.chunks.get(0)).toEqual(Buffer.alloc(100, 2));
+  });
+
+  it('reuses a pooled copy only once every piece of it is written', async () => {
+    const staging = new PayloadPool({ minBytes: 64, maxBytes: 1 << 20, keptBytesMax: 1 << 20 });
+    const { io, writer } = makeWriter({ staging });
+    io.holdWrites = true;
+    // Two chunks in one write: one copy, sent as two pieces, both held back by storage.
+    await writer.write(0n, Buffer.alloc(2 * chunkSize, 7));
+    writer.dispatch(true);
+    await tick();
+    expect(staging.stats()).toMatchObject({ taken: 1, reused: 0 });
+    // A write made while those pieces are in flight gets other memory than theirs.
+    await writer.write(BigInt(2 * chunkSize), Buffer.alloc(2 * chunkSize, 8));
+    expect(staging.stats()).toMatchObject({ taken: 2, reused: 0 });
+    const flushed = writer.flush();
+    while (writer.busy) {
+      io.release();
+      await tick();
+    }
+    await flushed;
+    for (let index = 0; index < 4; index++) {
+      expect(io.chunks.get(index)).toEqual(Buffer.alloc(chunkSize, index < 2 ? 7 : 8));
+    }
+    // Everything answered: the next copies of that size reuse both buffers.
+    await writer.write(0n, Buffer.alloc(2 * chunkSize, 9));
+    await writer.write(BigInt(2 * chunkSize), Buffer.alloc(2 * chunkSize, 9));
+    expect(staging.stats()).toMatchObject({ taken: 4, reused: 2 });
+    io.holdWrites = false;
+    io.release();
+    await writer.flush();
+  });
+
+  it('joins an extent written in parts into one pooled buffer and lets go of the parts', async () => {
+    const staging = new PayloadPool({ minBytes: 64, maxBytes: 1 << 20, keptBytesMax: 1 << 20 });
+    const { io, writer } = makeWriter({ staging });
+    for (let part = 0; part < 4; part++) {
+      await writer.write(BigInt(part * 1024), Buffer.alloc(1024, part + 1));
+    }
+    await writer.flush();
+    const chunk = io.chunks.get(0)!;
+    for (let part = 0; part < 4; part++) {
+      expect(chunk.subarray(part * 1024, (part + 1) * 1024).every((byte) => byte === part + 1)).toBe(true);
+    }
+    // Four 1 KiB copies and one joined 4 KiB buffer, all back in the pool: the same writes again
+    // take no new memory.
+    expect(staging.stats()).toMatchObject({ taken: 5, reused: 0 });
+    for (let part = 0; part < 4; part++) {
+      await writer.write(BigInt(part * 1024), Buffer.alloc(1024, 9));
+    }
+    await writer.flush();
+    expect(staging.stats()).toMatchObject({ taken: 10, reused: 5 });
   });
 
   it('forgets offsets past a truncate', async () => {
