@@ -703,6 +703,12 @@ export const limits = {
    * read-ahead window.
    */
   fuseFastReadBytesMaxDefault: 128 * 1024,
+  /**
+   * Largest listing (bytes of packed readdir records, about 32 per name) the FUSE daemon hands to
+   * its binding for each open directory handle, to answer READDIRs without JavaScript; a longer one
+   * is answered by JavaScript, so one handle's copy stays under this.
+   */
+  fuseServedListingBytesMax: 4 * 1024 * 1024,
   /** Largest read a storage read channel answers (the FUSE binding's fast reads stay below it). */
   storageReadChannelBytesMax: 16 * 1024 * 1024,
   /** Kernel read-ahead per file: several 1 MiB reads in flight for a sequential reader. */

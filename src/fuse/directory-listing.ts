@@ -22,6 +22,8 @@ export class DirectoryListing {
   private packedValue: PackedDirents | undefined;
   /** Set when a name could not be packed: `packed` throws what packing it threw. */
   private packError: unknown;
+  /** Told of every name appended (handles whose listing the FUSE binding answers from a copy). */
+  private growListeners: Set<() => void> | undefined;
 
   /**
    * @param entries the names, owned by the listing from here on
@@ -51,8 +53,16 @@ export class DirectoryListing {
     return this.packedValue;
   }
 
+  /** Calls `listener` whenever a name is appended; returns what stops that. */
+  onGrow(listener: () => void): () => void {
+    const listeners = (this.growListeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
   /** Appends a name the directory gained. */
   add(entry: ListedName): void {
+    if (this.growListeners !== undefined) for (const listener of [...this.growListeners]) listener();
     this.entriesValue.push(entry);
     if (this.packedValue === undefined || this.packError !== undefined) return;
     try {

@@ -225,6 +225,8 @@ async function mountWith(
   attached.session = mounted;
   // The FLUSHes the binding answers itself (flushOnlyTouched) never reach the operation metrics.
   options.metrics?.counter(metricDefs.fuseFlushesAnswered, (set) => set({}, mounted.flushesAnswered));
+  // Likewise the READDIRs it answers from listings the file system handed it.
+  options.metrics?.counter(metricDefs.fuseReaddirsAnswered, (set) => set({}, mounted.readdirsAnswered));
   const fastReads = startFastReads(mounted, client, options);
   if (fastReads !== undefined) fileChanges.listener = (ino) => fastReads.fileChanged(ino);
   fileSystem.attach(mounted, fastReads);

@@ -33,6 +33,7 @@ import {
 import { S_IFMT, S_IFREG, attributesOf, specialTypeOf, typeBits } from './attributes.js';
 import { decodeDevice } from './device-number.js';
 import { DirectoryHandle, type PageReader } from './directory-handle.js';
+import type { DirectoryListing } from './directory-listing.js';
 import type { FastReadPath } from './fast-reads.js';
 import type { FuseLocks } from './locks.js';
 import type { MetadataCache } from './metadata-cache.js';
@@ -125,6 +126,8 @@ export class FuseFileSystem implements FuseOperations {
   /** Handles opened O_SYNC or O_DSYNC: each write is on stable storage when it returns. */
   private readonly synchronous = new Set<bigint>();
   private readonly directories = new Map<bigint, DirectoryHandle>();
+  /** Directory handles whose listing the binding answers READDIRs from: what stops that. */
+  private readonly servedListings = new Map<bigint, () => void>();
   /** Listings held in memory, packed as readdir records while the cache keeps them unchanged. */
   private nextHandle = 1n;
   private session: FuseSession | undefined;
@@ -689,6 +692,7 @@ export class FuseFileSystem implements FuseOperations {
       const packed = directory.listed.packed();
       const from = DirectoryHandle.listedIndexAfter(request.offset, packed.count);
       if (from < packed.count) sink.addPacked(packed, from);
+      this.serveListing(request.fh, directory.listed);
       return;
     }
     let offset = request.offset;
@@ -717,6 +721,8 @@ export class FuseFileSystem implements FuseOperations {
   ): Promise<void> {
     const directory = this.directory(request.fh);
     if (!this.addDots(directory, request.offset, sink)) return;
+    // The kernel goes on with plain READDIRs, which the binding can answer from a held listing.
+    if (directory.listed !== undefined) this.serveListing(request.fh, directory.listed);
     const cred = credentialsOf(context);
     let offset = request.offset;
     // A listing's first reply is kept short (see the limit); the kernel goes on with READDIR.
@@ -779,6 +785,31 @@ export class FuseFileSystem implements FuseOperations {
 
   async releasedir(_context: RequestContext, request: { fh: bigint }): Promise<void> {
     this.directories.delete(request.fh);
+    this.dropServedListing(request.fh);
+  }
+
+  /**
+   * Hands the listing of handle `fh` to the FUSE binding, which answers the handle's later plain
+   * READDIRs from a copy of its records without coming here. A name appended to the listing takes
+   * it back (the next READDIR here hands the grown listing over again); the handle's RELEASEDIR
+   * ends it in the binding and here.
+   */
+  private serveListing(fh: bigint, listed: DirectoryListing): void {
+    const session = this.session;
+    if (session === undefined || this.servedListings.has(fh)) return;
+    const packed = listed.packed();
+    if ((packed.starts[packed.count] ?? 0) > limits.fuseServedListingBytesMax) return;
+    session.serveListing(fh, packed);
+    const stop = listed.onGrow(() => this.dropServedListing(fh));
+    this.servedListings.set(fh, stop);
+  }
+
+  private dropServedListing(fh: bigint): void {
+    const stop = this.servedListings.get(fh);
+    if (stop === undefined) return;
+    stop();
+    this.servedListings.delete(fh);
+    this.session?.dropListing(fh);
   }
 
   async fsyncdir(context: RequestContext): Promise<void> {

@@ -253,6 +253,8 @@ void OnOpendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info) {
 }
 
 void OnReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, struct fuse_file_info* info) {
+  // A listing JavaScript handed over (SessionCore::ServeListing) answers without it.
+  if (offset >= 0 && Core(req)->AnswerReaddir(req, info->fh, size, static_cast<uint64_t>(offset))) return;
   Handle(req, Opcode::Readdir, ino, [&](Request& r) {
     CopyFileInfo(r, info);
     r.length = size;
@@ -271,6 +273,7 @@ void OnReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, st
 }
 
 void OnReleasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* info) {
+  Core(req)->DropListing(info->fh);
   Handle(req, Opcode::Releasedir, ino, [&](Request& r) {
     CopyFileInfo(r, info);
     return 0;

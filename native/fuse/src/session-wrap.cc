@@ -154,6 +154,9 @@ Napi::Function SessionWrap::Define(Napi::Env env) {
                          InstanceMethod<&SessionWrap::FastReadsStats>("fastReadsStats"),
                          InstanceAccessor<&SessionWrap::IsMounted>("mounted"),
                          InstanceAccessor<&SessionWrap::FlushesAnswered>("flushesAnswered"),
+                         InstanceMethod<&SessionWrap::ServeListing>("serveListing"),
+                         InstanceMethod<&SessionWrap::DropListing>("dropListing"),
+                         InstanceAccessor<&SessionWrap::ReaddirsAnswered>("readdirsAnswered"),
                      });
 }
 
@@ -201,6 +204,39 @@ Napi::Value SessionWrap::IsMounted(const Napi::CallbackInfo& info) {
 
 Napi::Value SessionWrap::FlushesAnswered(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(core_->flushesAnswered()));
+}
+
+Napi::Value SessionWrap::ReaddirsAnswered(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(core_->readdirsAnswered()));
+}
+
+// serveListing(fh, bytes, starts, count, firstOffset): the records are copied, so JavaScript may
+// grow or drop its own afterwards.
+Napi::Value SessionWrap::ServeListing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t fh = js::ToUint64(env, info[0], "fh");
+  if (!info[1].IsBuffer()) js::ThrowInvalid(env, "bytes must be a Buffer");
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    js::ThrowInvalid(env, "starts must be a Uint32Array");
+  }
+  auto bytes = info[1].As<Napi::Buffer<uint8_t>>();
+  auto starts = info[2].As<Napi::Uint32Array>();
+  const uint64_t count = js::ToUint64(env, info[3], "count", starts.ElementLength() == 0 ? 0 : starts.ElementLength() - 1);
+  const uint64_t firstOffset = js::ToUint64(env, info[4], "firstOffset", INT64_MAX);
+  if (starts.ElementLength() < count + 1) js::ThrowInvalid(env, "starts is shorter than count + 1");
+  std::vector<uint32_t> kept(starts.Data(), starts.Data() + count + 1);
+  for (uint64_t index = 0; index < count; index++) {
+    if (kept[index] > kept[index + 1]) js::ThrowInvalid(env, "starts must not decrease");
+  }
+  if (kept[count] > bytes.Length()) js::ThrowInvalid(env, "starts point past the bytes");
+  std::vector<uint8_t> copied(bytes.Data(), bytes.Data() + kept[count]);
+  core_->ServeListing(fh, std::move(copied), std::move(kept), firstOffset);
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::DropListing(const Napi::CallbackInfo& info) {
+  core_->DropListing(js::ToUint64(info.Env(), info[0], "fh"));
+  return info.Env().Undefined();
 }
 
 Napi::Value SessionWrap::NotifyInvalidateInode(const Napi::CallbackInfo& info) {

@@ -25,6 +25,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsMounted(const Napi::CallbackInfo& info);
   Napi::Value FlushesAnswered(const Napi::CallbackInfo& info);
+  Napi::Value ReaddirsAnswered(const Napi::CallbackInfo& info);
+  Napi::Value ServeListing(const Napi::CallbackInfo& info);
+  Napi::Value DropListing(const Napi::CallbackInfo& info);
   Napi::Value NotifyInvalidateInode(const Napi::CallbackInfo& info);
   Napi::Value NotifyInvalidateEntry(const Napi::CallbackInfo& info);
   Napi::Value NotifyDelete(const Napi::CallbackInfo& info);

@@ -793,6 +793,52 @@ void SessionCore::FileTouched(fuse_ino_t ino) {
   if (found != openInodes_.end()) found->second.touched = true;
 }
 
+void SessionCore::ServeListing(uint64_t fh, std::vector<uint8_t> bytes, std::vector<uint32_t> starts,
+                               uint64_t firstOffset) {
+  auto listing = std::make_shared<ServedListing>();
+  listing->bytes = std::move(bytes);
+  listing->starts = std::move(starts);
+  listing->firstOffset = firstOffset;
+  std::lock_guard<std::mutex> guard(listingsLock_);
+  listings_[fh] = std::move(listing);
+}
+
+void SessionCore::DropListing(uint64_t fh) {
+  std::lock_guard<std::mutex> guard(listingsLock_);
+  listings_.erase(fh);
+}
+
+bool SessionCore::AnswerReaddir(fuse_req_t req, uint64_t fh, size_t size, uint64_t offset) {
+  std::shared_ptr<const ServedListing> listing;
+  {
+    std::lock_guard<std::mutex> guard(listingsLock_);
+    auto found = listings_.find(fh);
+    if (found == listings_.end()) return false;
+    listing = found->second;
+  }
+  // Offsets up to firstOffset - 1 belong to "." and ".." (JavaScript writes those); record i
+  // resumes at firstOffset + i, so a readdir at `offset` continues with record offset -
+  // firstOffset + 1.
+  if (offset + 1 < listing->firstOffset) return false;
+  const size_t count = listing->starts.size() - 1;
+  const uint64_t next = offset + 1 - listing->firstOffset;
+  const size_t from = next >= count ? count : static_cast<size_t>(next);
+  // The last record boundary within `size` bytes (starts only grow).
+  size_t low = from, high = count;
+  while (low < high) {
+    const size_t middle = (low + high + 1) / 2;
+    if (listing->starts[middle] - listing->starts[from] <= size) low = middle;
+    else high = middle - 1;
+  }
+  // A record larger than the kernel's buffer: JavaScript answers as it always has.
+  if (low == from && from < count) return false;
+  const uint32_t begin = listing->starts[from];
+  const uint32_t end = listing->starts[low];
+  readdirsAnswered_.fetch_add(1, std::memory_order_relaxed);
+  fuse_reply_buf(req, reinterpret_cast<const char*>(listing->bytes.data()) + begin, end - begin);
+  return true;
+}
+
 bool SessionCore::FlushNeedsNothing(uint64_t fh, fuse_ino_t ino) {
   if (!options_.flushOnlyTouched) return false;
   std::lock_guard<std::mutex> guard(flushLock_);

@@ -144,6 +144,19 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   void FileReleased(uint64_t fh);
   /** FLUSH requests answered without JavaScript so far. */
   uint64_t flushesAnswered() const { return flushesAnswered_.load(std::memory_order_relaxed); }
+  // ---- READDIR without JavaScript (operations.cc OnReaddir), any thread
+  /**
+   * Plain readdir records of the listing open as `fh`, packed end to end: record i starts at
+   * starts[i] and resumes at offset firstOffset + i; `count` records. Later READDIRs of `fh` past
+   * the dots are answered from them until DropListing.
+   */
+  void ServeListing(uint64_t fh, std::vector<uint8_t> bytes, std::vector<uint32_t> starts, uint64_t firstOffset);
+  /** Stops answering READDIRs of `fh` (its listing changed, or it is released). */
+  void DropListing(uint64_t fh);
+  /** True, and answered, when a READDIR of `fh` at `offset` comes from a served listing. */
+  bool AnswerReaddir(fuse_req_t req, uint64_t fh, size_t size, uint64_t offset);
+  /** READDIR requests answered without JavaScript so far. */
+  uint64_t readdirsAnswered() const { return readdirsAnswered_.load(std::memory_order_relaxed); }
   /** The receive buffer of the calling worker, to take large write payloads without a copy. */
   bool TakeReceiveBuffer(const char* payload, size_t length, OwnedBytes* out);
   const SessionOptions& options() const { return options_; }
@@ -157,6 +170,14 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   std::unordered_map<uint64_t, fuse_ino_t> openFiles_;
   std::unordered_map<fuse_ino_t, OpenInode> openInodes_;
   std::atomic<uint64_t> flushesAnswered_{0};
+  struct ServedListing {
+    std::vector<uint8_t> bytes;
+    std::vector<uint32_t> starts;  // count + 1 entries
+    uint64_t firstOffset = 0;
+  };
+  std::mutex listingsLock_;
+  std::unordered_map<uint64_t, std::shared_ptr<const ServedListing>> listings_;
+  std::atomic<uint64_t> readdirsAnswered_{0};
 
   void WorkerMain();
   // ---- reading on the JavaScript thread (threads == 0)

@@ -232,6 +232,11 @@ export const metricDefs = {
     'FLUSH requests (the close of a file nothing was written to, allocated, truncated or locked on) ' +
       'the FUSE binding answered without the daemon; threefs_fuse_operations_total counts the others.',
   ),
+  fuseReaddirsAnswered: counter(
+    'threefs_fuse_readdirs_answered_total',
+    'READDIR requests the FUSE binding answered from a listing the daemon handed it (a directory ' +
+      'whose names the daemon holds whole); threefs_fuse_operations_total counts the others.',
+  ),
 
   fuseFastReads: counter(
     'threefs_fuse_fast_reads_total',

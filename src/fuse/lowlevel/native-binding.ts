@@ -136,6 +136,16 @@ export interface NativeSession {
   readonly mounted: boolean;
   /** FLUSH requests answered without the dispatcher (flushOnlyTouched). */
   readonly flushesAnswered: number;
+  /** READDIR requests answered from served listings without the dispatcher. */
+  readonly readdirsAnswered: number;
+  /**
+   * Answers the later READDIRs of `fh` past the dots from these packed records (copied): record i
+   * starts at starts[i] and resumes at firstOffset + i, `count` of them. Until dropListing(fh) or
+   * the handle's RELEASEDIR.
+   */
+  serveListing(fh: bigint, bytes: Buffer, starts: Uint32Array, count: number, firstOffset: number): void;
+  /** Stops answering READDIRs of `fh` from a served listing. */
+  dropListing(fh: bigint): void;
   /** Mounts and starts the worker threads; throws (code ERR_FUSE_MOUNT) with libfuse's reason. */
   mount(mountpoint: string, dispatch: NativeDispatch): void;
   /** Stops reading requests; those already queued still reach the dispatcher. */

@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../../common/logger.js';
 import { CommonCode } from '../../common/status-code.js';
 import { startAutoUnmountSentinel, type AutoUnmountSentinel } from './auto-unmount-sentinel.js';
 import { fuseDefaults } from './defaults.js';
-import { warmDirectoryWriters } from './directory-writer.js';
+import { warmDirectoryWriters, type PackedDirents } from './directory-writer.js';
 import { RequestDispatcher } from './dispatcher.js';
 import {
   checkFuseDevice,
@@ -238,6 +238,28 @@ export class FuseSession implements Unmountable {
   /** FLUSH requests the binding answered without the flush handler (flushOnlyTouched). */
   get flushesAnswered(): number {
     return this.native.flushesAnswered;
+  }
+
+  /** READDIR requests the binding answered from served listings, without the readdir handler. */
+  get readdirsAnswered(): number {
+    return this.native.readdirsAnswered;
+  }
+
+  /**
+   * Lets the binding answer the later plain READDIRs of directory handle `fh` (past "." and "..")
+   * from `packed`, copied now, until `dropListing(fh)` or the handle's release. The records must be
+   * what the readdir handler would answer for that handle: a handle over a listing that changes
+   * drops it first.
+   */
+  serveListing(fh: bigint, packed: PackedDirents): void {
+    if (this.state === 'ended') return;
+    this.native.serveListing(fh, packed.bytes, packed.starts, packed.count, packed.firstOffset);
+  }
+
+  /** Stops the binding answering READDIRs of `fh` from a served listing. */
+  dropListing(fh: bigint): void {
+    if (this.state === 'ended') return;
+    this.native.dropListing(fh);
   }
 
   /** True until the session ended. */

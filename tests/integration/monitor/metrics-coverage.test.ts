@@ -8,7 +8,7 @@
 // a garbage NFS stream, an S3 GET of a missing key). Then each metric of the catalogue must have a
 // sample in the collector's history or its Prometheus text: a counter above zero, a histogram with
 // observations, a gauge with a value.
-import { appendFileSync, chmodSync, constants, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, constants, mkdirSync, readdirSync } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -228,6 +228,11 @@ describe.skipIf(skipReason !== undefined)('metrics coverage', () => {
     await expect(stat(join(mountPoint, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
     // A file created and closed unwritten: the FUSE binding answers its FLUSH itself.
     await (await open(join(mountPoint, 'empty'), 'wx')).close();
+    // A directory made here and listed in several READDIRs: after the first, the FUSE binding
+    // answers them from the listing the daemon handed it.
+    mkdirSync(join(mountPoint, 'listed'));
+    for (let index = 0; index < 600; index++) appendFileSync(join(mountPoint, 'listed', `name-${index}`), '');
+    expect(readdirSync(join(mountPoint, 'listed')).length).toBe(600);
     // Small direct reads of a file written by another client: after the first, which the daemon
     // serves, the FUSE binding answers them itself (fast reads).
     const fileC = randomBytes(chunkSizeBytes);
