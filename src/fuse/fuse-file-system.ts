@@ -53,6 +53,7 @@ import {
   type LockRequest,
   type NegativeEntry,
   type OpenReply,
+  type PackedDirents,
   type ReaddirRequest,
   type RequestContext,
   type SetattrRequest,
@@ -797,7 +798,13 @@ export class FuseFileSystem implements FuseOperations {
   private serveListing(fh: bigint, listed: DirectoryListing): void {
     const session = this.session;
     if (session === undefined || this.servedListings.has(fh)) return;
-    const packed = listed.packed();
+    let packed: PackedDirents;
+    try {
+      packed = listed.packed();
+    } catch {
+      // A name that cannot be packed: the readdir handler reports it; nothing is handed over.
+      return;
+    }
     if ((packed.starts[packed.count] ?? 0) > limits.fuseServedListingBytesMax) return;
     session.serveListing(fh, packed);
     const stop = listed.onGrow(() => this.dropServedListing(fh));
